@@ -1,0 +1,107 @@
+/**
+ * Web Crypto helpers shared by the inbound verifiers, the outbound signer and secret
+ * storage. Web Crypto only (globalThis.crypto), so everything here runs on Node and on
+ * Cloudflare Workers alike. Comparisons of MACs go through `crypto.subtle.verify`, which
+ * is constant-time, never through `===`.
+ */
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of a string. */
+export function utf8(s: string): Uint8Array {
+  return encoder.encode(s);
+}
+
+/** Concatenates byte arrays into one. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
+}
+
+/** Lower-case hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Bytes of a hex string, or `undefined` when it is not even-length hex. */
+export function fromHex(hex: string): Uint8Array | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Standard (padded) base64 of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/** Bytes of a standard or URL-safe base64 string, or `undefined` when it is not base64. */
+export function fromBase64(b64: string): Uint8Array | undefined {
+  const normalized = b64.replace(/-/g, '+').replace(/_/g, '/');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized)) return undefined;
+  try {
+    const bin = atob(normalized);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** URL-safe base64 without padding (RFC 4648 §5), for tokens. */
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** `n` cryptographically random bytes. */
+export function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** Imports raw key bytes as an HMAC key for `hash` (SHA-256 by default), usable to sign and verify. */
+export function importHmacKey(
+  key: Uint8Array,
+  hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
+): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign', 'verify']);
+}
+
+/** HMAC of `data` under `key` (raw bytes), as bytes. */
+export async function hmac(
+  key: Uint8Array,
+  data: Uint8Array,
+  hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
+): Promise<Uint8Array> {
+  const k = await importHmacKey(key, hash);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', k, data));
+}
+
+/**
+ * Constant-time check that `mac` is the HMAC of `data` under `key`
+ * (`crypto.subtle.verify`, which compares in constant time).
+ */
+export async function verifyHmac(
+  key: CryptoKey,
+  mac: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
+  return crypto.subtle.verify('HMAC', key, mac, data);
+}
+
+/** Lower-case hex SHA-256 of a string's UTF-8 bytes; used to store API keys as hashes. */
+export async function sha256Hex(s: string): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(s))));
+}

@@ -1,0 +1,77 @@
+/**
+ * Stable, snake_case problem codes. A client may branch on these; they never change meaning.
+ * See CONTRACT.md for which route answers which code.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'source_not_found'
+  | 'signature_missing'
+  | 'signature_invalid'
+  | 'timestamp_out_of_tolerance'
+  | 'payload_too_large'
+  | 'event_id_missing'
+  | 'store_unavailable'
+  | 'url_not_allowed'
+  | 'amount_out_of_range'
+  | 'unsupported_media_type'
+  | 'conflict'
+  | 'internal_error';
+
+/** One validation problem, as zod reports it (path into the input, message). */
+export interface ValidationIssue {
+  path: (string | number)[];
+  message: string;
+  code?: string;
+}
+
+/**
+ * The one exception type the HTTP layer turns into an RFC 9457 problem+json response.
+ * `status` is the HTTP status; `retryable` tells a caller (a PSP, a worker) whether the
+ * same request may succeed later. `detail` is shown to the client, so it never carries
+ * internals; `cause` is for logs only.
+ *
+ * Source: RFC 9457 (Problem Details for HTTP APIs).
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly errors: ValidationIssue[] | undefined;
+
+  constructor(
+    code: ErrorCode,
+    status: number,
+    detail: string,
+    options: { retryable?: boolean; errors?: ValidationIssue[]; cause?: unknown } = {},
+  ) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = status;
+    this.retryable = options.retryable ?? false;
+    this.errors = options.errors;
+  }
+}
+
+/** 404 `not_found` (or another 404 code): the object does not exist or belongs to someone else. */
+export class NotFoundError extends AppError {
+  constructor(what: string, code: ErrorCode = 'not_found') {
+    super(code, 404, `${what} was not found.`);
+  }
+}
+
+/** 401 `unauthorized`: missing or wrong bearer credentials. */
+export class UnauthorizedError extends AppError {
+  constructor(detail = 'Missing or invalid bearer token.') {
+    super('unauthorized', 401, detail);
+  }
+}
+
+/** 400 `invalid_request` with the zod issues under `errors`. */
+export class ValidationError extends AppError {
+  constructor(errors: ValidationIssue[], detail = 'The request failed validation.') {
+    super('invalid_request', 400, detail, { errors });
+  }
+}
