@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../outbound/backoff.js';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting Switchyard reads, with its default. Parsed once by the entry file from
+ * `process.env` (Node) or the Worker's `env` (Cloudflare), then passed down; nothing reads
+ * the environment anywhere else. CONTRACT.md "Configuration" fixes the first five names.
+ */
+export const configSchema = z.object({
+  /** PostgreSQL URL. Unset: `npm start` runs an embedded PostgreSQL under the data dir. */
+  DATABASE_URL: z.string().url().optional(),
+  /** HTTP port. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Interface to listen on; the Docker image sets 0.0.0.0. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token for /admin/*. Unset: generated once and kept in the data dir. */
+  SWITCHYARD_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** base64 of 32 random bytes; encrypts secrets at rest. Required in production. */
+  SWITCHYARD_MASTER_KEY: z.string().optional(),
+  /** `true` lets endpoints be private/loopback addresses and plain http (development, tests). */
+  SWITCHYARD_ALLOW_PRIVATE_URLS: boolean.default(false),
+  /** Where the embedded PostgreSQL, the dev master key and the dev admin token live. */
+  SWITCHYARD_DATA_DIR: z.string().min(1).default('./.switchyard'),
+  /** Public base URL (https://hooks.example.com); makes `inboundUrl` absolute. */
+  SWITCHYARD_PUBLIC_URL: z.string().url().optional(),
+  /** Largest inbound body accepted, in bytes (1 MiB). */
+  SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
+  /** Jobs one worker process runs at once. */
+  SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(4),
+  /** Timeout of one outbound delivery attempt, in ms. */
+  SWITCHYARD_DELIVERY_TIMEOUT_MS: positiveInt.default(15_000),
+  /** Delays between delivery attempts, seconds, comma-separated (±20 % jitter is added). */
+  SWITCHYARD_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\d+(\s*,\s*\d+)*$/, 'a comma-separated list of whole seconds')
+    .transform((s) => s.split(',').map((x) => Number(x.trim())))
+    .optional(),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+});
+
+/** The parsed settings. */
+export type Config = z.infer<typeof configSchema> & { retryScheduleSeconds: readonly number[] };
+
+/**
+ * Parses settings from an environment record (`process.env` or a Worker `env`).
+ * Throws an Error listing every invalid variable, so a misconfigured process stops at
+ * start-up rather than at the first request.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return {
+    ...parsed.data,
+    retryScheduleSeconds: parsed.data.SWITCHYARD_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE_SECONDS,
+  };
+}

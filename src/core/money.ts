@@ -1,0 +1,68 @@
+import { Decimal } from 'decimal.js';
+import { AppError } from './errors.js';
+
+/**
+ * ISO 4217 minor-unit exponents that differ from 2. Every other valid code has 2.
+ * Source: ISO 4217 list one (SIX), as published at https://www.six-group.com/en/products-services/financial-information/data-standards.html
+ */
+const EXPONENTS: Record<string, number> = {
+  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0,
+  UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
+  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  CLF: 4, UYW: 4,
+};
+
+/** Decimal digits after the point for an ISO 4217 currency code (JPY 0, USD 2, KWD 3). */
+export function currencyExponent(currency: string): number {
+  return EXPONENTS[currency] ?? 2;
+}
+
+/** The largest amount, in minor units, Switchyard accepts: Number.MAX_SAFE_INTEGER. */
+export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
+
+/**
+ * An amount in integer minor units as a Decimal. Accepts a JSON integer or a numeric
+ * string (postgres.js returns bigint and numeric as strings). Throws AppError
+ * `amount_out_of_range` (400) for a fraction, a negative, NaN or a value beyond
+ * {@link MAX_MINOR_UNITS}.
+ *
+ * @example
+ * minorUnits(1099).plus(minorUnits('1')).toString() // '1100'
+ */
+export function minorUnits(value: number | string | Decimal): Decimal {
+  let d: Decimal;
+  try {
+    d = new Decimal(value);
+  } catch {
+    throw new AppError('amount_out_of_range', 400, `${String(value)} is not an amount in minor units.`);
+  }
+  if (!d.isInteger() || d.isNegative() || d.greaterThan(MAX_MINOR_UNITS)) {
+    throw new AppError(
+      'amount_out_of_range',
+      400,
+      `${d.toString()} is not an integer amount of minor units between 0 and ${MAX_MINOR_UNITS.toString()}.`,
+    );
+  }
+  return d;
+}
+
+/**
+ * The JSON number for an amount in minor units. Exact, because amounts never exceed
+ * Number.MAX_SAFE_INTEGER; throws an AppError (500) if one does, rather than round.
+ */
+export function toJsonAmount(value: Decimal | string): number {
+  const d = new Decimal(value);
+  if (!d.isInteger() || d.abs().greaterThan(MAX_MINOR_UNITS)) {
+    throw new AppError('internal_error', 500, 'An amount could not be represented exactly.');
+  }
+  return d.toNumber();
+}
+
+/**
+ * Upper-cases and validates a currency code: three letters. Stripe sends lower case
+ * (`usd`); Switchyard stores and answers upper case (ISO 4217).
+ */
+export function normalizeCurrency(code: string): string | undefined {
+  const c = code.toUpperCase();
+  return /^[A-Z]{3}$/.test(c) ? c : undefined;
+}

@@ -1,0 +1,49 @@
+import { fromBase64, randomBytes, toBase64, utf8 } from './crypto.js';
+
+/**
+ * Encrypts secrets at rest (PSP signing secrets, endpoint secrets) with AES-256-GCM under
+ * the master key (SWITCHYARD_MASTER_KEY). Web Crypto only, so the inbound path can decrypt
+ * on Cloudflare Workers too.
+ *
+ * Stored form: `v1.<base64 12-byte IV>.<base64 ciphertext+tag>`; the version lets a later
+ * key rotation tell old envelopes apart.
+ */
+export interface SecretBox {
+  encrypt(plaintext: string): Promise<string>;
+  /** Throws an Error when the envelope is malformed or was sealed under another key. */
+  decrypt(envelope: string): Promise<string>;
+}
+
+/**
+ * Builds a {@link SecretBox} from the master key, base64 of exactly 32 bytes. Throws an
+ * Error naming the problem when the key is not that.
+ */
+export async function createSecretBox(masterKeyBase64: string): Promise<SecretBox> {
+  const raw = fromBase64(masterKeyBase64.trim());
+  if (!raw || raw.byteLength !== 32) {
+    throw new Error('SWITCHYARD_MASTER_KEY must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`).');
+  }
+  const key = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const decoder = new TextDecoder();
+  return {
+    async encrypt(plaintext) {
+      const iv = randomBytes(12);
+      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, utf8(plaintext)));
+      return `v1.${toBase64(iv)}.${toBase64(sealed)}`;
+    },
+    async decrypt(envelope) {
+      const [version, ivB64, sealedB64] = envelope.split('.');
+      const iv = ivB64 === undefined ? undefined : fromBase64(ivB64);
+      const sealed = sealedB64 === undefined ? undefined : fromBase64(sealedB64);
+      if (version !== 'v1' || !iv || !sealed) throw new Error('malformed secret envelope');
+      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed);
+      return decoder.decode(plain);
+    },
+  };
+}
+
+/** A fresh master key: base64 of 32 random bytes. */
+export function generateMasterKey(): string {
+  return toBase64(randomBytes(32));
+}
+
