@@ -7,6 +7,9 @@
 
 const encoder = new TextEncoder();
 
+/** A Web Crypto key (named here because the Node typings keep it off the global scope). */
+export type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
 /** UTF-8 bytes of a string. */
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);

@@ -1,0 +1,79 @@
+import { concatBytes, fromBase64, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { err, ok } from '../../core/result.js';
+import type { Verifier } from './types.js';
+
+/**
+ * Verifies a Standard Webhooks callback
+ * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
+ *
+ * Headers `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`
+ * (space-separated `v1,<base64>` entries; other versions such as `v1a,` are ignored). Svix
+ * sends the same headers as `svix-*`; each is read from `webhook-*` when present, else `svix-*`.
+ * Secrets are `whsec_<base64>` (prefix optional); each `v1` is the base64 HMAC-SHA256 of
+ * `${id}.${timestamp}.` followed by the raw body bytes. Any entry under any secret may match.
+ *
+ * The signature is checked before the timestamp, as in the Stripe verifier (the reference
+ * library does the reverse), so `timestamp_out_of_tolerance` only ever describes a genuine event.
+ *
+ * Failures: `signature_missing` (a header absent); `signature_invalid` (timestamp not an
+ * integer, or no match, naming any secret that is not `whsec_<base64>`);
+ * `timestamp_out_of_tolerance` (|now − timestamp| > `toleranceSeconds`, past or future).
+ * Never throws. On success returns `ok({ eventId: webhook-id })`.
+ */
+export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
+  const header = (name: 'id' | 'timestamp' | 'signature'): string | undefined =>
+    headers[`webhook-${name}`] || headers[`svix-${name}`];
+  const [id, timestamp, signature] = [header('id'), header('timestamp'), header('signature')];
+  if (!id || !timestamp || !signature) {
+    const missing = !id ? 'id' : !timestamp ? 'timestamp' : 'signature';
+    return err({
+      code: 'signature_missing',
+      detail: `no webhook-${missing} header (svix-${missing} is also accepted): is this a Standard Webhooks sender?`,
+    });
+  }
+  if (!/^\d+$/.test(timestamp)) {
+    return err({ code: 'signature_invalid', detail: 'malformed webhook-timestamp header: expected integer unix seconds' });
+  }
+
+  const signatures = signature.split(' ').flatMap((entry) => {
+    const bytes = entry.startsWith('v1,') ? fromBase64(entry.slice('v1,'.length)) : undefined;
+    return bytes ? [bytes] : [];
+  });
+  const keys: Uint8Array[] = [];
+  const undecodable: number[] = [];
+  secrets.forEach((secret, i) => {
+    const key = fromBase64(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret);
+    if (key && key.length > 0) keys.push(key);
+    else undecodable.push(i + 1);
+  });
+  if (!(await matchesAny(keys, signatures, concatBytes(utf8(`${id}.${timestamp}.`), body)))) {
+    const encoding = undecodable.length
+      ? `; note: these secrets are not whsec_<base64> (whitespace, or a truncated copy?): #${undecodable.join(', #')}`
+      : '';
+    return err({
+      code: 'signature_invalid',
+      detail:
+        'no v1 signature matched: was the body re-serialised (verify the raw bytes), ' +
+        `or is this the signing secret of another endpoint?${encoding}`,
+    });
+  }
+
+  const skew = Math.floor(now.getTime() / 1000) - Number(timestamp);
+  if (Math.abs(skew) > toleranceSeconds) {
+    return err({
+      code: 'timestamp_out_of_tolerance',
+      detail:
+        `webhook-timestamp ${timestamp} is ${Math.abs(skew)} s in the ${skew > 0 ? 'past' : 'future'}, ` +
+        `beyond the ${toleranceSeconds} s tolerance: a replayed message, or a server clock that is off?`,
+    });
+  }
+  return ok({ eventId: id });
+};
+
+async function matchesAny(keys: Uint8Array[], signatures: Uint8Array[], data: Uint8Array): Promise<boolean> {
+  for (const raw of keys) {
+    const key = await importHmacKey(raw);
+    for (const signature of signatures) if (await verifyHmac(key, signature, data)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,80 @@
+import { concatBytes, fromHex, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { err, ok } from '../../core/result.js';
+import type { Verifier } from './types.js';
+
+const MAX_HEADER_LENGTH = 4096;
+const MALFORMED = 'malformed stripe-signature header: expected t=<unix seconds>,v1=<hex>[,v1=<hex>…]';
+
+/**
+ * Verifies a Stripe webhook (https://docs.stripe.com/webhooks#verify-manually).
+ *
+ * Header `stripe-signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]`. Each `v1` is the hex
+ * HMAC-SHA256, keyed with the whole `whsec_…` secret as UTF-8, of `${t}.` followed by the raw
+ * body bytes. Any `v1` under any of `secrets` may match; `v1` values that are not hex are ignored.
+ *
+ * The signature is checked before the timestamp (as stripe-node does), so
+ * `timestamp_out_of_tolerance` only ever describes a genuine Stripe event.
+ *
+ * Failures: `signature_missing` (no header); `signature_invalid` (malformed header: no `t`,
+ * no `v1`, non-numeric `t`, or over 4096 characters; or no match);
+ * `timestamp_out_of_tolerance` (|now − t| > `toleranceSeconds`, in seconds, past or future).
+ * Never throws. On success returns `ok({})`: Stripe carries the event id only in the body.
+ */
+export const verifyStripe: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
+  const header = headers['stripe-signature'];
+  if (!header) {
+    return err({
+      code: 'signature_missing',
+      detail: 'no stripe-signature header: is this request from Stripe, and does every proxy on the way forward the header?',
+    });
+  }
+  if (header.length > MAX_HEADER_LENGTH) {
+    return err({ code: 'signature_invalid', detail: `${MALFORMED}; it is longer than ${MAX_HEADER_LENGTH} characters` });
+  }
+  let t: string | undefined;
+  const v1: string[] = [];
+  for (const item of header.split(',')) {
+    const eq = item.indexOf('=');
+    if (eq < 0) continue;
+    const name = item.slice(0, eq);
+    if (name === 't') t = item.slice(eq + 1);
+    else if (name === 'v1') v1.push(item.slice(eq + 1));
+  }
+  if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) {
+    return err({ code: 'signature_invalid', detail: MALFORMED });
+  }
+
+  const signatures = v1.map(fromHex).filter((s) => s !== undefined);
+  // Web Crypto refuses zero-length HMAC keys; an empty secret can match nothing anyway.
+  const keys = secrets.filter((s) => s !== '').map(utf8);
+  if (!(await matchesAny(keys, signatures, concatBytes(utf8(`${t}.`), body)))) {
+    const whitespace = secrets.some((s) => s !== s.trim())
+      ? '; note: a configured secret has leading or trailing whitespace, trim it'
+      : '';
+    return err({
+      code: 'signature_invalid',
+      detail:
+        'no v1 signature matched: was the body re-serialised (verify the raw bytes), ' +
+        `or is this the signing secret of another endpoint?${whitespace}`,
+    });
+  }
+
+  const skew = Math.floor(now.getTime() / 1000) - Number(t);
+  if (Math.abs(skew) > toleranceSeconds) {
+    return err({
+      code: 'timestamp_out_of_tolerance',
+      detail:
+        `signed timestamp t=${t} is ${Math.abs(skew)} s in the ${skew > 0 ? 'past' : 'future'}, ` +
+        `beyond the ${toleranceSeconds} s tolerance: a replayed event, or a server clock that is off?`,
+    });
+  }
+  return ok({});
+};
+
+async function matchesAny(keys: Uint8Array[], signatures: Uint8Array[], data: Uint8Array): Promise<boolean> {
+  for (const raw of keys) {
+    const key = await importHmacKey(raw);
+    for (const signature of signatures) if (await verifyHmac(key, signature, data)) return true;
+  }
+  return false;
+}
