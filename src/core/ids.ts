@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   endpoint: 'ep',
   attempt: 'att',
   reconciliation: 'rcn',
+  request: 'req',
 } as const;
 
 /** One of the prefixes above. */

@@ -14,7 +14,7 @@ const EXPONENTS: Record<string, number> = {
 
 /** Decimal digits after the point for an ISO 4217 currency code (JPY 0, USD 2, KWD 3). */
 export function currencyExponent(currency: string): number {
-  return EXPONENTS[currency] ?? 2;
+  return EXPONENTS[currency.toUpperCase()] ?? 2;
 }
 
 /** The largest amount, in minor units, Switchyard accepts: Number.MAX_SAFE_INTEGER. */
@@ -31,6 +31,10 @@ export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
  */
 export function minorUnits(value: number | string | Decimal): Decimal {
   let d: Decimal;
+  if (typeof value === 'string' && !/^-?\d+(\.\d+)?$/.test(value)) {
+    // decimal.js would also read '0x10' and '1e3'; an amount is written in plain digits
+    throw new AppError('amount_out_of_range', 400, `${value} is not an amount in minor units.`);
+  }
   try {
     d = new Decimal(value);
   } catch {
@@ -63,6 +67,5 @@ export function toJsonAmount(value: Decimal | string): number {
  * (`usd`); Switchyard stores and answers upper case (ISO 4217).
  */
 export function normalizeCurrency(code: string): string | undefined {
-  const c = code.toUpperCase();
-  return /^[A-Z]{3}$/.test(c) ? c : undefined;
+  return /^[A-Za-z]{3}$/.test(code) ? code.toUpperCase() : undefined;
 }

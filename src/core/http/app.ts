@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { ingestRoutes } from '../../inbound/routes/ingest.js';
+import { inboundEventRoutes } from '../../inbound/routes/inbound-events.js';
+import { sourceRoutes } from '../../inbound/routes/sources.js';
+import { endpointRoutes } from '../../outbound/routes/endpoints.js';
+import { eventRoutes } from '../../outbound/routes/events.js';
+import { requireMerchant } from '../auth/middleware.js';
+import { newId } from '../ids.js';
+import type { AppEnv, Deps } from './env.js';
+import { onError, problemBody, problemResponse } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { merchantRoutes } from './routes/merchants.js';
+import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
+
+/**
+ * The whole HTTP surface of CONTRACT.md on one Hono app: health, `/admin`, `/v1` (merchant
+ * API key) and `/inbound/{sourceId}` (PSPs). `deps` is built once by the entry file; tests
+ * call `app.request()`.
+ *
+ * @example
+ * const app = createApp(deps);
+ * serve({ fetch: app.fetch, port: 3000 });
+ */
+export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) ?? newId('req'));
+    await next();
+    c.header('x-request-id', c.get('requestId'));
+  });
+  app.onError(onError);
+  app.notFound(() => problemResponse(problemBody('not_found', 404, 'No such route.')));
+
+  app.route('/', healthRoutes(options.expectedMigration));
+  app.route('/admin', merchantRoutes());
+  app.route('/inbound', ingestRoutes());
+
+  const v1 = new Hono<AppEnv>();
+  v1.use('*', requireMerchant());
+  v1.route('/sources', sourceRoutes());
+  v1.route('/inbound-events', inboundEventRoutes());
+  v1.route('/endpoints', endpointRoutes());
+  v1.route('/events', eventRoutes());
+  v1.route('/payments', paymentRoutes());
+  v1.route('/ledger', ledgerRoutes());
+  app.route('/v1', v1);
+  return app;
+}

@@ -1,0 +1,37 @@
+import type { Tx } from '../db/client.js';
+
+/** graphile-worker task names and their payloads. */
+export interface JobPayloads {
+  /** Apply one stored inbound event to its payment, ledger and outbound events. */
+  process_inbound_event: { inboundEventId: string };
+  /** Attempt number `attempt` (1-based) of delivering one message to its endpoint. */
+  deliver_message: { messageId: string; attempt: number };
+}
+
+/** A task name. */
+export type TaskName = keyof JobPayloads;
+
+/**
+ * Queues a graphile-worker job inside the caller's transaction (`graphile_worker.add_job`),
+ * so the job exists if and only if the caller's writes commit: the outbox pattern without
+ * an outbox table. `runAt` defaults to now; `jobKey` makes re-queueing the same work
+ * replace rather than duplicate a job that has not started; `maxAttempts` counts
+ * graphile-worker's own retries after a thrown error (infrastructure failures), not
+ * delivery attempts, which are ours.
+ *
+ * Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueJob<T extends TaskName>(
+  tx: Tx,
+  task: T,
+  payload: JobPayloads[T],
+  options: { runAt?: Date; jobKey?: string; maxAttempts?: number } = {},
+): Promise<void> {
+  await tx`
+    select graphile_worker.add_job(
+      ${task},
+      ${JSON.stringify(payload)}::json,
+      run_at => ${options.runAt ?? null}::timestamptz,
+      max_attempts => ${options.maxAttempts ?? 25}::int,
+      job_key => ${options.jobKey ?? null}::text)`;
+}

@@ -1,0 +1,118 @@
+// POST /inbound/{sourceId}: the PSP-facing route. Runs on Node and on Cloudflare Workers
+// alike: Web Request/Response, Web Crypto and postgres.js only.
+import { Hono } from 'hono';
+import { AppError } from '../../core/errors.js';
+import type { AppEnv } from '../../core/http/env.js';
+import { problemBody, problemResponse } from '../../core/http/problem.js';
+import { isId } from '../../core/ids.js';
+import { identifyEvent } from '../providers.js';
+import { loadInboundSource, recordInboundEvent } from '../source-store.js';
+import { verifierFor, type InboundProvider } from '../verifiers/index.js';
+
+// Headers never stored with an inbound event: credentials of other systems.
+const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/**
+ * Reads a request body as bytes, at most `maxBytes`; 'too_large' as soon as the
+ * Content-Length or the bytes read so far exceed it (the rest is never read).
+ */
+export async function readBodyCapped(req: Request, maxBytes: number): Promise<Uint8Array | 'too_large'> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) return 'too_large';
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return 'too_large';
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+function storeUnavailable(cause: unknown): AppError {
+  return new AppError('store_unavailable', 503, 'The event could not be stored; retry later.', { retryable: true, cause });
+}
+
+/**
+ * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
+ * verify them in the source's scheme, then in one transaction store them under
+ * `UNIQUE (source_id, event_id)` and queue their processing; ack only after the commit.
+ * Answers 200 `{"received": true, "duplicate": bool}`, or a problem: 404
+ * source_not_found, 413 payload_too_large, 401 signature_missing / signature_invalid /
+ * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable.
+ */
+export function ingestRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post('/:sourceId', async (c) => {
+    const { sql, clock, config, secretBox, logger } = c.var.deps;
+    const sourceId = c.req.param('sourceId');
+    const now = clock();
+    let source;
+    try {
+      source = isId('src', sourceId) ? await loadInboundSource(sql, sourceId, now) : undefined;
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+    const verify = source && verifierFor(source.provider);
+    if (!source || !verify) {
+      return problemResponse(problemBody('source_not_found', 404, `There is no source ${sourceId}.`));
+    }
+
+    const body = await readBodyCapped(c.req.raw, config.SWITCHYARD_INBOUND_MAX_BYTES);
+    if (body === 'too_large') {
+      return problemResponse(
+        problemBody('payload_too_large', 413, `The body exceeds ${config.SWITCHYARD_INBOUND_MAX_BYTES} bytes.`),
+      );
+    }
+
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name.toLowerCase()] = value;
+    });
+    const secrets = await Promise.all(source.secretEnvelopes.map((e) => secretBox.decrypt(e)));
+    const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now });
+    if (!verified.ok) {
+      logger.info({ sourceId, code: verified.error.code }, 'inbound event refused');
+      return problemResponse(problemBody(verified.error.code, 401, verified.error.detail));
+    }
+
+    const identity = identifyEvent(source.provider as InboundProvider, body, verified.value.eventId);
+    if (!identity) {
+      return problemResponse(problemBody('event_id_missing', 400, 'The request verified, but no event id could be read from it.'));
+    }
+
+    const stored = Object.fromEntries(Object.entries(headers).filter(([k]) => !UNSTORED_HEADERS.has(k)));
+    let result: { id: string; duplicate: boolean };
+    try {
+      result = await sql.begin((tx) =>
+        recordInboundEvent(tx, {
+          sourceId: source.id,
+          merchantId: source.merchantId,
+          eventId: identity.eventId,
+          eventType: identity.eventType,
+          rawBody: body,
+          headers: stored,
+        }),
+      );
+    } catch (error) {
+      logger.error({ err: error, sourceId }, 'inbound event could not be stored');
+      throw storeUnavailable(error);
+    }
+    logger.debug({ sourceId, inboundEventId: result.id, duplicate: result.duplicate }, 'inbound event stored');
+    return c.json({ received: true, duplicate: result.duplicate }, 200);
+  });
+  return app;
+}

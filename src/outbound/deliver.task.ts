@@ -1,0 +1,131 @@
+// (node) One delivery attempt per job: sign → POST → record the attempt → schedule the next.
+import type { Deps } from '../core/http/env.js';
+import { enqueueJob } from '../core/jobs/enqueue.js';
+import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
+import { dispatch, type DispatchOutcome } from './dispatcher.js';
+import { activeSecretEnvelopes, disableEndpoint } from './endpoints/endpoint-store.js';
+import { signMessage } from './sign.js';
+
+/** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
+export const USER_AGENT = 'Switchyard/0.1.0';
+/** Response bytes read from an endpoint at most; the rest is discarded. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Response bytes kept on an attempt row (CONTRACT.md: first 4 KiB). */
+export const STORED_RESPONSE_BYTES = 4 * 1024;
+/** Longest `Retry-After` honoured, ms (a day); a longer one is clamped. */
+export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+interface MessageToDeliver {
+  id: string;
+  status: string;
+  attempts: number;
+  event_id: string;
+  endpoint_id: string;
+  payload: Uint8Array;
+  url: string;
+  endpoint_status: string;
+}
+
+function truncateUtf8(s: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(s);
+  if (bytes.byteLength <= maxBytes) return s;
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, maxBytes));
+}
+
+/**
+ * Makes attempt number `attempt` (1-based) of delivering message `messageId`, per
+ * CONTRACT.md "Outbound webhooks": Standard Webhooks signature with every active secret
+ * over the stored bytes, POST with the configured timeout (15 s) and no redirects, then in
+ * one transaction records the attempt and either marks the message succeeded (2xx),
+ * fails it and disables the endpoint (410), or queues the next attempt after the retry
+ * schedule's delay (±20 % jitter; a throttling answer's `Retry-After` is honoured when
+ * longer), failing the message once the schedule is exhausted.
+ *
+ * Idempotent: a job that runs again for an attempt already recorded (a crash after the
+ * commit) does nothing; one that crashed before the commit sends again (at least once).
+ * Throws only on infrastructure errors (the database), so graphile-worker retries the job.
+ */
+export async function deliverMessage(deps: Deps, job: { messageId: string; attempt: number }): Promise<void> {
+  const { sql, clock, config, secretBox, logger } = deps;
+  const [m] = await sql<MessageToDeliver[]>`
+    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status
+      from gw.messages m
+      join gw.events e on e.id = m.event_id
+      join gw.endpoints ep on ep.id = m.endpoint_id
+     where m.id = ${job.messageId}`;
+  if (!m || m.status !== 'pending' || m.attempts >= job.attempt) return;
+  if (m.endpoint_status !== 'enabled') {
+    await sql`update gw.messages set status = 'failed', next_attempt_at = null where id = ${m.id} and status = 'pending'`;
+    return;
+  }
+
+  const attemptedAt = clock();
+  const secrets = await Promise.all((await activeSecretEnvelopes(sql, m.endpoint_id, attemptedAt)).map((e) => secretBox.decrypt(e)));
+  const signed = await signMessage({
+    msgId: m.id,
+    timestamp: Math.floor(attemptedAt.getTime() / 1000),
+    body: m.payload,
+    secrets,
+  });
+  const outcome: DispatchOutcome = await dispatch({
+    url: m.url,
+    headers: { ...signed, 'content-type': 'application/json', 'user-agent': USER_AGENT },
+    body: m.payload,
+    timeoutMs: config.SWITCHYARD_DELIVERY_TIMEOUT_MS,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+  });
+
+  const verdict: ResponseClass = outcome.kind === 'response' ? classifyStatus(outcome.status) : 'retry';
+  let nextAttemptAt: Date | null = null;
+  if (verdict === 'retry' || verdict === 'throttle') {
+    const scheduled = retryDelayMs(job.attempt, config.retryScheduleSeconds);
+    if (scheduled !== undefined) {
+      const retryAfter =
+        verdict === 'throttle' && outcome.kind === 'response'
+          ? parseRetryAfterMs(outcome.headers['retry-after'], attemptedAt, MAX_RETRY_AFTER_MS)
+          : undefined;
+      nextAttemptAt = new Date(attemptedAt.getTime() + Math.max(scheduled, retryAfter ?? 0));
+    }
+  }
+  const succeeded = verdict === 'success';
+
+  await sql.begin(async (tx) => {
+    const [locked] = await tx<{ attempts: number; status: string }[]>`
+      select attempts, status from gw.messages where id = ${m.id} for update`;
+    if (!locked || locked.status !== 'pending' || locked.attempts >= job.attempt) return;
+    await tx`
+      insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
+                               response_body, error, duration_ms, attempted_at, next_attempt_at)
+      values (gw.new_id('att'), ${m.id}, ${m.event_id}, ${m.endpoint_id}, ${job.attempt},
+              ${succeeded ? 'succeeded' : 'failed'},
+              ${outcome.kind === 'response' ? outcome.status : null},
+              ${outcome.kind === 'response' ? truncateUtf8(outcome.body, STORED_RESPONSE_BYTES) : null},
+              ${outcome.kind === 'error' ? outcome.error : null},
+              ${outcome.durationMs}, ${attemptedAt}, ${nextAttemptAt})`;
+    const status = succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed';
+    await tx`
+      update gw.messages
+         set attempts = ${job.attempt}, status = ${status}, last_attempt_at = ${attemptedAt},
+             next_attempt_at = ${nextAttemptAt}
+       where id = ${m.id}`;
+    if (verdict === 'gone') await disableEndpoint(tx, m.endpoint_id);
+    if (nextAttemptAt) {
+      await enqueueJob(tx, 'deliver_message', { messageId: m.id, attempt: job.attempt + 1 }, {
+        runAt: nextAttemptAt,
+        jobKey: `deliver:${m.id}:${job.attempt + 1}`,
+      });
+    }
+  });
+  logger.info(
+    {
+      messageId: m.id,
+      endpointId: m.endpoint_id,
+      attempt: job.attempt,
+      outcome: outcome.kind === 'response' ? outcome.status : outcome.error,
+      durationMs: outcome.durationMs,
+      nextAttemptAt,
+    },
+    succeeded ? 'delivered' : 'delivery failed',
+  );
+}

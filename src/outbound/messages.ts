@@ -1,0 +1,50 @@
+import type { Tx } from '../core/db/client.js';
+import { newId } from '../core/ids.js';
+import { enqueueJob } from '../core/jobs/enqueue.js';
+import { utf8 } from '../core/crypto.js';
+
+/**
+ * Emits a merchant-facing event (DESIGN.md "Merchant-facing events") inside the caller's
+ * transaction: stores its body as the exact bytes that will be signed and sent
+ * (`{"type", "timestamp", "data"}`, Standard Webhooks payload shape), then one message per
+ * enabled endpoint subscribed to the type, each with a queued first delivery attempt.
+ * `dedupeKey` makes a replay emit nothing: returns undefined when the event already exists.
+ */
+export async function emitEvent(
+  tx: Tx,
+  input: { merchantId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
+): Promise<{ eventId: string; messageIds: string[] } | undefined> {
+  const eventId = newId('evt', input.at);
+  const payload = utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }));
+  const inserted = await tx<{ id: string }[]>`
+    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
+    values (${eventId}, ${input.merchantId}, ${input.type}, ${input.paymentId}, ${input.dedupeKey}, ${payload}, ${input.at})
+    on conflict (merchant_id, dedupe_key) do nothing
+    returning id`;
+  if (inserted.length === 0) return undefined;
+  const endpoints = await tx<{ id: string }[]>`
+    select id from gw.endpoints
+     where merchant_id = ${input.merchantId}
+       and status = 'enabled'
+       and (event_types is null or ${input.type} = any (event_types))
+     order by id`;
+  const messageIds: string[] = [];
+  for (const ep of endpoints) {
+    const messageId = await queueMessage(tx, { eventId, endpointId: ep.id, merchantId: input.merchantId, at: input.at });
+    messageIds.push(messageId);
+  }
+  return { eventId, messageIds };
+}
+
+/** Inserts one message (event × endpoint) and queues its first delivery attempt. */
+export async function queueMessage(
+  tx: Tx,
+  input: { eventId: string; endpointId: string; merchantId: string; at: Date },
+): Promise<string> {
+  const messageId = newId('msg', input.at);
+  await tx`
+    insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at)
+    values (${messageId}, ${input.eventId}, ${input.endpointId}, ${input.merchantId}, ${input.at})`;
+  await enqueueJob(tx, 'deliver_message', { messageId, attempt: 1 }, { jobKey: `deliver:${messageId}:1` });
+  return messageId;
+}
