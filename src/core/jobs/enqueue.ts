@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
 
 /** graphile-worker task names and their payloads. */
@@ -30,7 +31,7 @@ export async function enqueueJob<T extends TaskName>(
   await tx`
     select graphile_worker.add_job(
       ${task},
-      ${JSON.stringify(payload)}::json,
+      ${tx.json(payload as unknown as postgres.JSONValue)}::json,
       run_at => ${options.runAt ?? null}::timestamptz,
       max_attempts => ${options.maxAttempts ?? 25}::int,
       job_key => ${options.jobKey ?? null}::text)`;

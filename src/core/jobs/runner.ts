@@ -50,6 +50,7 @@ export async function startRunner(
     concurrency: options.concurrency,
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
+    parsedCronItems: [],
     logger: graphileLogger(deps.logger),
     taskList: createTaskList(deps),
   });

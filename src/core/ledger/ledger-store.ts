@@ -20,7 +20,7 @@ export async function postTransaction(
   }));
   const [row] = await tx<{ id: string | null }[]>`
     select gw.post_transaction(${input.merchantId}, ${input.paymentId}, ${input.cause}, ${input.kind},
-                               ${JSON.stringify(entries)}::jsonb) as id`;
+                               ${tx.json(entries)}) as id`;
   return row?.id ?? null;
 }
 
