@@ -38,11 +38,15 @@ export function newestMigration(): string | undefined {
 
 /**
  * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
- * role needs. Throws with an actionable message when production lacks a master key.
+ * role needs. Throws with an actionable message when production lacks a master key or
+ * a DATABASE_URL.
  */
 export async function prepare(config: Config, logger: Logger): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
     throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
+  }
+  if (config.NODE_ENV === 'production' && !config.DATABASE_URL) {
+    throw new Error('DATABASE_URL is required in production; the embedded PostgreSQL is for development.');
   }
   const dataDir = path.resolve(config.SWITCHYARD_DATA_DIR);
   let embedded: EmbeddedDatabase | undefined;
