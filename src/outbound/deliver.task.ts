@@ -29,7 +29,8 @@ interface MessageToDeliver {
 function truncateUtf8(s: string, maxBytes: number): string {
   const bytes = new TextEncoder().encode(s);
   if (bytes.byteLength <= maxBytes) return s;
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, maxBytes));
+  // stream mode holds back a cut multi-byte character instead of emitting a 3-byte U+FFFD
+  return new TextDecoder('utf-8').decode(bytes.subarray(0, maxBytes), { stream: true });
 }
 
 /**
