@@ -63,6 +63,7 @@ export async function processInboundEvent(deps: Deps, job: { inboundEventId: str
       currency: ev.currency,
       amount: ev.amount ?? ev.capturedTotal ?? ev.refundedTotal ?? new Decimal(0),
       merchantReference: ev.merchantReference ?? null,
+      now,
     });
     if (created) await insertTransitions(tx, payment.id, [{ from: null, to: 'pending' }], iev.id, now);
     if (payment.currency !== ev.currency) {

@@ -76,12 +76,13 @@ export function paymentView(p: Payment): Record<string, unknown> {
  */
 export async function lockOrCreatePayment(
   tx: Tx,
-  input: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null },
+  input: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null; now: Date },
 ): Promise<{ payment: Payment; created: boolean }> {
   const inserted = await tx<{ id: string }[]>`
-    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency, merchant_reference)
-    values (${newId('pay')}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
-            ${input.amount.toFixed(0)}, ${input.currency}, ${input.merchantReference})
+    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency, merchant_reference,
+                             created_at, updated_at)
+    values (${newId('pay', input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
+            ${input.amount.toFixed(0)}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
     on conflict (source_id, psp_reference) do nothing
     returning id`;
   const [row] = await tx<PaymentDbRow[]>`
