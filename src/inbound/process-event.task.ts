@@ -78,15 +78,6 @@ export async function processInboundEvent(deps: Deps, job: { inboundEventId: str
       return { result: 'stale', paymentId: payment.id } as const;
     }
     await insertTransitions(tx, payment.id, outcome.steps, iev.id, now);
-    for (const posting of outcome.postings) {
-      await postTransaction(tx, {
-        merchantId: iev.merchant_id,
-        paymentId: payment.id,
-        cause: iev.id,
-        kind: posting.kind,
-        entries: journalFor(posting, payment.currency),
-      });
-    }
     const saved = await savePayment(tx, payment, { ...outcome.state, merchantReference: ev.merchantReference ?? null }, now);
     const types = emittedEventTypes(outcome);
     for (const type of types) {
@@ -100,6 +91,17 @@ export async function processInboundEvent(deps: Deps, job: { inboundEventId: str
       });
     }
     await finish('processed', payment.id, null);
+    // Last, so the merchant's account rows (shared by all its payments in this currency)
+    // stay locked only for the posting and the commit.
+    for (const posting of outcome.postings) {
+      await postTransaction(tx, {
+        merchantId: iev.merchant_id,
+        paymentId: payment.id,
+        cause: iev.id,
+        kind: posting.kind,
+        entries: journalFor(posting, payment.currency),
+      });
+    }
     return { result: 'applied', paymentId: payment.id, steps: outcome.steps.length, postings: outcome.postings.length, events: types.length } as const;
   });
 }

@@ -1,3 +1,5 @@
+// (node) The full Node app: it mounts the endpoint routes, whose SSRF guard resolves DNS
+// with node:dns. The Workers entry mounts only the inbound and health routes.
 import { Hono } from 'hono';
 import { ingestRoutes } from '../../inbound/routes/ingest.js';
 import { inboundEventRoutes } from '../../inbound/routes/inbound-events.js';
