@@ -41,6 +41,16 @@ export const configSchema = z.object({
     .regex(/^\d+(\s*,\s*\d+)*$/, 'a comma-separated list of whole seconds')
     .transform((s) => s.split(',').map((x) => Number(x.trim())))
     .optional(),
+  /** Deliveries to one endpoint in flight at once, across all workers (a hanging endpoint holds at most this many worker slots). */
+  SWITCHYARD_ENDPOINT_CONCURRENCY: positiveInt.default(4),
+  /** Consecutive failed attempts after which an endpoint's circuit opens (no attempts until it cools down). */
+  SWITCHYARD_CIRCUIT_FAILURES: positiveInt.default(10),
+  /** How long an open circuit waits before one probe attempt, seconds. */
+  SWITCHYARD_CIRCUIT_COOLDOWN_SECONDS: positiveInt.default(60),
+  /** An endpoint failing every attempt for this long is disabled (5 days), seconds. */
+  SWITCHYARD_DISABLE_AFTER_SECONDS: positiveInt.default(5 * 24 * 60 * 60),
+  /** A job locked longer than this is taken as abandoned by a dead worker and unlocked, seconds. */
+  SWITCHYARD_JOB_RECOVERY_SECONDS: positiveInt.default(45),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -1,9 +1,9 @@
 // (node) One delivery attempt per job: sign → POST → record the attempt → schedule the next.
 import type { Deps } from '../core/http/env.js';
-import { enqueueJob } from '../core/jobs/enqueue.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
 import { activeSecretEnvelopes, disableEndpoint } from './endpoints/endpoint-store.js';
+import { enqueueDelivery } from './messages.js';
 import { signMessage } from './sign.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
@@ -112,10 +112,7 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
        where id = ${m.id}`;
     if (verdict === 'gone') await disableEndpoint(tx, m.endpoint_id);
     if (nextAttemptAt) {
-      await enqueueJob(tx, 'deliver_message', { messageId: m.id, attempt: job.attempt + 1 }, {
-        runAt: nextAttemptAt,
-        jobKey: `deliver:${m.id}:${job.attempt + 1}`,
-      });
+      await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
     }
   });
   logger.info(

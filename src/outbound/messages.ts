@@ -45,6 +45,20 @@ export async function queueMessage(
   await tx`
     insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at)
     values (${messageId}, ${input.eventId}, ${input.endpointId}, ${input.merchantId}, ${input.at})`;
-  await enqueueJob(tx, 'deliver_message', { messageId, attempt: 1 }, { jobKey: `deliver:${messageId}:1` });
+  await enqueueDelivery(tx, { messageId, endpointId: input.endpointId, attempt: 1 });
   return messageId;
+}
+
+/**
+ * Queues attempt number `attempt` of a message, at `runAt` (default now). The job key
+ * (message, attempt) makes queueing the same attempt twice a no-op replacement.
+ */
+export async function enqueueDelivery(
+  tx: Tx,
+  input: { messageId: string; endpointId: string; attempt: number; runAt?: Date },
+): Promise<void> {
+  await enqueueJob(tx, 'deliver_message', { messageId: input.messageId, attempt: input.attempt }, {
+    jobKey: `deliver:${input.messageId}:${input.attempt}`,
+    ...(input.runAt ? { runAt: input.runAt } : {}),
+  });
 }
