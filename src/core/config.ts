@@ -32,7 +32,7 @@ export const configSchema = z.object({
   /** Largest inbound body accepted, in bytes (1 MiB). */
   SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
   /** Jobs one worker process runs at once. */
-  SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(4),
+  SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(16),
   /** Timeout of one outbound delivery attempt, in ms. */
   SWITCHYARD_DELIVERY_TIMEOUT_MS: positiveInt.default(15_000),
   /** Delays between delivery attempts, seconds, comma-separated (±20 % jitter is added). */
@@ -41,8 +41,6 @@ export const configSchema = z.object({
     .regex(/^\d+(\s*,\s*\d+)*$/, 'a comma-separated list of whole seconds')
     .transform((s) => s.split(',').map((x) => Number(x.trim())))
     .optional(),
-  /** Deliveries to one endpoint in flight at once, across all workers (a hanging endpoint holds at most this many worker slots). */
-  SWITCHYARD_ENDPOINT_CONCURRENCY: positiveInt.default(4),
   /** Consecutive failed attempts after which an endpoint's circuit opens (no attempts until it cools down). */
   SWITCHYARD_CIRCUIT_FAILURES: positiveInt.default(10),
   /** How long an open circuit waits before one probe attempt, seconds. */

@@ -2,8 +2,9 @@
 import type { Deps } from '../core/http/env.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
-import { activeSecretEnvelopes, disableEndpoint } from './endpoints/endpoint-store.js';
-import { enqueueDelivery } from './messages.js';
+import { activeSecretEnvelopes } from './endpoints/endpoint-store.js';
+import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
+import { emitEvent, enqueueDelivery } from './messages.js';
 import { signMessage } from './sign.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
@@ -24,6 +25,11 @@ interface MessageToDeliver {
   payload: Uint8Array;
   url: string;
   endpoint_status: string;
+  merchant_id: string;
+  consecutive_failures: number;
+  failing_since: Date | null;
+  circuit_open_until: Date | null;
+  rate_limit_per_second: number | null;
 }
 
 function truncateUtf8(s: string, maxBytes: number): string {
@@ -42,14 +48,26 @@ function truncateUtf8(s: string, maxBytes: number): string {
  * schedule's delay (±20 % jitter; a throttling answer's `Retry-After` is honoured when
  * longer), failing the message once the schedule is exhausted.
  *
+ * Endpoint health (src/outbound/endpoint-health.ts): while the endpoint's circuit is open,
+ * or its rateLimitPerSecond is used up, the attempt is put off unsent and uncounted. Each
+ * outcome updates the failure streak; an endpoint failing every attempt for
+ * SWITCHYARD_DISABLE_AFTER_SECONDS (5 days), or answering 410, is disabled and an
+ * `endpoint.disabled` event goes to the merchant's other endpoints.
+ *
  * Idempotent: a job that runs again for an attempt already recorded (a crash after the
  * commit) does nothing; one that crashed before the commit sends again (at least once).
  * Throws only on infrastructure errors (the database), so graphile-worker retries the job.
  */
 export async function deliverMessage(deps: Deps, job: { messageId: string; attempt: number }): Promise<void> {
   const { sql, clock, config, secretBox, logger } = deps;
+  const policy: HealthPolicy = {
+    circuitFailures: config.SWITCHYARD_CIRCUIT_FAILURES,
+    circuitCooldownSeconds: config.SWITCHYARD_CIRCUIT_COOLDOWN_SECONDS,
+    disableAfterSeconds: config.SWITCHYARD_DISABLE_AFTER_SECONDS,
+  };
   const [m] = await sql<MessageToDeliver[]>`
-    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status
+    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status,
+           ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second
       from gw.messages m
       join gw.events e on e.id = m.event_id
       join gw.endpoints ep on ep.id = m.endpoint_id
@@ -60,7 +78,32 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
     return;
   }
 
-  const attemptedAt = clock();
+  const now = clock();
+  const admitted = await admitAttempt(
+    sql,
+    {
+      id: m.endpoint_id,
+      merchantId: m.merchant_id,
+      url: m.url,
+      consecutiveFailures: m.consecutive_failures,
+      failingSince: m.failing_since,
+      circuitOpenUntil: m.circuit_open_until,
+      rateLimitPerSecond: m.rate_limit_per_second,
+    },
+    now,
+    policy,
+  );
+  if (admitted !== 'go') {
+    // Not now (open circuit, or the rate limit): the same attempt, later; nothing is sent or counted.
+    const retryAt = new Date(admitted.retryAt.getTime() + Math.floor(Math.random() * 250));
+    await sql.begin(async (tx) => {
+      await tx`update gw.messages set next_attempt_at = ${retryAt} where id = ${m.id} and status = 'pending'`;
+      await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, runAt: retryAt });
+    });
+    return;
+  }
+
+  const attemptedAt = now;
   const secrets = await Promise.all((await activeSecretEnvelopes(sql, m.endpoint_id, attemptedAt)).map((e) => secretBox.decrypt(e)));
   const signed = await signMessage({
     msgId: m.id,
@@ -104,13 +147,31 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
               ${outcome.kind === 'response' ? truncateUtf8(outcome.body, STORED_RESPONSE_BYTES) : null},
               ${outcome.kind === 'error' ? outcome.error : null},
               ${outcome.durationMs}, ${attemptedAt}, ${nextAttemptAt})`;
+    const health = await recordAttemptHealth(tx, m.endpoint_id, succeeded, attemptedAt, policy);
+    const disableReason =
+      verdict === 'gone'
+        ? 'the endpoint answered 410 Gone'
+        : health === 'disable'
+          ? `every attempt has failed since ${m.failing_since?.toISOString() ?? attemptedAt.toISOString()}`
+          : undefined;
+    if (disableReason) nextAttemptAt = null;
     const status = succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed';
     await tx`
       update gw.messages
          set attempts = ${job.attempt}, status = ${status}, last_attempt_at = ${attemptedAt},
              next_attempt_at = ${nextAttemptAt}
        where id = ${m.id}`;
-    if (verdict === 'gone') await disableEndpoint(tx, m.endpoint_id);
+    if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
+      // CONTRACT.md: the merchant hears of it on its other endpoints.
+      await emitEvent(tx, {
+        merchantId: m.merchant_id,
+        type: 'endpoint.disabled',
+        paymentId: null,
+        dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
+        data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
+        at: attemptedAt,
+      });
+    }
     if (nextAttemptAt) {
       await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
     }

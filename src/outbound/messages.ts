@@ -1,6 +1,5 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { enqueueJob } from '../core/jobs/enqueue.js';
 import { utf8 } from '../core/crypto.js';
 
 /**
@@ -51,14 +50,27 @@ export async function queueMessage(
 
 /**
  * Queues attempt number `attempt` of a message, at `runAt` (default now). The job key
- * (message, attempt) makes queueing the same attempt twice a no-op replacement.
+ * (message, attempt) makes queueing the same attempt twice a no-op replacement (or, from
+ * inside the running job, a fresh job: graphile-worker clears the key of a locked job).
+ * The job runs in the graphile-worker queue `ep:<endpoint>:<slot>`, slot = a hash of the
+ * message id modulo the endpoint's `max_in_flight`: a queue runs one job at a time, so an
+ * endpoint never has more than `max_in_flight` deliveries in flight and a hanging endpoint
+ * cannot take every worker.
+ *
+ * Source: https://worker.graphile.org/docs/sql-add-job
  */
 export async function enqueueDelivery(
   tx: Tx,
   input: { messageId: string; endpointId: string; attempt: number; runAt?: Date },
 ): Promise<void> {
-  await enqueueJob(tx, 'deliver_message', { messageId: input.messageId, attempt: input.attempt }, {
-    jobKey: `deliver:${input.messageId}:${input.attempt}`,
-    ...(input.runAt ? { runAt: input.runAt } : {}),
-  });
+  await tx`
+    select graphile_worker.add_job(
+      'deliver_message',
+      ${tx.json({ messageId: input.messageId, attempt: input.attempt })}::json,
+      queue_name => (select 'ep:' || e.id || ':' || (abs(hashtext(${input.messageId})::bigint) % e.max_in_flight)
+                       from gw.endpoints e
+                      where e.id = ${input.endpointId}),
+      run_at => ${input.runAt ?? null}::timestamptz,
+      max_attempts => 25,
+      job_key => ${`deliver:${input.messageId}:${input.attempt}`}::text)`;
 }
