@@ -5,6 +5,7 @@ import type { Deps, Log } from '../http/env.js';
 import { processInboundEvent } from '../../inbound/process-event.task.js';
 import { deliverMessage } from '../../outbound/deliver.task.js';
 import type { TaskName } from './enqueue.js';
+import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from './recovery.js';
 
 const payloads = {
   process_inbound_event: z.object({ inboundEventId: z.string().min(1) }),
@@ -36,16 +37,32 @@ export function graphileLogger(log: Log): GraphileLogger {
   });
 }
 
+/** Overrides of the abandoned-job sweep (tests); see {@link startRunner}. */
+export interface RecoveryOptions {
+  /** Sweep period, ms. Default: a third of the threshold, at most 10 s. */
+  everyMs?: number;
+  /** Lock age after which a job counts as abandoned, seconds. Default: {@link recoveryThresholdSeconds}. */
+  olderThanSeconds?: number;
+}
+
 /**
  * Starts a graphile-worker runner on `connectionString` with `concurrency` jobs at once.
  * Signals are left to the caller (`runner.stop()` finishes in-flight jobs first).
  * Throws if the runner cannot connect.
+ *
+ * The runner also sweeps for jobs abandoned by dead workers (a SIGKILL leaves them, and
+ * their named queue, locked for graphile-worker's 4 hours): every `recovery.everyMs`
+ * (default min(10 s, threshold / 3)) it calls {@link unlockAbandonedJobs} with threshold
+ * `recovery.olderThanSeconds` (default max(SWITCHYARD_JOB_RECOVERY_SECONDS, delivery
+ * timeout + 30 s)), so such jobs run again within about a minute. A failed sweep is
+ * logged and retried at the next tick; the timer does not keep the process alive and
+ * stops with the runner.
  */
 export async function startRunner(
   deps: Deps,
-  options: { connectionString: string; concurrency: number; pollIntervalMs?: number },
+  options: { connectionString: string; concurrency: number; pollIntervalMs?: number; recovery?: RecoveryOptions },
 ): Promise<Runner> {
-  return run({
+  const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency,
     pollInterval: options.pollIntervalMs ?? 2000,
@@ -54,4 +71,38 @@ export async function startRunner(
     logger: graphileLogger(deps.logger),
     taskList: createTaskList(deps),
   });
+
+  const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
+  const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
+  const sweepOnce = async (): Promise<void> => {
+    try {
+      const unlocked = await unlockAbandonedJobs(deps.sql, olderThanSeconds);
+      if (unlocked.jobs + unlocked.queues > 0) {
+        deps.logger.warn({ ...unlocked, olderThanSeconds }, 'unlocked jobs abandoned by a dead worker');
+      }
+    } catch (err) {
+      deps.logger.warn({ err, olderThanSeconds }, 'abandoned-job sweep failed');
+    }
+  };
+  let sweeping: Promise<void> | undefined;
+  const sweep = (): void => {
+    if (sweeping) return; // the previous sweep is still running
+    sweeping = sweepOnce().finally(() => {
+      sweeping = undefined;
+    });
+  };
+  sweep(); // at start too: a restarted process frees what its predecessor left at once
+  const timer = setInterval(sweep, everyMs);
+  timer.unref();
+  // Also when graphile-worker stops the runner itself (it emits 'stop' from runner.stop()).
+  runner.events.once('stop', () => clearInterval(timer));
+
+  return {
+    ...runner,
+    async stop() {
+      clearInterval(timer);
+      await sweeping; // never rejects; the caller may end deps.sql right after stop()
+      await runner.stop();
+    },
+  };
 }
