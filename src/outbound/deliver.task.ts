@@ -2,7 +2,7 @@
 import type { Deps } from '../core/http/env.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
-import { activeSecretEnvelopes } from './endpoints/endpoint-store.js';
+import { failMessage, loadDelivery, lockUncountedAttempt, postponeAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
 import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
 import { emitEvent, enqueueDelivery } from './messages.js';
 import { signMessage } from './sign.js';
@@ -15,22 +15,6 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 export const STORED_RESPONSE_BYTES = 4 * 1024;
 /** Longest `Retry-After` honoured, ms (a day); a longer one is clamped. */
 export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
-
-interface MessageToDeliver {
-  id: string;
-  status: string;
-  attempts: number;
-  event_id: string;
-  endpoint_id: string;
-  payload: Uint8Array;
-  url: string;
-  endpoint_status: string;
-  merchant_id: string;
-  consecutive_failures: number;
-  failing_since: Date | null;
-  circuit_open_until: Date | null;
-  rate_limit_per_second: number | null;
-}
 
 function truncateUtf8(s: string, maxBytes: number): string {
   const bytes = new TextEncoder().encode(s);
@@ -65,20 +49,14 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
     circuitCooldownSeconds: config.SWITCHYARD_CIRCUIT_COOLDOWN_SECONDS,
     disableAfterSeconds: config.SWITCHYARD_DISABLE_AFTER_SECONDS,
   };
-  const [m] = await sql<MessageToDeliver[]>`
-    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status,
-           ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second
-      from gw.messages m
-      join gw.events e on e.id = m.event_id
-      join gw.endpoints ep on ep.id = m.endpoint_id
-     where m.id = ${job.messageId}`;
+  const now = clock();
+  const m = await loadDelivery(sql, job.messageId, now);
   if (!m || m.status !== 'pending' || m.attempts >= job.attempt) return;
   if (m.endpoint_status !== 'enabled') {
-    await sql`update gw.messages set status = 'failed', next_attempt_at = null where id = ${m.id} and status = 'pending'`;
+    await failMessage(sql, m.id);
     return;
   }
 
-  const now = clock();
   const admitted = await admitAttempt(
     sql,
     {
@@ -96,15 +74,12 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
   if (admitted !== 'go') {
     // Not now (open circuit, or the rate limit): the same attempt, later; nothing is sent or counted.
     const retryAt = new Date(admitted.retryAt.getTime() + Math.floor(Math.random() * 250));
-    await sql.begin(async (tx) => {
-      await tx`update gw.messages set next_attempt_at = ${retryAt} where id = ${m.id} and status = 'pending'`;
-      await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, runAt: retryAt });
-    });
+    await sql.begin((tx) => postponeAttempt(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, retryAt }));
     return;
   }
 
   const attemptedAt = now;
-  const secrets = await Promise.all((await activeSecretEnvelopes(sql, m.endpoint_id, attemptedAt)).map((e) => secretBox.decrypt(e)));
+  const secrets = await Promise.all(m.secret_envelopes.map((e) => secretBox.decrypt(e)));
   const signed = await signMessage({
     msgId: m.id,
     timestamp: Math.floor(attemptedAt.getTime() / 1000),
@@ -134,48 +109,53 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
   }
   const succeeded = verdict === 'success';
 
-  await sql.begin(async (tx) => {
-    const [locked] = await tx<{ attempts: number; status: string }[]>`
-      select attempts, status from gw.messages where id = ${m.id} for update`;
-    if (!locked || locked.status !== 'pending' || locked.attempts >= job.attempt) return;
-    await tx`
-      insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
-                               response_body, error, duration_ms, attempted_at, next_attempt_at)
-      values (gw.new_id('att'), ${m.id}, ${m.event_id}, ${m.endpoint_id}, ${job.attempt},
-              ${succeeded ? 'succeeded' : 'failed'},
-              ${outcome.kind === 'response' ? outcome.status : null},
-              ${outcome.kind === 'response' ? truncateUtf8(outcome.body, STORED_RESPONSE_BYTES) : null},
-              ${outcome.kind === 'error' ? outcome.error : null},
-              ${outcome.durationMs}, ${attemptedAt}, ${nextAttemptAt})`;
-    const health = await recordAttemptHealth(tx, m.endpoint_id, succeeded, attemptedAt, policy);
-    const disableReason =
-      verdict === 'gone'
-        ? 'the endpoint answered 410 Gone'
-        : health === 'disable'
-          ? `every attempt has failed since ${m.failing_since?.toISOString() ?? attemptedAt.toISOString()}`
-          : undefined;
-    if (disableReason) nextAttemptAt = null;
-    const status = succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed';
-    await tx`
-      update gw.messages
-         set attempts = ${job.attempt}, status = ${status}, last_attempt_at = ${attemptedAt},
-             next_attempt_at = ${nextAttemptAt}
-       where id = ${m.id}`;
-    if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
-      // CONTRACT.md: the merchant hears of it on its other endpoints.
-      await emitEvent(tx, {
-        merchantId: m.merchant_id,
-        type: 'endpoint.disabled',
-        paymentId: null,
-        dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
-        data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
-        at: attemptedAt,
-      });
-    }
-    if (nextAttemptAt) {
-      await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
-    }
+  const record = (messageStatus: AttemptRecord['messageStatus']): AttemptRecord => ({
+    messageId: m.id,
+    eventId: m.event_id,
+    endpointId: m.endpoint_id,
+    attempt: job.attempt,
+    succeeded,
+    responseStatus: outcome.kind === 'response' ? outcome.status : null,
+    responseBody: outcome.kind === 'response' ? truncateUtf8(outcome.body, STORED_RESPONSE_BYTES) : null,
+    error: outcome.kind === 'error' ? outcome.error : null,
+    durationMs: outcome.durationMs,
+    attemptedAt,
+    nextAttemptAt,
+    messageStatus,
   });
+
+  const healthy = m.consecutive_failures === 0 && m.failing_since === null && m.circuit_open_until === null;
+  if (succeeded && healthy) {
+    // The common case in one statement: nothing about the endpoint changes.
+    await recordAttempt(sql, record('succeeded'));
+  } else {
+    await sql.begin(async (tx) => {
+      if (!(await lockUncountedAttempt(tx, m.id, job.attempt))) return;
+      const health = await recordAttemptHealth(tx, m.endpoint_id, succeeded, attemptedAt, policy);
+      const disableReason =
+        verdict === 'gone'
+          ? 'the endpoint answered 410 Gone'
+          : health === 'disable'
+            ? `every attempt has failed since ${m.failing_since?.toISOString() ?? attemptedAt.toISOString()}`
+            : undefined;
+      if (disableReason) nextAttemptAt = null;
+      await recordAttempt(tx, record(succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed'));
+      if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
+        // CONTRACT.md: the merchant hears of it on its other endpoints.
+        await emitEvent(tx, {
+          merchantId: m.merchant_id,
+          type: 'endpoint.disabled',
+          paymentId: null,
+          dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
+          data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
+          at: attemptedAt,
+        });
+      }
+      if (nextAttemptAt) {
+        await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
+      }
+    });
+  }
   logger.info(
     {
       messageId: m.id,
