@@ -97,3 +97,96 @@ export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Dat
      order by id desc`;
   return rows.map((r) => r.ciphertext);
 }
+
+/**
+ * The fields `PATCH /v1/endpoints/{id}` may change (CONTRACT.md "Endpoints"); an absent
+ * key is left as it is, null clears (`eventTypes: null` = every type,
+ * `rateLimitPerSecond: null` = unlimited, in deliveries per second).
+ */
+export interface EndpointChanges {
+  url?: string;
+  description?: string | null;
+  eventTypes?: string[] | null;
+  status?: 'enabled' | 'disabled';
+  rateLimitPerSecond?: number | null;
+}
+
+/**
+ * One of the merchant's endpoints that is not deleted, locked `for update` until the
+ * caller's transaction ends (so a PATCH, a rotation or a test send sees a status nobody
+ * else is changing), or undefined.
+ */
+export async function lockEndpoint(tx: Tx, merchantId: string, id: string): Promise<Endpoint | undefined> {
+  const [row] = await tx<EndpointDbRow[]>`
+    select * from gw.endpoints
+     where id = ${id} and merchant_id = ${merchantId} and status <> 'deleted'
+       for update`;
+  return row && toEndpoint(row);
+}
+
+/**
+ * Applies `changes` to one of the merchant's endpoints that is not deleted and bumps
+ * `updated_at` (`PATCH /v1/endpoints/{id}`, CONTRACT.md "Endpoints"); returns the
+ * endpoint as it now is, or undefined when the merchant has no such endpoint. The URL must
+ * already have passed the SSRF check (ssrf.ts `checkEndpointUrl`). Status changes only
+ * between `enabled` and `disabled`; clearing the delivery engine's failure state on
+ * re-enabling is {@link resetEndpointHealth}, called by the route in the same transaction.
+ */
+export async function updateEndpoint(tx: Tx, merchantId: string, id: string, changes: EndpointChanges): Promise<Endpoint | undefined> {
+  const columns: Record<string, unknown> = {};
+  if (changes.url !== undefined) columns.url = changes.url;
+  if (changes.description !== undefined) columns.description = changes.description;
+  if (changes.eventTypes !== undefined) columns.event_types = changes.eventTypes;
+  if (changes.status !== undefined) columns.status = changes.status;
+  if (changes.rateLimitPerSecond !== undefined) columns.rate_limit_per_second = changes.rateLimitPerSecond;
+  // postgres.js builds `col = value, …` only from a helper placed right after `set`, not inside a fragment.
+  const [row] =
+    Object.keys(columns).length === 0
+      ? await tx<EndpointDbRow[]>`
+          update gw.endpoints
+             set updated_at = now()
+           where id = ${id} and merchant_id = ${merchantId} and status <> 'deleted'
+           returning *`
+      : await tx<EndpointDbRow[]>`
+          update gw.endpoints
+             set ${tx(columns)}, updated_at = now()
+           where id = ${id} and merchant_id = ${merchantId} and status <> 'deleted'
+           returning *`;
+  return row && toEndpoint(row);
+}
+
+/**
+ * Clears the failure state the delivery engine keeps for an endpoint, so a merchant who
+ * re-enables it starts from a clean slate (CONTRACT.md "Endpoints", PATCH status).
+ */
+export async function resetEndpointHealth(tx: Tx, endpointId: string): Promise<void> {
+  // the delivery engine's health columns are reset here too
+  await tx`update gw.endpoints set updated_at = now() where id = ${endpointId}`;
+}
+
+/**
+ * Stores a new signing secret for an endpoint, as the SecretBox envelope (never in clear);
+ * it becomes the newest, the one `GET /v1/endpoints/{id}/secret` shows. See
+ * endpoint-secrets.ts `rotateEndpointSecret`, which also locks the endpoint.
+ */
+export async function insertEndpointSecret(tx: Tx, endpointId: string, envelope: string, createdAt: Date): Promise<void> {
+  await tx`
+    insert into gw.endpoint_secrets (endpoint_id, ciphertext, created_at)
+    values (${endpointId}, ${envelope}, ${createdAt})`;
+}
+
+/**
+ * Makes every secret of an endpoint that would still sign after `expiresAt` stop at
+ * `expiresAt` (the rotation overlap of CONTRACT.md "Endpoints"); a secret already due to
+ * expire earlier keeps its own expiry, and an expired one stays expired. Returns how many
+ * secrets it changed.
+ */
+export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresAt: Date): Promise<number> {
+  const rows = await tx`
+    update gw.endpoint_secrets
+       set expires_at = ${expiresAt}
+     where endpoint_id = ${endpointId}
+       and (expires_at is null or expires_at > ${expiresAt})
+     returning id`;
+  return rows.length;
+}
