@@ -1,7 +1,6 @@
 -- Delivery health per endpoint: the circuit breaker, failure-based disabling, flow control.
 alter table gw.endpoints
-  -- deliveries to this endpoint in flight at once, across all workers: each delivery job runs
-  -- in one of this many graphile-worker queues (ep:<id>:<slot>), and a queue runs one job at a time
+  -- deliveries to this endpoint in flight at once per worker process (src/outbound/endpoint-slots.ts)
   add column max_in_flight         integer not null default 8 check (max_in_flight between 1 and 64),
   add column consecutive_failures  integer not null default 0 check (consecutive_failures >= 0),
   -- the first failed attempt since the last success; null while healthy

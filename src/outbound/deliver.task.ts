@@ -2,7 +2,8 @@
 import type { Deps } from '../core/http/env.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
-import { failMessage, loadDelivery, lockUncountedAttempt, postponeAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
+import { failMessage, loadDelivery, lockUncountedAttempt, postponeAttempt, recordAttempt, type AttemptRecord, type DeliveryRow } from './delivery-store.js';
+import type { EndpointSlots } from './endpoint-slots.js';
 import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
 import { emitEvent, enqueueDelivery } from './messages.js';
 import { signMessage } from './sign.js';
@@ -42,7 +43,11 @@ function truncateUtf8(s: string, maxBytes: number): string {
  * commit) does nothing; one that crashed before the commit sends again (at least once).
  * Throws only on infrastructure errors (the database), so graphile-worker retries the job.
  */
-export async function deliverMessage(deps: Deps, job: { messageId: string; attempt: number }): Promise<void> {
+export async function deliverMessage(
+  deps: Deps,
+  job: { messageId: string; attempt: number },
+  slots?: EndpointSlots,
+): Promise<void> {
   const { sql, clock, config, secretBox, logger } = deps;
   const policy: HealthPolicy = {
     circuitFailures: config.SWITCHYARD_CIRCUIT_FAILURES,
@@ -78,6 +83,29 @@ export async function deliverMessage(deps: Deps, job: { messageId: string; attem
     return;
   }
 
+  if (slots && !slots.tryAcquire(m.endpoint_id, m.max_in_flight)) {
+    // The endpoint already has max_in_flight deliveries from this process (slow or hanging):
+    // come back later rather than hold a worker.
+    const waitMs = Math.min(5000, Math.ceil(config.SWITCHYARD_DELIVERY_TIMEOUT_MS / 3));
+    const retryAt = new Date(now.getTime() + waitMs / 2 + Math.floor(Math.random() * (waitMs / 2)));
+    await sql.begin((tx) => postponeAttempt(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, retryAt }));
+    return;
+  }
+  try {
+    await attempt(deps, job, m, now, policy);
+  } finally {
+    slots?.release(m.endpoint_id);
+  }
+}
+
+async function attempt(
+  deps: Deps,
+  job: { messageId: string; attempt: number },
+  m: DeliveryRow,
+  now: Date,
+  policy: HealthPolicy,
+): Promise<void> {
+  const { sql, config, secretBox, logger } = deps;
   const attemptedAt = now;
   const secrets = await Promise.all(m.secret_envelopes.map((e) => secretBox.decrypt(e)));
   const signed = await signMessage({

@@ -16,6 +16,7 @@ export interface DeliveryRow {
   failing_since: Date | null;
   circuit_open_until: Date | null;
   rate_limit_per_second: number | null;
+  max_in_flight: number;
   /** Envelopes of the secrets that sign at `now`, newest first. */
   secret_envelopes: string[];
 }
@@ -25,6 +26,7 @@ export async function loadDelivery(tx: Tx, messageId: string, now: Date): Promis
   const [row] = await tx<DeliveryRow[]>`
     select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status,
            ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second,
+           ep.max_in_flight,
            array(select s.ciphertext from gw.endpoint_secrets s
                   where s.endpoint_id = ep.id and (s.expires_at is null or s.expires_at > ${now})
                   order by s.id desc) as secret_envelopes

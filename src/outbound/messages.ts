@@ -52,10 +52,8 @@ export async function queueMessage(
  * Queues attempt number `attempt` of a message, at `runAt` (default now). The job key
  * (message, attempt) makes queueing the same attempt twice a no-op replacement (or, from
  * inside the running job, a fresh job: graphile-worker clears the key of a locked job).
- * The job runs in the graphile-worker queue `ep:<endpoint>:<slot>`, slot = a hash of the
- * message id modulo the endpoint's `max_in_flight`: a queue runs one job at a time, so an
- * endpoint never has more than `max_in_flight` deliveries in flight and a hanging endpoint
- * cannot take every worker.
+ * Jobs are not in named queues (graphile-worker runs a queue's jobs one at a time, which
+ * cost two thirds of delivery throughput here); the per-endpoint cap is EndpointSlots'.
  *
  * Source: https://worker.graphile.org/docs/sql-add-job
  */
@@ -67,9 +65,6 @@ export async function enqueueDelivery(
     select graphile_worker.add_job(
       'deliver_message',
       ${tx.json({ messageId: input.messageId, attempt: input.attempt })}::json,
-      queue_name => (select 'ep:' || e.id || ':' || (abs(hashtext(${input.messageId})::bigint) % e.max_in_flight)
-                       from gw.endpoints e
-                      where e.id = ${input.endpointId}),
       run_at => ${input.runAt ?? null}::timestamptz,
       max_attempts => 25,
       job_key => ${`deliver:${input.messageId}:${input.attempt}`}::text)`;

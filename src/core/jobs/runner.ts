@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Deps, Log } from '../http/env.js';
 import { processInboundEvent } from '../../inbound/process-event.task.js';
 import { deliverMessage } from '../../outbound/deliver.task.js';
+import { EndpointSlots } from '../../outbound/endpoint-slots.js';
 import type { TaskName } from './enqueue.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from './recovery.js';
 
@@ -15,14 +16,16 @@ const payloads = {
 /**
  * The task list: each task parses its payload with zod (a malformed payload throws and
  * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
+ * Deliveries share one EndpointSlots, the per-endpoint cap of this process.
  */
 export function createTaskList(deps: Deps): TaskList {
+  const slots = new EndpointSlots();
   return {
     process_inbound_event: async (payload) => {
       await processInboundEvent(deps, payloads.process_inbound_event.parse(payload));
     },
     deliver_message: async (payload) => {
-      await deliverMessage(deps, payloads.deliver_message.parse(payload));
+      await deliverMessage(deps, payloads.deliver_message.parse(payload), slots);
     },
   };
 }
