@@ -159,6 +159,9 @@ async function main(): Promise<void> {
     await sql`update gw.endpoints set status = 'disabled' where id = ${hangId}`;
     await runner2.stop();
 
+    const failures = await sql<{ error: string | null; response_status: number | null; n: number }[]>`
+      select error, response_status, count(*)::int as n from gw.attempts where status = 'failed'
+       group by 1, 2 order by n desc limit 5`;
     const deliveriesPerSec = Math.round(single.count / singleSeconds);
     const fanoutPerSec = Math.round((FANOUT_EVENTS * 100) / fanoutSeconds);
     const cpu = os.cpus();
@@ -166,8 +169,9 @@ async function main(): Promise<void> {
     console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v}, worker concurrency ${config.SWITCHYARD_WORKER_CONCURRENCY}`);
     console.log(`one fast receiver: ${single.count} deliveries in ${singleSeconds.toFixed(2)} s = ${deliveriesPerSec} deliveries/s`);
     console.log(`100 endpoints: ${FANOUT_EVENTS * 100} deliveries in ${fanoutSeconds.toFixed(2)} s = ${fanoutPerSec} deliveries/s`);
-    console.log(`healthy endpoints, ${STEADY_RATE} events/s × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`);
-    console.log(`the same with one endpoint hanging 15 s: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`);
+    console.log(`healthy endpoints, ${calm.sent} events (${Math.round(calm.sent / STEADY_SECONDS)}/s, target ${STEADY_RATE}/s) × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`);
+    console.log(`the same plus one endpoint hanging 15 s, ${stormy.sent} events: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`);
+    console.log(`failed attempts: ${failures.map((f) => `${f.n} × ${f.error ?? f.response_status}`).join(', ') || 'none'}`);
     console.log(JSON.stringify({ bench: 'outbound', deliveriesPerSec, fanoutDeliveriesPerSec: fanoutPerSec, healthyP99Ms: pct(calm.delays, 99), healthyP99WithHangMs: pct(stormy.delays, 99) }));
   } finally {
     receivers.child.kill();

@@ -83,7 +83,8 @@ export async function deliverMessage(
     return;
   }
 
-  if (slots && !slots.tryAcquire(m.endpoint_id, m.max_in_flight)) {
+  const release = slots ? await slots.acquire(m.endpoint_id, m.max_in_flight) : () => {};
+  if (!release) {
     // The endpoint already has max_in_flight deliveries from this process (slow or hanging):
     // come back later rather than hold a worker.
     const waitMs = Math.min(5000, Math.ceil(config.SWITCHYARD_DELIVERY_TIMEOUT_MS / 3));
@@ -92,9 +93,9 @@ export async function deliverMessage(
     return;
   }
   try {
-    await attempt(deps, job, m, now, policy);
+    await attempt(deps, job, m, clock(), policy);
   } finally {
-    slots?.release(m.endpoint_id);
+    release();
   }
 }
 

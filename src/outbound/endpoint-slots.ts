@@ -1,30 +1,85 @@
 /**
  * Deliveries in flight per endpoint in this worker process. A delivery job takes a slot
  * before it sends and gives it back after; when an endpoint's `max_in_flight` slots are
- * all taken (it is slow or hangs), further jobs for it are put off instead of occupying
- * workers, so one bad endpoint cannot starve the others. The cap is per process: N worker
+ * all taken, a job for a fast endpoint waits briefly for one (they free up in
+ * milliseconds), while a job for a slow or hanging endpoint is put off at once instead of
+ * occupying a worker, so one bad endpoint cannot starve the others. An endpoint is slow
+ * when an attempt in flight has run longer than `slowMs`, or its recent attempts took that
+ * long on average (an exponentially weighted mean). The cap is per process: N worker
  * processes allow up to N × max_in_flight.
  */
 export class EndpointSlots {
-  private readonly inFlight = new Map<string, number>();
+  private readonly started = new Map<string, Set<{ at: number }>>();
+  private readonly waiters = new Map<string, ((slot: { at: number }) => void)[]>();
+  private readonly meanMs = new Map<string, number>();
 
-  /** Takes a slot for `endpointId` if fewer than `max` are taken; false otherwise. */
-  tryAcquire(endpointId: string, max: number): boolean {
-    const n = this.inFlight.get(endpointId) ?? 0;
-    if (n >= max) return false;
-    this.inFlight.set(endpointId, n + 1);
-    return true;
-  }
+  /**
+   * @param slowMs an endpoint slower than this (ms) gets no waiting
+   * @param maxWaitMs the longest a job waits for a slot of a fast endpoint (ms)
+   * @param now the clock, ms
+   */
+  constructor(
+    private readonly slowMs = 500,
+    private readonly maxWaitMs = 250,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Gives a slot back. */
-  release(endpointId: string): void {
-    const n = (this.inFlight.get(endpointId) ?? 1) - 1;
-    if (n <= 0) this.inFlight.delete(endpointId);
-    else this.inFlight.set(endpointId, n);
+  /**
+   * Takes a slot for `endpointId` if fewer than `max` are taken, or waits for one (fast
+   * endpoints only, at most maxWaitMs). Resolves to the function that gives the slot back,
+   * or undefined when the job should be put off.
+   */
+  async acquire(endpointId: string, max: number): Promise<(() => void) | undefined> {
+    const inFlight = this.started.get(endpointId) ?? new Set<{ at: number }>();
+    this.started.set(endpointId, inFlight);
+    if (inFlight.size < max) return this.take(endpointId, inFlight, { at: this.now() });
+    if (this.isSlow(endpointId, inFlight)) return undefined;
+    const slot = await new Promise<{ at: number } | undefined>((resolve) => {
+      const queue = this.waiters.get(endpointId) ?? [];
+      this.waiters.set(endpointId, queue);
+      const handOver = (s: { at: number }) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      const timer = setTimeout(() => {
+        const i = queue.indexOf(handOver);
+        if (i >= 0) queue.splice(i, 1);
+        resolve(undefined);
+      }, this.maxWaitMs);
+      queue.push(handOver);
+    });
+    return slot && this.take(endpointId, inFlight, slot);
   }
 
   /** Slots taken for an endpoint now. */
   taken(endpointId: string): number {
-    return this.inFlight.get(endpointId) ?? 0;
+    return this.started.get(endpointId)?.size ?? 0;
+  }
+
+  private isSlow(endpointId: string, inFlight: Set<{ at: number }>): boolean {
+    if ((this.meanMs.get(endpointId) ?? 0) > this.slowMs) return true;
+    const now = this.now();
+    for (const s of inFlight) if (now - s.at > this.slowMs) return true;
+    return false;
+  }
+
+  private take(endpointId: string, inFlight: Set<{ at: number }>, slot: { at: number }): () => void {
+    slot.at = this.now();
+    inFlight.add(slot);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      inFlight.delete(slot);
+      const duration = this.now() - slot.at;
+      const mean = this.meanMs.get(endpointId);
+      this.meanMs.set(endpointId, mean === undefined ? duration : mean * 0.8 + duration * 0.2);
+      const next = this.waiters.get(endpointId)?.shift();
+      if (next) next({ at: this.now() });
+      else if (inFlight.size === 0 && !this.waiters.get(endpointId)?.length) {
+        this.started.delete(endpointId);
+        this.waiters.delete(endpointId);
+      }
+    };
   }
 }
