@@ -1,0 +1,78 @@
+import { concatBytes, fromBase64, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { err, ok } from '../../core/result.js';
+import type { Verifier } from './types.js';
+
+const HEADER = 'x-square-hmacsha256-signature';
+const LEGACY_HEADER = 'x-square-signature';
+const MAX_HEADER_LENGTH = 4096;
+const MALFORMED = `malformed ${HEADER} header: expected the base64 of an HMAC-SHA256 (44 characters)`;
+
+/**
+ * A verifier for the Square webhook subscription whose notification URL is
+ * `notificationUrl` (https://developer.squareup.com/docs/webhooks/step3validate).
+ *
+ * Header `x-square-hmacsha256-signature` is the base64 HMAC-SHA256, keyed with the
+ * subscription's signature key as UTF-8, of the notification URL followed by the raw body.
+ * Square signs the URL as it was entered in the subscription, so `notificationUrl` must be
+ * that string byte for byte (scheme, host, path, query, trailing slash), not one rebuilt from
+ * the incoming request, whose host and scheme a proxy may have changed. Any of `secrets` may
+ * match. The scheme signs no timestamp, so `toleranceSeconds` does not apply.
+ *
+ * Failures: `signature_missing` (no header; the detail names the legacy HMAC-SHA1
+ * `x-square-signature` when only that one came, since it is not supported);
+ * `signature_invalid` (not base64 of 32 bytes, over 4096 characters, no notification URL
+ * configured, or no match). Never throws. On success returns `ok({})`: the event id is the
+ * body's `event_id`.
+ *
+ * @example
+ * const verify = makeVerifySquare('https://gw.example.com/inbound/src_01J…');
+ * const r = await verify({ body, headers, secrets: [signatureKey], toleranceSeconds: 300, now });
+ */
+export function makeVerifySquare(notificationUrl: string): Verifier {
+  return async ({ body, headers, secrets }) => {
+    const header = headers[HEADER];
+    if (!header) {
+      const legacy = headers[LEGACY_HEADER]
+        ? `; only the legacy HMAC-SHA1 ${LEGACY_HEADER} came, which is not supported`
+        : ': is this request from Square, and does every proxy on the way forward the header?';
+      return err({ code: 'signature_missing', detail: `no ${HEADER} header${legacy}` });
+    }
+    if (header.length > MAX_HEADER_LENGTH) {
+      return err({ code: 'signature_invalid', detail: `${MALFORMED}; it is longer than ${MAX_HEADER_LENGTH} characters` });
+    }
+    const signature = fromBase64(header);
+    if (!signature || signature.length !== 32) return err({ code: 'signature_invalid', detail: MALFORMED });
+    if (notificationUrl === '') {
+      return err({
+        code: 'signature_invalid',
+        detail: 'this Square source has no notification URL configured, and Square signs the URL with the body',
+      });
+    }
+
+    if (!(await matchesAny(secrets, signature, concatBytes(utf8(notificationUrl), body)))) {
+      return err({ code: 'signature_invalid', detail: mismatchDetail(secrets) });
+    }
+    return ok({});
+  };
+}
+
+function mismatchDetail(secrets: string[]): string {
+  if (!secrets.some((s) => s !== '')) return 'no signature matched: the source has no non-empty signature key configured';
+  const whitespace = secrets.some((s) => s !== s.trim())
+    ? '; note: a configured secret has leading or trailing whitespace, trim it'
+    : '';
+  return (
+    // The URL is not echoed: the detail goes back to the caller, and a URL may carry a token.
+    'no signature matched: was the body re-serialised (verify the raw bytes), is the notification URL ' +
+    'configured for this source exactly the one in the Square subscription (scheme, host, path, query, ' +
+    `trailing slash), or is this the signature key of another subscription?${whitespace}`
+  );
+}
+
+async function matchesAny(secrets: string[], signature: Uint8Array, data: Uint8Array): Promise<boolean> {
+  // Web Crypto refuses zero-length HMAC keys; an empty secret can match nothing anyway.
+  for (const secret of secrets.filter((s) => s !== '')) {
+    if (await verifyHmac(await importHmacKey(utf8(secret)), signature, data)) return true;
+  }
+  return false;
+}
