@@ -174,6 +174,27 @@ describe('disabling an endpoint that keeps failing', () => {
   });
 });
 
+describe('re-enabling an endpoint', () => {
+  it('clears the failure streak, the open circuit and the disabled reason', async () => {
+    const deps = await testDeps(db);
+    const merchant = await aMerchant(deps);
+    const r = await receiver(() => 410);
+    const endpointId = await endpointFor(deps, merchant, r.url);
+    const [id] = await emit(deps, merchant.id, 'reenable-1');
+    await deliverMessage(deps, { messageId: id!, attempt: 1 });
+    expect(await endpointRow(endpointId)).toMatchObject({ status: 'disabled', disabled_reason: 'the endpoint answered 410 Gone', consecutive_failures: 1 });
+    const res = await testApp(deps).request(`/v1/endpoints/${endpointId}`, jsonRequest('PATCH', { status: 'enabled' }, merchant.apiKey));
+    expect(res.status).toBe(200);
+    expect(await endpointRow(endpointId)).toEqual({
+      status: 'enabled',
+      consecutive_failures: 0,
+      circuit_open_until: null,
+      failing_since: null,
+      disabled_reason: null,
+    });
+  });
+});
+
 describe('rateLimitPerSecond', () => {
   it('puts off attempts beyond the limit to the next second without sending them', async () => {
     const clock = movableClock('2026-11-22T14:00:00.100Z');

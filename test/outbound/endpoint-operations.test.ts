@@ -3,6 +3,7 @@
 // would, and real HTTP receivers on 127.0.0.1 (CONTRACT.md "Endpoints", "Outbound
 // webhooks", "Events and attempts").
 import { Webhook } from 'standardwebhooks';
+import { Webhook as SvixWebhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/http/env.js';
@@ -385,6 +386,23 @@ describe('POST /v1/endpoints/{id}/secret/rotate', () => {
     expect(signatures(after)).not.toContain(expectedFrom(endpoint.secret, after));
     const shown = await testApp(dayLater).request(`/v1/endpoints/${endpoint.id}/secret`, auth(merchant.apiKey));
     expect(await shown.json()).toEqual({ secret });
+  });
+
+  it('delivers, during the overlap, a message that the standardwebhooks and svix verifiers accept with the old and the new secret', async () => {
+    const d = await testDeps(db);
+    const r = await receiver();
+    const { app, merchant, endpoint } = await merchantWithEndpoint(d, r.url);
+    const res = await app.request(`/v1/endpoints/${endpoint.id}/secret/rotate`, { method: 'POST', ...auth(merchant.apiKey) });
+    const { secret } = (await res.json()) as { secret: string };
+    const { messageId } = await emitOne(merchant.id, new Date());
+    await deliverMessage(d, { messageId, attempt: 1 });
+    const [req] = r.received as [Received];
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+    const body = req.body.toString('utf8');
+    for (const s of [endpoint.secret, secret]) {
+      expect(new Webhook(s).verify(body, headers)).toMatchObject({ type: 'payment.captured' });
+      expect(new SvixWebhook(s).verify(body, headers)).toMatchObject({ type: 'payment.captured' });
+    }
   });
 
   it('keeps an earlier expiry when rotating again within the overlap, so three secrets sign for a while', async () => {

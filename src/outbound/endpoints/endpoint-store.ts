@@ -84,11 +84,6 @@ export async function deleteEndpoint(tx: Tx, merchantId: string, id: string): Pr
   return true;
 }
 
-/** Disables an endpoint (e.g. after a 410 Gone); its pending messages are left to fail on their next attempt. */
-export async function disableEndpoint(tx: Tx, id: string): Promise<void> {
-  await tx`update gw.endpoints set status = 'disabled', updated_at = now() where id = ${id} and status = 'enabled'`;
-}
-
 /** The envelopes of an endpoint's secrets that still sign at `now`, newest first. */
 export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Date): Promise<string[]> {
   const rows = await tx<{ ciphertext: string }[]>`
@@ -160,8 +155,11 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
  * re-enables it starts from a clean slate (CONTRACT.md "Endpoints", PATCH status).
  */
 export async function resetEndpointHealth(tx: Tx, endpointId: string): Promise<void> {
-  // the delivery engine's health columns are reset here too
-  await tx`update gw.endpoints set updated_at = now() where id = ${endpointId}`;
+  await tx`
+    update gw.endpoints
+       set consecutive_failures = 0, failing_since = null, circuit_open_until = null,
+           disabled_reason = null, updated_at = now()
+     where id = ${endpointId}`;
 }
 
 /**
