@@ -1,10 +1,10 @@
-import { concatBytes, fromBase64, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { concatBytes, fromBase64, utf8 } from '../../core/crypto.js';
+import { MAX_SIGNATURE_HEADER_LENGTH, matchesAnyKey, whitespaceHint } from './hmac.js';
 import { err, ok } from '../../core/result.js';
 import type { Verifier } from './types.js';
 
 const HEADER = 'x-square-hmacsha256-signature';
 const LEGACY_HEADER = 'x-square-signature';
-const MAX_HEADER_LENGTH = 4096;
 const MALFORMED = `malformed ${HEADER} header: expected the base64 of an HMAC-SHA256 (44 characters)`;
 
 /**
@@ -37,8 +37,8 @@ export function makeVerifySquare(notificationUrl: string): Verifier {
         : ': is this request from Square, and does every proxy on the way forward the header?';
       return err({ code: 'signature_missing', detail: `no ${HEADER} header${legacy}` });
     }
-    if (header.length > MAX_HEADER_LENGTH) {
-      return err({ code: 'signature_invalid', detail: `${MALFORMED}; it is longer than ${MAX_HEADER_LENGTH} characters` });
+    if (header.length > MAX_SIGNATURE_HEADER_LENGTH) {
+      return err({ code: 'signature_invalid', detail: `${MALFORMED}; it is longer than ${MAX_SIGNATURE_HEADER_LENGTH} characters` });
     }
     const signature = fromBase64(header);
     if (!signature || signature.length !== 32) return err({ code: 'signature_invalid', detail: MALFORMED });
@@ -49,7 +49,7 @@ export function makeVerifySquare(notificationUrl: string): Verifier {
       });
     }
 
-    if (!(await matchesAny(secrets, signature, concatBytes(utf8(notificationUrl), body)))) {
+    if (!(await matchesAnyKey(secrets.map(utf8), [signature], concatBytes(utf8(notificationUrl), body)))) {
       return err({ code: 'signature_invalid', detail: mismatchDetail(secrets) });
     }
     return ok({});
@@ -58,9 +58,7 @@ export function makeVerifySquare(notificationUrl: string): Verifier {
 
 function mismatchDetail(secrets: string[]): string {
   if (!secrets.some((s) => s !== '')) return 'no signature matched: the source has no non-empty signature key configured';
-  const whitespace = secrets.some((s) => s !== s.trim())
-    ? '; note: a configured secret has leading or trailing whitespace, trim it'
-    : '';
+  const whitespace = whitespaceHint(secrets);
   return (
     // The URL is not echoed: the detail goes back to the caller, and a URL may carry a token.
     'no signature matched: was the body re-serialised (verify the raw bytes), is the notification URL ' +
@@ -69,10 +67,3 @@ function mismatchDetail(secrets: string[]): string {
   );
 }
 
-async function matchesAny(secrets: string[], signature: Uint8Array, data: Uint8Array): Promise<boolean> {
-  // Web Crypto refuses zero-length HMAC keys; an empty secret can match nothing anyway.
-  for (const secret of secrets.filter((s) => s !== '')) {
-    if (await verifyHmac(await importHmacKey(utf8(secret)), signature, data)) return true;
-  }
-  return false;
-}

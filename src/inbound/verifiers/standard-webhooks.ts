@@ -1,5 +1,6 @@
-import { concatBytes, fromBase64, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { concatBytes, fromBase64, utf8 } from '../../core/crypto.js';
 import { err, ok } from '../../core/result.js';
+import { matchesAnyKey } from './hmac.js';
 import type { Verifier } from './types.js';
 
 /**
@@ -46,7 +47,7 @@ export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets,
     if (key && key.length > 0) keys.push(key);
     else undecodable.push(i + 1);
   });
-  if (!(await matchesAny(keys, signatures, concatBytes(utf8(`${id}.${timestamp}.`), body)))) {
+  if (!(await matchesAnyKey(keys, signatures, concatBytes(utf8(`${id}.${timestamp}.`), body)))) {
     const encoding = undecodable.length
       ? `; note: these secrets are not whsec_<base64> (whitespace, or a truncated copy?): #${undecodable.join(', #')}`
       : '';
@@ -70,10 +71,3 @@ export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets,
   return ok({ eventId: id });
 };
 
-async function matchesAny(keys: Uint8Array[], signatures: Uint8Array[], data: Uint8Array): Promise<boolean> {
-  for (const raw of keys) {
-    const key = await importHmacKey(raw);
-    for (const signature of signatures) if (await verifyHmac(key, signature, data)) return true;
-  }
-  return false;
-}

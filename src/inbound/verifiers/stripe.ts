@@ -1,5 +1,6 @@
-import { concatBytes, fromHex, importHmacKey, utf8, verifyHmac } from '../../core/crypto.js';
+import { concatBytes, fromHex, utf8 } from '../../core/crypto.js';
 import { err, ok } from '../../core/result.js';
+import { matchesAnyKey, whitespaceHint } from './hmac.js';
 import type { Verifier } from './types.js';
 
 const MAX_HEADER_LENGTH = 4096;
@@ -47,10 +48,8 @@ export const verifyStripe: Verifier = async ({ body, headers, secrets, tolerance
   const signatures = v1.map(fromHex).filter((s) => s !== undefined);
   // Web Crypto refuses zero-length HMAC keys; an empty secret can match nothing anyway.
   const keys = secrets.filter((s) => s !== '').map(utf8);
-  if (!(await matchesAny(keys, signatures, concatBytes(utf8(`${t}.`), body)))) {
-    const whitespace = secrets.some((s) => s !== s.trim())
-      ? '; note: a configured secret has leading or trailing whitespace, trim it'
-      : '';
+  if (!(await matchesAnyKey(keys, signatures, concatBytes(utf8(`${t}.`), body)))) {
+    const whitespace = whitespaceHint(secrets);
     return err({
       code: 'signature_invalid',
       detail:
@@ -71,10 +70,3 @@ export const verifyStripe: Verifier = async ({ body, headers, secrets, tolerance
   return ok({});
 };
 
-async function matchesAny(keys: Uint8Array[], signatures: Uint8Array[], data: Uint8Array): Promise<boolean> {
-  for (const raw of keys) {
-    const key = await importHmacKey(raw);
-    for (const signature of signatures) if (await verifyHmac(key, signature, data)) return true;
-  }
-  return false;
-}
