@@ -13,14 +13,8 @@ export async function emitEvent(
   tx: Tx,
   input: { merchantId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
 ): Promise<{ eventId: string; messageIds: string[] } | undefined> {
-  const eventId = newId('evt', input.at);
-  const payload = utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }));
-  const inserted = await tx<{ id: string }[]>`
-    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
-    values (${eventId}, ${input.merchantId}, ${input.type}, ${input.paymentId}, ${input.dedupeKey}, ${payload}, ${input.at})
-    on conflict (merchant_id, dedupe_key) do nothing
-    returning id`;
-  if (inserted.length === 0) return undefined;
+  const eventId = await insertEvent(tx, input);
+  if (!eventId) return undefined;
   const endpoints = await tx<{ id: string }[]>`
     select id from gw.endpoints
      where merchant_id = ${input.merchantId}
@@ -33,6 +27,24 @@ export async function emitEvent(
     messageIds.push(messageId);
   }
   return { eventId, messageIds };
+}
+
+/**
+ * Stores an event's body as the exact bytes that will be signed and sent; returns its id,
+ * or undefined when (merchant, dedupeKey) already has one.
+ */
+async function insertEvent(
+  tx: Tx,
+  input: { merchantId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
+): Promise<string | undefined> {
+  const eventId = newId('evt', input.at);
+  const payload = utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }));
+  const inserted = await tx<{ id: string }[]>`
+    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
+    values (${eventId}, ${input.merchantId}, ${input.type}, ${input.paymentId}, ${input.dedupeKey}, ${payload}, ${input.at})
+    on conflict (merchant_id, dedupe_key) do nothing
+    returning id`;
+  return inserted.length === 0 ? undefined : eventId;
 }
 
 /** Inserts one message (event × endpoint) and queues its first delivery attempt. */
@@ -83,14 +95,8 @@ export async function emitEventToEndpoint(
   tx: Tx,
   input: { merchantId: string; endpointId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
 ): Promise<{ eventId: string; messageId: string } | undefined> {
-  const eventId = newId('evt', input.at);
-  const payload = utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }));
-  const inserted = await tx<{ id: string }[]>`
-    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
-    values (${eventId}, ${input.merchantId}, ${input.type}, ${input.paymentId}, ${input.dedupeKey}, ${payload}, ${input.at})
-    on conflict (merchant_id, dedupe_key) do nothing
-    returning id`;
-  if (inserted.length === 0) return undefined;
+  const eventId = await insertEvent(tx, input);
+  if (!eventId) return undefined;
   const messageId = await queueMessage(tx, { eventId, endpointId: input.endpointId, merchantId: input.merchantId, at: input.at });
   return { eventId, messageId };
 }
