@@ -16,6 +16,7 @@ import type { Deps } from './core/http/env.js';
 import { startRunner } from './core/jobs/runner.js';
 import { loadOrCreateSecretFile } from './core/local-state.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { createMetrics } from './core/metrics.js';
 import { createSecretBox, generateMasterKey } from './core/secrets.js';
 import { createGuardedAgent } from './outbound/ssrf.js';
 
@@ -38,7 +39,7 @@ export function newestMigration(): string | undefined {
 
 /**
  * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
- * role needs. Throws with an actionable message when production lacks a master key or
+ * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`). Throws with an actionable message when production lacks a master key or
  * a DATABASE_URL.
  */
 export async function prepare(config: Config, logger: Logger): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
@@ -70,6 +71,7 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
     secretBox: await createSecretBox(masterKey),
     adminToken,
     dispatcher: createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS }),
+    metrics: createMetrics(sql, { logger, process: true }),
   };
   return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
 }

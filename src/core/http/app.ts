@@ -7,17 +7,20 @@ import { sourceRoutes } from '../../inbound/routes/sources.js';
 import { endpointRoutes } from '../../outbound/routes/endpoints.js';
 import { eventRoutes } from '../../outbound/routes/events.js';
 import { requireMerchant } from '../auth/middleware.js';
-import { newId } from '../ids.js';
 import type { AppEnv, Deps } from './env.js';
 import { onError, problemBody, problemResponse } from './problem.js';
+import { requestContext } from './request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { merchantRoutes } from './routes/merchants.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
 
 /**
- * The whole HTTP surface of CONTRACT.md on one Hono app: health, `/admin`, `/v1` (merchant
- * API key) and `/inbound/{sourceId}` (PSPs). `deps` is built once by the entry file; tests
- * call `app.request()`.
+ * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
+ * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
+ * (PSPs). Every request gets a request id, a logger bound to it (`c.var.log`) and one access
+ * line (see {@link requestContext}). `deps` is built once by the entry file; tests call
+ * `app.request()`.
  *
  * @example
  * const app = createApp(deps);
@@ -25,16 +28,12 @@ import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
  */
 export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('*', async (c, next) => {
-    c.set('deps', deps);
-    c.set('requestId', c.req.header('x-request-id')?.slice(0, 64) ?? newId('req'));
-    await next();
-    c.header('x-request-id', c.get('requestId'));
-  });
+  app.use('*', requestContext(() => deps));
   app.onError(onError);
   app.notFound(() => problemResponse(problemBody('not_found', 404, 'No such route.')));
 
   app.route('/', healthRoutes(options.expectedMigration));
+  if (deps.metrics?.render) app.route('/', metricsRoutes());
   app.route('/admin', merchantRoutes());
   app.route('/inbound', ingestRoutes());
 

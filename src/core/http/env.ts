@@ -13,6 +13,43 @@ export interface Log {
   child(bindings: Record<string, unknown>): Log;
 }
 
+/** How one `POST /inbound/{sourceId}` ended: `stored`, `duplicate`, or the problem `code` it answered. */
+export type InboundOutcome = 'stored' | 'duplicate' | (string & {});
+
+/** How one delivery attempt ended: the Standard Webhooks class of the answer, or `error` (no answer: timeout, refused, DNS, SSRF block). */
+export type DeliveryOutcome = 'success' | 'retry' | 'throttle' | 'gone' | 'error';
+
+/** Why the delivery worker disabled an endpoint: it answered 410 Gone, or every attempt failed for SWITCHYARD_DISABLE_AFTER_SECONDS. */
+export type DisableReason = 'gone' | 'failing';
+
+/**
+ * Where code reports what it did, for `GET /metrics`. Types only, so the inbound route
+ * (which also runs on Workers) reports without importing prom-client; the Node
+ * implementation is `createMetrics` in src/core/metrics.ts. Every method is cheap and never
+ * throws. Durations are seconds.
+ *
+ * @example
+ * c.var.deps.metrics?.inbound('stripe', 'stored', 0.012);
+ */
+export interface MetricsSink {
+  /** One inbound request answered, for `provider` ('unknown' when the source is not found), after `seconds`. */
+  inbound(provider: string, outcome: InboundOutcome, seconds: number): void;
+  /** One graphile-worker job of `task` finished: `ok`, or `error` (it threw; graphile-worker retries it). */
+  job(task: string, outcome: 'ok' | 'error'): void;
+  /** One delivery attempt sent and answered (or not) after `seconds`. */
+  delivery(outcome: DeliveryOutcome, seconds: number): void;
+  /** The delivery worker disabled an endpoint. */
+  endpointDisabled(reason: DisableReason): void;
+  /** `GET /v1/ledger/check` found the ledger unbalanced. */
+  ledgerCheckFailed(): void;
+  /**
+   * The Prometheus exposition of everything reported so far, plus the gauges read from the
+   * database now. Present on the Node implementation; `createApp` mounts `GET /metrics`
+   * only when it is.
+   */
+  render?(): Promise<{ contentType: string; body: string }>;
+}
+
 /**
  * Everything a request handler or a task needs, built once per process (or isolate) by the
  * entry file and handed down; there are no module-level singletons.
@@ -28,6 +65,8 @@ export interface Deps {
   adminToken: string;
   /** undici dispatcher for outbound deliveries (the SSRF-guarded Agent); Node only. */
   dispatcher?: Dispatcher;
+  /** Counters and histograms for `GET /metrics`; absent, nothing is counted. */
+  metrics?: MetricsSink;
 }
 
 /** The merchant an API key authenticated. */
@@ -41,6 +80,8 @@ export interface AppEnv {
   Variables: {
     deps: Deps;
     requestId: string;
+    /** `deps.logger` bound to this request's `requestId`; every line about the request goes through it. */
+    log: Log;
     merchant: MerchantContext;
   };
 }

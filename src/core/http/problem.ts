@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AppError, type ErrorCode, type ValidationIssue } from '../errors.js';
 import type { AppEnv } from './env.js';
+import { requestLog } from './request-context.js';
 
 /** An RFC 9457 problem details body with Switchyard's stable `code`. */
 export interface Problem {
@@ -51,7 +52,7 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 /**
  * Hono `onError`: AppError → its problem; Hono's HTTPException (e.g. a malformed JSON body)
  * → 400 invalid_request; anything else → 500 internal_error with no detail from the error
- * itself (it goes to the log, with the request id).
+ * itself (it goes to the request's log, `c.var.log`, so the line carries the request id).
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
@@ -60,7 +61,6 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof HTTPException && error.status < 500) {
     return problemResponse(problemBody('invalid_request', 400, error.message || 'The request is malformed.'));
   }
-  const deps = c.get('deps');
-  deps?.logger.error({ err: error, requestId: c.get('requestId') }, 'unhandled error');
+  requestLog(c).error({ err: error }, 'unhandled error');
   return problemResponse(problemBody('internal_error', 500, 'Something went wrong on our side. It has been logged.'));
 }

@@ -1,5 +1,5 @@
 // (node) The graphile-worker runner with Switchyard's tasks.
-import { Logger as GraphileLogger, run, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
 import { z } from 'zod';
 import type { Deps, Log } from '../http/env.js';
 import { processInboundEvent } from '../../inbound/process-event.task.js';
@@ -13,20 +13,34 @@ const payloads = {
   deliver_message: z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) }),
 } satisfies Record<TaskName, z.ZodType>;
 
+/** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
+function counted(deps: Deps, name: TaskName, task: Task): Task {
+  return async (payload, helpers) => {
+    try {
+      await task(payload, helpers);
+    } catch (error) {
+      deps.metrics?.job(name, 'error');
+      throw error;
+    }
+    deps.metrics?.job(name, 'ok');
+  };
+}
+
 /**
  * The task list: each task parses its payload with zod (a malformed payload throws and
  * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
- * Deliveries share one EndpointSlots, the per-endpoint cap of this process.
+ * Deliveries share one EndpointSlots, the per-endpoint cap of this process. Every run is
+ * reported to `deps.metrics` as `ok` or `error` (it threw, so graphile-worker retries it).
  */
 export function createTaskList(deps: Deps): TaskList {
   const slots = new EndpointSlots();
   return {
-    process_inbound_event: async (payload) => {
+    process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
       await processInboundEvent(deps, payloads.process_inbound_event.parse(payload));
-    },
-    deliver_message: async (payload) => {
+    }),
+    deliver_message: counted(deps, 'deliver_message', async (payload) => {
       await deliverMessage(deps, payloads.deliver_message.parse(payload), slots);
-    },
+    }),
   };
 }
 

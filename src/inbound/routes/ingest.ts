@@ -1,9 +1,10 @@
 // POST /inbound/{sourceId}: the PSP-facing route. Runs on Node and on Cloudflare Workers
 // alike: Web Request/Response, Web Crypto and postgres.js only.
-import { Hono } from 'hono';
-import { AppError } from '../../core/errors.js';
-import type { AppEnv } from '../../core/http/env.js';
+import { Hono, type Context } from 'hono';
+import { AppError, type ErrorCode } from '../../core/errors.js';
+import type { AppEnv, InboundOutcome } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
+import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';
 import { identifyEvent } from '../providers.js';
 import { loadInboundSource, recordInboundEvent } from '../source-store.js';
@@ -53,66 +54,95 @@ function storeUnavailable(cause: unknown): AppError {
  * Answers 200 `{"received": true, "duplicate": bool}`, or a problem: 404
  * source_not_found, 413 payload_too_large, 401 signature_missing / signature_invalid /
  * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable.
+ *
+ * Every answer is reported to `deps.metrics?.inbound(provider, outcome, seconds)`: outcome
+ * `stored`, `duplicate` or the problem code (`internal_error` for anything unexpected),
+ * provider `unknown` when the source is not found; seconds from the route's start to the
+ * ack. Log lines go through the request's logger (`c.var.log`).
  */
 export function ingestRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/:sourceId', async (c) => {
-    const { sql, clock, config, secretBox, logger } = c.var.deps;
-    const sourceId = c.req.param('sourceId');
-    const now = clock();
-    let source;
+    const started = performance.now();
+    const report: Report = { provider: 'unknown', outcome: 'internal_error' };
     try {
-      source = isId('src', sourceId) ? await loadInboundSource(sql, sourceId, now) : undefined;
+      return await ingest(c, report);
     } catch (error) {
-      throw storeUnavailable(error);
+      if (error instanceof AppError) report.outcome = error.code;
+      throw error;
+    } finally {
+      c.var.deps.metrics?.inbound(report.provider, report.outcome, (performance.now() - started) / 1000);
     }
-    const verify = source && verifierFor(source.provider);
-    if (!source || !verify) {
-      return problemResponse(problemBody('source_not_found', 404, `There is no source ${sourceId}.`));
-    }
-
-    const body = await readBodyCapped(c.req.raw, config.SWITCHYARD_INBOUND_MAX_BYTES);
-    if (body === 'too_large') {
-      return problemResponse(
-        problemBody('payload_too_large', 413, `The body exceeds ${config.SWITCHYARD_INBOUND_MAX_BYTES} bytes.`),
-      );
-    }
-
-    const headers: Record<string, string> = {};
-    c.req.raw.headers.forEach((value, name) => {
-      headers[name.toLowerCase()] = value;
-    });
-    const secrets = await Promise.all(source.secretEnvelopes.map((e) => secretBox.decrypt(e)));
-    const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now });
-    if (!verified.ok) {
-      logger.info({ sourceId, code: verified.error.code }, 'inbound event refused');
-      return problemResponse(problemBody(verified.error.code, 401, verified.error.detail));
-    }
-
-    const identity = identifyEvent(source.provider as InboundProvider, body, verified.value.eventId);
-    if (!identity) {
-      return problemResponse(problemBody('event_id_missing', 400, 'The request verified, but no event id could be read from it.'));
-    }
-
-    const stored = Object.fromEntries(Object.entries(headers).filter(([k]) => !UNSTORED_HEADERS.has(k)));
-    let result: { id: string; duplicate: boolean };
-    try {
-      result = await sql.begin((tx) =>
-        recordInboundEvent(tx, {
-          sourceId: source.id,
-          merchantId: source.merchantId,
-          eventId: identity.eventId,
-          eventType: identity.eventType,
-          rawBody: body,
-          headers: stored,
-        }),
-      );
-    } catch (error) {
-      logger.error({ err: error, sourceId }, 'inbound event could not be stored');
-      throw storeUnavailable(error);
-    }
-    logger.debug({ sourceId, inboundEventId: result.id, duplicate: result.duplicate }, 'inbound event stored');
-    return c.json({ received: true, duplicate: result.duplicate }, 200);
   });
   return app;
+}
+
+/** What the metrics hear about one inbound request; filled in as the route learns it. */
+interface Report {
+  provider: string;
+  outcome: InboundOutcome;
+}
+
+async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
+  const { sql, clock, config, secretBox } = c.var.deps;
+  const log = requestLog(c);
+  const refuse = (code: ErrorCode, status: number, detail: string): Response => {
+    report.outcome = code;
+    return problemResponse(problemBody(code, status, detail));
+  };
+  const sourceId = c.req.param('sourceId') ?? '';
+  const now = clock();
+  let source;
+  try {
+    source = isId('src', sourceId) ? await loadInboundSource(sql, sourceId, now) : undefined;
+  } catch (error) {
+    throw storeUnavailable(error);
+  }
+  const verify = source && verifierFor(source.provider);
+  if (!source || !verify) {
+    return refuse('source_not_found', 404, `There is no source ${sourceId}.`);
+  }
+  report.provider = source.provider;
+
+  const body = await readBodyCapped(c.req.raw, config.SWITCHYARD_INBOUND_MAX_BYTES);
+  if (body === 'too_large') {
+    return refuse('payload_too_large', 413, `The body exceeds ${config.SWITCHYARD_INBOUND_MAX_BYTES} bytes.`);
+  }
+
+  const headers: Record<string, string> = {};
+  c.req.raw.headers.forEach((value, name) => {
+    headers[name.toLowerCase()] = value;
+  });
+  const secrets = await Promise.all(source.secretEnvelopes.map((e) => secretBox.decrypt(e)));
+  const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now });
+  if (!verified.ok) {
+    log.info({ sourceId, code: verified.error.code }, 'inbound event refused');
+    return refuse(verified.error.code, 401, verified.error.detail);
+  }
+
+  const identity = identifyEvent(source.provider as InboundProvider, body, verified.value.eventId);
+  if (!identity) {
+    return refuse('event_id_missing', 400, 'The request verified, but no event id could be read from it.');
+  }
+
+  const stored = Object.fromEntries(Object.entries(headers).filter(([k]) => !UNSTORED_HEADERS.has(k)));
+  let result: { id: string; duplicate: boolean };
+  try {
+    result = await sql.begin((tx) =>
+      recordInboundEvent(tx, {
+        sourceId: source.id,
+        merchantId: source.merchantId,
+        eventId: identity.eventId,
+        eventType: identity.eventType,
+        rawBody: body,
+        headers: stored,
+      }),
+    );
+  } catch (error) {
+    log.error({ err: error, sourceId }, 'inbound event could not be stored');
+    throw storeUnavailable(error);
+  }
+  log.debug({ sourceId, inboundEventId: result.id, duplicate: result.duplicate }, 'inbound event stored');
+  report.outcome = result.duplicate ? 'duplicate' : 'stored';
+  return c.json({ received: true, duplicate: result.duplicate }, 200);
 }

@@ -59,7 +59,10 @@ export function paymentRoutes(): Hono<AppEnv> {
   return app;
 }
 
-/** `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger"). */
+/**
+ * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger").
+ * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
+ */
 export function ledgerRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/balances', async (c) => {
@@ -77,6 +80,7 @@ export function ledgerRoutes(): Hono<AppEnv> {
   });
   app.get('/check', async (c) => {
     const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
+    if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
     return c.json({
       balanced: r.balanced,
       currencies: r.currencies.map((x) => ({ currency: x.currency, debits: toJsonAmount(x.debits), credits: toJsonAmount(x.credits) })),

@@ -1,0 +1,56 @@
+// Per-request context: deps, a request id, a logger bound to it, and one access line.
+// Runs on Node and on Workers alike (no node-only imports), so both entries can mount it.
+import type { Context, MiddlewareHandler } from 'hono';
+import { newId } from '../ids.js';
+import type { AppEnv, Deps, Log } from './env.js';
+
+// Probes answered often and uneventfully; their access lines go at debug, not info.
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Hono middleware that sets `c.var.deps`, `c.var.requestId` (the caller's `x-request-id`,
+ * at most 64 characters, else a new `req_…`) and `c.var.log` (`deps.logger.child({ requestId })`),
+ * echoes `x-request-id` on the response, and writes one access line per request:
+ * `{ requestId, method, path, status, durationMs }`, `path` without its query string
+ * (which may carry tokens), and never headers or bodies. Probes (`/healthz`, `/readyz`,
+ * `/metrics`) that succeed are logged at debug, everything else at info.
+ *
+ * @example
+ * const app = new Hono<AppEnv>();
+ * app.use('*', requestContext(() => deps));
+ */
+export function requestContext<E extends AppEnv>(depsOf: (c: Context<E>) => Deps): MiddlewareHandler<E> {
+  return async (c, next) => {
+    const started = performance.now();
+    const deps = depsOf(c);
+    const requestId = c.req.header('x-request-id')?.slice(0, 64) ?? newId('req');
+    const log = deps.logger.child({ requestId });
+    c.set('deps', deps);
+    c.set('requestId', requestId);
+    c.set('log', log);
+    await next();
+    c.header('x-request-id', requestId);
+    const status = c.res.status;
+    const line = { method: c.req.method, path: c.req.path, status, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+    if (status < 400 && PROBES.has(c.req.path)) log.debug(line, 'request');
+    else log.info(line, 'request');
+  };
+}
+
+/**
+ * The request's logger: `c.var.log`, or, in an app that does not mount
+ * {@link requestContext}, `deps.logger` bound to the request id.
+ *
+ * @example
+ * requestLog(c).info({ sourceId }, 'inbound event refused');
+ */
+export function requestLog(c: Context<AppEnv>): Log {
+  const log = c.get('log') as Log | undefined;
+  if (log) return log;
+  const requestId = c.get('requestId') as string | undefined;
+  const logger = (c.get('deps') as Deps | undefined)?.logger;
+  if (!logger) return SILENT;
+  return requestId ? logger.child({ requestId }) : logger;
+}
+
+const SILENT: Log = { info() {}, warn() {}, error() {}, debug() {}, child: () => SILENT };
