@@ -22,8 +22,12 @@ export async function startEdgeWorker(options: {
   secrets: Record<string, string>;
   vars?: Record<string, string>;
 }): Promise<EdgeWorker> {
+  // Hyperdrive refuses a connection string without a password; a server with trust auth
+  // (the machine's PostgreSQL 15 in CI) ignores whatever password is given.
+  const url = new URL(options.databaseUrl);
+  if (!url.password) url.password = 'unused-with-trust-auth';
   const bindings: Record<string, unknown> = {
-    HYPERDRIVE: { type: 'hyperdrive', id: 'local-test', localConnectionString: options.databaseUrl },
+    HYPERDRIVE: { type: 'hyperdrive', id: 'local-test', localConnectionString: url.toString() },
   };
   for (const [name, value] of Object.entries(options.vars ?? {})) bindings[name] = { type: 'plain_text', value };
   for (const [name, value] of Object.entries(options.secrets)) bindings[name] = { type: 'secret_text', value };

@@ -178,7 +178,7 @@ describe('the inbound route on Cloudflare Workers (workerd, Hyperdrive binding t
     runner = undefined;
   });
 
-  it('prints the median ack latency of 50 sequential signed posts to workerd and to the Node app on the same database', async () => {
+  it('acks 50 sequential signed posts on workerd and on the Node app over the same database, and prints the median latency of each', async () => {
     const node = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     });
