@@ -98,8 +98,10 @@ export async function startEmbeddedPostgres(
 
 /**
  * A server left running on this data directory by a process that was killed (SIGKILL
- * cannot be caught) would make the new one refuse to start; stop it first (SIGINT: fast
- * shutdown) and wait up to 15 s for it to go.
+ * cannot be caught) would make the new one refuse to start: when its parent is gone (it
+ * was re-parented to init), stop it first (SIGINT: fast shutdown) and wait up to 15 s.
+ * A server whose parent is alive belongs to another running Switchyard: throw an Error
+ * saying so, rather than take its database away.
  */
 async function stopOrphanedServer(dataDir: string, log?: (line: string) => void): Promise<void> {
   let pid: number;
@@ -117,6 +119,20 @@ async function stopOrphanedServer(dataDir: string, log?: (line: string) => void)
     }
   };
   if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
+  let parent: number | undefined;
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces, so split after ')'
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    parent = undefined;
+  }
+  if (parent !== 1) {
+    throw new Error(
+      `another Switchyard is already running on ${dataDir} (its PostgreSQL is pid ${pid}): stop it, ` +
+        'or give this one its own SWITCHYARD_DATA_DIR',
+    );
+  }
   log?.(`stopping an embedded PostgreSQL (pid ${pid}) left running on ${dataDir}`);
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 150 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
