@@ -11,9 +11,9 @@ import { apiKeyPrefix, generateApiKey, hashApiKey } from './core/auth/api-keys.j
 import { loadConfig, type Config } from './core/config.js';
 import { createSql, type Sql } from './core/db/client.js';
 import { checkLedger } from './core/ledger/ledger-store.js';
+import { ledgerCheckView } from './core/ledger/ledger-view.js';
 import { createLogger } from './core/logger.js';
 import { insertMerchant } from './core/merchants/merchant-store.js';
-import { toJsonAmount } from './core/money.js';
 import { prepare, runRole, type Role } from './runtime.js';
 import { STRIPE_EVENT_KINDS } from './inbound/normalize/stripe.js';
 import { signStripe } from './inbound/verifiers/testing.js';
@@ -273,18 +273,7 @@ async function ledgerCommand(args: string[]): Promise<void> {
     return merchant ? checkLedger(sql, merchantId) : undefined;
   });
   if (!result) die(`no merchant ${merchantId} (merchant ids look like mch_…)`);
-  const view = {
-    merchant: merchantId,
-    balanced: result.balanced,
-    currencies: result.currencies.map((x) => ({ currency: x.currency, debits: toJsonAmount(x.debits), credits: toJsonAmount(x.credits) })),
-    unbalancedTransactions: result.unbalancedTransactions,
-    driftedAccounts: result.driftedAccounts.map((d) => ({
-      account: d.account,
-      currency: d.currency,
-      balance: toJsonAmount(d.balance),
-      sumOfEntries: toJsonAmount(d.sumOfEntries),
-    })),
-  };
+  const view = { merchant: merchantId, ...ledgerCheckView(result) };
   process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
   if (!result.balanced) process.exitCode = 1;
 }

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { checkLedger, listBalances, listPaymentLedger } from '../../ledger/ledger-store.js';
+import { ledgerCheckView } from '../../ledger/ledger-view.js';
 import { normalizeCurrency, toJsonAmount } from '../../money.js';
 import { getPayment, listPayments, listTransitions, paymentView } from '../../payments/payment-store.js';
 import type { AppEnv } from '../env.js';
@@ -81,17 +82,7 @@ export function ledgerRoutes(): Hono<AppEnv> {
   app.get('/check', async (c) => {
     const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
     if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
-    return c.json({
-      balanced: r.balanced,
-      currencies: r.currencies.map((x) => ({ currency: x.currency, debits: toJsonAmount(x.debits), credits: toJsonAmount(x.credits) })),
-      unbalancedTransactions: r.unbalancedTransactions,
-      driftedAccounts: r.driftedAccounts.map((d) => ({
-        account: d.account,
-        currency: d.currency,
-        balance: toJsonAmount(d.balance),
-        sumOfEntries: toJsonAmount(d.sumOfEntries),
-      })),
-    });
+    return c.json(ledgerCheckView(r));
   });
   return app;
 }
