@@ -6,31 +6,148 @@ export interface EventIdentity {
   eventType: string | null;
 }
 
-function parseJsonObject(body: Uint8Array): Record<string, unknown> | undefined {
+/**
+ * One event of a verified request, ready to store: its identity and the bytes stored as
+ * its `raw_body`. For a single-event provider `rawBody` is the request body itself, byte for
+ * byte. For a batch (GoCardless, Adyen) it is `JSON.stringify` of the one item, a
+ * re-serialisation of part of a body whose signature was verified: those bytes are not
+ * themselves signed and cannot be verified again on their own.
+ */
+export interface IdentifiedEvent extends EventIdentity {
+  rawBody: Uint8Array;
+}
+
+type Json = Record<string, unknown>;
+
+function parseJsonObject(body: Uint8Array): Json | undefined {
   try {
     const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return asObject(v);
   } catch {
     return undefined;
   }
 }
 
+const asObject = (v: unknown): Json | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+
+/** A usable event id: a string of 1–255 characters (the column's check). */
 const idLike = (v: unknown): string | undefined =>
   typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : undefined;
 
+/** An id part that may come as a string or a safe integer (Paystack, Mercado Pago ids). */
+const idPart = (v: unknown): string | undefined =>
+  typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : typeof v === 'string' && v.length > 0 ? v : undefined;
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+
+const encoder = new TextEncoder();
+
 /**
- * Reads the event id and type from a verified request. Stripe: the body's `id` (`evt_…`)
- * and `type` (https://docs.stripe.com/api/events/object). Standard Webhooks: the
- * `webhook-id` header (the verifier hands it over) and the body's `type`. Returns
- * undefined when no id can be read (the route answers 400 `event_id_missing`).
+ * Reads the events of a verified request for `provider`: one for most PSPs, several for
+ * the batching ones. Pure; `headerEventId` is what the verifier returned as `eventId`
+ * (the signed `webhook-id` of Standard Webhooks, Razorpay's `x-razorpay-event-id`).
+ * Returns undefined when the body has no event or an event has no readable id (the route
+ * answers 400 `event_id_missing`).
+ *
+ * Event id and type per provider:
+ * - stripe: the body's `id` (`evt_…`) and `type` (https://docs.stripe.com/api/events/object).
+ * - standard-webhooks: the `webhook-id` header (else the body's `id`), and `type`.
+ * - razorpay: the `x-razorpay-event-id` header, Razorpay's id for deduplicating retries
+ *   (else the body's `id`), and the body's `event` (`payment.captured`, …).
+ * - checkout: the body's `id` (`evt_…`) and `type`.
+ * - paystack: Paystack sends no event id, neither in the body nor in a header, and resends
+ *   the same event on retries. The id is derived from what stays the same across those
+ *   retries: `${event}:${data.id}` (e.g. `charge.success:302961`), the event name and the id of
+ *   the transaction, transfer, … it is about. Two different events about one object differ
+ *   by name; the same event name about the same object twice is taken as one event.
+ * - square: the body's `event_id` and `type`.
+ * - mercadopago: the body's `id`, the notification's own id, when present; else
+ *   `${type ?? action}:${data.id}` (e.g. `payment:123456`). `x-request-id` is not used:
+ *   it identifies one delivery and Mercado Pago does not document it as stable across
+ *   retries. The type is `action` (`payment.updated`), else `type`.
+ * - gocardless: one event per element of `events`, id its `id` (`EV…`), type
+ *   `${resource_type}.${action}` (https://developer.gocardless.com/api-reference/#core-endpoints-events).
+ * - adyen: one event per `notificationItems[i].NotificationRequestItem`, id
+ *   `${pspReference}:${eventCode}:${success}` (Adyen's own dedup key: a retry resends the
+ *   same three; an AUTHORISATION that failed then succeeded differs by `success`), type
+ *   `eventCode`.
+ *
+ * @example
+ * const events = identifyEvents('gocardless', body, verified.value.eventId);
+ * if (!events) return refuse('event_id_missing', 400, '…');
  */
-export function identifyEvent(
+export function identifyEvents(
   provider: InboundProvider,
   body: Uint8Array,
   headerEventId: string | undefined,
-): EventIdentity | undefined {
+): IdentifiedEvent[] | undefined {
   const json = parseJsonObject(body);
-  const eventType = typeof json?.type === 'string' ? json.type : null;
-  const eventId = provider === 'standard-webhooks' ? idLike(headerEventId) ?? idLike(json?.id) : idLike(json?.id);
-  return eventId ? { eventId, eventType } : undefined;
+  const single = (eventId: string | undefined, eventType: string | null): IdentifiedEvent[] | undefined =>
+    eventId ? [{ eventId, eventType, rawBody: body }] : undefined;
+  switch (provider) {
+    case 'stripe':
+    case 'checkout':
+      return single(idLike(json?.id), text(json?.type));
+    case 'standard-webhooks':
+      return single(idLike(headerEventId) ?? idLike(json?.id), text(json?.type));
+    case 'razorpay':
+      return single(idLike(headerEventId) ?? idLike(json?.id), text(json?.event));
+    case 'square':
+      return single(idLike(json?.event_id), text(json?.type));
+    case 'paystack': {
+      const event = text(json?.event);
+      const objectId = idPart(asObject(json?.data)?.id);
+      return single(event && objectId ? idLike(`${event}:${objectId}`) : undefined, event);
+    }
+    case 'mercadopago': {
+      const kind = text(json?.type) ?? text(json?.action);
+      const dataId = idPart(asObject(json?.data)?.id);
+      const own = idPart(json?.id);
+      const eventId = own ? idLike(own) : kind && dataId ? idLike(`${kind}:${dataId}`) : undefined;
+      return single(eventId, text(json?.action) ?? text(json?.type));
+    }
+    case 'gocardless':
+      return batch(json?.events, (event) => {
+        const resource = text(event.resource_type);
+        const action = text(event.action);
+        return {
+          eventId: idLike(event.id),
+          eventType: resource && action ? `${resource}.${action}` : action,
+          item: event,
+        };
+      });
+    case 'adyen':
+      return batch(json?.notificationItems, (entry) => {
+        const item = asObject(entry.NotificationRequestItem);
+        if (!item) return undefined;
+        const psp = idLike(item.pspReference);
+        const code = text(item.eventCode);
+        const success = typeof item.success === 'boolean' ? String(item.success) : text(item.success);
+        return {
+          eventId: psp && code && success ? idLike(`${psp}:${code}:${success}`) : undefined,
+          eventType: code,
+          item,
+        };
+      });
+  }
+}
+
+/**
+ * The events of a batch: every element must be an object `read` gets an id from, else the
+ * whole request is undefined (so a malformed batch is refused, not half stored).
+ */
+function batch(
+  list: unknown,
+  read: (element: Json) => { eventId: string | undefined; eventType: string | null; item: Json } | undefined,
+): IdentifiedEvent[] | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const out: IdentifiedEvent[] = [];
+  for (const element of list) {
+    const obj = asObject(element);
+    const r = obj && read(obj);
+    if (!r?.eventId) return undefined;
+    out.push({ eventId: r.eventId, eventType: r.eventType, rawBody: encoder.encode(JSON.stringify(r.item)) });
+  }
+  return out;
 }

@@ -9,6 +9,8 @@ export interface SourceRow {
   provider: string;
   name: string | null;
   toleranceSeconds: number;
+  /** The URL the PSP signs with the body (Square), exactly as entered at the PSP; null for other providers. */
+  notificationUrl: string | null;
   createdAt: Date;
 }
 
@@ -23,6 +25,7 @@ interface SourceDbRow {
   provider: string;
   name: string | null;
   tolerance_seconds: number;
+  notification_url: string | null;
   created_at: Date;
 }
 
@@ -32,18 +35,27 @@ const toSource = (r: SourceDbRow): SourceRow => ({
   provider: r.provider,
   name: r.name,
   toleranceSeconds: r.tolerance_seconds,
+  notificationUrl: r.notification_url,
   createdAt: r.created_at,
 });
 
 /** Inserts a source with its first signing secret (already encrypted). */
 export async function insertSource(
   tx: Tx,
-  input: { merchantId: string; provider: string; name: string | null; toleranceSeconds: number; secretEnvelope: string },
+  input: {
+    merchantId: string;
+    provider: string;
+    name: string | null;
+    toleranceSeconds: number;
+    notificationUrl?: string | null;
+    secretEnvelope: string;
+  },
 ): Promise<SourceRow> {
   const [row] = await tx<SourceDbRow[]>`
-    insert into gw.sources (id, merchant_id, provider, name, tolerance_seconds)
-    values (${newId('src')}, ${input.merchantId}, ${input.provider}, ${input.name}, ${input.toleranceSeconds})
-    returning id, merchant_id, provider, name, tolerance_seconds, created_at`;
+    insert into gw.sources (id, merchant_id, provider, name, tolerance_seconds, notification_url)
+    values (${newId('src')}, ${input.merchantId}, ${input.provider}, ${input.name}, ${input.toleranceSeconds},
+            ${input.notificationUrl ?? null})
+    returning id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at`;
   await tx`insert into gw.source_secrets (source_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toSource(row!);
 }
@@ -51,7 +63,7 @@ export async function insertSource(
 /** One of the merchant's sources, or undefined (another merchant's is undefined too). */
 export async function getSource(tx: Tx, merchantId: string, id: string): Promise<SourceRow | undefined> {
   const [row] = await tx<SourceDbRow[]>`
-    select id, merchant_id, provider, name, tolerance_seconds, created_at
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
       from gw.sources
      where id = ${id} and merchant_id = ${merchantId}`;
   return row && toSource(row);
@@ -60,7 +72,7 @@ export async function getSource(tx: Tx, merchantId: string, id: string): Promise
 /** The merchant's sources, newest first, `limit + 1` rows (see toPage). */
 export async function listSources(tx: Tx, merchantId: string, limit: number, startingAfter?: string): Promise<SourceRow[]> {
   const rows = await tx<SourceDbRow[]>`
-    select id, merchant_id, provider, name, tolerance_seconds, created_at
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
       from gw.sources
      where merchant_id = ${merchantId}
        ${startingAfter ? tx`and id < ${startingAfter}` : tx``}
@@ -72,7 +84,7 @@ export async function listSources(tx: Tx, merchantId: string, limit: number, sta
 /** The source an inbound request names, with its unexpired secrets; undefined if there is none. */
 export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<InboundSource | undefined> {
   const rows = await tx<(SourceDbRow & { ciphertext: string | null })[]>`
-    select s.id, s.merchant_id, s.provider, s.name, s.tolerance_seconds, s.created_at, k.ciphertext
+    select s.id, s.merchant_id, s.provider, s.name, s.tolerance_seconds, s.notification_url, s.created_at, k.ciphertext
       from gw.sources s
       left join gw.source_secrets k
         on k.source_id = s.id and (k.expires_at is null or k.expires_at > ${now})

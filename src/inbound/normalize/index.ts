@@ -4,7 +4,9 @@ import type { Normalized } from './types.js';
 
 /**
  * Parses a stored inbound body and normalizes it for its provider. A body that is not
- * JSON, or a provider without a normalizer, is `invalid`.
+ * JSON is `invalid`. A provider without a normalizer yet is `ignored` (reason
+ * `no normalizer for <provider> yet`): its verified events are stored, acked and marked
+ * ignored, as CONTRACT.md says for event types Switchyard does not map.
  */
 export function normalizeInbound(provider: string, rawBody: Uint8Array): Normalized {
   let body: unknown;
@@ -19,6 +21,6 @@ export function normalizeInbound(provider: string, rawBody: Uint8Array): Normali
     case 'standard-webhooks':
       return normalizeStandardWebhooks(body);
     default:
-      return { kind: 'invalid', reason: `no normalizer for provider ${provider}` };
+      return { kind: 'ignored', reason: `no normalizer for ${provider} yet` };
   }
 }

@@ -6,9 +6,9 @@ import type { AppEnv, InboundOutcome } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';
-import { identifyEvent } from '../providers.js';
+import { identifyEvents } from '../providers.js';
 import { loadInboundSource, recordInboundEvent } from '../source-store.js';
-import { verifierFor, type InboundProvider } from '../verifiers/index.js';
+import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
 
 // Headers never stored with an inbound event: credentials of other systems.
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -51,7 +51,11 @@ function storeUnavailable(cause: unknown): AppError {
  * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
  * verify them in the source's scheme, then in one transaction store them under
  * `UNIQUE (source_id, event_id)` and queue their processing; ack only after the commit.
- * Answers 200 `{"received": true, "duplicate": bool}`, or a problem: 404
+ * A batching PSP's request (GoCardless `events`, Adyen `notificationItems`) is stored as one
+ * inbound event per item, all in that one transaction (see identifyEvents); `duplicate`
+ * is true only when every item was already stored.
+ * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
+ * text/plain, which Adyen requires, duplicates included), or a problem: 404
  * source_not_found, 413 payload_too_large, 401 signature_missing / signature_invalid /
  * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable.
  *
@@ -98,7 +102,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   } catch (error) {
     throw storeUnavailable(error);
   }
-  const verify = source && verifierFor(source.provider);
+  const verify = source && verifierForSource(source);
   if (!source || !verify) {
     return refuse('source_not_found', 404, `There is no source ${sourceId}.`);
   }
@@ -120,29 +124,46 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
     return refuse(verified.error.code, 401, verified.error.detail);
   }
 
-  const identity = identifyEvent(source.provider as InboundProvider, body, verified.value.eventId);
-  if (!identity) {
+  const events = identifyEvents(source.provider as InboundProvider, body, verified.value.eventId);
+  if (!events) {
     return refuse('event_id_missing', 400, 'The request verified, but no event id could be read from it.');
   }
 
   const stored = Object.fromEntries(Object.entries(headers).filter(([k]) => !UNSTORED_HEADERS.has(k)));
-  let result: { id: string; duplicate: boolean };
+  let results: { id: string; duplicate: boolean }[];
   try {
-    result = await sql.begin((tx) =>
-      recordInboundEvent(tx, {
-        sourceId: source.id,
-        merchantId: source.merchantId,
-        eventId: identity.eventId,
-        eventType: identity.eventType,
-        rawBody: body,
-        headers: stored,
-      }),
-    );
+    // Every event of the request in one transaction: all stored and queued, or none. In
+    // event id order, so two overlapping batches in flight at once take their unique-key
+    // locks in the same order and cannot deadlock each other.
+    const ordered = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    results = await sql.begin(async (tx) => {
+      const out: { id: string; duplicate: boolean }[] = [];
+      for (const event of ordered) {
+        out.push(
+          await recordInboundEvent(tx, {
+            sourceId: source.id,
+            merchantId: source.merchantId,
+            eventId: event.eventId,
+            eventType: event.eventType,
+            rawBody: event.rawBody,
+            headers: stored,
+          }),
+        );
+      }
+      return out;
+    });
   } catch (error) {
     log.error({ err: error, sourceId }, 'inbound event could not be stored');
     throw storeUnavailable(error);
   }
-  log.debug({ sourceId, inboundEventId: result.id, duplicate: result.duplicate }, 'inbound event stored');
-  report.outcome = result.duplicate ? 'duplicate' : 'stored';
-  return c.json({ received: true, duplicate: result.duplicate }, 200);
+  // A duplicate request is one whose every event was already stored.
+  const duplicate = results.every((r) => r.duplicate);
+  const ids = results.length === 1 ? { inboundEventId: results[0]!.id } : { inboundEventIds: results.map((r) => r.id) };
+  log.debug({ sourceId, ...ids, duplicate }, 'inbound event stored');
+  report.outcome = duplicate ? 'duplicate' : 'stored';
+  if (source.provider === 'adyen') {
+    // Adyen treats anything but exactly this body as a failed delivery and retries.
+    return c.text('[accepted]', 200);
+  }
+  return c.json({ received: true, duplicate }, 200);
 }

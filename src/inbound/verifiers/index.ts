@@ -1,28 +1,66 @@
+import { verifyAdyen } from './adyen.js';
+import { verifyCheckout } from './checkout.js';
+import { verifyGoCardless } from './gocardless.js';
+import { verifyMercadoPago } from './mercadopago.js';
+import { verifyPaystack } from './paystack.js';
+import { verifyRazorpay } from './razorpay.js';
+import { makeVerifySquare } from './square.js';
 import { verifyStandardWebhooks } from './standard-webhooks.js';
 import { verifyStripe } from './stripe.js';
 import type { Verifier } from './types.js';
 
+/** The providers a source can be configured with (CONTRACT.md "Sources"), in the contract's order. */
+export const INBOUND_PROVIDERS = [
+  'stripe',
+  'standard-webhooks',
+  'adyen',
+  'razorpay',
+  'checkout',
+  'paystack',
+  'square',
+  'gocardless',
+  'mercadopago',
+] as const;
+
 /** The signature schemes a source can be configured with. */
-export type InboundProvider = 'stripe' | 'standard-webhooks';
+export type InboundProvider = (typeof INBOUND_PROVIDERS)[number];
 
 /**
- * Verifier per provider: Stripe (https://docs.stripe.com/webhooks#verify-manually) and
- * Standard Webhooks (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
+ * Verifier per provider whose scheme needs nothing but the secrets: Stripe
+ * (https://docs.stripe.com/webhooks#verify-manually), Standard Webhooks
+ * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md),
+ * Adyen, Razorpay, Checkout.com, Paystack, GoCardless and Mercado Pago (each verifier's TSDoc
+ * links its PSP's docs). Square is absent: its verifier needs the source's notification URL,
+ * see {@link verifierForSource}.
  */
-export const verifiers: Record<InboundProvider, Verifier> = {
+export const verifiers: Record<Exclude<InboundProvider, 'square'>, Verifier> = {
   stripe: verifyStripe,
   'standard-webhooks': verifyStandardWebhooks,
+  adyen: verifyAdyen,
+  razorpay: verifyRazorpay,
+  checkout: verifyCheckout,
+  paystack: verifyPaystack,
+  gocardless: verifyGoCardless,
+  mercadopago: verifyMercadoPago,
 };
 
+/** Whether `provider` names one of {@link INBOUND_PROVIDERS} (own names only, never a prototype member). */
+export function isInboundProvider(provider: string): provider is InboundProvider {
+  return (INBOUND_PROVIDERS as readonly string[]).includes(provider);
+}
+
 /**
- * The verifier for a provider name from configuration, or `undefined` when unknown (a
- * configuration error to report at startup, not per request).
+ * The verifier for a stored source, or `undefined` when its provider is unknown (a
+ * configuration error, reported as an unknown source). Square's is built from the source's
+ * `notificationUrl` (Square signs that URL with the body); a Square source without one gets
+ * a verifier that refuses every request with `signature_invalid`, naming the missing URL.
  *
  * @example
- * const verify = verifierFor(source.provider);
- * if (!verify) throw new ValidationError(`unknown provider ${source.provider}`);
+ * const verify = verifierForSource(source);
+ * if (!verify) return notFound();
  */
-export function verifierFor(provider: string): Verifier | undefined {
-  // Own keys only, so "toString" or "__proto__" never resolve to a prototype member.
-  return Object.hasOwn(verifiers, provider) ? verifiers[provider as InboundProvider] : undefined;
+export function verifierForSource(source: { provider: string; notificationUrl: string | null }): Verifier | undefined {
+  if (!isInboundProvider(source.provider)) return undefined;
+  if (source.provider === 'square') return makeVerifySquare(source.notificationUrl ?? '');
+  return verifiers[source.provider];
 }
