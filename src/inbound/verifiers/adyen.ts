@@ -66,7 +66,7 @@ export const verifyAdyen: Verifier = async ({ body, secrets }) => {
     if (!mac || mac.length !== 32) {
       return err({ code: 'signature_invalid', detail: `${where} has a malformed hmacSignature: expected the base64 of an HMAC-SHA256 (44 characters)` });
     }
-    const data = signingString(item);
+    const data = adyenSigningString(item);
     if (data === undefined) {
       return err({ code: 'signature_invalid', detail: `${where} has a signed field that is neither a string nor a number` });
     }
@@ -103,8 +103,14 @@ function readItems(body: Uint8Array): Item[] | string {
   return items;
 }
 
-/** The colon-joined fields Adyen signs, or undefined when a field is an object or array. */
-function signingString(item: Item): string | undefined {
+/**
+ * The colon-joined fields Adyen signs for one NotificationRequestItem: pspReference,
+ * originalReference, merchantAccountCode, merchantReference, amount.value, amount.currency,
+ * eventCode, success (an absent field is empty), as Adyen's HmacValidator builds it; or
+ * undefined when a field is an object or array.
+ * Source: https://docs.adyen.com/development-resources/webhooks/verify-hmac-signatures/
+ */
+export function adyenSigningString(item: Record<string, unknown>): string | undefined {
   const amount = typeof item.amount === 'object' && item.amount !== null ? (item.amount as Item) : {};
   const fields = [
     item.pspReference,

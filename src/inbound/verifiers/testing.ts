@@ -2,6 +2,7 @@
  * Test signers: the exact inverse of each verifier, kept honest by round-trip tests against
  * the verifiers and the PSPs' official libraries. Web Crypto only, like the verifiers.
  */
+import { adyenSigningString } from './adyen.js';
 import { concatBytes, fromBase64, fromHex, hmac, toBase64, toHex, utf8 } from '../../core/crypto.js';
 
 const bytesOf = (body: Uint8Array | string): Uint8Array => (typeof body === 'string' ? utf8(body) : body);
@@ -155,18 +156,8 @@ export async function signAdyen(notification: string | object, hmacKey: string):
     notificationItems: { NotificationRequestItem: Obj }[];
   };
   for (const { NotificationRequestItem: item } of parsed.notificationItems) {
-    const amount = (item.amount ?? {}) as Obj;
-    const fields = [
-      item.pspReference,
-      item.originalReference,
-      item.merchantAccountCode,
-      item.merchantReference,
-      amount.value,
-      amount.currency,
-      item.eventCode,
-      item.success,
-    ];
-    const data = fields.map((v) => (v === undefined || v === null ? '' : String(v))).join(':');
+    const data = adyenSigningString(item);
+    if (data === undefined) throw new Error('signAdyen: a signed field is an object or array');
     const additionalData = (item.additionalData ?? {}) as Obj;
     additionalData.hmacSignature = toBase64(await hmac(key, utf8(data)));
     item.additionalData = additionalData;
