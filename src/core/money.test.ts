@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from './errors.js';
-import { currencyExponent, MAX_MINOR_UNITS, minorUnits, normalizeCurrency, toJsonAmount } from './money.js';
+import { currencyExponent, MAX_MINOR_UNITS, minorUnits, normalizeCurrency, toJsonAmount, toMinorText } from './money.js';
 
 /** Runs fn and returns what it threw, failing the test if it did not throw. */
 function thrown(fn: () => unknown): unknown {
@@ -114,5 +114,13 @@ describe('normalizeCurrency', () => {
 
   it.each(['us', 'US1', '', 'USDX', ' USD', 'U D'])('refuses %j', (code) => {
     expect(normalizeCurrency(code)).toBeUndefined();
+  });
+});
+
+describe('toMinorText', () => {
+  it('writes an amount in minor units as plain digits, up to Number.MAX_SAFE_INTEGER', () => {
+    expect(toMinorText(minorUnits(1099))).toBe('1099');
+    expect(toMinorText(minorUnits(Number.MAX_SAFE_INTEGER))).toBe('9007199254740991');
+    expect(() => toMinorText(new Decimal('0.5'))).toThrow(AppError);
   });
 });

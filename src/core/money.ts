@@ -69,3 +69,18 @@ export function toJsonAmount(value: Decimal | string): number {
 export function normalizeCurrency(code: string): string | undefined {
   return /^[A-Za-z]{3}$/.test(code) ? code.toUpperCase() : undefined;
 }
+
+/**
+ * The decimal digits of an amount in minor units, for SQL `bigint`/`numeric` parameters.
+ * Throws an AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}, which
+ * {@link minorUnits} already refuses on the way in.
+ *
+ * @example
+ * toMinorText(minorUnits(1099)) // '1099'
+ */
+export function toMinorText(value: Decimal): string {
+  if (!value.isInteger() || value.abs().greaterThan(MAX_MINOR_UNITS)) {
+    throw new AppError('internal_error', 500, 'An amount could not be represented exactly.');
+  }
+  return value.toString(); // plain digits: decimal.js switches to exponents only from 1e21
+}

@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import type { JournalEntry } from './journal.js';
+import { toMinorText } from '../money.js';
 
 /**
  * Posts one balanced ledger transaction through `gw.post_transaction` (sql/0005_ledger.sql),
@@ -15,7 +16,7 @@ export async function postTransaction(
   const entries = input.entries.map((e) => ({
     account: e.account,
     direction: e.direction,
-    amount: e.amount.toFixed(0),
+    amount: toMinorText(e.amount),
     currency: e.currency,
   }));
   const [row] = await tx<{ id: string | null }[]>`

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
-import { toJsonAmount } from '../money.js';
+import { toJsonAmount, toMinorText } from '../money.js';
 import type { PaymentState, PaymentStatus } from './state-machine.js';
 
 /** A payment row; amounts in minor units as Decimal. */
@@ -82,7 +82,7 @@ export async function lockOrCreatePayment(
     insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency, merchant_reference,
                              created_at, updated_at)
     values (${newId('pay', input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
-            ${input.amount.toFixed(0)}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
+            ${toMinorText(input.amount)}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
     on conflict (source_id, psp_reference) do nothing
     returning id`;
   const [row] = await tx<PaymentDbRow[]>`
@@ -100,9 +100,9 @@ export async function savePayment(tx: Tx, p: Payment, next: PaymentState & { mer
   const [row] = await tx<PaymentDbRow[]>`
     update gw.payments
        set status = ${next.status},
-           amount = ${next.amount.toFixed(0)},
-           captured_amount = ${next.capturedAmount.toFixed(0)},
-           refunded_amount = ${next.refundedAmount.toFixed(0)},
+           amount = ${toMinorText(next.amount)},
+           captured_amount = ${toMinorText(next.capturedAmount)},
+           refunded_amount = ${toMinorText(next.refundedAmount)},
            merchant_reference = coalesce(merchant_reference, ${next.merchantReference}),
            version = version + 1,
            updated_at = ${now}

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { makeVerifySquare } from './square.js';
-import { signSquare } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { makeVerifySquare } from '../../../src/inbound/verifiers/square.js';
+import { signSquare } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const notificationUrl = 'https://gw.example.com/inbound/src_01JD2T0000000000000000000';

