@@ -58,6 +58,8 @@ interface Case {
   request: () => Promise<{ body: string; headers: Record<string, string>; eventIds: string[] }>;
   /** The body with a signed value changed, same headers. */
   tamper: (body: string) => string;
+  /** What processing does with it: the provider's normalizer applies it, or ignores it (with the reason's start). */
+  processed: { result: 'applied' } | { result: 'ignored'; reason: string };
 }
 
 const cases: Case[] = [
@@ -77,12 +79,17 @@ const cases: Case[] = [
       return { body, headers: {}, eventIds: ['PSP0001:AUTHORISATION:true'] };
     },
     tamper: (body) => body.replace('"value":2000', '"value":9000'),
+    processed: { result: 'applied' },
   },
   {
     provider: 'razorpay',
     source: { provider: 'razorpay', secret: 'rzp_webhook_secret_0123' },
     request: async () => {
-      const body = JSON.stringify({ entity: 'event', event: 'payment.captured', payload: { payment: { entity: { id: 'pay_1', amount: 2000 } } } });
+      const body = JSON.stringify({
+        entity: 'event',
+        event: 'payment.captured',
+        payload: { payment: { entity: { id: 'pay_1', amount: 2000, currency: 'INR', status: 'captured', captured: true, amount_refunded: 0 } } },
+      });
       return {
         body,
         headers: { 'x-razorpay-signature': await signRazorpay(body, 'rzp_webhook_secret_0123'), 'x-razorpay-event-id': 'Izqo9Q5d1Kq2ab' },
@@ -90,15 +97,21 @@ const cases: Case[] = [
       };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
+    processed: { result: 'applied' },
   },
   {
     provider: 'checkout',
     source: { provider: 'checkout', secret: 'cko_signature_key_0123' },
     request: async () => {
-      const body = JSON.stringify({ id: 'evt_az5sblvku4ge3dwpztvyizgcau', type: 'payment_captured', data: { id: 'pay_1', amount: 2000 } });
+      const body = JSON.stringify({
+        id: 'evt_az5sblvku4ge3dwpztvyizgcau',
+        type: 'payment_captured',
+        data: { id: 'pay_1', amount: 2000, currency: 'GBP', balances: { total_captured: 2000, total_refunded: 0 } },
+      });
       return { body, headers: { 'cko-signature': await signCheckout(body, 'cko_signature_key_0123') }, eventIds: ['evt_az5sblvku4ge3dwpztvyizgcau'] };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
+    processed: { result: 'applied' },
   },
   {
     provider: 'paystack',
@@ -108,16 +121,27 @@ const cases: Case[] = [
       return { body, headers: { 'x-paystack-signature': await signPaystack(body, 'sk_test_0123456789abcdef') }, eventIds: ['charge.success:302961'] };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
+    processed: { result: 'applied' },
   },
   {
     provider: 'square',
     source: { provider: 'square', secret: 'sq_signature_key_0123', notificationUrl: SQUARE_URL },
     request: async () => {
-      const body = JSON.stringify({ merchant_id: 'M1', type: 'payment.updated', event_id: 'a8d6c1f4-3c1e-4b7a', data: { id: 'P1', amount: 2000 } });
+      const body = JSON.stringify({
+        merchant_id: 'M1',
+        type: 'payment.updated',
+        event_id: 'a8d6c1f4-3c1e-4b7a',
+        data: {
+          type: 'payment',
+          id: 'P1',
+          object: { payment: { id: 'P1', status: 'COMPLETED', amount_money: { amount: 2000, currency: 'USD' }, total_money: { amount: 2000, currency: 'USD' } } },
+        },
+      });
       const signature = await signSquare({ notificationUrl: SQUARE_URL, body, signatureKey: 'sq_signature_key_0123' });
       return { body, headers: { 'x-square-hmacsha256-signature': signature }, eventIds: ['a8d6c1f4-3c1e-4b7a'] };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
+    processed: { result: 'applied' },
   },
   {
     provider: 'gocardless',
@@ -129,6 +153,7 @@ const cases: Case[] = [
       return { body, headers: { 'webhook-signature': await signGoCardless(body, 'gc_endpoint_secret_0123') }, eventIds: ['EV0SINGLE'] };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
+    processed: { result: 'ignored', reason: 'GoCardless' },
   },
   {
     provider: 'mercadopago',
@@ -140,16 +165,17 @@ const cases: Case[] = [
     },
     // Mercado Pago signs data.id (with the request id and ts), not the whole body.
     tamper: (body) => body.replace('"id":"123456"', '"id":"123457"'),
+    processed: { result: 'ignored', reason: 'Mercado Pago' },
   },
 ];
 
-describe.each(cases)('POST /inbound/{sourceId} with a $provider source', ({ provider, source, request, tamper }) => {
+describe.each(cases)('POST /inbound/{sourceId} with a $provider source', ({ provider, source, request, tamper, processed }) => {
   let id: string;
   beforeAll(async () => {
     id = await sourceId(source);
   });
 
-  it('stores a signed request under the expected event ids as received, acks 200, and processing marks it ignored', async () => {
+  it('stores a signed request under the expected event ids as received, acks 200, and processing applies or ignores it as its normalizer says', async () => {
     const { body, headers, eventIds } = await request();
     const res = await postInbound(id, body, headers);
     expect(res.status).toBe(200);
@@ -165,12 +191,11 @@ describe.each(cases)('POST /inbound/{sourceId} with a $provider source', ({ prov
     expect(rows.every((r) => r.status === 'received')).toBe(true);
 
     for (const row of rows) {
-      expect(await processInboundEvent(deps, { inboundEventId: row.id })).toEqual({
-        result: 'ignored',
-        reason: `no normalizer for ${provider} yet`,
-      });
+      expect(await processInboundEvent(deps, { inboundEventId: row.id })).toMatchObject(
+        processed.result === 'applied' ? { result: 'applied' } : { result: 'ignored', reason: expect.stringContaining(processed.reason) },
+      );
     }
-    expect((await rowsOf(id)).map((r) => r.status)).toEqual(eventIds.map(() => 'ignored'));
+    expect((await rowsOf(id)).map((r) => r.status)).toEqual(eventIds.map(() => (processed.result === 'applied' ? 'processed' : 'ignored')));
   });
 
   it('refuses a request whose signed content changed after signing with 401 and stores nothing', async () => {

@@ -1,3 +1,10 @@
+import { normalizeAdyen } from './adyen.js';
+import { normalizeCheckout } from './checkout.js';
+import { normalizeGoCardless } from './gocardless.js';
+import { normalizeMercadoPago } from './mercadopago.js';
+import { normalizePaystack } from './paystack.js';
+import { normalizeRazorpay } from './razorpay.js';
+import { normalizeSquare } from './square.js';
 import { normalizeStandardWebhooks } from './standard-webhooks.js';
 import { normalizeStripe } from './stripe.js';
 import type { Normalized } from './types.js';
@@ -20,6 +27,20 @@ export function normalizeInbound(provider: string, rawBody: Uint8Array): Normali
       return normalizeStripe(body);
     case 'standard-webhooks':
       return normalizeStandardWebhooks(body);
+    case 'adyen':
+      return normalizeAdyen(body);
+    case 'razorpay':
+      return normalizeRazorpay(body);
+    case 'checkout':
+      return normalizeCheckout(body);
+    case 'paystack':
+      return normalizePaystack(body);
+    case 'square':
+      return normalizeSquare(body);
+    case 'gocardless':
+      return normalizeGoCardless(body);
+    case 'mercadopago':
+      return normalizeMercadoPago(body);
     default:
       return { kind: 'ignored', reason: `no normalizer for ${provider} yet` };
   }
