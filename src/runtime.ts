@@ -231,13 +231,18 @@ export async function startGateway(
   };
 }
 
-/** What {@link runRole} prints once the role is up (the `all`/`serve` banner has the first steps). */
+/** What {@link runRole} prints once the role is up (the `all`/`serve` banner has the first steps, and the admin token outside production). */
 function banner(role: Role, gateway: Gateway, config: Config): string {
   const database = gateway.embedded ? `embedded PostgreSQL, data in ${config.SWITCHYARD_DATA_DIR}/pg` : 'DATABASE_URL';
   if (role === 'work') {
     return `\nSwitchyard worker is running (${config.SWITCHYARD_WORKER_CONCURRENCY} jobs at once, no HTTP)\n  database:    ${database}\n\n`;
   }
   const base = gateway.url;
+  if (config.NODE_ENV === 'production') {
+    // Production logs are kept and shipped: no secret goes to stdout.
+    const token = config.SWITCHYARD_ADMIN_TOKEN ? 'SWITCHYARD_ADMIN_TOKEN' : `${config.SWITCHYARD_DATA_DIR}/admin-token`;
+    return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n  admin token: in ${token} (not printed in production)\n\n`;
+  }
   return (
     [
       '',
