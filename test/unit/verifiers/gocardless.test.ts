@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyGoCardless } from './gocardless.js';
-import { signGoCardless, signStandardWebhooks } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { verifyGoCardless } from '../../../src/inbound/verifiers/gocardless.js';
+import { signGoCardless, signStandardWebhooks } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const secret = 'gc_endpoint_secret_5WbX5kEWLlfzsGNjH64I8l';

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import Razorpay from 'razorpay';
 import { describe, expect, it } from 'vitest';
-import { verifyRazorpay } from './razorpay.js';
-import { signRazorpay } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { verifyRazorpay } from '../../../src/inbound/verifiers/razorpay.js';
+import { signRazorpay } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const secret = 'rzp_webhook_secret_5WbX5kEWLlfz';

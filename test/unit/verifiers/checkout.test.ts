@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyCheckout } from './checkout.js';
-import { signCheckout } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { verifyCheckout } from '../../../src/inbound/verifiers/checkout.js';
+import { signCheckout } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const secret = 'cko_signature_key_5WbX5kEWLlfzsGNj';

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyMercadoPago } from './mercadopago.js';
-import { signMercadoPago } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { verifyMercadoPago } from '../../../src/inbound/verifiers/mercadopago.js';
+import { signMercadoPago } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00.000Z');
 const secret = 'mp_secret_signature_5WbX5kEWLlfzsGNjH64I8l';

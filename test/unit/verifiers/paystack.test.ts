@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyPaystack } from './paystack.js';
-import { signPaystack } from './testing.js';
-import type { VerifyInput } from './types.js';
+import { verifyPaystack } from '../../../src/inbound/verifiers/paystack.js';
+import { signPaystack } from '../../../src/inbound/verifiers/testing.js';
+import type { VerifyInput } from '../../../src/inbound/verifiers/types.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const secret = 'sk_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH';
