@@ -10,6 +10,7 @@ import type { AppEnv, Deps, Log } from './core/http/env.js';
 import { onError, problemBody, problemResponse } from './core/http/problem.js';
 import { requestContext } from './core/http/request-context.js';
 import { healthRoutes } from './core/http/routes/health.js';
+import { REDACTED, SECRET_KEY } from './core/redact.js';
 import { createSecretBox, type SecretBox } from './core/secrets.js';
 import { ingestRoutes } from './inbound/routes/ingest.js';
 
@@ -48,11 +49,10 @@ interface EdgeBindings {
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-const REDACTED = /secret|signature|authorization|api.?key|token|password|master.?key/i;
 
 /** Field values as JSON can carry them: Errors as name, message and stack; secret-named fields redacted; four levels deep at most. */
 function loggable(value: unknown, key = '', depth = 0): unknown {
-  if (key && REDACTED.test(key)) return '[redacted]';
+  if (key && SECRET_KEY.test(key)) return REDACTED;
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)) {
     if (depth >= 4) return '[object]';

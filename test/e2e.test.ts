@@ -14,6 +14,7 @@ import { buildStripeEvent } from '../src/simulate/stripe.js';
 import { TEST_ADMIN_TOKEN, testApp, testDeps } from './app.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { eventually } from './eventually.js';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`./fixtures/stripe/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -53,15 +54,6 @@ async function call(method: string, path: string, token: string, body?: unknown)
   return { status: res.status, json: await res.json() };
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a Stripe payment_intent.succeeded, end to end', () => {
   it('is acked, applied to the payment and the ledger, and delivered signed to the merchant endpoint', async () => {

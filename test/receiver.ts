@@ -1,6 +1,7 @@
 // A real HTTP receiver on 127.0.0.1 that records what it is sent and answers as scripted.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 /** One request the receiver got: headers lower-cased, body as the exact bytes. */
 export interface Received {
@@ -45,5 +46,21 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
       });
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * For a test file: a `receiver(respond?)` that starts a receiver (see startReceiver) and
+ * closes it after the test that started it.
+ */
+export function receiversClosedAfterEach(): (respond?: (n: number) => number) => Promise<Receiver> {
+  const open: Receiver[] = [];
+  afterEach(async () => {
+    for (const r of open.splice(0)) await r.close();
+  });
+  return async (respond) => {
+    const r = await startReceiver(respond);
+    open.push(r);
+    return r;
   };
 }

@@ -52,7 +52,7 @@ export async function deliverMessage(
   job: { messageId: string; attempt: number },
   slots?: EndpointSlots,
 ): Promise<void> {
-  const { sql, clock, config, secretBox, logger } = deps;
+  const { sql, clock, config } = deps;
   const policy: HealthPolicy = {
     circuitFailures: config.SWITCHYARD_CIRCUIT_FAILURES,
     circuitCooldownSeconds: config.SWITCHYARD_CIRCUIT_COOLDOWN_SECONDS,
@@ -66,35 +66,31 @@ export async function deliverMessage(
     return;
   }
 
+  // Not now: the same attempt at `at` plus up to `jitterMs`; nothing is sent or counted.
+  const putOff = (at: number, jitterMs: number) =>
+    sql.begin((tx) =>
+      postponeAttempt(tx, {
+        messageId: m.id,
+        endpointId: m.endpoint_id,
+        attempt: job.attempt,
+        retryAt: new Date(at + Math.floor(Math.random() * jitterMs)),
+      }),
+    );
+
   const admitted = await admitAttempt(
     sql,
-    {
-      id: m.endpoint_id,
-      merchantId: m.merchant_id,
-      url: m.url,
-      consecutiveFailures: m.consecutive_failures,
-      failingSince: m.failing_since,
-      circuitOpenUntil: m.circuit_open_until,
-      rateLimitPerSecond: m.rate_limit_per_second,
-    },
+    { id: m.endpoint_id, circuitOpenUntil: m.circuit_open_until, rateLimitPerSecond: m.rate_limit_per_second },
     now,
     policy,
   );
-  if (admitted !== 'go') {
-    // Not now (open circuit, or the rate limit): the same attempt, later; nothing is sent or counted.
-    const retryAt = new Date(admitted.retryAt.getTime() + Math.floor(Math.random() * 250));
-    await sql.begin((tx) => postponeAttempt(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, retryAt }));
-    return;
-  }
+  if (admitted !== 'go') return putOff(admitted.retryAt.getTime(), 250); // open circuit, or the rate limit
 
   const release = slots ? await slots.acquire(m.endpoint_id, m.max_in_flight) : () => {};
   if (!release) {
     // The endpoint already has max_in_flight deliveries from this process (slow or hanging):
     // come back later rather than hold a worker.
     const waitMs = Math.min(5000, Math.ceil(config.SWITCHYARD_DELIVERY_TIMEOUT_MS / 3));
-    const retryAt = new Date(now.getTime() + waitMs / 2 + Math.floor(Math.random() * (waitMs / 2)));
-    await sql.begin((tx) => postponeAttempt(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt, retryAt }));
-    return;
+    return putOff(now.getTime() + waitMs / 2, waitMs / 2);
   }
   try {
     await attempt(deps, job, m, clock(), policy);

@@ -1,13 +1,10 @@
 import type { Tx } from '../core/db/client.js';
 
-/** An endpoint's delivery health as the delivery task reads it. */
-export interface EndpointHealth {
+/** What {@link admitAttempt} needs of an endpoint: its id, circuit and rate limit. */
+export interface EndpointGate {
   id: string;
-  merchantId: string;
-  url: string;
-  consecutiveFailures: number;
-  failingSince: Date | null;
   circuitOpenUntil: Date | null;
+  /** Attempts per second allowed, or null for no limit. */
   rateLimitPerSecond: number | null;
 }
 
@@ -27,7 +24,7 @@ export interface HealthPolicy {
  * second). When the circuit's cool-down has passed, exactly one caller claims the probe by
  * pushing `circuit_open_until` forward; the others wait for the probe's outcome.
  */
-export async function admitAttempt(tx: Tx, ep: EndpointHealth, now: Date, policy: HealthPolicy): Promise<'go' | { retryAt: Date }> {
+export async function admitAttempt(tx: Tx, ep: EndpointGate, now: Date, policy: HealthPolicy): Promise<'go' | { retryAt: Date }> {
   if (ep.circuitOpenUntil) {
     if (ep.circuitOpenUntil > now) return { retryAt: ep.circuitOpenUntil };
     const claimed = await tx`

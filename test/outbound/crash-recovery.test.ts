@@ -18,6 +18,7 @@ import { createSecretBox, generateMasterKey } from '../../src/core/secrets.js';
 import { emitEvent } from '../../src/outbound/messages.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { eventually } from '../eventually.js';
 
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/worker-child.ts', import.meta.url));
@@ -40,15 +41,6 @@ async function freshDatabase(): Promise<TestDatabase> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 interface LockRow {
   id: string;

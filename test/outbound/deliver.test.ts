@@ -11,7 +11,7 @@ import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { emitEvent } from '../../src/outbound/messages.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
-import { startReceiver, type Received, type Receiver } from '../receiver.js';
+import { receiversClosedAfterEach, type Received } from '../receiver.js';
 
 let db: TestDatabase;
 let deps: Deps;
@@ -27,11 +27,7 @@ afterEach(async () => {
 });
 
 /** A scripted receiver (test/receiver.ts) closed after the test. */
-async function receiver(respond?: (n: number) => number): Promise<Receiver> {
-  const r = await startReceiver(respond);
-  cleanups.push(() => r.close());
-  return r;
-}
+const receiver = receiversClosedAfterEach();
 
 /** A raw HTTP server for answers startReceiver cannot give (headers, or none at all). */
 async function rawServer(

@@ -11,7 +11,7 @@ import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { emitEvent } from '../../src/outbound/messages.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
-import { startReceiver, type Receiver } from '../receiver.js';
+import { receiversClosedAfterEach } from '../receiver.js';
 
 let db: TestDatabase;
 let base: Deps;
@@ -37,11 +37,7 @@ function movableClock(start: string): Clock & { advance(seconds: number): void }
   return clock;
 }
 
-async function receiver(respond: (n: number) => number): Promise<Receiver> {
-  const r = await startReceiver(respond);
-  cleanups.push(() => r.close());
-  return r;
-}
+const receiver = receiversClosedAfterEach();
 
 async function endpointFor(d: Deps, merchant: { apiKey: string }, url: string): Promise<string> {
   const res = await testApp(d).request('/v1/endpoints', jsonRequest('POST', { url }, merchant.apiKey));

@@ -11,7 +11,7 @@ import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { emitEvent } from '../../src/outbound/messages.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
-import { startReceiver, type Received, type Receiver } from '../receiver.js';
+import { receiversClosedAfterEach, type Received } from '../receiver.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -29,11 +29,7 @@ afterEach(async () => {
 });
 
 /** A scripted receiver (test/receiver.ts) closed after the test. */
-async function receiver(respond?: (n: number) => number): Promise<Receiver> {
-  const r = await startReceiver(respond);
-  cleanups.push(() => r.close());
-  return r;
-}
+const receiver = receiversClosedAfterEach();
 
 interface EndpointView {
   id: string;

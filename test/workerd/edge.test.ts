@@ -18,6 +18,7 @@ import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { startReceiver, type Receiver } from '../receiver.js';
 import { startEdgeWorker, type EdgeWorker } from './edge-worker.js';
+import { eventually } from '../eventually.js';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/stripe/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -94,15 +95,6 @@ async function inboundRows(eventId: string) {
      where source_id = ${sourceId} and event_id = ${eventId}`;
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the inbound route on Cloudflare Workers (workerd, Hyperdrive binding to PostgreSQL)', () => {
   const captured = signedSucceeded('pi_edge_1');

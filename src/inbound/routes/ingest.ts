@@ -1,6 +1,7 @@
 // POST /inbound/{sourceId}: the PSP-facing route. Runs on Node and on Cloudflare Workers
 // alike: Web Request/Response, Web Crypto and postgres.js only.
 import { Hono, type Context } from 'hono';
+import { concatBytes } from '../../core/crypto.js';
 import { AppError, type ErrorCode } from '../../core/errors.js';
 import type { AppEnv, InboundOutcome } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
@@ -34,13 +35,7 @@ export async function readBodyCapped(req: Request, maxBytes: number): Promise<Ui
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 function storeUnavailable(cause: unknown): AppError {
