@@ -2,10 +2,13 @@
 // endpoints, and the delay of deliveries to healthy endpoints with and without one endpoint
 // that hangs for 15 s, in one run. The receivers run in a child process. Prints figures
 // and the machine; the last line is one JSON object. Not a test.
+// Knobs (env): BENCH_SINGLE (messages to the fast receiver, 6000), BENCH_FANOUT_EVENTS (60),
+// BENCH_STEADY_SECONDS (8), BENCH_STEADY_RATE (events/s, 100), BENCH_MAX_IN_FLIGHT (the fast
+// endpoint's max_in_flight; default the column's, 8).
 import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/core/config.js';
 import { createSql } from '../src/core/db/client.js';
@@ -31,6 +34,17 @@ type Stats = { count: number; delays: number[] };
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** CPU time (user + system) of a process on this machine, ms; 0 when it is gone or unreadable. */
+async function processCpuMs(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 on
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
 }
 
 function startReceivers(): Promise<{ child: ChildProcess; port: number; stats(path: string): Promise<Stats>; reset(): Promise<void> }> {
@@ -115,14 +129,31 @@ async function main(): Promise<void> {
   const runner = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
   try {
     // 1. one fast receiver: a backlog of SINGLE messages drained
-    await endpoint(`${base}/fast`, ['bench.single']);
+    const fastId = await endpoint(`${base}/fast`, ['bench.single']);
+    if (process.env.BENCH_MAX_IN_FLIGHT) await sql`update gw.endpoints set max_in_flight = ${Number(process.env.BENCH_MAX_IN_FLIGHT)} where id = ${fastId}`;
     await runner.stop();
     await emitMany('bench.single', SINGLE, 'single');
+    // CPU spent on the drain, per delivery: this process (the worker), the PostgreSQL
+    // backends of the bench's database (same machine), the receivers' process. Less
+    // sensitive to other load on the machine than deliveries/s.
+    const backendsCpu = async () => {
+      const pids = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`;
+      return new Map(await Promise.all(pids.map(async (p) => [p.pid, await processCpuMs(p.pid)] as const)));
+    };
+    const pgBefore = await backendsCpu();
+    const receiverBefore = await processCpuMs(receivers.child.pid!);
+    const nodeBefore = process.cpuUsage();
     let t = performance.now();
     const runner1 = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
     await drain();
     const singleSeconds = (performance.now() - t) / 1000;
+    const nodeCpu = process.cpuUsage(nodeBefore);
+    let pgCpuMs = 0;
+    for (const [pid, ms] of await backendsCpu()) pgCpuMs += ms - (pgBefore.get(pid) ?? 0);
+    const receiverCpuMs = (await processCpuMs(receivers.child.pid!)) - receiverBefore;
     const single = await receivers.stats('/fast');
+    const perDelivery = (ms: number) => (ms / Math.max(1, single.count)).toFixed(3);
+    const cpuLine = `CPU per delivery to the fast receiver: worker ${perDelivery((nodeCpu.user + nodeCpu.system) / 1000)} ms, PostgreSQL ${perDelivery(pgCpuMs)} ms, receivers ${perDelivery(receiverCpuMs)} ms`;
 
     // 2. 100 endpoints: FANOUT_EVENTS events, each to every endpoint
     for (let i = 0; i < 100; i++) await endpoint(`${base}/fanout/${i}`, ['bench.fanout']);
@@ -168,6 +199,7 @@ async function main(): Promise<void> {
     const [pg] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
     console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v}, worker concurrency ${config.SWITCHYARD_WORKER_CONCURRENCY}`);
     console.log(`one fast receiver: ${single.count} deliveries in ${singleSeconds.toFixed(2)} s = ${deliveriesPerSec} deliveries/s`);
+    console.log(cpuLine);
     console.log(`100 endpoints: ${FANOUT_EVENTS * 100} deliveries in ${fanoutSeconds.toFixed(2)} s = ${fanoutPerSec} deliveries/s`);
     console.log(`healthy endpoints, ${calm.sent} events (${Math.round(calm.sent / STEADY_SECONDS)}/s, target ${STEADY_RATE}/s) × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`);
     console.log(`the same plus one endpoint hanging 15 s, ${stormy.sent} events: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`);

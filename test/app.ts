@@ -6,6 +6,7 @@ import { createApp } from '../src/core/http/app.js';
 import type { Deps, Log } from '../src/core/http/env.js';
 import { insertMerchant } from '../src/core/merchants/merchant-store.js';
 import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
+import { checkEndpointUrl } from '../src/outbound/ssrf.js';
 import type { TestDatabase } from './db.js';
 
 /** The admin token every test app accepts. */
@@ -22,7 +23,11 @@ export const quietLogger: Log = {
   },
 };
 
-/** Deps on a test database: private URLs allowed, a short retry schedule unless overridden. */
+/**
+ * Deps on a test database: private URLs allowed, a short retry schedule unless overridden;
+ * the real SSRF check of merchant URLs (`checkOutboundUrl`), and no `pspFetch`: PSP calls
+ * use the global fetch, which msw intercepts.
+ */
 export async function testDeps(
   db: TestDatabase,
   overrides: { clock?: Clock; env?: Record<string, string>; logger?: Log } = {},
@@ -42,6 +47,7 @@ export async function testDeps(
     logger: overrides.logger ?? quietLogger,
     secretBox: await createSecretBox(generateMasterKey()),
     adminToken: TEST_ADMIN_TOKEN,
+    checkOutboundUrl: checkEndpointUrl,
   };
 }
 

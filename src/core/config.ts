@@ -31,6 +31,29 @@ export const configSchema = z.object({
   SWITCHYARD_PUBLIC_URL: z.string().url().optional(),
   /** Largest inbound body accepted, in bytes (1 MiB). */
   SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
+  /**
+   * Node only: group concurrent inbound requests into one statement, one add_jobs call and
+   * one commit (src/inbound/batcher.ts). `false`: every request commits alone, as on Workers.
+   */
+  SWITCHYARD_INBOUND_BATCHING: boolean.default(true),
+  /** Size cap of an inbound batch, in rows (events): a batch leaves as soon as this many wait. */
+  SWITCHYARD_INBOUND_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Longest a request waits for others to share its batch while the database has a free slot, ms. */
+  SWITCHYARD_INBOUND_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(50).default(1),
+  /** Inbound batches committing at once (database connections they use); more requests wait and join the next batch. */
+  SWITCHYARD_INBOUND_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * How long the inbound route keeps a source and its secrets in memory, ms (0: read them
+   * on every request). A secret rotation made through this process applies at once; other
+   * processes see it after this long.
+   */
+  SWITCHYARD_SOURCE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /**
+   * Inbound events one processing job may apply in one transaction: its own and up to this
+   * many − 1 other received events of the same merchant (src/inbound/process-event.task.ts).
+   * 1: one event per job.
+   */
+  SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Jobs one worker process runs at once. */
   SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(16),
   /** Timeout of one outbound delivery attempt, in ms. */

@@ -74,12 +74,30 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-/** Imports raw key bytes as an HMAC key for `hash` (SHA-256 by default), usable to sign and verify. */
+// Imported HMAC keys by hash and key bytes: importKey costs about twice the verification it
+// serves (measured 80–92 µs import + verify against 25–32 µs verify alone). Bounded: cleared
+// when full. The key bytes are already in memory (the source cache holds the secrets).
+const HMAC_KEY_CACHE_MAX = 512;
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * Imports raw key bytes as an HMAC key for `hash` (SHA-256 by default), usable to sign and
+ * verify. Imports are remembered per process (at most 512 keys), so a source's secrets are
+ * imported once, not on every request.
+ */
 export function importHmacKey(
   key: Uint8Array,
   hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
 ): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign', 'verify']);
+  const id = `${hash}:${toHex(key)}`;
+  let imported = hmacKeys.get(id);
+  if (!imported) {
+    if (hmacKeys.size >= HMAC_KEY_CACHE_MAX) hmacKeys.clear();
+    imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign', 'verify']);
+    imported.catch(() => hmacKeys.delete(id));
+    hmacKeys.set(id, imported);
+  }
+  return imported;
 }
 
 /** HMAC of `data` under `key` (raw bytes), as bytes. */

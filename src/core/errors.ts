@@ -17,6 +17,12 @@ export type ErrorCode =
   | 'amount_out_of_range'
   | 'unsupported_media_type'
   | 'conflict'
+  | 'idempotency_key_missing'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_in_progress'
+  | 'invalid_payment_state'
+  | 'psp_not_configured'
+  | 'psp_request_rejected'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -112,7 +112,7 @@ describe('normalizeCurrency', () => {
     expect(normalizeCurrency('KWD')).toBe('KWD');
   });
 
-  it.each(['us', 'US1', '', 'USDX', ' USD', 'U D'])('refuses %j', (code) => {
+  it.each(['us', 'US1', '', 'USDX', ' USD', 'U D', 'XYZ', 'ABC', 'usx'])('refuses %j', (code) => {
     expect(normalizeCurrency(code)).toBeUndefined();
   });
 });

@@ -12,6 +12,25 @@ const EXPONENTS: Record<string, number> = {
   CLF: 4, UYW: 4,
 };
 
+/**
+ * The active ISO 4217 currency codes (list one, SIX, 2025), funds and precious-metal codes
+ * (XAU, XDR, …) left out: nobody pays in them.
+ */
+const CURRENCIES = new Set(
+  ('AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD ' +
+    'CAD CDF CHF CLF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP ' +
+    'GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD ' +
+    'KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK ' +
+    'NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD ' +
+    'SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYI UYU UYW UZS VED VES VND VUV ' +
+    'WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG').split(' '),
+);
+
+/** Whether `code` (upper case) is an active ISO 4217 currency code. */
+export function isCurrency(code: string): boolean {
+  return CURRENCIES.has(code);
+}
+
 /** Decimal digits after the point for an ISO 4217 currency code (JPY 0, USD 2, KWD 3). */
 export function currencyExponent(currency: string): number {
   return EXPONENTS[currency.toUpperCase()] ?? 2;
@@ -63,11 +82,13 @@ export function toJsonAmount(value: Decimal | string): number {
 }
 
 /**
- * Upper-cases and validates a currency code: three letters. Stripe sends lower case
- * (`usd`); Switchyard stores and answers upper case (ISO 4217).
+ * Upper-cases and validates a currency code: an active ISO 4217 code ({@link isCurrency}),
+ * else undefined. Stripe sends lower case (`usd`); Switchyard stores and answers upper case.
  */
 export function normalizeCurrency(code: string): string | undefined {
-  return /^[A-Za-z]{3}$/.test(code) ? code.toUpperCase() : undefined;
+  if (!/^[A-Za-z]{3}$/.test(code)) return undefined;
+  const upper = code.toUpperCase();
+  return CURRENCIES.has(upper) ? upper : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { enqueueJob } from '../core/jobs/enqueue.js';
+import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
 
 /** A source row as the API shows it (no secrets). */
 export interface SourceRow {
@@ -49,12 +49,18 @@ export async function insertSource(
     toleranceSeconds: number;
     notificationUrl?: string | null;
     secretEnvelope: string;
+    /** PSP API credentials for the payments API connectors (the key already encrypted). */
+    apiKeyEnvelope?: string | null;
+    apiBaseUrl?: string | null;
+    merchantAccount?: string | null;
   },
 ): Promise<SourceRow> {
   const [row] = await tx<SourceDbRow[]>`
-    insert into gw.sources (id, merchant_id, provider, name, tolerance_seconds, notification_url)
+    insert into gw.sources (id, merchant_id, provider, name, tolerance_seconds, notification_url,
+                            api_key_ciphertext, api_base_url, psp_merchant_account)
     values (${newId('src')}, ${input.merchantId}, ${input.provider}, ${input.name}, ${input.toleranceSeconds},
-            ${input.notificationUrl ?? null})
+            ${input.notificationUrl ?? null}, ${input.apiKeyEnvelope ?? null}, ${input.apiBaseUrl ?? null},
+            ${input.merchantAccount ?? null})
     returning id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at`;
   await tx`insert into gw.source_secrets (source_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toSource(row!);
@@ -81,6 +87,54 @@ export async function listSources(tx: Tx, merchantId: string, limit: number, sta
   return rows.map(toSource);
 }
 
+/** One of the merchant's sources, locked `for update` until the caller's transaction ends; undefined if there is none. */
+export async function lockSource(tx: Tx, merchantId: string, id: string): Promise<SourceRow | undefined> {
+  const [row] = await tx<SourceDbRow[]>`
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
+      from gw.sources
+     where id = ${id} and merchant_id = ${merchantId}
+       for update`;
+  return row && toSource(row);
+}
+
+/** A signing secret as the API shows it: when it was added and when it stops verifying (null: never). */
+export interface SourceSecretInfo {
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+/**
+ * Rotates a source's signing secret inside the caller's transaction (lock the source
+ * first, see {@link lockSource}): every secret that still verifies after `previousExpiresAt`
+ * now expires then (one due sooner keeps its own expiry), and `secretEnvelope` (already
+ * encrypted) is added, verifying from `now`. A secret verifies while `expires_at > now`
+ * (loadInboundSource), so `previousExpiresAt = now` retires the old ones at once.
+ */
+export async function rotateSourceSecret(
+  tx: Tx,
+  input: { sourceId: string; secretEnvelope: string; now: Date; previousExpiresAt: Date },
+): Promise<void> {
+  await tx`
+    update gw.source_secrets
+       set expires_at = ${input.previousExpiresAt}
+     where source_id = ${input.sourceId}
+       and (expires_at is null or expires_at > ${input.previousExpiresAt})`;
+  await tx`
+    insert into gw.source_secrets (source_id, ciphertext, created_at)
+    values (${input.sourceId}, ${input.secretEnvelope}, ${input.now})`;
+}
+
+/** The source's secrets that verify at `now`, newest first (no ciphertext). */
+export async function listActiveSourceSecrets(tx: Tx, sourceId: string, now: Date): Promise<SourceSecretInfo[]> {
+  const rows = await tx<{ created_at: Date; expires_at: Date | null }[]>`
+    select created_at, expires_at
+      from gw.source_secrets
+     where source_id = ${sourceId}
+       and (expires_at is null or expires_at > ${now})
+     order by id desc`;
+  return rows.map((r) => ({ createdAt: r.created_at, expiresAt: r.expires_at }));
+}
+
 /** The source an inbound request names, with its unexpired secrets; undefined if there is none. */
 export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<InboundSource | undefined> {
   const rows = await tx<(SourceDbRow & { ciphertext: string | null })[]>`
@@ -96,34 +150,12 @@ export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<
 }
 
 /**
- * Records a verified inbound event and queues its processing in one transaction:
- * `insert … on conflict (source_id, event_id) do nothing`, and `add_job` only for a new
- * row. Returns the stored row's id and whether it was already there (then nothing is
- * queued again). The caller commits before it acks.
+ * Records one verified inbound event and queues its processing, in the caller's transaction
+ * `tx`: {@link storeInboundEvents} with a single event (insert … on conflict do nothing, a
+ * `process_inbound_event` job only for a new row). Returns the stored row's id and whether it
+ * was already there. The caller commits before it acks. Throws on database errors.
  */
-export async function recordInboundEvent(
-  tx: Tx,
-  input: {
-    sourceId: string;
-    merchantId: string;
-    eventId: string;
-    eventType: string | null;
-    rawBody: Uint8Array;
-    headers: Record<string, string>;
-  },
-): Promise<{ id: string; duplicate: boolean }> {
-  const id = newId('iev');
-  const inserted = await tx<{ id: string }[]>`
-    insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type, raw_body, headers)
-    values (${id}, ${input.sourceId}, ${input.merchantId}, ${input.eventId}, ${input.eventType},
-            ${input.rawBody}, ${tx.json(input.headers)})
-    on conflict (source_id, event_id) do nothing
-    returning id`;
-  if (inserted.length === 0) {
-    const [existing] = await tx<{ id: string }[]>`
-      select id from gw.inbound_events where source_id = ${input.sourceId} and event_id = ${input.eventId}`;
-    return { id: existing!.id, duplicate: true };
-  }
-  await enqueueJob(tx, 'process_inbound_event', { inboundEventId: id }, { jobKey: `inbound:${id}` });
-  return { id, duplicate: false };
+export async function recordInboundEvent(tx: Tx, input: NewInboundEvent): Promise<StoredInboundEvent> {
+  const [stored] = await storeInboundEvents(tx, [input]);
+  return stored!;
 }

@@ -32,6 +32,16 @@ describe('EndpointSlots', () => {
     expect(await slots.acquire('ep_hang', 1)).toBeUndefined();
   });
 
+  it('stops a waiting job as soon as the endpoint turns slow, not at the end of its wait', async () => {
+    // A minute's wait for a slot held by an attempt that never ends: the waiter gives up
+    // once that attempt has been in flight for slowMs (30 ms), well before the minute
+    // (the test's own 5 s timeout would fail it otherwise).
+    const slots = new EndpointSlots(30, 60_000);
+    await slots.acquire('ep_hang', 1);
+    expect(await slots.acquire('ep_hang', 1)).toBeUndefined();
+    expect(slots.taken('ep_hang')).toBe(1);
+  });
+
   it('does not make jobs wait for an endpoint whose recent attempts were slow', async () => {
     let t = 0;
     const slots = new EndpointSlots(500, 60_000, () => t);

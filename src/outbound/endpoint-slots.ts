@@ -26,27 +26,42 @@ export class EndpointSlots {
 
   /**
    * Takes a slot for `endpointId` if fewer than `max` are taken, or waits for one (fast
-   * endpoints only, at most maxWaitMs). Resolves to the function that gives the slot back,
-   * or undefined when the job should be put off.
+   * endpoints only, at most `waitMs`, default the constructor's maxWaitMs). Resolves to the
+   * function that gives the slot back, or undefined when the job should be put off.
    */
-  async acquire(endpointId: string, max: number): Promise<(() => void) | undefined> {
+  async acquire(endpointId: string, max: number, waitMs = this.maxWaitMs): Promise<(() => void) | undefined> {
     const inFlight = this.started.get(endpointId) ?? new Set<{ at: number }>();
     this.started.set(endpointId, inFlight);
     if (inFlight.size < max) return this.take(endpointId, inFlight, { at: this.now() });
     if (this.isSlow(endpointId, inFlight)) return undefined;
+    // Waits until a slot is handed over, the wait is over, or the endpoint turns slow (its
+    // oldest attempt in flight passes slowMs): a hanging endpoint's jobs must not hold
+    // workers for the whole wait, which they did for up to waitMs after each hang began.
+    const started = this.now();
     const slot = await new Promise<{ at: number } | undefined>((resolve) => {
       const queue = this.waiters.get(endpointId) ?? [];
       this.waiters.set(endpointId, queue);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const handOver = (s: { at: number }) => {
         clearTimeout(timer);
         resolve(s);
       };
-      const timer = setTimeout(() => {
-        const i = queue.indexOf(handOver);
-        if (i >= 0) queue.splice(i, 1);
-        resolve(undefined);
-      }, this.maxWaitMs);
+      const check = (): void => {
+        const now = this.now();
+        const left = started + waitMs - now;
+        if (left <= 0 || this.isSlow(endpointId, inFlight)) {
+          const i = queue.indexOf(handOver);
+          if (i >= 0) queue.splice(i, 1);
+          resolve(undefined);
+          return;
+        }
+        let oldest = Infinity;
+        for (const s of inFlight) oldest = Math.min(oldest, s.at);
+        const untilSlow = oldest === Infinity ? left : oldest + this.slowMs - now + 1;
+        timer = setTimeout(check, Math.max(1, Math.min(left, untilSlow)));
+      };
       queue.push(handOver);
+      check();
     });
     return slot && this.take(endpointId, inFlight, slot);
   }

@@ -1,3 +1,4 @@
+import type postgres from 'postgres';
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
 import { utf8 } from '../core/crypto.js';
@@ -6,7 +7,8 @@ import { utf8 } from '../core/crypto.js';
  * Emits a merchant-facing event (DESIGN.md "Merchant-facing events") inside the caller's
  * transaction: stores its body as the exact bytes that will be signed and sent
  * (`{"type", "timestamp", "data"}`, Standard Webhooks payload shape), then one message per
- * enabled endpoint subscribed to the type, each with a queued first delivery attempt.
+ * enabled endpoint subscribed to the type, each with a queued first delivery attempt (to an
+ * `ordered` endpoint, a payment's events go out one after the other, in this order).
  * `dedupeKey` makes a replay emit nothing: returns undefined when the event already exists.
  */
 export async function emitEvent(
@@ -15,15 +17,21 @@ export async function emitEvent(
 ): Promise<{ eventId: string; messageIds: string[] } | undefined> {
   const eventId = await insertEvent(tx, input);
   if (!eventId) return undefined;
-  const endpoints = await tx<{ id: string }[]>`
-    select id from gw.endpoints
+  const endpoints = await tx<{ id: string; ordered: boolean }[]>`
+    select id, ordered from gw.endpoints
      where merchant_id = ${input.merchantId}
        and status = 'enabled'
        and (event_types is null or ${input.type} = any (event_types))
      order by id`;
   const messageIds: string[] = [];
   for (const ep of endpoints) {
-    const messageId = await queueMessage(tx, { eventId, endpointId: ep.id, merchantId: input.merchantId, at: input.at });
+    const messageId = await queueMessage(tx, {
+      eventId,
+      endpointId: ep.id,
+      merchantId: input.merchantId,
+      at: input.at,
+      orderedPaymentId: ep.ordered ? input.paymentId : null,
+    });
     messageIds.push(messageId);
   }
   return { eventId, messageIds };
@@ -47,17 +55,69 @@ async function insertEvent(
   return inserted.length === 0 ? undefined : eventId;
 }
 
-/** Inserts one message (event × endpoint) and queues its first delivery attempt. */
+/**
+ * Inserts one message (event × endpoint) and queues its first delivery attempt
+ * ({@link enqueueFirstAttempt}). `orderedPaymentId`: the event's payment when the endpoint
+ * is `ordered` (the message then waits for the older messages of that payment to that
+ * endpoint, see deliver.task.ts), else null/absent.
+ */
 export async function queueMessage(
   tx: Tx,
-  input: { eventId: string; endpointId: string; merchantId: string; at: Date },
+  input: { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null },
 ): Promise<string> {
   const messageId = newId('msg', input.at);
   await tx`
-    insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at)
-    values (${messageId}, ${input.eventId}, ${input.endpointId}, ${input.merchantId}, ${input.at})`;
-  await enqueueDelivery(tx, { messageId, endpointId: input.endpointId, attempt: 1 });
+    insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at, ordered_payment_id)
+    values (${messageId}, ${input.eventId}, ${input.endpointId}, ${input.merchantId}, ${input.at}, ${input.orderedPaymentId ?? null})`;
+  await enqueueFirstAttempt(tx, { messageId, endpointId: input.endpointId });
   return messageId;
+}
+
+/** One delivery attempt as a `deliver_message` job payload names it (1-based attempt). */
+export interface DeliveryJob {
+  messageId: string;
+  attempt: number;
+}
+
+/** Graphile's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
+const JOB_MAX_ATTEMPTS = 25;
+/** First attempts merged into one batch job lanes per endpoint and second (see {@link enqueueFirstAttempt}). */
+export const BATCH_LANES = 4;
+/** The most attempts {@link enqueueDeliveryBatches} puts in one job. */
+export const MAX_BATCH_JOB_ENTRIES = 200;
+
+/**
+ * Queues attempt 1 of a message in its endpoint's current BATCH job: a `deliver_message`
+ * job whose payload is an array of {@link DeliveryJob}s, keyed
+ * `deliver:<endpointId>:<lane>:<second>`. graphile-worker merges the payload arrays of jobs
+ * added under one key while the job waits (`job_key_mode => 'preserve_run_at'`), so a
+ * worker takes many first attempts to one endpoint in one job and one query
+ * (deliverMessages). The lane (transaction id mod {@link BATCH_LANES}) keeps concurrent
+ * emitting transactions from queueing on one job row (they hold its lock until they
+ * commit); the second (clock_timestamp) bounds a job's payload while no worker runs, as
+ * every merge rewrites the array.
+ *
+ * A key whose job is already running gets a new job (graphile-worker clears the running
+ * job's key and sets its attempts to max_attempts; the task and the abandoned-job sweep
+ * make up for that, see runner.ts and recovery.ts). add_jobs' update of an existing job
+ * requires it unlocked; if a worker locks it between add_jobs' steps, nothing is queued
+ * and `add_job` returns null: this function then queues again (the key now makes a new job).
+ *
+ * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
+ */
+export async function enqueueFirstAttempt(tx: Tx, input: { messageId: string; endpointId: string }): Promise<void> {
+  for (let tries = 0; tries < 5; tries++) {
+    const [row] = await tx<{ id: string | null }[]>`
+      select (graphile_worker.add_job(
+        'deliver_message',
+        ${tx.json([{ messageId: input.messageId, attempt: 1 }])}::json,
+        max_attempts => ${JOB_MAX_ATTEMPTS}::int,
+        job_key => ${`deliver:${input.endpointId}:`} || (txid_current() % ${BATCH_LANES}::int)::text || ':'
+                   || floor(extract(epoch from clock_timestamp()))::bigint::text,
+        job_key_mode => 'preserve_run_at')).id::text as id`;
+    if (row?.id) return;
+  }
+  throw new Error(`could not queue the first delivery attempt of ${input.messageId}`);
 }
 
 /**
@@ -73,13 +133,55 @@ export async function enqueueDelivery(
   tx: Tx,
   input: { messageId: string; endpointId: string; attempt: number; runAt?: Date },
 ): Promise<void> {
+  await enqueueDeliveries(tx, [input]);
+}
+
+/**
+ * {@link enqueueDelivery} for many attempts in ONE `add_jobs` call: one job per attempt,
+ * each keyed by (message, attempt).
+ */
+export async function enqueueDeliveries(
+  tx: Tx,
+  items: readonly { messageId: string; attempt: number; runAt?: Date }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await addDeliveryJobs(
+    tx,
+    items.map((i) => ({
+      payload: { messageId: i.messageId, attempt: i.attempt },
+      run_at: i.runAt?.toISOString() ?? null,
+      job_key: `deliver:${i.messageId}:${i.attempt}`,
+    })),
+  );
+}
+
+/**
+ * Queues many attempts as batch jobs (array payloads of at most
+ * {@link MAX_BATCH_JOB_ENTRIES}, no job key) in ONE `add_jobs` call, at `runAt` (default
+ * now). A worker delivers each job's attempts together (deliverMessages); an attempt
+ * already recorded when its job runs is skipped.
+ */
+export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
+  const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];
+  for (let i = 0; i < items.length; i += MAX_BATCH_JOB_ENTRIES) {
+    specs.push({
+      payload: items.slice(i, i + MAX_BATCH_JOB_ENTRIES).map((j) => ({ messageId: j.messageId, attempt: j.attempt })),
+      run_at: runAt?.toISOString() ?? null,
+      job_key: null,
+    });
+  }
+  await addDeliveryJobs(tx, specs);
+}
+
+async function addDeliveryJobs(
+  tx: Tx,
+  specs: { payload: DeliveryJob | DeliveryJob[]; run_at: string | null; job_key: string | null }[],
+): Promise<void> {
+  if (specs.length === 0) return;
   await tx`
-    select graphile_worker.add_job(
-      'deliver_message',
-      ${tx.json({ messageId: input.messageId, attempt: input.attempt })}::json,
-      run_at => ${input.runAt ?? null}::timestamptz,
-      max_attempts => 25,
-      job_key => ${`deliver:${input.messageId}:${input.attempt}`}::text)`;
+    select count(*) from graphile_worker.add_jobs(array(
+      select row('deliver_message', s.payload, null, s.run_at, ${JOB_MAX_ATTEMPTS}::smallint, s.job_key, null, null)::graphile_worker.job_spec
+        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)))`;
 }
 
 /**
@@ -156,13 +258,16 @@ export async function redeliverEvent(
 ): Promise<RequeueOutcome<string[]>> {
   const { merchantId, event, at } = input;
   if (input.endpointId === undefined) {
-    const messages = await tx<{ id: string }[]>`
-      select m.id
-        from gw.messages m
-        join gw.endpoints ep on ep.id = m.endpoint_id
-       where m.event_id = ${event.id} and m.merchant_id = ${merchantId} and ep.status = 'enabled'
-       order by m.id`;
-    for (const m of messages) await requeueMessage(tx, { merchantId, messageId: m.id, at });
+    // As requeueMessage, for all of them in one update and one add_jobs.
+    const messages = await tx<{ id: string; attempts: number }[]>`
+      update gw.messages m
+         set status = 'pending', next_attempt_at = ${at}
+        from gw.endpoints ep
+       where ep.id = m.endpoint_id
+         and m.event_id = ${event.id} and m.merchant_id = ${merchantId} and ep.status = 'enabled'
+       returning m.id, m.attempts`;
+    messages.sort((a, b) => (a.id < b.id ? -1 : 1));
+    await enqueueDeliveries(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
     return { ok: true, value: messages.map((m) => m.id) };
   }
   // Locked so that two redeliveries cannot both create the endpoint's first message.
@@ -191,8 +296,9 @@ export async function redeliverEvent(
  * the retry schedule). Refused with `endpoint_not_found` (not the merchant's, or deleted)
  * or `endpoint_disabled` (an attempt would only fail the messages again: enable it first).
  *
- * One `add_job` per message, all in this transaction: a recovery of many thousands of
- * messages holds the transaction for seconds.
+ * The attempts are queued in ONE `add_jobs` call, as batch jobs of up to
+ * {@link MAX_BATCH_JOB_ENTRIES} messages each ({@link enqueueDeliveryBatches}), which the
+ * worker delivers together.
  *
  * @returns How many messages were queued.
  */
@@ -213,6 +319,6 @@ export async function recoverEndpointMessages(
        and status = 'failed' and created_at >= ${input.since}
      returning id, attempts`;
   messages.sort((a, b) => (a.id < b.id ? -1 : 1));
-  for (const m of messages) await enqueueDelivery(tx, { messageId: m.id, endpointId: ep.id, attempt: m.attempts + 1 });
+  await enqueueDeliveryBatches(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
   return { ok: true, value: messages.length };
 }

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, utf8 } from '../core/crypto.js';
-import { generateEndpointSecret, signMessage } from './sign.js';
+import { generateEd25519KeyPair, generateEndpointSecret, importEd25519PrivateKey, signMessage, verifyEd25519Signature } from './sign.js';
 
 // The example from the Standard Webhooks spec, reproduced with
 // `new Webhook(secret).sign(id, new Date(timestamp * 1000), payload)` from `standardwebhooks`.
@@ -110,5 +110,42 @@ describe('generateEndpointSecret', () => {
   it('returns a different secret on every call', () => {
     const secrets = new Set(Array.from({ length: 50 }, generateEndpointSecret));
     expect(secrets.size).toBe(50);
+  });
+});
+
+describe('v1a (Ed25519) signatures', () => {
+  it('adds one v1a entry per key, which verifies with the whpk_ public key and not with another', async () => {
+    const pair = await generateEd25519KeyPair();
+    expect(pair.publicKey).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/); // 32 raw bytes
+    expect(pair.privateKey).toMatch(/^whsk_/);
+    const body = utf8('{"type":"payment.captured"}');
+    const secret = generateEndpointSecret();
+    const headers = await signMessage({ msgId: 'msg_v1a', timestamp: 1_700_000_000, body, secrets: [secret], ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)] });
+
+    const entries = headers['webhook-signature'].split(' ');
+    expect(entries.map((e) => e.split(',')[0])).toEqual(['v1', 'v1a']);
+    const check = (publicKey: string, signatureHeader = headers['webhook-signature']) =>
+      verifyEd25519Signature({ publicKey, msgId: 'msg_v1a', timestamp: '1700000000', body, signatureHeader });
+    expect(await check(pair.publicKey)).toBe(true);
+    expect(await check((await generateEd25519KeyPair()).publicKey)).toBe(false);
+    expect(await verifyEd25519Signature({ publicKey: pair.publicKey, msgId: 'msg_other', timestamp: '1700000000', body, signatureHeader: headers['webhook-signature'] })).toBe(false);
+    // Beside it, the v1 entry still verifies with the standardwebhooks package (which skips v1a).
+    const fresh = Math.floor(Date.now() / 1000);
+    const now = await signMessage({ msgId: 'msg_v1a', timestamp: fresh, body, secrets: [secret], ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)] });
+    expect(new Webhook(secret).verify(Buffer.from(body).toString('utf8'), { ...now })).toEqual({ type: 'payment.captured' });
+  });
+
+  it('refuses a private key that is not whsk_<base64>', async () => {
+    await expect(importEd25519PrivateKey('whsec_AAAA')).rejects.toThrow(TypeError);
+  });
+});
+
+describe('signMessage with another HMAC implementation', () => {
+  it('gives the same signatures with node:crypto as with Web Crypto', async () => {
+    const { createHmac } = await import('node:crypto');
+    const input = { msgId: 'msg_same', timestamp: 1_700_000_000, body: utf8('{"a":1}'), secrets: [generateEndpointSecret(), generateEndpointSecret()] };
+    const web = await signMessage(input);
+    const node = await signMessage({ ...input, hmacSha256: (key, data) => createHmac('sha256', key).update(data).digest() });
+    expect(node).toEqual(web);
   });
 });

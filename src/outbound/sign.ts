@@ -3,7 +3,7 @@
  * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
  * Web Crypto only, so it runs wherever `src/core/crypto.ts` runs.
  */
-import { concatBytes, fromBase64, hmac, randomBytes, toBase64, utf8 } from '../core/crypto.js';
+import { concatBytes, fromBase64, hmac, randomBytes, toBase64, utf8, type CryptoKey } from '../core/crypto.js';
 
 const SECRET_PREFIX = 'whsec_';
 
@@ -32,7 +32,12 @@ export interface SignedHeaders {
  * Signs one delivery attempt per Standard Webhooks v1: HMAC-SHA256 over the bytes of
  * `"{msgId}.{timestamp}."` followed by `body`, keyed with the base64-decoded part of each
  * secret after `whsec_`. During rotation pass every active secret; each yields one
- * `v1,<base64>` entry, space-separated, so receivers holding either secret verify.
+ * `v1,<base64>` entry, space-separated, so receivers holding either secret verify. Each
+ * of `ed25519Keys` (optional, from {@link importEd25519PrivateKey}) adds a `v1a,<base64>`
+ * entry: Ed25519 over the same bytes (the spec's asymmetric scheme). `hmacSha256`
+ * replaces Web Crypto's HMAC-SHA256 (default) with another implementation of it, e.g.
+ * node:crypto's synchronous one in the delivery worker, where a Web Crypto job per
+ * signature costs more than the rest of the signing.
  *
  * @param input.msgId `webhook-id`, the same on every retry of a message.
  * @param input.timestamp Unix time of this attempt in **seconds** (an integer).
@@ -51,6 +56,8 @@ export async function signMessage(input: {
   timestamp: number;
   body: Uint8Array;
   secrets: string[];
+  ed25519Keys?: CryptoKey[];
+  hmacSha256?: (key: Uint8Array, data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 }): Promise<SignedHeaders> {
   const { msgId, timestamp, body, secrets } = input;
   if (secrets.length === 0) throw new TypeError('signMessage needs at least one secret');
@@ -59,12 +66,71 @@ export async function signMessage(input: {
   }
   const keys = secrets.map(decodeSecret);
   const signed = concatBytes(utf8(`${msgId}.${timestamp}.`), body);
-  const macs = await Promise.all(keys.map((key) => hmac(key, signed, 'SHA-256')));
+  const mac = input.hmacSha256 ?? ((key: Uint8Array, data: Uint8Array) => hmac(key, data, 'SHA-256'));
+  const macs = await Promise.all(keys.map((key) => mac(key, signed)));
+  const asymmetric = await Promise.all(
+    (input.ed25519Keys ?? []).map(async (key) => new Uint8Array(await crypto.subtle.sign('Ed25519', key, signed))),
+  );
   return {
     'webhook-id': msgId,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': macs.map((mac) => `v1,${toBase64(mac)}`).join(' '),
+    'webhook-signature': [...macs.map((mac) => `v1,${toBase64(mac)}`), ...asymmetric.map((sig) => `v1a,${toBase64(sig)}`)].join(' '),
   };
+}
+
+const PRIVATE_KEY_PREFIX = 'whsk_';
+const PUBLIC_KEY_PREFIX = 'whpk_';
+
+/**
+ * A fresh Ed25519 key pair for Standard Webhooks `v1a` signatures (Web Crypto Ed25519, in
+ * Node 20 and Cloudflare Workers): `privateKey` is `whsk_` + base64 of the PKCS #8 key (to
+ * seal with the SecretBox; it never leaves Switchyard), `publicKey` is `whpk_` + base64 of
+ * the raw 32-byte public key, which merchants verify with.
+ */
+export async function generateEd25519KeyPair(): Promise<{ privateKey: string; publicKey: string }> {
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as {
+    privateKey: CryptoKey;
+    publicKey: CryptoKey;
+  };
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+  return { privateKey: PRIVATE_KEY_PREFIX + toBase64(pkcs8), publicKey: PUBLIC_KEY_PREFIX + toBase64(raw) };
+}
+
+/**
+ * The signing key of a `whsk_<base64 PKCS #8>` private key from {@link generateEd25519KeyPair},
+ * for `signMessage`'s `ed25519Keys`. Throws a TypeError (naming no key material) when it is
+ * not one.
+ */
+export async function importEd25519PrivateKey(privateKey: string): Promise<CryptoKey> {
+  const der = privateKey.startsWith(PRIVATE_KEY_PREFIX) ? fromBase64(privateKey.slice(PRIVATE_KEY_PREFIX.length)) : undefined;
+  if (!der || der.byteLength === 0) throw new TypeError('not a whsk_<base64> Ed25519 private key');
+  return crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign']);
+}
+
+/**
+ * Verifies a `v1a` signature of a delivery with a `whpk_<base64 raw>` public key, as a
+ * merchant would (Standard Webhooks: Ed25519 over `"{msgId}.{timestamp}."` + body). True
+ * when one `v1a,` entry of `signatureHeader` verifies. Does not check the timestamp's age.
+ */
+export async function verifyEd25519Signature(input: {
+  publicKey: string;
+  msgId: string;
+  timestamp: string;
+  body: Uint8Array;
+  signatureHeader: string;
+}): Promise<boolean> {
+  const raw = input.publicKey.startsWith(PUBLIC_KEY_PREFIX) ? fromBase64(input.publicKey.slice(PUBLIC_KEY_PREFIX.length)) : undefined;
+  if (!raw || raw.byteLength !== 32) return false;
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
+  const signed = concatBytes(utf8(`${input.msgId}.${input.timestamp}.`), input.body);
+  for (const entry of input.signatureHeader.split(' ')) {
+    const [version, b64] = entry.split(',');
+    if (version !== 'v1a' || !b64) continue;
+    const sig = fromBase64(b64);
+    if (sig && (await crypto.subtle.verify('Ed25519', key, sig, signed))) return true;
+  }
+  return false;
 }
 
 function decodeSecret(secret: string, index: number): Uint8Array {

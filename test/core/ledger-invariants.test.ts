@@ -62,3 +62,58 @@ describe('the ledger, as PostgreSQL enforces it', () => {
     expect(n?.n).toBe(1);
   });
 });
+
+describe('the payment audit tables, as PostgreSQL enforces them', () => {
+  beforeAll(async () => {
+    await db.sql`insert into gw.sources (id, merchant_id, provider) values ('src_1', 'mch_1', 'stripe')`;
+    await db.sql`insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency)
+                 values ('pay_1', 'mch_1', 'src_1', 'pi_1', 'captured', 1000, 'USD')`;
+    await db.sql`insert into gw.payment_transitions (payment_id, from_status, to_status, cause) values ('pay_1', null, 'pending', 'iev_1')`;
+    await db.sql`insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, amount, cause)
+                 values ('pay_1', 'capture', 'cap_1', 'succeeded', 1000, 'iev_1')`;
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE of transitions and operations', async () => {
+    await expect(db.sql`update gw.payment_transitions set to_status = 'refunded'`).rejects.toMatchObject({ code: '23001' });
+    await expect(db.sql`delete from gw.payment_transitions`).rejects.toMatchObject({ code: '23001' });
+    await expect(db.sql`truncate gw.payment_transitions cascade`).rejects.toMatchObject({ code: '23001' });
+    await expect(db.sql`update gw.payment_operations set outcome = 'failed'`).rejects.toMatchObject({ code: '23001' });
+    await expect(db.sql`delete from gw.payment_operations`).rejects.toMatchObject({ code: '23001' });
+    await expect(db.sql`truncate gw.payment_operations cascade`).rejects.toMatchObject({ code: '23001' });
+  });
+
+  it('records an outcome of an operation once: a second report of the same outcome is a conflict', async () => {
+    await expect(
+      db.sql`insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, amount, cause)
+             values ('pay_1', 'capture', 'cap_1', 'succeeded', 1000, 'iev_2')`,
+    ).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('refuses a refunded amount above the captured amount, and a dispute outcome on a capture', async () => {
+    await expect(db.sql`update gw.payments set refunded_amount = 1001, captured_amount = 1000 where id = 'pay_1'`).rejects.toMatchObject({ code: '23514' });
+    await expect(
+      db.sql`insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, cause) values ('pay_1', 'capture', 'cap_2', 'lost', 'iev_3')`,
+    ).rejects.toMatchObject({ code: '23514' });
+  });
+
+  it('posts several transactions in one call, each once per (payment, cause, kind), and refuses an unbalanced one at commit', async () => {
+    const txs = (amount: number, creditAmount = amount) => [
+      { paymentId: 'pay_1', cause: 'iev_9', kind: 'capture', entries: entries(amount) },
+      { paymentId: 'pay_1', cause: 'iev_9', kind: 'refund', entries: entries(amount, creditAmount).map((e) => ({ ...e, direction: e.direction === 'debit' ? 'credit' : 'debit' })) },
+    ];
+    const [first] = await db.sql<{ ids: string[] }[]>`select gw.post_transactions('mch_1', ${db.sql.json(txs(300))}) as ids`;
+    expect(first!.ids).toHaveLength(2);
+    const [again] = await db.sql<{ ids: string[] }[]>`select gw.post_transactions('mch_1', ${db.sql.json(txs(300))}) as ids`;
+    expect(again!.ids).toEqual([]);
+    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions where cause = 'iev_9'`;
+    expect(n!.n).toBe(2);
+
+    await expect(
+      db.sql.begin(async (tx) => {
+        await tx`select gw.post_transactions('mch_1', ${tx.json(txs(500, 499).map((t) => ({ ...t, cause: 'iev_10' })))})`;
+      }),
+    ).rejects.toMatchObject({ code: '23514', message: expect.stringContaining('does not balance') });
+    const [none] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions where cause = 'iev_10'`;
+    expect(none!.n).toBe(0);
+  });
+});

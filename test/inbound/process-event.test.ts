@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/http/env.js';
 import { processInboundEvent, type ProcessOutcome } from '../../src/inbound/process-event.task.js';
+import { recordInboundEvent } from '../../src/inbound/source-store.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type StripeScenario } from '../../src/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
@@ -91,7 +92,9 @@ async function counts(merchantId: string) {
       (select count(*)::int
          from graphile_worker._private_jobs j
          join graphile_worker._private_tasks k on k.id = j.task_id
-         join gw.messages m on m.id = j.payload->>'messageId'
+         -- a job's payload is one delivery attempt or an array of them (a batch)
+         cross join lateral json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+         join gw.messages m on m.id = e.value->>'messageId'
         where k.identifier = 'deliver_message' and m.merchant_id = ${merchantId}) as "deliverJobs"`;
   return row!;
 }
@@ -146,7 +149,11 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
       currency: 'USD',
       capturedAmount: 2000,
       refundedAmount: 0,
+      chargedBackAmount: 0,
+      overRefundedAmount: 0,
+      flags: [],
       merchantReference: null,
+      operations: [],
       createdAt: expect.any(String),
       updatedAt: AT,
     });
@@ -208,10 +215,11 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
       select id, endpoint_id, status from gw.messages where event_id = ${captured.id}`;
     expect(messages).toEqual([{ id: expect.stringMatching(/^msg_/), endpoint_id: everything, status: 'pending' }]);
     const jobs = await db.sql<{ payload: { messageId: string; attempt: number } }[]>`
-      select j.payload
+      select e.value as payload
         from graphile_worker._private_jobs j
         join graphile_worker._private_tasks k on k.id = j.task_id
-       where k.identifier = 'deliver_message' and j.payload->>'messageId' = ${messages[0]!.id}`;
+       cross join lateral json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+       where k.identifier = 'deliver_message' and e.value->>'messageId' = ${messages[0]!.id}`;
     expect(jobs).toEqual([{ payload: { messageId: messages[0]!.id, attempt: 1 } }]);
 
     const [toRefundsOnly] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.messages where endpoint_id = ${refundsOnly}`;
@@ -273,6 +281,26 @@ describe('processInboundEvent applies each inbound event once', () => {
     expect(rows).toHaveLength(20);
     expect(rows.every((r) => r.status === 'processed' && paymentIds.has(r.payment_id))).toBe(true);
     expect(await balances(shop)).toEqual({ psp_receivable: 2000, merchant_payable: -2000 });
+    expect((await ledgerCheck(shop)).balanced).toBe(true);
+  });
+});
+
+describe('processInboundEvent with batchSize', () => {
+  it("takes the merchant's other received events along, oldest first, and their own jobs then find them already processed", async () => {
+    const shop = await aShop();
+    const pi = 'pi_batch_size_0001';
+    const ids = [
+      await ingest(shop, stripeEvent('payment_intent.succeeded', { paymentIntent: pi, amount: 3000 })),
+      await ingest(shop, stripeEvent('charge.refunded', { paymentIntent: pi, amount: 3000, amountRefunded: 1000 })),
+      await ingest(shop, stripeEvent('payment_intent.succeeded', { amount: 500 })),
+    ];
+    const first = await processInboundEvent(deps, { inboundEventId: ids[1]! }, { batchSize: 10 });
+    expect(first).toMatchObject({ result: 'applied', postings: 2 });
+    for (const id of ids) expect(await inboundRow(id)).toMatchObject({ status: 'processed', processed_at: NOW });
+    expect(await processInboundEvent(deps, { inboundEventId: ids[0]! }, { batchSize: 10 })).toEqual({ result: 'already_processed' });
+    expect(await processInboundEvent(deps, { inboundEventId: ids[2]! })).toEqual({ result: 'already_processed' });
+    expect(await counts(shop.merchantId)).toMatchObject({ payments: 2, ledgerTransactions: 3 });
+    expect(await balances(shop)).toEqual({ psp_receivable: 2500, merchant_payable: -2500 });
     expect((await ledgerCheck(shop)).balanced).toBe(true);
   });
 });
@@ -364,6 +392,29 @@ describe('processInboundEvent in any arrival order', () => {
     expect((await getJson(shop, `/v1/payments/${paymentId}`)).body).toMatchObject({ status: 'captured', capturedAmount: 2000 });
     expect(await counts(shop.merchantId)).toEqual(before);
     expect(await inboundRow(failed)).toMatchObject({ status: 'processed', payment_id: paymentId });
+    const [mark] = await db.sql<{ stale: boolean }[]>`select stale from gw.inbound_events where id = ${failed}`;
+    expect(mark!.stale).toBe(true);
+    // and the merchant sees the mark: stale on the late event, not on the one that applied
+    expect((await getJson(shop, `/v1/inbound-events/${failed}`)).body).toMatchObject({ status: 'processed', stale: true });
+    const list = await getJson<{ data: { id: string; stale: boolean }[] }>(shop, '/v1/inbound-events');
+    expect(list.body.data.map((e) => e.stale)).toEqual([true, false]);
+    const [applied] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from gw.inbound_events where payment_id = ${paymentId} and not stale`;
+    expect(applied!.n).toBe(1);
+  });
+
+  it('marks an event failed with a reason, and applies nothing, when its amount is beyond Number.MAX_SAFE_INTEGER minor units', async () => {
+    const shop = await aShop();
+    const event = stripeEvent('payment_intent.succeeded', { amount: 2000 });
+    const object = (event.data as { object: Record<string, unknown> }).object;
+    const body = JSON.stringify(event).replace(`"amount":2000`, `"amount":${'9'.repeat(30)}`).replace(`"amount_received":2000`, `"amount_received":${'9'.repeat(30)}`);
+    expect(body).toContain('9'.repeat(30));
+    const iev = await ingest(shop, JSON.parse(body) as Record<string, unknown>);
+    const outcome = await processInboundEvent(deps, { inboundEventId: iev });
+    expect(outcome).toEqual({ result: 'failed', reason: expect.stringContaining('payment_intent') });
+    expect(await inboundRow(iev)).toMatchObject({ status: 'failed', payment_id: null, error: expect.any(String) });
+    expect(await counts(shop.merchantId)).toMatchObject({ payments: 0, ledgerTransactions: 0 });
+    expect(object.id).toMatch(/^pi_/);
   });
 
   it('marks an unmapped Stripe event type ignored and creates no payment', async () => {
@@ -408,5 +459,101 @@ describe('GET /v1/payments/{id}', () => {
     }
     const list = await getJson<{ data: unknown[]; hasMore: boolean }>(other, '/v1/payments');
     expect(list.body).toEqual({ data: [], hasMore: false });
+  });
+});
+
+describe('processInboundEvent on Adyen operations', () => {
+  async function anAdyenShop(): Promise<Shop> {
+    const m = await aMerchant(deps, 'Adyen shop');
+    const res = await app.request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'CD'.repeat(32) }, m.apiKey));
+    expect(res.status).toBe(201);
+    return { merchantId: m.id, apiKey: m.apiKey, sourceId: ((await res.json()) as { id: string }).id };
+  }
+  let n = 0;
+  async function apply(shop: Shop, item: Record<string, unknown>): Promise<ProcessOutcome> {
+    n += 1;
+    const body = new TextEncoder().encode(JSON.stringify({ success: 'true', merchantReference: 'order-1', ...item }));
+    const { id } = await db.sql.begin((tx) =>
+      recordInboundEvent(tx, { sourceId: shop.sourceId, merchantId: shop.merchantId, eventId: `adyen-${n}`, eventType: item.eventCode as string, rawBody: body, headers: {} }),
+    );
+    return processInboundEvent(deps, { inboundEventId: id });
+  }
+  const usd = (value: number) => ({ value, currency: 'USD' });
+
+  it('sums two partial captures, reverses one that failed, and records and flags a refund beyond the captured amount', async () => {
+    const shop = await anAdyenShop();
+    const auth = await apply(shop, { eventCode: 'AUTHORISATION', pspReference: 'PAY1', amount: usd(1000) });
+    const paymentId = (auth as { paymentId: string }).paymentId;
+    await apply(shop, { eventCode: 'CAPTURE', pspReference: 'CAP1', originalReference: 'PAY1', amount: usd(600) });
+    await apply(shop, { eventCode: 'CAPTURE', pspReference: 'CAP2', originalReference: 'PAY1', amount: usd(400) });
+    expect(await apply(shop, { eventCode: 'CAPTURE_FAILED', pspReference: 'CAP2', originalReference: 'PAY1', amount: usd(400) })).toMatchObject({
+      result: 'applied',
+      postings: 1,
+    });
+    await apply(shop, { eventCode: 'REFUND', pspReference: 'REF1', originalReference: 'PAY1', amount: usd(500) });
+    await apply(shop, { eventCode: 'REFUND', pspReference: 'REF2', originalReference: 'PAY1', amount: usd(300) });
+
+    const { body } = await getJson<Record<string, unknown> & { operations: Record<string, unknown>[] }>(shop, `/v1/payments/${paymentId}`);
+    expect(body).toMatchObject({
+      status: 'refunded',
+      amount: 1000,
+      capturedAmount: 600,
+      refundedAmount: 600,
+      overRefundedAmount: 200,
+      flags: ['over_refund'],
+    });
+    expect(body.operations.map((o) => [o.kind, o.pspReference, o.amount, o.outcome])).toEqual([
+      ['authorization', 'PAY1', 1000, 'succeeded'],
+      ['capture', 'CAP1', 600, 'succeeded'],
+      ['capture', 'CAP2', 400, 'failed'],
+      ['refund', 'REF1', 500, 'succeeded'],
+      ['refund', 'REF2', 300, 'flagged'],
+    ]);
+    expect(body.operations[4]).toMatchObject({ flagReason: expect.stringContaining('over_refund'), history: [{ outcome: 'succeeded', amount: 300 }] });
+    expect(body.operations[2]!.history).toEqual([
+      { outcome: 'succeeded', amount: 400, cause: expect.stringMatching(/^iev_/), at: AT },
+      { outcome: 'failed', amount: 400, cause: expect.stringMatching(/^iev_/), at: AT },
+    ]);
+
+    const ledger = await getJson<{ data: LedgerTx[] }>(shop, `/v1/payments/${paymentId}/ledger`);
+    expect(ledger.body.data.map((t) => [t.kind, t.entries[0]!.amount])).toEqual([
+      ['capture', 600],
+      ['capture', 400],
+      ['capture_reversal', 400],
+      ['refund', 500],
+      ['refund', 100],
+    ]);
+    expect(await balances(shop)).toEqual({ psp_receivable: 0, merchant_payable: 0 });
+    expect((await ledgerCheck(shop)).balanced).toBe(true);
+  });
+
+  it('opens a dispute (payment.disputed), loses it (dispute_loss posting, payment.charged_back), and has it reversed (payment.dispute_won)', async () => {
+    const shop = await anAdyenShop();
+    await anEndpoint(shop, {});
+    const cap = await apply(shop, { eventCode: 'CAPTURE', pspReference: 'CAP1', originalReference: 'PAY2', amount: usd(1000) });
+    const paymentId = (cap as { paymentId: string }).paymentId;
+    await apply(shop, { eventCode: 'NOTIFICATION_OF_CHARGEBACK', pspReference: 'DSP1', originalReference: 'PAY2', amount: usd(1000) });
+    expect((await getJson(shop, `/v1/payments/${paymentId}`)).body).toMatchObject({ status: 'disputed' });
+    await apply(shop, { eventCode: 'CHARGEBACK', pspReference: 'DSP1', originalReference: 'PAY2', amount: usd(1000) });
+    expect((await getJson(shop, `/v1/payments/${paymentId}`)).body).toMatchObject({ status: 'charged_back', chargedBackAmount: 1000 });
+    expect(await balances(shop)).toEqual({ psp_receivable: 0, merchant_payable: 0 });
+    await apply(shop, { eventCode: 'CHARGEBACK_REVERSED', pspReference: 'DSP1', originalReference: 'PAY2', amount: usd(1000) });
+    expect((await getJson(shop, `/v1/payments/${paymentId}`)).body).toMatchObject({ status: 'captured', chargedBackAmount: 0 });
+    expect(await balances(shop)).toEqual({ psp_receivable: 1000, merchant_payable: -1000 });
+
+    const types = await db.sql<{ type: string }[]>`select type from gw.events where payment_id = ${paymentId} order by id`;
+    expect(types.map((t) => t.type)).toEqual(['payment.authorized', 'payment.captured', 'payment.disputed', 'payment.charged_back', 'payment.dispute_won']);
+    const transitions = await getJson<{ data: { from: string | null; to: string }[] }>(shop, `/v1/payments/${paymentId}/transitions`);
+    expect(transitions.body.data.map((t) => `${t.from}→${t.to}`)).toEqual([
+      'null→pending',
+      'pending→authorized',
+      'authorized→captured',
+      'captured→disputed',
+      'disputed→charged_back',
+      'charged_back→captured',
+    ]);
+    const ledger = await getJson<{ data: LedgerTx[] }>(shop, `/v1/payments/${paymentId}/ledger`);
+    expect(ledger.body.data.map((t) => t.kind)).toEqual(['capture', 'dispute_loss', 'dispute_loss_reversal']);
+    expect(ledger.body.data[1]!.entries).toEqual(refundEntries(1000));
   });
 });

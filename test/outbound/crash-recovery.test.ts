@@ -53,14 +53,16 @@ interface LockRow {
   queue_locked_at: Date | null;
 }
 
-/** The graphile-worker job rows (0.16 private tables) with their queue's lock; all, or those for one message. */
+/** The graphile-worker job rows (0.16 private tables) with their queue's lock; all, or those for one message (alone or in a batch). */
 async function jobLocks(db: TestDatabase, messageId?: string): Promise<LockRow[]> {
   return db.sql<LockRow[]>`
     select j.id::text as id, j.locked_by, j.locked_at, j.attempts, j.run_at,
            q.queue_name, q.locked_by as queue_locked_by, q.locked_at as queue_locked_at
       from graphile_worker._private_jobs j
       left join graphile_worker._private_job_queues q on q.id = j.job_queue_id
-     where ${messageId ?? null}::text is null or j.payload ->> 'messageId' = ${messageId ?? null}::text
+     where ${messageId ?? null}::text is null
+        or exists (select 1 from json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+                    where e.value ->> 'messageId' = ${messageId ?? null}::text)
      order by j.id`;
 }
 

@@ -58,9 +58,10 @@ async function endpointRow(id: string) {
 
 async function queuedAttempts(messageId: string): Promise<{ attempt: number; run_at: Date }[]> {
   return db.sql<{ attempt: number; run_at: Date }[]>`
-    select (j.payload->>'attempt')::int as attempt, j.run_at
+    select (e.value->>'attempt')::int as attempt, j.run_at
       from graphile_worker._private_jobs j
-     where j.payload->>'messageId' = ${messageId}
+     cross join lateral json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+     where e.value->>'messageId' = ${messageId}
      order by j.id`;
 }
 

@@ -106,14 +106,18 @@ interface JobRow {
   payload: { messageId: string; attempt: number };
   run_at: Date;
 }
-/** The deliver_message jobs queued for a message (graphile-worker 0.16 private tables), by attempt. */
+/**
+ * The deliver_message attempts queued for a message (graphile-worker 0.16 private tables),
+ * by attempt: a job's payload is one attempt or an array of them (a batch).
+ */
 async function deliverJobs(messageId: string): Promise<JobRow[]> {
   return db.sql<JobRow[]>`
-    select j.payload, j.run_at
+    select e.value as payload, j.run_at
       from graphile_worker._private_jobs j
       join graphile_worker._private_tasks t on t.id = j.task_id
-     where t.identifier = 'deliver_message' and j.payload ->> 'messageId' = ${messageId}
-     order by (j.payload ->> 'attempt')::int`;
+     cross join lateral json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+     where t.identifier = 'deliver_message' and e.value ->> 'messageId' = ${messageId}
+     order by (e.value ->> 'attempt')::int`;
 }
 const attemptsQueued = async (messageId: string) => (await deliverJobs(messageId)).map((j) => j.payload.attempt);
 

@@ -1,6 +1,6 @@
 // (node) The full Node app: it mounts the endpoint routes, whose SSRF guard resolves DNS
 // with node:dns. The Workers entry mounts only the inbound and health routes.
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { ingestRoutes } from '../../inbound/routes/ingest.js';
 import { inboundEventRoutes } from '../../inbound/routes/inbound-events.js';
 import { sourceRoutes } from '../../inbound/routes/sources.js';
@@ -8,17 +8,21 @@ import { endpointRoutes } from '../../outbound/routes/endpoints.js';
 import { eventRoutes } from '../../outbound/routes/events.js';
 import { requireMerchant } from '../auth/middleware.js';
 import type { AppEnv, Deps } from './env.js';
+import { createRouter, mountApiReference } from './openapi.js';
 import { onError, problemBody, problemResponse } from './problem.js';
 import { requestContext } from './request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { operationRoutes } from './routes/operations.js';
+import { paymentCommandRoutes } from './routes/payment-commands.js';
 import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
 
 /**
  * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
  * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
- * (PSPs). Every request gets a request id, a logger bound to it (`c.var.log`) and one access
+ * (PSPs), and the API reference: `GET /openapi.json` (OpenAPI 3.1, built from the zod
+ * schemas that validate the routes) and `GET /docs`. Every request gets a request id, a logger bound to it (`c.var.log`) and one access
  * line (see {@link requestContext}). `deps` is built once by the entry file; tests call
  * `app.request()`.
  *
@@ -26,8 +30,8 @@ import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
  * const app = createApp(deps);
  * serve({ fetch: app.fetch, port: 3000 });
  */
-export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
+  const app = createRouter();
   app.use('*', requestContext(() => deps));
   app.onError(onError);
   app.notFound(() => problemResponse(problemBody('not_found', 404, 'No such route.')));
@@ -37,14 +41,17 @@ export function createApp(deps: Deps, options: { expectedMigration?: string } = 
   app.route('/admin', merchantRoutes());
   app.route('/inbound', ingestRoutes());
 
-  const v1 = new Hono<AppEnv>();
+  const v1 = createRouter();
   v1.use('*', requireMerchant());
   v1.route('/sources', sourceRoutes());
   v1.route('/inbound-events', inboundEventRoutes());
   v1.route('/endpoints', endpointRoutes());
   v1.route('/events', eventRoutes());
   v1.route('/payments', paymentRoutes());
+  v1.route('/payments', paymentCommandRoutes());
+  v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
   app.route('/v1', v1);
+  mountApiReference(app);
   return app;
 }

@@ -1,8 +1,11 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { Result } from '../result.js';
 import type { Sql } from '../db/client.js';
 import type { SecretBox } from '../secrets.js';
+import type { InboundBatcher } from '../../inbound/batcher.js';
+import type { ResolvedSource, SourceCache } from '../../inbound/source-cache.js';
 
 /** The few logger methods Switchyard calls; pino's Logger satisfies it, so does a Worker's console shim. */
 export interface Log {
@@ -65,6 +68,37 @@ export interface Deps {
   adminToken: string;
   /** undici dispatcher for outbound deliveries (the SSRF-guarded Agent); Node only. */
   dispatcher?: Dispatcher;
+  /**
+   * Node only: the SSRF check of a URL a merchant gives Switchyard to call (a source's
+   * `apiBaseUrl`), `checkEndpointUrl` of src/outbound/ssrf.ts: http(s) only, no
+   * credentials, https when `requireHttps`, and unless `allowPrivate` no localhost, no
+   * forbidden IP literal and no name resolving to a forbidden address. Returns the parsed
+   * URL or a reason fit to show the merchant. Absent (Workers, where the sources routes are
+   * not mounted), such a URL is refused.
+   */
+  checkOutboundUrl?(url: string, opts: { allowPrivate: boolean; requireHttps: boolean }): Promise<Result<URL, string>>;
+  /**
+   * Node only: the fetch of the payments API connectors' PSP calls: undici's fetch through
+   * the SSRF-guarded dispatcher (every connection's address checked, so DNS rebinding and
+   * `apiBaseUrl`s stored before the check are caught), redirects never followed. Absent, the
+   * global fetch (tests: msw intercepts it). `PaymentCommandOptions.fetch` wins over it.
+   */
+  pspFetch?: typeof fetch;
+  /**
+   * Groups concurrent inbound requests into one statement and commit (Node, when
+   * SWITCHYARD_INBOUND_BATCHING is on); absent, each request stores its events in a
+   * transaction of its own (Workers, tests).
+   */
+  inboundBatcher?: InboundBatcher;
+  /** Source lookups of the inbound route, kept SWITCHYARD_SOURCE_CACHE_TTL_MS; absent, every request reads the database. */
+  sourceCache?: SourceCache<ResolvedSource | undefined>;
+  /**
+   * Node only: reads a request's raw body, at most `maxBytes` ('too_large' beyond, the rest
+   * unread), straight from @hono/node-server's IncomingMessage (`env` is the Hono `c.env`),
+   * which skips building a Web Request and stream for it; undefined when `env` carries no
+   * IncomingMessage (then the caller reads the Web Request).
+   */
+  readRawBody?(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined;
   /** Counters and histograms for `GET /metrics`; absent, nothing is counted. */
   metrics?: MetricsSink;
 }

@@ -28,8 +28,10 @@ export function requestContext<E extends AppEnv>(depsOf: (c: Context<E>) => Deps
     c.set('deps', deps);
     c.set('requestId', requestId);
     c.set('log', log);
-    await next();
+    // Set before next(): set after, Hono copies the whole response to add one header.
     c.header('x-request-id', requestId);
+    await next();
+    if (!c.res.headers.has('x-request-id')) c.header('x-request-id', requestId); // a Response the handler built itself
     const status = c.res.status;
     const line = { method: c.req.method, path: c.req.path, status, durationMs: Math.round((performance.now() - started) * 10) / 10 };
     if (status < 400 && PROBES.has(c.req.path)) log.debug(line, 'request');

@@ -5,8 +5,8 @@ import type { Tx } from '../db/client.js';
 export interface JobPayloads {
   /** Apply one stored inbound event to its payment, ledger and outbound events. */
   process_inbound_event: { inboundEventId: string };
-  /** Attempt number `attempt` (1-based) of delivering one message to its endpoint. */
-  deliver_message: { messageId: string; attempt: number };
+  /** Attempt number `attempt` (1-based) of delivering one message to its endpoint, or a batch of such attempts. */
+  deliver_message: { messageId: string; attempt: number } | { messageId: string; attempt: number }[];
 }
 
 /** A task name. */

@@ -31,7 +31,10 @@ export function recoverySweepIntervalMs(thresholdSeconds: number): number {
  * `force_unlock_workers(worker_ids)`, which clears `locked_at`/`locked_by` on its jobs
  * and queues and nothing else: `attempts` is not bumped (a killed worker is not the job's
  * fault; the lost run was already counted when it was taken, as graphile-worker counts
- * every run) and `run_at` is kept, so the job is due at once. One transaction: the stale
+ * every run) and `run_at` is kept, so the job is due at once. One exception: a job at
+ * `max_attempts` (its last run, or a batch delivery job whose key graphile-worker's
+ * add_jobs reused while it ran, which sets attempts to max_attempts) is set one below, so
+ * that it runs once more instead of never. One transaction: the stale
  * workers are found, their rows locked (`for update`, so a worker that is in fact
  * finishing commits before or after us, never half-way) and counted, then unlocked, and a
  * `jobs:insert` NOTIFY wakes idle runners rather than waiting for their next poll.
@@ -77,6 +80,11 @@ export async function unlockAbandonedJobs(sql: Sql, olderThanSeconds: number): P
         select id from graphile_worker._private_job_queues where locked_by = any(${workerIds}::text[]) for update
       )
       select (select count(*) from j)::int as jobs, (select count(*) from q)::int as queues`;
+    // A job whose key was reused while it ran has attempts = max_attempts (graphile-worker's
+    // add_jobs), so once unlocked it would never run again: give it back one run.
+    await tx`
+      update graphile_worker._private_jobs set attempts = max_attempts - 1
+       where locked_by = any(${workerIds}::text[]) and attempts >= max_attempts and max_attempts > 1`;
     await tx`select graphile_worker.force_unlock_workers(${workerIds}::text[])`;
     const unlocked = { jobs: counts?.jobs ?? 0, queues: counts?.queues ?? 0 };
     if (unlocked.jobs + unlocked.queues > 0) {

@@ -3,14 +3,18 @@ import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } 
 import { z } from 'zod';
 import type { Deps, Log } from '../http/env.js';
 import { processInboundEvent } from '../../inbound/process-event.task.js';
-import { deliverMessage } from '../../outbound/deliver.task.js';
+import { deliverMessages } from '../../outbound/deliver.task.js';
+import { enqueueDeliveryBatches } from '../../outbound/messages.js';
+import { paymentsApiCronItems, paymentsApiTaskList } from '../../connectors/tasks.js';
 import { EndpointSlots } from '../../outbound/endpoint-slots.js';
 import type { TaskName } from './enqueue.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from './recovery.js';
 
+const deliveryJob = z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) });
 const payloads = {
   process_inbound_event: z.object({ inboundEventId: z.string().min(1) }),
-  deliver_message: z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) }),
+  // One attempt (retries, put-offs, redeliveries) or a batch (first attempts, recoveries).
+  deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
 } satisfies Record<TaskName, z.ZodType>;
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
@@ -27,21 +31,51 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
 }
 
 /**
- * The task list: each task parses its payload with zod (a malformed payload throws and
+ * The task list: the inbound, delivery and payments API tasks (src/connectors/tasks.ts:
+ * PSP status sync and the idempotency-key purge, which startRunner also schedules as cron
+ * items). Each task parses its payload with zod (a malformed payload throws and
  * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
- * Deliveries share one EndpointSlots, the per-endpoint cap of this process. Every run is
+ * Deliveries share one EndpointSlots, the per-endpoint cap of this process; a
+ * `deliver_message` payload is one attempt or an array of them (a batch, see
+ * src/outbound/messages.ts `enqueueFirstAttempt`), bounded in time by
+ * {@link deliveryBudgetMs}. Every run is
  * reported to `deps.metrics` as `ok` or `error` (it threw, so graphile-worker retries it).
  */
 export function createTaskList(deps: Deps): TaskList {
   const slots = new EndpointSlots();
+  const budgetMs = deliveryBudgetMs(deps.config);
   return {
+    ...paymentsApiTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
-      await processInboundEvent(deps, payloads.process_inbound_event.parse(payload));
+      await processInboundEvent(deps, payloads.process_inbound_event.parse(payload), { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
     }),
-    deliver_message: counted(deps, 'deliver_message', async (payload) => {
-      await deliverMessage(deps, payloads.deliver_message.parse(payload), slots);
+    deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
+      const parsed = payloads.deliver_message.parse(payload);
+      const jobs = Array.isArray(parsed) ? parsed : [parsed];
+      try {
+        await deliverMessages(deps, jobs, slots, { budgetMs });
+      } catch (error) {
+        // A batch job whose key was reused while it ran has had its attempts set to
+        // max_attempts by graphile-worker (add_jobs), so it would not be retried: queue
+        // its attempts again in a new job (those recorded are skipped) and let this one end.
+        const [row] = await deps.sql<{ exhausted: boolean }[]>`
+          select attempts >= max_attempts as exhausted from graphile_worker._private_jobs where id = ${helpers.job.id}::bigint`;
+        if (!row?.exhausted || helpers.job.attempts >= helpers.job.max_attempts) throw error;
+        await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
+        deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
+      }
     }),
   };
+}
+
+/**
+ * How long a delivery batch job may go on starting attempts, ms: the recovery threshold
+ * less the delivery timeout less 15 s of database time, so that its last attempt ends
+ * before the sweeper could take the job as abandoned (at least 15 s, as the threshold is
+ * at least the timeout plus 30 s). The attempts not started by then go to a new job.
+ */
+export function deliveryBudgetMs(config: Deps['config']): number {
+  return Math.max(15_000, recoveryThresholdSeconds(config) * 1000 - config.SWITCHYARD_DELIVERY_TIMEOUT_MS - 15_000);
 }
 
 /** graphile-worker's logger, writing through ours (debug lines dropped). */
@@ -82,9 +116,12 @@ export async function startRunner(
   const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency,
+    // graphile-worker's own pool (get_job, complete_job): one connection per job at once, as
+    // it recommends (it warns below that); the tasks use deps.sql.
+    maxPoolSize: Math.max(10, options.concurrency + 1),
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
-    parsedCronItems: [],
+    parsedCronItems: paymentsApiCronItems(),
     logger: graphileLogger(deps.logger),
     taskList: createTaskList(deps),
   });

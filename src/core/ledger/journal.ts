@@ -13,13 +13,26 @@ export interface JournalEntry {
 }
 
 /**
- * The balanced entries for a posting (DESIGN.md): a capture debits `psp_receivable` and
- * credits `merchant_payable`; a refund does the reverse. Throws an Error if the result
- * does not balance per currency (it cannot, but the database checks again at commit).
+ * Debit and credit account of each posting kind (DESIGN.md "Ledger postings"): a capture
+ * debits `psp_receivable` and credits `merchant_payable`; a refund and a lost dispute do
+ * the reverse; each reversal swaps the sides of what it reverses.
+ */
+export const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; credit: AccountCode }>> = {
+  capture: { debit: 'psp_receivable', credit: 'merchant_payable' },
+  capture_reversal: { debit: 'merchant_payable', credit: 'psp_receivable' },
+  refund: { debit: 'merchant_payable', credit: 'psp_receivable' },
+  refund_reversal: { debit: 'psp_receivable', credit: 'merchant_payable' },
+  dispute_loss: { debit: 'merchant_payable', credit: 'psp_receivable' },
+  dispute_loss_reversal: { debit: 'psp_receivable', credit: 'merchant_payable' },
+};
+
+/**
+ * The balanced entries for a posting, amounts in minor units ({@link POSTING_ACCOUNTS}).
+ * Throws an Error if the result does not balance per currency (it cannot, but the database
+ * checks again at commit).
  */
 export function journalFor(posting: Posting, currency: string): JournalEntry[] {
-  const [debit, credit]: [AccountCode, AccountCode] =
-    posting.kind === 'capture' ? ['psp_receivable', 'merchant_payable'] : ['merchant_payable', 'psp_receivable'];
+  const { debit, credit } = POSTING_ACCOUNTS[posting.kind];
   const entries: JournalEntry[] = [
     { account: debit, direction: 'debit', amount: posting.amount, currency },
     { account: credit, direction: 'credit', amount: posting.amount, currency },

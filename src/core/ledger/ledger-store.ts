@@ -4,25 +4,27 @@ import type { JournalEntry } from './journal.js';
 import { toMinorText } from '../money.js';
 
 /**
- * Posts one balanced ledger transaction through `gw.post_transaction` (sql/0005_ledger.sql),
- * which creates accounts on first use, locks them in id order, inserts the entries and
- * moves the balances. Returns the transaction id, or null when this (payment, cause,
- * kind) was already posted. The database refuses an unbalanced set at commit.
+ * Posts several balanced ledger transactions of one merchant in ONE round trip through
+ * `gw.post_transactions` (sql/0009_payment_operations.sql), which creates the accounts on
+ * first use, locks every account involved once in id order, and inserts the new
+ * transactions, their entries and the balance moves in one statement. Transactions already
+ * posted for their (payment, cause, kind) are skipped. Returns the ids posted. Amounts in
+ * minor units; the database refuses an unbalanced transaction at commit.
  */
-export async function postTransaction(
+export async function postTransactions(
   tx: Tx,
-  input: { merchantId: string; paymentId: string | null; cause: string; kind: string; entries: JournalEntry[] },
-): Promise<string | null> {
-  const entries = input.entries.map((e) => ({
-    account: e.account,
-    direction: e.direction,
-    amount: toMinorText(e.amount),
-    currency: e.currency,
+  merchantId: string,
+  transactions: { paymentId: string | null; cause: string; kind: string; entries: JournalEntry[] }[],
+): Promise<string[]> {
+  if (transactions.length === 0) return [];
+  const payload = transactions.map((t) => ({
+    paymentId: t.paymentId,
+    cause: t.cause,
+    kind: t.kind,
+    entries: t.entries.map((e) => ({ account: e.account, direction: e.direction, amount: toMinorText(e.amount), currency: e.currency })),
   }));
-  const [row] = await tx<{ id: string | null }[]>`
-    select gw.post_transaction(${input.merchantId}, ${input.paymentId}, ${input.cause}, ${input.kind},
-                               ${tx.json(entries)}) as id`;
-  return row?.id ?? null;
+  const [row] = await tx<{ ids: string[] }[]>`select gw.post_transactions(${merchantId}, ${tx.json(payload)}) as ids`;
+  return row?.ids ?? [];
 }
 
 /** A ledger transaction with its entries; amounts in minor units as Decimal. */
@@ -34,7 +36,7 @@ export interface LedgerTransaction {
   entries: { account: string; direction: 'debit' | 'credit'; amount: Decimal; currency: string }[];
 }
 
-/** A payment's ledger transactions with their entries, oldest first. */
+/** A payment's ledger transactions with their entries, oldest first (in the order their entries were written). */
 export async function listPaymentLedger(tx: Tx, paymentId: string): Promise<LedgerTransaction[]> {
   const rows = await tx<{ id: string; kind: string; cause: string; created_at: Date; account: string; direction: 'debit' | 'credit'; amount: string; currency: string }[]>`
     select t.id, t.kind, t.cause, t.created_at, a.code as account, e.direction, e.amount, e.currency
@@ -42,7 +44,7 @@ export async function listPaymentLedger(tx: Tx, paymentId: string): Promise<Ledg
       join gw.ledger_entries e on e.transaction_id = t.id
       join gw.ledger_accounts a on a.id = e.account_id
      where t.payment_id = ${paymentId}
-     order by t.id, e.id`;
+     order by e.id`;
   const byId = new Map<string, LedgerTransaction>();
   for (const r of rows) {
     let t = byId.get(r.id);

@@ -2,9 +2,25 @@ import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 import { toJsonAmount, toMinorText } from '../money.js';
-import type { PaymentState, PaymentStatus } from './state-machine.js';
+import {
+  foldOperations,
+  OUTCOME_RANK,
+  type OperationKind,
+  type OperationOutcome,
+  type OperationReport,
+  type Outcome,
+  type PaymentState,
+  type PaymentStatus,
+} from './state-machine.js';
 
-/** A payment row; amounts in minor units as Decimal. */
+/** An operation report as recorded: a row of `gw.payment_operations`. */
+export interface RecordedOperation extends OperationReport {
+  /** The inbound event (`iev_…`) or API request that reported it. */
+  cause: string;
+  at: Date;
+}
+
+/** A payment row with its operation reports; amounts in minor units as Decimal. */
 export interface Payment extends PaymentState {
   id: string;
   merchantId: string;
@@ -15,6 +31,7 @@ export interface Payment extends PaymentState {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  operations: RecordedOperation[];
 }
 
 interface PaymentDbRow {
@@ -27,31 +44,112 @@ interface PaymentDbRow {
   currency: string;
   captured_amount: string;
   refunded_amount: string;
+  charged_back_amount: string;
+  over_refunded_amount: string;
+  reported_amount: string;
+  reported_captured: string;
+  reported_refunded: string;
   merchant_reference: string | null;
   version: number;
   created_at: Date;
   updated_at: Date;
 }
 
-const toPayment = (r: PaymentDbRow): Payment => ({
+interface OperationJson {
+  kind: OperationKind;
+  reference: string;
+  outcome: OperationOutcome;
+  amount: string | null;
+  cause: string;
+  at: string;
+}
+
+const toOperation = (o: OperationJson): RecordedOperation => ({
+  kind: o.kind,
+  reference: o.reference,
+  outcome: o.outcome,
+  amount: o.amount === null ? null : new Decimal(o.amount),
+  cause: o.cause,
+  at: new Date(o.at),
+});
+
+const toPayment = (r: PaymentDbRow, operations: RecordedOperation[]): Payment => ({
   id: r.id,
   merchantId: r.merchant_id,
   sourceId: r.source_id,
   pspReference: r.psp_reference,
   status: r.status,
   amount: new Decimal(r.amount),
+  reportedAmount: new Decimal(r.reported_amount),
   currency: r.currency,
   capturedAmount: new Decimal(r.captured_amount),
   refundedAmount: new Decimal(r.refunded_amount),
+  chargedBackAmount: new Decimal(r.charged_back_amount),
+  overRefundedAmount: new Decimal(r.over_refunded_amount),
+  reportedCaptured: new Decimal(r.reported_captured),
+  reportedRefunded: new Decimal(r.reported_refunded),
   merchantReference: r.merchant_reference,
   version: r.version,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  operations,
 });
 
 /**
+ * An operation as the API shows it: its reports folded (highest-ranked outcome, largest
+ * amount), with each report as history. A refund the PSP reported beyond what was captured
+ * shows `outcome: "flagged"` with `flagReason` (its reported outcome stays in `history`).
+ */
+export interface OperationView {
+  kind: OperationKind;
+  pspReference: string;
+  amount: number | null;
+  outcome: OperationOutcome | 'flagged';
+  flagReason: string | null;
+  history: { outcome: OperationOutcome; amount: number | null; cause: string; at: string }[];
+}
+
+/**
+ * A payment's operations for the API, in the order they were first reported. When the
+ * payment is over-refunded, the succeeded refunds are walked in that order and those that
+ * go beyond the refunded (posted) amount are flagged.
+ */
+export function operationsView(p: Payment): OperationView[] {
+  const folded = foldOperations(p.operations);
+  let refundedSoFar = new Decimal(0);
+  return folded.map((op) => {
+    const rows = p.operations.filter((r) => r.kind === op.kind && r.reference === op.reference);
+    rows.sort((a, b) => OUTCOME_RANK[a.outcome] - OUTCOME_RANK[b.outcome]);
+    let outcome: OperationView['outcome'] = op.outcome;
+    let flagReason: string | null = null;
+    if (op.kind === 'refund' && op.outcome === 'succeeded' && p.overRefundedAmount.greaterThan(0)) {
+      refundedSoFar = refundedSoFar.plus(op.amount ?? 0);
+      if (refundedSoFar.greaterThan(p.refundedAmount)) {
+        outcome = 'flagged';
+        flagReason = `over_refund: refunds reported beyond the captured amount by ${p.overRefundedAmount.toString()} minor units; the excess is not posted`;
+      }
+    }
+    return {
+      kind: op.kind,
+      pspReference: op.reference,
+      amount: op.amount === null ? null : toJsonAmount(op.amount),
+      outcome,
+      flagReason,
+      history: rows.map((r) => ({
+        outcome: r.outcome,
+        amount: r.amount === null ? null : toJsonAmount(r.amount),
+        cause: r.cause,
+        at: r.at.toISOString(),
+      })),
+    };
+  });
+}
+
+/**
  * The payment as `GET /v1/payments/{id}` returns it (CONTRACT.md "Payments"), and as the
- * `data` of merchant-facing events.
+ * `data` of merchant-facing events. Beyond the contract's fields: `chargedBackAmount`,
+ * `overRefundedAmount`, `flags` (`["over_refund"]` when a PSP reported refunds beyond the
+ * captured amount) and `operations` ({@link operationsView}). Amounts in minor units.
  */
 export function paymentView(p: Payment): Record<string, unknown> {
   return {
@@ -63,56 +161,241 @@ export function paymentView(p: Payment): Record<string, unknown> {
     currency: p.currency,
     capturedAmount: toJsonAmount(p.capturedAmount),
     refundedAmount: toJsonAmount(p.refundedAmount),
+    chargedBackAmount: toJsonAmount(p.chargedBackAmount),
+    overRefundedAmount: toJsonAmount(p.overRefundedAmount),
+    flags: p.overRefundedAmount.greaterThan(0) ? ['over_refund'] : [],
     merchantReference: p.merchantReference,
+    operations: operationsView(p),
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };
 }
 
+const OPS_JSON = (tx: Tx) => tx`
+  coalesce((select json_agg(json_build_object('kind', o.kind, 'reference', o.psp_reference, 'outcome', o.outcome,
+                                              'amount', o.amount::text, 'cause', o.cause, 'at', o.at) order by o.id)
+              from gw.payment_operations o
+             where o.payment_id = p.id), '[]'::json) as ops`;
+
 /**
- * The payment for (source, PSP reference), created `pending` on first sight, locked
- * `for update` for the rest of the caller's transaction. Concurrent first sights of the
- * same payment serialize on the unique key; the loser reads the winner's row.
+ * The payment for (source, PSP reference) with its operations, created `pending` on first
+ * sight, locked `for update` for the rest of the caller's transaction. Concurrent first
+ * sights of the same payment serialize on the unique key; the loser reads the winner's row.
+ * One round trip when the payment exists. `amount`: the payment's amount if the event gave
+ * it, else 0 (unknown), minor units.
  */
 export async function lockOrCreatePayment(
   tx: Tx,
   input: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null; now: Date },
 ): Promise<{ payment: Payment; created: boolean }> {
-  const inserted = await tx<{ id: string }[]>`
-    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency, merchant_reference,
-                             created_at, updated_at)
+  const lock = async (): Promise<Payment | undefined> => {
+    const [row] = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
+      select p.*, ${OPS_JSON(tx)}
+        from gw.payments p
+       where p.source_id = ${input.sourceId} and p.psp_reference = ${input.pspReference}
+         for update of p`;
+    return row && toPayment(row, row.ops.map(toOperation));
+  };
+  const existing = await lock();
+  if (existing) return { payment: existing, created: false };
+  const amount = toMinorText(input.amount);
+  const [inserted] = await tx<PaymentDbRow[]>`
+    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, reported_amount, currency,
+                             merchant_reference, created_at, updated_at)
     values (${newId('pay', input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
-            ${toMinorText(input.amount)}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
+            ${amount}, ${amount}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
     on conflict (source_id, psp_reference) do nothing
-    returning id`;
-  const [row] = await tx<PaymentDbRow[]>`
-    select * from gw.payments
-     where source_id = ${input.sourceId} and psp_reference = ${input.pspReference}
-       for update`;
-  return { payment: toPayment(row!), created: inserted.length > 0 };
+    returning *`;
+  if (inserted) return { payment: toPayment(inserted, []), created: true };
+  return { payment: (await lock())!, created: false };
 }
 
 /**
- * Writes a payment's new state under its optimistic `version` (the row is locked, so a
- * mismatch means a bug); throws an Error if no row matched.
+ * {@link lockOrCreatePayment} for many payments at once, in two statements whatever their
+ * number: first every missing payment is inserted, then every payment is locked `for update`,
+ * both in (source, PSP reference) order (`collate "C"`). Two callers that share payments thus
+ * wait on each other in one order and cannot deadlock. Returns one entry per input, in order.
  */
-export async function savePayment(tx: Tx, p: Payment, next: PaymentState & { merchantReference: string | null }, now: Date): Promise<Payment> {
-  const [row] = await tx<PaymentDbRow[]>`
-    update gw.payments
-       set status = ${next.status},
-           amount = ${toMinorText(next.amount)},
-           captured_amount = ${toMinorText(next.capturedAmount)},
-           refunded_amount = ${toMinorText(next.refundedAmount)},
-           merchant_reference = coalesce(merchant_reference, ${next.merchantReference}),
-           version = version + 1,
-           updated_at = ${now}
-     where id = ${p.id} and version = ${p.version}
-     returning *`;
-  if (!row) throw new Error(`payment ${p.id} changed under its lock (version ${p.version})`);
-  return toPayment(row);
+export async function lockOrCreatePayments(
+  tx: Tx,
+  inputs: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null; now: Date }[],
+): Promise<{ payment: Payment; created: boolean }[]> {
+  if (inputs.length === 0) return [];
+  const rows = inputs.map((i) => ({
+    id: newId('pay', i.now),
+    merchantId: i.merchantId,
+    sourceId: i.sourceId,
+    pspReference: i.pspReference,
+    currency: i.currency,
+    amount: toMinorText(i.amount),
+    merchantReference: i.merchantReference,
+    at: i.now.toISOString(),
+  }));
+  const inserted = await tx<{ source_id: string; psp_reference: string }[]>`
+    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, reported_amount, currency,
+                             merchant_reference, created_at, updated_at)
+    select x.id, x."merchantId", x."sourceId", x."pspReference", 'pending', x.amount::bigint, x.amount::bigint, x.currency,
+           x."merchantReference", x.at, x.at
+      from json_to_recordset(${tx.json(rows)}::json)
+           as x(id text, "merchantId" text, "sourceId" text, "pspReference" text, currency text, amount text,
+                "merchantReference" text, at timestamptz)
+     order by x."sourceId" collate "C", x."pspReference" collate "C"
+    on conflict (source_id, psp_reference) do nothing
+    returning source_id, psp_reference`;
+  const keys = rows.map((r) => ({ s: r.sourceId, r: r.pspReference }));
+  const locked = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
+    select p.*, ${OPS_JSON(tx)}
+      from gw.payments p
+      join json_to_recordset(${tx.json(keys)}::json) as k(s text, r text)
+        on p.source_id = k.s and p.psp_reference = k.r
+     order by p.source_id collate "C", p.psp_reference collate "C"
+       for update of p`;
+  const key = (s: string, r: string): string => `${s}\u0000${r}`;
+  const created = new Set(inserted.map((i) => key(i.source_id, i.psp_reference)));
+  const byKey = new Map(locked.map((row) => [key(row.source_id, row.psp_reference), toPayment(row, row.ops.map(toOperation))]));
+  return inputs.map((i) => {
+    const k = key(i.sourceId, i.pspReference);
+    return { payment: byKey.get(k)!, created: created.has(k) };
+  });
 }
 
-/** Appends audit rows: one per status move, with the inbound event that caused it. */
+/**
+ * Saves the outcome of one event on a locked payment, in one statement: the derived state
+ * and facts (under the optimistic `version`; the row is locked, so a mismatch means a bug
+ * and throws an Error), the event's new operation reports, and one transition row per
+ * status move (`from: null → pending` first when the payment was just `created`), all
+ * with `cause`. `touch` false keeps `updatedAt` (a stale event that only added facts).
+ */
+export async function savePaymentOutcome(
+  tx: Tx,
+  p: Payment,
+  input: { outcome: Outcome; created: boolean; cause: string; merchantReference: string | null; now: Date; touch: boolean },
+): Promise<Payment> {
+  const s = input.outcome.state;
+  const steps = [...(input.created ? [{ from: null, to: 'pending' as PaymentStatus }] : []), ...input.outcome.steps].map((x, n) => ({ ...x, n }));
+  const ops = input.outcome.newOperations.map((o) => ({
+    kind: o.kind,
+    reference: o.reference,
+    outcome: o.outcome,
+    amount: o.amount === null ? null : toMinorText(o.amount),
+  }));
+  const [row] = await tx<PaymentDbRow[]>`
+    with saved as (
+      update gw.payments
+         set status = ${s.status},
+             amount = ${toMinorText(s.amount)},
+             reported_amount = ${toMinorText(s.reportedAmount)},
+             captured_amount = ${toMinorText(s.capturedAmount)},
+             refunded_amount = ${toMinorText(s.refundedAmount)},
+             charged_back_amount = ${toMinorText(s.chargedBackAmount)},
+             over_refunded_amount = ${toMinorText(s.overRefundedAmount)},
+             reported_captured = ${toMinorText(s.reportedCaptured)},
+             reported_refunded = ${toMinorText(s.reportedRefunded)},
+             merchant_reference = coalesce(merchant_reference, ${input.merchantReference}),
+             version = version + 1,
+             updated_at = case when ${input.touch} then ${input.now}::timestamptz else updated_at end
+       where id = ${p.id} and version = ${p.version}
+       returning *
+    ), ops as (
+      insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, amount, cause, at)
+      select ${p.id}, x.kind, x.reference, x.outcome, x.amount::bigint, ${input.cause}, ${input.now}
+        from json_to_recordset(${tx.json(ops)}::json) as x(kind text, reference text, outcome text, amount text)
+      on conflict (payment_id, kind, psp_reference, outcome) do nothing
+    ), moves as (
+      insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
+      select ${p.id}, x."from", x."to", ${input.cause}, ${input.now}
+        from json_to_recordset(${tx.json(steps)}::json) as x("from" text, "to" text, n int)
+       order by x.n
+    )
+    select * from saved`;
+  if (!row) throw new Error(`payment ${p.id} changed under its lock (version ${p.version})`);
+  const added = input.outcome.newOperations.map((o) => ({ ...o, cause: input.cause, at: input.now }));
+  return toPayment(row, [...p.operations, ...added]);
+}
+
+/**
+ * {@link savePaymentOutcome} for a batch, in ONE statement: each payment's final state (under
+ * the `version` it was locked at; throws an Error if any row changed under its lock), every
+ * new operation report and every transition row, each with its own cause and in the order
+ * given. Amounts in minor units.
+ */
+export async function savePaymentOutcomes(
+  tx: Tx,
+  input: {
+    payments: { id: string; version: number; state: PaymentState; merchantReference: string | null; updatedAt: Date }[];
+    operations: { paymentId: string; report: OperationReport; cause: string; at: Date }[];
+    transitions: { paymentId: string; from: PaymentStatus | null; to: PaymentStatus; cause: string; at: Date }[];
+  },
+): Promise<void> {
+  if (input.payments.length === 0) return;
+  const payments = input.payments.map((p) => ({
+    id: p.id,
+    version: p.version,
+    status: p.state.status,
+    amount: toMinorText(p.state.amount),
+    reportedAmount: toMinorText(p.state.reportedAmount),
+    captured: toMinorText(p.state.capturedAmount),
+    refunded: toMinorText(p.state.refundedAmount),
+    chargedBack: toMinorText(p.state.chargedBackAmount),
+    overRefunded: toMinorText(p.state.overRefundedAmount),
+    reportedCaptured: toMinorText(p.state.reportedCaptured),
+    reportedRefunded: toMinorText(p.state.reportedRefunded),
+    merchantReference: p.merchantReference,
+    updatedAt: p.updatedAt.toISOString(),
+  }));
+  const operations = input.operations.map((o) => ({
+    paymentId: o.paymentId,
+    kind: o.report.kind,
+    reference: o.report.reference,
+    outcome: o.report.outcome,
+    amount: o.report.amount === null ? null : toMinorText(o.report.amount),
+    cause: o.cause,
+    at: o.at.toISOString(),
+  }));
+  const transitions = input.transitions.map((t, n) => ({ ...t, at: t.at.toISOString(), n }));
+  const [row] = await tx<{ saved: number }[]>`
+    with saved as (
+      update gw.payments p
+         set status = x.status,
+             amount = x.amount::bigint,
+             reported_amount = x."reportedAmount"::bigint,
+             captured_amount = x.captured::bigint,
+             refunded_amount = x.refunded::bigint,
+             charged_back_amount = x."chargedBack"::bigint,
+             over_refunded_amount = x."overRefunded"::bigint,
+             reported_captured = x."reportedCaptured"::bigint,
+             reported_refunded = x."reportedRefunded"::bigint,
+             merchant_reference = coalesce(p.merchant_reference, x."merchantReference"),
+             version = p.version + 1,
+             updated_at = x."updatedAt"
+        from json_to_recordset(${tx.json(payments)}::json)
+             as x(id text, version int, status text, amount text, "reportedAmount" text, captured text, refunded text,
+                  "chargedBack" text, "overRefunded" text, "reportedCaptured" text, "reportedRefunded" text,
+                  "merchantReference" text, "updatedAt" timestamptz)
+       where p.id = x.id and p.version = x.version
+       returning p.id
+    ), ops as (
+      insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, amount, cause, at)
+      select x."paymentId", x.kind, x.reference, x.outcome, x.amount::bigint, x.cause, x.at
+        from json_to_recordset(${tx.json(operations)}::json)
+             as x("paymentId" text, kind text, reference text, outcome text, amount text, cause text, at timestamptz)
+      on conflict (payment_id, kind, psp_reference, outcome) do nothing
+    ), moves as (
+      insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
+      select x."paymentId", x."from", x."to", x.cause, x.at
+        from json_to_recordset(${tx.json(transitions)}::json)
+             as x("paymentId" text, "from" text, "to" text, cause text, at timestamptz, n int)
+       order by x.n
+    )
+    select count(*)::int as saved from saved`;
+  if (row!.saved !== payments.length) throw new Error(`${payments.length - row!.saved} payment(s) changed under their lock`);
+}
+
+/**
+ * Appends audit rows: one per status move, with the inbound event (or API request) that
+ * caused it. {@link savePaymentOutcome} does this itself; this is for callers that move a
+ * payment by other means.
+ */
 export async function insertTransitions(
   tx: Tx,
   paymentId: string,
@@ -120,35 +403,37 @@ export async function insertTransitions(
   cause: string,
   at: Date,
 ): Promise<void> {
-  for (const s of steps) {
-    await tx`
-      insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
-      values (${paymentId}, ${s.from}, ${s.to}, ${cause}, ${at})`;
-  }
+  if (steps.length === 0) return;
+  await tx`
+    insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
+    select ${paymentId}, x."from", x."to", ${cause}, ${at}
+      from json_to_recordset(${tx.json(steps.map((x, n) => ({ ...x, n })))}::json) as x("from" text, "to" text, n int)
+     order by x.n`;
 }
 
-/** One of the merchant's payments, or undefined. */
+/** One of the merchant's payments with its operations, or undefined. */
 export async function getPayment(tx: Tx, merchantId: string, id: string): Promise<Payment | undefined> {
-  const [row] = await tx<PaymentDbRow[]>`select * from gw.payments where id = ${id} and merchant_id = ${merchantId}`;
-  return row && toPayment(row);
+  const [row] = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
+    select p.*, ${OPS_JSON(tx)} from gw.payments p where p.id = ${id} and p.merchant_id = ${merchantId}`;
+  return row && toPayment(row, row.ops.map(toOperation));
 }
 
-/** The merchant's payments, newest first, filtered; `limit + 1` rows (see toPage). */
+/** The merchant's payments with their operations, newest first, filtered; `limit + 1` rows (see toPage). */
 export async function listPayments(
   tx: Tx,
   merchantId: string,
   q: { limit: number; startingAfter?: string; status?: string; pspReference?: string; sourceId?: string },
 ): Promise<Payment[]> {
-  const rows = await tx<PaymentDbRow[]>`
-    select * from gw.payments
-     where merchant_id = ${merchantId}
-       ${q.startingAfter ? tx`and id < ${q.startingAfter}` : tx``}
-       ${q.status ? tx`and status = ${q.status}` : tx``}
-       ${q.pspReference ? tx`and psp_reference = ${q.pspReference}` : tx``}
-       ${q.sourceId ? tx`and source_id = ${q.sourceId}` : tx``}
-     order by id desc
+  const rows = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
+    select p.*, ${OPS_JSON(tx)} from gw.payments p
+     where p.merchant_id = ${merchantId}
+       ${q.startingAfter ? tx`and p.id < ${q.startingAfter}` : tx``}
+       ${q.status ? tx`and p.status = ${q.status}` : tx``}
+       ${q.pspReference ? tx`and p.psp_reference = ${q.pspReference}` : tx``}
+       ${q.sourceId ? tx`and p.source_id = ${q.sourceId}` : tx``}
+     order by p.id desc
      limit ${q.limit + 1}`;
-  return rows.map(toPayment);
+  return rows.map((r) => toPayment(r, r.ops.map(toOperation)));
 }
 
 /** A payment's audit trail, oldest first. */

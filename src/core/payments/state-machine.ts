@@ -1,9 +1,6 @@
 import { Decimal } from 'decimal.js';
 
-/**
- * A payment's status (DESIGN.md "Payment states"). `disputed` and `charged_back` exist in
- * the schema; no event reaches them yet (disputes come with the payments-core work).
- */
+/** A payment's status (DESIGN.md "Payment states"). */
 export type PaymentStatus =
   | 'pending'
   | 'authorized'
@@ -15,139 +12,430 @@ export type PaymentStatus =
   | 'disputed'
   | 'charged_back';
 
-/**
- * What a PSP event says happened to a payment, PSP-neutral. Amounts are integer minor
- * units. Totals are cumulative, as PSPs report them (Stripe `amount_received`,
- * `amount_refunded`), which is what makes the outcome independent of arrival order:
- * the payment keeps the largest total it has seen and posts only the difference.
- */
-export interface PaymentEvent {
-  kind: 'authorized' | 'captured' | 'failed' | 'voided' | 'refunded';
-  /** The payment's full amount, when the event carries it. */
-  amount?: Decimal;
-  /** Total captured so far (captured, and refunded events that know it). */
-  capturedTotal?: Decimal;
-  /**
-   * Total refunded so far (refunded events). Normalizers also give `capturedTotal` with it,
-   * so a refund that arrives before its capture captures the right amount.
-   */
-  refundedTotal?: Decimal;
-}
+/** Every status, in the order the README's state table lists them. */
+export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
+  'pending', 'authorized', 'captured', 'partially_refunded', 'refunded', 'failed', 'voided', 'disputed', 'charged_back',
+];
 
-/** The state the machine works on: status and amounts in minor units. */
-export interface PaymentState {
-  status: PaymentStatus;
-  amount: Decimal;
-  capturedAmount: Decimal;
-  refundedAmount: Decimal;
-}
-
-/** A ledger movement the event causes, in minor units; DESIGN.md "Ledger postings". */
-export interface Posting {
-  kind: 'capture' | 'refund';
-  amount: Decimal;
-}
-
-/** The result of applying one event: the new state, each status step, each posting. */
-export interface Outcome {
-  state: PaymentState;
-  steps: { from: PaymentStatus; to: PaymentStatus }[];
-  postings: Posting[];
-  /** True when the event changed nothing: a duplicate, or one that arrived after its successor. */
-  stale: boolean;
-}
+/** What a payment is made of: one authorization, any number of captures, refunds and disputes, a void. */
+export type OperationKind = 'authorization' | 'capture' | 'refund' | 'void' | 'dispute';
 
 /**
- * Which event kinds move a payment out of each status, and to where; anything not listed
- * is stale for that status. Captures and refunds are handled by amount (below), because
- * they may also arrive ahead of the steps they imply.
+ * How an operation ended, as its PSP reported it. Money operations go `pending` →
+ * `succeeded` → `failed` (a failure after success is a reversal: Adyen CAPTURE_FAILED,
+ * REFUND_FAILED, a Stripe refund that fails); disputes go `open` → `won` | `lost` →
+ * `reversed` (a lost dispute whose funds came back: Adyen CHARGEBACK_REVERSED).
  */
-export const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<'authorized' | 'failed' | 'voided', PaymentStatus>>>> = {
-  pending: { authorized: 'authorized', failed: 'failed', voided: 'voided' },
-  authorized: { failed: 'failed', voided: 'voided' },
-  captured: {},
-  partially_refunded: {},
-  refunded: {},
-  failed: {},
-  voided: {},
-  disputed: {},
-  charged_back: {},
+export type OperationOutcome = 'pending' | 'succeeded' | 'failed' | 'open' | 'won' | 'lost' | 'reversed';
+
+/**
+ * The rank of each outcome: an operation's outcome is the highest-ranked one reported for
+ * it, whatever order the reports arrived in (a late `succeeded` never undoes a `failed`).
+ */
+export const OUTCOME_RANK: Readonly<Record<OperationOutcome, number>> = {
+  pending: 0,
+  succeeded: 1,
+  failed: 2,
+  open: 1,
+  won: 2,
+  lost: 3,
+  reversed: 4,
 };
 
 /**
- * Applies one PSP event to a payment. Pure: no I/O, no clock.
- *
- * - Statuses only move forward; an event that arrives after its successor is stale.
- * - A capture (or a refund) seen before the authorization applies the implied steps:
- *   a refund before its capture captures first, so the ledger stays whole.
- * - Money already captured wins over a later `failed` or `voided` (the PSP holds the funds),
- *   and a capture after a failed attempt moves the payment to captured (Stripe retries a
- *   PaymentIntent with another payment method after `payment_intent.payment_failed`).
- * - Refunds never exceed the captured amount.
+ * One report of one operation: a row of `gw.payment_operations`. `reference` is the
+ * operation's own PSP reference (Stripe `re_…`/`dp_…`, Adyen modification pspReference;
+ * the payment's own reference for its authorization and void). Amount in minor units,
+ * null when the PSP did not give one.
  */
-export function applyPaymentEvent(state: PaymentState, event: PaymentEvent): Outcome {
-  let { status, amount, capturedAmount, refundedAmount } = state;
-  const steps: Outcome['steps'] = [];
-  const postings: Posting[] = [];
-  const moveTo = (to: PaymentStatus): void => {
-    if (to !== status) steps.push({ from: status, to });
-    status = to;
-  };
-  if (event.amount && event.amount.greaterThan(amount)) amount = event.amount;
+export interface OperationReport {
+  kind: OperationKind;
+  reference: string;
+  outcome: OperationOutcome;
+  amount: Decimal | null;
+}
 
-  const captureUpTo = (target: Decimal): void => {
-    if (!target.greaterThan(capturedAmount)) return;
-    if (status === 'pending') moveTo('authorized');
-    postings.push({ kind: 'capture', amount: target.minus(capturedAmount) });
-    capturedAmount = target;
-    if (amount.lessThan(capturedAmount)) amount = capturedAmount;
-    if (status === 'authorized' || status === 'failed' || status === 'voided') moveTo('captured');
-    else if (status === 'refunded') moveTo('partially_refunded');
-  };
-
-  switch (event.kind) {
-    case 'authorized':
-    case 'failed':
-    case 'voided': {
-      const to = TRANSITIONS[status][event.kind];
-      if (to) moveTo(to);
-      break;
-    }
-    case 'captured':
-      captureUpTo(event.capturedTotal ?? event.amount ?? capturedAmount);
-      break;
-    case 'refunded': {
-      const refundTarget = Decimal.max(refundedAmount, event.refundedTotal ?? refundedAmount);
-      captureUpTo(Decimal.max(capturedAmount, event.capturedTotal ?? capturedAmount, refundTarget));
-      if (refundTarget.greaterThan(refundedAmount)) {
-        postings.push({ kind: 'refund', amount: refundTarget.minus(refundedAmount) });
-        refundedAmount = refundTarget;
-        moveTo(refundedAmount.equals(capturedAmount) ? 'refunded' : 'partially_refunded');
-      }
-      break;
-    }
-  }
-  return {
-    state: { status, amount, capturedAmount, refundedAmount },
-    steps,
-    postings,
-    stale: steps.length === 0 && postings.length === 0,
-  };
+/** An operation as the payment sees it: its highest-ranked outcome and largest amount. */
+export interface Operation {
+  kind: OperationKind;
+  reference: string;
+  outcome: OperationOutcome;
+  amount: Decimal | null;
 }
 
 /**
- * The merchant-facing event types an outcome emits (DESIGN.md "Merchant-facing events"):
- * one per status step, plus `payment.captured` for a further capture and
- * `payment.partially_refunded` for a further partial refund that kept the status.
+ * What a PSP event says, PSP-neutral (minor units throughout):
+ * - `kind` names it (the rows of {@link EVENT_KINDS});
+ * - `amount` is the payment's full amount when the event carries it;
+ * - `capturedTotal` / `refundedTotal` are cumulative totals as PSPs that keep them report
+ *   them (Stripe `amount_received`, `amount_captured`, `amount_refunded`; Checkout.com
+ *   balances): the payment keeps the largest seen, so their order does not matter;
+ * - `operation` is one operation's report, for PSPs that send operation-level events
+ *   (Adyen modifications with their own pspReference, Stripe refunds and disputes).
  */
+export interface PaymentEvent {
+  kind: PaymentEventKind;
+  amount?: Decimal;
+  capturedTotal?: Decimal;
+  refundedTotal?: Decimal;
+  operation?: { kind: OperationKind; reference: string; outcome: OperationOutcome; amount?: Decimal };
+}
+
+/**
+ * The event kinds normalizers emit, and the operation report each implies when the event
+ * names no operation of its own (the report is then about the payment's own PSP reference,
+ * with the event's `amount`). Cumulative kinds (`captured`, `refunded`) report totals instead.
+ */
+export const EVENT_KINDS = {
+  authorized: { operation: { kind: 'authorization', outcome: 'succeeded' } },
+  failed: { operation: { kind: 'authorization', outcome: 'failed' } },
+  voided: { operation: { kind: 'void', outcome: 'succeeded' } },
+  captured: { operation: null },
+  refunded: { operation: null },
+  capture_failed: { operation: { kind: 'capture', outcome: 'failed' } },
+  refund_pending: { operation: { kind: 'refund', outcome: 'pending' } },
+  refund_failed: { operation: { kind: 'refund', outcome: 'failed' } },
+  dispute_opened: { operation: { kind: 'dispute', outcome: 'open' } },
+  dispute_won: { operation: { kind: 'dispute', outcome: 'won' } },
+  dispute_lost: { operation: { kind: 'dispute', outcome: 'lost' } },
+  dispute_reversed: { operation: { kind: 'dispute', outcome: 'reversed' } },
+} as const satisfies Record<string, { operation: { kind: OperationKind; outcome: OperationOutcome } | null }>;
+
+/** A normalized event's kind; see {@link EVENT_KINDS}. */
+export type PaymentEventKind = keyof typeof EVENT_KINDS;
+
+/**
+ * A payment's state: what it is made of (amount, the PSPs' cumulative floors, operation
+ * reports) and what derives from it (status and amounts, all minor units).
+ */
+export interface PaymentState {
+  status: PaymentStatus;
+  /** The payment's amount: the largest reported, at least what was captured. */
+  amount: Decimal;
+  /** The largest payment amount a PSP reported (0: none yet). */
+  reportedAmount: Decimal;
+  /** Net captured: captures that succeeded and were not reversed (or the implied capture of a refund). */
+  capturedAmount: Decimal;
+  /** Net refunded, at most capturedAmount. */
+  refundedAmount: Decimal;
+  /** Lost disputes not reversed, at most captured − refunded. */
+  chargedBackAmount: Decimal;
+  /** Refunds reported beyond what was captured: recorded and flagged, never posted. */
+  overRefundedAmount: Decimal;
+  /** The largest cumulative captured total a PSP reported. */
+  reportedCaptured: Decimal;
+  /** The largest cumulative refunded total a PSP reported. */
+  reportedRefunded: Decimal;
+  /** Every operation report the payment has (one per operation and outcome). */
+  operations: OperationReport[];
+}
+
+/** A ledger movement an event causes (DESIGN.md "Ledger postings"), minor units. */
+export interface Posting {
+  kind: 'capture' | 'capture_reversal' | 'refund' | 'refund_reversal' | 'dispute_loss' | 'dispute_loss_reversal';
+  amount: Decimal;
+}
+
+/** The result of applying one event. */
+export interface Outcome {
+  state: PaymentState;
+  /** Each status move, implied ones included, in order. */
+  steps: { from: PaymentStatus; to: PaymentStatus }[];
+  postings: Posting[];
+  /** Operation reports the event adds (already-known ones left out). */
+  newOperations: OperationReport[];
+  /** Merchant-facing event types to emit (DESIGN.md "Merchant-facing events"). */
+  events: string[];
+  /**
+   * True when the event changes nothing a merchant sees (status, amounts, flags): a
+   * duplicate, or one that arrived after its successors. Its operation report, if new, is
+   * still recorded, so the recorded operations do not depend on arrival order.
+   */
+  stale: boolean;
+  /**
+   * True when what the payment is made of changed (an operation report, a larger reported
+   * amount or total), even if nothing visible did: the caller must save it, or a later
+   * event would be derived from less than the in-order run had.
+   */
+  factsChanged: boolean;
+}
+
+/**
+ * The state table: for each status, the statuses it may move to and the merchant-facing
+ * event the move emits (null: the move is announced by a posting's event instead, see
+ * {@link POSTING_EVENTS}). A move not in this table is a bug (the property tests check).
+ */
+export const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<PaymentStatus, string | null>>>> = {
+  pending: { authorized: 'payment.authorized', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
+  authorized: { captured: 'payment.captured', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
+  captured: {
+    partially_refunded: 'payment.partially_refunded',
+    refunded: 'payment.refunded',
+    disputed: 'payment.disputed',
+    authorized: null,
+    voided: null,
+    failed: null,
+  },
+  partially_refunded: {
+    refunded: 'payment.refunded',
+    captured: null,
+    disputed: 'payment.disputed',
+    authorized: null,
+    voided: null,
+    failed: null,
+  },
+  refunded: { partially_refunded: null, captured: null, disputed: 'payment.disputed', authorized: null, voided: null, failed: null },
+  failed: { captured: 'payment.captured', voided: 'payment.voided', disputed: 'payment.disputed' },
+  voided: { captured: 'payment.captured', disputed: 'payment.disputed' },
+  disputed: {
+    captured: 'payment.dispute_won',
+    partially_refunded: 'payment.dispute_won',
+    refunded: 'payment.dispute_won',
+    charged_back: 'payment.charged_back',
+    authorized: 'payment.dispute_won',
+    pending: 'payment.dispute_won',
+    voided: 'payment.dispute_won',
+    failed: 'payment.dispute_won',
+  },
+  charged_back: {
+    captured: 'payment.dispute_won',
+    partially_refunded: 'payment.dispute_won',
+    refunded: 'payment.dispute_won',
+    disputed: 'payment.disputed',
+    // the money under the chargeback went away (a capture failed): the reversing posting says so
+    authorized: null,
+    pending: null,
+    voided: null,
+    failed: null,
+  },
+};
+
+/** The merchant-facing event each posting kind emits when no status move announced it. */
+export const POSTING_EVENTS: Readonly<Record<Posting['kind'], string | null>> = {
+  capture: 'payment.captured',
+  capture_reversal: 'payment.capture_failed',
+  refund: null, // payment.partially_refunded or payment.refunded, by the resulting amounts
+  refund_reversal: 'payment.refund_failed',
+  dispute_loss: 'payment.charged_back',
+  dispute_loss_reversal: 'payment.dispute_won',
+};
+
+/** A new payment's state: pending, nothing captured, `amount` minor units. */
+export function initialPaymentState(amount: Decimal = new Decimal(0)): PaymentState {
+  const zero = new Decimal(0);
+  return {
+    status: 'pending',
+    amount,
+    reportedAmount: amount,
+    capturedAmount: zero,
+    refundedAmount: zero,
+    chargedBackAmount: zero,
+    overRefundedAmount: zero,
+    reportedCaptured: zero,
+    reportedRefunded: zero,
+    operations: [],
+  };
+}
+
+/** A payment's operations: its reports folded per (kind, reference) by {@link OUTCOME_RANK}. */
+export function foldOperations(reports: readonly OperationReport[]): Operation[] {
+  const byKey = new Map<string, Operation>();
+  for (const r of reports) {
+    const key = `${r.kind}\u0000${r.reference}`;
+    const op = byKey.get(key);
+    if (!op) {
+      byKey.set(key, { ...r });
+      continue;
+    }
+    if (OUTCOME_RANK[r.outcome] > OUTCOME_RANK[op.outcome]) op.outcome = r.outcome;
+    if (r.amount && (!op.amount || r.amount.greaterThan(op.amount))) op.amount = r.amount;
+  }
+  return [...byKey.values()];
+}
+
+const ZERO = new Decimal(0);
+const sum = (ops: Operation[], kind: OperationKind, outcomes: OperationOutcome[]): Decimal =>
+  ops
+    .filter((o) => o.kind === kind && outcomes.includes(o.outcome))
+    .reduce((acc, o) => acc.plus(o.amount ?? ZERO), ZERO);
+
+/**
+ * Derives status and amounts from what a payment is made of. A function of the final set of
+ * reports and floors only, which is what makes processing order-independent:
+ *
+ * - captured gross = max(reported cumulative, Σ captures succeeded or failed) − Σ captures failed
+ *   (a failed capture is subtracted whether the floor or its own success counted it);
+ * - refunded gross likewise over refunds;
+ * - captured = captured gross once any capture is known (a succeeded or failed capture, or a
+ *   cumulative total); before that a refund implies its capture: min(refunded gross, the
+ *   reported amount, or all of it while no amount is known);
+ * - refunded = min(refunded gross, captured); the rest is the over-refund, flagged, never posted;
+ * - charged back = min(Σ disputes lost (amount, else all that is left), captured − refunded);
+ * - status: an open dispute → disputed; money charged back → charged_back; money captured →
+ *   captured / partially_refunded / refunded; else voided, failed, authorized, pending, in that
+ *   precedence (money already captured wins over a later failure or void).
+ */
+export function derivePaymentState(
+  base: Pick<PaymentState, 'reportedAmount' | 'reportedCaptured' | 'reportedRefunded' | 'operations'>,
+): PaymentState {
+  const ops = foldOperations(base.operations);
+  const nonNeg = (d: Decimal): Decimal => Decimal.max(d, ZERO);
+  const capturedGross = nonNeg(
+    Decimal.max(base.reportedCaptured, sum(ops, 'capture', ['succeeded', 'failed'])).minus(sum(ops, 'capture', ['failed'])),
+  );
+  const refundedGross = nonNeg(
+    Decimal.max(base.reportedRefunded, sum(ops, 'refund', ['succeeded', 'failed'])).minus(sum(ops, 'refund', ['failed'])),
+  );
+  // Until anything is known about captures, a refund implies its capture (it arrived first),
+  // up to the payment's amount (all of it while the amount is unknown). Once a capture is
+  // known, captured is what the captures say and a refund beyond it is an over-refund.
+  const capturesKnown =
+    base.reportedCaptured.greaterThan(0) || ops.some((o) => o.kind === 'capture' && (o.outcome === 'succeeded' || o.outcome === 'failed'));
+  const bound = base.reportedAmount.greaterThan(0) ? base.reportedAmount : refundedGross;
+  const captured = capturesKnown ? capturedGross : Decimal.min(refundedGross, bound);
+  const refunded = Decimal.min(refundedGross, captured);
+  const left = captured.minus(refunded);
+  const lost = ops
+    .filter((o) => o.kind === 'dispute' && o.outcome === 'lost')
+    .reduce((acc, o) => acc.plus(o.amount ?? left), ZERO);
+  const chargedBack = Decimal.min(lost, left);
+  const amount = Decimal.max(base.reportedAmount, captured);
+
+  const has = (kind: OperationKind, outcomes: OperationOutcome[]): boolean =>
+    ops.some((o) => o.kind === kind && outcomes.includes(o.outcome));
+  let status: PaymentStatus;
+  if (has('dispute', ['pending', 'open'])) status = 'disputed';
+  else if (chargedBack.greaterThan(0)) status = 'charged_back';
+  else if (captured.greaterThan(0)) {
+    status = refunded.isZero() ? 'captured' : refunded.lessThan(captured) ? 'partially_refunded' : 'refunded';
+  } else if (has('void', ['succeeded'])) status = 'voided';
+  else if (has('authorization', ['failed'])) status = 'failed';
+  else if (
+    has('authorization', ['succeeded']) ||
+    ops.some((o) => o.kind === 'capture' || o.kind === 'refund' || o.kind === 'dispute') ||
+    base.reportedCaptured.greaterThan(0) ||
+    base.reportedRefunded.greaterThan(0)
+  ) {
+    status = 'authorized';
+  } else status = 'pending';
+
+  return {
+    status,
+    amount,
+    reportedAmount: base.reportedAmount,
+    capturedAmount: captured,
+    refundedAmount: refunded,
+    chargedBackAmount: chargedBack,
+    overRefundedAmount: refundedGross.minus(refunded),
+    reportedCaptured: base.reportedCaptured,
+    reportedRefunded: base.reportedRefunded,
+    operations: base.operations,
+  };
+}
+
+/** The operation report an event carries, if any; `pspReference` is the payment's own reference. */
+export function operationReportOf(event: PaymentEvent, pspReference: string): OperationReport | undefined {
+  if (event.operation) {
+    return { ...event.operation, amount: event.operation.amount ?? null };
+  }
+  const implied = EVENT_KINDS[event.kind].operation;
+  if (!implied) return undefined;
+  return { kind: implied.kind, reference: pspReference, outcome: implied.outcome, amount: event.amount ?? null };
+}
+
+const MONEY: ReadonlySet<PaymentStatus> = new Set(['captured', 'partially_refunded', 'refunded', 'disputed', 'charged_back']);
+
+/** The status moves from `from` to `to`, with the implied steps (pending → authorized → captured …). */
+export function stepsBetween(from: PaymentStatus, to: PaymentStatus, captured: boolean): { from: PaymentStatus; to: PaymentStatus }[] {
+  const steps: { from: PaymentStatus; to: PaymentStatus }[] = [];
+  let cur = from;
+  const go = (s: PaymentStatus): void => {
+    if (s !== cur) steps.push({ from: cur, to: s });
+    cur = s;
+  };
+  if (captured && MONEY.has(to) && (cur === 'pending' || cur === 'authorized' || cur === 'failed' || cur === 'voided')) {
+    if (cur === 'pending') go('authorized');
+    go('captured');
+  }
+  if (to === 'charged_back' && cur !== 'disputed') go('disputed');
+  go(to);
+  return steps;
+}
+
+/**
+ * Applies one PSP event to a payment: `next(state, event)`. Pure: no I/O, no clock.
+ *
+ * Adds the event's operation report and cumulative totals to what the payment is made of,
+ * derives the new status and amounts ({@link derivePaymentState}), and returns the status
+ * moves (implied ones included), the ledger postings (the differences of captured, refunded
+ * and charged-back amounts: negative differences are reversing postings) and the
+ * merchant-facing events. Any permutation or duplication of the same events ends in the
+ * same state and the same net postings.
+ *
+ * @example
+ * let s = initialPaymentState();
+ * s = next(s, { kind: 'captured', capturedTotal: new Decimal(1000) }, 'pi_1').state; // captured, posts capture 1000
+ */
+export function next(state: PaymentState, event: PaymentEvent, pspReference = 'payment'): Outcome {
+  const report = operationReportOf(event, pspReference);
+  const known = (r: OperationReport): boolean =>
+    state.operations.some((o) => o.kind === r.kind && o.reference === r.reference && o.outcome === r.outcome);
+  const newOperations = report && !known(report) ? [report] : [];
+  let capturedTotal = event.capturedTotal;
+  // a cumulative `captured` event without a total captures the payment's amount
+  if (event.kind === 'captured' && !capturedTotal && !event.operation) capturedTotal = event.amount;
+  const derived = derivePaymentState({
+    reportedAmount: Decimal.max(state.reportedAmount, event.amount ?? ZERO),
+    reportedCaptured: Decimal.max(state.reportedCaptured, capturedTotal ?? ZERO),
+    reportedRefunded: Decimal.max(state.reportedRefunded, event.refundedTotal ?? ZERO),
+    operations: [...state.operations, ...newOperations],
+  });
+
+  const postings: Posting[] = [];
+  const delta = (before: Decimal, after: Decimal, up: Posting['kind'], down: Posting['kind']): void => {
+    if (after.greaterThan(before)) postings.push({ kind: up, amount: after.minus(before) });
+    else if (after.lessThan(before)) postings.push({ kind: down, amount: before.minus(after) });
+  };
+  delta(state.capturedAmount, derived.capturedAmount, 'capture', 'capture_reversal');
+  delta(state.refundedAmount, derived.refundedAmount, 'refund', 'refund_reversal');
+  delta(state.chargedBackAmount, derived.chargedBackAmount, 'dispute_loss', 'dispute_loss_reversal');
+
+  const steps = stepsBetween(state.status, derived.status, derived.capturedAmount.greaterThan(0));
+  const events: string[] = [];
+  const add = (type: string | null | undefined): void => {
+    if (type && !events.includes(type)) events.push(type);
+  };
+  for (const s of steps) add(TRANSITIONS[s.from][s.to]);
+  for (const p of postings) {
+    if (p.kind === 'refund') {
+      add(derived.refundedAmount.equals(derived.capturedAmount) ? 'payment.refunded' : 'payment.partially_refunded');
+    } else if (!(p.kind === 'dispute_loss_reversal' && events.includes('payment.dispute_won'))) {
+      add(POSTING_EVENTS[p.kind]);
+    }
+  }
+  const same = (a: Decimal, b: Decimal): boolean => a.equals(b);
+  const stale =
+    steps.length === 0 &&
+    postings.length === 0 &&
+    same(state.amount, derived.amount) &&
+    same(state.overRefundedAmount, derived.overRefundedAmount);
+  const factsChanged =
+    newOperations.length > 0 ||
+    !same(state.reportedAmount, derived.reportedAmount) ||
+    !same(state.reportedCaptured, derived.reportedCaptured) ||
+    !same(state.reportedRefunded, derived.reportedRefunded);
+  return { state: derived, steps, postings, newOperations, events, stale, factsChanged };
+}
+
+/** Same as {@link next}; the name the skeleton used. */
+export const applyPaymentEvent = next;
+
+/** The merchant-facing event types of an outcome (also in `outcome.events`). */
 export function emittedEventTypes(outcome: Outcome): string[] {
-  const types = outcome.steps.map((s) => `payment.${s.to}`);
-  if (outcome.postings.some((p) => p.kind === 'capture') && !types.includes('payment.captured')) {
-    types.unshift('payment.captured');
-  }
-  const refundType = `payment.${outcome.state.status}`;
-  if (outcome.postings.some((p) => p.kind === 'refund') && !types.includes(refundType)) {
-    types.push(refundType);
-  }
-  return types;
+  return outcome.events;
+}
+
+/** Whether a step is in the state table {@link TRANSITIONS}. */
+export function isKnownStep(step: { from: PaymentStatus; to: PaymentStatus }): boolean {
+  return step.to in TRANSITIONS[step.from];
 }

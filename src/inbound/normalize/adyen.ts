@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
+import type { OperationKind, OperationOutcome } from '../../core/payments/state-machine.js';
 import type { Normalized, NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -19,23 +20,28 @@ export const adyenNotificationItem = z.object({
   amount: z.object({ value: amount, currency: z.string() }),
 });
 
+/** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
+export const ADYEN_EVENT_CODES = {
+  AUTHORISATION: 'authorized or failed (success false); the payment is pspReference',
+  CAPTURE: 'a capture operation (its own pspReference) succeeded, or failed when success is false',
+  CAPTURE_FAILED: 'a capture operation failed after it succeeded: reversed',
+  REFUND: 'a refund operation (its own pspReference) succeeded, or failed when success is false',
+  REFUND_FAILED: 'a refund operation failed after it succeeded: reversed',
+  CANCELLATION: 'the authorisation was voided (a void operation), or the void failed when success is false',
+  NOTIFICATION_OF_CHARGEBACK: 'a dispute (its own pspReference) was opened',
+  CHARGEBACK: 'a dispute was lost: the funds were debited',
+  CHARGEBACK_REVERSED: 'a lost dispute was reversed: the funds came back',
+} as const;
+
 /**
  * Maps one Adyen notification item (https://docs.adyen.com/development-resources/webhooks/webhook-types)
- * to a NormalizedEvent. The payment is the authorisation: its `pspReference` for AUTHORISATION,
- * `originalReference` for the modifications (CAPTURE, CANCELLATION, REFUND).
- *
- * - AUTHORISATION success → authorized (amount); success false → failed.
- * - CAPTURE success → captured with capturedTotal = `amount.value`.
- * - CANCELLATION success → voided.
- * - REFUND success → refunded with refundedTotal = capturedTotal = `amount.value`.
- * - An unsuccessful modification, CAPTURE_FAILED and REFUND_FAILED → ignored (Switchyard has
- *   no capture-failed or refund-failed kinds yet); any other eventCode → ignored.
- *
- * Limitation: Adyen reports the amount of the one operation, not cumulative totals. A CAPTURE
- * is taken to be the full (only) capture, and a REFUND's amount as both totals, which is right
- * for one full capture and one refund only. Partial and multiple captures or refunds are
- * under-counted (a second refund of the same size is seen as stale) until the operations
- * model of issue #3 keeps per-operation amounts.
+ * to a NormalizedEvent ({@link ADYEN_EVENT_CODES}). The payment is the authorisation: its
+ * `pspReference` for AUTHORISATION, `originalReference` for modifications and disputes, whose
+ * own `pspReference` names the operation (Adyen gives every modification, and every dispute, a
+ * pspReference of its own: https://docs.adyen.com/risk-management/disputes-api/dispute-notifications).
+ * Modification amounts are that one operation's amount; the payment sums its operations, so
+ * partial and multiple captures and refunds add up, and a CAPTURE_FAILED or REFUND_FAILED
+ * reverses exactly the operation it names. Any other eventCode → ignored.
  */
 export function normalizeAdyen(body: unknown): Normalized {
   const p = adyenNotificationItem.safeParse(body);
@@ -55,15 +61,32 @@ export function normalizeAdyen(body: unknown): Normalized {
   if (item.eventCode === 'AUTHORISATION') {
     return withRef({ kind: success ? 'authorized' : 'failed', pspReference: item.pspReference, currency, amount: value });
   }
-  if (item.eventCode === 'CAPTURE_FAILED' || item.eventCode === 'REFUND_FAILED') {
-    return { kind: 'ignored', reason: `Adyen ${item.eventCode}: failed captures and refunds are not mapped yet` };
-  }
-  const kind = ({ CAPTURE: 'captured', CANCELLATION: 'voided', REFUND: 'refunded' } as const)[item.eventCode as 'CAPTURE' | 'CANCELLATION' | 'REFUND'];
-  if (!kind) return { kind: 'ignored', reason: `Adyen eventCode ${item.eventCode} is not mapped` };
-  if (!success) return { kind: 'ignored', reason: `Adyen ${item.eventCode} with success false: failed modifications are not mapped yet` };
+  if (!(item.eventCode in ADYEN_EVENT_CODES)) return { kind: 'ignored', reason: `Adyen eventCode ${item.eventCode} is not mapped` };
   if (!item.originalReference) return { kind: 'invalid', reason: `Adyen ${item.eventCode} without originalReference` };
-  const pspReference = item.originalReference;
-  if (kind === 'captured') return withRef({ kind, pspReference, currency, capturedTotal: value });
-  if (kind === 'refunded') return withRef({ kind, pspReference, currency, capturedTotal: value, refundedTotal: value });
-  return withRef({ kind, pspReference, currency });
+  const payment = item.originalReference;
+  const op = (kind: OperationKind, outcome: OperationOutcome) => ({ kind, reference: item.pspReference, outcome, amount: value });
+  switch (item.eventCode as keyof typeof ADYEN_EVENT_CODES) {
+    case 'CAPTURE':
+      return withRef(success
+        ? { kind: 'captured', pspReference: payment, currency, operation: op('capture', 'succeeded') }
+        : { kind: 'capture_failed', pspReference: payment, currency, operation: op('capture', 'failed') });
+    case 'CAPTURE_FAILED':
+      return withRef({ kind: 'capture_failed', pspReference: payment, currency, operation: op('capture', 'failed') });
+    case 'REFUND':
+      return withRef(success
+        ? { kind: 'refunded', pspReference: payment, currency, operation: op('refund', 'succeeded') }
+        : { kind: 'refund_failed', pspReference: payment, currency, operation: op('refund', 'failed') });
+    case 'REFUND_FAILED':
+      return withRef({ kind: 'refund_failed', pspReference: payment, currency, operation: op('refund', 'failed') });
+    case 'CANCELLATION':
+      return withRef({ kind: 'voided', pspReference: payment, currency, operation: op('void', success ? 'succeeded' : 'failed') });
+    case 'NOTIFICATION_OF_CHARGEBACK':
+      return withRef({ kind: 'dispute_opened', pspReference: payment, currency, operation: op('dispute', 'open') });
+    case 'CHARGEBACK':
+      return withRef({ kind: 'dispute_lost', pspReference: payment, currency, operation: op('dispute', 'lost') });
+    case 'CHARGEBACK_REVERSED':
+      return withRef({ kind: 'dispute_reversed', pspReference: payment, currency, operation: op('dispute', 'reversed') });
+    default:
+      return { kind: 'ignored', reason: `Adyen eventCode ${item.eventCode} is not mapped` };
+  }
 }

@@ -8,6 +8,7 @@ import { normalizeSquare } from './square.js';
 import { normalizeStandardWebhooks } from './standard-webhooks.js';
 import { normalizeStripe } from './stripe.js';
 import type { Normalized } from './types.js';
+import { AppError } from '../../core/errors.js';
 
 /**
  * Parses a stored inbound body and normalizes it for its provider. A body that is not
@@ -22,6 +23,16 @@ export function normalizeInbound(provider: string, rawBody: Uint8Array): Normali
   } catch {
     return { kind: 'invalid', reason: 'the body is not UTF-8 JSON' };
   }
+  try {
+    return normalizeFor(provider, body);
+  } catch (error) {
+    // an amount a normalizer's schema let through but minorUnits refuses: a reason, not a retry loop
+    if (error instanceof AppError) return { kind: 'invalid', reason: error.message };
+    throw error;
+  }
+}
+
+function normalizeFor(provider: string, body: unknown): Normalized {
   switch (provider) {
     case 'stripe':
       return normalizeStripe(body);

@@ -27,6 +27,29 @@ const charge = z.object({
   metadata: z.record(z.string(), z.string()).optional(),
 });
 
+// https://docs.stripe.com/api/refunds/object
+const refund = z.object({
+  id: z.string().min(1).max(255),
+  object: z.literal('refund'),
+  amount,
+  currency: z.string(),
+  status: z.string().nullish(),
+  charge: z.string().nullish(),
+  payment_intent: z.string().nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+
+// https://docs.stripe.com/api/disputes/object
+const dispute = z.object({
+  id: z.string().min(1).max(255),
+  object: z.literal('dispute'),
+  amount,
+  currency: z.string(),
+  status: z.string(),
+  charge: z.string().nullish(),
+  payment_intent: z.string().nullish(),
+});
+
 const event = z.object({
   id: z.string(),
   type: z.string(),
@@ -43,6 +66,16 @@ export const STRIPE_EVENT_KINDS = {
 } as const;
 
 /**
+ * The operation-level Stripe event types Switchyard applies: refunds by their own `re_` id
+ * and disputes by their own `dp_` id, on the PaymentIntent (else the charge) they belong to.
+ * A refund's `status` gives its outcome (pending / requires_action → pending, succeeded,
+ * failed / canceled → failed: a refund that fails after Stripe counted it is reversed).
+ * A dispute is open until `charge.dispute.closed` (or an update) says `won`
+ * (`warning_closed` too: an inquiry closed without a chargeback) or `lost`.
+ */
+export const STRIPE_OPERATION_EVENTS = ['refund.created', 'refund.updated', 'charge.refund.updated', 'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
+
+/**
  * Maps a Stripe event (https://docs.stripe.com/api/events/types) to a NormalizedEvent.
  * The payment is the PaymentIntent: its id is the PSP reference, also for
  * `charge.refunded` (the charge's `payment_intent`). Totals are Stripe's cumulative
@@ -52,6 +85,7 @@ export const STRIPE_EVENT_KINDS = {
 export function normalizeStripe(body: unknown): Normalized {
   const e = event.safeParse(body);
   if (!e.success) return { kind: 'invalid', reason: 'not a Stripe event object' };
+  if ((STRIPE_OPERATION_EVENTS as readonly string[]).includes(e.data.type)) return normalizeStripeOperation(e.data.type, e.data.data.object);
   const kind = STRIPE_EVENT_KINDS[e.data.type as keyof typeof STRIPE_EVENT_KINDS];
   if (!kind) return { kind: 'ignored', reason: `Stripe event type ${e.data.type} is not mapped` };
 
@@ -80,6 +114,36 @@ export function normalizeStripe(body: unknown): Normalized {
     currency,
     amount: minorUnits(pi.data.amount),
     ...(kind === 'captured' ? { capturedTotal: minorUnits(pi.data.amount_received ?? pi.data.amount) } : {}),
+  });
+}
+
+function normalizeStripeOperation(type: string, object: unknown): Normalized {
+  if (type.startsWith('charge.dispute.')) {
+    const dp = dispute.safeParse(object);
+    if (!dp.success) return { kind: 'invalid', reason: `${type} without a valid dispute object` };
+    const currency = normalizeCurrency(dp.data.currency);
+    if (!currency) return { kind: 'invalid', reason: `invalid currency ${dp.data.currency}` };
+    const payment = dp.data.payment_intent ?? dp.data.charge;
+    if (!payment) return { kind: 'invalid', reason: `${type}: the dispute names neither a payment_intent nor a charge` };
+    const status = dp.data.status;
+    const outcome = status === 'lost' ? 'lost' : status === 'won' || status === 'warning_closed' ? 'won' : 'open';
+    const kind = ({ open: 'dispute_opened', won: 'dispute_won', lost: 'dispute_lost' } as const)[outcome];
+    return { kind: 'event', event: { kind, pspReference: payment, currency, operation: { kind: 'dispute', reference: dp.data.id, outcome, amount: minorUnits(dp.data.amount) } } };
+  }
+  const re = refund.safeParse(object);
+  if (!re.success) return { kind: 'invalid', reason: `${type} without a valid refund object` };
+  const currency = normalizeCurrency(re.data.currency);
+  if (!currency) return { kind: 'invalid', reason: `invalid currency ${re.data.currency}` };
+  const payment = re.data.payment_intent ?? re.data.charge;
+  if (!payment) return { kind: 'invalid', reason: `${type}: the refund names neither a payment_intent nor a charge` };
+  const status = re.data.status ?? 'pending';
+  const outcome = status === 'succeeded' ? 'succeeded' : status === 'failed' || status === 'canceled' ? 'failed' : 'pending';
+  const kind = ({ pending: 'refund_pending', succeeded: 'refunded', failed: 'refund_failed' } as const)[outcome];
+  return withReference(re.data.metadata ?? undefined, {
+    kind,
+    pspReference: payment,
+    currency,
+    operation: { kind: 'refund', reference: re.data.id, outcome, amount: minorUnits(re.data.amount) },
   });
 }
 

@@ -1,15 +1,10 @@
-import type { PaymentEvent } from '../../core/payments/state-machine.js';
+import type { PaymentReport } from '../../core/payments/apply-event.js';
 
 /**
  * A PSP event reduced to what Switchyard applies: which payment (the PSP's reference),
- * in which currency, and what happened to it.
+ * in which currency, and what happened to it (src/core/payments/apply-event.ts).
  */
-export interface NormalizedEvent extends PaymentEvent {
-  pspReference: string;
-  /** ISO 4217, upper case. */
-  currency: string;
-  merchantReference?: string;
-}
+export type NormalizedEvent = PaymentReport;
 
 /** A normalizer's answer: an event to apply, a type we do not map, or a body we cannot read. */
 export type Normalized =

@@ -3,12 +3,14 @@
 import { Hono, type Context } from 'hono';
 import { concatBytes } from '../../core/crypto.js';
 import { AppError, type ErrorCode } from '../../core/errors.js';
-import type { AppEnv, InboundOutcome } from '../../core/http/env.js';
+import type { AppEnv, Deps, InboundOutcome } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';
 import { identifyEvents } from '../providers.js';
-import { loadInboundSource, recordInboundEvent } from '../source-store.js';
+import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from '../inbound-event-store.js';
+import type { ResolvedSource } from '../source-cache.js';
+import { loadInboundSource } from '../source-store.js';
 import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
 
 // Headers never stored with an inbound event: credentials of other systems.
@@ -44,14 +46,17 @@ function storeUnavailable(cause: unknown): AppError {
 
 /**
  * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
- * verify them in the source's scheme, then in one transaction store them under
- * `UNIQUE (source_id, event_id)` and queue their processing; ack only after the commit.
+ * verify them in the source's scheme, then store them under `UNIQUE (source_id, event_id)`
+ * and queue their processing in one statement (see storeInboundEvents); ack only after the
+ * commit. With `deps.inboundBatcher` (the Node app) that statement carries the events of
+ * every request in flight at once (group commit); without it (Workers), one request's.
  * A batching PSP's request (GoCardless `events`, Adyen `notificationItems`) is stored as one
- * inbound event per item, all in that one transaction (see identifyEvents); `duplicate`
- * is true only when every item was already stored.
+ * inbound event per item, all-or-nothing (see identifyEvents); `duplicate` is true only when
+ * every item was already stored. A failed commit answers 503 to every request of the batch.
+ * Sources come through `deps.sourceCache` when present.
  * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
  * text/plain, which Adyen requires, duplicates included), or a problem: 404
- * source_not_found, 413 payload_too_large, 401 signature_missing / signature_invalid /
+ * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 401 signature_missing / signature_invalid /
  * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable.
  *
  * Every answer is reported to `deps.metrics?.inbound(provider, outcome, seconds)`: outcome
@@ -82,40 +87,68 @@ interface Report {
   outcome: InboundOutcome;
 }
 
+/**
+ * The source `sourceId` names, its active secrets decrypted, and its verifier; undefined
+ * when there is no such source (or its provider has no verifier). Through
+ * `deps.sourceCache` when the process has one. Throws when the database cannot be read.
+ */
+async function resolveSource(deps: Deps, sourceId: string, now: Date): Promise<ResolvedSource | undefined> {
+  const load = async (): Promise<ResolvedSource | undefined> => {
+    const source = await loadInboundSource(deps.sql, sourceId, now);
+    const verify = source && verifierForSource(source);
+    if (!source || !verify) return undefined;
+    const secrets = await Promise.all(source.secretEnvelopes.map((e) => deps.secretBox.decrypt(e)));
+    return { source, secrets, verify };
+  };
+  return deps.sourceCache ? deps.sourceCache.get(sourceId, load) : load();
+}
+
 async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
-  const { sql, clock, config, secretBox } = c.var.deps;
-  const log = requestLog(c);
+  const deps = c.var.deps;
+  const { clock, config } = deps;
   const refuse = (code: ErrorCode, status: number, detail: string): Response => {
     report.outcome = code;
     return problemResponse(problemBody(code, status, detail));
   };
   const sourceId = c.req.param('sourceId') ?? '';
   const now = clock();
-  let source;
+  let resolved: ResolvedSource | undefined;
   try {
-    source = isId('src', sourceId) ? await loadInboundSource(sql, sourceId, now) : undefined;
+    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now) : undefined;
   } catch (error) {
     throw storeUnavailable(error);
   }
-  const verify = source && verifierForSource(source);
-  if (!source || !verify) {
-    return refuse('source_not_found', 404, `There is no source ${sourceId}.`);
+  if (!resolved) {
+    // A malformed id is not echoed back (it may be arbitrarily long).
+    return refuse('source_not_found', 404, isId('src', sourceId) ? `There is no source ${sourceId}.` : 'There is no such source: the path must be /inbound/src_….');
   }
+  const { source, secrets, verify } = resolved;
   report.provider = source.provider;
 
-  const body = await readBodyCapped(c.req.raw, config.SWITCHYARD_INBOUND_MAX_BYTES);
+  // PSPs sign the bytes they send, uncompressed; a body in another content coding is refused
+  // unread (RFC 9110 §15.5.16: 415, naming the codings accepted).
+  const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    report.outcome = 'unsupported_media_type';
+    return problemResponse(
+      problemBody('unsupported_media_type', 415, 'Content-Encoding is not supported: send the body uncompressed, as the PSP signed it.'),
+      { 'accept-encoding': 'identity' },
+    );
+  }
+
+  const max = config.SWITCHYARD_INBOUND_MAX_BYTES;
+  const body = await (deps.readRawBody?.(c.env, max) ?? readBodyCapped(c.req.raw, max));
   if (body === 'too_large') {
-    return refuse('payload_too_large', 413, `The body exceeds ${config.SWITCHYARD_INBOUND_MAX_BYTES} bytes.`);
+    return refuse('payload_too_large', 413, `The body exceeds ${max} bytes.`);
   }
 
   const headers: Record<string, string> = {};
   c.req.raw.headers.forEach((value, name) => {
     headers[name.toLowerCase()] = value;
   });
-  const secrets = await Promise.all(source.secretEnvelopes.map((e) => secretBox.decrypt(e)));
-  const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now });
+  const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now, url: c.req.url });
   if (!verified.ok) {
-    log.info({ sourceId, code: verified.error.code }, 'inbound event refused');
+    requestLog(c).info({ sourceId, code: verified.error.code }, 'inbound event refused');
     return refuse(verified.error.code, 401, verified.error.detail);
   }
 
@@ -124,37 +157,27 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
     return refuse('event_id_missing', 400, 'The request verified, but no event id could be read from it.');
   }
 
-  const stored = Object.fromEntries(Object.entries(headers).filter(([k]) => !UNSTORED_HEADERS.has(k)));
-  let results: { id: string; duplicate: boolean }[];
+  for (const name of UNSTORED_HEADERS) delete headers[name];
+  const rows: NewInboundEvent[] = events.map((event) => ({
+    sourceId: source.id,
+    merchantId: source.merchantId,
+    eventId: event.eventId,
+    eventType: event.eventType,
+    rawBody: event.rawBody,
+    headers,
+  }));
+  let results: StoredInboundEvent[];
   try {
-    // Every event of the request in one transaction: all stored and queued, or none. In
-    // event id order, so two overlapping batches in flight at once take their unique-key
-    // locks in the same order and cannot deadlock each other.
-    const ordered = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-    results = await sql.begin(async (tx) => {
-      const out: { id: string; duplicate: boolean }[] = [];
-      for (const event of ordered) {
-        out.push(
-          await recordInboundEvent(tx, {
-            sourceId: source.id,
-            merchantId: source.merchantId,
-            eventId: event.eventId,
-            eventType: event.eventType,
-            rawBody: event.rawBody,
-            headers: stored,
-          }),
-        );
-      }
-      return out;
-    });
+    // Every event of the request in one statement: all stored and queued, or none. With a
+    // batcher (Node), together with the other requests in flight; without (Workers), alone.
+    results = deps.inboundBatcher ? await deps.inboundBatcher.submit(rows) : await storeInboundEvents(deps.sql, rows);
   } catch (error) {
-    log.error({ err: error, sourceId }, 'inbound event could not be stored');
+    requestLog(c).error({ err: error, sourceId }, 'inbound event could not be stored');
     throw storeUnavailable(error);
   }
   // A duplicate request is one whose every event was already stored.
   const duplicate = results.every((r) => r.duplicate);
-  const ids = results.length === 1 ? { inboundEventId: results[0]!.id } : { inboundEventIds: results.map((r) => r.id) };
-  log.debug({ sourceId, ...ids, duplicate }, 'inbound event stored');
+  requestLog(c).debug({ sourceId, inboundEventIds: results.map((r) => r.id), duplicate }, 'inbound event stored');
   report.outcome = duplicate ? 'duplicate' : 'stored';
   if (source.provider === 'adyen') {
     // Adyen treats anything but exactly this body as a failed delivery and retries.

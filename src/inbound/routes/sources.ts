@@ -1,12 +1,20 @@
-import { Hono } from 'hono';
-import { z } from 'zod';
-import { NotFoundError } from '../../core/errors.js';
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
 import { fromBase64 } from '../../core/crypto.js';
 import type { AppEnv } from '../../core/http/env.js';
+import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
-import { jsonBody, queryParams } from '../../core/http/validate.js';
-import { getSource, insertSource, listSources, type SourceRow } from '../source-store.js';
+import {
+  getSource,
+  insertSource,
+  listActiveSourceSecrets,
+  listSources,
+  lockSource,
+  rotateSourceSecret,
+  type SourceRow,
+} from '../source-store.js';
 import { INBOUND_PROVIDERS, type InboundProvider } from '../verifiers/index.js';
+import { invalidateSource } from '../source-cache.js';
 
 const ADYEN_HMAC_KEY = /^(?:[0-9a-fA-F]{2}){16,}$/;
 const PAYSTACK_SECRET_KEY = /^sk_(?:test|live)_/;
@@ -60,44 +68,172 @@ export function notificationUrlProblem(url: string, allowHttp: boolean): string 
   return allowHttp ? 'notificationUrl must be an http or https URL' : 'notificationUrl must be an https URL';
 }
 
-const createSourceBody = (allowHttp: boolean) =>
-  z
-    .object({
-      provider: z.enum(INBOUND_PROVIDERS, { message: `provider must be one of: ${INBOUND_PROVIDERS.join(', ')}` }),
-      secret: z.string().min(1).max(1024),
-      name: z.string().trim().min(1).max(200).optional(),
-      toleranceSeconds: z.number().int().min(1).max(86_400).optional(),
-      notificationUrl: z.string().min(1).max(2048).optional(),
-    })
-    .strict()
-    .superRefine((b, ctx) => {
-      const secretProblem = secretFormatProblem(b.provider, b.secret);
-      if (secretProblem) ctx.addIssue({ code: 'custom', path: ['secret'], message: secretProblem });
-      if (b.provider === 'square') {
-        const urlProblem =
-          b.notificationUrl === undefined
-            ? 'a Square source needs notificationUrl: the notification URL of the Square webhook subscription, which Square signs with the body'
-            : notificationUrlProblem(b.notificationUrl, allowHttp);
-        if (urlProblem) ctx.addIssue({ code: 'custom', path: ['notificationUrl'], message: urlProblem });
-      } else if (b.notificationUrl !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['notificationUrl'], message: 'notificationUrl applies to square sources only' });
-      }
-    });
+// The URL's scheme rule depends on SWITCHYARD_ALLOW_PRIVATE_URLS, so the handler checks it
+// (notificationUrlProblem); everything else is in the schema.
+const createSourceBody = z
+  .object({
+    provider: z.enum(INBOUND_PROVIDERS, { message: `provider must be one of: ${INBOUND_PROVIDERS.join(', ')}` }),
+    secret: z.string().min(1).max(1024).openapi({ description: 'The provider\'s signing secret, in its own format (never returned).' }),
+    name: z.string().trim().min(1).max(200).optional(),
+    toleranceSeconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Timestamp tolerance, seconds (default 300).' }),
+    notificationUrl: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .openapi({ description: 'Square only (required there): the notification URL exactly as entered in the subscription.' }),
+    apiKey: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .openapi({ description: 'The PSP API credential the payments API connectors use (Stripe `sk_…`, Adyen API key); encrypted at rest, never returned.' }),
+    apiBaseUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional()
+      .openapi({
+        description:
+          'Overrides the PSP API base URL (a sandbox, or a local stand-in such as stripe-mock). https only, and never loopback, private, ' +
+          'link-local or metadata addresses (400 `url_not_allowed`), unless the operator set SWITCHYARD_ALLOW_PRIVATE_URLS=true.',
+      }),
+    merchantAccount: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .openapi({ description: 'Adyen only: the merchant account the Checkout API calls name.' }),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const secretProblem = secretFormatProblem(b.provider, b.secret);
+    if (secretProblem) ctx.addIssue({ code: 'custom', path: ['secret'], message: secretProblem });
+    if (b.provider === 'square' && b.notificationUrl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notificationUrl'],
+        message: 'a Square source needs notificationUrl: the notification URL of the Square webhook subscription, which Square signs with the body',
+      });
+    } else if (b.provider !== 'square' && b.notificationUrl !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['notificationUrl'], message: 'notificationUrl applies to square sources only' });
+    }
+  })
+  .openapi('CreateSource');
 
 /**
- * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` (CONTRACT.md "Sources").
- * The signing secret is encrypted before it is stored and never returned; its format is
- * checked per provider (secretFormatProblem). A Square source needs `notificationUrl`
- * (notificationUrlProblem), which the source view returns (null for other providers).
+ * Refuses (400 `url_not_allowed`) an `apiBaseUrl` Switchyard must not call with the PSP API
+ * key: the SSRF rules of endpoint URLs (`deps.checkOutboundUrl`, src/outbound/ssrf.ts:
+ * loopback, private, link-local/metadata… addresses, literal in any form or resolved), and
+ * https unless SWITCHYARD_ALLOW_PRIVATE_URLS, as the connectors require when they call it
+ * (the key travels in the request). Without `checkOutboundUrl` (Workers) nothing is
+ * allowed. The connectors check again at connect time (Deps.pspFetch).
  */
-export function sourceRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const view = (c: { var: AppEnv['Variables'] }, s: SourceRow) => {
+async function checkApiBaseUrl(deps: AppEnv['Variables']['deps'], url: string): Promise<void> {
+  const allowPrivate = deps.config.SWITCHYARD_ALLOW_PRIVATE_URLS;
+  const checked = deps.checkOutboundUrl
+    ? await deps.checkOutboundUrl(url, { allowPrivate, requireHttps: !allowPrivate })
+    : { ok: false as const, error: 'this runtime cannot check it' };
+  if (!checked.ok) throw new AppError('url_not_allowed', 400, `The apiBaseUrl is not allowed: ${checked.error}.`);
+}
+
+/** Longest overlap a rotation may give the previous secrets: 30 days, in seconds. */
+const MAX_PREVIOUS_EXPIRES_IN_SECONDS = 30 * 86_400;
+/** Default overlap of a rotation (CONTRACT.md "Sources": 24 h), seconds. */
+const DEFAULT_PREVIOUS_EXPIRES_IN_SECONDS = 86_400;
+
+const rotateSecretBody = z
+  .object({
+    secret: z.string().min(1).max(1024).openapi({ description: 'The new signing secret, in the provider\'s own format.' }),
+    previousExpiresInSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_PREVIOUS_EXPIRES_IN_SECONDS)
+      .optional()
+      .openapi({ description: 'How long the previous secrets keep verifying, seconds (default 86400; 0 = stop now; at most 30 days).' }),
+  })
+  .strict()
+  .openapi('RotateSourceSecret');
+
+const SourceView = z
+  .object({
+    id: z.string().openapi({ example: 'src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
+    provider: z.enum(INBOUND_PROVIDERS),
+    name: z.string().nullable(),
+    toleranceSeconds: z.number().int(),
+    notificationUrl: z.string().nullable(),
+    inboundUrl: z.string().openapi({ description: 'Where the PSP posts: `/inbound/{id}` (absolute when SWITCHYARD_PUBLIC_URL is set).' }),
+    createdAt: isoTimestamp(),
+  })
+  .openapi('Source');
+
+const SourceWithSecrets = SourceView.extend({
+  secrets: z
+    .array(z.object({ createdAt: isoTimestamp(), expiresAt: isoTimestamp().nullable() }))
+    .openapi({ description: 'The secrets that verify now, newest first (never the secrets themselves).' }),
+}).openapi('SourceWithSecrets');
+
+const TAGS = ['Sources'];
+
+const createSource = defineRoute({
+  method: 'post',
+  path: '/',
+  tags: TAGS,
+  summary: 'Create a source',
+  security: merchantAuth,
+  request: { body: jsonBodyOf(createSourceBody) },
+  responses: { 201: jsonResponse(SourceView, 'The source'), ...problems({ 400: ['invalid_request', 'url_not_allowed'] }) },
+});
+
+const listSourcesRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: TAGS,
+  summary: 'List sources, newest first',
+  security: merchantAuth,
+  request: { query: pageQuery },
+  responses: { 200: jsonResponse(pageOf(SourceView), 'A page of sources') },
+});
+
+const getSourceRoute = defineRoute({
+  method: 'get',
+  path: '/{id}',
+  tags: TAGS,
+  summary: 'Get a source',
+  security: merchantAuth,
+  request: { params: idParam('src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c') },
+  responses: { 200: jsonResponse(SourceView, 'The source'), ...problems({ 404: ['not_found'] }) },
+});
+
+const rotateSecretRoute = defineRoute({
+  method: 'post',
+  path: '/{id}/secrets',
+  tags: TAGS,
+  summary: 'Rotate the signing secret',
+  description:
+    'The new secret verifies from now on; the previous ones keep verifying for `previousExpiresInSeconds` ' +
+    '(default 24 h; one due to expire sooner keeps its expiry). The secret\'s format is checked as on creation.',
+  security: merchantAuth,
+  request: { params: idParam('src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c'), body: jsonBodyOf(rotateSecretBody) },
+  responses: { 200: jsonResponse(SourceWithSecrets, 'The source and the secrets that verify now'), ...problems({ 404: ['not_found'] }) },
+});
+
+/**
+ * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` and `POST
+ * /v1/sources/{id}/secrets` (CONTRACT.md "Sources"). A signing secret is encrypted before
+ * it is stored and never returned; its format is checked per provider
+ * (secretFormatProblem). A Square source needs `notificationUrl` (notificationUrlProblem),
+ * which the source view returns (null for other providers). An `apiBaseUrl` the SSRF guard
+ * refuses is 400 `url_not_allowed` (checkApiBaseUrl).
+ */
+export function sourceRoutes(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  const view = (c: { var: AppEnv['Variables'] }, s: SourceRow): z.infer<typeof SourceView> => {
     const path = `/inbound/${s.id}`;
     const base = c.var.deps.config.SWITCHYARD_PUBLIC_URL;
     return {
       id: s.id,
-      provider: s.provider,
+      provider: s.provider as InboundProvider,
       name: s.name,
       toleranceSeconds: s.toleranceSeconds,
       notificationUrl: s.notificationUrl,
@@ -106,9 +242,14 @@ export function sourceRoutes(): Hono<AppEnv> {
     };
   };
 
-  app.post('/', async (c) => {
-    const body = await jsonBody(c, createSourceBody(c.var.deps.config.SWITCHYARD_ALLOW_PRIVATE_URLS));
-    const { sql, secretBox } = c.var.deps;
+  app.openapi(createSource, async (c) => {
+    const body = c.req.valid('json');
+    const { sql, secretBox, config } = c.var.deps;
+    if (body.notificationUrl !== undefined) {
+      const urlProblem = notificationUrlProblem(body.notificationUrl, config.SWITCHYARD_ALLOW_PRIVATE_URLS);
+      if (urlProblem) throw new ValidationError([{ path: ['notificationUrl'], message: urlProblem, code: 'custom' }]);
+    }
+    if (body.apiBaseUrl !== undefined) await checkApiBaseUrl(c.var.deps, body.apiBaseUrl);
     const source = await sql.begin(async (tx) =>
       insertSource(tx, {
         merchantId: c.var.merchant.id,
@@ -117,21 +258,60 @@ export function sourceRoutes(): Hono<AppEnv> {
         toleranceSeconds: body.toleranceSeconds ?? 300,
         notificationUrl: body.notificationUrl ?? null,
         secretEnvelope: await secretBox.encrypt(body.secret),
+        apiKeyEnvelope: body.apiKey === undefined ? null : await secretBox.encrypt(body.apiKey),
+        apiBaseUrl: body.apiBaseUrl ?? null,
+        merchantAccount: body.merchantAccount ?? null,
       }),
     );
     return c.json(view(c, source), 201);
   });
 
-  app.get('/', async (c) => {
-    const q = queryParams(c, pageQuery);
+  app.openapi(listSourcesRoute, async (c) => {
+    const q = c.req.valid('query');
     const rows = await listSources(c.var.deps.sql, c.var.merchant.id, q.limit, q.startingAfter);
-    return c.json(toPage(rows, q.limit, (s) => view(c, s)));
+    return c.json(toPage(rows, q.limit, (s) => view(c, s)), 200);
   });
 
-  app.get('/:id', async (c) => {
-    const source = await getSource(c.var.deps.sql, c.var.merchant.id, c.req.param('id'));
+  app.openapi(getSourceRoute, async (c) => {
+    const source = await getSource(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!source) throw new NotFoundError('Source');
-    return c.json(view(c, source));
+    return c.json(view(c, source), 200);
+  });
+
+  app.openapi(rotateSecretRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const { sql, secretBox, clock } = c.var.deps;
+    const merchantId = c.var.merchant.id;
+    const now = clock();
+    // 404 before the format check: another merchant's source says nothing about itself.
+    const known = await getSource(sql, merchantId, id);
+    if (!known) throw new NotFoundError('Source');
+    const secretProblem = secretFormatProblem(known.provider as InboundProvider, body.secret);
+    if (secretProblem) throw new ValidationError([{ path: ['secret'], message: secretProblem, code: 'custom' }]);
+    const secretEnvelope = await secretBox.encrypt(body.secret);
+    const overlapSeconds = body.previousExpiresInSeconds ?? DEFAULT_PREVIOUS_EXPIRES_IN_SECONDS;
+    const rotated = await sql.begin(async (tx) => {
+      const source = await lockSource(tx, merchantId, id);
+      if (!source) return undefined;
+      await rotateSourceSecret(tx, {
+        sourceId: source.id,
+        secretEnvelope,
+        now,
+        previousExpiresAt: new Date(now.getTime() + overlapSeconds * 1000),
+      });
+      return { source, secrets: await listActiveSourceSecrets(tx, source.id, now) };
+    });
+    // This process's inbound source cache forgets the source now; other processes' within its TTL.
+    invalidateSource(id);
+    if (!rotated) throw new NotFoundError('Source');
+    return c.json(
+      {
+        ...view(c, rotated.source),
+        secrets: rotated.secrets.map((k) => ({ createdAt: k.createdAt.toISOString(), expiresAt: k.expiresAt?.toISOString() ?? null })),
+      },
+      200,
+    );
   });
   return app;
 }

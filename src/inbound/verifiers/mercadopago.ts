@@ -20,10 +20,12 @@ const MILLISECONDS_FROM = 100_000_000_000;
  * value is absent is left out of the manifest, and an alphanumeric data.id is lowercased (the
  * id as received is tried too, as sdk-java signs it). Any `v1` under any of `secrets` may match.
  *
- * Deviation: Mercado Pago signs the `data.id` of the notification URL's query string, which
- * `VerifyInput` does not carry; this verifier reads `data.id` from the JSON body (a
- * string, or a number up to 2^53), which carries the same id in Mercado Pago's
- * notifications. A body that is not JSON, or has no `data.id`, leaves `id:` out.
+ * `data.id` is the one of the query string Mercado Pago appends to the notification URL
+ * (`?data.id=…&type=…`), read from `url`. When `url` is absent or has no `data.id`, it is
+ * read from the JSON body (a string, or a number up to 2^53), which carries the same id in
+ * Mercado Pago's notifications; a body that is not JSON, or has no `data.id`, leaves `id:`
+ * out. When both have one and they differ (ignoring case), the notification is refused: the
+ * body's `data.id` is not signed, and the event is stored under it.
  *
  * `ts` is in milliseconds, as Mercado Pago sends it and as its SDKs (sdk-nodejs, sdk-java)
  * read it; the older docs example in seconds is also accepted, told apart by magnitude. The
@@ -31,14 +33,14 @@ const MILLISECONDS_FROM = 100_000_000_000;
  * describes a genuine notification.
  *
  * Failures: `signature_missing` (no `x-signature`); `signature_invalid` (no `ts` or `v1`,
- * non-numeric `ts`, over 4096 characters, a numeric `data.id` beyond 2^53, or no match,
+ * non-numeric or repeated `ts`, over 4096 characters, a numeric `data.id` beyond 2^53, or no match,
  * naming the manifest tried); `timestamp_out_of_tolerance` (|now − ts| > `toleranceSeconds`,
  * in seconds, past or future). Never throws. On success returns `ok({})`.
  *
  * @example
  * const r = await verifyMercadoPago({ body, headers, secrets: [secretSignature], toleranceSeconds: 300, now });
  */
-export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
+export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, toleranceSeconds, now, url }) => {
   const header = headers[HEADER];
   if (!header) {
     return err({
@@ -55,7 +57,11 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
-    if (name === 'ts') ts = part.slice(eq + 1).trim();
+    if (name === 'ts') {
+      // Mercado Pago sends one ts; with two, which one was signed is ambiguous.
+      if (ts !== undefined) return err({ code: 'signature_invalid', detail: `${MALFORMED}; it has more than one ts=` });
+      ts = part.slice(eq + 1).trim();
+    }
     else if (name === 'v1') v1.push(part.slice(eq + 1).trim());
   }
   // At most 16 digits, so Number(ts) is exact.
@@ -63,13 +69,22 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
     return err({ code: 'signature_invalid', detail: MALFORMED });
   }
 
-  const dataId = readDataId(body);
-  if (dataId === null) {
+  const bodyDataId = readDataId(body);
+  if (bodyDataId === null) {
     return err({
       code: 'signature_invalid',
       detail: 'the body\'s data.id is a number too large to read exactly; Mercado Pago sends it as a string',
     });
   }
+  const urlDataId = readQueryDataId(url);
+  if (urlDataId !== undefined && bodyDataId !== undefined && urlDataId.toLowerCase() !== bodyDataId.toLowerCase()) {
+    return err({
+      code: 'signature_invalid',
+      detail: "the body's data.id differs from the data.id of the URL's query string, which is the one Mercado Pago signs",
+    });
+  }
+  const dataId = urlDataId ?? bodyDataId;
+  const from = urlDataId !== undefined ? "the URL's query string" : 'the JSON body';
   const requestId = headers[REQUEST_ID_HEADER]?.trim();
   const manifestFor = (id: string | undefined): string =>
     (id ? `id:${id};` : '') + (requestId ? `request-id:${requestId};` : '') + `ts:${ts};`;
@@ -80,7 +95,7 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
 
   const signatures = v1.map(fromHex).filter((s): s is Uint8Array => s?.length === 32);
   if (!(await matchesAny(secrets, signatures, manifests.map(utf8)))) {
-    return err({ code: 'signature_invalid', detail: mismatchDetail(secrets, manifest) });
+    return err({ code: 'signature_invalid', detail: mismatchDetail(secrets, manifest, from) });
   }
 
   const n = Number(ts);
@@ -95,6 +110,20 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
   }
   return ok({});
 };
+
+/** The `data.id` query parameter of `url`; undefined when there is no URL, no such parameter, or it is empty. */
+function readQueryDataId(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  let value: string | null;
+  try {
+    value = new URLSearchParams(url.slice(q + 1).split('#')[0]).get('data.id');
+  } catch {
+    return undefined;
+  }
+  return value ? value : undefined;
+}
 
 /** The body's `data.id` as a string; undefined when absent, null when a number beyond 2^53. */
 function readDataId(body: Uint8Array): string | undefined | null {
@@ -111,16 +140,17 @@ function readDataId(body: Uint8Array): string | undefined | null {
   return undefined;
 }
 
-function mismatchDetail(secrets: string[], manifest: string): string {
+function mismatchDetail(secrets: string[], manifest: string, from: string): string {
   if (!secrets.some((s) => s !== '')) return 'no signature matched: the source has no non-empty secret signature configured';
   const whitespace = secrets.some((s) => s !== s.trim())
     ? '; note: a configured secret has leading or trailing whitespace, trim it'
     : '';
   const shown = manifest.length > 300 ? `${manifest.slice(0, 300)}…` : manifest;
   return (
-    `no v1 signature matched the manifest ${shown} (data.id read from the JSON body, not the URL): is this ` +
-    'the secret signature of this application (Your integrations → Webhooks), or did the notification ' +
-    `URL's data.id differ from the body's?${whitespace}`
+    `no v1 signature matched the manifest ${shown} (data.id read from ${from}): is this ` +
+    'the secret signature of this application (Your integrations → Webhooks; test and production ' +
+    'differ), is the x-request-id header forwarded unchanged, or was the notification URL rewritten on the way?' +
+    whitespace
   );
 }
 

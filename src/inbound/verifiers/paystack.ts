@@ -22,4 +22,8 @@ export const verifyPaystack: Verifier = makeBodyHmacVerifier({
   psp: 'Paystack',
   secretName: 'secret key (sk_live_… or sk_test_…)',
   likelyMistake: 'the public key, or the key of the other mode (test or live)',
+  malformedHint: (header) =>
+    /(^|,)\s*t=\d+/.test(header)
+      ? '; this value is timestamped (t=…,v1=…): the verifier checks the hex HMAC-SHA512 of the body that Paystack documents'
+      : '',
 });

@@ -133,4 +133,11 @@ describe('verifyStandardWebhooks', () => {
       expect(await verifyStandardWebhooks({ ...input, headers })).toMatchObject({ ok: false, error: { code: 'signature_invalid' } });
     },
   );
+
+  it('refuses a webhook-signature header over 4096 characters unread, even with the genuine entry in it', async () => {
+    const genuine = await signed();
+    const header = `${'v1,AAAA '.repeat(600)}${genuine.headers['webhook-signature']}`;
+    const r = await verifyStandardWebhooks({ ...genuine, headers: { ...genuine.headers, 'webhook-signature': header } });
+    expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('longer than 4096') } });
+  });
 });

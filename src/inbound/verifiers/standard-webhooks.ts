@@ -1,6 +1,6 @@
 import { concatBytes, fromBase64, utf8 } from '../../core/crypto.js';
 import { err, ok } from '../../core/result.js';
-import { matchesAnyKey } from './hmac.js';
+import { MAX_SIGNATURE_HEADER_LENGTH, matchesAnyKey } from './hmac.js';
 import type { Verifier } from './types.js';
 
 /**
@@ -17,7 +17,7 @@ import type { Verifier } from './types.js';
  * library does the reverse), so `timestamp_out_of_tolerance` only ever describes a genuine event.
  *
  * Failures: `signature_missing` (a header absent); `signature_invalid` (timestamp not an
- * integer, or no match, naming any secret that is not `whsec_<base64>`);
+ * integer, a signature header over 4096 characters, or no match, naming any secret that is not `whsec_<base64>`);
  * `timestamp_out_of_tolerance` (|now − timestamp| > `toleranceSeconds`, past or future).
  * Never throws. On success returns `ok({ eventId: webhook-id })`.
  */
@@ -30,6 +30,12 @@ export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets,
     return err({
       code: 'signature_missing',
       detail: `no webhook-${missing} header (svix-${missing} is also accepted): is this a Standard Webhooks sender?`,
+    });
+  }
+  if (signature.length > MAX_SIGNATURE_HEADER_LENGTH) {
+    return err({
+      code: 'signature_invalid',
+      detail: `malformed webhook-signature header: it is longer than ${MAX_SIGNATURE_HEADER_LENGTH} characters`,
     });
   }
   if (!/^\d+$/.test(timestamp)) {

@@ -132,4 +132,21 @@ describe('verifyStripe', () => {
     const header = await signStripe(body, secret, now);
     expect(await verifyStripe(input(header, { secrets: [''] }))).toMatchObject({ ok: false, error: { code: 'signature_invalid' } });
   });
+
+  it('refuses a header with two t= values as malformed, even when the first one is the signed one', async () => {
+    const header = await signStripe(body, secret, now);
+    const r = await verifyStripe(input(`${header},t=${nowSeconds + 1}`));
+    expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('more than one t=') } });
+    expect((await verifyStripe(input(`t=${nowSeconds},${header}`))).ok).toBe(false);
+  });
+
+  it('names the whsec_ prefix when a configured secret lacks it, and test/live mode for a secret of another endpoint', async () => {
+    const header = await signStripe(body, secret, now);
+    const bare = secret.slice('whsec_'.length);
+    const r = await verifyStripe(input(header, { secrets: [bare] }));
+    expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('prefix included') } });
+    const other = await verifyStripe(input(header, { secrets: [otherSecret] }));
+    expect(other).toMatchObject({ ok: false, error: { detail: expect.stringContaining('test and live mode differ') } });
+    expect(other.ok ? '' : other.error.detail).not.toContain('prefix included');
+  });
 });

@@ -17,7 +17,7 @@ const MALFORMED = 'malformed stripe-signature header: expected t=<unix seconds>,
  * `timestamp_out_of_tolerance` only ever describes a genuine Stripe event.
  *
  * Failures: `signature_missing` (no header); `signature_invalid` (malformed header: no `t`,
- * no `v1`, non-numeric `t`, or over 4096 characters; or no match);
+ * no `v1`, non-numeric or repeated `t`, or over 4096 characters; or no match);
  * `timestamp_out_of_tolerance` (|now − t| > `toleranceSeconds`, in seconds, past or future).
  * Never throws. On success returns `ok({})`: Stripe carries the event id only in the body.
  */
@@ -38,8 +38,11 @@ export const verifyStripe: Verifier = async ({ body, headers, secrets, tolerance
     const eq = item.indexOf('=');
     if (eq < 0) continue;
     const name = item.slice(0, eq);
-    if (name === 't') t = item.slice(eq + 1);
-    else if (name === 'v1') v1.push(item.slice(eq + 1));
+    if (name === 't') {
+      // Stripe sends one t; with two, which one was signed is ambiguous.
+      if (t !== undefined) return err({ code: 'signature_invalid', detail: `${MALFORMED}; it has more than one t=` });
+      t = item.slice(eq + 1);
+    } else if (name === 'v1') v1.push(item.slice(eq + 1));
   }
   if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) {
     return err({ code: 'signature_invalid', detail: MALFORMED });
@@ -50,11 +53,15 @@ export const verifyStripe: Verifier = async ({ body, headers, secrets, tolerance
   const keys = secrets.filter((s) => s !== '').map(utf8);
   if (!(await matchesAnyKey(keys, signatures, concatBytes(utf8(`${t}.`), body)))) {
     const whitespace = whitespaceHint(secrets);
+    // Stripe keys the HMAC with the whole whsec_… string; Standard Webhooks decodes it instead.
+    const prefix = secrets.some((s) => s.trim() !== '' && !s.trim().startsWith('whsec_'))
+      ? '; note: a configured secret does not start with whsec_: Stripe signs with the whole whsec_… string, prefix included'
+      : '';
     return err({
       code: 'signature_invalid',
       detail:
-        'no v1 signature matched: was the body re-serialised (verify the raw bytes), ' +
-        `or is this the signing secret of another endpoint?${whitespace}`,
+        'no v1 signature matched: was the body re-serialised (verify the raw bytes), or is this the signing ' +
+        `secret of another endpoint (test and live mode differ, and \`stripe listen\` has its own)?${whitespace}${prefix}`,
     });
   }
 

@@ -15,6 +15,11 @@ export interface VerifyInput {
   toleranceSeconds: number;
   /** The instant the request was received; injected so tests can fix the clock. */
   now: Date;
+  /**
+   * The request URL as received (absolute, with its query string), when the caller has it.
+   * Only Mercado Pago reads it: it signs the `data.id` of the query string it appends.
+   */
+  url?: string;
 }
 
 /**

@@ -10,6 +10,8 @@ export interface Endpoint {
   eventTypes: string[] | null;
   status: 'enabled' | 'disabled' | 'deleted';
   rateLimitPerSecond: number | null;
+  /** Ordered delivery per payment ({@link setEndpointOrdered}). */
+  ordered: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -22,6 +24,7 @@ interface EndpointDbRow {
   event_types: string[] | null;
   status: Endpoint['status'];
   rate_limit_per_second: number | null;
+  ordered: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -34,19 +37,31 @@ const toEndpoint = (r: EndpointDbRow): Endpoint => ({
   eventTypes: r.event_types,
   status: r.status,
   rateLimitPerSecond: r.rate_limit_per_second,
+  ordered: r.ordered,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
-/** Inserts an endpoint with its first secret (already encrypted). */
+/**
+ * Inserts an endpoint with its first secret (already encrypted). `ordered` (default false):
+ * ordered delivery per payment from the start ({@link setEndpointOrdered}).
+ */
 export async function insertEndpoint(
   tx: Tx,
-  input: { merchantId: string; url: string; description: string | null; eventTypes: string[] | null; rateLimitPerSecond: number | null; secretEnvelope: string },
+  input: {
+    merchantId: string;
+    url: string;
+    description: string | null;
+    eventTypes: string[] | null;
+    rateLimitPerSecond: number | null;
+    ordered?: boolean;
+    secretEnvelope: string;
+  },
 ): Promise<Endpoint> {
   const [row] = await tx<EndpointDbRow[]>`
-    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second)
+    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, ordered)
     values (${newId('ep')}, ${input.merchantId}, ${input.url}, ${input.description},
-            ${input.eventTypes}, ${input.rateLimitPerSecond})
+            ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.ordered ?? false})
     returning *`;
   await tx`insert into gw.endpoint_secrets (endpoint_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toEndpoint(row!);
@@ -96,7 +111,8 @@ export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Dat
 /**
  * The fields `PATCH /v1/endpoints/{id}` may change (CONTRACT.md "Endpoints"); an absent
  * key is left as it is, null clears (`eventTypes: null` = every type,
- * `rateLimitPerSecond: null` = unlimited, in deliveries per second).
+ * `rateLimitPerSecond: null` = unlimited, in deliveries per second). `ordered` turns
+ * ordered delivery per payment on or off, as {@link setEndpointOrdered}.
  */
 export interface EndpointChanges {
   url?: string;
@@ -104,6 +120,7 @@ export interface EndpointChanges {
   eventTypes?: string[] | null;
   status?: 'enabled' | 'disabled';
   rateLimitPerSecond?: number | null;
+  ordered?: boolean;
 }
 
 /**
@@ -134,6 +151,7 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
   if (changes.eventTypes !== undefined) columns.event_types = changes.eventTypes;
   if (changes.status !== undefined) columns.status = changes.status;
   if (changes.rateLimitPerSecond !== undefined) columns.rate_limit_per_second = changes.rateLimitPerSecond;
+  if (changes.ordered !== undefined) columns.ordered = changes.ordered;
   // postgres.js builds `col = value, …` only from a helper placed right after `set`, not inside a fragment.
   const [row] =
     Object.keys(columns).length === 0
@@ -187,4 +205,21 @@ export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresA
        and (expires_at is null or expires_at > ${expiresAt})
      returning id`;
   return rows.length;
+}
+
+/**
+ * Turns ordered delivery per payment on or off for an endpoint that is not deleted: when on,
+ * an event of a payment is not sent to it before the previous event of that payment to it
+ * has been delivered or has failed for good (sql/0012_endpoint_options.sql; applies to the
+ * messages emitted while it is on, turning it off releases the waiting ones). Not scoped
+ * to a merchant: the API sets the flag through {@link insertEndpoint} and
+ * {@link updateEndpoint} (`ordered` on `POST`/`PATCH /v1/endpoints`). Returns false when
+ * there is no such endpoint.
+ */
+export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: boolean): Promise<boolean> {
+  const rows = await tx`
+    update gw.endpoints set ordered = ${ordered}, updated_at = now()
+     where id = ${endpointId} and status <> 'deleted'
+     returning id`;
+  return rows.length > 0;
 }

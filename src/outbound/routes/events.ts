@@ -1,15 +1,90 @@
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { AppError, NotFoundError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/http/env.js';
+import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
-import { jsonBody, queryParams } from '../../core/http/validate.js';
 import { getEvent, listAttempts, listEvents, type EventRow } from '../event-store.js';
 import { redeliverEvent, type RequeueRefusal } from '../messages.js';
 
 const decoder = new TextDecoder();
 
-const redeliverBody = z.object({ endpointId: z.string().min(1).max(64).optional() }).strict();
+const redeliverBody = z
+  .object({ endpointId: z.string().min(1).max(64).optional().openapi({ description: 'Only the message to this endpoint (default: every message of the event).' }) })
+  .strict()
+  .openapi('Redeliver');
+
+const EventView = z
+  .object({
+    id: z.string().openapi({ example: 'evt_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
+    type: z.string().openapi({ example: 'payment.captured' }),
+    paymentId: z.string().nullable(),
+    payload: z.unknown().openapi({ description: 'The body that was signed and sent: `{"type", "timestamp", "data"}`.' }),
+    createdAt: isoTimestamp(),
+  })
+  .openapi('Event');
+
+const AttemptView = z
+  .object({
+    id: z.string().openapi({ example: 'att_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
+    messageId: z.string(),
+    endpointId: z.string(),
+    attemptNumber: z.number().int(),
+    status: z.enum(['succeeded', 'failed']),
+    responseStatus: z.number().int().nullable(),
+    responseBody: z.string().nullable().openapi({ description: 'The first 4 KiB of the response body.' }),
+    error: z.string().nullable(),
+    durationMs: z.number(),
+    attemptedAt: isoTimestamp(),
+    nextAttemptAt: isoTimestamp().nullable(),
+  })
+  .openapi('DeliveryAttempt');
+
+const TAGS = ['Events'];
+const eventId = idParam('evt_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
+
+const listRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: TAGS,
+  summary: 'List events emitted to the merchant, newest first',
+  security: merchantAuth,
+  request: { query: pageQuery.extend({ type: z.string().max(100).optional() }) },
+  responses: { 200: jsonResponse(pageOf(EventView), 'A page of events') },
+});
+
+const getRoute = defineRoute({
+  method: 'get',
+  path: '/{id}',
+  tags: TAGS,
+  summary: 'Get an event',
+  security: merchantAuth,
+  request: { params: eventId },
+  responses: { 200: jsonResponse(EventView, 'The event'), ...problems({ 404: ['not_found'] }) },
+});
+
+const attemptsRoute = defineRoute({
+  method: 'get',
+  path: '/{id}/attempts',
+  tags: TAGS,
+  summary: 'Every delivery attempt of the event, oldest first',
+  security: merchantAuth,
+  request: { params: eventId },
+  responses: { 200: jsonResponse(pageOf(AttemptView), 'The attempts (one page: `hasMore` is false)'), ...problems({ 404: ['not_found'] }) },
+});
+
+const redeliverRoute = defineRoute({
+  method: 'post',
+  path: '/{id}/redeliver',
+  tags: TAGS,
+  summary: 'Queue one more attempt of the event’s messages',
+  security: merchantAuth,
+  request: { params: eventId, body: { ...jsonBodyOf(redeliverBody), required: false } },
+  responses: {
+    202: jsonResponse(z.object({ messages: z.array(z.string()) }), 'The messages queued again'),
+    ...problems({ 404: ['not_found'], 409: ['conflict'] }),
+  },
+});
+
 
 /** The problem for a refused redelivery. */
 function redeliverRefused(error: RequeueRefusal): AppError {
@@ -24,7 +99,7 @@ function redeliverRefused(error: RequeueRefusal): AppError {
 }
 
 /** The event as the API shows it: its metadata and the body that was signed, parsed. */
-function eventView(e: EventRow): Record<string, unknown> {
+function eventView(e: EventRow): z.infer<typeof EventView> {
   return {
     id: e.id,
     type: e.type,
@@ -49,36 +124,39 @@ function eventView(e: EventRow): Record<string, unknown> {
  *   (else 404 `not_found`); an unknown or deleted endpoint is 404, a disabled one 409
  *   `conflict`.
  */
-export function eventRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get('/', async (c) => {
-    const q = queryParams(c, pageQuery.extend({ type: z.string().max(100).optional() }));
+export function eventRoutes(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
     const rows = await listEvents(c.var.deps.sql, c.var.merchant.id, q);
-    return c.json(toPage(rows, q.limit, eventView));
+    return c.json(toPage(rows, q.limit, eventView), 200);
   });
-  app.get('/:id', async (c) => {
-    const e = await getEvent(c.var.deps.sql, c.var.merchant.id, c.req.param('id'));
+  app.openapi(getRoute, async (c) => {
+    const e = await getEvent(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!e) throw new NotFoundError('Event');
-    return c.json(eventView(e));
+    return c.json(eventView(e), 200);
   });
-  app.get('/:id/attempts', async (c) => {
-    const e = await getEvent(c.var.deps.sql, c.var.merchant.id, c.req.param('id'));
+  app.openapi(attemptsRoute, async (c) => {
+    const e = await getEvent(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!e) throw new NotFoundError('Event');
     const attempts = await listAttempts(c.var.deps.sql, e.id);
-    return c.json({
-      data: attempts.map((a) => ({
-        ...a,
-        attemptedAt: a.attemptedAt.toISOString(),
-        nextAttemptAt: a.nextAttemptAt?.toISOString() ?? null,
-      })),
-      hasMore: false,
-    });
+    return c.json(
+      {
+        data: attempts.map((a) => ({
+          ...a,
+          attemptedAt: a.attemptedAt.toISOString(),
+          nextAttemptAt: a.nextAttemptAt?.toISOString() ?? null,
+        })),
+        hasMore: false,
+      },
+      200,
+    );
   });
-  app.post('/:id/redeliver', async (c) => {
-    const body = await jsonBody(c, redeliverBody);
+  app.openapi(redeliverRoute, async (c) => {
+    const body = c.req.valid('json');
     const { sql, clock } = c.var.deps;
     const merchantId = c.var.merchant.id;
-    const event = await getEvent(sql, merchantId, c.req.param('id'));
+    const event = await getEvent(sql, merchantId, c.req.valid('param').id);
     if (!event) throw new NotFoundError('Event');
     const outcome = await sql.begin((tx) =>
       redeliverEvent(tx, {

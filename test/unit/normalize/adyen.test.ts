@@ -15,7 +15,9 @@ function fixtureItem(name: string): Record<string, unknown> {
 /** Decimals as strings, so expectations read as plain values. */
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
-  return { kind: 'event', event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])) };
+  const str = (o: object): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v && typeof v === 'object' ? str(v) : v]));
+  return { kind: 'event', event: str(n.event) };
 }
 
 describe('normalizeAdyen', () => {
@@ -31,46 +33,57 @@ describe('normalizeAdyen', () => {
     expect(n.kind === 'event' && n.event.kind).toBe('failed');
   });
 
-  it('maps a successful CAPTURE to captured on the originalReference with the captured amount as total', () => {
+  it('maps a successful CAPTURE to a capture operation with its own pspReference on the originalReference payment', () => {
     expect(plain(normalizeAdyen(fixtureItem('capture-true')))).toEqual({
       kind: 'event',
-      event: { kind: 'captured', pspReference: 'ORIGINAL_PSP', currency: 'USD', capturedTotal: '23623', merchantReference: '00000001' },
+      event: {
+        kind: 'captured',
+        pspReference: 'ORIGINAL_PSP',
+        currency: 'USD',
+        operation: { kind: 'capture', reference: 'PSP_REFERENCE', outcome: 'succeeded', amount: '23623' },
+        merchantReference: '00000001',
+      },
     });
   });
 
-  it('maps a successful REFUND to refunded with the refund amount as both refunded and captured total', () => {
-    expect(plain(normalizeAdyen(fixtureItem('refund-true')))).toEqual({
+  it('maps a successful REFUND to a refund operation of that amount (not a cumulative total)', () => {
+    expect(plain(normalizeAdyen(fixtureItem('refund-true')))).toMatchObject({
       kind: 'event',
       event: {
         kind: 'refunded',
         pspReference: 'ORIGINAL_PSP',
         currency: 'EUR',
-        capturedTotal: '1500',
-        refundedTotal: '1500',
+        operation: { kind: 'refund', outcome: 'succeeded', amount: '1500' },
         merchantReference: 'payment-2017-1-17-11-refund',
       },
     });
   });
 
-  it('maps a successful CANCELLATION to voided on the originalReference', () => {
+  it('maps a successful CANCELLATION to a void operation on the originalReference', () => {
     const n = normalizeAdyen({ ...fixtureItem('capture-true'), eventCode: 'CANCELLATION' });
-    expect(plain(n)).toEqual({ kind: 'event', event: { kind: 'voided', pspReference: 'ORIGINAL_PSP', currency: 'USD', merchantReference: '00000001' } });
+    expect(plain(n)).toMatchObject({ event: { kind: 'voided', pspReference: 'ORIGINAL_PSP', operation: { kind: 'void', reference: 'PSP_REFERENCE', outcome: 'succeeded' } } });
+  });
+
+  it.each([
+    ['CAPTURE with success false', { eventCode: 'CAPTURE', success: 'false' }, 'capture_failed', 'capture', 'failed'],
+    ['CAPTURE_FAILED', { eventCode: 'CAPTURE_FAILED' }, 'capture_failed', 'capture', 'failed'],
+    ['REFUND with success false', { eventCode: 'REFUND', success: 'false' }, 'refund_failed', 'refund', 'failed'],
+    ['REFUND_FAILED', { eventCode: 'REFUND_FAILED' }, 'refund_failed', 'refund', 'failed'],
+    ['CANCELLATION with success false', { eventCode: 'CANCELLATION', success: 'false' }, 'voided', 'void', 'failed'],
+    ['NOTIFICATION_OF_CHARGEBACK', { eventCode: 'NOTIFICATION_OF_CHARGEBACK' }, 'dispute_opened', 'dispute', 'open'],
+    ['CHARGEBACK', { eventCode: 'CHARGEBACK' }, 'dispute_lost', 'dispute', 'lost'],
+    ['CHARGEBACK_REVERSED', { eventCode: 'CHARGEBACK_REVERSED' }, 'dispute_reversed', 'dispute', 'reversed'],
+  ])('maps %s to %s: a %s operation, outcome %s, named by its own pspReference', (_name, patch, kind, opKind, outcome) => {
+    const n = normalizeAdyen({ ...fixtureItem('capture-true'), ...patch });
+    expect(plain(n)).toMatchObject({
+      kind: 'event',
+      event: { kind, pspReference: 'ORIGINAL_PSP', operation: { kind: opKind, reference: 'PSP_REFERENCE', outcome, amount: '23623' } },
+    });
   });
 
   it('accepts success as a JSON boolean', () => {
     const n = normalizeAdyen({ ...fixtureItem('capture-true'), success: true });
     expect(n.kind === 'event' && n.event.kind).toBe('captured');
-  });
-
-  it.each([
-    ['CAPTURE with success false', { eventCode: 'CAPTURE', success: 'false' }],
-    ['REFUND with success false', { eventCode: 'REFUND', success: 'false' }],
-    ['CAPTURE_FAILED', { eventCode: 'CAPTURE_FAILED' }],
-    ['REFUND_FAILED', { eventCode: 'REFUND_FAILED' }],
-  ])('ignores a failed operation (%s) with a reason', (_name, patch) => {
-    const n = normalizeAdyen({ ...fixtureItem('capture-true'), ...patch });
-    expect(n.kind).toBe('ignored');
-    expect(n.kind === 'ignored' && n.reason).toMatch(/not mapped/);
   });
 
   it('ignores an eventCode it does not map', () => {
@@ -90,6 +103,11 @@ describe('normalizeAdyen', () => {
 
   it('answers invalid for a fractional amount rather than rounding it', () => {
     expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 10.5, currency: 'USD' } }).kind).toBe('invalid');
+  });
+
+  it('answers invalid for an amount beyond Number.MAX_SAFE_INTEGER minor units, and for a currency ISO 4217 does not know', () => {
+    expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 2 ** 53, currency: 'USD' } }).kind).toBe('invalid');
+    expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 100, currency: 'XYZ' } })).toEqual({ kind: 'invalid', reason: 'invalid currency XYZ' });
   });
 
   it('keeps a zero-exponent amount in minor units as the same integer (JPY 1000 stays 1000)', () => {

@@ -160,4 +160,40 @@ describe('verifyMercadoPago', () => {
       expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid' } });
     },
   );
+
+  describe('with the request URL, whose query string carries the data.id Mercado Pago signs', () => {
+    const url = (id: string): string => `https://gw.example.com/inbound/src_1?data.id=${encodeURIComponent(id)}&type=payment`;
+
+    it('accepts a notification whose URL and body carry the same data.id', async () => {
+      expect(await verifyMercadoPago(input(await signed(), { url: url('1234567890') }))).toEqual({ ok: true, value: {} });
+    });
+
+    it('reads data.id from the URL when the body has none', async () => {
+      const bare = encode(JSON.stringify({ action: 'payment.updated', type: 'payment' }));
+      expect((await verifyMercadoPago(input(await signed({ dataId: 'ABC123' }), { body: bare, url: url('ABC123') }))).ok).toBe(true);
+    });
+
+    it('refuses a body whose data.id differs from the URL one, even though the signature covers the URL one', async () => {
+      const other = encode(notification('999'));
+      const r = await verifyMercadoPago(input(await signed(), { body: other, url: url('1234567890') }));
+      expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining("differs from the data.id of the URL's query string") } });
+    });
+
+    it('refuses a URL data.id changed after signing and says it read data.id from the URL', async () => {
+      const bare = encode('{}');
+      const r = await verifyMercadoPago(input(await signed(), { body: bare, url: url('1234567891') }));
+      expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining("data.id read from the URL's query string") } });
+    });
+
+    it('falls back to the body when the URL has no data.id', async () => {
+      expect((await verifyMercadoPago(input(await signed(), { url: 'https://gw.example.com/inbound/src_1' }))).ok).toBe(true);
+      expect((await verifyMercadoPago(input(await signed(), { url: 'https://gw.example.com/inbound/src_1?data.id=' }))).ok).toBe(true);
+    });
+  });
+
+  it('refuses an x-signature with two ts= values as malformed', async () => {
+    const headers = await signed();
+    const r = await verifyMercadoPago(input({ ...headers, 'x-signature': `${headers['x-signature']},ts=${now.getTime() + 1}` }));
+    expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('more than one ts=') } });
+  });
 });

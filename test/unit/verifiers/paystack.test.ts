@@ -98,4 +98,9 @@ describe('verifyPaystack', () => {
     const r = await verifyPaystack(input(header));
     expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('malformed') } });
   });
+
+  it('says so when the header is a timestamped t=…,v1=… value rather than the hex HMAC-SHA512 of the body', async () => {
+    const r = await verifyPaystack(input(`t=1764000000,v1=k1:${'ab'.repeat(64)}`));
+    expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('timestamped (t=…,v1=…)') } });
+  });
 });

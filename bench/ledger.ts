@@ -1,0 +1,249 @@
+// `npm run bench:ledger`: how fast stored inbound events become payments, ledger postings and
+// outbound events, end to end through the `process_inbound_event` task (inbound row → payment
+// → operations/transitions → ledger → outbound event → inbound row processed), with 1 worker
+// and with N, directly and through graphile-worker; and, in the same run on the same
+// database, the raw single-row INSERT rate as the ceiling. Prints figures; asserts only that
+// the ledger balances and nothing was left unprocessed. Not a test.
+//
+// Needs a PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped),
+// default postgres://postgres@127.0.0.1:5432/postgres.
+// Knobs: BENCH_PAYMENTS (per phase, default 1000; 3 events each), BENCH_WORKERS (default 8),
+// BENCH_ENDPOINTS (endpoints subscribed to every event, default 0), BENCH_CEILING_MS (2000).
+import os from 'node:os';
+import postgres from 'postgres';
+import { loadConfig } from '../src/core/config.js';
+import { createSql, type Sql } from '../src/core/db/client.js';
+import { migrate } from '../src/core/db/migrate.js';
+import type { Deps } from '../src/core/http/env.js';
+import { newId } from '../src/core/ids.js';
+import { createLogger } from '../src/core/logger.js';
+import { startRunner } from '../src/core/jobs/runner.js';
+import { Logger as GraphileLogger, run } from 'graphile-worker';
+import { checkLedger } from '../src/core/ledger/ledger-store.js';
+import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
+import { systemClock } from '../src/core/clock.js';
+import { processInboundEvent, processInboundEvents } from '../src/inbound/process-event.task.js';
+import { buildStripeEvent } from '../src/simulate/stripe.js';
+
+const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 1000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
+const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 0);
+const CEILING_MS = Number(process.env.BENCH_CEILING_MS ?? 2000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 50);
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const withDatabase = (url: string, db: string): string => {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+};
+const round = (x: number): number => Math.round(x);
+
+/** Stores `payments` payments' worth of Stripe events (succeeded, two partial refunds) as received inbound rows. */
+async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: string, payments: number): Promise<string[]> {
+  const rows: { id: string; source_id: string; merchant_id: string; event_id: string; event_type: string; raw_body: Buffer; headers: Record<string, string> }[] = [];
+  for (let i = 0; i < payments; i++) {
+    const pi = `pi_${tag}_${i}`;
+    const amount = 1000 + i;
+    for (const [type, refunded] of [
+      ['payment_intent.succeeded', undefined],
+      ['charge.refunded', Math.floor(amount / 4)],
+      ['charge.refunded', Math.floor(amount / 2)],
+    ] as const) {
+      const event = buildStripeEvent(type, { paymentIntent: pi, amount, ...(refunded !== undefined ? { amountRefunded: refunded } : {}) });
+      rows.push({
+        id: newId('iev'),
+        source_id: sourceId,
+        merchant_id: merchantId,
+        event_id: event.id as string,
+        event_type: type,
+        raw_body: Buffer.from(JSON.stringify(event)),
+        headers: {},
+      });
+    }
+  }
+  for (let i = 0; i < rows.length; i += 500) {
+    const batch = rows.slice(i, i + 500);
+    await sql`insert into gw.inbound_events ${sql(batch, 'id', 'source_id', 'merchant_id', 'event_id', 'event_type', 'raw_body', 'headers')}`;
+  }
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Processes `ids` with `workers` concurrent callers of the task, one event per call, or
+ * `batch` per call of processInboundEvents; returns seconds and postings made.
+ */
+async function drain(deps: Deps, ids: string[], workers: number, batch = 1): Promise<{ seconds: number; postings: number }> {
+  const [before] = await deps.sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions`;
+  // interleave payments, so concurrent workers meet on shared accounts and, now and then, on one payment
+  const queue = [...ids].sort(() => Math.random() - 0.5);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < queue.length) {
+        if (batch === 1) {
+          await processInboundEvent(deps, { inboundEventId: queue[next++]! });
+        } else {
+          const chunk = queue.slice(next, next + batch);
+          next += batch;
+          await processInboundEvents(deps, chunk);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const [after] = await deps.sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions`;
+  return { seconds, postings: after!.n - before!.n };
+}
+
+/** Single-row INSERT transactions, `connections` at a time, for CEILING_MS: rows per second. */
+async function ceiling(sql: Sql, connections: number): Promise<number> {
+  await sql`create table if not exists bench_ceiling (id bigint generated always as identity primary key, k text not null, v bigint not null)`;
+  let n = 0;
+  const end = performance.now() + CEILING_MS;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      while (performance.now() < end) {
+        await sql`insert into bench_ceiling (k, v) values (${`c${c}`}, ${n})`;
+        n += 1;
+      }
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function main(): Promise<void> {
+  const dbName = `bench_ledger_${process.pid}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${dbName}`);
+  const url = withDatabase(adminUrl, dbName);
+  const sql = createSql(url, { max: WORKERS + 4, applicationName: 'bench-ledger' });
+  try {
+    await migrate(sql, url);
+    const config = loadConfig({ DATABASE_URL: url, SWITCHYARD_ALLOW_PRIVATE_URLS: 'true', NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const warnings: string[] = [];
+    const silent = createLogger('silent');
+    const logger = Object.assign(Object.create(silent) as typeof silent, {
+      warn: (obj: { err?: { code?: string } }) => void warnings.push(String(obj.err?.code ?? 'error')),
+    });
+    const deps: Deps = { sql, config, clock: systemClock, logger, secretBox: await createSecretBox(generateMasterKey()), adminToken: 'bench' };
+    const merchantId = newId('mch');
+    const sourceId = newId('src');
+    await sql`insert into gw.merchants (id, name) values (${merchantId}, 'Bench')`;
+    await sql`insert into gw.sources (id, merchant_id, provider) values (${sourceId}, ${merchantId}, 'stripe')`;
+    for (let e = 0; e < ENDPOINTS; e++) {
+      await sql`insert into gw.endpoints (id, merchant_id, url, status) values (${newId('ep')}, ${merchantId}, ${`http://127.0.0.1:9/${e}`}, 'enabled')`;
+    }
+
+    // warm-up (plans, connections, accounts)
+    await drain(deps, await storeEvents(sql, merchantId, sourceId, 'warm', 50), WORKERS);
+
+    const one = await drain(deps, await storeEvents(sql, merchantId, sourceId, 'one', PAYMENTS), 1);
+    const many = await drain(deps, await storeEvents(sql, merchantId, sourceId, 'many', PAYMENTS), WORKERS);
+    const batchedOne = await drain(deps, await storeEvents(sql, merchantId, sourceId, 'b1', PAYMENTS), 1, BATCH);
+    const batched = await drain(deps, await storeEvents(sql, merchantId, sourceId, 'bn', PAYMENTS), WORKERS, BATCH);
+
+    // through graphile-worker: the jobs the inbound route queues ({inboundEventId} each), drained
+    // by Switchyard's runner (one event per job), then by a runner whose task takes batchSize
+    const viaGraphile = async (tag: string, start: () => Promise<{ stop: () => Promise<void> }>) => {
+      const queued = await storeEvents(sql, merchantId, sourceId, tag, PAYMENTS);
+      for (let i = 0; i < queued.length; i += 500) {
+        const specs = queued.slice(i, i + 500).map((id) => ({ identifier: 'process_inbound_event', payload: { inboundEventId: id } }));
+        await sql`select graphile_worker.add_jobs(array(select json_populate_recordset(null::graphile_worker.job_spec, ${sql.json(specs)}::json)))`;
+      }
+      const [before] = await sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions`;
+      const t0 = performance.now();
+      const runner = await start();
+      for (;;) {
+        const [left] = await sql<{ n: number }[]>`select count(*)::int as n from gw.inbound_events where status = 'received'`;
+        if (left!.n === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      await runner.stop();
+      // (deliver_message jobs, with BENCH_ENDPOINTS, are left queued: delivery is not measured here)
+      const processJobs = () => sql<{ n: number }[]>`
+        select count(*)::int as n
+          from graphile_worker._private_jobs j
+          join graphile_worker._private_tasks t on t.id = j.task_id
+         where t.identifier = 'process_inbound_event'`;
+      const [jobsLeft] = await processJobs();
+      if (jobsLeft!.n > 0) {
+        // the jobs of events another job already processed: let them finish (cheap) before the next phase
+        const r = await start();
+        for (;;) {
+          const [n] = await processJobs();
+          if (n!.n === 0) break;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        await r.stop();
+      }
+      const [after] = await sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions`;
+      return { seconds, postings: after!.n - before!.n };
+    };
+    const gw1 = await viaGraphile('gw1', () => startRunner(deps, { connectionString: url, concurrency: WORKERS, pollIntervalMs: 100 }));
+    const gwBatched = await viaGraphile('gwb', () =>
+      run({
+        connectionString: url,
+        concurrency: WORKERS,
+        noHandleSignals: true,
+        pollInterval: 100,
+        logger: new GraphileLogger(() => () => {}),
+        taskList: {
+          process_inbound_event: async (payload) => {
+            await processInboundEvent(deps, payload as { inboundEventId: string }, { batchSize: BATCH });
+          },
+        },
+      }),
+    );
+
+    const ceiling1 = await ceiling(sql, 1);
+    const ceilingN = await ceiling(sql, WORKERS);
+
+    const check = await checkLedger(sql, merchantId);
+    const [left] = await sql<{ n: number }[]>`select count(*)::int as n from gw.inbound_events where status <> 'processed'`;
+    const [pg] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+    const [load] = [os.loadavg()];
+    const events = PAYMENTS * 3;
+    const cpu = os.cpus();
+    console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load average ${load!.map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, PostgreSQL ${pg?.v}`);
+    console.log(`workload: ${PAYMENTS} Stripe payments per phase × 3 events (succeeded, two partial refunds) = ${events} events, 3 postings per payment, ${ENDPOINTS} endpoint(s) on one merchant's shared accounts`);
+    console.log(`task, 1 worker:            ${round(events / one.seconds)} events/s, ${round(one.postings / one.seconds)} postings/s (${((one.seconds * 1000) / events).toFixed(2)} ms/event)`);
+    console.log(`task, ${WORKERS} workers:           ${round(events / many.seconds)} events/s, ${round(many.postings / many.seconds)} postings/s`);
+    console.log(`task in batches of ${BATCH}, 1 worker: ${round(events / batchedOne.seconds)} events/s, ${round(batchedOne.postings / batchedOne.seconds)} postings/s`);
+    console.log(`task in batches of ${BATCH}, ${WORKERS} workers: ${round(events / batched.seconds)} events/s, ${round(batched.postings / batched.seconds)} postings/s`);
+    console.log(`graphile-worker, ${WORKERS} jobs at once, one event per job: ${round(events / gw1.seconds)} events/s, ${round(gw1.postings / gw1.seconds)} postings/s`);
+    console.log(`graphile-worker, ${WORKERS} jobs at once, batchSize ${BATCH}: ${round(events / gwBatched.seconds)} events/s, ${round(gwBatched.postings / gwBatched.seconds)} postings/s`);
+    console.log(`ceiling, single-row INSERT transactions: ${round(ceiling1)}/s with 1 connection, ${round(ceilingN)}/s with ${WORKERS}`);
+    console.log(`ledger balanced: ${check.balanced}; inbound events not processed: ${left!.n}; batches retried one at a time: ${warnings.length} (${[...new Set(warnings)].join(', ')})`);
+    console.log(
+      JSON.stringify({
+        bench: 'ledger',
+        eventsPerSec: round(events / batched.seconds),
+        postingsPerSec: round(batched.postings / batched.seconds),
+        ceilingInsertsPerSec: round(ceilingN),
+        eventsPerSecUnbatched: round(events / many.seconds),
+        eventsPerSecOneWorker: round(events / one.seconds),
+        eventsPerSecBatchedOneWorker: round(events / batchedOne.seconds),
+        batch: BATCH,
+        eventsPerSecGraphileWorker: round(events / gw1.seconds),
+        eventsPerSecGraphileWorkerBatched: round(events / gwBatched.seconds),
+        ceilingInsertsPerSecOneConnection: round(ceiling1),
+        workers: WORKERS,
+        balanced: check.balanced,
+      }),
+    );
+    if (!check.balanced || left!.n !== 0) process.exitCode = 1;
+  } finally {
+    await sql.end();
+    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,248 @@
+// The OpenAPI 3.1 description of the API, built from the same zod schemas that validate
+// the requests (@hono/zod-openapi). Route modules build on createRouter and defineRoute;
+// createApp serves the document and the reference page (mountApiReference).
+import { OpenAPIHono, createRoute, z, type RouteConfig } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import type { MiddlewareHandler } from 'hono';
+import type { ErrorCode } from '../errors.js';
+import type { AppEnv } from './env.js';
+import { jsonBodyReader, validationError } from './validate.js';
+
+/** Name of the security scheme of `/v1/*`: `Authorization: Bearer <merchant API key>`. */
+export const MERCHANT_API_KEY = 'merchantApiKey';
+/** Name of the security scheme of `/admin/*`: `Authorization: Bearer <SWITCHYARD_ADMIN_TOKEN>`. */
+export const ADMIN_TOKEN = 'adminToken';
+
+/** `security` of a `/v1` route: the merchant's API key as a bearer token. */
+export const merchantAuth = [{ [MERCHANT_API_KEY]: [] }];
+/** `security` of an `/admin` route: the operator's admin token as a bearer token. */
+export const adminAuth = [{ [ADMIN_TOKEN]: [] }];
+
+/**
+ * A router for a group of routes: an OpenAPIHono whose validation hook turns any zod
+ * failure (body, query, path) into a thrown ValidationError, i.e. the house 400
+ * `invalid_request` problem with the issues under `errors`. Mount it with `app.route()` on
+ * another router: its routes and their documentation move up together.
+ *
+ * @example
+ * const app = createRouter();
+ * app.openapi(getWidget, async (c) => c.json(view(await load(c.req.valid('param').id)), 200));
+ */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error);
+    },
+  });
+}
+
+/** An RFC 9457 problem details body, as every error response of the API carries (see problem.ts). */
+export const Problem = z
+  .object({
+    type: z.string().openapi({ example: 'https://switchyard.dev/problems/invalid-request' }),
+    title: z.string().openapi({ example: 'Bad Request' }),
+    status: z.number().int().openapi({ example: 400 }),
+    detail: z.string(),
+    code: z.string().openapi({ description: 'Stable snake_case error code; clients may branch on it.' }),
+    errors: z
+      .array(
+        z.object({
+          path: z.array(z.union([z.string(), z.number()])),
+          message: z.string(),
+          code: z.string().optional(),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'Validation issues (400 `invalid_request` only).' }),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`.' });
+
+type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 502 | 503;
+
+const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
+  400: 'The request is invalid',
+  401: 'Missing or wrong bearer credentials',
+  403: 'Forbidden',
+  404: 'Not found (objects of other merchants are not found too)',
+  409: 'Conflict with the object’s current state',
+  413: 'The body is too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable',
+  502: 'The PSP failed or refused the request',
+  503: 'Temporarily unavailable; retry',
+};
+
+type ProblemResponses = Record<number, { description: string; content: { 'application/problem+json': { schema: z.ZodType } } }>;
+
+/**
+ * Error responses for a route: per status, the problem `code`s it may answer with (the
+ * document lists them as an enum of `code`).
+ *
+ * @example
+ * responses: { 200: ok(Source), ...problems({ 404: ['not_found'] }) }
+ */
+export function problems(spec: Partial<Record<ProblemStatus, readonly [ErrorCode, ...ErrorCode[]]>>): ProblemResponses {
+  const out: ProblemResponses = {};
+  for (const [status, codes] of Object.entries(spec) as [string, readonly [ErrorCode, ...ErrorCode[]]][]) {
+    out[Number(status)] = {
+      description: `${PROBLEM_DESCRIPTIONS[Number(status) as ProblemStatus]}: \`${codes.join('` | `')}\``,
+      content: { 'application/problem+json': { schema: Problem.extend({ code: z.enum(codes) }) } },
+    };
+  }
+  return out;
+}
+
+/** A JSON response described by `schema`. */
+export function jsonResponse<S extends z.ZodType>(schema: S, description: string): { description: string; content: { 'application/json': { schema: S } } } {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A JSON request body described (and validated) by `schema`. */
+export function jsonBodyOf<S extends z.ZodType>(schema: S, description?: string): { content: { 'application/json': { schema: S } }; description?: string } {
+  return { content: { 'application/json': { schema } }, ...(description ? { description } : {}) };
+}
+
+/** Path parameters `{id}`: a prefixed id such as `src_…`; `example` shows the prefix. */
+export function idParam(example: string): z.ZodObject<{ id: z.ZodString }> {
+  return z.object({ id: z.string().min(1).openapi({ param: { name: 'id', in: 'path' }, example }) });
+}
+
+/** A timestamp in a response: ISO 8601 in UTC with milliseconds (`Date.toISOString()`). */
+export function isoTimestamp(): z.ZodISODateTime {
+  return z.iso.datetime().openapi({ example: '2026-11-22T12:00:00.000Z' });
+}
+
+/** A page of a list, as CONTRACT.md answers lists: `{"data": [...], "hasMore": bool}`. */
+export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodArray<S>; hasMore: z.ZodBoolean }> {
+  return z.object({ data: z.array(item), hasMore: z.boolean() });
+}
+
+/**
+ * A route definition (createRoute) with the house conventions filled in, so every route
+ * is validated and documented alike:
+ * - a JSON body is `required` unless the route says otherwise, and is read by
+ *   {@link jsonBodyReader} first (empty = `{}`, malformed or not JSON → 400 `invalid_request`);
+ * - a route with a body or query parameters documents 400 `invalid_request`, and
+ *   one with `security` documents 401 `unauthorized`, unless it lists that status itself.
+ *
+ * @example
+ * const getSource = defineRoute({
+ *   method: 'get', path: '/{id}', tags: ['Sources'], security: merchantAuth,
+ *   request: { params: idParam('src_…') },
+ *   responses: { 200: jsonResponse(SourceView, 'The source'), ...problems({ 404: ['not_found'] }) },
+ * });
+ */
+export function defineRoute<R extends RouteConfig>(route: R): R {
+  const request = route.request;
+  const extra: Record<number, unknown> = {};
+  if ((request?.body || request?.query) && !(400 in route.responses)) {
+    Object.assign(extra, problems({ 400: ['invalid_request'] }));
+  }
+  if (route.security && route.security.length > 0 && !(401 in route.responses)) {
+    Object.assign(extra, problems({ 401: ['unauthorized'] }));
+  }
+  const own = route.middleware === undefined ? [] : Array.isArray(route.middleware) ? route.middleware : [route.middleware];
+  const withBody = request?.body
+    ? {
+        request: { ...request, body: { ...request.body, required: request.body.required ?? true } },
+        middleware: [jsonBodyReader() as MiddlewareHandler, ...own],
+      }
+    : {};
+  return createRoute({ ...route, ...withBody, responses: { ...route.responses, ...extra } }) as R;
+}
+
+/** Routes described in the document that are not OpenAPIHono routes (plain Hono, or another entry's). */
+function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
+  const registry = app.openAPIRegistry;
+  const status = z.object({ status: z.string() });
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    tags: ['Operators'],
+    summary: 'Liveness: 200 while the process is up',
+    responses: { 200: jsonResponse(status, 'The process is up') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    tags: ['Operators'],
+    summary: 'Readiness: 200 when the database answers and is migrated, else 503',
+    responses: { 200: jsonResponse(status, 'Ready'), 503: jsonResponse(status, 'Not ready') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/inbound/{sourceId}',
+    tags: ['Inbound'],
+    summary: 'A PSP callback, exactly as the PSP sends it',
+    description:
+      'Verified over the raw bytes in the provider’s own signature scheme (see the README’s provider table); ' +
+      'no API key. Adyen is answered `[accepted]` as text/plain.',
+    request: {
+      params: z.object({ sourceId: z.string().openapi({ param: { name: 'sourceId', in: 'path' }, example: 'src_…' }) }),
+      body: { content: { 'application/json': { schema: z.unknown() } }, description: 'The PSP’s request body, byte for byte.' },
+    },
+    responses: {
+      200: jsonResponse(z.object({ received: z.literal(true), duplicate: z.boolean() }), 'Stored (or already stored)'),
+      ...problems({
+        400: ['event_id_missing'],
+        401: ['signature_missing', 'signature_invalid', 'timestamp_out_of_tolerance'],
+        404: ['source_not_found'],
+        413: ['payload_too_large'],
+        503: ['store_unavailable'],
+      }),
+    },
+  });
+}
+
+/**
+ * The OpenAPI 3.1 document of `app`: every route defined with `app.openapi()` (on `app` or
+ * on a router mounted on it), the plain routes listed in registerPlainRoutes, and the two
+ * bearer security schemes. No `servers`: paths are relative to wherever the API is served.
+ */
+export function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
+  return app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'Switchyard',
+      version: '1',
+      description:
+        'A webhook gateway for payments. Amounts are integers in minor units; ids carry a type prefix. ' +
+        'Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`. ' +
+        'Lists take `limit` (1–250, default 50) and `startingAfter` and answer `{"data", "hasMore"}`.',
+    },
+    tags: [
+      { name: 'Sources', description: 'PSP accounts whose callbacks Switchyard receives' },
+      { name: 'Inbound events', description: 'What PSPs sent' },
+      { name: 'Endpoints', description: 'Where merchants receive webhooks' },
+      { name: 'Events', description: 'Events emitted to the merchant and their delivery attempts' },
+      { name: 'Payments', description: 'Payments, their transitions and ledger transactions' },
+      { name: 'Ledger', description: 'Balances and the ledger check' },
+      { name: 'Admin', description: 'Operator routes (admin token)' },
+      { name: 'Operators', description: 'Health' },
+      { name: 'Inbound', description: 'PSP callbacks' },
+    ],
+  });
+}
+
+/**
+ * Mounts `GET /openapi.json` (the document of everything routed on `app` so far: call it
+ * last) and `GET /docs` (Swagger UI; the page loads its script and styles from a CDN in
+ * the browser). Also registers the security schemes and the plain routes' descriptions.
+ */
+export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent('securitySchemes', MERCHANT_API_KEY, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The merchant API key (`sk_…`), on every `/v1` route.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', ADMIN_TOKEN, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'SWITCHYARD_ADMIN_TOKEN, on every `/admin` route.',
+  });
+  registerPlainRoutes(app);
+  // Built on first request: every route is registered by then, and none is added later.
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(app))));
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Switchyard API' }));
+}

@@ -1,0 +1,204 @@
+// Group commit for the inbound route: concurrent requests share one statement, one
+// add_jobs call and one commit. Plain timers only (setTimeout), so it also loads on
+// Workers, though only the Node app turns it on.
+import type { Tx } from '../core/db/client.js';
+import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
+
+/** The timer a {@link Batcher} waits with; injectable so tests drive the window by hand. */
+export interface BatchTimer {
+  set(fn: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** `setTimeout`/`clearTimeout`, on Node and on Workers alike. */
+export const systemTimer: BatchTimer = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** How a {@link Batcher} groups items. */
+export interface BatcherOptions<T, R> {
+  /**
+   * Writes one batch and resolves with one result per item, in the order given. A
+   * rejection (a failed statement or commit) rejects every item of that batch with the
+   * same error, and nothing else.
+   */
+  run(items: T[]): Promise<R[]>;
+  /**
+   * The size cap, in weight units (rows): a batch is sent as soon as this much waits, and
+   * never holds more, except one item heavier than the cap, sent alone.
+   */
+  maxWeight: number;
+  /**
+   * The window, ms: an item never waits longer than this for company while fewer than
+   * `maxInFlight` batches are running. 0 sends at the next timer tick.
+   */
+  windowMs: number;
+  /**
+   * Batches running at once (database connections used). When all are busy, items wait
+   * (past the window) and leave together in the next batch as soon as one finishes:
+   * the busier the database, the bigger the batches.
+   */
+  maxInFlight: number;
+  /** An item's weight (rows it writes); 1 by default. */
+  weight?(item: T): number;
+  /** Default {@link systemTimer}. */
+  timer?: BatchTimer;
+}
+
+interface Pending<T, R> {
+  item: T;
+  weight: number;
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Groups concurrent {@link Batcher.submit} calls into batches: a batch leaves when its
+ * items weigh `maxWeight` (the size cap) or when the first of them has waited `windowMs`
+ * (the window), whichever comes first, as long as fewer than `maxInFlight` batches are
+ * running; otherwise as soon as one finishes. An item is never split across batches, so
+ * a request that writes several rows (an Adyen or GoCardless batch) is all-or-nothing
+ * within the batch that carries it.
+ *
+ * @example
+ * const batcher = new Batcher({ run: (groups) => store(groups), maxWeight: 100, windowMs: 1, maxInFlight: 4 });
+ * const result = await batcher.submit(item); // rejects if the batch's commit failed
+ */
+export class Batcher<T, R> {
+  private readonly options: BatcherOptions<T, R>;
+  private readonly timer: BatchTimer;
+  private pending: Pending<T, R>[] = [];
+  private pendingWeight = 0;
+  private inFlight = 0;
+  private windowHandle: unknown;
+  /** The window of the oldest waiting item has passed: send as soon as a slot is free. */
+  private due = false;
+  private sent = 0;
+
+  constructor(options: BatcherOptions<T, R>) {
+    if (!(options.maxWeight >= 1) || !(options.maxInFlight >= 1) || !(options.windowMs >= 0)) {
+      throw new RangeError('Batcher: maxWeight and maxInFlight must be at least 1, windowMs at least 0');
+    }
+    this.options = options;
+    this.timer = options.timer ?? systemTimer;
+  }
+
+  /** Items waiting for a batch, batches running, and batches sent since the start; for metrics, tests and the benchmark. */
+  get stats(): { waiting: number; inFlight: number; batches: number } {
+    return { waiting: this.pending.length, inFlight: this.inFlight, batches: this.sent };
+  }
+
+  /** Queues `item` for the next batch; resolves with its result once that batch has committed. */
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const weight = this.options.weight?.(item) ?? 1;
+      this.pending.push({ item, weight, resolve, reject });
+      this.pendingWeight += weight;
+      if (this.windowHandle === undefined && !this.due) {
+        this.windowHandle = this.timer.set(() => this.windowClosed(), this.options.windowMs);
+      }
+      this.pump();
+    });
+  }
+
+  private windowClosed(): void {
+    this.windowHandle = undefined;
+    this.due = true;
+    this.pump();
+  }
+
+  /** Sends every batch that may leave now. */
+  private pump(): void {
+    while (
+      this.pending.length > 0 &&
+      this.inFlight < this.options.maxInFlight &&
+      (this.due || this.pendingWeight >= this.options.maxWeight)
+    ) {
+      this.send(this.take());
+    }
+    if (this.pending.length === 0) {
+      this.due = false;
+      if (this.windowHandle !== undefined) {
+        this.timer.clear(this.windowHandle);
+        this.windowHandle = undefined;
+      }
+    }
+  }
+
+  /** The oldest items, up to the cap (at least one). */
+  private take(): Pending<T, R>[] {
+    let n = 0;
+    let weight = 0;
+    while (n < this.pending.length && (n === 0 || weight + this.pending[n]!.weight <= this.options.maxWeight)) {
+      weight += this.pending[n]!.weight;
+      n += 1;
+    }
+    this.pendingWeight -= weight;
+    return this.pending.splice(0, n);
+  }
+
+  private send(batch: Pending<T, R>[]): void {
+    this.inFlight += 1;
+    this.sent += 1;
+    let results: Promise<R[]>;
+    try {
+      results = this.options.run(batch.map((p) => p.item));
+    } catch (error) {
+      results = Promise.reject(error);
+    }
+    results
+      .then(
+        (out) => {
+          if (out.length !== batch.length) throw new Error(`Batcher: run returned ${out.length} results for ${batch.length} items`);
+          batch.forEach((p, i) => p.resolve(out[i]!));
+        },
+      )
+      .catch((error: unknown) => batch.forEach((p) => p.reject(error)))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+  }
+}
+
+/**
+ * The inbound route's batcher: each item is the events of one request (several for an
+ * Adyen or GoCardless batch, weighed by their number), all stored by one
+ * {@link storeInboundEvents} statement per batch, which commits or fails as a whole.
+ */
+export type InboundBatcher = Batcher<NewInboundEvent[], StoredInboundEvent[]>;
+
+/**
+ * Stores the events of several requests with one {@link storeInboundEvents} statement
+ * and hands each request back the results of its own events, in order. All or nothing:
+ * throws the database error if the statement fails.
+ */
+export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): Promise<StoredInboundEvent[][]> {
+  const stored = await storeInboundEvents(sql, groups.flat());
+  let at = 0;
+  return groups.map((g) => {
+    const mine = stored.slice(at, at + g.length);
+    at += g.length;
+    return mine;
+  });
+}
+
+/**
+ * A {@link Batcher} that stores each batch with {@link storeInboundGroups} on `sql`
+ * (autocommit: the one statement is the transaction).
+ *
+ * @example
+ * const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 4 });
+ * const [stored] = await batcher.submit([event]);
+ */
+export function createInboundBatcher(
+  sql: Tx,
+  options: Pick<BatcherOptions<unknown, unknown>, 'maxWeight' | 'windowMs' | 'maxInFlight' | 'timer'>,
+): InboundBatcher {
+  return new Batcher<NewInboundEvent[], StoredInboundEvent[]>({
+    ...options,
+    weight: (events) => events.length,
+    run: (groups) => storeInboundGroups(sql, groups),
+  });
+}

@@ -1,0 +1,249 @@
+// Batch delivery (src/outbound/deliver.task.ts `deliverMessages`, messages.ts
+// `enqueueFirstAttempt`): first attempts to one endpoint merge into one graphile-worker job,
+// a worker delivers them together, and every outcome keeps the single-attempt semantics
+// (CONTRACT.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
+// worker's task is called directly, as test/outbound/deliver.test.ts does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deps } from '../../src/core/http/env.js';
+import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
+import { deliverMessages } from '../../src/outbound/deliver.task.js';
+import { emitEvent, enqueueFirstAttempt, type DeliveryJob } from '../../src/outbound/messages.js';
+import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+import { receiversClosedAfterEach } from '../receiver.js';
+
+let db: TestDatabase;
+let deps: Deps;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  deps = await testDeps(db);
+});
+afterAll(async () => db.drop());
+
+const receiver = receiversClosedAfterEach();
+
+interface JobRow {
+  id: string;
+  payload: DeliveryJob | DeliveryJob[];
+  run_at: Date;
+  key: string | null;
+  attempts: number;
+  max_attempts: number;
+  locked_by: string | null;
+}
+
+/** The deliver_message jobs that name one of `messageIds` (graphile-worker 0.16 private tables), oldest first. */
+async function jobsFor(messageIds: string[]): Promise<JobRow[]> {
+  return db.sql<JobRow[]>`
+    select j.id::text as id, j.payload, j.run_at, j.key, j.attempts, j.max_attempts, j.locked_by
+      from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id
+     where t.identifier = 'deliver_message'
+       and exists (select 1 from json_array_elements(case when json_typeof(j.payload) = 'array' then j.payload else json_build_array(j.payload) end) e
+                    where e.value ->> 'messageId' = any(${messageIds}::text[]))
+     order by j.id`;
+}
+
+const entries = (p: DeliveryJob | DeliveryJob[]) => (Array.isArray(p) ? p : [p]);
+
+async function messageRows(ids: string[]) {
+  return db.sql<{ id: string; status: string; attempts: number }[]>`
+    select id, status, attempts from gw.messages where id = any(${ids}::text[]) order by id`;
+}
+
+/** A merchant with one endpoint at `url` (created through the API). */
+async function merchantWithEndpoint(url: string): Promise<{ merchantId: string; endpointId: string }> {
+  const merchant = await aMerchant(deps);
+  const res = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url }, merchant.apiKey));
+  expect(res.status).toBe(201);
+  const endpoint = (await res.json()) as { id: string };
+  return { merchantId: merchant.id, endpointId: endpoint.id };
+}
+
+let dedupe = 0;
+/** Emits `n` events to the merchant in ONE transaction; returns their message ids, in order. */
+async function emitMany(merchantId: string, n: number): Promise<string[]> {
+  return db.sql.begin(async (tx) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = await emitEvent(tx, { merchantId, type: 'payment.captured', paymentId: null, dedupeKey: `batch-${++dedupe}`, data: { i }, at: new Date() });
+      ids.push(...e!.messageIds);
+    }
+    return ids;
+  });
+}
+
+/** The first-attempt entries queued for `messageIds`, from whatever jobs hold them. */
+async function queuedEntries(messageIds: string[]): Promise<DeliveryJob[]> {
+  return (await jobsFor(messageIds)).flatMap((j) => entries(j.payload)).filter((e) => messageIds.includes(e.messageId));
+}
+
+describe('first attempts queued in one transaction', () => {
+  it('share one batch job, which one call delivers: one request per message with its own webhook-id, all recorded', async () => {
+    const r = await receiver();
+    const { merchantId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 5);
+
+    const jobs = await jobsFor(ids);
+    // One transaction and (almost always) one second: one job. Crossing a second boundary makes two.
+    expect(jobs.length).toBeLessThanOrEqual(2);
+    expect(jobs.every((j) => Array.isArray(j.payload) && j.key?.startsWith('deliver:'))).toBe(true);
+    expect(await queuedEntries(ids)).toEqual(expect.arrayContaining(ids.map((messageId) => ({ messageId, attempt: 1 }))));
+
+    await deliverMessages(deps, await queuedEntries(ids));
+
+    expect(r.received.map((x) => x.headers['webhook-id']).sort()).toEqual([...ids].sort());
+    expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'succeeded', attempts: 1 })));
+    const attempts = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from gw.attempts where message_id = any(${ids}::text[]) and status = 'succeeded' and attempt_number = 1`;
+    expect(attempts[0]!.n).toBe(5);
+  });
+
+  it('sends nothing for an attempt already recorded or named twice', async () => {
+    const r = await receiver();
+    const { merchantId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 3);
+    const batch = ids.map((messageId) => ({ messageId, attempt: 1 }));
+
+    await deliverMessages(deps, [...batch, batch[0]!]);
+    expect(r.received).toHaveLength(3);
+    await deliverMessages(deps, batch); // the job run again after a crash after the commit
+    expect(r.received).toHaveLength(3);
+    expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'succeeded', attempts: 1 })));
+  });
+});
+
+describe('a batch whose endpoint fails', () => {
+  it('records the failure with its own retry job and puts what was not yet sent in a new batch job', async () => {
+    const r = await receiver((n) => (n === 1 ? 500 : 200)); // the second request fails
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    await db.sql`update gw.endpoints set max_in_flight = 1 where id = ${endpointId}`; // one at a time: a known order
+    const ids = await emitMany(merchantId, 5);
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+
+    expect(r.received.map((x) => x.headers['webhook-id'])).toEqual(ids.slice(0, 2));
+    const rows = new Map((await messageRows(ids)).map((m) => [m.id, m]));
+    expect(rows.get(ids[0]!)).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(rows.get(ids[1]!)).toMatchObject({ status: 'pending', attempts: 1 });
+    for (const id of ids.slice(2)) expect(rows.get(id)).toMatchObject({ status: 'pending', attempts: 0 });
+
+    const jobs = await jobsFor(ids);
+    const retry = jobs.find((j) => !Array.isArray(j.payload));
+    expect(retry?.payload).toEqual({ messageId: ids[1], attempt: 2 });
+    expect(retry?.key).toBe(`deliver:${ids[1]}:2`);
+    const rest = jobs.filter((j) => Array.isArray(j.payload));
+    expect(rest).toHaveLength(1);
+    expect(rest[0]!.payload).toEqual(ids.slice(2).map((messageId) => ({ messageId, attempt: 1 })));
+  });
+
+  it('puts the whole batch off in one job, unsent and uncounted, while the circuit is open', async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 4);
+    const openUntil = new Date(Date.now() + 60_000);
+    await db.sql`update gw.endpoints set consecutive_failures = 10, failing_since = now(), circuit_open_until = ${openUntil} where id = ${endpointId}`;
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+
+    expect(r.received).toHaveLength(0);
+    expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'pending', attempts: 0 })));
+    const jobs = await jobsFor(ids);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.payload).toEqual(ids.map((messageId) => ({ messageId, attempt: 1 })));
+    expect(jobs[0]!.run_at.getTime()).toBeGreaterThanOrEqual(openUntil.getTime() - 1); // timestamptz keeps µs, Date ms
+    expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(openUntil.getTime() + 250);
+  });
+});
+
+describe('a batch out of time', () => {
+  it('starts nothing once its budget is spent and queues the rest in a new job to run now', async () => {
+    const r = await receiver();
+    const { merchantId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 3);
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })), undefined, { budgetMs: 0 });
+
+    expect(r.received).toHaveLength(0);
+    const jobs = await jobsFor(ids);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.payload).toEqual(ids.map((messageId) => ({ messageId, attempt: 1 })));
+    expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('a batch job whose key is reused while it runs', () => {
+  it('leaves the running job alone and makes a new one; once its worker is found dead, the old job runs again', async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    const [first, second] = await emitMany(merchantId, 2);
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    // One transaction, so one lane; a worker takes the job between the two first attempts.
+    await db.sql.begin(async (tx) => {
+      await enqueueFirstAttempt(tx, { messageId: first!, endpointId });
+      await tx`
+        update graphile_worker._private_jobs set locked_by = 'worker-dead', locked_at = now() - interval '10 minutes', attempts = 1
+         where payload::jsonb @> ${tx.json([{ messageId: first! }])}::jsonb`;
+      await enqueueFirstAttempt(tx, { messageId: second!, endpointId });
+    });
+
+    const jobs = await jobsFor([first!, second!]);
+    expect(jobs).toHaveLength(2);
+    const [running, fresh] = jobs;
+    expect(running!.payload).toEqual([{ messageId: first, attempt: 1 }]);
+    expect(fresh!.payload).toEqual([{ messageId: second, attempt: 1 }]);
+    // graphile-worker's add_jobs: the running job loses its key and its remaining runs.
+    expect(running).toMatchObject({ key: null, locked_by: 'worker-dead' });
+    expect(running!.attempts).toBe(running!.max_attempts);
+
+    expect(await unlockAbandonedJobs(db.sql, 60)).toEqual({ jobs: 1, queues: 0 });
+    const [after] = await jobsFor([first!]);
+    expect(after).toMatchObject({ locked_by: null, attempts: running!.max_attempts - 1 });
+  });
+});
+
+describe('a batch to an endpoint with a failure streak', () => {
+  it('sends every attempt and the first success ends the streak', async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    await db.sql`update gw.endpoints set consecutive_failures = 3, failing_since = now() - interval '1 hour' where id = ${endpointId}`;
+    const ids = await emitMany(merchantId, 4);
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+
+    expect(r.received).toHaveLength(4);
+    expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'succeeded', attempts: 1 })));
+    const [ep] = await db.sql<{ consecutive_failures: number; failing_since: Date | null }[]>`
+      select consecutive_failures, failing_since from gw.endpoints where id = ${endpointId}`;
+    expect(ep).toEqual({ consecutive_failures: 0, failing_since: null });
+    expect(await jobsFor(ids)).toEqual([]);
+  });
+});
+
+describe('a batch to a rate-limited endpoint', () => {
+  it('sends what the limit allows this second and puts the rest off together, unsent and uncounted', async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    await db.sql`update gw.endpoints set rate_limit_per_second = 2 where id = ${endpointId}`;
+    const ids = await emitMany(merchantId, 5);
+    await db.sql`delete from graphile_worker._private_jobs`;
+
+    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+
+    // Two, or fewer if the second turned between them (each second allows two).
+    expect(r.received.length).toBeGreaterThanOrEqual(1);
+    expect(r.received.length).toBeLessThanOrEqual(4);
+    const sent = r.received.length;
+    const rows = new Map((await messageRows(ids)).map((m) => [m.id, m]));
+    expect(ids.filter((id) => rows.get(id)!.status === 'succeeded')).toHaveLength(sent);
+    const queued = (await jobsFor(ids)).flatMap((j) => entries(j.payload));
+    expect(queued.map((e) => e.messageId).sort()).toEqual(ids.filter((id) => rows.get(id)!.status === 'pending').sort());
+    expect(queued.every((e) => e.attempt === 1)).toBe(true);
+    expect((await jobsFor(ids)).length).toBeLessThanOrEqual(2); // the first put off alone (its own key), the rest in one job
+  });
+});
