@@ -46,6 +46,11 @@ async function jobsFor(messageIds: string[]): Promise<JobRow[]> {
 
 const entries = (p: DeliveryJob | DeliveryJob[]) => (Array.isArray(p) ? p : [p]);
 
+/** Resolves a few ms after the wall clock's next whole second, so a short transaction stays within one second. */
+function startOfNextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+}
+
 async function messageRows(ids: string[]) {
   return db.sql<{ id: string; status: string; attempts: number }[]>`
     select id, status, attempts from gw.messages where id = any(${ids}::text[]) order by id`;
@@ -182,7 +187,9 @@ describe('a batch job whose key is reused while it runs', () => {
     const [first, second] = await emitMany(merchantId, 2);
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    // One transaction, so one lane; a worker takes the job between the two first attempts.
+    // One transaction, so one lane, and within one second of the clock (the key's last part):
+    // start just after a second begins. A worker takes the job between the two first attempts.
+    await startOfNextSecond();
     await db.sql.begin(async (tx) => {
       await enqueueFirstAttempt(tx, { messageId: first!, endpointId });
       await tx`
