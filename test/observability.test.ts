@@ -117,7 +117,7 @@ describe('GET /metrics', () => {
     const tasks = createTaskList(deps);
     const helpers = {} as JobHelpers; // our tasks never use graphile-worker's helpers
 
-    await tasks.process_inbound_event!({ inboundEventId: row!.id }, helpers);
+    await tasks.process_inbound_event!({ inboundEventIds: [row!.id] }, helpers);
     await expect(tasks.deliver_message!({ messageId: 'msg_x' }, helpers)).rejects.toThrow(); // no attempt number
 
     const text = await scrape();

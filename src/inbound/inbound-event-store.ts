@@ -70,13 +70,13 @@ export interface StoredInboundEvent {
 /**
  * Stores verified inbound events and queues their processing in ONE statement, hence one
  * transaction, whatever their number: a multi-row
- * `insert … on conflict (source_id, event_id) do nothing returning id`, and one
- * `graphile_worker.add_jobs` call with a `process_inbound_event` job (`{"inboundEventId"}`)
- * per row actually inserted. One call per micro-batch costs the database about a fifth of
- * one `add_job` per event, and sends one NOTIFY instead of one per event (DESIGN.md
- * "graphile-worker"). The jobs have no job key: the unique row is the dedupe (a job is
- * added only with a row this statement inserted), and a key would make add_jobs join
- * every spec against the job table, which measured 2.6× slower with 35k jobs queued.
+ * `insert … on conflict (source_id, event_id) do nothing returning id`, and ONE
+ * `process_inbound_event` job (`{"inboundEventIds": [...]}`, ids in order) for the rows
+ * actually inserted, which a worker processes in one transaction (processInboundEvents).
+ * One job per micro-batch instead of one per event saves the database an add_job row per
+ * event here and a get_job/complete_job round per event in the worker, and sends one NOTIFY
+ * (DESIGN.md "graphile-worker"). The job has no job key: the unique row is the dedupe (a
+ * job is added only with rows this statement inserted).
  *
  * Returns one result per input, in input order. An event already stored (a PSP retry, or
  * the same event twice in `events`: the first one wins) is `duplicate: true` with the id of
@@ -121,14 +121,11 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
       on conflict (source_id, event_id) do nothing
       returning id
     )
-    -- add_jobs sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY.
+    -- add_job sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY.
     select (select coalesce(json_agg(id), '[]') from ins) as inserted,
            case when exists (select 1 from ins) then (
-             select count(*)
-               from graphile_worker.add_jobs(array(
-                      select row('process_inbound_event', json_build_object('inboundEventId', id),
-                                 null, null, null, null, null, null)::graphile_worker.job_spec
-                        from ins))
+             select (graphile_worker.add_job('process_inbound_event',
+                       json_build_object('inboundEventIds', (select json_agg(id order by id) from ins)))).id
            ) end as queued`;
   const inserted = new Set(result!.inserted);
   const out: StoredInboundEvent[] = ids.map((id) => ({ id, duplicate: !inserted.has(id) }));

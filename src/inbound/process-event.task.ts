@@ -64,9 +64,12 @@ export async function processInboundEvent(
  * saves and events pipelined, inbound rows marked in one statement, postings in one call
  * ({@link applyPaymentReports}). Returns one outcome per id, in order.
  *
- * If the batch fails on a database error it is retried one event at a time, so one poison
- * event cannot hold back the others; that event's own error is thrown (graphile-worker
- * retries its job).
+ * This is the `process_inbound_event` task for a job of one ingest batch
+ * (`{"inboundEventIds"}`, queued by storeInboundEvents). If the batch fails on a database
+ * error it is retried one event at a time, each in its own transaction, so one poison event
+ * cannot hold back the others: every other event is processed, then the first error is
+ * thrown (graphile-worker retries the job, which finds the processed ones
+ * `already_processed`).
  */
 export async function processInboundEvents(
   deps: Deps,
@@ -79,7 +82,16 @@ export async function processInboundEvents(
     if (ids.length <= 1) throw error;
     deps.logger.warn({ err: error, events: ids.length }, 'batch of inbound events failed; processing them one at a time');
     const outcomes: ProcessOutcome[] = [];
-    for (const id of ids) outcomes.push(...(await processBatch(deps, [id], options, 0)));
+    let firstError: unknown;
+    for (const id of ids) {
+      try {
+        outcomes.push(...(await processBatch(deps, [id], options, 0)));
+      } catch (e) {
+        firstError ??= e;
+        deps.logger.error({ err: e, inboundEventId: id }, 'inbound event failed; its job will be retried');
+      }
+    }
+    if (firstError !== undefined) throw firstError;
     return outcomes;
   }
 }

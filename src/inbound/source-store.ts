@@ -152,7 +152,7 @@ export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<
 /**
  * Records one verified inbound event and queues its processing, in the caller's transaction
  * `tx`: {@link storeInboundEvents} with a single event (insert … on conflict do nothing, a
- * `process_inbound_event` job only for a new row). Returns the stored row's id and whether it
+ * `process_inbound_event` job `{"inboundEventIds": [id]}` only for a new row). Returns the stored row's id and whether it
  * was already there. The caller commits before it acks. Throws on database errors.
  */
 export async function recordInboundEvent(tx: Tx, input: NewInboundEvent): Promise<StoredInboundEvent> {

@@ -17,6 +17,7 @@ import { signAdyen, signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent } from '../../src/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { eventually } from '../eventually.js';
+import { processJobCounts, processJobsFor } from '../process-jobs.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 
 const STRIPE_SECRET = 'whsec_batch_test_secret_0123456789';
@@ -66,17 +67,6 @@ async function postStripe(app: ReturnType<typeof testApp>, body: string): Promis
 async function storedIds(eventIds: string[]): Promise<Set<string>> {
   const rows = await db.sql<{ event_id: string }[]>`select event_id from gw.inbound_events where event_id = any(${eventIds}::text[])`;
   return new Set(rows.map((r) => r.event_id));
-}
-
-/** process_inbound_event jobs per inbound event id. */
-async function jobCounts(): Promise<Map<string, number>> {
-  const rows = await db.sql<{ id: string; n: number }[]>`
-    select j.payload->>'inboundEventId' as id, count(*)::int as n
-      from graphile_worker._private_jobs j
-      join graphile_worker._private_tasks t on t.id = j.task_id
-     where t.identifier = 'process_inbound_event'
-     group by 1`;
-  return new Map(rows.map((r) => [r.id, r.n]));
 }
 
 /** A timer the test fires by hand: the batch leaves when the test says so. */
@@ -137,7 +127,7 @@ async function pgProxy(targetUrl: string): Promise<{ url: string; cut(): void; c
 }
 
 describe('POST /inbound/{sourceId} with group commit', () => {
-  it('stores each of many concurrent events once, with one job each, flags the duplicates, and answers every 200 only for a stored row', async () => {
+  it('stores each of many concurrent events once, each in one job, flags the duplicates, and answers every 200 only for a stored row', async () => {
     const batcher = createInboundBatcher(db.sql, { maxWeight: 16, windowMs: 2, maxInFlight: 2 });
     const app = batchingApp(db.sql, batcher);
     const events = Array.from({ length: 60 }, stripeEvent);
@@ -181,9 +171,31 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     expect(await storedIds(all)).toEqual(new Set(all));
     const rows = await db.sql<{ id: string; event_id: string }[]>`select id, event_id from gw.inbound_events where event_id = any(${all}::text[])`;
     expect(rows).toHaveLength(all.length); // one row per event id
-    const jobs = await jobCounts();
+    const jobs = await processJobCounts(db.sql);
     for (const row of rows) expect(jobs.get(row.id)).toBe(1);
     expect(batcher.stats).toMatchObject({ waiting: 0, inFlight: 0 });
+  });
+
+  it('queues ONE processing job per batch, carrying the ids of the rows the batch inserted (not its duplicates), in id order', async () => {
+    const timer = heldTimer();
+    const batcher = createInboundBatcher(db.sql, { maxWeight: 100, windowMs: 1, maxInFlight: 2, timer });
+    const app = batchingApp(db.sql, batcher);
+    const old = stripeEvent();
+    expect((await postStripe(testApp(base), old.body)).status).toBe(200); // stored before, unbatched
+    const events = Array.from({ length: 5 }, stripeEvent);
+    const pending = [...events, old].map((e) => postStripe(app, e.body));
+    await eventually(async () => (batcher.stats.waiting === events.length + 1 ? true : undefined), 10_000, 'all requests queued');
+    timer.fire();
+    const answers = await Promise.all(pending.map(async (p) => ((await p).json()) as Promise<{ duplicate: boolean }>));
+    expect(answers.map((a) => a.duplicate)).toEqual([false, false, false, false, false, true]);
+
+    const rows = await db.sql<{ id: string; event_id: string }[]>`
+      select id, event_id from gw.inbound_events where event_id = any(${events.map((e) => e.eventId)}::text[]) order by id`;
+    expect(rows).toHaveLength(5);
+    const jobs = await processJobsFor(db.sql, rows[0]!.id);
+    expect(jobs).toEqual([{ key: null, ids: rows.map((r) => r.id) }]);
+    const [oldRow] = await db.sql<{ id: string }[]>`select id from gw.inbound_events where event_id = ${old.eventId}`;
+    expect(await processJobsFor(db.sql, oldRow!.id)).toEqual([{ key: null, ids: [oldRow!.id] }]); // its own job, from the first post
   });
 
   it('answers 503 store_unavailable to every request of a batch whose database went away, and stores none of them', async () => {

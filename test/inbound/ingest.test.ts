@@ -7,6 +7,7 @@ import { newId } from '../../src/core/ids.js';
 import { signStandardWebhooks, signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent } from '../../src/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { processJobsFor } from '../process-jobs.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 
 const NOW = new Date('2025-06-02T10:00:00.000Z');
@@ -59,13 +60,8 @@ async function inboundCount(): Promise<number> {
   return row!.n;
 }
 
-async function jobsFor(inboundEventId: string): Promise<{ key: string | null }[]> {
-  return db.sql<{ key: string | null }[]>`
-    select j.key
-      from graphile_worker._private_jobs j
-      join graphile_worker._private_tasks t on t.id = j.task_id
-     where t.identifier = 'process_inbound_event'
-       and j.payload->>'inboundEventId' = ${inboundEventId}`;
+async function jobsFor(inboundEventId: string): Promise<{ key: string | null; ids: string[] }[]> {
+  return processJobsFor(db.sql, inboundEventId);
 }
 
 async function rowsFor(sourceId: string, eventId: string) {
@@ -105,7 +101,7 @@ describe('POST /inbound/{sourceId} with a Stripe source', () => {
     expect(row.headers['stripe-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
 
     const jobs = await jobsFor(row.id);
-    expect(jobs).toHaveLength(1);
+    expect(jobs).toEqual([{ key: null, ids: [row.id] }]);
   });
 
   it('acks the same event again as duplicate true without storing or queueing it twice', async () => {

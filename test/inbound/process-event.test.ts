@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/http/env.js';
-import { processInboundEvent, type ProcessOutcome } from '../../src/inbound/process-event.task.js';
+import { processInboundEvent, processInboundEvents, type ProcessOutcome } from '../../src/inbound/process-event.task.js';
 import { recordInboundEvent } from '../../src/inbound/source-store.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type StripeScenario } from '../../src/simulate/stripe.js';
@@ -555,5 +555,38 @@ describe('processInboundEvent on Adyen operations', () => {
     const ledger = await getJson<{ data: LedgerTx[] }>(shop, `/v1/payments/${paymentId}/ledger`);
     expect(ledger.body.data.map((t) => t.kind)).toEqual(['capture', 'dispute_loss', 'dispute_loss_reversal']);
     expect(ledger.body.data[1]!.entries).toEqual(refundEntries(1000));
+  });
+});
+
+describe('processInboundEvents on the job of one ingest batch', () => {
+  it('applies a whole batch in one call; when one event fails on a database error, every other event is still processed, then the error is thrown for a retry', async () => {
+    const shop = await aShop('Batch');
+    const ids = [];
+    for (const pi of ['pi_batch_a', 'pi_batch_b', 'pi_batch_c']) {
+      ids.push(await ingest(shop, stripeEvent('payment_intent.succeeded', { paymentIntent: pi, amount: 700 })));
+    }
+    const poison = ids[1]!;
+    // A database error on the poison event only: marking it processed fails.
+    await db.sql.unsafe(`
+      create function pg_temp_poison() returns trigger language plpgsql as $$
+      begin
+        if new.id = '${poison}' then raise exception 'poisoned inbound event %', new.id; end if;
+        return new;
+      end $$;
+      create trigger poison before update on gw.inbound_events for each row execute function pg_temp_poison();`);
+    try {
+      await expect(processInboundEvents(deps, ids)).rejects.toThrow(/poisoned inbound event/);
+      expect((await inboundRow(ids[0]!)).status).toBe('processed');
+      expect((await inboundRow(poison)).status).toBe('received');
+      expect((await inboundRow(ids[2]!)).status).toBe('processed');
+    } finally {
+      await db.sql.unsafe(`drop trigger poison on gw.inbound_events; drop function pg_temp_poison();`);
+    }
+
+    // graphile-worker runs the job again: the poison event now applies, the others are left alone.
+    const again = await processInboundEvents(deps, ids);
+    expect(again.map((o) => o.result)).toEqual(['already_processed', 'applied', 'already_processed']);
+    expect(await counts(shop.merchantId)).toMatchObject({ payments: 3, ledgerTransactions: 3 });
+    expect((await ledgerCheck(shop)).balanced).toBe(true);
   });
 });

@@ -15,6 +15,7 @@ import {
   signStripe,
 } from '../../src/inbound/verifiers/testing.js';
 import { jsonRequest, type testApp } from '../app.js';
+import { queuedInboundEvents } from '../process-jobs.js';
 
 /** The clock of the test apps; every timestamped signature is made at this instant. */
 export const NOW = new Date('2025-06-02T10:00:00.000Z');
@@ -182,10 +183,12 @@ export async function signedRequest(provider: InboundProvider, seed: EventSeed):
   }
 }
 
-/** Rows in gw.inbound_events and jobs in graphile-worker's queue: what a refused request must not change. */
+/**
+ * Rows in gw.inbound_events and inbound events queued for processing (the ids carried by
+ * `process_inbound_event` jobs): what a refused request must not change, and what a stored
+ * event adds one to each of.
+ */
 export async function storedCounts(sql: Sql): Promise<{ events: number; jobs: number }> {
-  const [row] = await sql<{ events: number; jobs: number }[]>`
-    select (select count(*)::int from gw.inbound_events) as events,
-           (select count(*)::int from graphile_worker._private_jobs) as jobs`;
-  return row!;
+  const [row] = await sql<{ events: number }[]>`select count(*)::int as events from gw.inbound_events`;
+  return { events: row!.events, jobs: await queuedInboundEvents(sql) };
 }

@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../db.js';
 import { startReceiver, type Receiver } from '../receiver.js';
 import { startEdgeWorker, type EdgeWorker } from './edge-worker.js';
 import { eventually } from '../eventually.js';
+import { processJobsFor } from '../process-jobs.js';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/stripe/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -117,12 +118,7 @@ describe('the inbound route on Cloudflare Workers (workerd, Hyperdrive binding t
     const [row] = await inboundRows(captured.eventId);
     expect(row).toMatchObject({ status: 'received', event_type: 'payment_intent.succeeded' });
     expect(Buffer.from(row!.raw_body).toString('utf8')).toBe(captured.payload);
-    const [job] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n
-        from graphile_worker._private_jobs j
-        join graphile_worker._private_tasks t on t.id = j.task_id
-       where t.identifier = 'process_inbound_event' and j.payload->>'inboundEventId' = ${row!.id}`;
-    expect(job!.n).toBe(1);
+    expect(await processJobsFor(db.sql, row!.id)).toEqual([{ key: null, ids: [row!.id] }]);
   });
 
   it('acks the same event again as a duplicate without storing it twice', async () => {

@@ -3,8 +3,12 @@ import type { Tx } from '../db/client.js';
 
 /** graphile-worker task names and their payloads. */
 export interface JobPayloads {
-  /** Apply one stored inbound event to its payment, ledger and outbound events. */
-  process_inbound_event: { inboundEventId: string };
+  /**
+   * Apply stored inbound events to their payments, ledger and outbound events: the events one
+   * ingest batch stored (`inboundEventIds`, queued by storeInboundEvents), or one event
+   * (`inboundEventId`, the form queued before batches and by hand).
+   */
+  process_inbound_event: { inboundEventId: string } | { inboundEventIds: string[] };
   /** Attempt number `attempt` (1-based) of delivering one message to its endpoint, or a batch of such attempts. */
   deliver_message: { messageId: string; attempt: number } | { messageId: string; attempt: number }[];
 }

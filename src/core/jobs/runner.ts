@@ -2,7 +2,7 @@
 import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
 import { z } from 'zod';
 import type { Deps, Log } from '../http/env.js';
-import { processInboundEvent } from '../../inbound/process-event.task.js';
+import { processInboundEvent, processInboundEvents } from '../../inbound/process-event.task.js';
 import { deliverMessages } from '../../outbound/deliver.task.js';
 import { enqueueDeliveryBatches } from '../../outbound/messages.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../../connectors/tasks.js';
@@ -12,7 +12,11 @@ import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs 
 
 const deliveryJob = z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) });
 const payloads = {
-  process_inbound_event: z.object({ inboundEventId: z.string().min(1) }),
+  // One ingest batch (storeInboundEvents), or one event (jobs queued before batches, or by hand).
+  process_inbound_event: z.union([
+    z.object({ inboundEventIds: z.array(z.string().min(1)).min(1) }),
+    z.object({ inboundEventId: z.string().min(1) }),
+  ]),
   // One attempt (retries, put-offs, redeliveries) or a batch (first attempts, recoveries).
   deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
 } satisfies Record<TaskName, z.ZodType>;
@@ -47,7 +51,9 @@ export function createTaskList(deps: Deps): TaskList {
   return {
     ...paymentsApiTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
-      await processInboundEvent(deps, payloads.process_inbound_event.parse(payload), { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
+      const job = payloads.process_inbound_event.parse(payload);
+      if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds);
+      else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
     }),
     deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
       const parsed = payloads.deliver_message.parse(payload);
