@@ -8,7 +8,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Runner } from 'graphile-worker';
 import { systemClock } from './core/clock.js';
 import type { Config } from './core/config.js';
-import { randomBytes, toBase64Url } from './core/crypto.js';
+import { randomBytes, toBase64Url, useHmacBackend } from './core/crypto.js';
 import { createSql, type Sql } from './core/db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './core/db/embedded.js';
 import { migrate } from './core/db/migrate.js';
@@ -22,6 +22,7 @@ import { createSecretBox, generateMasterKey } from './core/secrets.js';
 import { createInboundBatcher } from './inbound/batcher.js';
 import { SourceCache } from './inbound/source-cache.js';
 import { guardedPspFetch } from './connectors/psp-fetch.js';
+import { nodeHmacBackend } from './node-crypto.js';
 import { checkEndpointUrl, createGuardedAgent } from './outbound/ssrf.js';
 
 /**
@@ -215,6 +216,8 @@ export async function startGateway(
   let runner: Runner | undefined;
   try {
     if (options.http ?? true) {
+      // Inbound signatures checked with node:crypto's HMAC rather than a Web Crypto job per request.
+      useHmacBackend(nodeHmacBackend);
       const app = createApp(deps, { expectedMigration: newestMigration() });
       const counted = async (request: Request, ...rest: unknown[]): Promise<Response> => {
         inFlightRequests += 1;
