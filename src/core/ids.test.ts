@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isId, newId } from './ids.js';
+import { idSuccessor, isId, newId } from './ids.js';
 
 describe('ids', () => {
   it('carries its prefix and a 32-hex-digit body', () => {
@@ -25,5 +25,18 @@ describe('ids', () => {
     const a = newId('msg', new Date(Date.UTC(2030, 0, 1)));
     const b = newId('msg', new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 1)));
     expect(a < b).toBe(true);
+  });
+
+  it('carries the random bits into the millisecond when they overflow', () => {
+    const top = 2 ** 40 - 1;
+    expect(idSuccessor({ ms: 5, hi: 7, lo: 9 })).toEqual({ ms: 5, hi: 7, lo: 10 });
+    expect(idSuccessor({ ms: 5, hi: 7, lo: top })).toEqual({ ms: 5, hi: 8, lo: 0 });
+    expect(idSuccessor({ ms: 5, hi: top, lo: top })).toEqual({ ms: 6, hi: 0, lo: 0 });
+  });
+
+  it('draws different random bits for ids of different milliseconds, all 80 of them in use', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => newId('iev', new Date(Date.UTC(2040, 0, 1) + i)).slice(-20));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (let digit = 0; digit < 20; digit++) expect(new Set(ids.map((r) => r[digit])).size).toBe(16);
   });
 });

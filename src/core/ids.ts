@@ -1,5 +1,3 @@
-import { randomBytes, toHex } from './crypto.js';
-
 /** The id prefixes of CONTRACT.md, one per kind of object. */
 export const ID_PREFIXES = {
   merchant: 'mch',
@@ -29,27 +27,55 @@ export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
  */
 export function newId(prefix: IdPrefix, now: Date = new Date()): string {
   let ms = now.getTime();
-  let random = BigInt(`0x${toHex(randomBytes(10))}`);
+  // The 80 random bits as two 40-bit halves (exact in a double; no BigInt on this hot path).
+  let hi = randomUint40();
+  let lo = randomUint40();
   // Monotonic within a process (as ULID's monotonic factory): an id made in the same or an
   // earlier millisecond than the last one increments it, so events emitted together (say
   // payment.authorized then payment.captured) list in the order they were made.
-  if (ms <= last.ms) {
-    ms = last.ms;
-    random = last.random + 1n;
-    if (random >= 1n << 80n) {
-      ms += 1;
-      random = 0n;
-    }
-  }
+  if (ms <= last.ms) ({ ms, hi, lo } = idSuccessor(last));
   last.ms = ms;
-  last.random = random;
-  return `${prefix}_${ms.toString(16).padStart(12, '0')}${random.toString(16).padStart(20, '0')}`;
+  last.hi = hi;
+  last.lo = lo;
+  return `${prefix}_${ms.toString(16).padStart(12, '0')}${hi.toString(16).padStart(10, '0')}${lo.toString(16).padStart(10, '0')}`;
 }
 
-// The last id's time and random part; process-wide by design (see newId).
-const last = { ms: 0, random: 0n };
+const UINT40 = 2 ** 40;
+
+/**
+ * The id body after `id` (milliseconds, and the 80 random bits as two 40-bit halves, each in
+ * [0, 2^40)): the random bits plus one, carrying into the millisecond when they overflow.
+ */
+export function idSuccessor(id: { ms: number; hi: number; lo: number }): { ms: number; hi: number; lo: number } {
+  if (id.lo + 1 < UINT40) return { ms: id.ms, hi: id.hi, lo: id.lo + 1 };
+  if (id.hi + 1 < UINT40) return { ms: id.ms, hi: id.hi + 1, lo: 0 };
+  return { ms: id.ms + 1, hi: 0, lo: 0 };
+}
+// The last id's time and random halves; process-wide by design (see newId).
+const last = { ms: 0, hi: 0, lo: 0 };
+
+// Random bytes drawn 4 KiB at a time: one crypto.getRandomValues call per ~400 ids instead
+// of one per id (ids are identifiers, not secrets; API keys and secrets use randomBytes).
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
+/** A uniformly random integer in [0, 2^40), from the pool. */
+function randomUint40(): number {
+  if (poolAt + 5 > pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  const b = pool;
+  const i = poolAt;
+  poolAt += 5;
+  return (((b[i]! * 256 + b[i + 1]!) * 256 + b[i + 2]!) * 256 + b[i + 3]!) * 256 + b[i + 4]!;
+}
 
 /** True when `s` looks like an id with that prefix (shape only; it may not exist). */
 export function isId(prefix: IdPrefix, s: string): boolean {
-  return new RegExp(`^${prefix}_[0-9a-f]{32}$`).test(s);
+  let re = idPatterns.get(prefix);
+  if (!re) idPatterns.set(prefix, (re = new RegExp(`^${prefix}_[0-9a-f]{32}$`)));
+  return re.test(s);
 }
+
+const idPatterns = new Map<IdPrefix, RegExp>();
