@@ -172,7 +172,8 @@ async function main(): Promise<void> {
       let n = 0;
       while (Date.now() - started < STEADY_SECONDS * 1000) {
         const due = Math.floor(((Date.now() - started) / 1000) * STEADY_RATE);
-        for (; n < due; n++) await emitEvent(sql, { merchantId, type: 'bench.steady', paymentId: null, dedupeKey: `${tag}-${n}`, data: { n }, at: new Date() });
+        // each event in its own transaction, as processing emits them
+        for (; n < due; n++) await sql.begin((tx) => emitEvent(tx, { merchantId, type: 'bench.steady', paymentId: null, dedupeKey: `${tag}-${n}`, data: { n }, at: new Date() }));
         await new Promise((r) => setTimeout(r, 5));
       }
       const until = Date.now() + 60_000;
@@ -182,7 +183,17 @@ async function main(): Promise<void> {
         if (s.count >= n * 10) break;
         await new Promise((r) => setTimeout(r, 50));
       } while (Date.now() < until);
-      return { sent: n, ...s };
+      // Where the delay goes: from the event's creation to the attempt's start (queued), and
+      // the attempt itself (sending), per healthy delivery of this phase, ms.
+      const [split] = await sql<{ q50: number; q99: number; s50: number; s99: number }[]>`
+        select percentile_disc(0.5) within group (order by q) as q50, percentile_disc(0.99) within group (order by q) as q99,
+               percentile_disc(0.5) within group (order by a.duration_ms) as s50, percentile_disc(0.99) within group (order by a.duration_ms) as s99
+          from gw.attempts a
+          join gw.events e on e.id = a.event_id
+          join gw.endpoints p on p.id = a.endpoint_id
+          cross join lateral (select extract(epoch from a.attempted_at - e.created_at) * 1000 as q) q
+         where e.dedupe_key like ${`${tag}-%`} and p.url like '%/healthy/%'`;
+      return { sent: n, ...s, split: split! };
     };
     const calm = await steady('calm');
     const hangId = await endpoint(`${base}/hang`, ['bench.steady']);
@@ -202,6 +213,9 @@ async function main(): Promise<void> {
     console.log(cpuLine);
     console.log(`100 endpoints: ${FANOUT_EVENTS * 100} deliveries in ${fanoutSeconds.toFixed(2)} s = ${fanoutPerSec} deliveries/s`);
     console.log(`healthy endpoints, ${calm.sent} events (${Math.round(calm.sent / STEADY_SECONDS)}/s, target ${STEADY_RATE}/s) × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`);
+    const splitLine = (x: typeof calm.split) => `queued p50 ${Math.round(x.q50)} ms, p99 ${Math.round(x.q99)} ms; sending p50 ${x.s50} ms, p99 ${x.s99} ms`;
+    console.log(`  healthy, calm:   ${splitLine(calm.split)}`);
+    console.log(`  healthy, stormy: ${splitLine(stormy.split)}`);
     console.log(`the same plus one endpoint hanging 15 s, ${stormy.sent} events: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`);
     console.log(`failed attempts: ${failures.map((f) => `${f.n} × ${f.error ?? f.response_status}`).join(', ') || 'none'}`);
     console.log(JSON.stringify({ bench: 'outbound', deliveriesPerSec, fanoutDeliveriesPerSec: fanoutPerSec, healthyP99Ms: pct(calm.delays, 99), healthyP99WithHangMs: pct(stormy.delays, 99) }));

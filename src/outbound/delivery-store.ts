@@ -1,6 +1,6 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from './messages.js';
+import { enqueuePutOff, type DeliveryJob } from './messages.js';
 
 /** What one delivery attempt needs, read in one query: the message, its bytes, the endpoint's state and secrets. */
 export interface DeliveryRow {
@@ -70,38 +70,26 @@ export async function failMessages(tx: Tx, messageIds: readonly string[]): Promi
 }
 
 /**
- * {@link postponeAttempt} for many attempts to one endpoint: each to `retryAt`, uncounted,
- * queued as batch jobs in one `add_jobs` (one attempt alone keeps its (message, attempt)
- * job key, as postponeAttempt does).
+ * Puts attempts to one endpoint off to `retryAt`, uncounted (open circuit, rate limit, a
+ * slow or busy endpoint, an ordered message waiting for its predecessor): their messages'
+ * `next_attempt_at` is set, and they join the endpoint's put-off job for `retryAt`'s
+ * time bucket ({@link enqueuePutOff}), so an endpoint that keeps turning attempts away has
+ * one job coming back every few seconds, not one per attempt.
  */
 export async function postponeAttempts(
   tx: Tx,
   input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date },
 ): Promise<void> {
-  const [only] = input.attempts;
-  if (!only) return;
-  if (input.attempts.length === 1) {
-    await postponeAttempt(tx, { messageId: only.messageId, endpointId: input.endpointId, attempt: only.attempt, retryAt: input.retryAt });
-    return;
-  }
+  if (input.attempts.length === 0) return;
   await tx`
     update gw.messages set next_attempt_at = ${input.retryAt}
      where id = any(${input.attempts.map((a) => a.messageId)}::text[]) and status = 'pending'`;
-  await enqueueDeliveryBatches(tx, input.attempts, input.retryAt);
+  await enqueuePutOff(tx, input);
 }
 
 /** Fails a pending message whose endpoint is no longer enabled. */
 export async function failMessage(tx: Tx, messageId: string): Promise<void> {
   await tx`update gw.messages set status = 'failed', next_attempt_at = null where id = ${messageId} and status = 'pending'`;
-}
-
-/** Puts attempt `attempt` off to `retryAt` without counting it (open circuit, rate limit). */
-export async function postponeAttempt(
-  tx: Tx,
-  input: { messageId: string; endpointId: string; attempt: number; retryAt: Date },
-): Promise<void> {
-  await tx`update gw.messages set next_attempt_at = ${input.retryAt} where id = ${input.messageId} and status = 'pending'`;
-  await enqueueDelivery(tx, { messageId: input.messageId, endpointId: input.endpointId, attempt: input.attempt, runAt: input.retryAt });
 }
 
 /**

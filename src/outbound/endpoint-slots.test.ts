@@ -60,4 +60,38 @@ describe('EndpointSlots', () => {
     expect(slots.taken('ep_a')).toBe(0);
     expect(await slots.acquire('ep_a', 1)).toBeTypeOf('function');
   });
+
+  it('lets at most max attempts wait for an endpoint with no ended attempt yet; a further one is turned away as busy, not slow', async () => {
+    let t = 0;
+    const slots = new EndpointSlots(500, 60_000, () => t);
+    const release = (await slots.acquire('ep_new', 2))!;
+    await slots.acquire('ep_new', 2);
+    const waiting = [slots.acquire('ep_new', 2), slots.acquire('ep_new', 2)];
+    expect(await slots.acquire('ep_new', 2)).toBeUndefined(); // at once: two wait already
+    expect(slots.isSlowNow('ep_new')).toBe(false);
+    release();
+    expect(await waiting[0]).toBeTypeOf('function');
+    t = 501; // the other slot's attempt has run past slowMs: the last waiter gives up
+    expect(await waiting[1]).toBeUndefined();
+    expect(slots.isSlowNow('ep_new')).toBe(true);
+  });
+
+  it('lets any number of attempts wait for an endpoint known fast, and counts it slow once an attempt runs 20 × its mean (100 ms at least)', async () => {
+    let t = 0;
+    const slots = new EndpointSlots(500, 60_000, () => t);
+    const first = (await slots.acquire('ep_fast', 1))!;
+    t = 2;
+    first(); // a 2 ms attempt: the mean is known, and fast
+    const held = (await slots.acquire('ep_fast', 1))!;
+    const waiters = Array.from({ length: 5 }, () => slots.acquire('ep_fast', 1));
+    expect(slots.isSlowNow('ep_fast')).toBe(false);
+    t = 2 + 99;
+    expect(slots.isSlowNow('ep_fast')).toBe(false);
+    t = 2 + 101; // the held attempt now counts as hanging
+    expect(slots.isSlowNow('ep_fast')).toBe(true);
+    held();
+    expect(await waiters[0]).toBeTypeOf('function');
+    t = 120_000; // past every wait: the others give up
+    expect(await Promise.all(waiters.slice(1))).toEqual([undefined, undefined, undefined, undefined]);
+  });
 });

@@ -4,9 +4,14 @@
  * all taken, a job for a fast endpoint waits briefly for one (they free up in
  * milliseconds), while a job for a slow or hanging endpoint is put off at once instead of
  * occupying a worker, so one bad endpoint cannot starve the others. An endpoint is slow
- * when an attempt in flight has run longer than `slowMs`, or its recent attempts took that
- * long on average (an exponentially weighted mean). The cap is per process: N worker
- * processes allow up to N × max_in_flight.
+ * when its recent attempts took longer than `slowMs` on average (an exponentially weighted
+ * mean), or an attempt in flight has run longer than 20 × that mean (at least 100 ms, at
+ * most `slowMs`; `slowMs` while no attempt to it has ended in this process): a fast
+ * endpoint that begins to hang is known slow within ~100 ms, so its jobs stop waiting. While
+ * the mean is unknown, at most `max` attempts wait for the endpoint's slots (one batch job's
+ * lanes); a further one is put off too. {@link isSlowNow} tells a caller whose attempt was
+ * put off whether to come back in seconds (slow) or in a moment (only busy). The cap is per
+ * process: N worker processes allow up to N × max_in_flight.
  */
 export class EndpointSlots {
   private readonly started = new Map<string, Set<{ at: number }>>();
@@ -34,6 +39,7 @@ export class EndpointSlots {
     this.started.set(endpointId, inFlight);
     if (inFlight.size < max) return this.take(endpointId, inFlight, { at: this.now() });
     if (this.isSlow(endpointId, inFlight)) return undefined;
+    if (!this.meanMs.has(endpointId) && (this.waiters.get(endpointId)?.length ?? 0) >= max) return undefined;
     // Waits until a slot is handed over, the wait is over, or the endpoint turns slow (its
     // oldest attempt in flight passes slowMs): a hanging endpoint's jobs must not hold
     // workers for the whole wait, which they did for up to waitMs after each hang began.
@@ -57,7 +63,7 @@ export class EndpointSlots {
         }
         let oldest = Infinity;
         for (const s of inFlight) oldest = Math.min(oldest, s.at);
-        const untilSlow = oldest === Infinity ? left : oldest + this.slowMs - now + 1;
+        const untilSlow = oldest === Infinity ? left : oldest + this.slowAfterMs(endpointId) - now + 1;
         timer = setTimeout(check, Math.max(1, Math.min(left, untilSlow)));
       };
       queue.push(handOver);
@@ -71,11 +77,28 @@ export class EndpointSlots {
     return this.started.get(endpointId)?.size ?? 0;
   }
 
+  /**
+   * True when `endpointId` is slow now (see the class): a job that {@link acquire} put off
+   * should then come back in seconds; otherwise the endpoint was only busy (its slots and
+   * waiting places taken by fast attempts), and a short delay will do.
+   */
+  isSlowNow(endpointId: string): boolean {
+    const inFlight = this.started.get(endpointId);
+    return inFlight ? this.isSlow(endpointId, inFlight) : (this.meanMs.get(endpointId) ?? 0) > this.slowMs;
+  }
+
   private isSlow(endpointId: string, inFlight: Set<{ at: number }>): boolean {
     if ((this.meanMs.get(endpointId) ?? 0) > this.slowMs) return true;
     const now = this.now();
-    for (const s of inFlight) if (now - s.at > this.slowMs) return true;
+    const after = this.slowAfterMs(endpointId);
+    for (const s of inFlight) if (now - s.at > after) return true;
     return false;
+  }
+
+  /** How long an attempt in flight to `endpointId` may run before the endpoint counts as slow, ms. */
+  private slowAfterMs(endpointId: string): number {
+    const mean = this.meanMs.get(endpointId);
+    return mean === undefined ? this.slowMs : Math.min(this.slowMs, Math.max(100, mean * 20));
   }
 
   private take(endpointId: string, inFlight: Set<{ at: number }>, slot: { at: number }): () => void {

@@ -23,17 +23,14 @@ export async function emitEvent(
        and status = 'enabled'
        and (event_types is null or ${input.type} = any (event_types))
      order by id`;
-  const messageIds: string[] = [];
-  for (const ep of endpoints) {
-    const messageId = await queueMessage(tx, {
-      eventId,
-      endpointId: ep.id,
-      merchantId: input.merchantId,
-      at: input.at,
-      orderedPaymentId: ep.ordered ? input.paymentId : null,
-    });
-    messageIds.push(messageId);
-  }
+  const messages = endpoints.map((ep) => ({
+    eventId,
+    endpointId: ep.id,
+    merchantId: input.merchantId,
+    at: input.at,
+    orderedPaymentId: ep.ordered ? input.paymentId : null,
+  }));
+  const messageIds = await queueMessages(tx, messages);
   return { eventId, messageIds };
 }
 
@@ -65,12 +62,35 @@ export async function queueMessage(
   tx: Tx,
   input: { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null },
 ): Promise<string> {
-  const messageId = newId('msg', input.at);
+  const [messageId] = await queueMessages(tx, [input]);
+  return messageId!;
+}
+
+/**
+ * {@link queueMessage} for many messages in two statements whatever their number: one
+ * multi-row insert into gw.messages, then their first attempts queued together
+ * ({@link enqueueFirstAttempts}). Returns the new message ids, in input order.
+ */
+export async function queueMessages(
+  tx: Tx,
+  inputs: readonly { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null }[],
+): Promise<string[]> {
+  if (inputs.length === 0) return [];
+  const rows = inputs.map((m) => ({
+    id: newId('msg', m.at),
+    eventId: m.eventId,
+    endpointId: m.endpointId,
+    merchantId: m.merchantId,
+    at: m.at.toISOString(),
+    orderedPaymentId: m.orderedPaymentId ?? null,
+  }));
   await tx`
     insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at, ordered_payment_id)
-    values (${messageId}, ${input.eventId}, ${input.endpointId}, ${input.merchantId}, ${input.at}, ${input.orderedPaymentId ?? null})`;
-  await enqueueFirstAttempt(tx, { messageId, endpointId: input.endpointId });
-  return messageId;
+    select m.id, m."eventId", m."endpointId", m."merchantId", m.at, m."orderedPaymentId"
+      from json_to_recordset(${tx.json(rows)}::json)
+             as m(id text, "eventId" text, "endpointId" text, "merchantId" text, at timestamptz, "orderedPaymentId" text)`;
+  await enqueueFirstAttempts(tx, rows.map((r) => ({ messageId: r.id, endpointId: r.endpointId })));
+  return rows.map((r) => r.id);
 }
 
 /** One delivery attempt as a `deliver_message` job payload names it (1-based attempt). */
@@ -106,18 +126,39 @@ export const MAX_BATCH_JOB_ENTRIES = 200;
  * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
  */
 export async function enqueueFirstAttempt(tx: Tx, input: { messageId: string; endpointId: string }): Promise<void> {
-  for (let tries = 0; tries < 5; tries++) {
-    const [row] = await tx<{ id: string | null }[]>`
-      select (graphile_worker.add_job(
-        'deliver_message',
-        ${tx.json([{ messageId: input.messageId, attempt: 1 }])}::json,
-        max_attempts => ${JOB_MAX_ATTEMPTS}::int,
-        job_key => ${`deliver:${input.endpointId}:`} || (txid_current() % ${BATCH_LANES}::int)::text || ':'
-                   || floor(extract(epoch from clock_timestamp()))::bigint::text,
-        job_key_mode => 'preserve_run_at')).id::text as id`;
-    if (row?.id) return;
+  await enqueueFirstAttempts(tx, [input]);
+}
+
+/**
+ * {@link enqueueFirstAttempt} for many messages in ONE `graphile_worker.add_jobs` call
+ * (`job_key_preserve_run_at`): one spec per endpoint, carrying that endpoint's messages, so
+ * an event emitted to ten endpoints queues its ten first attempts in one round trip. An
+ * endpoint whose batch job a worker locked between add_jobs' steps got nothing queued
+ * (add_jobs returns no row for it); its messages are queued again (the key then makes a new
+ * job), up to 5 tries. Throws when they still could not be queued.
+ *
+ * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
+ */
+export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
+  let pending = inputs;
+  for (let tries = 0; tries < 5 && pending.length > 0; tries++) {
+    const queued = await tx<{ endpointId: string }[]>`
+      with now as (
+        select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
+      )
+      select split_part(j.key, ':', 2) as "endpointId"
+        from graphile_worker.add_jobs(array(
+               select row('deliver_message',
+                          json_agg(json_build_object('messageId', s."messageId", 'attempt', 1) order by s."messageId"),
+                          null, null, ${JOB_MAX_ATTEMPTS}::smallint,
+                          'deliver:' || s."endpointId" || ':' || (select lane_second from now),
+                          null, null)::graphile_worker.job_spec
+                 from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
+                group by s."endpointId"), true) as j`;
+    const done = new Set(queued.map((r) => r.endpointId));
+    pending = pending.filter((p) => !done.has(p.endpointId));
   }
-  throw new Error(`could not queue the first delivery attempt of ${input.messageId}`);
+  if (pending.length > 0) throw new Error(`could not queue the first delivery attempt of ${pending.map((p) => p.messageId).join(', ')}`);
 }
 
 /**
@@ -153,6 +194,35 @@ export async function enqueueDeliveries(
       job_key: `deliver:${i.messageId}:${i.attempt}`,
     })),
   );
+}
+
+/** Put-off attempts of one endpoint whose times fall in one bucket of this many ms share a job (see enqueuePutOff). */
+export const PUT_OFF_BUCKET_MS = 5_000;
+
+/**
+ * Queues put-off attempts of one endpoint in its PUT-OFF job for `retryAt`: a batch job keyed
+ * `deliver:<endpointId>:later:<bucket>` (the {@link PUT_OFF_BUCKET_MS} window `retryAt`
+ * falls in), whose payload array grows with every attempt put off into the same window
+ * while it waits (`job_key_preserve_run_at`: it runs at its first attempt's time). An
+ * endpoint that keeps turning attempts away (hanging, open circuit, rate limit) then has
+ * one job per window coming back, not one per attempt, each of which would be loaded and
+ * put off again. A key whose job is already running gets a new job; if a worker locks the
+ * job between add_jobs' steps nothing is queued, and this queues again (up to 5 tries).
+ * Throws when it still could not.
+ *
+ * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
+ */
+export async function enqueuePutOff(tx: Tx, input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date }): Promise<void> {
+  const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
+  const key = `deliver:${input.endpointId}:later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`;
+  for (let tries = 0; tries < 5; tries++) {
+    const queued = await tx`
+      select 1 from graphile_worker.add_jobs(array[
+        row('deliver_message', ${tx.json(payload)}::json, null, ${input.retryAt}::timestamptz, ${JOB_MAX_ATTEMPTS}::smallint, ${key}::text, null, null)::graphile_worker.job_spec
+      ], true)`;
+    if (queued.length > 0) return;
+  }
+  throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
 }
 
 /**

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/http/env.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent, enqueueFirstAttempt, type DeliveryJob } from '../../src/outbound/messages.js';
+import { emitEvent, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, type DeliveryJob } from '../../src/outbound/messages.js';
+import { postponeAttempts } from '../../src/outbound/delivery-store.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach } from '../receiver.js';
@@ -160,6 +161,71 @@ describe('a batch whose endpoint fails', () => {
     expect(jobs[0]!.payload).toEqual(ids.map((messageId) => ({ messageId, attempt: 1 })));
     expect(jobs[0]!.run_at.getTime()).toBeGreaterThanOrEqual(openUntil.getTime() - 1); // timestamptz keeps µs, Date ms
     expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(openUntil.getTime() + 250);
+  });
+});
+
+describe('an event emitted to several endpoints', () => {
+  it("queues every endpoint's first attempt in one call: one batch job per endpoint, and messages to one endpoint in one job", async () => {
+    const r = await receiver();
+    const merchant = await aMerchant(deps);
+    const merchantId = merchant.id;
+    const created: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url: r.url }, merchant.apiKey));
+      expect(res.status).toBe(201);
+      created.push(((await res.json()) as { id: string }).id);
+    }
+    const endpointId = created[0]!;
+    await startOfNextSecond(); // the job key ends in the clock's second
+    const emitted = await db.sql.begin((tx) =>
+      emitEvent(tx, { merchantId, type: 'payment.captured', paymentId: null, dedupeKey: 'fanout-1', data: { n: 1 }, at: new Date() }),
+    );
+    expect(emitted!.messageIds).toHaveLength(3);
+    const jobs = await jobsFor(emitted!.messageIds);
+    expect(jobs).toHaveLength(3);
+    expect(jobs.map((j) => j.key!.split(':')[1]).sort()).toEqual([...created].sort());
+    expect(jobs.every((j) => entries(j.payload).length === 1)).toBe(true);
+
+    // Two messages to one endpoint, queued together: one job carrying both, in id order.
+    const two = await emitMany(merchantId, 2);
+    const [a, b] = (await db.sql<{ id: string }[]>`
+      select id from gw.messages where id = any(${two}::text[]) and endpoint_id = ${endpointId} order by id`).map((m) => m.id);
+    await db.sql`delete from graphile_worker._private_jobs`;
+    await startOfNextSecond();
+    await db.sql.begin((tx) => enqueueFirstAttempts(tx, [{ messageId: b!, endpointId }, { messageId: a!, endpointId }]));
+    const [both] = await jobsFor([a!]);
+    expect(both!.payload).toEqual([{ messageId: a, attempt: 1 }, { messageId: b, attempt: 1 }]); // a < b
+    expect(await jobsFor([b!])).toHaveLength(1);
+  });
+});
+
+describe('attempts put off', () => {
+  it("join their endpoint's put-off job for the time window they fall in: one job per endpoint and window, not one per attempt", async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 4);
+    await db.sql`delete from graphile_worker._private_jobs`;
+    const window = PUT_OFF_BUCKET_MS;
+    const start = (Math.floor(Date.now() / window) + 2) * window; // a window that has not begun
+    const at = (ms: number) => new Date(start + ms);
+
+    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[0]!, attempt: 1 }], retryAt: at(100) }));
+    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[1]!, attempt: 2 }, { messageId: ids[2]!, attempt: 1 }], retryAt: at(900) }));
+    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[3]!, attempt: 1 }], retryAt: at(window + 10) }));
+
+    const jobs = await jobsFor(ids);
+    expect(jobs).toHaveLength(2);
+    expect(jobs[0]!.payload).toEqual([
+      { messageId: ids[0], attempt: 1 },
+      { messageId: ids[1], attempt: 2 },
+      { messageId: ids[2], attempt: 1 },
+    ]);
+    expect(jobs[0]!.run_at.getTime()).toBe(start + 100); // the first attempt's time
+    expect(jobs[0]!.key).toBe(`deliver:${endpointId}:later:${start / window}`);
+    expect(jobs[1]!.payload).toEqual([{ messageId: ids[3], attempt: 1 }]);
+    expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'pending', attempts: 0 })));
+    const [next] = await db.sql<{ next_attempt_at: Date }[]>`select next_attempt_at from gw.messages where id = ${ids[1]!}`;
+    expect(next!.next_attempt_at.getTime()).toBe(start + 900);
   });
 });
 
