@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   }
   const sql = createSql(databaseUrl, { max: 30 });
   await migrate(sql, databaseUrl);
-  const config = loadConfig({ DATABASE_URL: databaseUrl, SWITCHYARD_ALLOW_PRIVATE_URLS: 'true', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ DATABASE_URL: databaseUrl, SWITCHYARD_ALLOW_PRIVATE_URLS: 'true', LOG_LEVEL: 'silent', ...(process.env.SWITCHYARD_WORKER_CONCURRENCY ? { SWITCHYARD_WORKER_CONCURRENCY: process.env.SWITCHYARD_WORKER_CONCURRENCY } : {}) });
   const deps: Deps = {
     sql,
     config,

@@ -55,7 +55,7 @@ export const configSchema = z.object({
    */
   SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Jobs one worker process runs at once. */
-  SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(16),
+  SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(32),
   /** Timeout of one outbound delivery attempt, in ms. */
   SWITCHYARD_DELIVERY_TIMEOUT_MS: positiveInt.default(15_000),
   /** Delays between delivery attempts, seconds, comma-separated (±20 % jitter is added). */

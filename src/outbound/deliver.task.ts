@@ -5,6 +5,7 @@ import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } f
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
 import {
   failMessages,
+  holdEndpoint,
   loadDeliveries,
   lockUncountedAttempt,
   postponeAttempts,
@@ -168,15 +169,17 @@ async function deliverToEndpoint(
     await failMessages(sql, items.map((i) => i.m.id));
     return [];
   }
-  // Not now: the attempts at `at` plus up to `jitterMs`; nothing is sent or counted.
-  const putOff = (rest: readonly Item[], at: number, jitterMs: number) =>
-    sql.begin((tx) =>
-      postponeAttempts(tx, {
+  // Not now: the attempts at `at` plus up to `jitterMs`; nothing is sent or counted. With
+  // `hold` (the endpoint is slow), its new messages are held until `at` too (held_until).
+  const putOff = (rest: readonly Item[], at: number, jitterMs: number, hold = false) =>
+    sql.begin(async (tx) => {
+      await postponeAttempts(tx, {
         endpointId: ep.endpoint_id,
         attempts: rest.map((i) => ({ messageId: i.m.id, attempt: i.job.attempt })),
         retryAt: new Date(at + Math.floor(Math.random() * jitterMs)),
-      }),
-    );
+      });
+      if (hold) await holdEndpoint(tx, ep.endpoint_id, new Date(at));
+    });
   // Ordered endpoint: a message whose payment has an older message still pending waits
   // for that one's next attempt (and is looked at again then).
   const waiting = items.filter((i) => i.m.waits);
@@ -235,8 +238,8 @@ async function deliverToEndpoint(
         // rather than hold a worker.
         slow = true;
         const rest = [item, ...queue.splice(0)];
-        const { at, jitterMs } = comeBack(slots!, ep.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
-        await putOff(rest, at, jitterMs);
+        const { at, jitterMs, slow: hold } = comeBack(slots!, ep.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
+        await putOff(rest, at, jitterMs, hold);
         return;
       }
       let sent: Sent;
@@ -286,7 +289,7 @@ async function deliverGated(
   item: Item,
   slots: EndpointSlots | undefined,
   policy: HealthPolicy,
-  putOff: (rest: readonly Item[], at: number, jitterMs: number) => Promise<void>,
+  putOff: (rest: readonly Item[], at: number, jitterMs: number, hold?: boolean) => Promise<void>,
 ): Promise<{ at: number; jitterMs: number } | undefined> {
   const { sql, clock, config } = deps;
   const { m } = item;
@@ -297,15 +300,15 @@ async function deliverGated(
     now,
     policy,
   );
-  const later = async (at: number, jitterMs: number) => {
-    await putOff([item], at, jitterMs);
+  const later = async (at: number, jitterMs: number, hold = false) => {
+    await putOff([item], at, jitterMs, hold);
     return { at, jitterMs };
   };
   if (admitted !== 'go') return later(admitted.retryAt.getTime(), 250); // open circuit, or the rate limit
   const release = slots ? await slots.acquire(m.endpoint_id, m.max_in_flight) : () => {};
   if (!release) {
-    const { at, jitterMs } = comeBack(slots!, m.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, now.getTime());
-    return later(at, jitterMs);
+    const { at, jitterMs, slow } = comeBack(slots!, m.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, now.getTime());
+    return later(at, jitterMs, slow);
   }
   let sent: Sent;
   try {
@@ -322,10 +325,10 @@ async function deliverGated(
  * `jitterMs`): for a slow or hanging endpoint, in a sixth to a third of the delivery
  * timeout (at most 2.5–5 s), so it is not hammered; for one that was only busy, in 100–200 ms.
  */
-function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, nowMs: number): { at: number; jitterMs: number } {
-  if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100 };
+function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, nowMs: number): { at: number; jitterMs: number; slow: boolean } {
+  if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100, slow: false };
   const waitMs = Math.min(5000, Math.ceil(timeoutMs / 3));
-  return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2 };
+  return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2, slow: true };
 }
 
 /** HMAC-SHA256 with node:crypto, synchronously: the same bytes as Web Crypto's, without a thread-pool job per signature. */

@@ -87,6 +87,17 @@ export async function postponeAttempts(
   await enqueuePutOff(tx, input);
 }
 
+/**
+ * Holds an endpoint found slow or hanging until `until` (`held_until`, moved forward only):
+ * until then emitEvent queues its new messages for `until` in its put-off job instead of a
+ * first-attempt job now (sql/0014_endpoint_held_until.sql).
+ */
+export async function holdEndpoint(tx: Tx, endpointId: string, until: Date): Promise<void> {
+  await tx`
+    update gw.endpoints set held_until = ${until}
+     where id = ${endpointId} and (held_until is null or held_until < ${until})`;
+}
+
 /** Fails a pending message whose endpoint is no longer enabled. */
 export async function failMessage(tx: Tx, messageId: string): Promise<void> {
   await tx`update gw.messages set status = 'failed', next_attempt_at = null where id = ${messageId} and status = 'pending'`;

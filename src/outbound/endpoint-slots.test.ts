@@ -94,4 +94,13 @@ describe('EndpointSlots', () => {
     t = 120_000; // past every wait: the others give up
     expect(await Promise.all(waiters.slice(1))).toEqual([undefined, undefined, undefined, undefined]);
   });
+
+  it('never gives one endpoint more than maxPerEndpoint slots, whatever its max_in_flight', async () => {
+    const slots = new EndpointSlots(500, 10, Date.now, 2);
+    expect(await slots.acquire('ep_a', 8)).toBeTypeOf('function');
+    expect(await slots.acquire('ep_a', 8)).toBeTypeOf('function');
+    expect(await slots.acquire('ep_a', 8)).toBeUndefined(); // waited 10 ms
+    expect(slots.taken('ep_a')).toBe(2);
+    expect(await slots.acquire('ep_b', 1)).toBeTypeOf('function');
+  });
 });

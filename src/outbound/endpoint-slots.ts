@@ -22,19 +22,26 @@ export class EndpointSlots {
    * @param slowMs an endpoint slower than this (ms) gets no waiting
    * @param maxWaitMs the longest a job waits for a slot of a fast endpoint (ms)
    * @param now the clock, ms
+   * @param maxPerEndpoint slots per endpoint at most, whatever its max_in_flight: the
+   *   runner passes a quarter of its concurrency, so that the attempts in flight to one
+   *   endpoint (each holding a worker until it ends, up to the delivery timeout when the
+   *   endpoint hangs) never take more than a quarter of the process's workers
    */
   constructor(
     private readonly slowMs = 500,
     private readonly maxWaitMs = 250,
     private readonly now: () => number = Date.now,
+    private readonly maxPerEndpoint = Infinity,
   ) {}
 
   /**
-   * Takes a slot for `endpointId` if fewer than `max` are taken, or waits for one (fast
+   * Takes a slot for `endpointId` if fewer than `maxInFlight` (and the constructor's
+   * maxPerEndpoint) are taken, or waits for one (fast
    * endpoints only, at most `waitMs`, default the constructor's maxWaitMs). Resolves to the
    * function that gives the slot back, or undefined when the job should be put off.
    */
-  async acquire(endpointId: string, max: number, waitMs = this.maxWaitMs): Promise<(() => void) | undefined> {
+  async acquire(endpointId: string, maxInFlight: number, waitMs = this.maxWaitMs): Promise<(() => void) | undefined> {
+    const max = Math.min(maxInFlight, this.maxPerEndpoint);
     const inFlight = this.started.get(endpointId) ?? new Set<{ at: number }>();
     this.started.set(endpointId, inFlight);
     if (inFlight.size < max) return this.take(endpointId, inFlight, { at: this.now() });

@@ -17,8 +17,12 @@ export async function emitEvent(
 ): Promise<{ eventId: string; messageIds: string[] } | undefined> {
   const eventId = await insertEvent(tx, input);
   if (!eventId) return undefined;
-  const endpoints = await tx<{ id: string; ordered: boolean }[]>`
-    select id, ordered from gw.endpoints
+  // An endpoint whose circuit is open, or that a worker found hanging (held_until), gets
+  // its message queued for then (the same put-off job its other turned-away attempts share).
+  const endpoints = await tx<{ id: string; ordered: boolean; hold_until: Date | null }[]>`
+    select id, ordered,
+           case when greatest(circuit_open_until, held_until) > ${input.at} then greatest(circuit_open_until, held_until) end as hold_until
+      from gw.endpoints
      where merchant_id = ${input.merchantId}
        and status = 'enabled'
        and (event_types is null or ${input.type} = any (event_types))
@@ -29,6 +33,7 @@ export async function emitEvent(
     merchantId: input.merchantId,
     at: input.at,
     orderedPaymentId: ep.ordered ? input.paymentId : null,
+    holdUntil: ep.hold_until,
   }));
   const messageIds = await queueMessages(tx, messages);
   return { eventId, messageIds };
@@ -69,11 +74,14 @@ export async function queueMessage(
 /**
  * {@link queueMessage} for many messages in two statements whatever their number: one
  * multi-row insert into gw.messages, then their first attempts queued together
- * ({@link enqueueFirstAttempts}). Returns the new message ids, in input order.
+ * ({@link enqueueFirstAttempts}). A message with `holdUntil` (its endpoint's circuit is
+ * open or its endpoint is held, see emitEvent) has its first attempt put off to then instead
+ * ({@link enqueuePutOff}, uncounted, `next_attempt_at` = `holdUntil`). Returns the new message
+ * ids, in input order.
  */
 export async function queueMessages(
   tx: Tx,
-  inputs: readonly { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null }[],
+  inputs: readonly { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null; holdUntil?: Date | null }[],
 ): Promise<string[]> {
   if (inputs.length === 0) return [];
   const rows = inputs.map((m) => ({
@@ -81,7 +89,7 @@ export async function queueMessages(
     eventId: m.eventId,
     endpointId: m.endpointId,
     merchantId: m.merchantId,
-    at: m.at.toISOString(),
+    at: (m.holdUntil ?? m.at).toISOString(),
     orderedPaymentId: m.orderedPaymentId ?? null,
   }));
   await tx`
@@ -89,7 +97,20 @@ export async function queueMessages(
     select m.id, m."eventId", m."endpointId", m."merchantId", m.at, m."orderedPaymentId"
       from json_to_recordset(${tx.json(rows)}::json)
              as m(id text, "eventId" text, "endpointId" text, "merchantId" text, at timestamptz, "orderedPaymentId" text)`;
-  await enqueueFirstAttempts(tx, rows.map((r) => ({ messageId: r.id, endpointId: r.endpointId })));
+  const now: { messageId: string; endpointId: string }[] = [];
+  const held = new Map<string, { until: Date; attempts: DeliveryJob[] }>();
+  rows.forEach((r, i) => {
+    const until = inputs[i]!.holdUntil;
+    if (!until) return void now.push({ messageId: r.id, endpointId: r.endpointId });
+    const h = held.get(r.endpointId) ?? { until, attempts: [] };
+    h.attempts.push({ messageId: r.id, attempt: 1 });
+    held.set(r.endpointId, h);
+  });
+  await enqueueFirstAttempts(tx, now);
+  // One job per held endpoint and second of emitting: its payload stays ~rate × 1 s long.
+  for (const [endpointId, h] of held) {
+    await enqueuePutOff(tx, { endpointId, attempts: h.attempts, retryAt: h.until, window: `held:${Math.floor(Date.now() / 1000)}` });
+  }
   return rows.map((r) => r.id);
 }
 
@@ -141,6 +162,7 @@ export async function enqueueFirstAttempt(tx: Tx, input: { messageId: string; en
  */
 export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
   let pending = inputs;
+  if (pending.length === 0) return;
   for (let tries = 0; tries < 5 && pending.length > 0; tries++) {
     const queued = await tx<{ endpointId: string }[]>`
       with now as (
@@ -206,15 +228,20 @@ export const PUT_OFF_BUCKET_MS = 5_000;
  * while it waits (`job_key_preserve_run_at`: it runs at its first attempt's time). An
  * endpoint that keeps turning attempts away (hanging, open circuit, rate limit) then has
  * one job per window coming back, not one per attempt, each of which would be loaded and
- * put off again. A key whose job is already running gets a new job; if a worker locks the
+ * put off again. `window` replaces the key's `later:<bucket>` part (queueMessages: a held
+ * endpoint's new messages share a job per second of emitting, `held:<second>`, as they
+ * all come back at the same held_until). A key whose job is already running gets a new job; if a worker locks the
  * job between add_jobs' steps nothing is queued, and this queues again (up to 5 tries).
  * Throws when it still could not.
  *
  * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
  */
-export async function enqueuePutOff(tx: Tx, input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date }): Promise<void> {
+export async function enqueuePutOff(
+  tx: Tx,
+  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; window?: string },
+): Promise<void> {
   const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
-  const key = `deliver:${input.endpointId}:later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`;
+  const key = `deliver:${input.endpointId}:${input.window ?? `later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`}`;
   for (let tries = 0; tries < 5; tries++) {
     const queued = await tx`
       select 1 from graphile_worker.add_jobs(array[

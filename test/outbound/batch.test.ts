@@ -229,6 +229,30 @@ describe('attempts put off', () => {
   });
 });
 
+describe('an event emitted to an endpoint that is held or whose circuit is open', () => {
+  it.each(['held_until', 'circuit_open_until'] as const)('queues its message in the put-off job for that time when %s is ahead, not in a first-attempt job now', async (column) => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10_000);
+    await db.sql`update gw.endpoints set ${db.sql({ [column]: until })} where id = ${endpointId}`;
+
+    const [messageId] = await emitMany(merchantId, 1);
+    const jobs = await jobsFor([messageId!]);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.key).toMatch(new RegExp(`^deliver:${endpointId}:held:\\d+$`)); // a job per second of emitting
+    expect(jobs[0]!.run_at.getTime()).toBe(until.getTime());
+    expect(jobs[0]!.payload).toEqual([{ messageId, attempt: 1 }]);
+    const [m] = await db.sql<{ next_attempt_at: Date; attempts: number }[]>`select next_attempt_at, attempts from gw.messages where id = ${messageId!}`;
+    expect(m).toEqual({ next_attempt_at: until, attempts: 0 });
+
+    // Once that time has passed, events go out at once again.
+    await db.sql`update gw.endpoints set ${db.sql({ [column]: new Date(Date.now() - 1000) })} where id = ${endpointId}`;
+    const [later] = await emitMany(merchantId, 1);
+    const [now] = await jobsFor([later!]);
+    expect(now!.key).toMatch(new RegExp(`^deliver:${endpointId}:\\d:\\d+$`));
+  });
+});
+
 describe('a batch out of time', () => {
   it('starts nothing once its budget is spent and queues the rest in a new job to run now', async () => {
     const r = await receiver();

@@ -10,6 +10,7 @@ import { startRunner } from '../../src/core/jobs/runner.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { emitEvent } from '../../src/outbound/messages.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
+import { eventually } from '../eventually.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach } from '../receiver.js';
 
@@ -236,7 +237,7 @@ describe('isolation', () => {
     await db.sql`update gw.endpoints set max_in_flight = 2 where id = ${hangId}`;
     for (let i = 0; i < 20; i++) await emit(deps, merchant.id, `iso-${i}`);
 
-    const runner = await startRunner(deps, { connectionString: db.url, concurrency: 4, pollIntervalMs: 100 });
+    const runner = await startRunner(deps, { connectionString: db.url, concurrency: 8, pollIntervalMs: 100 });
     cleanups.push(async () => {
       for (const res of hanging) res.destroy();
       await runner.stop();
@@ -244,5 +245,43 @@ describe('isolation', () => {
     await healthy.waitFor(20, 20_000);
     expect(healthy.received).toHaveLength(20);
     expect(hanging.length).toBe(2);
+  });
+
+  it('lets a hanging endpoint hold no more than a quarter of the workers, whatever its max_in_flight', async () => {
+    const deps = await testDeps(db, { env: { SWITCHYARD_DELIVERY_TIMEOUT_MS: '30000' } });
+    const merchant = await aMerchant(deps);
+    const hanging: ServerResponse[] = [];
+    const hangServer = createServer((_req, res) => {
+      hanging.push(res);
+    });
+    await new Promise<void>((resolve) => hangServer.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          hangServer.closeAllConnections();
+          hangServer.close(() => resolve());
+        }),
+    );
+    const hangUrl = `http://127.0.0.1:${(hangServer.address() as AddressInfo).port}/hooks`;
+    const healthy = await receiver(() => 200);
+    const hangId = await endpointFor(deps, merchant, hangUrl); // max_in_flight 8, the default
+    await endpointFor(deps, merchant, healthy.url);
+    for (let i = 0; i < 20; i++) await emit(deps, merchant.id, `quarter-${i}`);
+
+    const runner = await startRunner(deps, { connectionString: db.url, concurrency: 4, pollIntervalMs: 100 });
+    cleanups.push(async () => {
+      for (const res of hanging) res.destroy();
+      await runner.stop();
+    });
+    await healthy.waitFor(20, 20_000);
+    expect(healthy.received).toHaveLength(20);
+    expect(hanging.length).toBe(1);
+    // Found slow, the endpoint is held: its attempts come back together, in seconds.
+    const held = await eventually(async () => {
+      const [ep] = await db.sql<{ held_until: Date | null }[]>`select held_until from gw.endpoints where id = ${hangId}`;
+      return ep!.held_until && ep!.held_until.getTime() > Date.now() ? ep!.held_until : undefined;
+    }, 10_000, 'the hanging endpoint held');
+    expect(held.getTime()).toBeLessThanOrEqual(Date.now() + 5_000);
+    expect(hanging.length).toBe(1);
   });
 });

@@ -39,14 +39,18 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
  * PSP status sync and the idempotency-key purge, which startRunner also schedules as cron
  * items). Each task parses its payload with zod (a malformed payload throws and
  * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
- * Deliveries share one EndpointSlots, the per-endpoint cap of this process; a
+ * Deliveries share one EndpointSlots, the per-endpoint cap of this process (an endpoint's
+ * max_in_flight, and never more than a quarter of `concurrency`); a
  * `deliver_message` payload is one attempt or an array of them (a batch, see
  * src/outbound/messages.ts `enqueueFirstAttempt`), bounded in time by
  * {@link deliveryBudgetMs}. Every run is
  * reported to `deps.metrics` as `ok` or `error` (it threw, so graphile-worker retries it).
  */
-export function createTaskList(deps: Deps): TaskList {
-  const slots = new EndpointSlots();
+export function createTaskList(deps: Deps, options: { concurrency?: number } = {}): TaskList {
+  // One endpoint's attempts in flight hold at most a quarter of the workers (a hanging
+  // endpoint holds its for up to the delivery timeout).
+  const concurrency = options.concurrency ?? deps.config.SWITCHYARD_WORKER_CONCURRENCY;
+  const slots = new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
   const budgetMs = deliveryBudgetMs(deps.config);
   return {
     ...paymentsApiTaskList(deps),
@@ -129,7 +133,7 @@ export async function startRunner(
     noHandleSignals: true,
     parsedCronItems: paymentsApiCronItems(),
     logger: graphileLogger(deps.logger),
-    taskList: createTaskList(deps),
+    taskList: createTaskList(deps, { concurrency: options.concurrency }),
   });
 
   const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
