@@ -104,7 +104,7 @@ async function rowsFor(provider: InboundProvider, eventIds: string[]): Promise<n
 }
 
 describe('POST /inbound/{sourceId} fuzzed', () => {
-  it(`acks ${GENUINE_RUNS} genuine requests of random content, each with 200 and exactly one row and one job per event`, async () => {
+  it(`acks ${GENUINE_RUNS} genuine requests of random content, each with 200, exactly one row per event, and each event queued for processing once`, async () => {
     const before = await storedCounts(db.sql);
     let events = 0;
     await fc.assert(
