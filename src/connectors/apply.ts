@@ -97,6 +97,39 @@ export async function resolvePendingReference(tx: Tx, paymentId: string, pspRefe
   return rows.length > 0;
 }
 
+/**
+ * Links payments created through the payments API to the PSP references their webhooks
+ * name, when a webhook says which operation created its payment (PaymentReport.operationId,
+ * from the `switchyard_op` metadata): the operation's `psp_reference`, if still unknown, and
+ * the payment's provisional `pending:<operation id>` reference become `pspReference`, so the
+ * report is then applied to that payment instead of creating a second one (which the 0011
+ * trigger would otherwise refuse until the status sync learned the reference). Only
+ * within the same source; a reference another payment of the source already has is left
+ * alone. Runs in the caller's transaction, before the reports are applied.
+ */
+export async function claimPendingReferences(
+  tx: Tx,
+  claims: readonly { sourceId: string; operationId: string; pspReference: string }[],
+): Promise<void> {
+  if (claims.length === 0) return;
+  await tx`
+    with c as (
+      select distinct on ("operationId") *
+        from json_to_recordset(${tx.json(claims as { sourceId: string; operationId: string; pspReference: string }[])}::json)
+               as c("sourceId" text, "operationId" text, "pspReference" text)
+       order by "operationId"
+    ), ops as (
+      update gw.psp_operations o set psp_reference = c."pspReference", updated_at = now()
+        from c
+       where o.id = c."operationId" and o.source_id = c."sourceId" and o.kind = 'create' and o.psp_reference is null
+      returning o.id
+    )
+    update gw.payments p set psp_reference = c."pspReference"
+      from c
+     where p.source_id = c."sourceId" and p.psp_reference = 'pending:' || c."operationId"
+       and not exists (select 1 from gw.payments q where q.source_id = c."sourceId" and q.psp_reference = c."pspReference")`;
+}
+
 /** The merchant's payment locked `for update`, or undefined. */
 export async function lockPayment(tx: Tx, merchantId: string, id: string): Promise<Payment | undefined> {
   const [row] = await tx<{ id: string }[]>`select id from gw.payments where id = ${id} and merchant_id = ${merchantId} for update`;

@@ -52,6 +52,7 @@ import {
   type PspOperation,
 } from './operation-store.js';
 import type { ConnectorOptions, CreatePaymentCall, PspResult } from './types.js';
+import { OPERATION_METADATA_KEY } from '../inbound/normalize/types.js';
 
 /** Settings of the payments API; all have defaults. */
 export interface PaymentCommandOptions {
@@ -242,7 +243,9 @@ export async function callPsp(deps: Deps, op: PspOperation, options: PaymentComm
         merchantReference: input.merchantReference,
         ...(input.paymentMethod !== undefined ? { paymentMethod: input.paymentMethod } : {}),
         ...(input.customer ? { customer: input.customer } : {}),
-        ...(input.metadata ? { metadata: input.metadata } : {}),
+        // The operation's id rides along, so the PSP's webhooks name the payment even before
+        // this call's answer is stored (a timeout): see claimPendingReferences.
+        metadata: { ...input.metadata, [OPERATION_METADATA_KEY]: op.id },
       };
       return connector.createPayment(call, op.pspIdempotencyKey);
     }

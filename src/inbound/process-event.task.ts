@@ -5,6 +5,7 @@
 import type { Deps } from '../core/http/env.js';
 import { applyPaymentReports, type BatchItem } from '../core/payments/apply-event.js';
 import { normalizeInbound } from './normalize/index.js';
+import { claimPendingReferences } from '../connectors/apply.js';
 
 /** What processing did with an inbound event. */
 export type ProcessOutcome =
@@ -151,6 +152,11 @@ async function processBatch(
           from json_to_recordset(${tx.json(marks)}::json) as x(id text, status text, "paymentId" text, error text, stale boolean)
          where i.id = x.id`;
     };
+    // Payments the API created whose reference is still provisional: linked first.
+    await claimPendingReferences(
+      tx,
+      items.flatMap((i) => (i.report.operationId ? [{ sourceId: i.sourceId, operationId: i.report.operationId, pspReference: i.report.pspReference }] : [])),
+    );
     await applyPaymentReports(tx, items, now, async (results) => {
       results.forEach((r, n) => {
         const id = items[n]!.cause;

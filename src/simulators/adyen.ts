@@ -196,7 +196,9 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
         };
         payments.set(payment.pspReference, payment);
         const common = { pspReference: payment.pspReference, merchantAccountCode: payment.merchantAccount, merchantReference: payment.reference, amount: payment.amount };
-        notify({ eventCode: 'AUTHORISATION', success: refusal ? 'false' : 'true', ...common, ...(refusal ? { reason: refusal.refusalReason } : {}) });
+        // Adyen echoes the request's metadata in the AUTHORISATION webhook as additionalData "metadata.<key>".
+        const metadata = Object.fromEntries(Object.entries((body.metadata ?? {}) as Record<string, string>).map(([k, v]) => [`metadata.${k}`, String(v)]));
+        notify({ eventCode: 'AUTHORISATION', success: refusal ? 'false' : 'true', ...common, additionalData: metadata, ...(refusal ? { reason: refusal.refusalReason } : {}) });
         if (!refusal && additional.manualCapture !== 'true' && options.autoCaptureWebhook !== false) {
           payment.captured = payment.amount.value;
           notify({ eventCode: 'CAPTURE', success: 'true', ...common, pspReference: pspRef(), originalReference: payment.pspReference });

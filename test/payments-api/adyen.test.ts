@@ -70,6 +70,23 @@ describe('payments through the Adyen simulator', () => {
     expect(sim.calls.map((c) => c.replayed)).toEqual([false, false, false]);
   });
 
+  it("links the AUTHORISATION webhook to a payment whose creation timed out, by the operation in the request's metadata (additionalData metadata.switchyard_op)", async () => {
+    const { shop, sim } = await adyenShop();
+    sim.failNext({ mode: 'timeout', delayMs: 1500 }); // Adyen authorises, but answers too late
+    const body = { amount: 4200, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-timeout', captureMethod: 'manual', paymentMethod: { type: 'scheme', holderName: 'APPROVED' } };
+    const res = await commands.request('/v1/payments', command(shop, 'ady-timeout', body));
+    expect(res.status).toBe(202);
+    const created = (await res.json()) as Record<string, any>;
+    expect(created.pspReference).toMatch(/^pending:pop_/);
+
+    await sim.webhooks.flush();
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    const [payment] = [...sim.payments.values()];
+    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized', amount: 4200, pspReference: payment!.pspReference });
+    const rows = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.payments where merchant_id = ${shop.merchantId}`;
+    expect(rows[0]!.n).toBe(1);
+  });
+
   it('fails a payment refused for the holder name DECLINED, and posts nothing', async () => {
     const { shop, sim } = await adyenShop();
     const body = { amount: 700, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-2', paymentMethod: { type: 'scheme', holderName: 'DECLINED' } };

@@ -6,6 +6,8 @@ import { stripeSimulator, type StripeSimulator } from '../../src/simulators/inde
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testDeps } from '../app.js';
 import { aShop, apps, command, commandOptions, getJson, ledgerOf, processReceived, STRIPE_BASE, type Shop } from './harness.js';
+import { signStripe } from '../../src/inbound/verifiers/testing.js';
+import { buildStripeEvent } from '../../src/simulate/stripe.js';
 
 const SECRET = 'whsec_payments_api_stripe_0123456789';
 const SK = 'sk_test_simulated_0123456789';
@@ -145,7 +147,7 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     expect(sim.calls).toHaveLength(1);
   });
 
-  it('keeps a payment pending when Stripe times out, and the status sync settles it to its true state', async () => {
+  it("keeps a payment pending when Stripe times out; Stripe's webhook, naming the operation in the PaymentIntent's metadata, settles it before the status sync", async () => {
     const { shop, sim } = await stripeShop();
     sim.failNext({ mode: 'timeout', delayMs: 1500 }); // Stripe creates and captures, but answers too late
     const res = await commands.request('/v1/payments', command(shop, 'timeout-1', createBody(shop)));
@@ -156,21 +158,19 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     const [job] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from graphile_worker.jobs where task_identifier = 'sync_psp_operation'`;
     expect(job!.n).toBe(1);
+    const [pi] = [...sim.paymentIntents.values()];
+    expect(pi!.metadata).toMatchObject({ switchyard_op: body.operation.id });
 
-    // Stripe's webhook arrives before the sync: it must not create a second payment
+    // Stripe's webhook arrives before the sync: it names the operation, so it lands on that payment
     await sim.webhooks.flush();
-    const early = await processReceived(deps, shop.sourceId);
-    expect(early).toHaveLength(1);
-    expect(early[0]).toBeInstanceOf(Error);
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
     expect(await paymentsOf(shop.merchantId)).toHaveLength(1);
+    const linked = await getJson(app, shop, `/v1/payments/${body.id}`);
+    expect(linked).toMatchObject({ status: 'captured', capturedAmount: 2000, pspReference: pi!.id });
 
+    // the sync then finds it settled and changes nothing
     expect(await syncPspOperation(deps, { operationId: body.operation.id }, commandOptions)).toBe('settled');
-    const synced = await getJson(app, shop, `/v1/payments/${body.id}`);
-    expect(synced).toMatchObject({ status: 'captured', capturedAmount: 2000 });
-    expect(synced.pspReference).toMatch(/^pi_/);
-
-    // graphile-worker retries the webhook: it finds the payment and changes nothing
-    expect(await processReceived(deps, shop.sourceId)).toEqual(['stale']);
+    expect(await getJson(app, shop, `/v1/payments/${body.id}`)).toMatchObject({ status: 'captured', capturedAmount: 2000, pspReference: pi!.id });
     expect(await paymentsOf(shop.merchantId)).toHaveLength(1);
     expect(await ledgerOf(deps, shop.merchantId)).toEqual([{ kind: 'capture', amount: '2000' }]);
     // the PSP acted once: the re-send was answered from Stripe's idempotency cache
@@ -178,6 +178,37 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     const replay = await commands.request('/v1/payments', command(shop, 'timeout-1', createBody(shop)));
     expect(replay.status).toBe(202);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    record('PSP timeout → pending → webhook → synced', sim);
+  });
+
+  it('holds a webhook of a payment that could be the pending one (same source, currency and amount, no operation named) until the status sync, then records it as its own payment', async () => {
+    const { shop, sim } = await stripeShop();
+    sim.failNext({ mode: 'timeout', delayMs: 1500 });
+    const res = await commands.request('/v1/payments', command(shop, 'timeout-2', createBody(shop)));
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as Record<string, any>;
+
+    // A PaymentIntent of the same amount made elsewhere (the Dashboard): its webhook names no operation
+    const other = buildStripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_made_elsewhere_1', amount: 2000 });
+    const raw = JSON.stringify(other);
+    const posted = await app.request(shop.inboundUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': await signStripe(raw, SECRET, deps.clock()) },
+      body: raw,
+    });
+    expect(posted.status).toBe(200);
+    const held = await processReceived(deps, shop.sourceId);
+    expect(held).toHaveLength(1);
+    expect(held[0]).toBeInstanceOf(Error); // graphile-worker retries it
+    expect(await paymentsOf(shop.merchantId)).toHaveLength(1);
+
+    expect(await syncPspOperation(deps, { operationId: body.operation.id }, commandOptions)).toBe('settled');
+    expect((await getJson(app, shop, `/v1/payments/${body.id}`)).pspReference).toMatch(/^pi_/);
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    const payments = await paymentsOf(shop.merchantId);
+    expect(payments).toHaveLength(2);
+    await sim.webhooks.flush(); // the API payment's own webhook: already settled by the sync
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['stale']);
     record('PSP timeout → pending → synced', sim);
   });
 

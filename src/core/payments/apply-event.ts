@@ -26,6 +26,14 @@ export interface PaymentReport extends PaymentEvent {
   pspReference: string;
   currency: string;
   merchantReference?: string;
+  /**
+   * The payments API operation that created the payment, when the PSP echoes it back (the
+   * `switchyard_op` metadata Switchyard set on the PSP's payment): the payment may
+   * still be stored under the provisional reference `pending:<operation id>` (its creation
+   * call timed out), and is then linked to `pspReference` before the report is applied
+   * (src/connectors/apply.ts claimPendingReferences).
+   */
+  operationId?: string;
 }
 
 /** What {@link applyPaymentReport} did. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
 import type { OperationKind, OperationOutcome } from '../../core/payments/state-machine.js';
-import type { Normalized, NormalizedEvent } from './types.js';
+import { isOperationId, OPERATION_METADATA_KEY, type Normalized, type NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -18,6 +18,7 @@ export const adyenNotificationItem = z.object({
   merchantReference: z.string().max(255).optional(),
   success: z.union([z.enum(['true', 'false']), z.boolean()]),
   amount: z.object({ value: amount, currency: z.string() }),
+  additionalData: z.record(z.string(), z.unknown()).nullish(),
 });
 
 /** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
@@ -53,9 +54,15 @@ export function normalizeAdyen(body: unknown): Normalized {
   const currency = normalizeCurrency(item.amount.currency);
   if (!currency) return { kind: 'invalid', reason: `invalid currency ${item.amount.currency}` };
   const value = minorUnits(item.amount.value);
+  // The operation that created the payment, echoed from the /payments request's metadata.
+  const operationId = item.additionalData?.[`metadata.${OPERATION_METADATA_KEY}`];
   const withRef = (ev: NormalizedEvent): Normalized => ({
     kind: 'event',
-    event: item.merchantReference ? { ...ev, merchantReference: item.merchantReference } : ev,
+    event: {
+      ...ev,
+      ...(item.merchantReference ? { merchantReference: item.merchantReference } : {}),
+      ...(typeof operationId === 'string' && isOperationId(operationId) ? { operationId } : {}),
+    },
   });
 
   if (item.eventCode === 'AUTHORISATION') {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
-import type { Normalized, NormalizedEvent } from './types.js';
+import { isOperationId, OPERATION_METADATA_KEY, type Normalized, type NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -149,5 +149,9 @@ function normalizeStripeOperation(type: string, object: unknown): Normalized {
 
 function withReference(metadata: Record<string, string> | undefined, ev: NormalizedEvent): Normalized {
   const ref = metadata?.merchant_reference;
-  return { kind: 'event', event: ref ? { ...ev, merchantReference: ref } : ev };
+  const op = metadata?.[OPERATION_METADATA_KEY];
+  return {
+    kind: 'event',
+    event: { ...ev, ...(ref ? { merchantReference: ref } : {}), ...(op && isOperationId(op) ? { operationId: op } : {}) },
+  };
 }

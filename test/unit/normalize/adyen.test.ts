@@ -115,3 +115,18 @@ describe('normalizeAdyen', () => {
     expect(plain(n)).toMatchObject({ event: { currency: 'JPY', amount: '1000' } });
   });
 });
+
+describe('normalizeAdyen: the payments API operation in the metadata', () => {
+  it('carries additionalData "metadata.switchyard_op" as the report operationId', () => {
+    const item = { ...fixtureItem('authorisation-true'), additionalData: { 'metadata.switchyard_op': `pop_${'0f'.repeat(16)}`, authCode: '1234' } };
+    const n = normalizeAdyen(item);
+    expect(n.kind === 'event' && n.event).toMatchObject({ kind: 'authorized', pspReference: '123456789', operationId: `pop_${'0f'.repeat(16)}` });
+  });
+
+  it('leaves operationId out when the metadata is absent or not an operation id', () => {
+    for (const additionalData of [undefined, {}, { 'metadata.switchyard_op': 'not-an-id' }]) {
+      const n = normalizeAdyen({ ...fixtureItem('authorisation-true'), additionalData });
+      expect(n.kind === 'event' && n.event).not.toHaveProperty('operationId');
+    }
+  });
+});

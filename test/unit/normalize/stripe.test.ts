@@ -51,3 +51,17 @@ describe('normalizeStripe: refunds and disputes as operations', () => {
     expect(normalizeStripe(event('charge.dispute.closed', { ...aDispute('lost'), currency: 'zzz' }))).toEqual({ kind: 'invalid', reason: 'invalid currency zzz' });
   });
 });
+
+describe('normalizeStripe: the payments API operation in the metadata', () => {
+  const pi = (metadata: Record<string, string>) => ({ id: 'pi_7', object: 'payment_intent', amount: 900, amount_received: 900, currency: 'eur', status: 'succeeded', metadata });
+
+  it('carries metadata.switchyard_op as the report operationId, beside the merchant reference', () => {
+    const n = normalizeStripe(event('payment_intent.succeeded', pi({ switchyard_op: `pop_${'a1'.repeat(16)}`, merchant_reference: 'order-7' })));
+    expect(n.kind === 'event' && n.event).toMatchObject({ pspReference: 'pi_7', operationId: `pop_${'a1'.repeat(16)}`, merchantReference: 'order-7' });
+  });
+
+  it('ignores a switchyard_op that is not an operation id', () => {
+    const n = normalizeStripe(event('payment_intent.succeeded', pi({ switchyard_op: 'pay_1; drop table' })));
+    expect(n.kind === 'event' && n.event).not.toHaveProperty('operationId');
+  });
+});
