@@ -130,6 +130,28 @@ export async function claimPendingReferences(
        and not exists (select 1 from gw.payments q where q.source_id = c."sourceId" and q.psp_reference = c."pspReference")`;
 }
 
+/**
+ * Settles payments API operations that the PSP accepted and settles by webhook (Adyen
+ * modifications, Stripe refunds still pending: status `submitted`, or `pending` after a
+ * timeout) when a webhook reports their outcome: the operation whose `operation_reference`
+ * (the PSP's reference of that capture, refund or cancel) on the same source is the report's
+ * operation reference becomes `succeeded` or `failed`. Other outcomes (a dispute's, a later
+ * reversal of a capture or refund) leave the operation as it is. Runs in the caller's
+ * transaction, with the reports applied.
+ */
+export async function settleOperationsByWebhook(
+  tx: Tx,
+  reports: readonly { sourceId: string; reference: string; outcome: 'succeeded' | 'failed' }[],
+): Promise<void> {
+  if (reports.length === 0) return;
+  await tx`
+    update gw.psp_operations o set status = x.outcome, updated_at = now()
+      from json_to_recordset(${tx.json(reports as { sourceId: string; reference: string; outcome: string }[])}::json)
+             as x("sourceId" text, reference text, outcome text)
+     where o.source_id = x."sourceId" and o.operation_reference = x.reference
+       and o.kind in ('capture', 'void', 'refund') and o.status in ('submitted', 'pending')`;
+}
+
 /** The merchant's payment locked `for update`, or undefined. */
 export async function lockPayment(tx: Tx, merchantId: string, id: string): Promise<Payment | undefined> {
   const [row] = await tx<{ id: string }[]>`select id from gw.payments where id = ${id} and merchant_id = ${merchantId} for update`;

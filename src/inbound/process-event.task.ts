@@ -5,7 +5,7 @@
 import type { Deps } from '../core/http/env.js';
 import { applyPaymentReports, type BatchItem } from '../core/payments/apply-event.js';
 import { normalizeInbound } from './normalize/index.js';
-import { claimPendingReferences } from '../connectors/apply.js';
+import { claimPendingReferences, settleOperationsByWebhook } from '../connectors/apply.js';
 
 /** What processing did with an inbound event. */
 export type ProcessOutcome =
@@ -158,12 +158,17 @@ async function processBatch(
       items.flatMap((i) => (i.report.operationId ? [{ sourceId: i.sourceId, operationId: i.report.operationId, pspReference: i.report.pspReference }] : [])),
     );
     await applyPaymentReports(tx, items, now, async (results) => {
+      const settled: Parameters<typeof settleOperationsByWebhook>[1][number][] = [];
       results.forEach((r, n) => {
         const id = items[n]!.cause;
         if (r.result === 'currency_mismatch') {
           marks.push({ id, status: 'failed', paymentId: r.payment.id, error: r.reason, stale: false });
           outcomes.set(id, { result: 'failed', reason: r.reason });
           return;
+        }
+        const op = items[n]!.report.operation;
+        if (op && (op.outcome === 'succeeded' || op.outcome === 'failed')) {
+          settled.push({ sourceId: items[n]!.sourceId, reference: op.reference, outcome: op.outcome });
         }
         marks.push({ id, status: 'processed', paymentId: r.payment.id, error: null, stale: r.result === 'stale' });
         outcomes.set(
@@ -174,6 +179,7 @@ async function processBatch(
         );
       });
       await mark();
+      await settleOperationsByWebhook(tx, settled);
     });
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });

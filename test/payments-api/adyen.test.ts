@@ -52,9 +52,14 @@ describe('payments through the Adyen simulator', () => {
     expect(cap.status).toBe(200);
     // Adyen answers a modification "received": the payment moves when the webhook comes
     expect(await cap.json()).toMatchObject({ status: 'authorized', operation: { kind: 'capture', status: 'submitted', amount: 5000 } });
+    const operationStatuses = async () =>
+      (await db.sql<{ kind: string; status: string }[]>`select kind, status from gw.psp_operations where payment_id = ${created.id} order by id`).map((o) => `${o.kind}:${o.status}`);
+    expect(await operationStatuses()).toEqual(['create:succeeded', 'capture:submitted']);
     await sim.webhooks.flush();
     expect(await processReceived(deps, shop.sourceId)).toEqual(['stale', 'applied']);
     expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'captured', capturedAmount: 5000 });
+    // the CAPTURE webhook names the capture's own pspReference: the operation is settled by it
+    expect(await operationStatuses()).toEqual(['create:succeeded', 'capture:succeeded']);
 
     const refund = await commands.request(`/v1/payments/${created.id}/refunds`, command(shop, 'ady-1-ref'));
     expect(refund.status).toBe(200);
@@ -62,6 +67,7 @@ describe('payments through the Adyen simulator', () => {
     await sim.webhooks.flush();
     expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
     expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'refunded', refundedAmount: 5000 });
+    expect(await operationStatuses()).toEqual(['create:succeeded', 'capture:succeeded', 'refund:succeeded']);
     expect(await ledgerOf(deps, shop.merchantId)).toEqual([
       { kind: 'capture', amount: '5000' },
       { kind: 'refund', amount: '5000' },
