@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'signature_invalid'
   | 'timestamp_out_of_tolerance'
   | 'payload_too_large'
+  | 'headers_too_large'
   | 'event_id_missing'
   | 'store_unavailable'
   | 'url_not_allowed'
