@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
   | 'not_found'
+  | 'method_not_allowed'
   | 'source_not_found'
   | 'signature_missing'
   | 'signature_invalid'

@@ -180,3 +180,28 @@ describe('validation through the OpenAPI routes', () => {
     expect(anonymous.status).toBe(401);
   });
 });
+
+describe('a method the path has no route for', () => {
+  it('is 405 method_not_allowed with Allow listing the methods the path has; a path with no route is 404 not_found', async () => {
+    const merchant = await aMerchant(deps);
+    const app = testApp(deps);
+    const auth = { authorization: `Bearer ${merchant.apiKey}` };
+
+    const wrong = await app.request('/v1/payments', { method: 'DELETE', headers: auth });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(wrong.headers.get('content-type')).toBe('application/problem+json');
+    expect(await wrong.json()).toMatchObject({ status: 405, code: 'method_not_allowed', title: 'Method Not Allowed' });
+
+    const param = await app.request('/v1/endpoints/ep_0193a1b2c3d4e5f60718293a4b5c0000', { method: 'PUT', headers: auth });
+    expect(param.status).toBe(405);
+    expect(param.headers.get('allow')).toBe('DELETE, GET, HEAD, PATCH');
+
+    const admin = await app.request('/admin/merchants', { method: 'PUT', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    expect(admin.status).toBe(405);
+
+    const missing = await app.request('/v1/no-such-thing', { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: 'not_found' });
+  });
+});

@@ -711,7 +711,7 @@ const cases: Case[] = [
     }),
   ),
 
-  // Wrong method: no such route on /inbound/{sourceId} (the app's catch-all 404 not_found).
+  // Wrong method: the path exists for POST only: 405 method_not_allowed with Allow: POST.
   ...(['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const).map(
     (method): Case => ({
       name: `${method} with a genuine Standard Webhooks request`,
@@ -720,8 +720,8 @@ const cases: Case[] = [
         const g = await genuine('standard-webhooks');
         return { init: { method, headers: g.headers, ...(method === 'GET' || method === 'OPTIONS' ? {} : { body: g.body }) } };
       },
-      status: 404,
-      code: 'not_found',
+      status: 405,
+      code: 'method_not_allowed',
     }),
   ),
 ];
@@ -748,6 +748,7 @@ describe('POST /inbound/{sourceId}: the bad-input table', () => {
       // The detail may name the likely cause, never a configured secret.
       for (const secret of Object.values(SECRETS)) expect(String(problem.detail)).not.toContain(secret);
       if (status === 415) expect(res.headers.get('accept-encoding')).toBe('identity');
+      if (status === 405) expect(res.headers.get('allow')).toBe('POST');
     }
     const after = await storedCounts(db.sql);
     expect(after).toEqual({ events: before.events + stores, jobs: before.jobs + stores });
