@@ -214,23 +214,28 @@ describe('rateLimitPerSecond', () => {
   });
 });
 
+/** A receiver on 127.0.0.1 that never answers: the requests it holds, and its URL; closed after the test. */
+async function hangingReceiver(): Promise<{ hanging: ServerResponse[]; url: string }> {
+  const hanging: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    hanging.push(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { hanging, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks` };
+}
+
 describe('isolation', () => {
   it('keeps delivering to a healthy endpoint while a hanging one holds no more than its max_in_flight workers', async () => {
     const deps = await testDeps(db, { env: { SWITCHYARD_DELIVERY_TIMEOUT_MS: '30000' } });
     const merchant = await aMerchant(deps);
-    const hanging: ServerResponse[] = [];
-    const hangServer = createServer((_req, res) => {
-      hanging.push(res);
-    });
-    await new Promise<void>((resolve) => hangServer.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          hangServer.closeAllConnections();
-          hangServer.close(() => resolve());
-        }),
-    );
-    const hangUrl = `http://127.0.0.1:${(hangServer.address() as AddressInfo).port}/hooks`;
+    const { hanging, url: hangUrl } = await hangingReceiver();
     const healthy = await receiver(() => 200);
     const hangId = await endpointFor(deps, merchant, hangUrl);
     await endpointFor(deps, merchant, healthy.url);
@@ -250,19 +255,7 @@ describe('isolation', () => {
   it('lets a hanging endpoint hold no more than a quarter of the workers, whatever its max_in_flight', async () => {
     const deps = await testDeps(db, { env: { SWITCHYARD_DELIVERY_TIMEOUT_MS: '30000' } });
     const merchant = await aMerchant(deps);
-    const hanging: ServerResponse[] = [];
-    const hangServer = createServer((_req, res) => {
-      hanging.push(res);
-    });
-    await new Promise<void>((resolve) => hangServer.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          hangServer.closeAllConnections();
-          hangServer.close(() => resolve());
-        }),
-    );
-    const hangUrl = `http://127.0.0.1:${(hangServer.address() as AddressInfo).port}/hooks`;
+    const { hanging, url: hangUrl } = await hangingReceiver();
     const healthy = await receiver(() => 200);
     const hangId = await endpointFor(deps, merchant, hangUrl); // max_in_flight 8, the default
     await endpointFor(deps, merchant, healthy.url);
