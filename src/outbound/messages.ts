@@ -1,7 +1,17 @@
 import type postgres from 'postgres';
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { utf8 } from '../core/crypto.js';
+import { toBase64, utf8 } from '../core/crypto.js';
+
+/** What {@link emitEvent} and {@link emitEvents} take: one merchant-facing event. */
+export interface EventToEmit {
+  merchantId: string;
+  type: string;
+  paymentId: string | null;
+  dedupeKey: string;
+  data: unknown;
+  at: Date;
+}
 
 /**
  * Emits a merchant-facing event (DESIGN.md "Merchant-facing events") inside the caller's
@@ -11,50 +21,88 @@ import { utf8 } from '../core/crypto.js';
  * `ordered` endpoint, a payment's events go out one after the other, in this order).
  * `dedupeKey` makes a replay emit nothing: returns undefined when the event already exists.
  */
-export async function emitEvent(
-  tx: Tx,
-  input: { merchantId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
-): Promise<{ eventId: string; messageIds: string[] } | undefined> {
-  const eventId = await insertEvent(tx, input);
-  if (!eventId) return undefined;
-  // An endpoint whose circuit is open, or that a worker found hanging (held_until), gets
-  // its message queued for then (the same put-off job its other turned-away attempts share).
-  const endpoints = await tx<{ id: string; ordered: boolean; hold_until: Date | null }[]>`
-    select id, ordered,
-           case when greatest(circuit_open_until, held_until) > ${input.at} then greatest(circuit_open_until, held_until) end as hold_until
-      from gw.endpoints
-     where merchant_id = ${input.merchantId}
-       and status = 'enabled'
-       and (event_types is null or ${input.type} = any (event_types))
-     order by id`;
-  const messages = endpoints.map((ep) => ({
-    eventId,
-    endpointId: ep.id,
-    merchantId: input.merchantId,
-    at: input.at,
-    orderedPaymentId: ep.ordered ? input.paymentId : null,
-    holdUntil: ep.hold_until,
-  }));
-  const messageIds = await queueMessages(tx, messages);
-  return { eventId, messageIds };
+export async function emitEvent(tx: Tx, input: EventToEmit): Promise<{ eventId: string; messageIds: string[] } | undefined> {
+  const [emitted] = await emitEvents(tx, [input]);
+  return emitted;
 }
 
 /**
- * Stores an event's body as the exact bytes that will be signed and sent; returns its id,
- * or undefined when (merchant, dedupeKey) already has one.
+ * {@link emitEvent} for many events in four statements whatever their number (the events,
+ * the endpoints of their merchants, the messages, the first attempts: one add_jobs call, one
+ * batch-job spec per endpoint), so a processing transaction that emits fifty events touches
+ * an endpoint's batch job once, not fifty times. Events are stored in input order (their ids
+ * increase in that order). An endpoint whose circuit is open, or that a worker found hanging
+ * (`held_until`), gets its messages queued for then (its put-off job). Returns one result per
+ * input, undefined for an event whose (merchant, dedupeKey) already exists.
  */
-async function insertEvent(
-  tx: Tx,
-  input: { merchantId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
-): Promise<string | undefined> {
-  const eventId = newId('evt', input.at);
-  const payload = utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }));
+export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<({ eventId: string; messageIds: string[] } | undefined)[]> {
+  if (inputs.length === 0) return [];
+  const eventIds = await insertEvents(tx, inputs);
+  const emitted = inputs.flatMap((input, i) => (eventIds[i] ? [{ input, eventId: eventIds[i] }] : []));
+  if (emitted.length === 0) return inputs.map(() => undefined);
+  const merchants = [...new Set(emitted.map((e) => e.input.merchantId))];
+  const at = emitted.reduce((min, e) => (e.input.at < min ? e.input.at : min), emitted[0]!.input.at);
+  const endpoints = await tx<{ id: string; merchant_id: string; ordered: boolean; event_types: string[] | null; hold_until: Date | null }[]>`
+    select id, merchant_id, ordered, event_types,
+           case when greatest(circuit_open_until, held_until) > ${at} then greatest(circuit_open_until, held_until) end as hold_until
+      from gw.endpoints
+     where merchant_id = any(${merchants}::text[]) and status = 'enabled'
+     order by id`;
+  const messages: Parameters<typeof queueMessages>[1][number][] = [];
+  const owners: number[] = [];
+  emitted.forEach(({ input, eventId }, n) => {
+    for (const ep of endpoints) {
+      if (ep.merchant_id !== input.merchantId || (ep.event_types !== null && !ep.event_types.includes(input.type))) continue;
+      messages.push({
+        eventId,
+        endpointId: ep.id,
+        merchantId: input.merchantId,
+        at: input.at,
+        orderedPaymentId: ep.ordered ? input.paymentId : null,
+        holdUntil: ep.hold_until && ep.hold_until > input.at ? ep.hold_until : null,
+      });
+      owners.push(n);
+    }
+  });
+  const messageIds = await queueMessages(tx, messages);
+  const byEvent = emitted.map(({ eventId }) => ({ eventId, messageIds: [] as string[] }));
+  messageIds.forEach((id, m) => byEvent[owners[m]!]!.messageIds.push(id));
+  let next = 0;
+  return eventIds.map((id) => (id ? byEvent[next++] : undefined));
+}
+
+/**
+ * Stores events' bodies as the exact bytes that will be signed and sent, in one statement;
+ * returns each one's id, or undefined when (merchant, dedupeKey) already has one (or an
+ * earlier input of the same call took it).
+ */
+async function insertEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(string | undefined)[]> {
+  const rows = inputs.map((input) => ({
+    id: newId('evt', input.at),
+    merchantId: input.merchantId,
+    type: input.type,
+    paymentId: input.paymentId,
+    dedupeKey: input.dedupeKey,
+    // base64 in the JSON document: the bytes stored are exactly these (no text conversion)
+    payload: toBase64(utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }))),
+    at: input.at.toISOString(),
+  }));
   const inserted = await tx<{ id: string }[]>`
     insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
-    values (${eventId}, ${input.merchantId}, ${input.type}, ${input.paymentId}, ${input.dedupeKey}, ${payload}, ${input.at})
+    select e.id, e."merchantId", e.type, e."paymentId", e."dedupeKey", decode(e.payload, 'base64'), e.at
+      from json_to_recordset(${tx.json(rows)}::json)
+             as e(id text, "merchantId" text, type text, "paymentId" text, "dedupeKey" text, payload text, at timestamptz)
+     order by e.id
     on conflict (merchant_id, dedupe_key) do nothing
     returning id`;
-  return inserted.length === 0 ? undefined : eventId;
+  const ids = new Set(inserted.map((r) => r.id));
+  return rows.map((r) => (ids.has(r.id) ? r.id : undefined));
+}
+
+/** One event's body stored; see {@link insertEvents}. */
+async function insertEvent(tx: Tx, input: EventToEmit): Promise<string | undefined> {
+  const [id] = await insertEvents(tx, [input]);
+  return id;
 }
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/http/env.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, type DeliveryJob } from '../../src/outbound/messages.js';
+import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, type DeliveryJob } from '../../src/outbound/messages.js';
 import { postponeAttempts } from '../../src/outbound/delivery-store.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
@@ -226,6 +226,44 @@ describe('attempts put off', () => {
     expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'pending', attempts: 0 })));
     const [next] = await db.sql<{ next_attempt_at: Date }[]>`select next_attempt_at from gw.messages where id = ${ids[1]!}`;
     expect(next!.next_attempt_at.getTime()).toBe(start + 900);
+  });
+});
+
+describe('emitEvents', () => {
+  it("stores many events in order, skips a dedupe key already used, and queues each endpoint's messages in one batch job, by event type", async () => {
+    const r = await receiver();
+    const merchant = await aMerchant(deps);
+    const endpoint = async (eventTypes?: string[]) => {
+      const res = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url: r.url, ...(eventTypes ? { eventTypes } : {}) }, merchant.apiKey));
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const all = await endpoint();
+    const refundsOnly = await endpoint(['payment.refunded']);
+    const at = new Date();
+    const ev = (type: string, key: string) => ({ merchantId: merchant.id, type, paymentId: null, dedupeKey: key, data: { key }, at });
+    await db.sql.begin((tx) => emitEvents(tx, [ev('payment.captured', 'many-0')]));
+
+    await startOfNextSecond(); // the batch job key ends in the clock's second
+    const out = await db.sql.begin((tx) =>
+      emitEvents(tx, [ev('payment.captured', 'many-1'), ev('payment.captured', 'many-0'), ev('payment.refunded', 'many-2'), ev('payment.refunded', 'many-2')]),
+    );
+    expect(out.map((o) => o?.messageIds.length)).toEqual([1, undefined, 2, undefined]);
+    expect(out[0]!.eventId < out[2]!.eventId).toBe(true);
+    const [body] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.events where id = ${out[2]!.eventId}`;
+    expect(JSON.parse(Buffer.from(body!.payload).toString('utf8'))).toEqual({ type: 'payment.refunded', timestamp: at.toISOString(), data: { key: 'many-2' } });
+
+    const messageIds = [...out[0]!.messageIds, ...out[2]!.messageIds];
+    const jobs = await jobsFor(messageIds);
+    expect(jobs.map((j) => j.key!.split(':')[1]).sort()).toEqual([all, refundsOnly].sort());
+    const rows = await db.sql<{ id: string; endpoint_id: string }[]>`
+      select id, endpoint_id from gw.messages where id = any(${messageIds}::text[]) order by id`;
+    const toAll = rows.filter((m) => m.endpoint_id === all).map((m) => m.id);
+    expect(toAll).toHaveLength(2); // the capture and the refund
+    expect(entries(jobs.find((j) => j.key!.split(':')[1] === all)!.payload).map((e) => e.messageId)).toEqual(toAll);
+    expect(entries(jobs.find((j) => j.key!.split(':')[1] === refundsOnly)!.payload).map((e) => e.messageId)).toEqual(
+      rows.filter((m) => m.endpoint_id === refundsOnly).map((m) => m.id),
+    );
   });
 });
 

@@ -6,7 +6,7 @@ import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { journalFor } from '../ledger/journal.js';
 import { postTransactions } from '../ledger/ledger-store.js';
-import { emitEvent } from '../../outbound/messages.js';
+import { emitEvent, emitEvents } from '../../outbound/messages.js';
 import {
   lockOrCreatePayment,
   lockOrCreatePayments,
@@ -223,7 +223,7 @@ export async function applyPaymentReports(
     }
   });
   // the saves first, then the events, pipelined on the transaction's connection
-  const writes: Promise<unknown>[] = [savePaymentOutcomes(tx, saves), ...emits.map((e) => emitEvent(tx, e))];
+  const writes: Promise<unknown>[] = [savePaymentOutcomes(tx, saves), emitEvents(tx, emits)];
   // then the caller's marks and the postings (accounts locked last, per merchant in a fixed
   // order): all sent without waiting, so the whole batch costs one more round trip
   if (beforePosting) writes.push(beforePosting(results));
