@@ -163,11 +163,16 @@ export async function inFlightRefundTotal(tx: Tx, paymentId: string): Promise<De
   return new Decimal(row!.total);
 }
 
-/** Ids of operations still unresolved (`requested` or `pending`) and untouched since `before`, oldest first. */
-export async function listStaleOperations(tx: Tx, before: Date, limit = 500): Promise<string[]> {
+/**
+ * Ids of operations still unresolved (`requested` or `pending`) and untouched for
+ * `syncAfterSeconds` × 2^syncAttempts (backing off: 1, 2, 4 … 64 times, then every 64), as
+ * of `now`, oldest first, at most `limit`.
+ */
+export async function listStaleOperations(tx: Tx, now: Date, syncAfterSeconds: number, limit = 500): Promise<string[]> {
   const rows = await tx<{ id: string }[]>`
     select id from gw.psp_operations
-     where status in ('requested', 'pending') and updated_at < ${before}
+     where status in ('requested', 'pending')
+       and updated_at + make_interval(secs => ${syncAfterSeconds}::double precision * power(2, least(sync_attempts, 6))) < ${now}
      order by updated_at
      limit ${limit}`;
   return rows.map((r) => r.id);

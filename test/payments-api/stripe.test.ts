@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/http/env.js';
-import { syncPspOperation, syncStalePspOperations } from '../../src/connectors/sync.task.js';
+import { MAX_UNRESOLVED_SYNCS, syncPspOperation, syncStalePspOperations } from '../../src/connectors/sync.task.js';
 import { stripeSimulator, type StripeSimulator } from '../../src/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testDeps } from '../app.js';
@@ -248,6 +248,26 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('still_unknown');
     expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized' });
     record('PSP 500 on capture → pending', sim);
+
+    // the cron backs off: 60 s after the first sync nothing is due, 120 s after it is
+    const [touched] = await db.sql<{ updated_at: Date }[]>`select updated_at from gw.psp_operations where id = ${op.id}`;
+    const at = (s: number): Deps => ({ ...deps, clock: () => new Date(touched!.updated_at.getTime() + s * 1000) });
+    await db.sql`select graphile_worker.remove_job(${`psp-sync:${op.id}`})`;
+    const queued = async () => (await db.sql`select 1 from graphile_worker.jobs where key = ${`psp-sync:${op.id}`}`).length;
+    await syncStalePspOperations(at(90), 60);
+    expect(await queued()).toBe(0);
+    await syncStalePspOperations(at(121), 60);
+    expect(await queued()).toBe(1);
+
+    // still nothing captured at the eighth sync: the capture is failed, and a new key may try again
+    for (let n = 2; n < MAX_UNRESOLVED_SYNCS; n++) expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('still_unknown');
+    expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('settled');
+    const [failed] = await db.sql<{ status: string; failure_code: string }[]>`select status, failure_code from gw.psp_operations where id = ${op.id}`;
+    expect(failed).toEqual({ status: 'failed', failure_code: 'psp_unresolved' });
+    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized', capturedAmount: 0 });
+    const again = await commands.request(`/v1/payments/${created.id}/capture`, command(shop, 'm-1-capture-again', {}));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: 'captured', capturedAmount: 2000 });
   });
 
   it('captures part of a payment and refunds it twice; webhooks arriving reversed and duplicated change nothing', async () => {
