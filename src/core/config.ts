@@ -43,6 +43,12 @@ export const configSchema = z.object({
   /** Inbound batches committing at once (database connections they use); more requests wait and join the next batch. */
   SWITCHYARD_INBOUND_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
   /**
+   * Longest an inbound request waits for its event to be stored, ms: then it is answered
+   * 503 store_unavailable (the PSP retries; if the store did land meanwhile, the retry is
+   * acked as a duplicate). Below PSPs' own webhook timeouts (10 s and up).
+   */
+  SWITCHYARD_INBOUND_STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(8000),
+  /**
    * How long the inbound route keeps a source and its secrets in memory, ms (0: read them
    * on every request). A secret rotation made through this process applies at once; other
    * processes see it after this long.

@@ -94,7 +94,7 @@ function heldTimer(): BatchTimer & { fire(): void } {
  * host that went away. (Accepting and then closing at once would not do: postgres.js
  * waits forever on a socket closed before the startup message is answered.)
  */
-async function pgProxy(targetUrl: string): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+async function pgProxy(targetUrl: string): Promise<{ url: string; cut(): void; silence(): void; close(): Promise<void> }> {
   const target = new URL(targetUrl);
   const sockets = new Set<Socket>();
   let down = false;
@@ -122,7 +122,19 @@ async function pgProxy(targetUrl: string): Promise<{ url: string; cut(): void; c
       server.close();
       for (const s of sockets) s.destroy();
     },
-    close: () => new Promise<void>((r) => (server.listening ? server.close(() => r()) : r())),
+    /** The database goes silent: connections stay open, nothing more passes either way. */
+    silence() {
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy(); // a silenced connection would keep the server open
+        if (server.listening) server.close(() => r());
+        else r();
+      }),
   };
 }
 
@@ -224,6 +236,38 @@ describe('POST /inbound/{sourceId} with group commit', () => {
       }
       expect(await storedIds(events.map((e) => e.eventId))).toEqual(new Set());
       expect(await storedIds([warm.eventId])).toEqual(new Set([warm.eventId]));
+    } finally {
+      await sql.end({ timeout: 0 });
+      await proxy.close();
+    }
+  });
+
+  it('answers 503 store_unavailable once SWITCHYARD_INBOUND_STORE_TIMEOUT_MS has passed when the database stops answering, without holding the request longer', async () => {
+    const proxy = await pgProxy(db.url);
+    const sql = createSql(proxy.url, { max: 2 });
+    try {
+      const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 2 });
+      const deps: Deps = {
+        ...base,
+        sql,
+        inboundBatcher: batcher,
+        sourceCache: new SourceCache<ResolvedSource | undefined>({ ttlMs: 60_000 }),
+        config: { ...base.config, SWITCHYARD_INBOUND_STORE_TIMEOUT_MS: 300 },
+      };
+      const app = testApp(deps);
+      const warm = stripeEvent();
+      expect((await postStripe(app, warm.body)).status).toBe(200); // pool connected, source cached
+      proxy.silence();
+
+      const silent = stripeEvent();
+      const started = Date.now();
+      const res = await postStripe(app, silent.body);
+      const tookMs = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { code: string }).code).toBe('store_unavailable');
+      expect(tookMs).toBeGreaterThanOrEqual(290);
+      expect(tookMs).toBeLessThan(5_000);
+      expect(await storedIds([silent.eventId])).toEqual(new Set());
     } finally {
       await sql.end({ timeout: 0 });
       await proxy.close();

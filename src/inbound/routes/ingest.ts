@@ -40,6 +40,20 @@ export async function readBodyCapped(req: Request, maxBytes: number): Promise<Ui
   return concatBytes(...chunks);
 }
 
+/**
+ * `promise`, or a rejection after `ms`: the request is not held for ever by a database that
+ * stopped answering (postgres.js waits without end on a server that accepted the connection
+ * and went silent). The store itself is not cancelled: if it commits later, the PSP's retry
+ * finds the event and is acked as a duplicate.
+ */
+function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 function storeUnavailable(cause: unknown): AppError {
   return new AppError('store_unavailable', 503, 'The event could not be stored; retry later.', { retryable: true, cause });
 }
@@ -57,7 +71,8 @@ function storeUnavailable(cause: unknown): AppError {
  * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
  * text/plain, which Adyen requires, duplicates included), or a problem: 404
  * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 401 signature_missing / signature_invalid /
- * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable.
+ * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable (the store failed,
+ * or did not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS).
  *
  * Every answer is reported to `deps.metrics?.inbound(provider, outcome, seconds)`: outcome
  * `stored`, `duplicate` or the problem code (`internal_error` for anything unexpected),
@@ -114,7 +129,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   const now = clock();
   let resolved: ResolvedSource | undefined;
   try {
-    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now) : undefined;
+    resolved = isId('src', sourceId) ? await withinMs(resolveSource(deps, sourceId, now), config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS) : undefined;
   } catch (error) {
     throw storeUnavailable(error);
   }
@@ -170,7 +185,10 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   try {
     // Every event of the request in one statement: all stored and queued, or none. With a
     // batcher (Node), together with the other requests in flight; without (Workers), alone.
-    results = deps.inboundBatcher ? await deps.inboundBatcher.submit(rows) : await storeInboundEvents(deps.sql, rows);
+    results = await withinMs(
+      deps.inboundBatcher ? deps.inboundBatcher.submit(rows) : storeInboundEvents(deps.sql, rows),
+      config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
+    );
   } catch (error) {
     requestLog(c).error({ err: error, sourceId }, 'inbound event could not be stored');
     throw storeUnavailable(error);
