@@ -268,9 +268,12 @@ export async function enqueueDeliveries(
 
 /** Put-off attempts of one endpoint whose times fall in one bucket of this many ms share a job (see enqueuePutOff). */
 export const PUT_OFF_BUCKET_MS = 5_000;
+/** Put-offs of this many attempts or more are not merged into the window's job: they get their own (see enqueuePutOff). */
+export const PUT_OFF_MERGE_BELOW = 50;
 
 /**
- * Queues put-off attempts of one endpoint in its PUT-OFF job for `retryAt`: a batch job keyed
+ * Queues put-off attempts of one endpoint (fewer than {@link PUT_OFF_MERGE_BELOW}; more go
+ * to unkeyed batch jobs of their own at `retryAt`) in its PUT-OFF job for `retryAt`: a batch job keyed
  * `deliver:<endpointId>:later:<bucket>` (the {@link PUT_OFF_BUCKET_MS} window `retryAt`
  * falls in), whose payload array grows with every attempt put off into the same window
  * while it waits (`job_key_preserve_run_at`: it runs at its first attempt's time). An
@@ -288,6 +291,10 @@ export async function enqueuePutOff(
   tx: Tx,
   input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; window?: string },
 ): Promise<void> {
+  // A large put-off is a job (or several) of its own: merging it would rewrite an ever
+  // longer array on every merge (an endpoint whose circuit stays open puts everything off
+  // to the same time); merged ones stay about (emit rate × window) long.
+  if (input.attempts.length >= PUT_OFF_MERGE_BELOW) return enqueueDeliveryBatches(tx, input.attempts, input.retryAt);
   const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
   const key = `deliver:${input.endpointId}:${input.window ?? `later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`}`;
   for (let tries = 0; tries < 5; tries++) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/http/env.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, type DeliveryJob } from '../../src/outbound/messages.js';
+import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, PUT_OFF_MERGE_BELOW, type DeliveryJob } from '../../src/outbound/messages.js';
 import { postponeAttempts } from '../../src/outbound/delivery-store.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
@@ -226,6 +226,17 @@ describe('attempts put off', () => {
     expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'pending', attempts: 0 })));
     const [next] = await db.sql<{ next_attempt_at: Date }[]>`select next_attempt_at from gw.messages where id = ${ids[1]!}`;
     expect(next!.next_attempt_at.getTime()).toBe(start + 900);
+
+    // A put-off of PUT_OFF_MERGE_BELOW attempts or more gets a job of its own, unkeyed: merged
+    // arrays stay short however long an endpoint keeps turning attempts away.
+    const many = await emitMany(merchantId, PUT_OFF_MERGE_BELOW);
+    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: many.map((messageId) => ({ messageId, attempt: 1 })), retryAt: at(200) }));
+    const own = (await jobsFor(many)).filter((j) => j.run_at.getTime() === start + 200); // not their first-attempt job
+    expect(own).toHaveLength(1);
+    expect(own[0]!.key).toBeNull();
+    expect(entries(own[0]!.payload)).toHaveLength(PUT_OFF_MERGE_BELOW);
+    expect(await jobsFor([ids[0]!])).toHaveLength(1); // the window's job is as it was
+    expect(entries((await jobsFor([ids[0]!]))[0]!.payload)).toHaveLength(3);
   });
 });
 
