@@ -32,7 +32,7 @@ export const configSchema = z.object({
   /** Largest inbound body accepted, in bytes (1 MiB). */
   SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
   /**
-   * Node only: group concurrent inbound requests into one statement, one add_jobs call and
+   * Node only: group concurrent inbound requests into one statement, one processing job and
    * one commit (src/inbound/batcher.ts). `false`: every request commits alone, as on Workers.
    */
   SWITCHYARD_INBOUND_BATCHING: boolean.default(true),

@@ -1,5 +1,5 @@
 // Group commit for the inbound route: concurrent requests share one statement, one
-// add_jobs call and one commit. Plain timers only (setTimeout), so it also loads on
+// processing job and one commit. Plain timers only (setTimeout), so it also loads on
 // Workers, though only the Node app turns it on.
 import type { Tx } from '../core/db/client.js';
 import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
