@@ -93,6 +93,32 @@ describe('payments through the Adyen simulator', () => {
     expect(rows[0]!.n).toBe(1);
   });
 
+  it("refuses metadata beyond Adyen's limits with 400 invalid_request before the key is claimed, so the corrected request may reuse the key", async () => {
+    const { shop, sim } = await adyenShop();
+    const body = (metadata: Record<string, string>) => ({
+      amount: 1200, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-meta', captureMethod: 'manual', paymentMethod: { type: 'scheme', holderName: 'APPROVED' }, metadata,
+    });
+    const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']));
+    const tooMany = await commands.request('/v1/payments', command(shop, 'ady-meta', body(twenty)));
+    expect(tooMany.status).toBe(400);
+    const problem = (await tooMany.json()) as { code: string; errors: { path: unknown[]; message: string }[] };
+    expect(problem.code).toBe('invalid_request');
+    expect(problem.errors).toEqual([{ path: ['metadata'], message: 'at most 19 keys (adyen allows 20, Switchyard uses 1)' }]);
+
+    const longKey = await commands.request('/v1/payments', command(shop, 'ady-meta', body({ a_key_longer_than_twenty: 'v', switchyard_op: 'mine', v: 'x'.repeat(81) })));
+    expect(longKey.status).toBe(400);
+    expect(((await longKey.json()) as { errors: { path: unknown[] }[] }).errors.map((e) => e.path)).toEqual([
+      ['metadata', 'a_key_longer_than_twenty'],
+      ['metadata', 'switchyard_op'],
+      ['metadata', 'v'],
+    ]);
+    expect(sim.calls).toHaveLength(0);
+
+    const fixed = await commands.request('/v1/payments', command(shop, 'ady-meta', body({ cart: '42' })));
+    expect(fixed.status).toBe(201);
+    expect(sim.calls).toHaveLength(1);
+  });
+
   it('fails a payment refused for the holder name DECLINED, and posts nothing', async () => {
     const { shop, sim } = await adyenShop();
     const body = { amount: 700, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-2', paymentMethod: { type: 'scheme', holderName: 'DECLINED' } };

@@ -7,6 +7,8 @@ import { merchantAuth, problems } from '../openapi.js';
 import { PaymentView } from './payments.js';
 import { problemBody, problemResponse } from '../problem.js';
 import { validationError } from '../validate.js';
+import { ValidationError } from '../../errors.js';
+import { metadataIssues } from '../../../connectors/metadata.js';
 
 const TAGS = ['Payments'];
 
@@ -146,6 +148,14 @@ export function paymentCommandRoutes(options: PaymentCommandOptions = {}): OpenA
   app.openapi(routes.create, async (c) => {
     const body = c.req.valid('json');
     const { customer, metadata, paymentMethod, ...rest } = body;
+    if (metadata) {
+      // Checked against the source's PSP before the key is claimed: a 400 is not stored, so a
+      // corrected retry may reuse the key. (An unknown source is the command's 404.)
+      const [source] = await c.var.deps.sql<{ provider: string }[]>`
+        select provider from gw.sources where id = ${body.sourceId} and merchant_id = ${c.var.merchant.id}`;
+      const issues = source ? metadataIssues(source.provider, metadata) : [];
+      if (issues.length > 0) throw new ValidationError(issues, "The metadata does not fit the source's PSP.");
+    }
     const command: PaymentCommand = {
       kind: 'create',
       input: {

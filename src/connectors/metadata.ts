@@ -1,0 +1,48 @@
+// What each PSP accepts as payment metadata, checked before a create call is made.
+import type { ValidationIssue } from '../core/errors.js';
+import { OPERATION_METADATA_KEY } from '../inbound/normalize/types.js';
+
+/**
+ * A PSP's limits on the metadata of a payment, and how many of its keys Switchyard itself
+ * uses (the create call adds `switchyard_op`; Stripe's also `merchant_reference` and, with a
+ * customer reference, `customer_reference`).
+ */
+interface MetadataLimits {
+  maxKeys: number;
+  reservedKeys: number;
+  maxKeyLength: number;
+  maxValueLength: number;
+  /** The PSP's page that states the limits. */
+  source: string;
+}
+
+const LIMITS: Record<string, MetadataLimits> = {
+  stripe: { maxKeys: 50, reservedKeys: 3, maxKeyLength: 40, maxValueLength: 500, source: 'https://docs.stripe.com/api/metadata' },
+  adyen: { maxKeys: 20, reservedKeys: 1, maxKeyLength: 20, maxValueLength: 80, source: 'https://docs.adyen.com/api-explorer/Checkout/71/post/payments#request-metadata' },
+};
+
+/**
+ * The problems with `metadata` for a payment at `provider` (`stripe`, `adyen`; no limits
+ * known for others: none), each at path `["metadata", key]` or `["metadata"]`: more keys than
+ * the PSP allows once Switchyard's own are added, a key or value longer than it allows, or a
+ * key Switchyard sets itself (`switchyard_op`). Empty when it fits.
+ *
+ * Sources: Stripe "Metadata" (50 keys, keys up to 40 characters, values up to 500), Adyen
+ * Checkout API v71 `/payments` `metadata` (20 pairs, keys up to 20 characters, values up to 80).
+ */
+export function metadataIssues(provider: string, metadata: Record<string, string>): ValidationIssue[] {
+  const limits = LIMITS[provider];
+  if (!limits) return [];
+  const issues: ValidationIssue[] = [];
+  const keys = Object.keys(metadata);
+  const allowed = limits.maxKeys - limits.reservedKeys;
+  if (keys.length > allowed) {
+    issues.push({ path: ['metadata'], message: `at most ${allowed} keys (${provider} allows ${limits.maxKeys}, Switchyard uses ${limits.reservedKeys})` });
+  }
+  for (const key of keys) {
+    if (key === OPERATION_METADATA_KEY) issues.push({ path: ['metadata', key], message: `${key} is set by Switchyard` });
+    else if (key.length > limits.maxKeyLength) issues.push({ path: ['metadata', key], message: `keys are at most ${limits.maxKeyLength} characters at ${provider}` });
+    if (metadata[key]!.length > limits.maxValueLength) issues.push({ path: ['metadata', key], message: `values are at most ${limits.maxValueLength} characters at ${provider}` });
+  }
+  return issues;
+}
