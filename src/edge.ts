@@ -8,6 +8,7 @@ import { loadConfig, type Config } from './core/config.js';
 import { randomBytes, toHex } from './core/crypto.js';
 import type { AppEnv, Deps, Log } from './core/http/env.js';
 import { onError, problemBody, problemResponse } from './core/http/problem.js';
+import { notFoundOrNotAllowed } from './core/http/allowed-methods.js';
 import { requestContext } from './core/http/request-context.js';
 import { healthRoutes } from './core/http/routes/health.js';
 import { REDACTED, SECRET_KEY } from './core/redact.js';
@@ -128,7 +129,7 @@ export function edgeApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestContext((c) => (c.env as EdgeBindings).deps));
   app.onError(onError);
-  app.notFound(() => problemResponse(problemBody('not_found', 404, 'No such route.')));
+  app.notFound(notFoundOrNotAllowed(app));
   app.route('/', healthRoutes());
   app.route('/inbound', ingestRoutes());
   return app;

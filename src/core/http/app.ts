@@ -9,7 +9,8 @@ import { eventRoutes } from '../../outbound/routes/events.js';
 import { requireMerchant } from '../auth/middleware.js';
 import type { AppEnv, Deps } from './env.js';
 import { createRouter, mountApiReference } from './openapi.js';
-import { onError, problemBody, problemResponse } from './problem.js';
+import { notFoundOrNotAllowed } from './allowed-methods.js';
+import { onError } from './problem.js';
 import { requestContext } from './request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { merchantRoutes } from './routes/merchants.js';
@@ -34,14 +35,7 @@ export function createApp(deps: Deps, options: { expectedMigration?: string } = 
   const app = createRouter();
   app.use('*', requestContext(() => deps));
   app.onError(onError);
-  app.notFound((c) => {
-    // A path that exists for other methods is 405 with Allow (RFC 9110 §15.5.6), not 404.
-    const allowed = allowedMethods(app, c.req.path);
-    if (allowed.length === 0) return problemResponse(problemBody('not_found', 404, 'No such route.'));
-    return problemResponse(problemBody('method_not_allowed', 405, `${c.req.method} is not allowed here; allowed: ${allowed.join(', ')}.`), {
-      allow: allowed.join(', '),
-    });
-  });
+  app.notFound(notFoundOrNotAllowed(app));
 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
@@ -61,34 +55,4 @@ export function createApp(deps: Deps, options: { expectedMigration?: string } = 
   app.route('/v1', v1);
   mountApiReference(app);
   return app;
-}
-
-// The app's routes as (method, path pattern), compiled once on first use.
-const routeTables = new WeakMap<object, { method: string; pattern: RegExp }[]>();
-
-/**
- * The methods `app` has a route for at `path` (GET implying HEAD), sorted; empty when the
- * path matches no route. Middleware (method ALL) does not count.
- */
-export function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
-  let table = routeTables.get(app);
-  if (!table) {
-    table = app.routes
-      .filter((r) => r.method !== 'ALL')
-      .map((r) => ({ method: r.method, pattern: routePattern(r.path) }));
-    routeTables.set(app, table);
-  }
-  const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
-  if (methods.has('GET')) methods.add('HEAD');
-  return [...methods].sort();
-}
-
-/** A Hono path (`/v1/payments/:id`, `/docs/*`) as an anchored RegExp. */
-function routePattern(path: string): RegExp {
-  const parts = path.split('/').map((seg) => {
-    if (seg === '*') return '.*';
-    if (seg.startsWith(':')) return '[^/]+';
-    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  });
-  return new RegExp(`^${parts.join('/')}/?$`);
 }

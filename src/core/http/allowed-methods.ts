@@ -1,0 +1,51 @@
+// 404 or 405 for a request no route answered (Node and Workers alike).
+import type { Context } from 'hono';
+import { problemBody, problemResponse } from './problem.js';
+
+/** What {@link allowedMethods} reads of an app: its routes (Hono's `app.routes`). */
+export interface RouteTable {
+  routes: readonly { method: string; path: string }[];
+}
+
+// Each app's routes as (method, path pattern), compiled once on first use.
+const tables = new WeakMap<object, { method: string; pattern: RegExp }[]>();
+
+/**
+ * The methods `app` has a route for at `path` (GET implying HEAD), sorted; empty when the
+ * path matches no route. Middleware (method ALL) does not count. The table is built on the
+ * first call, so call it once every route is mounted (from a notFound handler).
+ */
+export function allowedMethods(app: RouteTable, path: string): string[] {
+  let table = tables.get(app);
+  if (!table) {
+    table = app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, pattern: routePattern(r.path) }));
+    tables.set(app, table);
+  }
+  const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+/**
+ * A notFound handler for `app`: 405 `method_not_allowed` with `Allow` when the path exists
+ * for other methods (RFC 9110 §15.5.6), else 404 `not_found`; both problem+json (RFC 9457).
+ */
+export function notFoundOrNotAllowed(app: RouteTable): (c: Context) => Response {
+  return (c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length === 0) return problemResponse(problemBody('not_found', 404, 'No such route.'));
+    return problemResponse(problemBody('method_not_allowed', 405, `${c.req.method} is not allowed here; allowed: ${allowed.join(', ')}.`), {
+      allow: allowed.join(', '),
+    });
+  };
+}
+
+/** A Hono path (`/v1/payments/:id`, `/docs/*`) as an anchored RegExp. */
+function routePattern(path: string): RegExp {
+  const parts = path.split('/').map((seg) => {
+    if (seg === '*') return '.*';
+    if (seg.startsWith(':')) return '[^/]+';
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });
+  return new RegExp(`^${parts.join('/')}/?$`);
+}
