@@ -136,6 +136,7 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
             maxWeight: config.SWITCHYARD_INBOUND_BATCH_MAX_ROWS,
             windowMs: config.SWITCHYARD_INBOUND_BATCH_WINDOW_MS,
             maxInFlight: config.SWITCHYARD_INBOUND_BATCH_IN_FLIGHT,
+            timeoutMs: config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
           }),
         }
       : {}),

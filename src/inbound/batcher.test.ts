@@ -155,4 +155,22 @@ describe('Batcher', () => {
     expect(() => new Batcher({ run, maxWeight: 1, windowMs: -1, maxInFlight: 1 })).toThrow(RangeError);
     expect(() => new Batcher({ run, maxWeight: 1, windowMs: 1, maxInFlight: 0 })).toThrow(RangeError);
   });
+
+  it('rejects the items of a batch still running after timeoutMs and frees its slot; the late answer is ignored', async () => {
+    const { run, batches } = controlledRun<string>();
+    const b = new Batcher<string, string>({ run, maxWeight: 100, windowMs: 0, maxInFlight: 1, timeoutMs: 30 });
+    const stuck = b.submit('a');
+    await expect(stuck).rejects.toThrow('the batch did not finish within 30 ms');
+    expect(b.stats.inFlight).toBe(0);
+
+    const next = b.submit('b');
+    await settle();
+    expect(batches.map((x) => x.items)).toEqual([['a'], ['b']]);
+    batches[1]!.resolve(['B']);
+    expect(await next).toBe('B');
+    batches[0]!.resolve(['A']); // the database answered at last: nobody is waiting any more
+    await settle();
+    expect(b.stats).toMatchObject({ inFlight: 0, waiting: 0 });
+  });
 });
+

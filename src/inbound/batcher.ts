@@ -42,6 +42,12 @@ export interface BatcherOptions<T, R> {
   maxInFlight: number;
   /** An item's weight (rows it writes); 1 by default. */
   weight?(item: T): number;
+  /**
+   * Longest a batch may run, ms (default: no limit). Past it, its items are rejected and
+   * its slot is freed for the next batch; `run`'s eventual result is ignored. A database
+   * that went silent then holds at most one timeout's worth of requests, not the batcher.
+   */
+  timeoutMs?: number;
   /** Default {@link systemTimer}. */
   timer?: BatchTimer;
 }
@@ -147,18 +153,34 @@ export class Batcher<T, R> {
     } catch (error) {
       results = Promise.reject(error);
     }
-    results
-      .then(
-        (out) => {
-          if (out.length !== batch.length) throw new Error(`Batcher: run returned ${out.length} results for ${batch.length} items`);
-          batch.forEach((p, i) => p.resolve(out[i]!));
-        },
-      )
-      .catch((error: unknown) => batch.forEach((p) => p.reject(error)))
-      .finally(() => {
-        this.inFlight -= 1;
-        this.pump();
-      });
+    // The batch ends once: with run's answer, or at its timeout, whichever comes first.
+    let ended = false;
+    let timeout: unknown;
+    const end = (settle: () => void): void => {
+      if (ended) return;
+      ended = true;
+      if (timeout !== undefined) this.timer.clear(timeout);
+      settle();
+      this.inFlight -= 1;
+      this.pump();
+    };
+    const { timeoutMs } = this.options;
+    if (timeoutMs !== undefined) {
+      timeout = this.timer.set(() => {
+        timeout = undefined;
+        end(() => batch.forEach((p) => p.reject(new Error(`the batch did not finish within ${timeoutMs} ms`))));
+      }, timeoutMs);
+    }
+    results.then(
+      (out) =>
+        end(() => {
+          if (out.length !== batch.length) {
+            const error = new Error(`Batcher: run returned ${out.length} results for ${batch.length} items`);
+            batch.forEach((p) => p.reject(error));
+          } else batch.forEach((p, i) => p.resolve(out[i]!));
+        }),
+      (error: unknown) => end(() => batch.forEach((p) => p.reject(error))),
+    );
   }
 }
 
@@ -194,7 +216,7 @@ export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): 
  */
 export function createInboundBatcher(
   sql: Tx,
-  options: Pick<BatcherOptions<unknown, unknown>, 'maxWeight' | 'windowMs' | 'maxInFlight' | 'timer'>,
+  options: Pick<BatcherOptions<unknown, unknown>, 'maxWeight' | 'windowMs' | 'maxInFlight' | 'timer' | 'timeoutMs'>,
 ): InboundBatcher {
   return new Batcher<NewInboundEvent[], StoredInboundEvent[]>({
     ...options,
