@@ -1,5 +1,4 @@
 // (node) Delivery attempts, one or a batch per job: load → sign → POST → record the attempts → schedule the next.
-import { createHmac } from 'node:crypto';
 import type { Deps, DisableReason } from '../core/http/env.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
@@ -20,6 +19,7 @@ import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolic
 import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from './messages.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 import type { CryptoKey } from '../core/crypto.js';
+import { nodeHmacBackend } from '../node-crypto.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
 export const USER_AGENT = 'Switchyard/0.1.0';
@@ -331,11 +331,6 @@ function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, n
   return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2, slow: true };
 }
 
-/** HMAC-SHA256 with node:crypto, synchronously: the same bytes as Web Crypto's, without a thread-pool job per signature. */
-function nodeHmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return createHmac('sha256', key).update(data).digest();
-}
-
 /** What signs a delivery: the endpoint's `whsec_` secrets and, when it signs `v1a` too, its Ed25519 key. */
 interface SigningKeys {
   secrets: string[];
@@ -369,7 +364,8 @@ async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Promise<Sig
     body: m.payload,
     secrets: signing.secrets,
     ed25519Keys: signing.ed25519Keys,
-    hmacSha256: nodeHmacSha256,
+    // node:crypto's HMAC, synchronously: the same bytes as Web Crypto's, without a thread-pool job per signature
+    hmacSha256: (key, data) => nodeHmacBackend.hmac('SHA-256', key, data),
   });
   const outcome: DispatchOutcome = await dispatch({
     url: m.url,

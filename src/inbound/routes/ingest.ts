@@ -105,11 +105,13 @@ interface Report {
 /**
  * The source `sourceId` names, its active secrets decrypted, and its verifier; undefined
  * when there is no such source (or its provider has no verifier). Through
- * `deps.sourceCache` when the process has one. Throws when the database cannot be read.
+ * `deps.sourceCache` when the process has one. Throws when the database cannot be read, or
+ * does not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS.
  */
 async function resolveSource(deps: Deps, sourceId: string, now: Date): Promise<ResolvedSource | undefined> {
   const load = async (): Promise<ResolvedSource | undefined> => {
-    const source = await loadInboundSource(deps.sql, sourceId, now);
+    // Bounded only when the database is asked: a cache hit sets no timer.
+    const source = await withinMs(loadInboundSource(deps.sql, sourceId, now), deps.config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS);
     const verify = source && verifierForSource(source);
     if (!source || !verify) return undefined;
     const secrets = await Promise.all(source.secretEnvelopes.map((e) => deps.secretBox.decrypt(e)));
@@ -129,7 +131,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   const now = clock();
   let resolved: ResolvedSource | undefined;
   try {
-    resolved = isId('src', sourceId) ? await withinMs(resolveSource(deps, sourceId, now), config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS) : undefined;
+    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now) : undefined;
   } catch (error) {
     throw storeUnavailable(error);
   }
