@@ -32,6 +32,13 @@ export const configSchema = z.object({
   /** Largest inbound body accepted, in bytes (1 MiB). */
   SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
   /**
+   * Deepest nesting of arrays and objects accepted in an inbound JSON body (400
+   * payload_too_deep beyond). PSP events nest under 15 levels.
+   */
+  SWITCHYARD_INBOUND_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  /** Largest request body accepted on /v1 and /admin, in bytes (1 MiB; 413 payload_too_large beyond, unread). */
+  SWITCHYARD_API_MAX_BYTES: positiveInt.default(1_048_576),
+  /**
    * Node only: group concurrent inbound requests into one statement, one processing job and
    * one commit (src/inbound/batcher.ts). `false`: every request commits alone, as on Workers.
    */
@@ -85,6 +92,20 @@ export const configSchema = z.object({
    * (SWITCHYARD_JOB_RECOVERY_SECONDS) of any worker still running or started later.
    */
   SWITCHYARD_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  /**
+   * Longest start-up waits for the database to answer its first query, seconds: then the
+   * process stops with a message naming the host (a blackholed address, a port that is not
+   * PostgreSQL).
+   */
+  SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS: positiveInt.default(30),
+  /** Longest the HTTP server waits for a whole request (headers and body), ms; then 408 (node:http `requestTimeout`). */
+  SWITCHYARD_HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Longest the HTTP server waits for a request's headers, ms; then 408 (node:http `headersTimeout`, at most the request timeout). */
+  SWITCHYARD_HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  /** How long an idle keep-alive connection stays open, ms (node:http `keepAliveTimeout`); keep it above a load balancer's idle timeout. */
+  SWITCHYARD_HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+  /** Connections the HTTP server holds at once; further ones are closed on arrival (node:http `maxConnections`). */
+  SWITCHYARD_HTTP_MAX_CONNECTIONS: positiveInt.default(4096),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
