@@ -172,5 +172,44 @@ describe('Batcher', () => {
     await settle();
     expect(b.stats).toMatchObject({ inFlight: 0, waiting: 0 });
   });
-});
 
+  it('splits a batch the isolate predicate claims until the bad items stand alone; the others succeed', async () => {
+    const t = manualTimer();
+    const runs: string[][] = [];
+    const refused = new Error('row refused');
+    const run = async (items: string[]): Promise<string[]> => {
+      runs.push(items);
+      if (items.some((i) => i.startsWith('bad'))) throw refused;
+      return items.map((i) => i.toUpperCase());
+    };
+    const b = new Batcher<string, string>({ run, maxWeight: 8, windowMs: 1, maxInFlight: 1, timer: t.timer, isolate: (e) => e === refused });
+    const items = ['a', 'b', 'bad1', 'c', 'd', 'e', 'bad2', 'f'];
+    const results = items.map((i) => b.submit(i).then((v) => ({ ok: v }), (e: unknown) => ({ error: e })));
+    const out = await Promise.all(results);
+    expect(out).toEqual(items.map((i) => (i.startsWith('bad') ? { error: refused } : { ok: i.toUpperCase() })));
+    // one batch, then halves of halves: never more than 2·log2(8) + 1 runs per bad item
+    expect(runs[0]).toEqual(items);
+    expect(runs.length).toBeLessThanOrEqual(1 + 2 * 2 * 3);
+    expect(b.stats).toMatchObject({ inFlight: 0, batches: 1 });
+  });
+
+  it('fails the whole batch at once when the error is not one the isolate predicate claims (the connection, a timeout)', async () => {
+    const t = manualTimer();
+    let runs = 0;
+    const down = new Error('connection closed');
+    const b = new Batcher<string, string>({
+      run: () => {
+        runs += 1;
+        return Promise.reject(down);
+      },
+      maxWeight: 4,
+      windowMs: 1,
+      maxInFlight: 1,
+      timer: t.timer,
+      isolate: () => false,
+    });
+    const out = await Promise.allSettled(['a', 'b', 'c', 'd'].map((i) => b.submit(i)));
+    expect(out.every((r) => r.status === 'rejected' && r.reason === down)).toBe(true);
+    expect(runs).toBe(1);
+  });
+});

@@ -2,6 +2,7 @@
 // processing job and one commit. Plain timers only (setTimeout), so it also loads on
 // Workers, though only the Node app turns it on.
 import type { Tx } from '../core/db/client.js';
+import { isStatementRefusal } from '../core/db/errors.js';
 import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
 
 /** The timer a {@link Batcher} waits with; injectable so tests drive the window by hand. */
@@ -21,9 +22,18 @@ export interface BatcherOptions<T, R> {
   /**
    * Writes one batch and resolves with one result per item, in the order given. A
    * rejection (a failed statement or commit) rejects every item of that batch with the
-   * same error, and nothing else.
+   * same error, unless `isolate` says the error may be one item's doing.
    */
   run(items: T[]): Promise<R[]>;
+  /**
+   * True when `run`'s rejection may have been caused by what one item holds (the database
+   * refused a row) rather than by the database or the connection: the batch is then split
+   * in halves and each half run again, down to single items, so only the items that fail
+   * on their own are rejected and their neighbours still succeed. A batch with one bad item
+   * costs about 2·log2(n) more runs. Must only be true for errors after which nothing of
+   * the batch was written (a failed statement or transaction). Default: never.
+   */
+  isolate?(error: unknown): boolean;
   /**
    * The size cap, in weight units (rows): a batch is sent as soon as this much waits, and
    * never holds more, except one item heavier than the cap, sent alone.
@@ -147,12 +157,7 @@ export class Batcher<T, R> {
   private send(batch: Pending<T, R>[]): void {
     this.inFlight += 1;
     this.sent += 1;
-    let results: Promise<R[]>;
-    try {
-      results = this.options.run(batch.map((p) => p.item));
-    } catch (error) {
-      results = Promise.reject(error);
-    }
+    const outcomes = this.settle(batch.map((p) => p.item));
     // The batch ends once: with run's answer, or at its timeout, whichever comes first.
     let ended = false;
     let timeout: unknown;
@@ -171,23 +176,50 @@ export class Batcher<T, R> {
         end(() => batch.forEach((p) => p.reject(new Error(`the batch did not finish within ${timeoutMs} ms`))));
       }, timeoutMs);
     }
-    results.then(
-      (out) =>
-        end(() => {
-          if (out.length !== batch.length) {
-            const error = new Error(`Batcher: run returned ${out.length} results for ${batch.length} items`);
-            batch.forEach((p) => p.reject(error));
-          } else batch.forEach((p, i) => p.resolve(out[i]!));
+    void outcomes.then((out) =>
+      end(() =>
+        batch.forEach((p, i) => {
+          const o = out[i]!;
+          if (o.ok) p.resolve(o.value);
+          else p.reject(o.error);
         }),
-      (error: unknown) => end(() => batch.forEach((p) => p.reject(error))),
+      ),
     );
   }
+
+  /**
+   * Runs `items` and settles each: all alike when `run` succeeds, or fails with an error
+   * `isolate` does not claim; otherwise by halves (see {@link BatcherOptions.isolate}).
+   * Never rejects.
+   */
+  private async settle(items: T[]): Promise<Settled<R>[]> {
+    let out: R[];
+    try {
+      out = await this.options.run(items);
+    } catch (error) {
+      if (items.length > 1 && this.options.isolate?.(error)) {
+        const half = Math.ceil(items.length / 2);
+        const left = await this.settle(items.slice(0, half));
+        return left.concat(await this.settle(items.slice(half)));
+      }
+      return items.map(() => ({ ok: false, error }));
+    }
+    if (out.length !== items.length) {
+      const error = new Error(`Batcher: run returned ${out.length} results for ${items.length} items`);
+      return items.map(() => ({ ok: false, error }));
+    }
+    return out.map((value) => ({ ok: true, value }));
+  }
 }
+
+type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 /**
  * The inbound route's batcher: each item is the events of one request (several for an
  * Adyen or GoCardless batch, weighed by their number), all stored by one
- * {@link storeInboundEvents} statement per batch, which commits or fails as a whole.
+ * {@link storeInboundEvents} statement per batch, which commits or fails as a whole. A
+ * batch the database refuses is split until the refused requests stand alone
+ * ({@link isStatementRefusal}): one bad row never fails another request.
  */
 export type InboundBatcher = Batcher<NewInboundEvent[], StoredInboundEvent[]>;
 
@@ -208,7 +240,8 @@ export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): 
 
 /**
  * A {@link Batcher} that stores each batch with {@link storeInboundGroups} on `sql`
- * (autocommit: the one statement is the transaction).
+ * (autocommit: the one statement is the transaction, so a refused one wrote nothing and
+ * its halves can be stored again).
  *
  * @example
  * const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 4 });
@@ -221,6 +254,7 @@ export function createInboundBatcher(
   return new Batcher<NewInboundEvent[], StoredInboundEvent[]>({
     ...options,
     weight: (events) => events.length,
+    isolate: isStatementRefusal,
     run: (groups) => storeInboundGroups(sql, groups),
   });
 }

@@ -117,4 +117,22 @@ describe('identifyEvents for batching providers', () => {
     expect(identifyEvents('adyen', bytes({ notificationItems: [{ NotificationRequestItem: item }] }), undefined)).toBeUndefined();
     expect(identifyEvents('adyen', bytes({ notificationItems: [{}] }), undefined)).toBeUndefined();
   });
+
+  it('stores each item as the exact bytes the PSP sent: whitespace, key order and escapes kept, nothing re-serialised', () => {
+    const text =
+      '{ "live" : "false",\n  "notificationItems" : [\n    { "NotificationRequestItem" : { "success" : "true", "eventCode" : "AUTHORISATION",\n' +
+      '        "pspReference" : "PSP9", "merchantReference" : "caf\\u00e9 \u00e9", "additionalData" : { "x" : [ 1 , 2 ] } } }\n  ]\n}';
+    const events = identifyEvents('adyen', new TextEncoder().encode(text), undefined)!;
+    const sent = text.slice(text.indexOf('{ "success"'), text.indexOf('} }\n') + 1);
+    expect(new TextDecoder().decode(events[0]!.rawBody)).toBe(sent);
+  });
+
+  it('takes the last of repeated keys, as JSON.parse (and so the verifier) reads them', () => {
+    const text =
+      '{"notificationItems":[{"NotificationRequestItem":{"pspReference":"UNSIGNED","eventCode":"CAPTURE","success":"true"},' +
+      '"NotificationRequestItem":{"pspReference":"SIGNED","eventCode":"CAPTURE","success":"true"}}]}';
+    const [event] = identifyEvents('adyen', new TextEncoder().encode(text), undefined)!;
+    expect(event!.eventId).toBe('SIGNED:CAPTURE:true');
+    expect(decoded(event!.rawBody)).toMatchObject({ pspReference: 'SIGNED' });
+  });
 });

@@ -1,3 +1,4 @@
+import { parseTree, type Node as JsonNode } from 'jsonc-parser';
 import type { InboundProvider } from './verifiers/index.js';
 
 /** The PSP's id and type of an event, read after its signature verified. */
@@ -9,9 +10,9 @@ export interface EventIdentity {
 /**
  * One event of a verified request, ready to store: its identity and the bytes stored as
  * its `raw_body`. For a single-event provider `rawBody` is the request body itself, byte for
- * byte. For a batch (GoCardless, Adyen) it is `JSON.stringify` of the one item, a
- * re-serialisation of part of a body whose signature was verified: those bytes are not
- * themselves signed and cannot be verified again on their own.
+ * byte. For a batch (GoCardless, Adyen) it is the item's own bytes sliced out of the body,
+ * exactly as the PSP sent them (never re-serialised); a slice of a signed body is not itself
+ * signed and cannot be verified again on its own.
  */
 export interface IdentifiedEvent extends EventIdentity {
   rawBody: Uint8Array;
@@ -19,10 +20,11 @@ export interface IdentifiedEvent extends EventIdentity {
 
 type Json = Record<string, unknown>;
 
-function parseJsonObject(body: Uint8Array): Json | undefined {
+function parseJsonObject(body: Uint8Array): { text: string; json: Json } | undefined {
   try {
-    const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-    return asObject(v);
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    const json = asObject(JSON.parse(text) as unknown);
+    return json ? { text, json } : undefined;
   } catch {
     return undefined;
   }
@@ -82,7 +84,8 @@ export function identifyEvents(
   body: Uint8Array,
   headerEventId: string | undefined,
 ): IdentifiedEvent[] | undefined {
-  const json = parseJsonObject(body);
+  const parsed = parseJsonObject(body);
+  const json = parsed?.json;
   const single = (eventId: string | undefined, eventType: string | null): IdentifiedEvent[] | undefined =>
     eventId ? [{ eventId, eventType, rawBody: body }] : undefined;
   switch (provider) {
@@ -108,17 +111,16 @@ export function identifyEvents(
       return single(eventId, text(json?.action) ?? text(json?.type));
     }
     case 'gocardless':
-      return batch(json?.events, (event) => {
+      return batch(parsed, 'events', undefined, (event) => {
         const resource = text(event.resource_type);
         const action = text(event.action);
         return {
           eventId: idLike(event.id),
           eventType: resource && action ? `${resource}.${action}` : action,
-          item: event,
         };
       });
     case 'adyen':
-      return batch(json?.notificationItems, (entry) => {
+      return batch(parsed, 'notificationItems', 'NotificationRequestItem', (entry) => {
         const item = asObject(entry.NotificationRequestItem);
         if (!item) return undefined;
         const psp = idLike(item.pspReference);
@@ -127,27 +129,62 @@ export function identifyEvents(
         return {
           eventId: psp && code && success ? idLike(`${psp}:${code}:${success}`) : undefined,
           eventType: code,
-          item,
         };
       });
   }
 }
 
 /**
- * The events of a batch: every element must be an object `read` gets an id from, else the
- * whole request is undefined (so a malformed batch is refused, not half stored).
+ * The events of a batch, the array `listKey` of the top-level object: every element must be
+ * an object `read` gets an id from, else the whole request is undefined (so a malformed batch
+ * is refused, not half stored). Each event's `rawBody` is the source bytes of its element
+ * (or of the element's `itemKey` member): sliced from the body's text, not re-serialised.
  */
 function batch(
-  list: unknown,
-  read: (element: Json) => { eventId: string | undefined; eventType: string | null; item: Json } | undefined,
+  parsed: { text: string; json: Json } | undefined,
+  listKey: string,
+  itemKey: string | undefined,
+  read: (element: Json) => EventIdentity | { eventId: undefined; eventType: string | null } | undefined,
 ): IdentifiedEvent[] | undefined {
-  if (!Array.isArray(list) || list.length === 0) return undefined;
-  const out: IdentifiedEvent[] = [];
+  const list = parsed?.json[listKey];
+  if (!parsed || !Array.isArray(list) || list.length === 0) return undefined;
+  const out: { eventId: string; eventType: string | null }[] = [];
   for (const element of list) {
     const obj = asObject(element);
     const r = obj && read(obj);
     if (!r?.eventId) return undefined;
-    out.push({ eventId: r.eventId, eventType: r.eventType, rawBody: encoder.encode(JSON.stringify(r.item)) });
+    out.push({ eventId: r.eventId, eventType: r.eventType });
+  }
+  const spans = itemSources(parsed.text, listKey, itemKey);
+  if (!spans || spans.length !== out.length) return undefined;
+  return out.map((event, i) => ({ ...event, rawBody: encoder.encode(spans[i]) }));
+}
+
+/**
+ * The source text of each element of the top-level array `listKey` (or of each element's
+ * `itemKey` member), from the syntax tree of `text` (jsonc-parser, which keeps offsets).
+ * Where a key repeats, the last one counts, as in `JSON.parse`, so the slices are the very
+ * items that were read and verified. `text` is known to be strict JSON.
+ */
+function itemSources(text: string, listKey: string, itemKey: string | undefined): string[] | undefined {
+  const list = lastMember(parseTree(text), listKey);
+  if (list?.type !== 'array' || !list.children) return undefined;
+  const out: string[] = [];
+  for (const element of list.children) {
+    const node = itemKey === undefined ? element : lastMember(element, itemKey);
+    if (!node) return undefined;
+    out.push(text.slice(node.offset, node.offset + node.length));
   }
   return out;
+}
+
+/** The value node of the last property `key` of an object node. */
+function lastMember(object: JsonNode | undefined, key: string): JsonNode | undefined {
+  if (object?.type !== 'object' || !object.children) return undefined;
+  let found: JsonNode | undefined;
+  for (const property of object.children) {
+    const [name, value] = property.children ?? [];
+    if (name?.value === key && value) found = value;
+  }
+  return found;
 }

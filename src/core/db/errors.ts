@@ -15,3 +15,26 @@ export function sqlState(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+// SQLSTATE classes of a server or connection failing, whatever the statement held:
+// 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown,
+// cancel, statement timeout), 58 system error. Source: PostgreSQL manual, Appendix A.
+const SERVER_FAILURE_CLASSES = new Set(['08', '53', '57', '58']);
+
+/**
+ * True when `error` ended a statement because of what it held rather than because the
+ * database or the connection failed: PostgreSQL refused it (a constraint, a trigger, text it
+ * cannot store; any SQLSTATE outside classes 08, 53, 57 and 58), or the client could not
+ * serialise a parameter. False for connection errors (postgres.js `CONNECTION_*`,
+ * `CONNECT_TIMEOUT`, Node's `E…` socket codes) and timeouts. Used to decide whether a failed
+ * batch is worth splitting: what the database refused once it refuses again, alone.
+ */
+export function isStatementRefusal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const state = sqlState(error);
+  if ((error as { name?: unknown }).name === 'PostgresError' && state !== undefined && /^[0-9A-Z]{5}$/.test(state)) {
+    return !SERVER_FAILURE_CLASSES.has(state.slice(0, 2));
+  }
+  // A client-side error before anything was sent (a value postgres.js cannot serialise).
+  return error instanceof TypeError || error instanceof RangeError;
+}

@@ -7,6 +7,8 @@ import type { AppEnv, Deps, InboundOutcome } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';
+import { unstorableAt } from '../../core/text.js';
+import { nestedDeeperThan } from '../json-depth.js';
 import { identifyEvents } from '../providers.js';
 import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from '../inbound-event-store.js';
 import type { ResolvedSource } from '../source-cache.js';
@@ -54,6 +56,13 @@ function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/** `message (SQLSTATE)` of a store failure, for a one-line log entry. */
+function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? `${message} (${code})` : message;
+}
+
 function storeUnavailable(cause: unknown): AppError {
   return new AppError('store_unavailable', 503, 'The event could not be stored; retry later.', { retryable: true, cause });
 }
@@ -66,13 +75,17 @@ function storeUnavailable(cause: unknown): AppError {
  * every request in flight at once (group commit); without it (Workers), one request's.
  * A batching PSP's request (GoCardless `events`, Adyen `notificationItems`) is stored as one
  * inbound event per item, all-or-nothing (see identifyEvents); `duplicate` is true only when
- * every item was already stored. A failed commit answers 503 to every request of the batch.
+ * every item was already stored.
  * Sources come through `deps.sourceCache` when present.
  * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
  * text/plain, which Adyen requires, duplicates included), or a problem: 404
- * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 401 signature_missing / signature_invalid /
- * timestamp_out_of_tolerance, 400 event_id_missing, 503 store_unavailable (the store failed,
- * or did not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS).
+ * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 400
+ * payload_too_deep (nested deeper than SWITCHYARD_INBOUND_MAX_DEPTH, checked before any
+ * parse), 401 signature_missing / signature_invalid / timestamp_out_of_tolerance, 400
+ * event_id_missing, 400 event_text_invalid (an event id or type holds a NUL or an unpaired
+ * surrogate: refused alone, never sent to the database), 503 store_unavailable (the store
+ * failed, or did not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS; with a batcher, only
+ * the requests whose own rows the database refused, see createInboundBatcher).
  *
  * Every answer is reported to `deps.metrics?.inbound(provider, outcome, seconds)`: outcome
  * `stored`, `duplicate` or the problem code (`internal_error` for anything unexpected),
@@ -159,6 +172,14 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
     return refuse('payload_too_large', 413, `The body exceeds ${max} bytes.`);
   }
 
+  // Before anything parses the body (the verifiers of JSON-signed PSPs do): parsers and
+  // serialisers that recurse overflow the stack on a few thousand levels.
+  const maxDepth = config.SWITCHYARD_INBOUND_MAX_DEPTH;
+  if (nestedDeeperThan(body, maxDepth)) {
+    requestLog(c).info({ sourceId, code: 'payload_too_deep' }, 'inbound event refused');
+    return refuse('payload_too_deep', 400, `The body nests arrays and objects more than ${maxDepth} levels deep.`);
+  }
+
   const headers: Record<string, string> = {};
   c.req.raw.headers.forEach((value, name) => {
     headers[name.toLowerCase()] = value;
@@ -172,6 +193,17 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   const events = identifyEvents(source.provider as InboundProvider, body, verified.value.eventId);
   if (!events) {
     return refuse('event_id_missing', 400, 'The request verified, but no event id could be read from it.');
+  }
+  // Refused here, alone, rather than by PostgreSQL, whose refusal would fail the statement
+  // and with it every request sharing the batch.
+  const unstorable = events.findIndex((e) => unstorableAt(e.eventId) >= 0 || (e.eventType !== null && unstorableAt(e.eventType) >= 0));
+  if (unstorable >= 0) {
+    requestLog(c).warn({ sourceId, code: 'event_text_invalid', item: unstorable }, 'inbound event refused');
+    return refuse(
+      'event_text_invalid',
+      400,
+      'The request verified, but its event id or type holds a NUL (U+0000) or an unpaired surrogate, which cannot be stored.',
+    );
   }
 
   for (const name of UNSTORED_HEADERS) delete headers[name];
@@ -192,7 +224,8 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
       config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
     );
   } catch (error) {
-    requestLog(c).error({ err: error, sourceId }, 'inbound event could not be stored');
+    // One line, no stack: under a failing database every request logs this.
+    requestLog(c).error({ sourceId, reason: describeFailure(error) }, 'inbound event could not be stored');
     throw storeUnavailable(error);
   }
   // A duplicate request is one whose every event was already stored.
