@@ -1,6 +1,7 @@
 // (node) The full Node app: it mounts the endpoint routes, whose SSRF guard resolves DNS
 // with node:dns. The Workers entry mounts only the inbound and health routes.
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import { ingestRoutes } from '../../inbound/routes/ingest.js';
 import { inboundEventRoutes } from '../../inbound/routes/inbound-events.js';
 import { sourceRoutes } from '../../inbound/routes/sources.js';
@@ -10,7 +11,7 @@ import { requireMerchant } from '../auth/middleware.js';
 import type { AppEnv, Deps } from './env.js';
 import { createRouter, mountApiReference } from './openapi.js';
 import { notFoundOrNotAllowed } from './allowed-methods.js';
-import { onError } from './problem.js';
+import { onError, problemBody, problemResponse } from './problem.js';
 import { requestContext } from './request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { merchantRoutes } from './routes/merchants.js';
@@ -18,14 +19,18 @@ import { metricsRoutes } from './routes/metrics.js';
 import { operationRoutes } from './routes/operations.js';
 import { paymentCommandRoutes } from './routes/payment-commands.js';
 import { ledgerRoutes, paymentRoutes } from './routes/payments.js';
+import { unstorableTextGuard } from './validate.js';
 
 /**
  * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
  * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
  * (PSPs), and the API reference: `GET /openapi.json` (OpenAPI 3.1, built from the zod
  * schemas that validate the routes) and `GET /docs`. Every request gets a request id, a logger bound to it (`c.var.log`) and one access
- * line (see {@link requestContext}). `deps` is built once by the entry file; tests call
- * `app.request()`.
+ * line (see {@link requestContext}). Bodies on `/v1` and `/admin` are capped at
+ * SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`, refused on its Content-Length before it
+ * is read, or as soon as the bytes read pass it), and text PostgreSQL cannot store is refused
+ * there before any route sees it ({@link unstorableTextGuard}). `deps` is built once by the
+ * entry file; tests call `app.request()`.
  *
  * @example
  * const app = createApp(deps);
@@ -37,13 +42,22 @@ export function createApp(deps: Deps, options: { expectedMigration?: string } = 
   app.onError(onError);
   app.notFound(notFoundOrNotAllowed(app));
 
+  const maxBytes = deps.config.SWITCHYARD_API_MAX_BYTES;
+  const apiBodyLimit = bodyLimit({
+    maxSize: maxBytes,
+    // connection: close, so Node does not read and discard the rest of a huge body.
+    onError: () => problemResponse(problemBody('payload_too_large', 413, `The body exceeds ${maxBytes} bytes.`), { connection: 'close' }),
+  });
+  app.use('/admin/*', apiBodyLimit, unstorableTextGuard());
+  app.use('/v1/*', apiBodyLimit);
+
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
   app.route('/admin', merchantRoutes());
   app.route('/inbound', ingestRoutes());
 
   const v1 = createRouter();
-  v1.use('*', requireMerchant());
+  v1.use('*', requireMerchant(), unstorableTextGuard());
   v1.route('/sources', sourceRoutes());
   v1.route('/inbound-events', inboundEventRoutes());
   v1.route('/endpoints', endpointRoutes());

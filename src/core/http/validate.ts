@@ -1,9 +1,13 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
-import { ValidationError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { findUnstorable, unstorableAt } from '../text.js';
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const NOT_JSON = 'The body is not valid JSON.';
+/** Deepest nesting of arrays and objects in an API body; Switchyard's own bodies nest a few levels. */
+const API_MAX_DEPTH = 32;
+const UNSTORABLE = 'holds a NUL (U+0000) or an unpaired surrogate, which cannot be stored';
 
 /**
  * The ValidationError (400 `invalid_request`, the issues under `errors`) for a zod failure:
@@ -32,7 +36,9 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.inf
  * empty one) sent as another media type, or a body without a content-type, is 400
  * `invalid_request` (not Hono's bare 415, nor silently read as `{}`). The body is read once here and cached on the request, so the
  * validator that runs next parses the same bytes. A request with neither a body nor a
- * content-type is read as `{}`.
+ * content-type is read as `{}`. A body whose strings or keys hold a NUL (U+0000) or an unpaired
+ * surrogate, which PostgreSQL text and jsonb refuse, or that nests more than 32 levels, is 400
+ * `invalid_request` naming the path, before any route reads it.
  */
 export function jsonBodyReader(): MiddlewareHandler {
   return async (c, next) => {
@@ -51,11 +57,49 @@ export function jsonBodyReader(): MiddlewareHandler {
         'The body must be JSON, sent with `content-type: application/json`.',
       );
     }
+    let parsed: unknown;
     try {
-      JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new ValidationError([{ path: [], message: NOT_JSON }], NOT_JSON);
     }
+    const bad = findUnstorable(parsed, API_MAX_DEPTH);
+    if (bad?.kind === 'text') {
+      throw new ValidationError([{ path: bad.path, message: `The value ${UNSTORABLE}.` }], `The body ${UNSTORABLE}.`);
+    }
+    if (bad?.kind === 'depth') {
+      const detail = `The body nests arrays and objects more than ${API_MAX_DEPTH} levels deep.`;
+      throw new ValidationError([{ path: bad.path, message: detail }], detail);
+    }
     return next();
   };
+}
+
+/**
+ * Middleware for the merchant and admin APIs: a path segment holding a NUL (U+0000) is 404
+ * `not_found` (no object has such an id), and a query parameter whose name or value holds a
+ * NUL or an unpaired surrogate is 400 `invalid_request` naming the parameter, before any route
+ * sends the text to PostgreSQL (which refuses it: a 500 otherwise).
+ */
+export function unstorableTextGuard(): MiddlewareHandler {
+  return async (c, next) => {
+    for (const segment of c.req.path.split('/')) {
+      if (unstorableAt(decodeSegment(segment)) >= 0) throw new NotFoundError('The object');
+    }
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      if (unstorableAt(name) >= 0 || values.some((v) => unstorableAt(v) >= 0)) {
+        const detail = `A query parameter ${UNSTORABLE}.`;
+        throw new ValidationError([{ path: ['query', name], message: `The parameter ${UNSTORABLE}.` }], detail);
+      }
+    }
+    return next();
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // not valid percent-encoded UTF-8: routes see it as literal text
+  }
 }
