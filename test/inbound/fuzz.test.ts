@@ -6,13 +6,17 @@
 //   JSON, signature headers with flipped characters, whitespace, name or value case changes,
 //   duplicated, truncated or dropped) never get a 5xx, get a 200 only when what the PSP signs is unchanged, and then
 //   store nothing new;
-// - arbitrary bodies and headers never get a 5xx or a 200 and store nothing.
+// - arbitrary bodies and headers never get a 5xx or a 200 and store nothing;
+// - genuine requests carrying text PostgreSQL cannot store (NUL, lone surrogates) in their
+//   event id are refused alone (400), in other text stored (200), and never cost a genuine
+//   request sharing their batch its ack; bodies nested past the limit are 400, signed or not.
 // Counts of gw.inbound_events rows and graphile-worker jobs are compared with the number of
 // genuine events sent.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/http/env.js';
+import { createInboundBatcher } from '../../src/inbound/batcher.js';
 import { adyenSigningString } from '../../src/inbound/verifiers/adyen.js';
 import type { InboundProvider } from '../../src/inbound/verifiers/index.js';
 import { aMerchant, testApp, testDeps } from '../app.js';
@@ -23,6 +27,7 @@ import { NOW, PROVIDERS, createSources, signedRequest, storedCounts, type Signed
 const GENUINE_RUNS = 300;
 const MUTATION_RUNS = 800;
 const GARBAGE_RUNS = 2000;
+const HOSTILE_RUNS = 300;
 
 let db: TestDatabase;
 let deps: Deps;
@@ -169,7 +174,88 @@ describe('POST /inbound/{sourceId} fuzzed', () => {
     );
     expect(await storedCounts(db.sql)).toEqual(before);
   }, 300_000);
+
+  it(`refuses ${HOSTILE_RUNS} genuine requests with unstorable text in their event id alone (400), stores those with it elsewhere, and never fails a neighbour in the batch`, async () => {
+    // A batching app, as on Node: the hostile request and a genuine one share a statement.
+    const batching = testApp({ ...deps, inboundBatcher: createInboundBatcher(db.sql, { maxWeight: 100, windowMs: 5, maxInFlight: 1 }) });
+    const post = (path: string, body: Uint8Array | string, headers: Headers | Record<string, string>) =>
+      batching.request(path, { method: 'POST', headers, body });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...BODY_ID_PROVIDERS), seedArb, hostileArb, async (provider, seed, hostile) => {
+        const token = `hz${serial++}`;
+        const g = await genuineRequest('stripe', seed);
+        const h = await signedRequest(provider, {
+          token: hostile.where === 'id' ? `${token}${hostile.text}` : token,
+          amount: seed.amount,
+          note: hostile.where === 'note' ? `${seed.note}${hostile.text}` : seed.note,
+          items: seed.items,
+        });
+        const before = await storedCounts(db.sql);
+        const [genuine, res] = await Promise.all([
+          post(g.path, g.body, g.headers),
+          post(`/inbound/${sources[provider]}`, h.body, { 'content-type': 'application/json', ...h.headers }),
+        ]);
+        await expectAck(genuine, 'stripe', false);
+        if (hostile.where === 'id') {
+          expect(res.status).toBe(400);
+          expect(((await res.json()) as { code: string }).code).toBe('event_text_invalid');
+          expect(await storedCounts(db.sql)).toEqual({ events: before.events + 1, jobs: before.jobs + 1 });
+        } else {
+          await expectAck(res, provider, false);
+          expect(await rowsFor(provider, h.eventIds)).toBe(h.eventIds.length);
+        }
+      }),
+      { numRuns: HOSTILE_RUNS },
+    );
+  }, 300_000);
+
+  it(`refuses ${HOSTILE_RUNS} bodies nested past SWITCHYARD_INBOUND_MAX_DEPTH with 400 payload_too_deep, genuine Adyen items included, and stores none of them`, async () => {
+    const max = deps.config.SWITCHYARD_INBOUND_MAX_DEPTH;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...PROVIDERS), seedArb, fc.integer({ min: 1, max: 4000 }), async (provider, seed, levels) => {
+        const g = await genuineRequest(provider, seed);
+        const before = await storedCounts(db.sql);
+        let body: string;
+        if (provider === 'adyen') {
+          // additionalData is not signed: nesting there keeps the notification genuine.
+          body = g.body.replace('"additionalData":{', `"additionalData":{"deep":${'['.repeat(levels)}${']'.repeat(levels)},`);
+        } else body = `${'['.repeat(levels)}${g.body}${']'.repeat(levels)}`;
+        const res = await send(g.path, body, { 'content-type': 'application/json', ...g.headers });
+        // Adyen's item sits at level 3, its additionalData at 4; other bodies are wrapped.
+        const depth = provider === 'adyen' ? 4 + levels : levels + 1 + jsonDepth(g.body);
+        if (depth > max) {
+          expect(res.status).toBe(400);
+          expect(((await res.json()) as { code: string }).code).toBe('payload_too_deep');
+          expect(await storedCounts(db.sql)).toEqual(before);
+        } else if (provider === 'adyen') {
+          await expectAck(res, provider, false);
+        } else {
+          await expectRefusal(res);
+          expect(await storedCounts(db.sql)).toEqual(before);
+        }
+      }),
+      { numRuns: HOSTILE_RUNS },
+    );
+  }, 300_000);
 });
+
+// ---- Hostile text and nesting -------------------------------------------------------------------
+
+/** Providers whose event id is read from the body (the others take it from a header, which cannot hold these characters). */
+const BODY_ID_PROVIDERS: InboundProvider[] = ['stripe', 'adyen', 'checkout', 'paystack', 'square', 'gocardless'];
+
+/** Text PostgreSQL refuses (NUL, lone high or low surrogates, a reversed pair), placed in the event id or in other text. */
+const hostileArb = fc.record({
+  text: fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff', '\udc00\ud800', 'a\u0000b'),
+  where: fc.constantFrom('id' as const, 'note' as const),
+});
+
+/** Deepest nesting of arrays and objects in a JSON text, by a recursive walk (test-only: the inputs are shallow). */
+function jsonDepth(text: string): number {
+  const walk = (v: unknown): number =>
+    typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v as Record<string, unknown>).map(walk)) : 0;
+  return walk(JSON.parse(text));
+}
 
 // ---- What each provider signs: the oracle for "unchanged" -------------------------------------
 
