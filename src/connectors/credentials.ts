@@ -1,5 +1,5 @@
 import type { Tx } from '../core/db/client.js';
-import type { SecretBox } from '../core/secrets.js';
+import { rethrowSecretUnreadable, type SecretBox } from '../core/secrets.js';
 
 /** The PSPs the payments API has connectors for. */
 export const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
@@ -29,7 +29,8 @@ export type CredentialsProblem = 'source_not_found' | 'no_api_key' | 'provider_n
  * The merchant's source `sourceId` with its PSP API key decrypted, or the reason it cannot
  * be used: another merchant's source is `source_not_found`; a source created without
  * `apiKey` is `no_api_key`; a provider without a connector is `provider_not_supported`.
- * Throws an Error when the stored envelope cannot be decrypted (wrong master key).
+ * Throws the 500 `secret_unreadable` AppError when the stored API key cannot be opened
+ * with this process's master key (sealed under another SWITCHYARD_MASTER_KEY).
  */
 export async function loadSourceCredentials(
   tx: Tx,
@@ -46,7 +47,7 @@ export async function loadSourceCredentials(
   if (!row) return { ok: false, error: 'source_not_found' };
   if (!(CONNECTOR_PROVIDERS as readonly string[]).includes(row.provider)) return { ok: false, error: 'provider_not_supported' };
   if (!row.api_key_ciphertext) return { ok: false, error: 'no_api_key' };
-  const plain = await secretBox.decrypt(row.api_key_ciphertext);
+  const plain = await secretBox.decrypt(row.api_key_ciphertext).catch(rethrowSecretUnreadable);
   return {
     ok: true,
     value: {

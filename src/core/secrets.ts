@@ -1,4 +1,5 @@
 import { fromBase64, randomBytes, toBase64, utf8 } from './crypto.js';
+import { AppError } from './errors.js';
 
 /**
  * Encrypts secrets at rest (PSP signing secrets, endpoint secrets) with AES-256-GCM under
@@ -10,8 +11,41 @@ import { fromBase64, randomBytes, toBase64, utf8 } from './crypto.js';
  */
 export interface SecretBox {
   encrypt(plaintext: string): Promise<string>;
-  /** Throws an Error when the envelope is malformed or was sealed under another key. */
+  /**
+   * Throws a {@link SecretUnreadableError} when the envelope is malformed or was sealed
+   * under another key.
+   */
   decrypt(envelope: string): Promise<string>;
+}
+
+/**
+ * A stored secret that this process's master key cannot open: the envelope was sealed
+ * under another SWITCHYARD_MASTER_KEY (or ./.switchyard/master.key in development), or it
+ * is not an envelope at all. The message names the variable; `cause` is Web Crypto's bare
+ * `OperationError`, when there is one.
+ */
+export class SecretUnreadableError extends Error {
+  constructor(reason: 'wrong_key' | 'malformed', options: { cause?: unknown } = {}) {
+    super(
+      reason === 'wrong_key'
+        ? 'a stored secret cannot be opened with this SWITCHYARD_MASTER_KEY: it was sealed under another master key (restore the key the database was used with)'
+        : 'a stored secret is not a valid envelope (expected v1.<iv>.<ciphertext>), so SWITCHYARD_MASTER_KEY cannot open it',
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'SecretUnreadableError';
+  }
+}
+
+/**
+ * For a route that decrypts: rethrows a {@link SecretUnreadableError} as the 500
+ * `secret_unreadable` AppError the API answers (the cause kept for logs), any other error
+ * unchanged. Use as `secretBox.decrypt(e).catch(rethrowSecretUnreadable)`.
+ */
+export function rethrowSecretUnreadable(error: unknown): never {
+  if (error instanceof SecretUnreadableError) {
+    throw new AppError('secret_unreadable', 500, "A stored secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.", { cause: error });
+  }
+  throw error;
 }
 
 /**
@@ -35,8 +69,14 @@ export async function createSecretBox(masterKeyBase64: string): Promise<SecretBo
       const [version, ivB64, sealedB64] = envelope.split('.');
       const iv = ivB64 === undefined ? undefined : fromBase64(ivB64);
       const sealed = sealedB64 === undefined ? undefined : fromBase64(sealedB64);
-      if (version !== 'v1' || !iv || !sealed) throw new Error('malformed secret envelope');
-      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed);
+      if (version !== 'v1' || !iv || !sealed || iv.byteLength !== 12) throw new SecretUnreadableError('malformed');
+      let plain: ArrayBuffer;
+      try {
+        plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed);
+      } catch (error) {
+        // AES-GCM reports a wrong key and tampered bytes alike, as a bare OperationError.
+        throw new SecretUnreadableError('wrong_key', { cause: error });
+      }
       return decoder.decode(plain);
     },
   };

@@ -19,6 +19,7 @@ import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolic
 import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from './messages.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 import type { CryptoKey } from '../core/crypto.js';
+import { SecretUnreadableError } from '../core/secrets.js';
 import { nodeHmacBackend } from '../node-crypto.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
@@ -337,13 +338,22 @@ interface SigningKeys {
   ed25519Keys: CryptoKey[];
 }
 
-/** The signing keys of a loaded message's endpoint, decrypted (and imported). */
+/**
+ * The signing keys of a loaded message's endpoint, decrypted (and imported). Throws a
+ * SecretUnreadableError, logged at error with the endpoint, when the master key cannot
+ * open them: the job fails, and the log says why rather than a bare OperationError.
+ */
 async function decryptSecrets(deps: Deps, m: DeliveryRow): Promise<SigningKeys> {
-  const [secrets, ed25519Keys] = await Promise.all([
-    Promise.all(m.secret_envelopes.map((e) => deps.secretBox.decrypt(e))),
-    m.ed25519_envelope ? deps.secretBox.decrypt(m.ed25519_envelope).then(async (k) => [await importEd25519PrivateKey(k)]) : [],
-  ]);
-  return { secrets, ed25519Keys };
+  try {
+    const [secrets, ed25519Keys] = await Promise.all([
+      Promise.all(m.secret_envelopes.map((e) => deps.secretBox.decrypt(e))),
+      m.ed25519_envelope ? deps.secretBox.decrypt(m.ed25519_envelope).then(async (k) => [await importEd25519PrivateKey(k)]) : [],
+    ]);
+    return { secrets, ed25519Keys };
+  } catch (error) {
+    if (error instanceof SecretUnreadableError) deps.logger.error({ err: error, endpointId: m.endpoint_id }, error.message);
+    throw error;
+  }
 }
 
 /** What one attempt got, and when it was made. */

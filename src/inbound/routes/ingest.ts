@@ -3,10 +3,11 @@
 import { Hono, type Context } from 'hono';
 import { concatBytes } from '../../core/crypto.js';
 import { AppError, type ErrorCode } from '../../core/errors.js';
-import type { AppEnv, Deps, InboundOutcome } from '../../core/http/env.js';
+import type { AppEnv, Deps, InboundOutcome, Log } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';
+import { SecretUnreadableError } from '../../core/secrets.js';
 import { unstorableAt } from '../../core/text.js';
 import { nestedDeeperThan } from '../json-depth.js';
 import { identifyEvents } from '../providers.js';
@@ -82,7 +83,8 @@ function storeUnavailable(cause: unknown): AppError {
  * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 400
  * payload_too_deep (nested deeper than SWITCHYARD_INBOUND_MAX_DEPTH, checked before any
  * parse), 401 signature_missing / signature_invalid / timestamp_out_of_tolerance, 400
- * event_id_missing, 400 event_text_invalid (an event id or type holds a NUL or an unpaired
+ * event_id_missing, 500 secret_unreadable (no secret of the source opens with this server's
+ * master key), 400 event_text_invalid (an event id or type holds a NUL or an unpaired
  * surrogate: refused alone, never sent to the database), 503 store_unavailable (the store
  * failed, or did not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS; with a batcher, only
  * the requests whose own rows the database refused, see createInboundBatcher).
@@ -118,16 +120,24 @@ interface Report {
 /**
  * The source `sourceId` names, its active secrets decrypted, and its verifier; undefined
  * when there is no such source (or its provider has no verifier). Through
- * `deps.sourceCache` when the process has one. Throws when the database cannot be read, or
- * does not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS.
+ * `deps.sourceCache` when the process has one. A secret this process's master key cannot
+ * open is left out (logged at error: during a rotation the other one still verifies);
+ * throws {@link SecretUnreadableError} when none opens. Throws when the database cannot be
+ * read, or does not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS.
  */
-async function resolveSource(deps: Deps, sourceId: string, now: Date): Promise<ResolvedSource | undefined> {
+async function resolveSource(deps: Deps, sourceId: string, now: Date, log: Log): Promise<ResolvedSource | undefined> {
   const load = async (): Promise<ResolvedSource | undefined> => {
     // Bounded only when the database is asked: a cache hit sets no timer.
     const source = await withinMs(loadInboundSource(deps.sql, sourceId, now), deps.config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS);
     const verify = source && verifierForSource(source);
     if (!source || !verify) return undefined;
-    const secrets = await Promise.all(source.secretEnvelopes.map((e) => deps.secretBox.decrypt(e)));
+    const opened = await Promise.allSettled(source.secretEnvelopes.map((e) => deps.secretBox.decrypt(e)));
+    const secrets = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const unreadable = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (unreadable) {
+      if (!(unreadable.reason instanceof SecretUnreadableError) || secrets.length === 0) throw unreadable.reason;
+      log.error({ sourceId, unreadable: opened.length - secrets.length, reason: unreadable.reason.message }, 'source secret cannot be opened; verifying with the others');
+    }
     return { source, secrets, verify };
   };
   return deps.sourceCache ? deps.sourceCache.get(sourceId, load) : load();
@@ -144,8 +154,13 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   const now = clock();
   let resolved: ResolvedSource | undefined;
   try {
-    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now) : undefined;
+    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now, requestLog(c)) : undefined;
   } catch (error) {
+    if (error instanceof SecretUnreadableError) {
+      // The operator's to fix (the master key), not the PSP's: 500, and the PSP retries.
+      requestLog(c).error({ sourceId, reason: error.message }, 'inbound event refused: no secret of the source can be opened');
+      return refuse('secret_unreadable', 500, "The source's signing secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.");
+    }
     throw storeUnavailable(error);
   }
   if (!resolved) {
