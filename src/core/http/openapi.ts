@@ -57,7 +57,7 @@ export const Problem = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`.' });
 
-type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 502 | 503;
+type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 502 | 503;
 
 const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   400: 'The request is invalid',
@@ -68,6 +68,7 @@ const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   413: 'The body is too large',
   415: 'Unsupported media type',
   422: 'Unprocessable',
+  500: 'A fault on the server’s side (the detail says which)',
   502: 'The PSP failed or refused the request',
   503: 'Temporarily unavailable; retry',
 };
@@ -122,8 +123,9 @@ export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodA
  * is validated and documented alike:
  * - a JSON body is `required` unless the route says otherwise, and is read by
  *   {@link jsonBodyReader} first (empty = `{}`, malformed or not JSON → 400 `invalid_request`);
- * - a route with a body or query parameters documents 400 `invalid_request`, and
- *   one with `security` documents 401 `unauthorized`, unless it lists that status itself.
+ * - a route with a body or query parameters documents 400 `invalid_request`, one with a
+ *   body 413 `payload_too_large` (SWITCHYARD_API_MAX_BYTES), and one with `security`
+ *   documents 401 `unauthorized`, unless it lists that status itself.
  *
  * @example
  * const getSource = defineRoute({
@@ -137,6 +139,9 @@ export function defineRoute<R extends RouteConfig>(route: R): R {
   const extra: Record<number, unknown> = {};
   if ((request?.body || request?.query) && !(400 in route.responses)) {
     Object.assign(extra, problems({ 400: ['invalid_request'] }));
+  }
+  if (request?.body && !(413 in route.responses)) {
+    Object.assign(extra, problems({ 413: ['payload_too_large'] }));
   }
   if (route.security && route.security.length > 0 && !(401 in route.responses)) {
     Object.assign(extra, problems({ 401: ['unauthorized'] }));
@@ -184,10 +189,12 @@ function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
     responses: {
       200: jsonResponse(z.object({ received: z.literal(true), duplicate: z.boolean() }), 'Stored (or already stored)'),
       ...problems({
-        400: ['event_id_missing'],
+        400: ['payload_too_deep', 'event_id_missing', 'event_text_invalid'],
         401: ['signature_missing', 'signature_invalid', 'timestamp_out_of_tolerance'],
         404: ['source_not_found'],
         413: ['payload_too_large'],
+        415: ['unsupported_media_type'],
+        500: ['secret_unreadable'],
         503: ['store_unavailable'],
       }),
     },
