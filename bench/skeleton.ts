@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       return (await res.json()) as Record<string, string>;
     };
     const merchant = await post('/admin/merchants', gateway.adminToken, { name: 'Bench' });
-    const secret = 'whsec_bench_secret';
+    const secret = 'whsec_bench_secret_0123456789abcdef';
     const source = await post('/v1/sources', merchant.apiKey!, { provider: 'stripe', secret });
     await post('/v1/endpoints', merchant.apiKey!, { url: receiverUrl, eventTypes: ['payment.captured'] });
 

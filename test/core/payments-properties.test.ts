@@ -23,9 +23,9 @@ beforeAll(async () => {
   deps = await testDeps(db);
   const m = await aMerchant(deps);
   merchantId = m.id;
-  const res = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'stripe', secret: 'whsec_properties' }, m.apiKey));
+  const res = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'stripe', secret: 'whsec_properties0123456789abcdefXYZ' }, m.apiKey));
   sourceId = ((await res.json()) as { id: string }).id;
-  const adyen = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'AB'.repeat(32) }, m.apiKey));
+  const adyen = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056' }, m.apiKey));
   adyenSourceId = ((await adyen.json()) as { id: string }).id;
 });
 afterAll(async () => db.drop());

@@ -465,7 +465,7 @@ describe('GET /v1/payments/{id}', () => {
 describe('processInboundEvent on Adyen operations', () => {
   async function anAdyenShop(): Promise<Shop> {
     const m = await aMerchant(deps, 'Adyen shop');
-    const res = await app.request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'CD'.repeat(32) }, m.apiKey));
+    const res = await app.request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' }, m.apiKey));
     expect(res.status).toBe(201);
     return { merchantId: m.id, apiKey: m.apiKey, sourceId: ((await res.json()) as { id: string }).id };
   }

@@ -115,10 +115,10 @@ const cases: Case[] = [
   },
   {
     provider: 'paystack',
-    source: { provider: 'paystack', secret: 'sk_test_0123456789abcdef' },
+    source: { provider: 'paystack', secret: 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7' },
     request: async () => {
       const body = JSON.stringify({ event: 'charge.success', data: { id: 302961, reference: 'ref-1', amount: 2000, currency: 'NGN' } });
-      return { body, headers: { 'x-paystack-signature': await signPaystack(body, 'sk_test_0123456789abcdef') }, eventIds: ['charge.success:302961'] };
+      return { body, headers: { 'x-paystack-signature': await signPaystack(body, 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7') }, eventIds: ['charge.success:302961'] };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
     processed: { result: 'applied' },
@@ -157,10 +157,10 @@ const cases: Case[] = [
   },
   {
     provider: 'mercadopago',
-    source: { provider: 'mercadopago', secret: 'mp_secret_signature_0123' },
+    source: { provider: 'mercadopago', secret: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f' },
     request: async () => {
       const body = JSON.stringify({ id: 12345, type: 'payment', action: 'payment.updated', data: { id: '123456' } });
-      const headers = await signMercadoPago({ dataId: '123456', requestId: 'bb56a2f1-6aae-46ac', secret: 'mp_secret_signature_0123', at: NOW });
+      const headers = await signMercadoPago({ dataId: '123456', requestId: 'bb56a2f1-6aae-46ac', secret: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f', at: NOW });
       return { body, headers, eventIds: ['12345'] };
     },
     // Mercado Pago signs data.id (with the request id and ts), not the whole body.
@@ -305,26 +305,26 @@ describe('POST /v1/sources for the providers beyond Stripe and Standard Webhooks
   });
 
   it('refuses a Square notificationUrl that is not an absolute URL', async () => {
-    await expectInvalid({ provider: 'square', secret: 'sq_key', notificationUrl: '/inbound/x' }, 'notificationUrl');
-    await expectInvalid({ provider: 'square', secret: 'sq_key', notificationUrl: 'ftp://gw.example.com/x' }, 'notificationUrl');
+    await expectInvalid({ provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: '/inbound/x' }, 'notificationUrl');
+    await expectInvalid({ provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: 'ftp://gw.example.com/x' }, 'notificationUrl');
   });
 
   it('returns a Square source notificationUrl exactly as given, and null for other providers', async () => {
-    const res = await createSource({ provider: 'square', secret: 'sq_key', notificationUrl: SQUARE_URL });
+    const res = await createSource({ provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: SQUARE_URL });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; notificationUrl: string };
     expect(created.notificationUrl).toBe(SQUARE_URL);
     const read = await app.request(`/v1/sources/${created.id}`, { headers: { authorization: `Bearer ${apiKey}` } });
     expect(((await read.json()) as { notificationUrl: string }).notificationUrl).toBe(SQUARE_URL);
-    const other = await createSource({ provider: 'checkout', secret: 'cko_key' });
+    const other = await createSource({ provider: 'checkout', secret: '4dUUcvyNSY1PD14owD2u3hrv' });
     expect(((await other.json()) as { notificationUrl: string | null }).notificationUrl).toBeNull();
   });
 
   it('refuses notificationUrl on a provider that does not sign a URL', async () => {
-    await expectInvalid({ provider: 'checkout', secret: 'cko_key', notificationUrl: SQUARE_URL }, 'notificationUrl');
+    await expectInvalid({ provider: 'checkout', secret: '4dUUcvyNSY1PD14owD2u3hrv', notificationUrl: SQUARE_URL }, 'notificationUrl');
   });
 
-  it('refuses a malformed Adyen HMAC key: not hex, odd length, or shorter than 32 characters', async () => {
+  it('refuses a malformed Adyen HMAC key: not hex, or not 64 characters', async () => {
     await expectInvalid({ provider: 'adyen', secret: 'not-a-hex-key-not-a-hex-key-0000' }, 'secret');
     await expectInvalid({ provider: 'adyen', secret: `${ADYEN_KEY}A` }, 'secret');
     await expectInvalid({ provider: 'adyen', secret: 'ABCDEF0123456789' }, 'secret');

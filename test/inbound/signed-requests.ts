@@ -30,10 +30,10 @@ export const SECRETS: Record<InboundProvider, string> = {
   adyen: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
   razorpay: 'rzp_webhook_secret_fuzz_0123',
   checkout: 'cko_signature_key_fuzz_0123',
-  paystack: 'sk_test_fuzz0123456789abcdef',
+  paystack: 'sk_test_fuzz0123456789abcdef0123456789abcd',
   square: 'sq_signature_key_fuzz_0123',
   gocardless: 'gc_endpoint_secret_fuzz_0123',
-  mercadopago: 'mp_secret_signature_fuzz_0123',
+  mercadopago: 'mpSecretSignatureFuzz0123456789abcdefXY',
 };
 
 /** Every provider, in the contract's order. */

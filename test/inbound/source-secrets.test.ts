@@ -8,8 +8,8 @@ import { createTestDatabase, type TestDatabase } from '../db.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 
 const T0 = new Date('2026-03-01T12:00:00.000Z');
-const OLD_SECRET = 'whsec_rotation_old_0123456789';
-const NEW_SECRET = 'whsec_rotation_new_0123456789';
+const OLD_SECRET = 'whsec_rotation_old_0123456789abcdef';
+const NEW_SECRET = 'whsec_rotation_new_0123456789abcdef';
 
 let db: TestDatabase;
 let deps: Deps;
@@ -116,10 +116,10 @@ describe('POST /v1/sources/{id}/secrets', () => {
 
   it('never lengthens the life of a secret already due to expire sooner', async () => {
     now = T0;
-    const id = await stripeSource('whsec_rotation_first');
-    await rotate(id, { secret: 'whsec_rotation_second', previousExpiresInSeconds: 60 });
+    const id = await stripeSource('whsec_rotation_first_0123456789ab');
+    await rotate(id, { secret: 'whsec_rotation_second_0123456789ab', previousExpiresInSeconds: 60 });
 
-    const res = await rotate(id, { secret: 'whsec_rotation_third', previousExpiresInSeconds: 3600 });
+    const res = await rotate(id, { secret: 'whsec_rotation_third_0123456789ab', previousExpiresInSeconds: 3600 });
 
     const { secrets } = (await res.json()) as RotatedView;
     expect(secrets.map((s) => s.expiresAt)).toEqual([
@@ -128,9 +128,9 @@ describe('POST /v1/sources/{id}/secrets', () => {
       new Date(T0.getTime() + 60_000).toISOString(),
     ]);
     now = new Date(T0.getTime() + 60_000);
-    expect((await postSignedWith(id, 'whsec_rotation_first')).status).toBe(401);
-    expect((await postSignedWith(id, 'whsec_rotation_second')).status).toBe(200);
-    expect((await postSignedWith(id, 'whsec_rotation_third')).status).toBe(200);
+    expect((await postSignedWith(id, 'whsec_rotation_first_0123456789ab')).status).toBe(401);
+    expect((await postSignedWith(id, 'whsec_rotation_second_0123456789ab')).status).toBe(200);
+    expect((await postSignedWith(id, 'whsec_rotation_third_0123456789ab')).status).toBe(200);
   });
 
   it("is 404 not_found for another merchant's source or an unknown one, and changes nothing", async () => {
@@ -201,14 +201,14 @@ describe('POST /v1/sources/{id}/secrets', () => {
     now = T0;
     const res = await app.request(
       '/v1/sources',
-      jsonRequest('POST', { provider: 'adyen', secret: '00112233445566778899AABBCCDDEEFF' }, merchant.apiKey),
+      jsonRequest('POST', { provider: 'adyen', secret: '00112233445566778899AABBCCDDEEFF0123456789ABCDEF0011223344556677' }, merchant.apiKey),
     );
     const { id } = (await res.json()) as { id: string };
 
     const wrong = await rotate(id, { secret: NEW_SECRET });
     expect(wrong.status).toBe(400);
     expect((await problemOf(wrong)).errors![0]!.path).toEqual(['secret']);
-    const right = await rotate(id, { secret: 'FFEEDDCCBBAA99887766554433221100' });
+    const right = await rotate(id, { secret: 'FFEEDDCCBBAA99887766554433221100FEDCBA98765432107766554433221100' });
     expect(right.status).toBe(200);
   });
 });

@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../db.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { apps, command, type Shop } from './harness.js';
 
-const SECRET = 'whsec_psp_ssrf_0123456789';
+const SECRET = 'whsec_psp_ssrf_0123456789abcdefXYZ';
 const SK = 'sk_test_psp_ssrf_0123456789';
 
 /** A stand-in for a public PSP host name: the check's DNS lookup answers a global address. */

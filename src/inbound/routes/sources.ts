@@ -1,6 +1,5 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { fromBase64 } from '../../core/crypto.js';
 import type { AppEnv } from '../../core/http/env.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
@@ -15,41 +14,7 @@ import {
 } from '../source-store.js';
 import { INBOUND_PROVIDERS, type InboundProvider } from '../verifiers/index.js';
 import { invalidateSource } from '../source-cache.js';
-
-const ADYEN_HMAC_KEY = /^(?:[0-9a-fA-F]{2}){16,}$/;
-const PAYSTACK_SECRET_KEY = /^sk_(?:test|live)_/;
-
-/**
- * Why `secret` is not a signing secret in `provider`'s own format, or undefined when it
- * fits (or the format is not known beyond "non-empty, no surrounding whitespace"). Catches
- * a pasted API key or public key here rather than at the first webhook.
- */
-export function secretFormatProblem(provider: InboundProvider, secret: string): string | undefined {
-  if (secret !== secret.trim()) return 'the secret has leading or trailing whitespace';
-  switch (provider) {
-    case 'stripe':
-      return secret.startsWith('whsec_')
-        ? undefined
-        : 'a Stripe signing secret starts with whsec_ (Dashboard → Webhooks → endpoint → Signing secret)';
-    case 'standard-webhooks': {
-      // The whsec_ prefix is optional, as in the Standard Webhooks libraries.
-      const key = fromBase64(secret.replace(/^whsec_/, ''));
-      return key && key.byteLength >= 16 && key.byteLength <= 64
-        ? undefined
-        : 'a Standard Webhooks secret is whsec_ followed by base64 of 16 to 64 bytes';
-    }
-    case 'adyen':
-      return ADYEN_HMAC_KEY.test(secret)
-        ? undefined
-        : 'an Adyen HMAC key is hex, an even number of at least 32 characters (Customer Area → Developers → Webhooks → webhook → HMAC key)';
-    case 'paystack':
-      return PAYSTACK_SECRET_KEY.test(secret)
-        ? undefined
-        : 'Paystack signs with the secret key, which starts with sk_test_ or sk_live_ (Settings → API Keys & Webhooks), not the public key pk_…';
-    default:
-      return undefined;
-  }
-}
+import { secretProblem } from '../secret-rules.js';
 
 /**
  * Why `url` cannot be a Square notification URL, or undefined when it can: an absolute
@@ -106,8 +71,9 @@ const createSourceBody = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    const secretProblem = secretFormatProblem(b.provider, b.secret);
-    if (secretProblem) ctx.addIssue({ code: 'custom', path: ['secret'], message: secretProblem });
+    // Format and strength per provider (src/inbound/secret-rules.ts): a weak secret is never stored.
+    const problem = secretProblem(b.provider, b.secret);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem });
     if (b.provider === 'square' && b.notificationUrl === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -221,9 +187,9 @@ const rotateSecretRoute = defineRoute({
 /**
  * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` and `POST
  * /v1/sources/{id}/secrets` (CONTRACT.md "Sources"). A signing secret is encrypted before
- * it is stored and never returned; its format is checked per provider
- * (secretFormatProblem). A Square source needs `notificationUrl` (notificationUrlProblem),
- * which the source view returns (null for other providers). An `apiBaseUrl` the SSRF guard
+ * it is stored and never returned; its format and strength are checked per provider
+ * (secretProblem, src/inbound/secret-rules.ts). A Square source needs `notificationUrl`
+ * (notificationUrlProblem), which the source view returns (null for other providers). An `apiBaseUrl` the SSRF guard
  * refuses is 400 `url_not_allowed` (checkApiBaseUrl).
  */
 export function sourceRoutes(): OpenAPIHono<AppEnv> {
@@ -287,8 +253,8 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
     // 404 before the format check: another merchant's source says nothing about itself.
     const known = await getSource(sql, merchantId, id);
     if (!known) throw new NotFoundError('Source');
-    const secretProblem = secretFormatProblem(known.provider as InboundProvider, body.secret);
-    if (secretProblem) throw new ValidationError([{ path: ['secret'], message: secretProblem, code: 'custom' }]);
+    const problem = secretProblem(known.provider as InboundProvider, body.secret);
+    if (problem) throw new ValidationError([{ path: ['secret'], message: problem, code: 'custom' }]);
     const secretEnvelope = await secretBox.encrypt(body.secret);
     const overlapSeconds = body.previousExpiresInSeconds ?? DEFAULT_PREVIOUS_EXPIRES_IN_SECONDS;
     const rotated = await sql.begin(async (tx) => {
