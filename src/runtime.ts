@@ -24,7 +24,7 @@ import { createInboundBatcher } from './inbound/batcher.js';
 import { SourceCache } from './inbound/source-cache.js';
 import { guardedPspFetch } from './connectors/psp-fetch.js';
 import { nodeHmacBackend } from './node-crypto.js';
-import { answerClientError } from './node-http.js';
+import { answerClientError, answerInvalidTargets, applyServerLimits } from './node-http.js';
 import { checkEndpointUrl, createGuardedAgent } from './outbound/ssrf.js';
 
 /**
@@ -291,6 +291,8 @@ export async function startGateway(
       server = await new Promise<ServerType>((resolve, reject) => {
         const s = serve({ fetch: counted, port: config.PORT, hostname: config.HOST }, () => resolve(s));
         s.on('clientError', answerClientError);
+        applyServerLimits(s, config);
+        answerInvalidTargets(s);
         s.once('error', reject);
       });
       const address = server.address();

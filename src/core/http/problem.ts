@@ -14,18 +14,37 @@ export interface Problem {
   errors?: ValidationIssue[];
 }
 
+/** Reason phrases of the 4xx and 5xx statuses (RFC 9110 §15.5–15.6; 429 and 431 from RFC 6585). */
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
   409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
+  421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 /** The problem body for an error code. `type` is a stable URI naming the code. */
@@ -52,9 +71,43 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 }
 
 /**
+ * Whether `error` means the client went away mid-request: the error Node gives a body read
+ * when the connection closes early (`code` ECONNRESET with the message 'aborted'), Node's
+ * IncomingMessage (`c.env.incoming`, @hono/node-server) marked aborted, or elsewhere the
+ * request's signal aborted. ECONNRESET alone is not enough: a database or PSP socket reset
+ * carries it too, and that is our failure, not the client's.
+ */
+function isClientAbort(error: Error & { code?: unknown }, c: Context<AppEnv>): boolean {
+  if (error.code === 'ECONNRESET' && error.message === 'aborted') return true;
+  const incoming = (c.env as { incoming?: { aborted?: boolean; destroyed?: boolean; complete?: boolean } } | undefined)?.incoming;
+  // On Node, reading the signal would build the whole Web Request (and its body stream) now.
+  if (incoming) return incoming.aborted === true || (incoming.destroyed === true && incoming.complete === false);
+  try {
+    return c.req.raw.signal?.aborted === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `error` is postgres.js's PostgresError refusing text PostgreSQL cannot store:
+ * SQLSTATE 22021 (character_not_in_repertoire: a NUL, invalid UTF-8) or 22P05
+ * (untranslatable_character: jsonb's "unsupported Unicode escape sequence" for `\u0000` or
+ * an unpaired surrogate). Checked by name and shape: this module must not load postgres.
+ *
+ * Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+function isUnstorableText(error: Error & { code?: unknown }): boolean {
+  return error.name === 'PostgresError' && (error.code === '22021' || error.code === '22P05');
+}
+
+/**
  * Hono `onError`: AppError → its problem; Hono's HTTPException (e.g. a malformed JSON body)
- * → 400 invalid_request; anything else → 500 internal_error with no detail from the error
- * itself (it goes to the request's log, `c.var.log`, so the line carries the request id).
+ * → 400 invalid_request; a client that went away mid-request → one info line, no stack
+ * (nobody reads the answer); text PostgreSQL cannot store (SQLSTATE 22021, 22P05) → 400
+ * invalid_request, logged at info; anything else → 500 internal_error with no detail from
+ * the error itself (it goes to the request's log, `c.var.log`, so the line carries the
+ * request id).
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
@@ -62,6 +115,16 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   }
   if (error instanceof HTTPException && error.status < 500) {
     return problemResponse(problemBody('invalid_request', 400, error.message || 'The request is malformed.'));
+  }
+  if (isClientAbort(error, c)) {
+    requestLog(c).info({ method: c.req.method, path: c.req.path }, 'client aborted the request');
+    return problemResponse(problemBody('invalid_request', 400, 'The request was aborted before its body was received.'));
+  }
+  if (isUnstorableText(error)) {
+    requestLog(c).info({ code: (error as { code?: unknown }).code }, 'request text cannot be stored');
+    return problemResponse(
+      problemBody('invalid_request', 400, 'The request holds text PostgreSQL cannot store: a NUL (U+0000) or an unpaired surrogate.'),
+    );
   }
   requestLog(c).error({ err: error }, 'unhandled error');
   return problemResponse(problemBody('internal_error', 500, 'Something went wrong on our side. It has been logged.'));
