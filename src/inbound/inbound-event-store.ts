@@ -48,6 +48,21 @@ export async function getInboundEvent(tx: Tx, merchantId: string, id: string): P
   return row;
 }
 
+/**
+ * Marks a still-`received` inbound event `failed` with `reason` (shown as its `error`), at
+ * `now`; true when it was marked, false when it was no longer `received`. For an event whose
+ * processing PostgreSQL refuses on its data alone: retrying it would fail the same way.
+ */
+export async function markInboundEventFailed(tx: Tx, id: string, reason: string, now: Date): Promise<boolean> {
+  const rows = await tx`
+    update gw.inbound_events
+       set status = 'failed', error = ${reason}, processed_at = ${now}
+     where id = ${id}
+       and status = 'received'
+    returning id`;
+  return rows.length > 0;
+}
+
 /** One verified event to store: what {@link storeInboundEvents} writes as one `gw.inbound_events` row. */
 export interface NewInboundEvent {
   sourceId: string;

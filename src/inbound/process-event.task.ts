@@ -4,6 +4,8 @@
 // replay a no-op.
 import type { Deps } from '../core/http/env.js';
 import { applyPaymentReports, type BatchItem } from '../core/payments/apply-event.js';
+import { sqlState } from '../core/db/errors.js';
+import { markInboundEventFailed } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 import { claimPendingReferences, settleOperationsByWebhook } from '../connectors/apply.js';
 
@@ -38,7 +40,8 @@ export type ProcessOutcome =
  * `received` events of the same merchant, oldest first, that no other worker holds (`skip
  * locked`), and process them all in one transaction ({@link processInboundEvents}); their own
  * jobs then find them `already_processed`. The job's payload stays `{inboundEventId}`; the
- * answer is about that event. If the batch fails, the job's own event is processed alone.
+ * answer is about that event. If the batch fails, the job's own event is processed alone
+ * ({@link processAlone}).
  */
 export async function processInboundEvent(
   deps: Deps,
@@ -51,10 +54,36 @@ export async function processInboundEvent(
     return outcome!;
   } catch (error) {
     if (extra === 0) throw error;
-    deps.logger.warn({ err: error, events: extra + 1 }, 'batch of inbound events failed; processing this one alone');
-    const [outcome] = await processBatch(deps, [job.inboundEventId], options, 0);
-    return outcome!;
+    deps.logger.warn({ reason: describe(error), events: extra + 1 }, 'batch of inbound events failed; processing this one alone');
+    return processAlone(deps, job.inboundEventId, options);
   }
+}
+
+/**
+ * Processes one inbound event in its own transaction. When PostgreSQL refuses the event's
+ * own data (SQLSTATE class 22, data exception: text it cannot store, a value out of range),
+ * which would fail every retry the same way, the event is marked `failed` with the
+ * database's reason instead and `failed` is returned; any other error is thrown, so the job
+ * is retried.
+ */
+async function processAlone(deps: Deps, id: string, options: { synchronousCommit?: boolean }): Promise<ProcessOutcome> {
+  try {
+    const [outcome] = await processBatch(deps, [id], options, 0);
+    return outcome!;
+  } catch (error) {
+    if (sqlState(error)?.slice(0, 2) !== '22') throw error;
+    const reason = `PostgreSQL refused the event's data: ${describe(error)}`;
+    await markInboundEventFailed(deps.sql, id, reason, deps.clock());
+    deps.logger.warn({ inboundEventId: id, reason }, 'inbound event failed');
+    return { result: 'failed', reason };
+  }
+}
+
+/** `message (SQLSTATE)`, one line for the log (no stack: a poisoned event repeats). */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = sqlState(error);
+  return code ? `${message} (${code})` : message;
 }
 
 /**
@@ -68,7 +97,8 @@ export async function processInboundEvent(
  * This is the `process_inbound_event` task for a job of one ingest batch
  * (`{"inboundEventIds"}`, queued by storeInboundEvents). If the batch fails on a database
  * error it is retried one event at a time, each in its own transaction, so one poison event
- * cannot hold back the others: every other event is processed, then the first error is
+ * cannot hold back the others: every other event is processed, an event whose own data
+ * PostgreSQL refuses is marked `failed` ({@link processAlone}), then the first other error is
  * thrown (graphile-worker retries the job, which finds the processed ones
  * `already_processed`).
  */
@@ -81,12 +111,12 @@ export async function processInboundEvents(
     return await processBatch(deps, ids, options, 0);
   } catch (error) {
     if (ids.length <= 1) throw error;
-    deps.logger.warn({ err: error, events: ids.length }, 'batch of inbound events failed; processing them one at a time');
+    deps.logger.warn({ reason: describe(error), events: ids.length }, 'batch of inbound events failed; processing them one at a time');
     const outcomes: ProcessOutcome[] = [];
     let firstError: unknown;
     for (const id of ids) {
       try {
-        outcomes.push(...(await processBatch(deps, [id], options, 0)));
+        outcomes.push(await processAlone(deps, id, options));
       } catch (e) {
         firstError ??= e;
         deps.logger.error({ err: e, inboundEventId: id }, 'inbound event failed; its job will be retried');

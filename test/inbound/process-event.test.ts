@@ -589,4 +589,20 @@ describe('processInboundEvents on the job of one ingest batch', () => {
     expect(await counts(shop.merchantId)).toMatchObject({ payments: 3, ledgerTransactions: 3 });
     expect((await ledgerCheck(shop)).balanced).toBe(true);
   });
+
+  it('marks failed, with the reason the database gave, an event whose own data PostgreSQL refuses (a NUL in the payment id), and processes another merchant’s event of the same job', async () => {
+    const poisoner = await aShop('Poisoner');
+    const honest = await aShop('Honest');
+    const poison = await ingest(poisoner, stripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_nul\u0000x', amount: 900 }));
+    const genuine = await ingest(honest, stripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_honest_1', amount: 900 }));
+    const outcomes = await processInboundEvents(deps, [poison, genuine]);
+    expect(outcomes.map((o) => o.result)).toEqual(['failed', 'applied']);
+    const row = await inboundRow(poison);
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/^PostgreSQL refused the event's data: .*\(22021\)$/);
+    // A retry of the job finds both done: nothing is retried for ever.
+    expect((await processInboundEvents(deps, [poison, genuine])).map((o) => o.result)).toEqual(['already_processed', 'already_processed']);
+    expect(await counts(poisoner.merchantId)).toMatchObject({ payments: 0, ledgerTransactions: 0 });
+    expect(await counts(honest.merchantId)).toMatchObject({ payments: 1, ledgerTransactions: 1 });
+  });
 });
