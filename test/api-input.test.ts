@@ -88,7 +88,8 @@ describe('text PostgreSQL cannot store', () => {
       }),
     );
     expect((named.body.errors as { path: unknown[] }[])[0]!.path).toEqual(['eventTypes', 1]);
-    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.sources`;
+    const [nRow] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.sources`;
+    const n = nRow!.n;
     expect(n).toBe(0);
     const admin = await problem(
       await app.request('/admin/merchants', jsonRequest('POST', { name: 'Nul\u0000Corp' }, TEST_ADMIN_TOKEN)),

@@ -94,8 +94,9 @@ describe('a poisoned inbound event', () => {
       }
     }
     expect(await storedCount(genuine.map((g) => g.eventId))).toBe(genuine.length);
-    const [{ n: poisonedStored }] = await db.sql<{ n: number }[]>`
+    const [nRow] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from gw.inbound_events where source_id = ${sources.poisoner}`;
+    const poisonedStored = nRow!.n;
     expect(poisonedStored).toBe(0);
     expect(batcher.stats.batches).toBeGreaterThan(0);
 
@@ -116,7 +117,8 @@ describe('a poisoned inbound event', () => {
     const res = await app.request(`/inbound/${sources.adyen}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('event_text_invalid');
-    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.inbound_events where source_id = ${sources.adyen}`;
+    const [nRow] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.inbound_events where source_id = ${sources.adyen}`;
+    const n = nRow!.n;
     expect(n).toBe(0);
   });
 });
@@ -185,10 +187,11 @@ describe('the inbound batcher', () => {
         rawBody: new TextEncoder().encode('{}'),
         headers: {},
       });
-      const [{ merchant_id }] = await db.sql<{ merchant_id: string }[]>`select merchant_id from gw.sources where id = ${sources.genuine}`;
+      const [source] = await db.sql<{ merchant_id: string }[]>`select merchant_id from gw.sources where id = ${sources.genuine}`;
+      const merchantId = source!.merchant_id;
       const stamp = Date.now().toString(36);
       const groups = Array.from({ length: 16 }, (_, i) =>
-        [row(`evt_iso_${stamp}_${i}_a`), row(i === 9 ? `evt_refuse_me_${stamp}` : `evt_iso_${stamp}_${i}_b`)].map((r) => ({ ...r, merchantId: merchant_id })),
+        [row(`evt_iso_${stamp}_${i}_a`), row(i === 9 ? `evt_refuse_me_${stamp}` : `evt_iso_${stamp}_${i}_b`)].map((r) => ({ ...r, merchantId })),
       );
       const settled = await Promise.allSettled(groups.map((g) => batcher.submit(g)));
       expect(settled.map((s) => s.status)).toEqual(groups.map((_, i) => (i === 9 ? 'rejected' : 'fulfilled')));
