@@ -402,7 +402,6 @@ function banner(role: Role, gateway: Gateway, config: Config): string {
  */
 export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
   const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });
-  process.stdout.write(banner(role, gateway, config));
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -418,5 +417,7 @@ export async function runRole(role: Role, config: Config, logger: Logger): Promi
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Only once the handlers are in place: whoever waits for the banner may signal at once.
+  process.stdout.write(banner(role, gateway, config));
   return gateway;
 }
