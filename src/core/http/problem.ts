@@ -101,8 +101,14 @@ function isUnstorableText(error: Error & { code?: unknown }): boolean {
   return error.name === 'PostgresError' && (error.code === '22021' || error.code === '22P05');
 }
 
+/** The message of an error's `cause`, for a log line. */
+function causeOf(error: Error): string | undefined {
+  const cause = error.cause;
+  return cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause);
+}
+
 /**
- * Hono `onError`: AppError → its problem; Hono's HTTPException (e.g. a malformed JSON body)
+ * Hono `onError`: AppError → its problem (a 5xx one also logged at error, one line); Hono's HTTPException (e.g. a malformed JSON body)
  * → 400 invalid_request; a client that went away mid-request → one info line, no stack
  * (nobody reads the answer); text PostgreSQL cannot store (SQLSTATE 22021, 22P05) → 400
  * invalid_request, logged at info; anything else → 500 internal_error with no detail from
@@ -111,6 +117,8 @@ function isUnstorableText(error: Error & { code?: unknown }): boolean {
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
+    // A fault of ours the client cannot fix: one line for the operator, the cause's message, no stack.
+    if (error.status >= 500) requestLog(c).error({ code: error.code, reason: causeOf(error) }, error.message);
     return problemResponse(problemBody(error.code, error.status, error.message, error.errors));
   }
   if (error instanceof HTTPException && error.status < 500) {

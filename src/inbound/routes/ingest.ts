@@ -64,9 +64,7 @@ function describeFailure(error: unknown): string {
   return typeof code === 'string' ? `${message} (${code})` : message;
 }
 
-function storeUnavailable(cause: unknown): AppError {
-  return new AppError('store_unavailable', 503, 'The event could not be stored; retry later.', { retryable: true, cause });
-}
+const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
 
 /**
  * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
@@ -161,7 +159,8 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
       requestLog(c).error({ sourceId, reason: error.message }, 'inbound event refused: no secret of the source can be opened');
       return refuse('secret_unreadable', 500, "The source's signing secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.");
     }
-    throw storeUnavailable(error);
+    requestLog(c).error({ sourceId, reason: describeFailure(error) }, 'inbound source could not be read');
+    return refuse('store_unavailable', 503, STORE_UNAVAILABLE);
   }
   if (!resolved) {
     // A malformed id is not echoed back (it may be arbitrarily long).
@@ -241,7 +240,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   } catch (error) {
     // One line, no stack: under a failing database every request logs this.
     requestLog(c).error({ sourceId, reason: describeFailure(error) }, 'inbound event could not be stored');
-    throw storeUnavailable(error);
+    return refuse('store_unavailable', 503, STORE_UNAVAILABLE);
   }
   // A duplicate request is one whose every event was already stored.
   const duplicate = results.every((r) => r.duplicate);

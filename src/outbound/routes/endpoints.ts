@@ -3,10 +3,9 @@ import type { Config } from '../../core/config.js';
 import { randomBytes, toHex } from '../../core/crypto.js';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/http/env.js';
-import { requestLog } from '../../core/http/request-context.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
-import { rethrowSecretUnreadable, SecretUnreadableError } from '../../core/secrets.js';
+import { rethrowSecretUnreadable } from '../../core/secrets.js';
 import { disableEd25519Signing, enableEd25519Signing, getEd25519PublicKey } from '../endpoints/endpoint-ed25519.js';
 import { rotateEndpointSecret } from '../endpoints/endpoint-secrets.js';
 import {
@@ -344,10 +343,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
     if (!endpoint) throw new NotFoundError('Endpoint');
     const [newest] = await activeSecretEnvelopes(sql, endpoint.id, clock());
     if (!newest) throw new NotFoundError('Endpoint secret');
-    const secret = await secretBox.decrypt(newest).catch((error: unknown) => {
-      if (error instanceof SecretUnreadableError) requestLog(c).error({ err: error, endpointId: endpoint.id }, error.message);
-      return rethrowSecretUnreadable(error);
-    });
+    const secret = await secretBox.decrypt(newest).catch(rethrowSecretUnreadable);
     return c.json({ secret }, 200);
   });
 
