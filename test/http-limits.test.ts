@@ -15,6 +15,7 @@ import { generateMasterKey } from '../src/core/secrets.js';
 import { startGateway, type Gateway } from '../src/runtime.js';
 import { aMerchant } from './app.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { parseAnswer, trickle as trickleTo } from './raw-http.js';
 
 let db: TestDatabase;
 let dataDir: string;
@@ -75,44 +76,13 @@ function open(g: Gateway): Promise<Socket> {
   });
 }
 
-/**
- * Writes `head` at once, then `rest` a byte per `everyMs`, and collects the answer until the
- * server closes; resolves with it and the ms the connection lived.
- */
-function trickle(head: string, rest = '', everyMs = 100): Promise<{ answer: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    let answer = '';
-    let i = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const socket = connect(portOf(gateway), '127.0.0.1', () => {
-      socket.write(head);
-      timer = setInterval(() => {
-        if (i < rest.length && socket.writable) socket.write(rest[i++]!);
-      }, everyMs);
-    });
-    socket.on('data', (d) => (answer += d.toString('latin1')));
-    socket.on('close', () => {
-      clearInterval(timer);
-      resolve({ answer, ms: Date.now() - started });
-    });
-    socket.on('error', (e) => {
-      clearInterval(timer);
-      if (answer) resolve({ answer, ms: Date.now() - started });
-      else reject(e);
-    });
-  });
-}
 
-/** The status line, lower-cased headers and JSON body of one raw HTTP answer. */
-function parse(answer: string): { statusLine: string; headers: string; body: Record<string, unknown> } {
-  const [head, ...rest] = answer.split('\r\n\r\n');
-  const [statusLine, ...headers] = head!.split('\r\n');
-  return { statusLine: statusLine!, headers: headers.join('\n').toLowerCase(), body: JSON.parse(rest.join('\r\n\r\n')) as Record<string, unknown> };
-}
+
+/** {@link trickleTo} on the main gateway. */
+const trickle = (head: string, rest?: string, everyMs?: number) => trickleTo(portOf(gateway), head, rest, everyMs);
 
 function expectProblem(answer: string, status: number, code: string): Record<string, unknown> {
-  const parsed = parse(answer);
+  const parsed = parseAnswer(answer);
   expect(parsed.statusLine.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
   expect(parsed.headers).toContain('content-type: application/problem+json');
   expect(parsed.body).toMatchObject({ status, code });

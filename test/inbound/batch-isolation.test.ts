@@ -75,6 +75,23 @@ async function storedCount(eventIds: string[]): Promise<number> {
   return row!.n;
 }
 
+/** Runs `fn` while a trigger makes PostgreSQL refuse every inbound event whose id starts `evt_refuse_me`. */
+async function withRefusingTrigger(fn: () => Promise<void>): Promise<void> {
+  await db.sql.unsafe(`
+    create function gw.test_refuse_marked() returns trigger language plpgsql as $$
+    begin
+      if new.event_id like 'evt_refuse_me%' then raise exception 'refused by the test trigger'; end if;
+      return new;
+    end $$;
+    create trigger test_refuse_marked before insert on gw.inbound_events
+      for each row execute function gw.test_refuse_marked()`);
+  try {
+    await fn();
+  } finally {
+    await db.sql.unsafe('drop trigger test_refuse_marked on gw.inbound_events; drop function gw.test_refuse_marked()');
+  }
+}
+
 describe('a poisoned inbound event', () => {
   it('is refused alone with 400 event_text_invalid while another merchant’s concurrent genuine events are all 200 and stored', async () => {
     const { app, batcher, lines } = batchingApp(200);
@@ -125,15 +142,7 @@ describe('a poisoned inbound event', () => {
 
 describe('the inbound batcher', () => {
   it('isolates any row the database refuses: with a trigger refusing one event, its request alone fails and every other is stored', async () => {
-    await db.sql.unsafe(`
-      create function gw.test_refuse_marked() returns trigger language plpgsql as $$
-      begin
-        if new.event_id like 'evt_refuse_me%' then raise exception 'refused by the test trigger'; end if;
-        return new;
-      end $$;
-      create trigger test_refuse_marked before insert on gw.inbound_events
-        for each row execute function gw.test_refuse_marked()`);
-    try {
+    await withRefusingTrigger(async () => {
       const { app, lines } = batchingApp(200);
       const genuine = Array.from({ length: 30 }, genuineEvent);
       const marked = JSON.stringify({ ...buildStripeEvent('payment_intent.succeeded', { amount: 5 }), id: `evt_refuse_me_${Date.now()}` });
@@ -152,21 +161,11 @@ describe('the inbound batcher', () => {
       expect(failures).toHaveLength(1);
       expect(String(failures[0]!.reason)).toContain('refused by the test trigger');
       expect(JSON.stringify(failures[0])).not.toContain('stack');
-    } finally {
-      await db.sql.unsafe('drop trigger test_refuse_marked on gw.inbound_events; drop function gw.test_refuse_marked()');
-    }
+    });
   });
 
   it('splits a refused batch only down to the requests that fail alone, each request still all-or-nothing', async () => {
-    await db.sql.unsafe(`
-      create function gw.test_refuse_marked() returns trigger language plpgsql as $$
-      begin
-        if new.event_id like 'evt_refuse_me%' then raise exception 'refused by the test trigger'; end if;
-        return new;
-      end $$;
-      create trigger test_refuse_marked before insert on gw.inbound_events
-        for each row execute function gw.test_refuse_marked()`);
-    try {
+    await withRefusingTrigger(async () => {
       let runs = 0;
       const batcher = new Batcher<NewInboundEvent[], StoredInboundEvent[]>({
         maxWeight: 100,
@@ -199,8 +198,6 @@ describe('the inbound batcher', () => {
       expect(await storedCount([`evt_iso_${stamp}_9_a`])).toBe(0);
       expect(await storedCount(groups.flat().map((r) => r.eventId))).toBe(30);
       expect(runs).toBeLessThanOrEqual(1 + 2 * 4);
-    } finally {
-      await db.sql.unsafe('drop trigger test_refuse_marked on gw.inbound_events; drop function gw.test_refuse_marked()');
-    }
+    });
   });
 });

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerClientError, answerInvalidTargets, applyServerLimits, requestTargetProblem } from '../../src/node-http.js';
+import { parseAnswer as parse, trickle as trickleTo } from '../raw-http.js';
 
 let server: Server;
 let port: number;
@@ -38,11 +39,9 @@ function raw(request: string): Promise<string> {
   });
 }
 
-function parse(answer: string): { statusLine: string; headers: string; body: Record<string, unknown> } {
-  const [head, body] = answer.split('\r\n\r\n');
-  const [statusLine, ...headers] = head!.split('\r\n');
-  return { statusLine: statusLine!, headers: headers.join('\n').toLowerCase(), body: JSON.parse(body!) as Record<string, unknown> };
-}
+
+/** {@link trickleTo} on this file's server. */
+const trickle = (head: string, rest: string, everyMs: number) => trickleTo(port, head, rest, everyMs);
 
 describe('answerClientError', () => {
   it('answers headers beyond maxHeaderSize with 431 problem+json headers_too_large', async () => {
@@ -64,31 +63,6 @@ describe('answerClientError', () => {
   });
 });
 
-/** Sends `head` at once, then `rest` one byte per `everyMs`, until the server answers and closes; resolves with the answer and the ms it took. */
-function trickle(head: string, rest: string, everyMs: number): Promise<{ answer: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    let answer = '';
-    let i = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(head);
-      timer = setInterval(() => {
-        if (i < rest.length && socket.writable) socket.write(rest[i++]!);
-      }, everyMs);
-    });
-    socket.on('data', (d) => (answer += d.toString('latin1')));
-    socket.on('close', () => {
-      clearInterval(timer);
-      resolve({ answer, ms: Date.now() - started });
-    });
-    socket.on('error', (e) => {
-      clearInterval(timer);
-      if (answer) resolve({ answer, ms: Date.now() - started });
-      else reject(e);
-    });
-  });
-}
 
 describe('answerClientError with applyServerLimits', () => {
   it('answers headers sent a byte per 100 ms with 408 problem+json request_timeout and closes the connection', async () => {
