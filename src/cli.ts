@@ -193,7 +193,8 @@ async function migrateCommand(args: string[]): Promise<void> {
   if (values.help) return help('migrate');
   if (positionals.length > 0) usage('migrate', `unexpected argument ${positionals[0]}`);
   const cfg = config();
-  const { sql, embedded, deps } = await prepare(cfg, createLogger(cfg.LOG_LEVEL));
+  // Migrating opens no secret: the roles that do check the master key when they start.
+  const { sql, embedded, deps } = await prepare(cfg, createLogger(cfg.LOG_LEVEL), { checkMasterKey: false });
   await sql.end();
   await deps.dispatcher?.close();
   await embedded?.stop();

@@ -87,9 +87,15 @@ export function newestMigration(): string | undefined {
  * database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS (the
  * message names its host:port); and when the master key cannot open the secrets the
  * database holds (the message names SWITCHYARD_MASTER_KEY, and the key file in
- * development). On those last failures the pool is closed (and the embedded database stopped).
+ * development; skipped with `options.checkMasterKey: false`, for `migrate`, which opens no
+ * secret and must not seal the check value with a key the roles may not share). On those
+ * last failures the pool is closed (and the embedded database stopped).
  */
-export async function prepare(config: Config, logger: Logger): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
+export async function prepare(
+  config: Config,
+  logger: Logger,
+  options: { checkMasterKey?: boolean } = {},
+): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
     throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
   }
@@ -124,7 +130,9 @@ export async function prepare(config: Config, logger: Logger): Promise<{ deps: D
     await migrate(sql, databaseUrl);
     const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
     secretBox = await createSecretBox(masterKey);
-    await checkMasterKey(sql, secretBox, config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`);
+    if (options.checkMasterKey ?? true) {
+      await checkMasterKey(sql, secretBox, config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`);
+    }
   } catch (error) {
     await sql.end({ timeout: 0 });
     await embedded?.stop();

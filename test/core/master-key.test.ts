@@ -12,7 +12,7 @@ import type { Deps, Log } from '../../src/core/http/env.js';
 import { createSecretBox, generateMasterKey, SecretUnreadableError } from '../../src/core/secrets.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { emitEvent } from '../../src/outbound/messages.js';
-import { startGateway, type Gateway } from '../../src/runtime.js';
+import { prepare, startGateway, type Gateway } from '../../src/runtime.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent } from '../../src/simulate/stripe.js';
 import { aMerchant, jsonRequest, quietLogger, testApp, testDeps } from '../app.js';
@@ -103,6 +103,24 @@ describe('start-up with the master key', () => {
     expect(rows).toHaveLength(1);
     await expect((await createSecretBox(K1)).decrypt(rows[0]!)).resolves.toBeTypeOf('string');
     await expect((await createSecretBox(K2)).decrypt(rows[0]!)).rejects.toBeInstanceOf(SecretUnreadableError);
+  });
+
+  it('lets migrate run with any key, and never seals the check value with it (migrate opens no secret)', async () => {
+    const config = loadConfig({ DATABASE_URL: db.url, SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_MASTER_KEY: K2, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const before = await checkRows();
+    const migrated = await prepare(config, quietLogger as never, { checkMasterKey: false });
+    await migrated.sql.end();
+    await migrated.deps.dispatcher?.close();
+    expect(await checkRows()).toEqual(before);
+
+    await db.sql`delete from gw.master_key_check`;
+    const fresh = await prepare(config, quietLogger as never, { checkMasterKey: false });
+    await fresh.sql.end();
+    await fresh.deps.dispatcher?.close();
+    expect(await checkRows()).toEqual([]);
+    const right = await start({ SWITCHYARD_MASTER_KEY: K1 });
+    await right.stop();
+    expect(await checkRows()).toHaveLength(1);
   });
 });
 
