@@ -4,7 +4,7 @@
 // replay a no-op.
 import type { Deps } from '../core/http/env.js';
 import { applyPaymentReports, type BatchItem } from '../core/payments/apply-event.js';
-import { sqlState } from '../core/db/errors.js';
+import { describeFailure, sqlState } from '../core/db/errors.js';
 import { markInboundEventFailed } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 import { claimPendingReferences, settleOperationsByWebhook } from '../connectors/apply.js';
@@ -54,7 +54,7 @@ export async function processInboundEvent(
     return outcome!;
   } catch (error) {
     if (extra === 0) throw error;
-    deps.logger.warn({ reason: describe(error), events: extra + 1 }, 'batch of inbound events failed; processing this one alone');
+    deps.logger.warn({ reason: describeFailure(error), events: extra + 1 }, 'batch of inbound events failed; processing this one alone');
     return processAlone(deps, job.inboundEventId, options);
   }
 }
@@ -72,19 +72,13 @@ async function processAlone(deps: Deps, id: string, options: { synchronousCommit
     return outcome!;
   } catch (error) {
     if (sqlState(error)?.slice(0, 2) !== '22') throw error;
-    const reason = `PostgreSQL refused the event's data: ${describe(error)}`;
+    const reason = `PostgreSQL refused the event's data: ${describeFailure(error)}`;
     await markInboundEventFailed(deps.sql, id, reason, deps.clock());
     deps.logger.warn({ inboundEventId: id, reason }, 'inbound event failed');
     return { result: 'failed', reason };
   }
 }
 
-/** `message (SQLSTATE)`, one line for the log (no stack: a poisoned event repeats). */
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = sqlState(error);
-  return code ? `${message} (${code})` : message;
-}
 
 /**
  * Processes many stored inbound events in ONE transaction, with the effects of
@@ -111,7 +105,7 @@ export async function processInboundEvents(
     return await processBatch(deps, ids, options, 0);
   } catch (error) {
     if (ids.length <= 1) throw error;
-    deps.logger.warn({ reason: describe(error), events: ids.length }, 'batch of inbound events failed; processing them one at a time');
+    deps.logger.warn({ reason: describeFailure(error), events: ids.length }, 'batch of inbound events failed; processing them one at a time');
     const outcomes: ProcessOutcome[] = [];
     let firstError: unknown;
     for (const id of ids) {

@@ -38,3 +38,17 @@ export function isStatementRefusal(error: unknown): boolean {
   // A client-side error before anything was sent (a value postgres.js cannot serialise).
   return error instanceof TypeError || error instanceof RangeError;
 }
+
+/**
+ * `message (code)` of a database or connection error, for a one-line log entry: no stack,
+ * which a failing database would repeat for every request and job.
+ *
+ * @example
+ * log.error({ reason: describeFailure(error) }, 'inbound event could not be stored');
+ * // reason: 'invalid byte sequence for encoding "UTF8": 0x00 (22021)'
+ */
+export function describeFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = sqlState(error);
+  return code ? `${message} (${code})` : message;
+}

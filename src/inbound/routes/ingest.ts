@@ -2,6 +2,7 @@
 // alike: Web Request/Response, Web Crypto and postgres.js only.
 import { Hono, type Context } from 'hono';
 import { concatBytes } from '../../core/crypto.js';
+import { describeFailure } from '../../core/db/errors.js';
 import { AppError, type ErrorCode } from '../../core/errors.js';
 import type { AppEnv, Deps, InboundOutcome, Log } from '../../core/http/env.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
@@ -55,13 +56,6 @@ function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** `message (SQLSTATE)` of a store failure, for a one-line log entry. */
-function describeFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? `${message} (${code})` : message;
 }
 
 const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
