@@ -35,8 +35,14 @@ const FREE_TEXT = '[^\\p{Cc}]';
 
 /** Strength floor of a generated secret: catches placeholders (`whsec_xxxxxxxx…`), not real keys. */
 const GENERATED = { minDistinct: 8, minEntropyBits: 64 } as const;
-/** Strength floor of a chosen secret: 16+ characters, 8+ distinct, ~48 bits by the estimate. */
-const CHOSEN = { minLength: 16, minDistinct: 8, minEntropyBits: 48 } as const;
+/** A merchant-chosen secret: free text (no control characters) of 16+ characters, 8+ distinct, ~48 bits by the estimate. */
+const CHOSEN = {
+  madeBy: 'merchant',
+  pattern: new RegExp(`^(?<key>${FREE_TEXT}+)$`, 'u'),
+  minLength: 16,
+  minDistinct: 8,
+  minEntropyBits: 48,
+} as const;
 
 /** The signing-secret rule of every provider. */
 export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
@@ -88,11 +94,9 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
    * Source: https://razorpay.com/docs/webhooks/validate-test/
    */
   razorpay: {
-    madeBy: 'merchant',
     format:
       'a Razorpay webhook secret is the one you set on the webhook (Dashboard → Accounts & Settings → Webhooks); ' +
       'choose at least 16 random characters, e.g. `openssl rand -hex 24`',
-    pattern: new RegExp(`^(?<key>${FREE_TEXT}+)$`, 'u'),
     ...CHOSEN,
     source: 'https://razorpay.com/docs/webhooks/validate-test/',
   },
@@ -101,11 +105,9 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
    * Source: https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver
    */
   checkout: {
-    madeBy: 'merchant',
     format:
       'a Checkout.com signature key is the one you set on the workflow\'s webhook action; ' +
       'choose at least 16 random characters, e.g. `openssl rand -hex 24`',
-    pattern: new RegExp(`^(?<key>${FREE_TEXT}+)$`, 'u'),
     ...CHOSEN,
     source: 'https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver',
   },
@@ -146,11 +148,9 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
    * Source: https://developer.gocardless.com/getting-started/stay-up-to-date-with-webhooks-v2
    */
   gocardless: {
-    madeBy: 'merchant',
     format:
       'a GoCardless webhook endpoint secret is the one GoCardless shows on the endpoint (leave Secret blank to have it generated), ' +
       'or at least 16 random characters you chose',
-    pattern: new RegExp(`^(?<key>${FREE_TEXT}+)$`, 'u'),
     ...CHOSEN,
     source: 'https://developer.gocardless.com/getting-started/stay-up-to-date-with-webhooks-v2',
   },
