@@ -8,9 +8,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          // beside the source, and, for tests that need Node's own modules (files, an
-          // independent HMAC), under test/unit: src/inbound must stay free of them
-          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          // beside the source; a test file may use Node's own modules (the rooms it tests may not)
+          include: ['src/**/*.test.ts'],
           environment: 'node',
         },
       },
@@ -18,7 +17,6 @@ export default defineConfig({
         test: {
           name: 'db',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**'],
           environment: 'node',
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 30_000,

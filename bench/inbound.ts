@@ -23,9 +23,9 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { loadConfig } from '../src/core/config.js';
 import { createSql, type Sql } from '../src/core/db/client.js';
-import { createLogger } from '../src/core/logger.js';
-import { startGateway } from '../src/runtime.js';
-import { buildStripeEvent } from '../src/simulate/stripe.js';
+import { createLogger } from '../src/app/node/logger.js';
+import { startGateway } from '../src/app/gateway.js';
+import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
 import type { LoadRequest, LoadResult } from './inbound-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

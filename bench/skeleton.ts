@@ -7,9 +7,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { loadConfig } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
-import { startGateway } from '../src/runtime.js';
-import { buildStripeEvent } from '../src/simulate/stripe.js';
+import { createLogger } from '../src/app/node/logger.js';
+import { startGateway } from '../src/app/gateway.js';
+import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
 import { signStripe } from '../src/inbound/verifiers/testing.js';
 
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);

@@ -2,8 +2,8 @@
 import { systemClock, type Clock } from '../src/core/clock.js';
 import { loadConfig, type Config } from '../src/core/config.js';
 import { apiKeyPrefix, generateApiKey, hashApiKey } from '../src/core/auth/api-keys.js';
-import { createApp } from '../src/core/http/app.js';
-import type { Deps, Log } from '../src/core/http/env.js';
+import { createApp } from '../src/app/http.js';
+import type { Deps, Log } from '../src/core/deps.js';
 import { insertMerchant } from '../src/core/merchants/merchant-store.js';
 import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
 import { checkEndpointUrl } from '../src/outbound/ssrf.js';

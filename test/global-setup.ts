@@ -5,8 +5,8 @@ import path from 'node:path';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import type { TestProject } from 'vitest/node';
 import { createSql } from '../src/core/db/client.js';
-import { migrate } from '../src/core/db/migrate.js';
-import { startEmbeddedPostgres } from '../src/core/db/embedded.js';
+import { migrate } from '../src/app/db/migrate.js';
+import { startEmbeddedPostgres } from '../src/app/db/embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,12 +2,12 @@
 // merchant-facing events and their deliveries → inbound event processed, in ONE
 // transaction, so a crash anywhere replays the whole step and the unique keys make the
 // replay a no-op.
-import type { Deps } from '../core/http/env.js';
+import type { Deps } from '../core/deps.js';
 import { applyPaymentReports, type BatchItem } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { markInboundEventFailed } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
-import { claimPendingReferences, settleOperationsByWebhook } from '../connectors/apply.js';
+import { claimPendingReferences, settleOperationsByWebhook } from '../core/payments/operations.js';
 
 /** What processing did with an inbound event. */
 export type ProcessOutcome =

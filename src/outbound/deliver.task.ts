@@ -1,5 +1,5 @@
 // (node) Delivery attempts, one or a batch per job: load → sign → POST → record the attempts → schedule the next.
-import type { Deps, DisableReason } from '../core/http/env.js';
+import type { Deps, DisableReason } from '../core/deps.js';
 import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
 import {
@@ -16,11 +16,11 @@ import {
 } from './delivery-store.js';
 import type { EndpointSlots } from './endpoint-slots.js';
 import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
-import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from './messages.js';
+import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from '../core/events/outbox.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 import type { CryptoKey } from '../core/crypto.js';
 import { SecretUnreadableError } from '../core/secrets.js';
-import { nodeHmacBackend } from '../node-crypto.js';
+import { nodeHmacBackend } from '../app/node/hmac-backend.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
 export const USER_AGENT = 'Switchyard/0.1.0';

@@ -2,7 +2,7 @@
 // with a PSP (a pending capture with its PSP reference), and how the PSP's webhook completes it.
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { applyPaymentReport } from '../../src/core/payments/apply-event.js';
 import { getPayment, listTransitions, paymentView } from '../../src/core/payments/payment-store.js';
 import { processInboundEvent } from '../../src/inbound/process-event.task.js';

@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
-import type { Deps, Log } from '../../src/core/http/env.js';
+import type { Deps, Log } from '../../src/core/deps.js';
 import { createSecretBox, generateMasterKey, SecretUnreadableError } from '../../src/core/secrets.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
-import { emitEvent } from '../../src/outbound/messages.js';
-import { prepare, startGateway, type Gateway } from '../../src/runtime.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
+import { prepare, startGateway, type Gateway } from '../../src/app/gateway.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
-import { buildStripeEvent } from '../../src/simulate/stripe.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, quietLogger, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 

@@ -1,8 +1,8 @@
 import { inject, describe, expect, it } from 'vitest';
 import { createSql } from '../../src/core/db/client.js';
-import { migrate, pendingMigrations } from '../../src/core/db/migrate.js';
+import { migrate, pendingMigrations } from '../../src/app/db/migrate.js';
 import { loadConfig } from '../../src/core/config.js';
-import { prepare } from '../../src/runtime.js';
+import { prepare } from '../../src/app/gateway.js';
 import { withDatabase } from '../global-setup.js';
 import { quietLogger } from '../app.js';
 

@@ -4,11 +4,11 @@
 // per currency; many workers on shared accounts neither deadlock nor lose an update.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { checkLedger } from '../../src/core/ledger/ledger-store.js';
 import { processInboundEvent, processInboundEvents } from '../../src/inbound/process-event.task.js';
 import { recordInboundEvent } from '../../src/inbound/source-store.js';
-import { buildStripeEvent, type SimulatedStripeType } from '../../src/simulate/stripe.js';
+import { buildStripeEvent, type SimulatedStripeType } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import { toBase64 } from '../../src/core/crypto.js';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { newId } from '../../src/core/ids.js';
 import type { InboundProvider } from '../../src/inbound/verifiers/index.js';
 import {

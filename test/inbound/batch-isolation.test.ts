@@ -2,12 +2,12 @@
 // concurrent requests share one statement (the batcher), so a row PostgreSQL refuses would
 // otherwise fail every request of its batch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
-import { createLogger } from '../../src/core/logger.js';
+import type { Deps } from '../../src/core/deps.js';
+import { createLogger } from '../../src/app/node/logger.js';
 import { Batcher, createInboundBatcher, storeInboundGroups } from '../../src/inbound/batcher.js';
 import type { NewInboundEvent, StoredInboundEvent } from '../../src/inbound/inbound-event-store.js';
 import { signAdyen, signStripe } from '../../src/inbound/verifiers/testing.js';
-import { buildStripeEvent } from '../../src/simulate/stripe.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 

@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { createInboundBatcher } from '../../src/inbound/batcher.js';
 import { adyenSigningString } from '../../src/inbound/verifiers/adyen.js';
 import type { InboundProvider } from '../../src/inbound/verifiers/index.js';

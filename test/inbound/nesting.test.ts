@@ -1,9 +1,9 @@
 // Inbound bodies nested deep enough to overflow a recursive parser or serialiser: refused
 // with 400 before anything parses them, whoever signed them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { signAdyen, signStripe } from '../../src/inbound/verifiers/testing.js';
-import { buildStripeEvent } from '../../src/simulate/stripe.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 

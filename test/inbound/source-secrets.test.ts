@@ -1,7 +1,7 @@
 // POST /v1/sources/{id}/secrets: a new signing secret verifies at once, the previous ones
 // keep verifying until their overlap ends, and nobody else's source can be rotated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { newId } from '../../src/core/ids.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

@@ -1,7 +1,7 @@
 // POST /v1/sources and POST /v1/sources/{id}/secrets refuse signing secrets below the
 // provider's format or strength (src/inbound/secret-rules.ts), and store nothing for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { SECRET_RULES } from '../../src/inbound/secret-rules.js';
 import { INBOUND_PROVIDERS, type InboundProvider } from '../../src/inbound/verifiers/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

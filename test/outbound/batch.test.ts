@@ -4,10 +4,10 @@
 // (CONTRACT.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
 // worker's task is called directly, as test/outbound/deliver.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, PUT_OFF_MERGE_BELOW, type DeliveryJob } from '../../src/outbound/messages.js';
+import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, PUT_OFF_MERGE_BELOW, type DeliveryJob } from '../../src/core/events/outbox.js';
 import { postponeAttempts } from '../../src/outbound/delivery-store.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

@@ -6,9 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
-import { emitEvent } from '../../src/outbound/messages.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach, type Received } from '../receiver.js';

@@ -4,10 +4,10 @@
 // Real database, real receiver on 127.0.0.1, the delivery task called as the worker would.
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { disableEd25519Signing, enableEd25519Signing, getEd25519PublicKey } from '../../src/outbound/endpoints/endpoint-ed25519.js';
-import { emitEvent } from '../../src/outbound/messages.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
 import { verifyEd25519Signature } from '../../src/outbound/sign.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

@@ -5,9 +5,9 @@
 // public key the API answers (the README's snippet), v1 with `standardwebhooks`.
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { deliverMessage, deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent } from '../../src/outbound/messages.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach, type Received } from '../receiver.js';

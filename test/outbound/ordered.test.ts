@@ -3,10 +3,10 @@
 // payment to it was delivered or failed for good; other endpoints are not held. Real
 // database, real receivers on 127.0.0.1, the delivery task called as the worker would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
+import type { Deps } from '../../src/core/deps.js';
 import { deliverMessage, deliverMessages } from '../../src/outbound/deliver.task.js';
 import { setEndpointOrdered } from '../../src/outbound/endpoints/endpoint-store.js';
-import { emitEvent } from '../../src/outbound/messages.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach } from '../receiver.js';

@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
-import { adyenSimulator, type AdyenSimulator } from '../../src/simulators/index.js';
+import type { Deps } from '../../src/core/deps.js';
+import { adyenSimulator, type AdyenSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testDeps } from '../app.js';
 import { ADYEN_BASE, aShop, apps, command, getJson, ledgerOf, processReceived, type Shop } from './harness.js';

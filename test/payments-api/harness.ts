@@ -4,11 +4,11 @@
 import { Hono } from 'hono';
 import { expect } from 'vitest';
 import { requireMerchant } from '../../src/core/auth/middleware.js';
-import type { AppEnv, Deps } from '../../src/core/http/env.js';
+import type { AppEnv, Deps } from '../../src/core/deps.js';
 import { onError } from '../../src/core/http/problem.js';
 import { requestContext } from '../../src/core/http/request-context.js';
-import { paymentCommandRoutes } from '../../src/core/http/routes/payment-commands.js';
-import type { PaymentCommandOptions } from '../../src/connectors/commands.js';
+import { paymentCommandRoutes } from '../../src/payments-api/routes/payment-commands.js';
+import type { PaymentCommandOptions } from '../../src/payments-api/commands.js';
 import { processInboundEvent } from '../../src/inbound/process-event.task.js';
 import { aMerchant, jsonRequest, testApp } from '../app.js';
 

@@ -1,10 +1,10 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
-import type { Deps } from '../../src/core/http/env.js';
-import { purgeIdempotencyKeys } from '../../src/core/idempotency/purge.task.js';
-import { paymentsApiCronItems } from '../../src/connectors/tasks.js';
-import { stripeSimulator } from '../../src/simulators/index.js';
+import type { Deps } from '../../src/core/deps.js';
+import { purgeIdempotencyKeys } from '../../src/payments-api/idempotency/purge.task.js';
+import { paymentsApiCronItems } from '../../src/payments-api/tasks.js';
+import { stripeSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testDeps } from '../app.js';
 import { aShop, apps, command, STRIPE_BASE } from './harness.js';

@@ -6,8 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardedPspFetch } from '../../src/connectors/psp-fetch.js';
-import type { Deps } from '../../src/core/http/env.js';
+import { guardedPspFetch } from '../../src/app/node/psp-fetch.js';
+import type { Deps } from '../../src/core/deps.js';
 import { checkEndpointUrl, createGuardedAgent } from '../../src/outbound/ssrf.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';

@@ -1,13 +1,13 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
-import { MAX_UNRESOLVED_SYNCS, syncPspOperation, syncStalePspOperations } from '../../src/connectors/sync.task.js';
-import { stripeSimulator, type StripeSimulator } from '../../src/simulators/index.js';
+import type { Deps } from '../../src/core/deps.js';
+import { MAX_UNRESOLVED_SYNCS, syncPspOperation, syncStalePspOperations } from '../../src/payments-api/sync.task.js';
+import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testDeps } from '../app.js';
 import { aShop, apps, command, commandOptions, getJson, ledgerOf, processReceived, STRIPE_BASE, type Shop } from './harness.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
-import { buildStripeEvent } from '../../src/simulate/stripe.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 
 const SECRET = 'whsec_payments_api_stripe_0123456789';
 const SK = 'sk_test_simulated_0123456789';
@@ -390,7 +390,7 @@ describe('a request that crashed mid-way', () => {
     const { shop, sim } = await stripeShop();
     const body = createBody(shop);
     // the state a process killed right after claiming the key leaves behind
-    const { claimIdempotencyKey } = await import('../../src/core/idempotency/idempotency.js');
+    const { claimIdempotencyKey } = await import('../../src/payments-api/idempotency/idempotency.js');
     const claim = await claimIdempotencyKey(deps, { merchantId: shop.merchantId, key: 'stale-1', method: 'POST', path: '/v1/payments', params: { ...body, currency: 'USD', captureMethod: 'automatic' } });
     expect(claim.kind).toBe('run');
     const busy = await commands.request('/v1/payments', command(shop, 'stale-1', body));

@@ -1,4 +1,4 @@
-// src/edge.ts served by workerd through wrangler's dev server (the same machinery as
+// src/app/edge.ts served by workerd through wrangler's dev server (the same machinery as
 // `wrangler dev`), with its Hyperdrive binding pointed at a test database.
 import { fileURLToPath } from 'node:url';
 import { unstable_startWorker } from 'wrangler';

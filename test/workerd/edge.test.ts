@@ -1,4 +1,4 @@
-// The inbound path on Cloudflare Workers, for real: src/edge.ts runs in workerd (wrangler's
+// The inbound path on Cloudflare Workers, for real: src/app/edge.ts runs in workerd (wrangler's
 // dev server) with its Hyperdrive binding on this file's database; Stripe's own signer
 // signs the request; the Node worker processes what the edge stored and delivers it to a
 // real receiver, checked with the standardwebhooks package.
@@ -10,10 +10,10 @@ import type { Runner } from 'graphile-worker';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deps } from '../../src/core/http/env.js';
-import { startRunner } from '../../src/core/jobs/runner.js';
+import type { Deps } from '../../src/core/deps.js';
+import { startRunner } from '../../src/app/worker.js';
 import { createSecretBox, generateMasterKey } from '../../src/core/secrets.js';
-import { buildStripeEvent } from '../../src/simulate/stripe.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { startReceiver, type Receiver } from '../receiver.js';

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { UnauthorizedError } from '../errors.js';
-import type { AppEnv } from '../http/env.js';
+import type { AppEnv } from '../deps.js';
 import { findMerchantByKeyHash } from '../merchants/merchant-store.js';
 import { hashApiKey, timingSafeEqualStrings } from './api-keys.js';
 

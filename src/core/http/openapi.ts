@@ -5,7 +5,7 @@ import { OpenAPIHono, createRoute, z, type RouteConfig } from '@hono/zod-openapi
 import { swaggerUI } from '@hono/swagger-ui';
 import type { MiddlewareHandler } from 'hono';
 import type { ErrorCode } from '../errors.js';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from '../deps.js';
 import { jsonBodyReader, validationError } from './validate.js';
 
 /** Name of the security scheme of `/v1/*`: `Authorization: Bearer <merchant API key>`. */

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AppError, type ErrorCode, type ValidationIssue } from '../errors.js';
-import type { AppEnv } from './env.js';
+import type { AppEnv } from '../deps.js';
 import { requestLog } from './request-context.js';
 
 /** An RFC 9457 problem details body with Switchyard's stable `code`. */

@@ -2,7 +2,7 @@
 // Runs on Node and on Workers alike (no node-only imports), so both entries can mount it.
 import type { Context, MiddlewareHandler } from 'hono';
 import { newId } from '../ids.js';
-import type { AppEnv, Deps, Log } from './env.js';
+import type { AppEnv, Deps, Log } from '../deps.js';
 
 // Probes answered often and uneventfully; their access lines go at debug, not info.
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);

@@ -6,7 +6,7 @@ import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { journalFor } from '../ledger/journal.js';
 import { postTransactions } from '../ledger/ledger-store.js';
-import { emitEvent, emitEvents } from '../../outbound/messages.js';
+import { emitEvent, emitEvents } from '../events/outbox.js';
 import {
   lockOrCreatePayment,
   lockOrCreatePayments,

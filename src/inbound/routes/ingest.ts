@@ -4,7 +4,7 @@ import { Hono, type Context } from 'hono';
 import { concatBytes } from '../../core/crypto.js';
 import { describeFailure } from '../../core/db/errors.js';
 import { AppError, type ErrorCode } from '../../core/errors.js';
-import type { AppEnv, Deps, InboundOutcome, Log } from '../../core/http/env.js';
+import type { AppEnv, Deps, InboundOutcome, Log } from '../../core/deps.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { requestLog } from '../../core/http/request-context.js';
 import { isId } from '../../core/ids.js';

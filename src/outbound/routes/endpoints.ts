@@ -2,7 +2,7 @@ import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from '../../core/config.js';
 import { randomBytes, toHex } from '../../core/crypto.js';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
-import type { AppEnv } from '../../core/http/env.js';
+import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { rethrowSecretUnreadable } from '../../core/secrets.js';
@@ -19,7 +19,7 @@ import {
   updateEndpoint,
   type Endpoint,
 } from '../endpoints/endpoint-store.js';
-import { emitEventToEndpoint, recoverEndpointMessages } from '../messages.js';
+import { emitEventToEndpoint, recoverEndpointMessages } from '../../core/events/outbox.js';
 import { generateEndpointSecret } from '../sign.js';
 import { checkEndpointUrl } from '../ssrf.js';
 

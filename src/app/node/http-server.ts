@@ -1,0 +1,166 @@
+// (node) The node:http server's limits, and problem+json answers for requests Node's HTTP
+// parser (or @hono/node-server's request building) refuses before any route sees them.
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ServerType } from '@hono/node-server';
+import type { Config } from '../../core/config.js';
+import type { ErrorCode } from '../../core/errors.js';
+import { problemBody } from '../../core/http/problem.js';
+
+/** How long a refused connection may still send (its bytes are discarded) before it is destroyed, ms. */
+const LINGER_MS = 2_000;
+
+/** The settings {@link applyServerLimits} reads (src/core/config.ts has their defaults). */
+export type ServerLimits = Pick<
+  Config,
+  | 'SWITCHYARD_HTTP_REQUEST_TIMEOUT_MS'
+  | 'SWITCHYARD_HTTP_HEADERS_TIMEOUT_MS'
+  | 'SWITCHYARD_HTTP_KEEP_ALIVE_TIMEOUT_MS'
+  | 'SWITCHYARD_HTTP_MAX_CONNECTIONS'
+>;
+
+/**
+ * Sets a node:http server's timeouts and connection cap from `limits`:
+ * `requestTimeout` (the whole request, body included, ms), `headersTimeout` (the headers,
+ * ms; never more than `requestTimeout`, which Node requires), `keepAliveTimeout` (an idle
+ * kept-alive connection, ms) and `maxConnections` (past it Node closes new connections at
+ * once). A request or headers timeout reaches `clientError` as `ERR_HTTP_REQUEST_TIMEOUT`,
+ * which {@link answerClientError} answers 408. Node checks for expired requests every
+ * `connectionsCheckingInterval` (30 s by default, so a 1 s timeout could take 31 s); it is
+ * set to a quarter of the headers timeout, between 100 ms and 1 s. Call it before the
+ * server emits 'listening' (right after `serve()`), when Node starts that check.
+ *
+ * Source: https://nodejs.org/docs/latest-v20.x/api/http.html#serverrequesttimeout
+ *
+ * @example
+ * const server = serve({ fetch, port });
+ * applyServerLimits(server, config);
+ */
+export function applyServerLimits(httpServer: ServerType, limits: ServerLimits): void {
+  const server = httpServer as Server; // serve() makes an HTTP/1.1 server unless told otherwise
+  const requestTimeout = limits.SWITCHYARD_HTTP_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(limits.SWITCHYARD_HTTP_HEADERS_TIMEOUT_MS, requestTimeout);
+  server.requestTimeout = requestTimeout;
+  server.headersTimeout = headersTimeout;
+  server.keepAliveTimeout = limits.SWITCHYARD_HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = limits.SWITCHYARD_HTTP_MAX_CONNECTIONS;
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(
+    100,
+    Math.min(1_000, Math.floor(headersTimeout / 4)),
+  );
+}
+
+/** Details for the parser errors a client can fix; anything else is "not valid HTTP/1.1". */
+const PARSER_DETAILS: Record<string, string> = {
+  HPE_INVALID_TRANSFER_ENCODING: 'The request\'s Transfer-Encoding is not valid: the only one accepted is chunked, last.',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'The request has both Content-Length and Transfer-Encoding; send one.',
+  HPE_INVALID_CONTENT_LENGTH: 'The request\'s Content-Length is not valid (or is sent with Transfer-Encoding).',
+  HPE_INVALID_CHUNK_SIZE: 'The request\'s chunked body has an invalid chunk size.',
+};
+
+/**
+ * A `clientError` listener for a node:http server that answers what the parser refused with
+ * a problem+json body like every other refusal (RFC 9457), instead of Node's bare status
+ * line: headers larger than the server's `maxHeaderSize` (Node's default 16 KiB;
+ * `HPE_HEADER_OVERFLOW`) → 431 `headers_too_large`; headers or the whole request not
+ * received within the server's `headersTimeout` / `requestTimeout`
+ * (`ERR_HTTP_REQUEST_TIMEOUT`) → 408 `request_timeout`; any other malformed request (e.g.
+ * `Transfer-Encoding: xchunked`, `HPE_INVALID_TRANSFER_ENCODING`) → 400 `invalid_request`.
+ * It answers, as Node does, unless the request's own response has begun (then the socket is
+ * only destroyed): an error found in the body comes after the request was dispatched, so its
+ * response exists but has sent nothing. The connection is closed after the answer; what the
+ * client still sends is discarded for 2 s, so the answer is not lost to a TCP reset. Nothing
+ * of the request is echoed back.
+ *
+ * Source: https://nodejs.org/api/http.html#event-clienterror, RFC 9110 §15.5.9 (408),
+ * RFC 6585 §5 (431)
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  const inFlight = (socket as Socket & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?._headerSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, detail]: [number, ErrorCode, string] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'The request headers are too large; a signature header is a few hundred bytes.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'The request was not received in time; send the headers and the body without pauses.']
+        : [400, 'invalid_request', PARSER_DETAILS[error.code ?? ''] ?? 'The request is not valid HTTP/1.1.'];
+  endWith(socket, status, problemBody(code, status, detail));
+}
+
+/** Writes a problem+json answer straight to `socket`, half-closes it, and destroys it after {@link LINGER_MS}. */
+function endWith(socket: Socket, status: number, problem: ReturnType<typeof problemBody>): void {
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${status} ${problem.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Why @hono/node-server could not build a URL for `req`, or undefined when it can: an
+ * HTTP/1.1 request without Host (RFC 9112 §3.2 requires one), a Host that is not
+ * `host[:port]` (userinfo such as `a@b`, a path, characters a URL host cannot hold), an
+ * absolute-form target that is not a URL, or a backslash in the path. The checks mirror
+ * @hono/node-server's `newRequest`, which answers these with an empty 400.
+ */
+export function requestTargetProblem(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (host === undefined) {
+    return req.httpVersion === '1.1' ? 'The request has no Host header, which HTTP/1.1 requires.' : undefined;
+  }
+  const target = req.url ?? '';
+  const query = target.indexOf('?');
+  const backslash = target.indexOf('\\');
+  if (backslash !== -1 && (query === -1 || backslash < query)) return 'The request path holds a backslash.';
+  if (target[0] !== '/' && /^https?:\/\//.test(target)) {
+    return URL.canParse(target) ? undefined : 'The request target is not a valid absolute URL.';
+  }
+  let url: URL;
+  try {
+    url = new URL(`http://${host}${target}`);
+  } catch {
+    return 'The Host header is not a valid host[:port].';
+  }
+  // As @hono/node-server checks it: the URL's host must be the header's (no userinfo, no path).
+  if (url.hostname.length !== host.length && url.hostname !== host.replace(/:\d+$/, '')) {
+    return 'The Host header is not a valid host[:port].';
+  }
+  return undefined;
+}
+
+/**
+ * Makes `server` (made by @hono/node-server's `serve`) answer requests it cannot build a URL
+ * for ({@link requestTargetProblem}: no Host on HTTP/1.1, `Host: a@b`…) with 400
+ * problem+json `invalid_request` and `connection: close`, instead of an empty 400: it turns
+ * off Node's own Host check (`requireHostHeader`, which answers an empty 400) and wraps the
+ * server's 'request' listeners. Other requests go to them unchanged.
+ *
+ * Source: RFC 9112 §3.2 (Host), RFC 9110 §7.2
+ *
+ * @example
+ * const server = serve({ fetch, port });
+ * answerInvalidTargets(server);
+ */
+export function answerInvalidTargets(httpServer: ServerType): void {
+  const server = httpServer as Server;
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
+  for (const listener of server.listeners('request') as RequestListener[]) {
+    server.off('request', listener);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const problem = requestTargetProblem(req);
+      if (problem === undefined) return listener(req, res);
+      const body = JSON.stringify(problemBody('invalid_request', 400, problem));
+      res.writeHead(400, {
+        'content-type': 'application/problem+json',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
+      res.end(body);
+    });
+  }
+}

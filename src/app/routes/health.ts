@@ -1,0 +1,23 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../../core/deps.js';
+
+/**
+ * `GET /healthz` (the process is up) and `GET /readyz` (the database answers and is
+ * migrated: the last sql/ file is recorded), per CONTRACT.md "Operators".
+ * `expectedMigration` is the name of the newest migration file.
+ */
+export function healthRoutes(expectedMigration?: string): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      const rows = await c.var.deps.sql<{ name: string }[]>`
+        select name from gw.migrations order by name desc limit 1`;
+      const migrated = expectedMigration === undefined || rows[0]?.name === expectedMigration;
+      return c.json({ status: migrated ? 'ready' : 'migrating' }, migrated ? 200 : 503);
+    } catch {
+      return c.json({ status: 'database_unavailable' }, 503);
+    }
+  });
+  return app;
+}

@@ -1,0 +1,15 @@
+// (node) `npm start`: the whole gateway (API, inbound, worker) in one process, the same
+// code as `switchyard all` (src/runtime.ts runRole).
+import { loadConfig } from '../core/config.js';
+import { createLogger } from './node/logger.js';
+import { runRole } from './gateway.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  await runRole('all', config, createLogger(config.LOG_LEVEL));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Switchyard could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

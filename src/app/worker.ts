@@ -1,0 +1,172 @@
+// (node) The graphile-worker runner with Switchyard's tasks.
+import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
+import { z } from 'zod';
+import type { Deps, Log } from '../core/deps.js';
+import { processInboundEvent, processInboundEvents } from '../inbound/process-event.task.js';
+import { deliverMessages } from '../outbound/deliver.task.js';
+import { enqueueDeliveryBatches } from '../core/events/outbox.js';
+import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
+import { EndpointSlots } from '../outbound/endpoint-slots.js';
+import type { TaskName } from '../core/jobs/enqueue.js';
+import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
+
+const deliveryJob = z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) });
+const payloads = {
+  // One ingest batch (storeInboundEvents), or one event (jobs queued before batches, or by hand).
+  process_inbound_event: z.union([
+    z.object({ inboundEventIds: z.array(z.string().min(1)).min(1) }),
+    z.object({ inboundEventId: z.string().min(1) }),
+  ]),
+  // One attempt (retries, put-offs, redeliveries) or a batch (first attempts, recoveries).
+  deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
+} satisfies Record<TaskName, z.ZodType>;
+
+/** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
+function counted(deps: Deps, name: TaskName, task: Task): Task {
+  return async (payload, helpers) => {
+    try {
+      await task(payload, helpers);
+    } catch (error) {
+      deps.metrics?.job(name, 'error');
+      throw error;
+    }
+    deps.metrics?.job(name, 'ok');
+  };
+}
+
+/**
+ * The task list: the inbound, delivery and payments API tasks (src/connectors/tasks.ts:
+ * PSP status sync and the idempotency-key purge, which startRunner also schedules as cron
+ * items). Each task parses its payload with zod (a malformed payload throws and
+ * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
+ * Deliveries share one EndpointSlots, the per-endpoint cap of this process (an endpoint's
+ * max_in_flight, and never more than a quarter of `concurrency`); a
+ * `deliver_message` payload is one attempt or an array of them (a batch, see
+ * src/outbound/messages.ts `enqueueFirstAttempt`), bounded in time by
+ * {@link deliveryBudgetMs}. Every run is
+ * reported to `deps.metrics` as `ok` or `error` (it threw, so graphile-worker retries it).
+ */
+export function createTaskList(deps: Deps, options: { concurrency?: number } = {}): TaskList {
+  // One endpoint's attempts in flight hold at most a quarter of the workers (a hanging
+  // endpoint holds its for up to the delivery timeout).
+  const concurrency = options.concurrency ?? deps.config.SWITCHYARD_WORKER_CONCURRENCY;
+  const slots = new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
+  const budgetMs = deliveryBudgetMs(deps.config);
+  return {
+    ...paymentsApiTaskList(deps),
+    process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
+      const job = payloads.process_inbound_event.parse(payload);
+      if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds);
+      else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
+    }),
+    deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
+      const parsed = payloads.deliver_message.parse(payload);
+      const jobs = Array.isArray(parsed) ? parsed : [parsed];
+      try {
+        await deliverMessages(deps, jobs, slots, { budgetMs });
+      } catch (error) {
+        // A batch job whose key was reused while it ran has had its attempts set to
+        // max_attempts by graphile-worker (add_jobs), so it would not be retried: queue
+        // its attempts again in a new job (those recorded are skipped) and let this one end.
+        const [row] = await deps.sql<{ exhausted: boolean }[]>`
+          select attempts >= max_attempts as exhausted from graphile_worker._private_jobs where id = ${helpers.job.id}::bigint`;
+        if (!row?.exhausted || helpers.job.attempts >= helpers.job.max_attempts) throw error;
+        await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
+        deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
+      }
+    }),
+  };
+}
+
+/**
+ * How long a delivery batch job may go on starting attempts, ms: the recovery threshold
+ * less the delivery timeout less 15 s of database time, so that its last attempt ends
+ * before the sweeper could take the job as abandoned (at least 15 s, as the threshold is
+ * at least the timeout plus 30 s). The attempts not started by then go to a new job.
+ */
+export function deliveryBudgetMs(config: Deps['config']): number {
+  return Math.max(15_000, recoveryThresholdSeconds(config) * 1000 - config.SWITCHYARD_DELIVERY_TIMEOUT_MS - 15_000);
+}
+
+/** graphile-worker's logger, writing through ours (debug lines dropped). */
+export function graphileLogger(log: Log): GraphileLogger {
+  return new GraphileLogger((scope) => (level, message, meta) => {
+    const fields = { scope: { label: scope.label, taskIdentifier: scope.taskIdentifier, jobId: scope.jobId }, ...(meta ?? {}) };
+    if (level === 'error') log.error(fields, message);
+    else if (level === 'warning') log.warn(fields, message);
+    else if (level === 'info') log.info(fields, message);
+  });
+}
+
+/** Overrides of the abandoned-job sweep (tests); see {@link startRunner}. */
+export interface RecoveryOptions {
+  /** Sweep period, ms. Default: a third of the threshold, at most 10 s. */
+  everyMs?: number;
+  /** Lock age after which a job counts as abandoned, seconds. Default: {@link recoveryThresholdSeconds}. */
+  olderThanSeconds?: number;
+}
+
+/**
+ * Starts a graphile-worker runner on `connectionString` with `concurrency` jobs at once.
+ * Signals are left to the caller (`runner.stop()` finishes in-flight jobs first).
+ * Throws if the runner cannot connect.
+ *
+ * The runner also sweeps for jobs abandoned by dead workers (a SIGKILL leaves them, and
+ * their named queue, locked for graphile-worker's 4 hours): every `recovery.everyMs`
+ * (default min(10 s, threshold / 3)) it calls {@link unlockAbandonedJobs} with threshold
+ * `recovery.olderThanSeconds` (default max(SWITCHYARD_JOB_RECOVERY_SECONDS, delivery
+ * timeout + 30 s)), so such jobs run again within about a minute. A failed sweep is
+ * logged and retried at the next tick; the timer does not keep the process alive and
+ * stops with the runner.
+ */
+export async function startRunner(
+  deps: Deps,
+  options: { connectionString: string; concurrency: number; pollIntervalMs?: number; recovery?: RecoveryOptions },
+): Promise<Runner> {
+  const runner = await run({
+    connectionString: options.connectionString,
+    concurrency: options.concurrency,
+    // graphile-worker's own pool (get_job, complete_job): one connection per job at once, as
+    // it recommends (it warns below that); the tasks use deps.sql.
+    maxPoolSize: Math.max(10, options.concurrency + 1),
+    pollInterval: options.pollIntervalMs ?? 2000,
+    noHandleSignals: true,
+    parsedCronItems: paymentsApiCronItems(),
+    logger: graphileLogger(deps.logger),
+    taskList: createTaskList(deps, { concurrency: options.concurrency }),
+  });
+
+  const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
+  const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
+  const sweepOnce = async (): Promise<void> => {
+    try {
+      const unlocked = await unlockAbandonedJobs(deps.sql, olderThanSeconds);
+      if (unlocked.jobs + unlocked.queues > 0) {
+        deps.logger.warn({ ...unlocked, olderThanSeconds }, 'unlocked jobs abandoned by a dead worker');
+      }
+    } catch (err) {
+      deps.logger.warn({ err, olderThanSeconds }, 'abandoned-job sweep failed');
+    }
+  };
+  let sweeping: Promise<void> | undefined;
+  const sweep = (): void => {
+    if (sweeping) return; // the previous sweep is still running
+    sweeping = sweepOnce().finally(() => {
+      sweeping = undefined;
+    });
+  };
+  sweep(); // at start too: a restarted process frees what its predecessor left at once
+  const timer = setInterval(sweep, everyMs);
+  timer.unref();
+  // Also when graphile-worker stops the runner itself (it emits 'stop' from runner.stop()).
+  runner.events.once('stop', () => clearInterval(timer));
+
+  return {
+    ...runner,
+    async stop() {
+      clearInterval(timer);
+      await sweeping; // never rejects; the caller may end deps.sql right after stop()
+      await runner.stop();
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { Decimal } from 'decimal.js';
+import type postgres from 'postgres';
+import type { Tx } from '../db/client.js';
+import { newId } from '../ids.js';
+import { toMinorText } from '../money.js';
+
+/** The kinds of PSP operation a merchant command makes. */
+export type OperationKind = 'create' | 'capture' | 'void' | 'refund';
+/** An operation's status (sql/0011_payments_api.sql). */
+export type OperationStatus = 'requested' | 'pending' | 'submitted' | 'succeeded' | 'failed';
+
+/** One PSP operation; amounts in minor units. */
+export interface PspOperation {
+  id: string;
+  merchantId: string;
+  sourceId: string;
+  paymentId: string | null;
+  kind: OperationKind;
+  amount: Decimal | null;
+  currency: string;
+  pspIdempotencyKey: string;
+  request: Record<string, unknown>;
+  status: OperationStatus;
+  pspReference: string | null;
+  operationReference: string | null;
+  failureCode: string | null;
+  failureMessage: string | null;
+  syncAttempts: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface DbRow {
+  id: string;
+  merchant_id: string;
+  source_id: string;
+  payment_id: string | null;
+  kind: OperationKind;
+  amount: string | null;
+  currency: string;
+  psp_idempotency_key: string;
+  request: Record<string, unknown>;
+  status: OperationStatus;
+  psp_reference: string | null;
+  operation_reference: string | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  sync_attempts: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toOp = (r: DbRow): PspOperation => ({
+  id: r.id,
+  merchantId: r.merchant_id,
+  sourceId: r.source_id,
+  paymentId: r.payment_id,
+  kind: r.kind,
+  amount: r.amount === null ? null : new Decimal(r.amount),
+  currency: r.currency,
+  pspIdempotencyKey: r.psp_idempotency_key,
+  request: r.request,
+  status: r.status,
+  pspReference: r.psp_reference,
+  operationReference: r.operation_reference,
+  failureCode: r.failure_code,
+  failureMessage: r.failure_message,
+  syncAttempts: r.sync_attempts,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** A new operation id: `pop_` + the time-sortable body of {@link newId}. */
+export function newOperationId(now: Date): string {
+  return `pop_${newId('req', now).slice('req_'.length)}`;
+}
+
+/** Inserts an operation in status `requested`. */
+export async function insertOperation(
+  tx: Tx,
+  input: {
+    merchantId: string;
+    sourceId: string;
+    paymentId: string | null;
+    kind: OperationKind;
+    amount: Decimal | null;
+    currency: string;
+    pspIdempotencyKey: string;
+    pspReference: string | null;
+    request: Record<string, unknown>;
+    now: Date;
+  },
+): Promise<PspOperation> {
+  const [row] = await tx<DbRow[]>`
+    insert into gw.psp_operations (id, merchant_id, source_id, payment_id, kind, amount, currency, psp_idempotency_key,
+                                   psp_reference, request, created_at, updated_at)
+    values (${newOperationId(input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.paymentId}, ${input.kind},
+            ${input.amount === null ? null : toMinorText(input.amount)}, ${input.currency}, ${input.pspIdempotencyKey},
+            ${input.pspReference}, ${tx.json(input.request as postgres.JSONValue)}, ${input.now}, ${input.now})
+    returning *`;
+  return toOp(row!);
+}
+
+/** One operation, optionally locked `for update`. */
+export async function getOperation(tx: Tx, id: string, forUpdate = false): Promise<PspOperation | undefined> {
+  const [row] = forUpdate
+    ? await tx<DbRow[]>`select * from gw.psp_operations where id = ${id} for update`
+    : await tx<DbRow[]>`select * from gw.psp_operations where id = ${id}`;
+  return row && toOp(row);
+}
+
+/** Records what the PSP answered (or that it did not): status, references, failure, payment. */
+export async function updateOperation(
+  tx: Tx,
+  id: string,
+  change: {
+    status: OperationStatus;
+    paymentId?: string | null;
+    pspReference?: string | null;
+    operationReference?: string | null;
+    failure?: { code: string; message: string } | null;
+    syncAttempted?: boolean;
+    now: Date;
+  },
+): Promise<void> {
+  await tx`
+    update gw.psp_operations
+       set status = ${change.status},
+           payment_id = coalesce(${change.paymentId ?? null}, payment_id),
+           psp_reference = coalesce(${change.pspReference ?? null}, psp_reference),
+           operation_reference = coalesce(${change.operationReference ?? null}, operation_reference),
+           failure_code = coalesce(${change.failure?.code ?? null}, failure_code),
+           failure_message = coalesce(${change.failure?.message ?? null}, failure_message),
+           sync_attempts = sync_attempts + ${change.syncAttempted ? 1 : 0},
+           updated_at = ${change.now}
+     where id = ${id}`;
+}
+
+/**
+ * Total refunded through Switchyard for a payment: the sum of its refund operations that
+ * succeeded, in minor units. Cumulative, so applying it as a `refundedTotal` beside the
+ * PSP's webhook totals never counts a refund twice (the state machine keeps the largest).
+ */
+export async function succeededRefundTotal(tx: Tx, paymentId: string): Promise<Decimal> {
+  const [row] = await tx<{ total: string }[]>`
+    select coalesce(sum(amount), 0)::text as total
+      from gw.psp_operations
+     where payment_id = ${paymentId} and kind = 'refund' and status = 'succeeded'`;
+  return new Decimal(row!.total);
+}
+
+/**
+ * Amount of a payment's refunds whose outcome is unknown (`requested`, `pending`), minor
+ * units: held back from what may be refunded now. A `submitted` refund (accepted, outcome by
+ * webhook) is not counted: once its webhook lands it is in the payment's refundedAmount, and
+ * counting it here too would hold it back twice; until then the PSP refuses an over-refund.
+ */
+export async function inFlightRefundTotal(tx: Tx, paymentId: string): Promise<Decimal> {
+  const [row] = await tx<{ total: string }[]>`
+    select coalesce(sum(amount), 0)::text as total
+      from gw.psp_operations
+     where payment_id = ${paymentId} and kind = 'refund' and status in ('requested', 'pending')`;
+  return new Decimal(row!.total);
+}
+
+/**
+ * Ids of operations still unresolved (`requested` or `pending`) and untouched for
+ * `syncAfterSeconds` × 2^syncAttempts (backing off: 1, 2, 4 … 64 times, then every 64), as
+ * of `now`, oldest first, at most `limit`.
+ */
+export async function listStaleOperations(tx: Tx, now: Date, syncAfterSeconds: number, limit = 500): Promise<string[]> {
+  const rows = await tx<{ id: string }[]>`
+    select id from gw.psp_operations
+     where status in ('requested', 'pending')
+       and updated_at + make_interval(secs => ${syncAfterSeconds}::double precision * power(2, least(sync_attempts, 6))) < ${now}
+     order by updated_at
+     limit ${limit}`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Queues the status sync of one operation (graphile-worker `sync_psp_operation`) in the
+ * caller's transaction, at `runAt`; `job_key` keeps one queued sync per operation.
+ */
+export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: Date): Promise<void> {
+  await tx`
+    select graphile_worker.add_job(
+      'sync_psp_operation',
+      ${tx.json({ operationId })}::json,
+      run_at => ${runAt}::timestamptz,
+      max_attempts => 5,
+      job_key => ${`psp-sync:${operationId}`}::text)`;
+}

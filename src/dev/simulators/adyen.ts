@@ -1,0 +1,242 @@
+/**
+ * An Adyen Checkout API (v71) simulator on msw 2 for the calls Switchyard's connector makes:
+ * `POST /payments`, `/payments/{paymentPspReference}/captures`, `/cancels`, `/refunds`. Like
+ * the test environment, a payment is refused when the card's `holderName` (or
+ * `additionalData.RequestedTestAcquirerResponseCode`) asks for a refusal reason
+ * (https://docs.adyen.com/development-resources/testing/result-codes: `DECLINED` → Refused,
+ * `CARD_EXPIRED` → Expired Card, `BLOCK_CARD` → Blocked Card, `ERROR` → Error); others are
+ * Authorised. Modifications answer `status: "received"` and their outcome comes by webhook
+ * (CAPTURE, CANCELLATION, REFUND), as with Adyen. `Idempotency-Key` is honoured: the same key
+ * gets the first answer again and acts no more. Webhooks are standard notifications signed
+ * with the HMAC key (the verifier's twin `signAdyen`). Adyen has no test amounts that
+ * trigger declines, so none are simulated.
+ */
+import { http, HttpResponse, delay, type HttpHandler } from 'msw';
+import { randomBytes } from '../../core/crypto.js';
+import { signAdyen } from '../../inbound/verifiers/testing.js';
+import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
+
+/** Options of {@link adyenSimulator}. */
+export interface AdyenSimulatorOptions {
+  /** The API base the connector calls (the source's apiBaseUrl), default https://checkout-test.adyen.com/v71. */
+  baseUrl?: string;
+  /** When set, requests must carry `X-API-Key: <apiKey>` (else 401). */
+  apiKey?: string;
+  /** Every answer waits this long first, ms (network and PSP latency; keep it under the caller's timeout). */
+  latencyMs?: number;
+  /** Where and how to post webhooks (`secret`: the hex HMAC key); none posted when absent. */
+  webhooks?: WebhookOptions;
+  /** Send a CAPTURE webhook after an automatic-capture authorisation (default true). */
+  autoCaptureWebhook?: boolean;
+  clock?: () => Date;
+}
+
+/** A payment as the simulator keeps it. Amounts in minor units. */
+export interface SimulatedAdyenPayment {
+  pspReference: string;
+  merchantAccount: string;
+  reference: string;
+  amount: { value: number; currency: string };
+  resultCode: 'Authorised' | 'Refused' | 'Error';
+  captured: number;
+  refunded: number;
+  cancelled: boolean;
+}
+
+/** The Adyen simulator: msw handlers, state, call log, webhooks. */
+export interface AdyenSimulator {
+  handlers: HttpHandler[];
+  calls: SimulatedCall[];
+  payments: Map<string, SimulatedAdyenPayment>;
+  failNext(failure: InjectedFailure): void;
+  webhooks: WebhookQueue;
+}
+
+// https://docs.adyen.com/development-resources/testing/result-codes#values-for-testing-refusal-reasons
+const REFUSALS: Record<string, { resultCode: 'Refused' | 'Error'; refusalReason: string; refusalReasonCode: string }> = {
+  DECLINED: { resultCode: 'Refused', refusalReason: 'Refused', refusalReasonCode: '2' },
+  REFERRAL: { resultCode: 'Refused', refusalReason: 'Referral', refusalReasonCode: '3' },
+  ERROR: { resultCode: 'Error', refusalReason: 'Acquirer Error', refusalReasonCode: '4' },
+  BLOCK_CARD: { resultCode: 'Refused', refusalReason: 'Blocked Card', refusalReasonCode: '5' },
+  CARD_EXPIRED: { resultCode: 'Refused', refusalReason: 'Expired Card', refusalReasonCode: '6' },
+};
+const BY_CODE = Object.fromEntries(Object.values(REFUSALS).map((r) => [r.refusalReasonCode, r]));
+
+/** A 16-character Adyen-style PSP reference. */
+const pspRef = (): string => Array.from(randomBytes(16), (b) => 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'[b % 32]).join('');
+
+/**
+ * An Adyen Checkout simulator. Use `handlers` with msw's `setupServer`; `calls` counts what
+ * reached "Adyen".
+ *
+ * @example
+ * const sim = adyenSimulator({ webhooks: { url: `http://localhost${source.inboundUrl}`, secret: hmacKeyHex, send: (r) => app.request(r) } });
+ */
+export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimulator {
+  const base = (options.baseUrl ?? 'https://checkout-test.adyen.com/v71').replace(/\/+$/, '');
+  const clock = options.clock ?? (() => new Date());
+  const payments = new Map<string, SimulatedAdyenPayment>();
+  const calls: SimulatedCall[] = [];
+  const cache = new IdempotencyCache();
+  const failures = new FailureInjector();
+  const webhooks = new WebhookQueue(options.webhooks);
+
+  const notify = (item: Record<string, unknown>): void => {
+    webhooks.push(async () => {
+      const hooks = options.webhooks!;
+      const notification = {
+        live: 'false',
+        notificationItems: [{ NotificationRequestItem: { additionalData: {}, eventDate: clock().toISOString(), reason: '', ...item } }],
+      };
+      const body = await signAdyen(notification, hooks.secret);
+      return new Request(hooks.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    });
+  };
+
+  const problem = (status: number, errorCode: string, message: string) =>
+    HttpResponse.json({ status, errorCode, message, errorType: status === 401 ? 'security' : 'validation' }, { status });
+
+  const handle = (run: (body: Record<string, unknown>, params: Record<string, string>) => Response) =>
+    async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) => {
+      if (options.latencyMs) await delay(options.latencyMs);
+      const url = new URL(request.url);
+      const key = request.headers.get('idempotency-key');
+      const log = (status: number, replayed: boolean) => calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
+      if (options.apiKey && request.headers.get('x-api-key') !== options.apiKey) {
+        log(401, false);
+        return problem(401, '000', 'HTTP Status Response - Unauthorized');
+      }
+      const text = await request.text();
+      const fingerprint = `${url.pathname} ${text}`;
+      if (key) {
+        const hit = cache.get(key);
+        if (hit && hit.fingerprint === fingerprint) {
+          log(hit.status, true);
+          return HttpResponse.json(hit.body as never, { status: hit.status, headers: { 'idempotent-replayed': 'true' } });
+        }
+        if (hit) {
+          log(422, false);
+          return problem(422, '704', 'request already processed or in progress');
+        }
+      }
+      const failure = failures.take();
+      if (failure?.mode === 'server_error') {
+        log(500, false);
+        return problem(500, '905', 'Payment details are not supported');
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        log(400, false);
+        return problem(400, '702', 'Structure of the request is not valid');
+      }
+      const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      const res = failure?.mode === 'timeout' && failure.afterEffect === false ? undefined : run(body, p);
+      const status = res?.status ?? 0;
+      if (key && res && status < 500) cache.set(key, fingerprint, status, await res.clone().json());
+      log(status, false);
+      if (failure?.mode === 'timeout') {
+        await delay(failure.delayMs ?? 5000);
+        return res ?? problem(500, '905', 'timeout');
+      }
+      return res!;
+    };
+
+  const modification = (eventCode: 'CAPTURE' | 'CANCELLATION' | 'REFUND', apply: (p: SimulatedAdyenPayment, value: number) => string | undefined) =>
+    handle((body, params) => {
+      const payment = payments.get(params.ref!);
+      if (!payment || payment.resultCode !== 'Authorised') return problem(422, '167', 'Original pspReference required for this operation');
+      const amount = (body.amount ?? payment.amount) as { value: number; currency: string };
+      const refusal = apply(payment, amount.value);
+      if (refusal) return problem(422, '167', refusal);
+      const pspReference = pspRef();
+      notify({
+        eventCode,
+        success: 'true',
+        pspReference,
+        originalReference: payment.pspReference,
+        merchantAccountCode: payment.merchantAccount,
+        merchantReference: payment.reference,
+        amount: eventCode === 'CANCELLATION' ? payment.amount : amount,
+      });
+      return HttpResponse.json(
+        {
+          merchantAccount: body.merchantAccount,
+          paymentPspReference: payment.pspReference,
+          pspReference,
+          ...(body.reference ? { reference: body.reference } : {}),
+          status: 'received',
+          ...(eventCode === 'CANCELLATION' ? {} : { amount }),
+        },
+        { status: 201 },
+      );
+    });
+
+  const handlers: HttpHandler[] = [
+    http.post(
+      `${base}/payments`,
+      handle((body) => {
+        const amount = body.amount as { value?: unknown; currency?: unknown } | undefined;
+        if (!amount || !Number.isInteger(amount.value) || typeof amount.currency !== 'string' || typeof body.merchantAccount !== 'string' || typeof body.reference !== 'string') {
+          return problem(422, '100', 'Required field missing: amount, merchantAccount or reference');
+        }
+        const pm = (body.paymentMethod ?? {}) as { holderName?: string };
+        const additional = (body.additionalData ?? {}) as Record<string, string>;
+        const refusal = (pm.holderName && REFUSALS[pm.holderName]) || BY_CODE[additional.RequestedTestAcquirerResponseCode ?? ''];
+        const payment: SimulatedAdyenPayment = {
+          pspReference: pspRef(),
+          merchantAccount: body.merchantAccount,
+          reference: body.reference,
+          amount: { value: amount.value as number, currency: amount.currency },
+          resultCode: refusal ? refusal.resultCode : 'Authorised',
+          captured: 0,
+          refunded: 0,
+          cancelled: false,
+        };
+        payments.set(payment.pspReference, payment);
+        const common = { pspReference: payment.pspReference, merchantAccountCode: payment.merchantAccount, merchantReference: payment.reference, amount: payment.amount };
+        // Adyen echoes the request's metadata in the AUTHORISATION webhook as additionalData "metadata.<key>".
+        const metadata = Object.fromEntries(Object.entries((body.metadata ?? {}) as Record<string, string>).map(([k, v]) => [`metadata.${k}`, String(v)]));
+        notify({ eventCode: 'AUTHORISATION', success: refusal ? 'false' : 'true', ...common, additionalData: metadata, ...(refusal ? { reason: refusal.refusalReason } : {}) });
+        if (!refusal && additional.manualCapture !== 'true' && options.autoCaptureWebhook !== false) {
+          payment.captured = payment.amount.value;
+          notify({ eventCode: 'CAPTURE', success: 'true', ...common, pspReference: pspRef(), originalReference: payment.pspReference });
+        }
+        return HttpResponse.json({
+          pspReference: payment.pspReference,
+          resultCode: payment.resultCode,
+          amount: payment.amount,
+          merchantReference: payment.reference,
+          ...(refusal ? { refusalReason: refusal.refusalReason, refusalReasonCode: refusal.refusalReasonCode } : {}),
+        });
+      }),
+    ),
+    http.post(
+      `${base}/payments/:ref/captures`,
+      modification('CAPTURE', (p, value) => {
+        if (p.cancelled || p.captured + value > p.amount.value) return 'Amount exceeds the authorised amount';
+        p.captured += value;
+        return undefined;
+      }),
+    ),
+    http.post(
+      `${base}/payments/:ref/cancels`,
+      modification('CANCELLATION', (p) => {
+        if (p.captured > 0) return 'Payment already captured';
+        p.cancelled = true;
+        return undefined;
+      }),
+    ),
+    http.post(
+      `${base}/payments/:ref/refunds`,
+      modification('REFUND', (p, value) => {
+        if (p.refunded + value > p.captured) return 'Amount exceeds the captured amount';
+        p.refunded += value;
+        return undefined;
+      }),
+    ),
+  ];
+
+  return { handlers, calls, payments, webhooks, failNext: (f) => failures.add(f) };
+}

@@ -1,0 +1,307 @@
+/**
+ * A Stripe API simulator on msw 2 (`http.*` handlers) for the calls Switchyard's connector
+ * makes: PaymentIntents create/confirm, capture, cancel, retrieve, and Refunds. It behaves like
+ * the test mode (https://docs.stripe.com/testing): the decline test cards
+ * (`pm_card_chargeDeclined`, `pm_card_visa_chargeDeclined`, `4000000000000002`, insufficient
+ * funds `pm_card_chargeDeclinedInsufficientFunds` / `4000000000009995`, expired
+ * `pm_card_chargeDeclinedExpiredCard` / `4000000000000069`) answer 402 `card_error`; others
+ * authorize. `Idempotency-Key` is honoured as Stripe does: the same key with the same
+ * parameters gets the first answer again (with `Idempotent-Replayed: true`) and acts no
+ * more; with other parameters it is a 400 `idempotency_error`. After each effect, it posts
+ * the matching signed webhook (built with src/simulate/stripe.ts, signed with the
+ * verifier's twin) to the source's inbound URL.
+ */
+import { http, HttpResponse, delay, type HttpHandler } from 'msw';
+import { signStripe } from '../../inbound/verifiers/testing.js';
+import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';
+import { FailureInjector, IdempotencyCache, simId, WebhookQueue, type InjectedFailure, type SimulatedCall, type WebhookOptions } from './core.js';
+
+/** Options of {@link stripeSimulator}. */
+export interface StripeSimulatorOptions {
+  /** The API base the connector calls (the source's apiBaseUrl), default https://api.stripe.com. */
+  baseUrl?: string;
+  /** When set, requests must carry `Authorization: Bearer <apiKey>` (else 401, as Stripe). */
+  apiKey?: string;
+  /** Every answer waits this long first, ms (network and PSP latency; keep it under the caller's timeout). */
+  latencyMs?: number;
+  /** Where and how to post webhooks; none posted when absent. */
+  webhooks?: WebhookOptions;
+  /** The simulator's clock (webhook timestamps and signatures), default the real one. */
+  clock?: () => Date;
+}
+
+/** A PaymentIntent as the simulator keeps it (https://docs.stripe.com/api/payment_intents/object). */
+export interface SimulatedPaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  currency: string;
+  capture_method: 'automatic' | 'manual';
+  status: 'requires_payment_method' | 'requires_capture' | 'succeeded' | 'canceled';
+  metadata: Record<string, string>;
+  last_payment_error: { type: string; code: string; decline_code: string; message: string } | null;
+  latest_charge: string | null;
+  created: number;
+  livemode: false;
+  /** The charge's cumulative refunded amount (kept here; Stripe keeps it on the Charge). */
+  amount_refunded: number;
+}
+
+/** The Stripe simulator: msw handlers, its state, and what it was asked. */
+export interface StripeSimulator {
+  /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
+  handlers: HttpHandler[];
+  /** Every request received, in order (the at-most-once proof: count non-replayed calls). */
+  calls: SimulatedCall[];
+  /** PaymentIntents by id. */
+  paymentIntents: Map<string, SimulatedPaymentIntent>;
+  /** Makes the next call(s) time out or answer 500. */
+  failNext(failure: InjectedFailure): void;
+  /** Webhooks held (delivery `manual`) and sent. */
+  webhooks: WebhookQueue;
+}
+
+// https://docs.stripe.com/testing#declined-payments
+const DECLINES: Record<string, { decline_code: string; code: string; message: string }> = {
+  pm_card_chargeDeclined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
+  pm_card_visa_chargeDeclined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
+  '4000000000000002': { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
+  pm_card_chargeDeclinedInsufficientFunds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+  '4000000000009995': { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+  pm_card_chargeDeclinedExpiredCard: { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
+  '4000000000000069': { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
+};
+
+const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}) =>
+  HttpResponse.json({ error: { type, message, ...extra } }, { status });
+
+/** Reads `metadata[k]=v` pairs of a Stripe form body. */
+function metadataOf(form: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of form) {
+    const m = /^metadata\[(.+)\]$/.exec(k);
+    if (m) out[m[1]!] = v;
+  }
+  return out;
+}
+
+/**
+ * A Stripe simulator. Use its `handlers` with msw's `setupServer`; read `calls` to count
+ * what reached "Stripe"; `failNext({ mode: 'timeout' })` to make the next call hang past the
+ * client's timeout after taking effect.
+ *
+ * @example
+ * const sim = stripeSimulator({ webhooks: { url: `http://localhost${source.inboundUrl}`, secret, send: (r) => app.request(r) } });
+ * const server = setupServer(...sim.handlers); server.listen();
+ */
+export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSimulator {
+  const base = (options.baseUrl ?? 'https://api.stripe.com').replace(/\/+$/, '');
+  const clock = options.clock ?? (() => new Date());
+  const paymentIntents = new Map<string, SimulatedPaymentIntent>();
+  const calls: SimulatedCall[] = [];
+  const cache = new IdempotencyCache();
+  const failures = new FailureInjector();
+  const webhooks = new WebhookQueue(options.webhooks);
+
+  const emit = (type: SimulatedStripeType, pi: SimulatedPaymentIntent): void => {
+    const at = clock();
+    const event = buildStripeEvent(type, {
+      paymentIntent: pi.id,
+      amount: type === 'charge.refunded' ? pi.amount_received : pi.amount,
+      currency: pi.currency,
+      amountRefunded: pi.amount_refunded,
+      at,
+      base: { charge: { object: 'charge', livemode: false, metadata: pi.metadata } },
+    });
+    const object = (event.data as { object: Record<string, unknown> }).object;
+    if (type !== 'charge.refunded') Object.assign(object, snapshot(pi));
+    const body = JSON.stringify(event);
+    webhooks.push(async () => {
+      const hooks = options.webhooks!;
+      const signature = await signStripe(body, hooks.secret, clock());
+      return new Request(hooks.url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+    });
+  };
+
+  const snapshot = (pi: SimulatedPaymentIntent): Record<string, unknown> => {
+    const { amount_refunded: _r, ...rest } = pi;
+    return { ...rest };
+  };
+
+  /** Wraps a handler body with auth, failure injection, idempotency and the call log. */
+  const handle = (run: (req: Request, form: URLSearchParams, params: Record<string, string>) => Response | Promise<Response>) =>
+    async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) => {
+      if (options.latencyMs) await delay(options.latencyMs);
+      const url = new URL(request.url);
+      const key = request.headers.get('idempotency-key');
+      const log = (status: number, replayed: boolean) => calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
+      if (options.apiKey && request.headers.get('authorization') !== `Bearer ${options.apiKey}`) {
+        log(401, false);
+        return stripeError(401, 'invalid_request_error', 'Invalid API Key provided.');
+      }
+      const text = request.method === 'GET' ? '' : await request.text();
+      const fingerprint = `${request.method} ${url.pathname} ${text}`;
+      if (key) {
+        const hit = cache.get(key);
+        if (hit) {
+          if (hit.fingerprint !== fingerprint) {
+            log(400, false);
+            return stripeError(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`);
+          }
+          log(hit.status, true);
+          return HttpResponse.json(hit.body as never, { status: hit.status, headers: { 'idempotent-replayed': 'true' } });
+        }
+      }
+      const failure = failures.take();
+      if (failure?.mode === 'server_error') {
+        const body = { error: { type: 'api_error', message: 'An unknown error occurred.' } };
+        if (key) cache.set(key, fingerprint, 500, body); // Stripe replays a stored 500 too
+        log(500, false);
+        return HttpResponse.json(body, { status: 500 });
+      }
+      const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+      const res = failure?.mode === 'timeout' && failure.afterEffect === false ? undefined : await run(request, new URLSearchParams(text), p);
+      const status = res?.status ?? 0;
+      const body = res ? await res.clone().json() : undefined;
+      if (key && res && status !== 401) cache.set(key, fingerprint, status, body);
+      log(status, false);
+      if (failure?.mode === 'timeout') {
+        await delay(failure.delayMs ?? 5000);
+        return res ?? stripeError(500, 'api_error', 'An unknown error occurred.');
+      }
+      return res!;
+    };
+
+  const handlers: HttpHandler[] = [
+    http.post(
+      `${base}/v1/payment_intents`,
+      handle((_req, form) => {
+        const amount = Number(form.get('amount'));
+        const currency = form.get('currency') ?? '';
+        if (!Number.isInteger(amount) || amount < 1 || !/^[a-z]{3}$/.test(currency)) {
+          return stripeError(400, 'invalid_request_error', 'Missing or invalid amount or currency.', { param: 'amount' });
+        }
+        const pm = form.get('payment_method');
+        const confirm = form.get('confirm') === 'true';
+        const pi: SimulatedPaymentIntent = {
+          id: simId('pi'),
+          object: 'payment_intent',
+          amount,
+          amount_capturable: 0,
+          amount_received: 0,
+          currency,
+          capture_method: form.get('capture_method') === 'manual' ? 'manual' : 'automatic',
+          status: 'requires_payment_method',
+          metadata: metadataOf(form),
+          last_payment_error: null,
+          latest_charge: null,
+          created: Math.floor(clock().getTime() / 1000),
+          livemode: false,
+          amount_refunded: 0,
+        };
+        paymentIntents.set(pi.id, pi);
+        if (!confirm || !pm) return HttpResponse.json(snapshot(pi));
+        const decline = DECLINES[pm];
+        if (decline) {
+          pi.last_payment_error = { type: 'card_error', ...decline };
+          emit('payment_intent.payment_failed', pi);
+          return stripeError(402, 'card_error', decline.message, { code: decline.code, decline_code: decline.decline_code, payment_intent: snapshot(pi) });
+        }
+        pi.latest_charge = simId('ch');
+        if (pi.capture_method === 'manual') {
+          pi.status = 'requires_capture';
+          pi.amount_capturable = amount;
+          emit('payment_intent.amount_capturable_updated', pi);
+        } else {
+          pi.status = 'succeeded';
+          pi.amount_received = amount;
+          emit('payment_intent.succeeded', pi);
+        }
+        return HttpResponse.json(snapshot(pi));
+      }),
+    ),
+    http.post(
+      `${base}/v1/payment_intents/:id/capture`,
+      handle((_req, form, params) => {
+        const pi = paymentIntents.get(params.id!);
+        if (!pi) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${params.id}'`, { code: 'resource_missing' });
+        if (pi.status !== 'requires_capture') {
+          return stripeError(400, 'invalid_request_error', `This PaymentIntent could not be captured because it has a status of ${pi.status}.`, { code: 'payment_intent_unexpected_state' });
+        }
+        const amount = form.has('amount_to_capture') ? Number(form.get('amount_to_capture')) : pi.amount_capturable;
+        if (!Number.isInteger(amount) || amount < 1 || amount > pi.amount_capturable) {
+          return stripeError(400, 'invalid_request_error', 'amount_to_capture must be at most the amount capturable.', { param: 'amount_to_capture' });
+        }
+        pi.status = 'succeeded';
+        pi.amount_received = amount;
+        pi.amount_capturable = 0;
+        emit('payment_intent.succeeded', pi);
+        return HttpResponse.json(snapshot(pi));
+      }),
+    ),
+    http.post(
+      `${base}/v1/payment_intents/:id/cancel`,
+      handle((_req, _form, params) => {
+        const pi = paymentIntents.get(params.id!);
+        if (!pi) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${params.id}'`, { code: 'resource_missing' });
+        if (pi.status === 'succeeded' || pi.status === 'canceled') {
+          return stripeError(400, 'invalid_request_error', `You cannot cancel this PaymentIntent because it has a status of ${pi.status}.`, { code: 'payment_intent_unexpected_state' });
+        }
+        pi.status = 'canceled';
+        pi.amount_capturable = 0;
+        emit('payment_intent.canceled', pi);
+        return HttpResponse.json(snapshot(pi));
+      }),
+    ),
+    http.get(
+      `${base}/v1/payment_intents/:id`,
+      handle((req, _form, params) => {
+        const pi = paymentIntents.get(params.id!);
+        if (!pi) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${params.id}'`, { code: 'resource_missing' });
+        const expand = new URL(req.url).searchParams.getAll('expand[]');
+        const out: Record<string, unknown> = snapshot(pi);
+        if (expand.includes('latest_charge') && pi.latest_charge) {
+          out.latest_charge = { id: pi.latest_charge, object: 'charge', amount: pi.amount, amount_captured: pi.amount_received, amount_refunded: pi.amount_refunded, payment_intent: pi.id };
+        }
+        return HttpResponse.json(out);
+      }),
+    ),
+    http.post(
+      `${base}/v1/refunds`,
+      handle((_req, form) => {
+        const pi = paymentIntents.get(form.get('payment_intent') ?? '');
+        if (!pi) return stripeError(404, 'invalid_request_error', 'No such payment_intent.', { code: 'resource_missing' });
+        const refundable = pi.amount_received - pi.amount_refunded;
+        if (pi.status !== 'succeeded' || refundable <= 0) {
+          return stripeError(400, 'invalid_request_error', 'This charge has already been refunded or was not captured.', { code: 'charge_already_refunded' });
+        }
+        const amount = form.has('amount') ? Number(form.get('amount')) : refundable;
+        if (!Number.isInteger(amount) || amount < 1 || amount > refundable) {
+          return stripeError(400, 'invalid_request_error', `Refund amount (${amount}) is greater than unrefunded amount on charge (${refundable})`, { code: 'amount_too_large' });
+        }
+        pi.amount_refunded += amount;
+        emit('charge.refunded', pi);
+        return HttpResponse.json({
+          id: simId('re'),
+          object: 'refund',
+          amount,
+          currency: pi.currency,
+          charge: pi.latest_charge,
+          payment_intent: pi.id,
+          status: 'succeeded',
+          created: Math.floor(clock().getTime() / 1000),
+        });
+      }),
+    ),
+  ];
+
+  return {
+    handlers,
+    calls,
+    paymentIntents,
+    webhooks,
+    failNext: (f) => failures.add(f),
+  };
+}

@@ -1,0 +1,62 @@
+import type { Tx } from '../../core/db/client.js';
+import { rethrowSecretUnreadable, type SecretBox } from '../../core/secrets.js';
+
+/** The PSPs the payments API has connectors for. */
+export const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
+/** One of {@link CONNECTOR_PROVIDERS}. */
+export type ConnectorProvider = (typeof CONNECTOR_PROVIDERS)[number];
+
+/**
+ * A source's PSP API credentials, decrypted (CONTRACT.md "Sources": `apiKey`, `apiBaseUrl`).
+ * `apiKey` never leaves the process except in the `Authorization`/`X-API-Key` header of a
+ * PSP call; its `toJSON` redacts it so a logged object cannot leak it.
+ */
+export interface SourceCredentials {
+  sourceId: string;
+  merchantId: string;
+  provider: string;
+  apiKey: { reveal(): string; toJSON(): string };
+  /** Override of the PSP's API base URL (a sandbox or a local stand-in), or null for the PSP's own. */
+  apiBaseUrl: string | null;
+  /** The PSP merchant account (Adyen `merchantAccount`), or null. */
+  merchantAccount: string | null;
+}
+
+/** Why a source cannot be used by the payments API. */
+export type CredentialsProblem = 'source_not_found' | 'no_api_key' | 'provider_not_supported';
+
+/**
+ * The merchant's source `sourceId` with its PSP API key decrypted, or the reason it cannot
+ * be used: another merchant's source is `source_not_found`; a source created without
+ * `apiKey` is `no_api_key`; a provider without a connector is `provider_not_supported`.
+ * Throws the 500 `secret_unreadable` AppError when the stored API key cannot be opened
+ * with this process's master key (sealed under another SWITCHYARD_MASTER_KEY).
+ */
+export async function loadSourceCredentials(
+  tx: Tx,
+  secretBox: SecretBox,
+  merchantId: string,
+  sourceId: string,
+): Promise<{ ok: true; value: SourceCredentials } | { ok: false; error: CredentialsProblem }> {
+  const [row] = await tx<
+    { id: string; merchant_id: string; provider: string; api_key_ciphertext: string | null; api_base_url: string | null; psp_merchant_account: string | null }[]
+  >`
+    select id, merchant_id, provider, api_key_ciphertext, api_base_url, psp_merchant_account
+      from gw.sources
+     where id = ${sourceId} and merchant_id = ${merchantId}`;
+  if (!row) return { ok: false, error: 'source_not_found' };
+  if (!(CONNECTOR_PROVIDERS as readonly string[]).includes(row.provider)) return { ok: false, error: 'provider_not_supported' };
+  if (!row.api_key_ciphertext) return { ok: false, error: 'no_api_key' };
+  const plain = await secretBox.decrypt(row.api_key_ciphertext).catch(rethrowSecretUnreadable);
+  return {
+    ok: true,
+    value: {
+      sourceId: row.id,
+      merchantId: row.merchant_id,
+      provider: row.provider,
+      apiKey: { reveal: () => plain, toJSON: () => '[redacted]' },
+      apiBaseUrl: row.api_base_url,
+      merchantAccount: row.psp_merchant_account,
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { sha256Hex } from '../../core/crypto.js';
+
+/**
+ * JSON with object keys sorted at every depth and no insignificant whitespace, so two bodies
+ * that mean the same (`{"a":1,"b":2}` and `{ "b": 2, "a": 1 }`) serialise to the same text.
+ * Arrays keep their order; `undefined` members are dropped, as JSON.stringify drops them.
+ *
+ * @example
+ * canonicalJson({ b: 2, a: { d: 1, c: [3, 1] } }) // '{"a":{"c":[3,1],"d":1},"b":2}'
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/**
+ * The fingerprint of a request that an idempotency key is bound to: lower-case hex SHA-256
+ * of `METHOD\npath\ncanonical body`. The IETF draft "The Idempotency-Key HTTP Header Field"
+ * (draft-ietf-httpapi-idempotency-key-header, section 2.4 "Idempotency Fingerprint") leaves
+ * the choice of fields to the server; Stripe compares the parameters of the retry with the
+ * original's (https://docs.stripe.com/api/idempotent_requests). Ours covers the method, the
+ * path (so a key used for one payment's capture cannot replay for another's) and the body.
+ */
+export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
+  return sha256Hex(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`);
+}

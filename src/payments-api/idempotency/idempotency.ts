@@ -1,0 +1,183 @@
+/**
+ * Idempotency keys for the merchant payments API (CONTRACT.md "Payments").
+ *
+ * Semantics follow the IETF draft "The Idempotency-Key HTTP Header Field"
+ * (draft-ietf-httpapi-idempotency-key-header) and Stripe's API
+ * (https://docs.stripe.com/api/idempotent_requests): the key is scoped to the merchant,
+ * bound to a fingerprint of the request, kept 24 hours; the same request again gets the
+ * first response again (with `Idempotent-Replayed: true`), a different request with the same
+ * key is 422, a retry while the first is still running is 409, and a request that failed
+ * validation is not stored (Stripe: "results are only saved if an API endpoint started
+ * executing").
+ *
+ * Execution follows Stripe's published Postgres design (Brandur Leach, "Implementing
+ * Stripe-like Idempotency Keys in Postgres", brandur.org/idempotency-keys): the work is cut
+ * into atomic phases, each committing its effects together with the key's new recovery
+ * point; a foreign call (the PSP) sits between two phases and carries its own idempotency
+ * key, so re-running it is safe. A request that crashed leaves the key `in_progress` and
+ * locked; once the lock is older than the lock timeout, a retry takes it over and resumes at
+ * the recovery point.
+ */
+import { AppError } from '../../core/errors.js';
+import type { Tx } from '../../core/db/client.js';
+import type { Deps } from '../../core/deps.js';
+import { requestFingerprint } from './fingerprint.js';
+import {
+  deleteKey,
+  finishKey,
+  insertOrLockKey,
+  lockKey,
+  lockOwnedKey,
+  releaseKey,
+  setRecoveryPoint,
+  type IdempotencyKeyRow,
+} from './idempotency-store.js';
+
+/** How long a key is kept and replays, seconds (24 h, as Stripe and CONTRACT.md). */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
+/** Default age after which a key's lock counts as abandoned by a crashed request, seconds. */
+export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
+/** Set on a replayed response (Stripe's header name; the draft leaves it to the server). */
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** A response as stored with a finished key: HTTP status and JSON body (text, replayed byte for byte). */
+export interface StoredResponse {
+  status: number;
+  body: string;
+}
+
+/** What one atomic phase ends with: the next recovery point, or the final response. */
+export type PhaseOutcome = { next: string; operationId?: string } | { response: { status: number; body: unknown } };
+
+/** The request a key is being claimed for. `params` is the validated body (stored for recovery). */
+export interface IdempotentRequest {
+  merchantId: string;
+  key: string;
+  method: string;
+  path: string;
+  params: unknown;
+}
+
+/** A claimed key: replay a stored response, or run (or resume) from `recoveryPoint` holding the lock. */
+export type Claim =
+  | { kind: 'replay'; response: StoredResponse }
+  | { kind: 'run'; key: IdempotencyKeyRow; lockedAt: Date };
+
+/**
+ * Claims `(merchant, key)` for `req` in one transaction, decided by the database so that
+ * any number of API processes agree:
+ * - no row (or an expired one) → inserted, locked by this request → run from `started`;
+ * - a different fingerprint → 422 `idempotency_key_reused`;
+ * - finished → replay its stored response;
+ * - in progress and locked less than `lockTimeoutSeconds` ago → 409 `idempotency_key_in_progress`;
+ * - in progress but unlocked (released after an error) or locked longer ago (its request
+ *   crashed) → locked by this request, resumed at its recovery point.
+ */
+export async function claimIdempotencyKey(
+  deps: Deps,
+  req: IdempotentRequest,
+  options: { lockTimeoutSeconds?: number } = {},
+): Promise<Claim> {
+  const now = deps.clock();
+  const fingerprint = await requestFingerprint(req.method, req.path, req.params);
+  const expiresAt = new Date(now.getTime() + IDEMPOTENCY_KEY_TTL_SECONDS * 1000);
+  const lockTimeoutMs = (options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS) * 1000;
+  return deps.sql.begin(async (tx) => {
+    const input = { ...req, fingerprint, now, expiresAt };
+    let { row, inserted } = await insertOrLockKey(tx, input);
+    if (!inserted && row.expiresAt.getTime() <= now.getTime()) {
+      // Kept past its 24 h but not purged yet: a new request, as if the key were gone.
+      await deleteKey(tx, row.id);
+      ({ row, inserted } = await insertOrLockKey(tx, input));
+    }
+    if (inserted) return { kind: 'run', key: row, lockedAt: now } as const;
+    if (row.requestFingerprint !== fingerprint) {
+      throw new AppError(
+        'idempotency_key_reused',
+        422,
+        `This Idempotency-Key was used with a different request (${row.requestMethod} ${row.requestPath} with other parameters). Use a new key for a new request.`,
+      );
+    }
+    if (row.status === 'finished') {
+      return { kind: 'replay', response: { status: row.responseStatus!, body: row.responseBody! } } as const;
+    }
+    if (row.lockedAt && now.getTime() - row.lockedAt.getTime() < lockTimeoutMs) {
+      throw new AppError(
+        'idempotency_key_in_progress',
+        409,
+        'A request with this Idempotency-Key is still being processed. Retry later; it will answer with the first response.',
+        { retryable: true },
+      );
+    }
+    await lockKey(tx, row.id, now);
+    return { kind: 'run', key: { ...row, lockedAt: now }, lockedAt: now } as const;
+  });
+}
+
+/**
+ * Runs one atomic phase in its own transaction: checks this request still holds the key
+ * (else 409: a retry took it over), runs `work`, and commits its effects together with the
+ * key's new recovery point, or with the final response (the key is then finished).
+ */
+export async function atomicPhase(
+  deps: Deps,
+  claim: Extract<Claim, { kind: 'run' }>,
+  work: (tx: Tx, key: IdempotencyKeyRow) => Promise<PhaseOutcome>,
+): Promise<PhaseOutcome> {
+  return deps.sql.begin(async (tx) => {
+    const key = await lockOwnedKey(tx, claim.key.id, claim.lockedAt);
+    if (!key) {
+      throw new AppError('idempotency_key_in_progress', 409, 'Another request took this Idempotency-Key over; retry to get its response.', {
+        retryable: true,
+      });
+    }
+    const outcome = await work(tx, key);
+    if ('next' in outcome) await setRecoveryPoint(tx, key.id, outcome.next, outcome.operationId);
+    else await finishKey(tx, key.id, { status: outcome.response.status, body: JSON.stringify(outcome.response.body) });
+    return outcome;
+  });
+}
+
+/**
+ * A phase: given the key (its recovery point and operation id), does its work through
+ * {@link atomicPhase} (and, between two of them, a foreign call carrying its own
+ * idempotency key) and returns the last phase's outcome.
+ */
+export type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
+
+/**
+ * Runs `phases` from the claimed key's recovery point until one finishes with a response,
+ * and returns that response. On an exception the key's lock is released (so a retry can
+ * resume at once, Brandur's "unlock on error") and the exception rethrown. Throws an Error
+ * when a phase names a recovery point that `phases` lacks (a bug).
+ */
+export async function runPhases(
+  deps: Deps,
+  claim: Extract<Claim, { kind: 'run' }>,
+  phases: Record<string, Phase>,
+): Promise<StoredResponse> {
+  let key = claim.key;
+  try {
+    for (;;) {
+      const phase = phases[key.recoveryPoint];
+      if (!phase) throw new Error(`no phase for recovery point ${key.recoveryPoint}`);
+      const outcome = await phase(key);
+      if ('response' in outcome) return { status: outcome.response.status, body: JSON.stringify(outcome.response.body) };
+      key = { ...key, recoveryPoint: outcome.next, operationId: outcome.operationId ?? key.operationId };
+    }
+  } catch (error) {
+    await releaseKey(deps.sql, claim.key.id, claim.lockedAt).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The HTTP response for a stored or fresh result; `replayed` adds `Idempotent-Replayed: true`. */
+export function idempotentResponse(response: StoredResponse, replayed: boolean): Response {
+  return new Response(response.body, {
+    status: response.status,
+    headers: {
+      'content-type': response.status >= 400 ? 'application/problem+json' : 'application/json',
+      ...(replayed ? { [REPLAYED_HEADER]: 'true' } : {}),
+    },
+  });
+}

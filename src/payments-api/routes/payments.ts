@@ -1,0 +1,207 @@
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { NotFoundError } from '../../core/errors.js';
+import { checkLedger, listBalances, listPaymentLedger } from '../../core/ledger/ledger-store.js';
+import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
+import { normalizeCurrency, toJsonAmount } from '../../core/money.js';
+import { getPayment, listPayments, listTransitions, paymentView } from '../../core/payments/payment-store.js';
+import type { AppEnv } from '../../core/deps.js';
+import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import { pageQuery, toPage } from '../../core/http/pagination.js';
+import { OperationView } from './operations.js';
+
+const STATUSES = ['pending', 'authorized', 'captured', 'partially_refunded', 'refunded', 'failed', 'voided', 'disputed', 'charged_back'] as const;
+
+const minor = (description: string) => z.number().int().openapi({ description: `${description}, integer minor units` });
+
+/** A payment as `GET /v1/payments/{id}` answers it (paymentView), and as events carry it in `data`. */
+export const PaymentView = z
+  .object({
+    id: z.string().openapi({ example: 'pay_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
+    sourceId: z.string(),
+    pspReference: z.string(),
+    status: z.enum(STATUSES),
+    amount: minor('The authorized amount'),
+    currency: z.string().openapi({ example: 'EUR' }),
+    capturedAmount: minor('Captured so far'),
+    refundedAmount: minor('Refunded so far'),
+    chargedBackAmount: minor('Lost disputes not reversed'),
+    overRefundedAmount: minor('Refunds a PSP reported beyond the captured amount: recorded, flagged, never posted'),
+    flags: z.array(z.enum(['over_refund'])),
+    merchantReference: z.string().nullable(),
+    operations: z.array(OperationView),
+    createdAt: isoTimestamp(),
+    updatedAt: isoTimestamp(),
+  })
+  .openapi('Payment');
+type PaymentJson = z.infer<typeof PaymentView>;
+
+const Transition = z.object({ from: z.string().nullable(), to: z.string(), cause: z.string(), at: isoTimestamp() }).openapi('PaymentTransition');
+
+const LedgerTransactionView = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    cause: z.string(),
+    createdAt: isoTimestamp(),
+    entries: z.array(
+      z.object({
+        account: z.string().openapi({ example: 'psp_receivable' }),
+        direction: z.enum(['debit', 'credit']),
+        amount: minor('The amount'),
+        currency: z.string(),
+      }),
+    ),
+  })
+  .openapi('LedgerTransaction');
+
+const Balance = z.object({ account: z.string(), currency: z.string(), balance: minor('Debit-positive balance') }).openapi('Balance');
+
+const LedgerCheckView = z
+  .object({
+    balanced: z.boolean(),
+    currencies: z.array(z.object({ currency: z.string(), debits: z.number().int(), credits: z.number().int() })),
+    unbalancedTransactions: z.array(z.string()),
+    driftedAccounts: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int(), sumOfEntries: z.number().int() })),
+  })
+  .openapi('LedgerCheck');
+type LedgerCheckJson = z.infer<typeof LedgerCheckView>;
+
+const listPaymentsQuery = pageQuery.extend({
+  status: z.enum(STATUSES).optional(),
+  pspReference: z.string().max(255).optional(),
+  sourceId: z.string().max(64).optional(),
+});
+
+const balancesQuery = z.object({
+  currency: z
+    .string()
+    .transform((s, ctx) => normalizeCurrency(s) ?? (ctx.addIssue({ code: 'custom', message: 'a three-letter ISO 4217 code' }), z.NEVER))
+    .optional()
+    .openapi({ description: 'ISO 4217 code, e.g. EUR', example: 'EUR' }),
+});
+
+const paymentId = idParam('pay_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
+const notFound = problems({ 404: ['not_found'] });
+
+const listPaymentsRoute = defineRoute({
+  method: 'get',
+  path: '/',
+  tags: ['Payments'],
+  summary: 'List payments, newest first',
+  security: merchantAuth,
+  request: { query: listPaymentsQuery },
+  responses: { 200: jsonResponse(pageOf(PaymentView), 'A page of payments') },
+});
+
+const getPaymentRoute = defineRoute({
+  method: 'get',
+  path: '/{id}',
+  tags: ['Payments'],
+  summary: 'Get a payment',
+  security: merchantAuth,
+  request: { params: paymentId },
+  responses: { 200: jsonResponse(PaymentView, 'The payment'), ...notFound },
+});
+
+const transitionsRoute = defineRoute({
+  method: 'get',
+  path: '/{id}/transitions',
+  tags: ['Payments'],
+  summary: 'The payment’s audit trail, oldest first',
+  security: merchantAuth,
+  request: { params: paymentId },
+  responses: { 200: jsonResponse(z.object({ data: z.array(Transition) }), 'The transitions'), ...notFound },
+});
+
+const paymentLedgerRoute = defineRoute({
+  method: 'get',
+  path: '/{id}/ledger',
+  tags: ['Payments'],
+  summary: 'The payment’s ledger transactions, oldest first',
+  security: merchantAuth,
+  request: { params: paymentId },
+  responses: { 200: jsonResponse(z.object({ data: z.array(LedgerTransactionView) }), 'The ledger transactions'), ...notFound },
+});
+
+const balancesRoute = defineRoute({
+  method: 'get',
+  path: '/balances',
+  tags: ['Ledger'],
+  summary: 'Account balances per currency',
+  security: merchantAuth,
+  request: { query: balancesQuery },
+  responses: { 200: jsonResponse(z.object({ data: z.array(Balance) }), 'The balances') },
+});
+
+const checkRoute = defineRoute({
+  method: 'get',
+  path: '/check',
+  tags: ['Ledger'],
+  summary: 'Prove the ledger from its entries',
+  security: merchantAuth,
+  responses: { 200: jsonResponse(LedgerCheckView, 'The check') },
+});
+
+/**
+ * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger` (CONTRACT.md
+ * "Payments"). Amounts are integer minor units.
+ */
+export function paymentRoutes(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  app.openapi(listPaymentsRoute, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await listPayments(c.var.deps.sql, c.var.merchant.id, q);
+    return c.json(toPage(rows, q.limit, (p) => paymentView(p) as PaymentJson), 200);
+  });
+
+  const load = async (c: { var: AppEnv['Variables'] }, id: string) => {
+    const p = await getPayment(c.var.deps.sql, c.var.merchant.id, id);
+    if (!p) throw new NotFoundError('Payment');
+    return p;
+  };
+
+  app.openapi(getPaymentRoute, async (c) => c.json(paymentView(await load(c, c.req.valid('param').id)) as PaymentJson, 200));
+
+  app.openapi(transitionsRoute, async (c) => {
+    const p = await load(c, c.req.valid('param').id);
+    const rows = await listTransitions(c.var.deps.sql, p.id);
+    return c.json({ data: rows.map((t) => ({ ...t, at: t.at.toISOString() })) }, 200);
+  });
+
+  app.openapi(paymentLedgerRoute, async (c) => {
+    const p = await load(c, c.req.valid('param').id);
+    const txs = await listPaymentLedger(c.var.deps.sql, p.id);
+    return c.json(
+      {
+        data: txs.map((t) => ({
+          id: t.id,
+          kind: t.kind,
+          cause: t.cause,
+          createdAt: t.createdAt.toISOString(),
+          entries: t.entries.map((e) => ({ ...e, amount: toJsonAmount(e.amount) })),
+        })),
+      },
+      200,
+    );
+  });
+  return app;
+}
+
+/**
+ * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger").
+ * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
+ */
+export function ledgerRoutes(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  app.openapi(balancesRoute, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await listBalances(c.var.deps.sql, c.var.merchant.id, q.currency);
+    return c.json({ data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: toJsonAmount(r.balance) })) }, 200);
+  });
+  app.openapi(checkRoute, async (c) => {
+    const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
+    if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
+    return c.json(ledgerCheckView(r) as LedgerCheckJson, 200);
+  });
+  return app;
+}

@@ -1,0 +1,156 @@
+// The `switchyard` CLI as a person runs it: a child process (tsx src/cli.ts …) on this
+// file's database, asserting on exit codes and what it prints.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateMasterKey } from '../../src/core/secrets.js';
+import { testApp, testDeps } from '../app.js';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tsx = path.join(root, 'node_modules/.bin/tsx');
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+let db: TestDatabase;
+let dataDir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-cli-'));
+});
+afterAll(async () => {
+  await db?.drop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The child's environment: this file's database, explicit secrets, nothing written to the repo. */
+function env(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: db.url,
+    SWITCHYARD_MASTER_KEY: generateMasterKey(),
+    SWITCHYARD_ADMIN_TOKEN: 'adm_cli_test_token_0123456789',
+    SWITCHYARD_DATA_DIR: dataDir,
+    SWITCHYARD_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'test',
+  };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `switchyard …args` to completion. */
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, ['src/app/cli/index.ts', ...args], { cwd: root, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('switchyard CLI', () => {
+  it('prints each command\'s usage for --help and exits 0', async () => {
+    const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen'];
+    const runs = await Promise.all([cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
+    expect(runs[0]!.code).toBe(0);
+    for (const c of commands) expect(runs[0]!.stdout).toContain(c);
+    commands.forEach((c, i) => {
+      const run = runs[i + 1]!;
+      expect(run.code, `${c} --help: ${run.stderr}`).toBe(0);
+      expect(run.stdout).toContain(`switchyard ${c}`);
+      expect(run.stderr).toBe('');
+    });
+  });
+
+  it('exits 2 with the usage on stderr for an unknown command or a bad option', async () => {
+    const [unknown, badOption, missing] = await Promise.all([
+      cli('frobnicate'),
+      cli('ledger', 'check', '--merchant'),
+      cli('merchants', 'create'),
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^switchyard: unknown command frobnicate\n/);
+    expect(unknown.stderr).toContain('switchyard <command> [options]');
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toContain('switchyard ledger check --merchant');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^switchyard: --name is required\n/);
+  });
+
+  it('creates a merchant whose API key authenticates, and checks its (empty) ledger', async () => {
+    const created = await cli('merchants', 'create', '--name', 'Acme');
+    expect(created.code, created.stderr).toBe(0);
+    const apiKey = /\b(sk_\S+)/.exec(created.stdout)?.[1];
+    const id = /\b(mch_\S+)/.exec(created.stdout)?.[1];
+    expect(apiKey).toBeDefined();
+    expect(id).toBeDefined();
+
+    const app = testApp(await testDeps(db));
+    const ok = await app.request('/v1/payments', { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(ok.status).toBe(200);
+    const wrong = await app.request('/v1/payments', { headers: { authorization: `Bearer ${apiKey}x` } });
+    expect(wrong.status).toBe(401);
+
+    const [check, unknown] = await Promise.all([cli('ledger', 'check', '--merchant', id!), cli('ledger', 'check', '--merchant', 'mch_nope')]);
+    expect(check.code, check.stderr).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ merchant: id, balanced: true });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^switchyard: no merchant mch_nope[^\n]*\n$/);
+  });
+
+  it('refuses to replay an unknown event with one line and exit 1', async () => {
+    const run = await cli('events', 'replay', 'evt_doesnotexist');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^switchyard: no event evt_doesnotexist[^\n]*\n$/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('says what to check, in one line, when the database is unreachable', async () => {
+    const child = spawn(tsx, ['src/app/cli/index.ts', 'ledger', 'check', '--merchant', 'mch_x'], {
+      cwd: root,
+      env: { ...env(), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^switchyard: cannot reach the database .*check DATABASE_URL[^\n]*\n$/);
+  });
+
+  it('runs `work` until SIGTERM, then exits 0 within the shutdown bound', async () => {
+    // Node itself with tsx as its loader, so the signal reaches the gateway's own handler: the
+    // tsx CLI relays it, and kills its child outright when the child has not acknowledged it
+    // within 60 ms (a loaded CI machine), which exits 143.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/index.ts', 'work'], { cwd: root, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (stdout.includes('worker is running')) resolve();
+      });
+      child.on('close', () => reject(new Error(`work exited before it was running: ${stderr}`)));
+    });
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect(code, stderr).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
+  });
+});
