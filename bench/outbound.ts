@@ -16,6 +16,7 @@ import { startEmbeddedPostgres } from '../src/app/db/embedded-postgres.js';
 import { migrate } from '../src/app/db/migrate.js';
 import { systemClock } from '../src/core/clock.js';
 import type { Deps } from '../src/core/deps.js';
+import { nodeHmacBackend } from '../src/app/node/hmac-backend.js';
 import { startRunner } from '../src/app/worker.js';
 import { createLogger } from '../src/app/node/logger.js';
 import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     secretBox: await createSecretBox(generateMasterKey()),
     adminToken: 'unused-admin-token-0000',
     dispatcher: createGuardedAgent({ allowPrivate: true }),
+    hmac: nodeHmacBackend,
   };
   const receivers = await startReceivers();
   const base = `http://127.0.0.1:${receivers.port}`;

@@ -2,7 +2,7 @@
 import { systemClock, type Clock } from '../src/core/clock.js';
 import { loadConfig, type Config } from '../src/core/config.js';
 import { apiKeyPrefix, generateApiKey, hashApiKey } from '../src/core/auth/api-keys.js';
-import { createApp } from '../src/app/http.js';
+import { createApp, type AppDeps } from '../src/app/http.js';
 import type { Deps, Log } from '../src/core/deps.js';
 import { insertMerchant } from '../src/core/merchants/merchant-store.js';
 import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
@@ -52,7 +52,7 @@ export async function testDeps(
 }
 
 /** An app on `deps`; call it with `app.request(path, init)`. */
-export function testApp(deps: Deps) {
+export function testApp(deps: AppDeps) {
   return createApp(deps);
 }
 

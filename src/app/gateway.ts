@@ -12,8 +12,7 @@ import { randomBytes, toBase64Url, useHmacBackend } from '../core/crypto.js';
 import { createSql, type Sql } from '../core/db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { migrate } from './db/migrate.js';
-import { createApp } from './http.js';
-import type { Deps } from '../core/deps.js';
+import { createApp, type AppDeps } from './http.js';
 import { startRunner } from './worker.js';
 import { loadOrCreateSecretFile } from './node/local-state.js';
 import { createLogger, type Logger } from './node/logger.js';
@@ -43,7 +42,7 @@ export interface Gateway {
   adminToken: string;
   databaseUrl: string;
   embedded: boolean;
-  deps: Deps;
+  deps: AppDeps;
   /**
    * Stops accepting requests and jobs and lets in-flight ones finish, then closes the
    * database. Bounded by SWITCHYARD_SHUTDOWN_TIMEOUT_MS: past it, the requests and jobs
@@ -95,7 +94,7 @@ export async function prepare(
   config: Config,
   logger: Logger,
   options: { checkMasterKey?: boolean } = {},
-): Promise<{ deps: Deps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
+): Promise<{ deps: AppDeps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
     throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
   }
@@ -142,7 +141,7 @@ export async function prepare(
     config.SWITCHYARD_ADMIN_TOKEN ?? (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
   // One SSRF-guarded Agent for deliveries and PSP calls: the same rules, one pool to close.
   const dispatcher = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
-  const deps: Deps = {
+  const deps: AppDeps = {
     sql,
     config,
     clock: systemClock,
@@ -152,6 +151,7 @@ export async function prepare(
     dispatcher,
     checkOutboundUrl: checkEndpointUrl,
     pspFetch: guardedPspFetch(dispatcher),
+    hmac: nodeHmacBackend,
     metrics: createMetrics(sql, { logger, process: true }),
     sourceCache: new SourceCache({ ttlMs: config.SWITCHYARD_SOURCE_CACHE_TTL_MS }),
     readRawBody: readIncomingBody,

@@ -2,7 +2,7 @@
 // with node:dns. The Workers entry mounts only the inbound and health routes.
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { ingestRoutes } from '../inbound/routes/ingest.js';
+import { ingestRoutes, type IngestOptions } from '../inbound/routes/ingest.js';
 import { inboundEventRoutes } from '../inbound/routes/inbound-events.js';
 import { sourceRoutes } from '../inbound/routes/sources.js';
 import { endpointRoutes } from '../outbound/routes/endpoints.js';
@@ -21,6 +21,9 @@ import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js
 import { ledgerRoutes, paymentRoutes } from '../payments-api/routes/payments.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 
+/** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
+export type AppDeps = Deps & IngestOptions;
+
 /**
  * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
  * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
@@ -36,7 +39,7 @@ import { unstorableTextGuard } from '../core/http/validate.js';
  * const app = createApp(deps);
  * serve({ fetch: app.fetch, port: 3000 });
  */
-export function createApp(deps: Deps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
+export function createApp(deps: AppDeps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
   const app = createRouter();
   app.use('*', requestContext(() => deps));
   app.onError(onError);
@@ -54,7 +57,7 @@ export function createApp(deps: Deps, options: { expectedMigration?: string } = 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
   app.route('/admin', merchantRoutes());
-  app.route('/inbound', ingestRoutes());
+  app.route('/inbound', ingestRoutes({ inboundBatcher: deps.inboundBatcher, sourceCache: deps.sourceCache }));
 
   const v1 = createRouter();
   v1.use('*', requireMerchant(), unstorableTextGuard());

@@ -1,11 +1,18 @@
 import { z } from 'zod';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../outbound/backoff.js';
 
 const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Delays in **seconds** before each retry after the first attempt: 5 s, 5 min, 30 min, 2 h,
+ * 5 h, 10 h, 10 h — 8 attempts in all, about 27.6 h end to end (CONTRACT "Outbound webhooks",
+ * the schedule Standard Webhooks/Svix publish).
+ */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
 
 /**
  * Every setting Switchyard reads, with its default. Parsed once by the entry file from

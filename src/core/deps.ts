@@ -3,9 +3,8 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Result } from './result.js';
 import type { Sql } from './db/client.js';
+import type { HmacBackend } from './crypto.js';
 import type { SecretBox } from './secrets.js';
-import type { InboundBatcher } from '../inbound/batcher.js';
-import type { ResolvedSource, SourceCache } from '../inbound/source-cache.js';
 
 /** The few logger methods Switchyard calls; pino's Logger satisfies it, so does a Worker's console shim. */
 export interface Log {
@@ -85,20 +84,14 @@ export interface Deps {
    */
   pspFetch?: typeof fetch;
   /**
-   * Groups concurrent inbound requests into one statement and commit (Node, when
-   * SWITCHYARD_INBOUND_BATCHING is on); absent, each request stores its events in a
-   * transaction of its own (Workers, tests).
-   */
-  inboundBatcher?: InboundBatcher;
-  /** Source lookups of the inbound route, kept SWITCHYARD_SOURCE_CACHE_TTL_MS; absent, every request reads the database. */
-  sourceCache?: SourceCache<ResolvedSource | undefined>;
-  /**
    * Node only: reads a request's raw body, at most `maxBytes` ('too_large' beyond, the rest
    * unread), straight from @hono/node-server's IncomingMessage (`env` is the Hono `c.env`),
    * which skips building a Web Request and stream for it; undefined when `env` carries no
    * IncomingMessage (then the caller reads the Web Request).
    */
   readRawBody?(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined;
+  /** Node only: node:crypto's synchronous HMAC, for signing outbound messages; absent, Web Crypto's (the same bytes). */
+  hmac?: HmacBackend;
   /** Counters and histograms for `GET /metrics`; absent, nothing is counted. */
   metrics?: MetricsSink;
 }

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   classifyStatus,
-  DEFAULT_RETRY_SCHEDULE_SECONDS,
   parseRetryAfterMs,
   retryDelayMs,
   type ResponseClass,
 } from './backoff.js';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/config.js';
 
 const schedule = DEFAULT_RETRY_SCHEDULE_SECONDS;
 

@@ -2,14 +2,6 @@
  * Retry policy for outbound deliveries: the schedule, jitter, how a response status is
  * classified, and `Retry-After` parsing. Pure functions, no I/O.
  */
-
-/**
- * Delays in **seconds** before each retry after the first attempt: 5 s, 5 min, 30 min, 2 h,
- * 5 h, 10 h, 10 h — 8 attempts in all, about 27.6 h end to end (CONTRACT "Outbound webhooks",
- * the schedule Standard Webhooks/Svix publish).
- */
-export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
-
 /** Jitter spreads retries of a burst of failures so they do not hit the endpoint together. */
 const JITTER = 0.2;
 
@@ -17,7 +9,7 @@ const JITTER = 0.2;
  * Delay in **milliseconds** before retry number `retryNumber` (1 = the first retry):
  * `schedule[retryNumber - 1]` seconds with uniform ±20 % jitter, rounded to an integer.
  *
- * @param schedule Delays in seconds, e.g. {@link DEFAULT_RETRY_SCHEDULE_SECONDS}.
+ * @param schedule Delays in seconds, e.g. DEFAULT_RETRY_SCHEDULE_SECONDS (src/core/config.ts).
  * @param random Source in [0, 1); injectable for tests.
  * @returns The delay in ms, or `undefined` when the schedule is exhausted (or
  *   `retryNumber` is not a positive integer): the message has failed.

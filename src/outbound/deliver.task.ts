@@ -20,7 +20,6 @@ import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } 
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 import type { CryptoKey } from '../core/crypto.js';
 import { SecretUnreadableError } from '../core/secrets.js';
-import { nodeHmacBackend } from '../app/node/hmac-backend.js';
 
 /** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
 export const USER_AGENT = 'Switchyard/0.1.0';
@@ -374,8 +373,8 @@ async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Promise<Sig
     body: m.payload,
     secrets: signing.secrets,
     ed25519Keys: signing.ed25519Keys,
-    // node:crypto's HMAC, synchronously: the same bytes as Web Crypto's, without a thread-pool job per signature
-    hmacSha256: (key, data) => nodeHmacBackend.hmac('SHA-256', key, data),
+    // node:crypto's HMAC when the process lends it: the same bytes, without a thread-pool job per signature
+    ...(deps.hmac ? { hmacSha256: (key: Uint8Array, data: Uint8Array) => deps.hmac!.hmac('SHA-256', key, data) } : {}),
   });
   const outcome: DispatchOutcome = await dispatch({
     url: m.url,

@@ -52,7 +52,7 @@ import {
   type PspOperation,
 } from '../core/payments/operation-store.js';
 import type { ConnectorOptions, CreatePaymentCall, PspResult } from './connectors/types.js';
-import { OPERATION_METADATA_KEY } from '../inbound/normalize/types.js';
+import { OPERATION_METADATA_KEY } from '../core/payments/operation-ids.js';
 
 /** Settings of the payments API; all have defaults. */
 export interface PaymentCommandOptions {

@@ -1,6 +1,6 @@
 // What each PSP accepts as payment metadata, checked before a create call is made.
 import type { ValidationIssue } from '../core/errors.js';
-import { OPERATION_METADATA_KEY } from '../inbound/normalize/types.js';
+import { OPERATION_METADATA_KEY } from '../core/payments/operation-ids.js';
 
 /**
  * A PSP's limits on the metadata of a payment, and how many of its keys Switchyard itself

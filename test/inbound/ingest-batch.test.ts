@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/core/db/client.js';
+import type { AppDeps } from '../../src/app/http.js';
 import type { Deps } from '../../src/core/deps.js';
 import { Batcher, createInboundBatcher, storeInboundGroups, type BatchTimer, type InboundBatcher } from '../../src/inbound/batcher.js';
 import type { NewInboundEvent, StoredInboundEvent } from '../../src/inbound/inbound-event-store.js';
@@ -45,7 +46,7 @@ afterAll(async () => db.drop());
 
 /** An app whose inbound route batches on `sql` with `batcher`, and caches sources. */
 function batchingApp(sql: Sql, batcher: InboundBatcher) {
-  const deps: Deps = { ...base, sql, inboundBatcher: batcher, sourceCache: new SourceCache<ResolvedSource | undefined>({ ttlMs: 60_000 }) };
+  const deps: AppDeps = { ...base, sql, inboundBatcher: batcher, sourceCache: new SourceCache<ResolvedSource | undefined>({ ttlMs: 60_000 }) };
   return testApp(deps);
 }
 
@@ -247,7 +248,7 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     const sql = createSql(proxy.url, { max: 2 });
     try {
       const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 2 });
-      const deps: Deps = {
+      const deps: AppDeps = {
         ...base,
         sql,
         inboundBatcher: batcher,
@@ -315,7 +316,7 @@ describe('POST /inbound/{sourceId} with group commit', () => {
 
   it('reads the body straight from Node\'s request on @hono/node-server: stores it byte for byte, and refuses an oversize body, declared or streamed, with 413', async () => {
     const batcher = createInboundBatcher(db.sql, { maxWeight: 100, windowMs: 1, maxInFlight: 2 });
-    const deps: Deps = {
+    const deps: AppDeps = {
       ...base,
       config: { ...base.config, SWITCHYARD_INBOUND_MAX_BYTES: 4096 },
       inboundBatcher: batcher,

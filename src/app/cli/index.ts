@@ -15,10 +15,9 @@ import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
 import { createLogger } from '../node/logger.js';
 import { insertMerchant } from '../../core/merchants/merchant-store.js';
 import { prepare, runRole, type Role } from '../gateway.js';
-import { STRIPE_EVENT_KINDS } from '../../inbound/normalize/stripe.js';
 import { signStripe } from '../../inbound/verifiers/testing.js';
 import { redeliverEvent } from '../../core/events/outbox.js';
-import { buildStripeEvent, type SimulatedStripeType } from '../../dev/simulate/stripe.js';
+import { buildStripeEvent, SIMULATED_STRIPE_TYPES, type SimulatedStripeType } from '../../dev/simulate/stripe.js';
 import { verifyStandardWebhooks } from '../../inbound/verifiers/standard-webhooks.js';
 
 const DB_NOTE = 'Reads DATABASE_URL (unset: the embedded PostgreSQL of `npm start`, started if it is not running).';
@@ -83,7 +82,7 @@ Posts one Stripe-signed event to a running gateway.
   --currency <code>         default usd
   --refunded <minor units>  charge.refunded: cumulative refunded amount
 
-Event types: ${Object.keys(STRIPE_EVENT_KINDS).join(', ')}`,
+Event types: ${SIMULATED_STRIPE_TYPES.join(', ')}`,
   listen: `switchyard listen [--port 4000] [--secret whsec_…]
 
 A local endpoint on 127.0.0.1 that prints each delivery and, with --secret, verifies its
@@ -294,7 +293,7 @@ async function simulateCommand(args: string[]): Promise<void> {
   if (values.help) return help('simulate');
   const [provider, type] = positionals;
   if (provider !== 'stripe') usage('simulate', 'simulate supports the provider "stripe" for now');
-  if (!type || !(type in STRIPE_EVENT_KINDS)) usage('simulate', `unknown or missing event type ${type ?? ''}`);
+  if (!type || !(SIMULATED_STRIPE_TYPES as readonly string[]).includes(type)) usage('simulate', `unknown or missing event type ${type ?? ''}`);
   if (!values.source || !values.secret) usage('simulate', '--source and --secret are required');
   const amount = Number(values.amount);
   if (!Number.isSafeInteger(amount) || amount < 0) usage('simulate', '--amount is a whole number of minor units');

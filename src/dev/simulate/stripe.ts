@@ -1,8 +1,19 @@
 import { randomBytes, toHex } from '../../core/crypto.js';
-import { STRIPE_EVENT_KINDS } from '../../inbound/normalize/stripe.js';
 
-/** The Stripe event types the simulator can build: the ones Switchyard maps. */
-export type SimulatedStripeType = keyof typeof STRIPE_EVENT_KINDS;
+/**
+ * The Stripe event types the simulator can build: the payment-level types Switchyard maps
+ * (src/inbound/normalize/stripe.ts STRIPE_EVENT_KINDS; a test keeps the two lists equal).
+ */
+export const SIMULATED_STRIPE_TYPES = [
+  'payment_intent.amount_capturable_updated',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'charge.refunded',
+] as const;
+
+/** One of {@link SIMULATED_STRIPE_TYPES}. */
+export type SimulatedStripeType = (typeof SIMULATED_STRIPE_TYPES)[number];
 
 /** What varies between simulated events; amounts in minor units. */
 export interface StripeScenario {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
-import { isOperationId, OPERATION_METADATA_KEY, type Normalized, type NormalizedEvent } from './types.js';
+import { isOperationId, OPERATION_METADATA_KEY } from '../../core/payments/operation-ids.js';
+import type { Normalized, NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 

@@ -13,7 +13,8 @@ import { unstorableAt } from '../../core/text.js';
 import { nestedDeeperThan } from '../json-depth.js';
 import { identifyEvents } from '../providers.js';
 import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from '../inbound-event-store.js';
-import type { ResolvedSource } from '../source-cache.js';
+import type { InboundBatcher } from '../batcher.js';
+import type { ResolvedSource, SourceCache } from '../source-cache.js';
 import { loadInboundSource } from '../source-store.js';
 import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
 
@@ -60,16 +61,28 @@ function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
 
+/** What the inbound route may share across requests; each is optional (Workers and tests run without). */
+export interface IngestOptions {
+  /**
+   * Groups concurrent inbound requests into one statement and commit (Node, when
+   * SWITCHYARD_INBOUND_BATCHING is on); absent, each request stores its events in a
+   * transaction of its own.
+   */
+  inboundBatcher?: InboundBatcher;
+  /** Source lookups, kept SWITCHYARD_SOURCE_CACHE_TTL_MS; absent, every request reads the database. */
+  sourceCache?: SourceCache<ResolvedSource | undefined>;
+}
+
 /**
  * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
  * verify them in the source's scheme, then store them under `UNIQUE (source_id, event_id)`
  * and queue their processing in one statement (see storeInboundEvents); ack only after the
- * commit. With `deps.inboundBatcher` (the Node app) that statement carries the events of
+ * commit. With `options.inboundBatcher` (the Node app) that statement carries the events of
  * every request in flight at once (group commit); without it (Workers), one request's.
  * A batching PSP's request (GoCardless `events`, Adyen `notificationItems`) is stored as one
  * inbound event per item, all-or-nothing (see identifyEvents); `duplicate` is true only when
  * every item was already stored.
- * Sources come through `deps.sourceCache` when present.
+ * Sources come through `options.sourceCache` when present.
  * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
  * text/plain, which Adyen requires, duplicates included), or a problem: 404
  * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 400
@@ -86,13 +99,13 @@ const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
  * provider `unknown` when the source is not found; seconds from the route's start to the
  * ack. Log lines go through the request's logger (`c.var.log`).
  */
-export function ingestRoutes(): Hono<AppEnv> {
+export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/:sourceId', async (c) => {
     const started = performance.now();
     const report: Report = { provider: 'unknown', outcome: 'internal_error' };
     try {
-      return await ingest(c, report);
+      return await ingest(c, report, options);
     } catch (error) {
       if (error instanceof AppError) report.outcome = error.code;
       throw error;
@@ -112,12 +125,18 @@ interface Report {
 /**
  * The source `sourceId` names, its active secrets decrypted, and its verifier; undefined
  * when there is no such source (or its provider has no verifier). Through
- * `deps.sourceCache` when the process has one. A secret this process's master key cannot
+ * `cache` when the process has one. A secret this process's master key cannot
  * open is left out (logged at error: during a rotation the other one still verifies);
  * throws {@link SecretUnreadableError} when none opens. Throws when the database cannot be
  * read, or does not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS.
  */
-async function resolveSource(deps: Deps, sourceId: string, now: Date, log: Log): Promise<ResolvedSource | undefined> {
+async function resolveSource(
+  deps: Deps,
+  cache: IngestOptions['sourceCache'],
+  sourceId: string,
+  now: Date,
+  log: Log,
+): Promise<ResolvedSource | undefined> {
   const load = async (): Promise<ResolvedSource | undefined> => {
     // Bounded only when the database is asked: a cache hit sets no timer.
     const source = await withinMs(loadInboundSource(deps.sql, sourceId, now), deps.config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS);
@@ -132,10 +151,10 @@ async function resolveSource(deps: Deps, sourceId: string, now: Date, log: Log):
     }
     return { source, secrets, verify };
   };
-  return deps.sourceCache ? deps.sourceCache.get(sourceId, load) : load();
+  return cache ? cache.get(sourceId, load) : load();
 }
 
-async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
+async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions): Promise<Response> {
   const deps = c.var.deps;
   const { clock, config } = deps;
   const refuse = (code: ErrorCode, status: number, detail: string): Response => {
@@ -146,7 +165,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
   const now = clock();
   let resolved: ResolvedSource | undefined;
   try {
-    resolved = isId('src', sourceId) ? await resolveSource(deps, sourceId, now, requestLog(c)) : undefined;
+    resolved = isId('src', sourceId) ? await resolveSource(deps, options.sourceCache, sourceId, now, requestLog(c)) : undefined;
   } catch (error) {
     if (error instanceof SecretUnreadableError) {
       // The operator's to fix (the master key), not the PSP's: 500, and the PSP retries.
@@ -228,7 +247,7 @@ async function ingest(c: Context<AppEnv>, report: Report): Promise<Response> {
     // Every event of the request in one statement: all stored and queued, or none. With a
     // batcher (Node), together with the other requests in flight; without (Workers), alone.
     results = await withinMs(
-      deps.inboundBatcher ? deps.inboundBatcher.submit(rows) : storeInboundEvents(deps.sql, rows),
+      options.inboundBatcher ? options.inboundBatcher.submit(rows) : storeInboundEvents(deps.sql, rows),
       config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
     );
   } catch (error) {
