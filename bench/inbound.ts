@@ -36,7 +36,7 @@ const SECRET = 'whsec_bench_inbound_secret_0123456789';
 const HEADLINE = 50;
 
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
-const line = (s = '') => process.stdout.write(s + '\n');
+const line = (s = '') => process.stdout.write(`${s}\n`);
 
 /** A Stripe payment_intent.succeeded of about 1.5 KB, as Stripe serialises it, with `__EVT__` and `__PI__` placeholders. */
 function stripeTemplate(): string {

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const stats = new Map<string, { count: number; delays: number[] }>();
-const prefix = (url: string) => '/' + (url.split('/')[1] ?? '');
+const prefix = (url: string) => `/${url.split('/')[1] ?? ''}`;
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];

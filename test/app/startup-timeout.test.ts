@@ -44,7 +44,9 @@ async function silentServer(): Promise<number> {
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
   });
-  (server as { closeAllConnections?: () => void }).closeAllConnections = () => sockets.forEach((s) => s.destroy());
+  (server as { closeAllConnections?: () => void }).closeAllConnections = () => {
+    for (const s of sockets) s.destroy();
+  };
   return listen(server);
 }
 

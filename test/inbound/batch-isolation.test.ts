@@ -154,7 +154,7 @@ describe('the inbound batcher', () => {
       const refused = answers[15]!;
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { code: string }).code).toBe('store_unavailable');
-      expect(answers.filter((r, i) => i !== 15).every((r) => r.status === 200)).toBe(true);
+      expect(answers.filter((_, i) => i !== 15).every((r) => r.status === 200)).toBe(true);
       expect(await storedCount(genuine.map((g) => g.eventId))).toBe(genuine.length);
       // The failure is one line naming the database's reason, without a stack.
       const failures = lines().filter((l) => l.msg === 'inbound event could not be stored');

@@ -44,7 +44,6 @@ beforeAll(async () => {
 afterAll(async () => db.drop());
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The signature headers each verifier checks (lower-case), the ones mutations target. */
 const SIGNATURE_HEADERS: Record<InboundProvider, string[]> = {

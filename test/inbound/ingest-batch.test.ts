@@ -84,7 +84,7 @@ function heldTimer(): BatchTimer & { fire(): void } {
     fire() {
       const fns = [...armed];
       armed.clear();
-      fns.forEach((f) => f());
+      for (const f of fns) f();
     },
   };
 }

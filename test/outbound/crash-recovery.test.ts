@@ -210,7 +210,10 @@ async function startChildWorker(databaseUrl: string, masterKey: string) {
       const check = () => {
         for (const l of lines) {
           const m = l.match(pattern);
-          if (m) return (clearTimeout(timer), resolve(m));
+          if (m) {
+            clearTimeout(timer);
+            return resolve(m);
+          }
         }
         waiters.push(check);
       };
