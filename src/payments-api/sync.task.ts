@@ -8,7 +8,9 @@
  * payments: its unresolved operations wait for the webhook and the next sync.
  */
 import type { Deps } from '../core/deps.js';
-import { callPsp, connectorOptions, settleOperation, type PaymentCommandOptions } from './commands.js';
+import { callPsp, connectorOptions } from './call-psp.js';
+import type { PaymentCommandOptions } from './commands.js';
+import { settleOperation } from './settle-operation.js';
 import { loadSourceCredentials } from './connectors/credentials.js';
 import { connectorFor } from './connectors/index.js';
 import { enqueueOperationSync, getOperation, listStaleOperations, updateOperation } from '../core/payments/operation-store.js';

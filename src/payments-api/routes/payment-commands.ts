@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { executePaymentCommand, type PaymentCommand, type PaymentCommandOptions } from '../commands.js';
+import type { PaymentCommand, PaymentCommandOptions } from '../commands.js';
+import { executePaymentCommand } from '../execute-command.js';
 import { MAX_MINOR_UNITS, normalizeCurrency } from '../../core/money.js';
 import type { AppEnv } from '../../core/deps.js';
 import { merchantAuth, problems } from '../../core/http/openapi.js';
