@@ -10,6 +10,7 @@ import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { validationError } from '../../core/http/validate.js';
 import { ValidationError } from '../../core/errors.js';
 import { metadataIssues } from '../metadata.js';
+import { getSourceProvider } from '../connectors/source-store.js';
 
 const TAGS = ['Payments'];
 
@@ -152,9 +153,8 @@ export function paymentCommandRoutes(options: PaymentCommandOptions = {}): OpenA
     if (metadata) {
       // Checked against the source's PSP before the key is claimed: a 400 is not stored, so a
       // corrected retry may reuse the key. (An unknown source is the command's 404.)
-      const [source] = await c.var.deps.sql<{ provider: string }[]>`
-        select provider from gw.sources where id = ${body.sourceId} and merchant_id = ${c.var.merchant.id}`;
-      const issues = source ? metadataIssues(source.provider, metadata) : [];
+      const provider = await getSourceProvider(c.var.deps.sql, c.var.merchant.id, body.sourceId);
+      const issues = provider ? metadataIssues(provider, metadata) : [];
       if (issues.length > 0) throw new ValidationError(issues, "The metadata does not fit the source's PSP.");
     }
     const command: PaymentCommand = {
