@@ -17,7 +17,7 @@ import { enqueueOperationSync, getOperation, listStaleOperations, updateOperatio
 import type { PspResult } from './connectors/types.js';
 
 /** What one sync did. */
-export type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
+type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
 
 /**
  * The `sync_psp_operation` task: asks the PSP about one `requested` or `pending` operation
@@ -98,7 +98,7 @@ async function fetchState(
 }
 
 /** Default age after which an unresolved operation is synced by the cron, seconds. */
-export const DEFAULT_SYNC_AFTER_SECONDS = 60;
+const DEFAULT_SYNC_AFTER_SECONDS = 60;
 
 /**
  * The `sync_stale_psp_operations` cron task: queues a sync for every operation still

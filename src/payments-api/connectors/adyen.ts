@@ -17,7 +17,7 @@ import { baseUrl, pspFetch, unknownFor } from './http.js';
 import type { Connector, ConnectorOptions, CreatePaymentCall, PspResult } from './types.js';
 
 /** Adyen's Checkout test endpoint (live endpoints are per merchant: set `apiBaseUrl`). */
-export const ADYEN_CHECKOUT_TEST_BASE = 'https://checkout-test.adyen.com/v71';
+const ADYEN_CHECKOUT_TEST_BASE = 'https://checkout-test.adyen.com/v71';
 
 // https://docs.adyen.com/online-payments/build-your-integration/payment-result-codes
 const FAILED_RESULT_CODES = new Set(['Refused', 'Error', 'Cancelled']);

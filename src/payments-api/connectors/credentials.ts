@@ -3,9 +3,7 @@ import { rethrowSecretUnreadable, type SecretBox } from '../../core/secrets.js';
 import { getSourceApiRow } from './source-store.js';
 
 /** The PSPs the payments API has connectors for. */
-export const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
-/** One of {@link CONNECTOR_PROVIDERS}. */
-export type ConnectorProvider = (typeof CONNECTOR_PROVIDERS)[number];
+const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
 
 /**
  * A source's PSP API credentials, decrypted (CONTRACT.md "Sources": `apiKey`, `apiBaseUrl`).

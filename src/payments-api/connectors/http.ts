@@ -5,7 +5,7 @@ import type { ConnectorOptions, PspResult } from './types.js';
  * answer: `unknown` (the request may have reached the PSP), or `rejected` with code
  * `url_not_allowed` when the request was never sent because its URL is not allowed.
  */
-export type PspHttp =
+type PspHttp =
   | { kind: 'response'; status: number; body: unknown }
   | { kind: 'unknown'; reason: string }
   | Extract<PspResult, { kind: 'rejected' }>;

@@ -1,7 +1,7 @@
 import type { Tx } from '../../core/db/client.js';
 
 /** The PSP API columns of a source (sql/0011_payments_api.sql); the API key still sealed. */
-export interface SourceApiRow {
+interface SourceApiRow {
   id: string;
   merchantId: string;
   provider: string;

@@ -34,14 +34,14 @@ import {
 } from './idempotency-store.js';
 
 /** How long a key is kept and replays, seconds (24 h, as Stripe and CONTRACT.md). */
-export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
+const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
 /** Default age after which a key's lock counts as abandoned by a crashed request, seconds. */
-export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
+const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
 /** Set on a replayed response (Stripe's header name; the draft leaves it to the server). */
-export const REPLAYED_HEADER = 'Idempotent-Replayed';
+const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 /** A response as stored with a finished key: HTTP status and JSON body (text, replayed byte for byte). */
-export interface StoredResponse {
+interface StoredResponse {
   status: number;
   body: string;
 }
@@ -50,7 +50,7 @@ export interface StoredResponse {
 export type PhaseOutcome = { next: string; operationId?: string } | { response: { status: number; body: unknown } };
 
 /** The request a key is being claimed for. `params` is the validated body (stored for recovery). */
-export interface IdempotentRequest {
+interface IdempotentRequest {
   merchantId: string;
   key: string;
   method: string;
@@ -143,7 +143,7 @@ export async function atomicPhase(
  * {@link atomicPhase} (and, between two of them, a foreign call carrying its own
  * idempotency key) and returns the last phase's outcome.
  */
-export type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
+type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
 
 /**
  * Runs `phases` from the claimed key's recovery point until one finishes with a response,

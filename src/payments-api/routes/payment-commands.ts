@@ -122,7 +122,7 @@ const routes = {
  * `invalid_request` (thrown as a ValidationError, as createRouter does). Nothing is stored for
  * either, so a corrected retry may reuse the key.
  */
-export function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
+function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
   if (result.success || !('error' in result) || !result.error) return undefined;
   if (result.target === 'header') {
     return problemResponse(
