@@ -117,10 +117,9 @@ const routes = {
 };
 
 /**
- * Turns zod-openapi validation failures into our problem+json: a bad or missing
- * `Idempotency-Key` header → 400 `idempotency_key_missing`; anything else → 400
- * `invalid_request` (thrown as a ValidationError, as createRouter does). Nothing is stored for
- * either, so a corrected retry may reuse the key.
+ * Validation failures as problem+json: a bad or missing `Idempotency-Key` header → 400
+ * `idempotency_key_missing`; anything else → 400 `invalid_request` (thrown, as createRouter
+ * does). Neither is stored, so a corrected retry may reuse the key.
  */
 function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
   if (result.success || !('error' in result) || !result.error) return undefined;
@@ -129,14 +128,13 @@ function paymentCommandsHook(result: { success: true } | { success: false; error
       problemBody('idempotency_key_missing', 400, 'This request needs an Idempotency-Key header of 1 to 255 characters, e.g. a V4 UUID.'),
     );
   }
-  throw validationError(result.error); // as every other router (createRouter)
+  throw validationError(result.error);
 }
 
 /**
  * `POST /v1/payments`, `/v1/payments/{id}/capture`, `/void`, `/refunds` (CONTRACT.md
  * "Payments"): each requires `Idempotency-Key` and runs through the source's PSP connector
- * (src/connectors/commands.ts). Mount under `/v1` beside the GET routes:
- * `v1.route('/payments', paymentCommandRoutes())`.
+ * ({@link executePaymentCommand}). Mounted at `/v1/payments` beside the GET routes.
  */
 export function paymentCommandRoutes(options: PaymentCommandOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: paymentCommandsHook as never });
