@@ -18,7 +18,8 @@ import { merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
-import { ledgerRoutes, paymentRoutes } from '../payments-api/routes/payments.js';
+import { ledgerRoutes } from '../payments-api/routes/ledger.js';
+import { paymentRoutes } from '../payments-api/routes/payments.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */

@@ -1,4 +1,3 @@
-// What each PSP accepts as payment metadata, checked before a create call is made.
 import type { ValidationIssue } from '../core/errors.js';
 import { OPERATION_METADATA_KEY } from '../core/payments/operation-ids.js';
 
@@ -22,13 +21,10 @@ const LIMITS: Record<string, MetadataLimits> = {
 };
 
 /**
- * The problems with `metadata` for a payment at `provider` (`stripe`, `adyen`; no limits
- * known for others: none), each at path `["metadata", key]` or `["metadata"]`: more keys than
- * the PSP allows once Switchyard's own are added, a key or value longer than it allows, or a
+ * The problems with `metadata` for a payment at `provider`, each at path `["metadata", key]`
+ * or `["metadata"]`: more keys than the PSP allows once Switchyard's own are added, a key or
+ * value too long (limits and sources in LIMITS: stripe, adyen; none known for others), or a
  * key Switchyard sets itself (`switchyard_op`). Empty when it fits.
- *
- * Sources: Stripe "Metadata" (50 keys, keys up to 40 characters, values up to 500), Adyen
- * Checkout API v71 `/payments` `metadata` (20 pairs, keys up to 20 characters, values up to 80).
  */
 export function metadataIssues(provider: string, metadata: Record<string, string>): ValidationIssue[] {
   const limits = LIMITS[provider];

@@ -1,21 +1,21 @@
 /**
  * Status sync of PSP operations whose outcome is unknown (timeout, 5xx) or whose request
- * crashed before the PSP answered: "verify or fetch", as Hyperswitch's PSync. The call is
- * re-sent with the same PSP idempotency key, which the PSP answers with the first result (or
- * performs once, if the first never reached it). Stripe stores a 5xx answer under the key
- * and replays it, so when the re-send is still unknown and the payment's PaymentIntent is
- * known, the PaymentIntent is fetched (GET) and its state applied. Adyen has no GET for
- * payments: its unresolved operations wait for the webhook and the next sync.
+ * crashed before the PSP answered. The call is re-sent with the same PSP idempotency key, so
+ * the PSP answers with its first result or acts once. Stripe replays a 5xx stored under the
+ * key, so when the re-send is still unknown the PaymentIntent is fetched and its state
+ * applied. Adyen has no GET for payments: its operations wait for the webhook or the next sync.
  */
 import type { Deps } from '../core/deps.js';
-import { callPsp, connectorOptions, settleOperation, type PaymentCommandOptions } from './commands.js';
+import { callPsp, connectorOptions } from './call-psp.js';
+import type { PaymentCommandOptions } from './commands.js';
+import { settleOperation } from './settle-operation.js';
 import { loadSourceCredentials } from './connectors/credentials.js';
 import { connectorFor } from './connectors/index.js';
 import { enqueueOperationSync, getOperation, listStaleOperations, updateOperation } from '../core/payments/operation-store.js';
 import type { PspResult } from './connectors/types.js';
 
 /** What one sync did. */
-export type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
+type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
 
 /**
  * The `sync_psp_operation` task: asks the PSP about one `requested` or `pending` operation
@@ -96,7 +96,7 @@ async function fetchState(
 }
 
 /** Default age after which an unresolved operation is synced by the cron, seconds. */
-export const DEFAULT_SYNC_AFTER_SECONDS = 60;
+const DEFAULT_SYNC_AFTER_SECONDS = 60;
 
 /**
  * The `sync_stale_psp_operations` cron task: queues a sync for every operation still

@@ -1,23 +1,20 @@
 /**
  * Adyen connector: Checkout API v71 (https://docs.adyen.com/api-explorer/Checkout/71/overview):
  * `POST /payments`, `POST /payments/{paymentPspReference}/captures`, `/cancels`, `/refunds`,
- * JSON, `X-API-Key`, `Idempotency-Key` header (https://docs.adyen.com/development-resources/api-idempotency/,
- * at most 64 characters).
+ * JSON, `X-API-Key`, `Idempotency-Key` header of at most 64 characters
+ * (https://docs.adyen.com/development-resources/api-idempotency/).
  *
- * Limitation: the Checkout API has no GET for a payment, so this connector has no
- * `retrieve`. A modification is answered `status: "received"` and its outcome arrives by
- * webhook (CAPTURE, CANCELLATION, REFUND); an unknown outcome (timeout) is resolved by
- * re-sending the same call with the same Idempotency-Key, which Adyen answers with the
- * first response.
+ * The Checkout API has no GET for a payment, so there is no `retrieve`: a modification is
+ * answered `received` and its outcome comes by webhook (CAPTURE, CANCELLATION, REFUND); a
+ * timeout is resolved by re-sending with the same Idempotency-Key (Adyen replays its first answer).
  */
-import { toJsonAmount } from '../../core/money.js';
-import { minorUnits } from '../../core/money.js';
+import { minorUnits, toJsonAmount } from '../../core/money.js';
 import type { SourceCredentials } from './credentials.js';
 import { baseUrl, pspFetch, unknownFor } from './http.js';
 import type { Connector, ConnectorOptions, CreatePaymentCall, PspResult } from './types.js';
 
 /** Adyen's Checkout test endpoint (live endpoints are per merchant: set `apiBaseUrl`). */
-export const ADYEN_CHECKOUT_TEST_BASE = 'https://checkout-test.adyen.com/v71';
+const ADYEN_CHECKOUT_TEST_BASE = 'https://checkout-test.adyen.com/v71';
 
 // https://docs.adyen.com/online-payments/build-your-integration/payment-result-codes
 const FAILED_RESULT_CODES = new Set(['Refused', 'Error', 'Cancelled']);

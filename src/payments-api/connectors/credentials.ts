@@ -1,10 +1,9 @@
 import type { Tx } from '../../core/db/client.js';
 import { rethrowSecretUnreadable, type SecretBox } from '../../core/secrets.js';
+import { getSourceApiRow } from './source-store.js';
 
 /** The PSPs the payments API has connectors for. */
-export const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
-/** One of {@link CONNECTOR_PROVIDERS}. */
-export type ConnectorProvider = (typeof CONNECTOR_PROVIDERS)[number];
+const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
 
 /**
  * A source's PSP API credentials, decrypted (CONTRACT.md "Sources": `apiKey`, `apiBaseUrl`).
@@ -38,25 +37,20 @@ export async function loadSourceCredentials(
   merchantId: string,
   sourceId: string,
 ): Promise<{ ok: true; value: SourceCredentials } | { ok: false; error: CredentialsProblem }> {
-  const [row] = await tx<
-    { id: string; merchant_id: string; provider: string; api_key_ciphertext: string | null; api_base_url: string | null; psp_merchant_account: string | null }[]
-  >`
-    select id, merchant_id, provider, api_key_ciphertext, api_base_url, psp_merchant_account
-      from gw.sources
-     where id = ${sourceId} and merchant_id = ${merchantId}`;
+  const row = await getSourceApiRow(tx, merchantId, sourceId);
   if (!row) return { ok: false, error: 'source_not_found' };
   if (!(CONNECTOR_PROVIDERS as readonly string[]).includes(row.provider)) return { ok: false, error: 'provider_not_supported' };
-  if (!row.api_key_ciphertext) return { ok: false, error: 'no_api_key' };
-  const plain = await secretBox.decrypt(row.api_key_ciphertext).catch(rethrowSecretUnreadable);
+  if (!row.apiKeyCiphertext) return { ok: false, error: 'no_api_key' };
+  const plain = await secretBox.decrypt(row.apiKeyCiphertext).catch(rethrowSecretUnreadable);
   return {
     ok: true,
     value: {
       sourceId: row.id,
-      merchantId: row.merchant_id,
+      merchantId: row.merchantId,
       provider: row.provider,
       apiKey: { reveal: () => plain, toJSON: () => '[redacted]' },
-      apiBaseUrl: row.api_base_url,
-      merchantAccount: row.psp_merchant_account,
+      apiBaseUrl: row.apiBaseUrl,
+      merchantAccount: row.pspMerchantAccount,
     },
   };
 }

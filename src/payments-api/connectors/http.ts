@@ -5,7 +5,7 @@ import type { ConnectorOptions, PspResult } from './types.js';
  * answer: `unknown` (the request may have reached the PSP), or `rejected` with code
  * `url_not_allowed` when the request was never sent because its URL is not allowed.
  */
-export type PspHttp =
+type PspHttp =
   | { kind: 'response'; status: number; body: unknown }
   | { kind: 'unknown'; reason: string }
   | Extract<PspResult, { kind: 'rejected' }>;
@@ -21,10 +21,9 @@ const notAllowed = (why: string): PspHttp => ({
 });
 
 /**
- * The SSRF guard's refusal in an error's `cause` / AggregateError chain (undici's fetch
- * wraps it as `TypeError: fetch failed`), by its code `ERR_SSRF_BLOCKED`
- * (src/outbound/ssrf.ts `SsrfBlockedError`, not imported: this file stays Node-free), or
- * undefined.
+ * The message of the SSRF guard's refusal (code `ERR_SSRF_BLOCKED`, src/outbound/ssrf.ts)
+ * found in an error's `cause` / AggregateError chain (undici wraps it as `TypeError: fetch
+ * failed`), or undefined. Matched by code: this room does not import src/outbound.
  */
 function ssrfBlock(error: unknown): string | undefined {
   const queue: unknown[] = [error];
@@ -41,13 +40,12 @@ function ssrfBlock(error: unknown): string | undefined {
 }
 
 /**
- * Sends one request to a PSP over `options.fetch` (the global fetch by default; in the Node
- * runtime undici's fetch through the SSRF-guarded Agent, see src/connectors/psp-fetch.ts)
- * with `AbortSignal.timeout(options.timeoutMs)`, no redirects followed. A timeout or a
- * network error is `unknown` (the PSP may have acted); every answer, whatever its status,
- * is a `response`. Never sent, `rejected` with code {@link URL_NOT_ALLOWED}: a URL that is
- * not https (http too when `options.allowHttp`), or one the guard refused to connect to
- * (a forbidden address, e.g. loopback or 169.254.169.254, literal or resolved).
+ * Sends one request to a PSP over `options.fetch` (default the global fetch; in Node the
+ * SSRF-guarded fetch of src/app/node/psp-fetch.ts), timing out after `options.timeoutMs` ms,
+ * following no redirect. Every answer is a `response`; a timeout or network error is
+ * `unknown` (the PSP may have acted). `rejected` with code {@link URL_NOT_ALLOWED}, never
+ * sent: a URL that is not https (or http with `options.allowHttp`), or one the guard refused
+ * to connect to (loopback, 169.254.169.254, …, literal or resolved).
  */
 export async function pspFetch(
   options: ConnectorOptions,
@@ -83,7 +81,7 @@ export async function pspFetch(
   return { kind: 'response', status: res.status, body };
 }
 
-/** `unknown` for the statuses after which the PSP may have acted or asks us to come back (5xx, 429, 409 in-flight). */
+/** `unknown` for the statuses after which the PSP may have acted or asks us to come back (5xx, 429). */
 export function unknownFor(status: number): PspResult | undefined {
   if (status >= 500 || status === 429) return { kind: 'unknown', reason: `PSP answered ${status}` };
   return undefined;

@@ -3,9 +3,6 @@ import type { SourceCredentials } from './credentials.js';
 import { stripeConnector } from './stripe.js';
 import type { Connector, ConnectorOptions } from './types.js';
 
-export type { Connector, ConnectorOptions, CreatePaymentCall, PspResult } from './types.js';
-export { loadSourceCredentials, type SourceCredentials } from './credentials.js';
-
 /** Default timeout of one PSP call, ms. */
 export const DEFAULT_PSP_TIMEOUT_MS = 15_000;
 

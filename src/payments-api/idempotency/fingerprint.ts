@@ -19,12 +19,10 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The fingerprint of a request that an idempotency key is bound to: lower-case hex SHA-256
- * of `METHOD\npath\ncanonical body`. The IETF draft "The Idempotency-Key HTTP Header Field"
- * (draft-ietf-httpapi-idempotency-key-header, section 2.4 "Idempotency Fingerprint") leaves
- * the choice of fields to the server; Stripe compares the parameters of the retry with the
- * original's (https://docs.stripe.com/api/idempotent_requests). Ours covers the method, the
- * path (so a key used for one payment's capture cannot replay for another's) and the body.
+ * The fingerprint an idempotency key is bound to: lower-case hex SHA-256 of
+ * `METHOD\npath\ncanonical body` (draft-ietf-httpapi-idempotency-key-header section 2.4 leaves
+ * the fields to the server). The path is in it so a key used for one payment's capture
+ * cannot replay for another's.
  */
 export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
   return sha256Hex(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`);

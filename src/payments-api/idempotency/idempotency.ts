@@ -1,22 +1,14 @@
 /**
- * Idempotency keys for the merchant payments API (CONTRACT.md "Payments").
+ * Idempotency keys of the merchant payments API (CONTRACT.md "Payments"), per
+ * draft-ietf-httpapi-idempotency-key-header and https://docs.stripe.com/api/idempotent_requests:
+ * scoped to the merchant, bound to a request fingerprint, kept 24 h. The same request again
+ * replays the first response (`Idempotent-Replayed: true`); another request under the key is
+ * 422; a retry while the first runs is 409; a request that failed validation is not stored.
  *
- * Semantics follow the IETF draft "The Idempotency-Key HTTP Header Field"
- * (draft-ietf-httpapi-idempotency-key-header) and Stripe's API
- * (https://docs.stripe.com/api/idempotent_requests): the key is scoped to the merchant,
- * bound to a fingerprint of the request, kept 24 hours; the same request again gets the
- * first response again (with `Idempotent-Replayed: true`), a different request with the same
- * key is 422, a retry while the first is still running is 409, and a request that failed
- * validation is not stored (Stripe: "results are only saved if an API endpoint started
- * executing").
- *
- * Execution follows Stripe's published Postgres design (Brandur Leach, "Implementing
- * Stripe-like Idempotency Keys in Postgres", brandur.org/idempotency-keys): the work is cut
- * into atomic phases, each committing its effects together with the key's new recovery
- * point; a foreign call (the PSP) sits between two phases and carries its own idempotency
- * key, so re-running it is safe. A request that crashed leaves the key `in_progress` and
- * locked; once the lock is older than the lock timeout, a retry takes it over and resumes at
- * the recovery point.
+ * Execution follows brandur.org/idempotency-keys: atomic phases, each committing its effects
+ * with the key's next recovery point; a foreign call between two phases carries its own
+ * idempotency key. A crashed request leaves the key locked; once the lock is older than the
+ * lock timeout, a retry takes it over and resumes at the recovery point.
  */
 import { AppError } from '../../core/errors.js';
 import type { Tx } from '../../core/db/client.js';
@@ -34,14 +26,14 @@ import {
 } from './idempotency-store.js';
 
 /** How long a key is kept and replays, seconds (24 h, as Stripe and CONTRACT.md). */
-export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
+const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
 /** Default age after which a key's lock counts as abandoned by a crashed request, seconds. */
-export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
+const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
 /** Set on a replayed response (Stripe's header name; the draft leaves it to the server). */
-export const REPLAYED_HEADER = 'Idempotent-Replayed';
+const REPLAYED_HEADER = 'Idempotent-Replayed';
 
 /** A response as stored with a finished key: HTTP status and JSON body (text, replayed byte for byte). */
-export interface StoredResponse {
+interface StoredResponse {
   status: number;
   body: string;
 }
@@ -50,7 +42,7 @@ export interface StoredResponse {
 export type PhaseOutcome = { next: string; operationId?: string } | { response: { status: number; body: unknown } };
 
 /** The request a key is being claimed for. `params` is the validated body (stored for recovery). */
-export interface IdempotentRequest {
+interface IdempotentRequest {
   merchantId: string;
   key: string;
   method: string;
@@ -138,12 +130,8 @@ export async function atomicPhase(
   });
 }
 
-/**
- * A phase: given the key (its recovery point and operation id), does its work through
- * {@link atomicPhase} (and, between two of them, a foreign call carrying its own
- * idempotency key) and returns the last phase's outcome.
- */
-export type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
+/** A phase: given the key, does its work through {@link atomicPhase} (a foreign call may sit between two) and returns the last outcome. */
+type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
 
 /**
  * Runs `phases` from the claimed key's recovery point until one finishes with a response,

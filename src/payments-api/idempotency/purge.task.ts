@@ -7,9 +7,9 @@ export const PURGE_IDEMPOTENCY_KEYS_TASK = 'purge_idempotency_keys';
 /**
  * The `purge_idempotency_keys` task: deletes every idempotency key that expired (24 h after
  * its first request) by `deps.clock()`, in batches of `batch` rows, and returns how many.
- * Run by graphile-worker's cron every 10 minutes (see `paymentsApiCronItems` in
- * src/connectors/tasks.ts). A key found expired before the purge reaches it is treated as
- * absent by the claim, so the purge only keeps the table small.
+ * Run by graphile-worker's cron every 10 minutes (`paymentsApiCronItems`). A key found
+ * expired before the purge reaches it is treated as absent by the claim, so the purge only
+ * keeps the table small.
  */
 export async function purgeIdempotencyKeys(deps: Deps, batch = 1000): Promise<number> {
   const now = deps.clock();

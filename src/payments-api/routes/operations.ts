@@ -8,7 +8,7 @@ const OPERATION_KINDS = ['authorization', 'capture', 'refund', 'void', 'dispute'
 const OUTCOMES = ['pending', 'succeeded', 'failed', 'open', 'won', 'lost', 'reversed'] as const;
 const amount = z.number().int().nullable().openapi({ description: 'Integer minor units; null when the PSP gave none' });
 
-/** One operation of a payment as the API shows it (operationsView in payment-store.ts). */
+/** One operation of a payment as the API shows it (`operationsView` of src/core/payments). */
 export const OperationView = z
   .object({
     kind: z.enum(OPERATION_KINDS),
@@ -31,12 +31,9 @@ const operationsRoute = defineRoute({
 });
 
 /**
- * `GET /v1/payments/{id}/operations` → `{"data": [{"kind", "pspReference", "amount",
- * "outcome", "flagReason", "history": [{"outcome", "amount", "cause", "at"}]}]}`: the
- * payment's operations (authorization, captures, refunds, void, disputes) in the order they
- * were first reported, amounts in minor units. A refund reported beyond the captured amount
- * shows `outcome: "flagged"` with its reason. Another merchant's payment is 404 `not_found`.
- * Mounted beside the payment routes: `v1.route('/payments', operationRoutes())`.
+ * `GET /v1/payments/{id}/operations` → `{"data": [OperationView]}`: the payment's
+ * operations in the order first reported, amounts in minor units; a refund beyond the
+ * captured amount is `outcome: "flagged"`. Another merchant's payment is 404 `not_found`.
  */
 export function operationRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { executePaymentCommand, type PaymentCommand, type PaymentCommandOptions } from '../commands.js';
+import type { PaymentCommand, PaymentCommandOptions } from '../commands.js';
+import { executePaymentCommand } from '../execute-command.js';
 import { MAX_MINOR_UNITS, normalizeCurrency } from '../../core/money.js';
 import type { AppEnv } from '../../core/deps.js';
 import { merchantAuth, problems } from '../../core/http/openapi.js';
@@ -9,6 +10,7 @@ import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { validationError } from '../../core/http/validate.js';
 import { ValidationError } from '../../core/errors.js';
 import { metadataIssues } from '../metadata.js';
+import { getSourceProvider } from '../connectors/source-store.js';
 
 const TAGS = ['Payments'];
 
@@ -115,26 +117,24 @@ const routes = {
 };
 
 /**
- * Turns zod-openapi validation failures into our problem+json: a bad or missing
- * `Idempotency-Key` header → 400 `idempotency_key_missing`; anything else → 400
- * `invalid_request` (thrown as a ValidationError, as createRouter does). Nothing is stored for
- * either, so a corrected retry may reuse the key.
+ * Validation failures as problem+json: a bad or missing `Idempotency-Key` header → 400
+ * `idempotency_key_missing`; anything else → 400 `invalid_request` (thrown, as createRouter
+ * does). Neither is stored, so a corrected retry may reuse the key.
  */
-export function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
+function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
   if (result.success || !('error' in result) || !result.error) return undefined;
   if (result.target === 'header') {
     return problemResponse(
       problemBody('idempotency_key_missing', 400, 'This request needs an Idempotency-Key header of 1 to 255 characters, e.g. a V4 UUID.'),
     );
   }
-  throw validationError(result.error); // as every other router (createRouter)
+  throw validationError(result.error);
 }
 
 /**
  * `POST /v1/payments`, `/v1/payments/{id}/capture`, `/void`, `/refunds` (CONTRACT.md
  * "Payments"): each requires `Idempotency-Key` and runs through the source's PSP connector
- * (src/connectors/commands.ts). Mount under `/v1` beside the GET routes:
- * `v1.route('/payments', paymentCommandRoutes())`.
+ * ({@link executePaymentCommand}). Mounted at `/v1/payments` beside the GET routes.
  */
 export function paymentCommandRoutes(options: PaymentCommandOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: paymentCommandsHook as never });
@@ -151,9 +151,8 @@ export function paymentCommandRoutes(options: PaymentCommandOptions = {}): OpenA
     if (metadata) {
       // Checked against the source's PSP before the key is claimed: a 400 is not stored, so a
       // corrected retry may reuse the key. (An unknown source is the command's 404.)
-      const [source] = await c.var.deps.sql<{ provider: string }[]>`
-        select provider from gw.sources where id = ${body.sourceId} and merchant_id = ${c.var.merchant.id}`;
-      const issues = source ? metadataIssues(source.provider, metadata) : [];
+      const provider = await getSourceProvider(c.var.deps.sql, c.var.merchant.id, body.sourceId);
+      const issues = provider ? metadataIssues(provider, metadata) : [];
       if (issues.length > 0) throw new ValidationError(issues, "The metadata does not fit the source's PSP.");
     }
     const command: PaymentCommand = {

@@ -1,8 +1,7 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { NotFoundError } from '../../core/errors.js';
-import { checkLedger, listBalances, listPaymentLedger } from '../../core/ledger/ledger-store.js';
-import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
-import { normalizeCurrency, toJsonAmount } from '../../core/money.js';
+import { listPaymentLedger } from '../../core/ledger/ledger-store.js';
+import { toJsonAmount } from '../../core/money.js';
 import { getPayment, listPayments, listTransitions, paymentView } from '../../core/payments/payment-store.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
@@ -54,30 +53,10 @@ const LedgerTransactionView = z
   })
   .openapi('LedgerTransaction');
 
-const Balance = z.object({ account: z.string(), currency: z.string(), balance: minor('Debit-positive balance') }).openapi('Balance');
-
-const LedgerCheckView = z
-  .object({
-    balanced: z.boolean(),
-    currencies: z.array(z.object({ currency: z.string(), debits: z.number().int(), credits: z.number().int() })),
-    unbalancedTransactions: z.array(z.string()),
-    driftedAccounts: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int(), sumOfEntries: z.number().int() })),
-  })
-  .openapi('LedgerCheck');
-type LedgerCheckJson = z.infer<typeof LedgerCheckView>;
-
 const listPaymentsQuery = pageQuery.extend({
   status: z.enum(STATUSES).optional(),
   pspReference: z.string().max(255).optional(),
   sourceId: z.string().max(64).optional(),
-});
-
-const balancesQuery = z.object({
-  currency: z
-    .string()
-    .transform((s, ctx) => normalizeCurrency(s) ?? (ctx.addIssue({ code: 'custom', message: 'a three-letter ISO 4217 code' }), z.NEVER))
-    .optional()
-    .openapi({ description: 'ISO 4217 code, e.g. EUR', example: 'EUR' }),
 });
 
 const paymentId = idParam('pay_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
@@ -123,25 +102,6 @@ const paymentLedgerRoute = defineRoute({
   responses: { 200: jsonResponse(z.object({ data: z.array(LedgerTransactionView) }), 'The ledger transactions'), ...notFound },
 });
 
-const balancesRoute = defineRoute({
-  method: 'get',
-  path: '/balances',
-  tags: ['Ledger'],
-  summary: 'Account balances per currency',
-  security: merchantAuth,
-  request: { query: balancesQuery },
-  responses: { 200: jsonResponse(z.object({ data: z.array(Balance) }), 'The balances') },
-});
-
-const checkRoute = defineRoute({
-  method: 'get',
-  path: '/check',
-  tags: ['Ledger'],
-  summary: 'Prove the ledger from its entries',
-  security: merchantAuth,
-  responses: { 200: jsonResponse(LedgerCheckView, 'The check') },
-});
-
 /**
  * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger` (CONTRACT.md
  * "Payments"). Amounts are integer minor units.
@@ -183,25 +143,6 @@ export function paymentRoutes(): OpenAPIHono<AppEnv> {
       },
       200,
     );
-  });
-  return app;
-}
-
-/**
- * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger").
- * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
- */
-export function ledgerRoutes(): OpenAPIHono<AppEnv> {
-  const app = createRouter();
-  app.openapi(balancesRoute, async (c) => {
-    const q = c.req.valid('query');
-    const rows = await listBalances(c.var.deps.sql, c.var.merchant.id, q.currency);
-    return c.json({ data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: toJsonAmount(r.balance) })) }, 200);
-  });
-  app.openapi(checkRoute, async (c) => {
-    const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
-    if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
-    return c.json(ledgerCheckView(r) as LedgerCheckJson, 200);
   });
   return app;
 }

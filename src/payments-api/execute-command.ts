@@ -1,0 +1,182 @@
+/**
+ * A merchant payment command (create, capture, void, refund) runs under an idempotency key as
+ * two atomic phases around one PSP call (Brandur Leach, "Implementing Stripe-like
+ * Idempotency Keys in Postgres", brandur.org/idempotency-keys):
+ *
+ *   started            → (tx) check the command against the payment/source, insert the PSP
+ *                        operation with its PSP idempotency key   → operation_created
+ *   operation_created  → PSP call (outside any transaction; carries the PSP key) →
+ *                        (tx) settle the operation and store the response → finished
+ *
+ * A crash after the PSP call and before the second commit leaves the key at
+ * `operation_created`; the retry re-sends the call with the same PSP key, which the PSP
+ * answers with its first result (Stripe, Adyen), so the PSP acts at most once.
+ */
+import { Decimal } from 'decimal.js';
+import type { Tx } from '../core/db/client.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Deps } from '../core/deps.js';
+import { problemBody } from '../core/http/problem.js';
+import { sha256Hex } from '../core/crypto.js';
+import { toJsonAmount } from '../core/money.js';
+import { getPayment, hasPendingReference, lockPayment } from '../core/payments/operations.js';
+import { getOperation, inFlightRefundTotal, insertOperation, type PspOperation } from '../core/payments/operation-store.js';
+import { atomicPhase, claimIdempotencyKey, idempotentResponse, runPhases, type Claim, type PhaseOutcome } from './idempotency/idempotency.js';
+import { callPsp } from './call-psp.js';
+import { commandView } from './command-view.js';
+import type { PaymentCommand, PaymentCommandOptions } from './commands.js';
+import { loadSourceCredentials, type CredentialsProblem } from './connectors/credentials.js';
+import { URL_NOT_ALLOWED } from './connectors/http.js';
+import { settleOperation, type Settled } from './settle-operation.js';
+
+/**
+ * The idempotency key sent to the PSP for a merchant's key: hex SHA-256 of merchant, key and
+ * key row id (64 characters: Adyen's maximum, within Stripe's 255). Re-runs under one key row
+ * send the same PSP key; equal keys of two merchants never collide; a key reused after its
+ * 24 h (a new row) is a new request at the PSP too.
+ */
+async function pspIdempotencyKey(merchantId: string, key: string, keyRowId: string): Promise<string> {
+  return sha256Hex(`switchyard:${merchantId}:${key}:${keyRowId}`);
+}
+
+const problem = (code: ErrorCode, status: number, detail: string): PhaseOutcome => ({
+  response: { status, body: problemBody(code, status, detail) },
+});
+
+/**
+ * Runs `command` for the merchant under `idempotencyKey` and returns the HTTP response:
+ * a replay (`Idempotent-Replayed: true`), or the fresh result. Throws AppError 422
+ * `idempotency_key_reused` / 409 `idempotency_key_in_progress` (not stored).
+ */
+export async function executePaymentCommand(
+  deps: Deps,
+  input: { merchantId: string; idempotencyKey: string; method: string; path: string; params: unknown; command: PaymentCommand },
+  options: PaymentCommandOptions = {},
+): Promise<Response> {
+  const claim = await claimIdempotencyKey(
+    deps,
+    { merchantId: input.merchantId, key: input.idempotencyKey, method: input.method, path: input.path, params: input.params },
+    { ...(options.lockTimeoutSeconds !== undefined ? { lockTimeoutSeconds: options.lockTimeoutSeconds } : {}) },
+  );
+  if (claim.kind === 'replay') return idempotentResponse(claim.response, true);
+  const pspKey = await pspIdempotencyKey(input.merchantId, input.idempotencyKey, claim.key.id);
+  const response = await runPhases(deps, claim, {
+    started: () => atomicPhase(deps, claim, (tx) => startOperation(deps, tx, input.merchantId, input.command, pspKey)),
+    operation_created: (key) => callAndSettle(deps, claim, key.operationId!, options),
+  });
+  return idempotentResponse(response, false);
+}
+
+/** Phase `started`: checks the command against the source or payment and inserts the operation. */
+async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: PaymentCommand, pspKey: string): Promise<PhaseOutcome> {
+  const now = deps.clock();
+  if (command.kind === 'create') {
+    const { input } = command;
+    const creds = await loadSourceCredentials(tx, deps.secretBox, merchantId, input.sourceId);
+    if (!creds.ok) return credentialsProblem(creds.error);
+    const op = await insertOperation(tx, {
+      merchantId,
+      sourceId: input.sourceId,
+      paymentId: null,
+      kind: 'create',
+      amount: new Decimal(input.amount),
+      currency: input.currency,
+      pspIdempotencyKey: pspKey,
+      pspReference: null,
+      request: input as unknown as Record<string, unknown>,
+      now,
+    });
+    return { next: 'operation_created', operationId: op.id };
+  }
+
+  const payment = await lockPayment(tx, merchantId, command.paymentId);
+  if (!payment) return problem('not_found', 404, 'Payment was not found.');
+  if (hasPendingReference(payment)) {
+    return problem('invalid_payment_state', 409, 'The PSP has not confirmed this payment yet (its creation is being synced); retry later.');
+  }
+  const creds = await loadSourceCredentials(tx, deps.secretBox, merchantId, payment.sourceId);
+  if (!creds.ok) return credentialsProblem(creds.error);
+
+  let amount: Decimal | null = null;
+  if (command.kind === 'capture') {
+    if (payment.status !== 'authorized') {
+      return problem('invalid_payment_state', 409, `Only an authorized payment can be captured; this one is ${payment.status}.`);
+    }
+    const capturable = payment.amount.minus(payment.capturedAmount);
+    amount = command.amount === undefined ? capturable : new Decimal(command.amount);
+    if (amount.lessThanOrEqualTo(0) || amount.greaterThan(capturable)) {
+      return problem('amount_out_of_range', 422, `The amount to capture must be between 1 and ${capturable.toString()}.`);
+    }
+  } else if (command.kind === 'void') {
+    if (payment.status !== 'authorized' || payment.capturedAmount.greaterThan(0)) {
+      return problem('invalid_payment_state', 409, `Only an authorized, uncaptured payment can be voided; this one is ${payment.status}.`);
+    }
+  } else {
+    if (payment.status !== 'captured' && payment.status !== 'partially_refunded') {
+      return problem('invalid_payment_state', 409, `Only a captured payment can be refunded; this one is ${payment.status}.`);
+    }
+    const refundable = payment.capturedAmount.minus(payment.refundedAmount).minus(await inFlightRefundTotal(tx, payment.id));
+    amount = command.amount === undefined ? refundable : new Decimal(command.amount);
+    if (amount.lessThanOrEqualTo(0) || amount.greaterThan(refundable)) {
+      return problem('amount_out_of_range', 422, `The amount to refund must be between 1 and ${refundable.toString()} (captured, less refunds made or in flight).`);
+    }
+  }
+  const op = await insertOperation(tx, {
+    merchantId,
+    sourceId: payment.sourceId,
+    paymentId: payment.id,
+    kind: command.kind,
+    amount,
+    currency: payment.currency,
+    pspIdempotencyKey: pspKey,
+    pspReference: payment.pspReference,
+    request: { paymentId: payment.id, ...(amount ? { amount: toJsonAmount(amount) } : {}) },
+    now,
+  });
+  return { next: 'operation_created', operationId: op.id };
+}
+
+function credentialsProblem(error: CredentialsProblem): PhaseOutcome {
+  if (error === 'source_not_found') return problem('source_not_found', 404, 'Source was not found.');
+  if (error === 'no_api_key') return problem('psp_not_configured', 422, 'This source has no PSP apiKey; create a source with apiKey to use the payments API.');
+  return problem('psp_not_configured', 422, 'The payments API has connectors for stripe and adyen sources only.');
+}
+
+/** Phase `operation_created`: the PSP call, then one transaction applying its answer. */
+async function callAndSettle(
+  deps: Deps,
+  claim: Extract<Claim, { kind: 'run' }>,
+  operationId: string,
+  options: PaymentCommandOptions,
+): Promise<PhaseOutcome> {
+  const op = await getOperation(deps.sql, operationId);
+  if (!op) throw new Error(`operation ${operationId} of an idempotency key is missing`);
+  const result = op.status === 'requested' ? await callPsp(deps, op, options) : undefined;
+  if (result) {
+    deps.logger.info(
+      { operationId: op.id, kind: op.kind, sourceId: op.sourceId, result: result.kind, ...(result.kind === 'answered' ? { outcome: result.outcome } : {}) },
+      'psp call',
+    );
+  }
+  return atomicPhase(deps, claim, async (tx) => {
+    const locked = (await getOperation(tx, operationId, true))!;
+    // Settled meanwhile by the status sync (succeeded, submitted, failed): answer with what it found.
+    const open = locked.status === 'requested' || locked.status === 'pending';
+    const settled = result && open ? await settleOperation(deps, tx, locked, result, options) : await currentState(tx, locked);
+    if (settled.kind === 'rejected') {
+      // Never sent (the guard refused the source's apiBaseUrl): not a PSP failure.
+      if (settled.code === URL_NOT_ALLOWED) {
+        return problem('url_not_allowed', 422, `Nothing was sent to the PSP: ${settled.message}.`);
+      }
+      return problem('psp_request_rejected', 502, `The PSP refused the request: ${settled.message}`);
+    }
+    const status = settled.op.status === 'pending' ? 202 : op.kind === 'create' ? 201 : 200;
+    return { response: { status, body: commandView(settled.payment, settled.op) } };
+  });
+}
+
+async function currentState(tx: Tx, op: PspOperation): Promise<Settled> {
+  const payment = op.paymentId ? await getPayment(tx, op.merchantId, op.paymentId) : undefined;
+  if (!payment) return { kind: 'rejected', code: op.failureCode ?? 'failed', message: op.failureMessage ?? 'the operation failed' };
+  return { kind: 'settled', payment, op };
+}

@@ -1,0 +1,66 @@
+import { z, type OpenAPIHono } from '@hono/zod-openapi';
+import { checkLedger, listBalances } from '../../core/ledger/ledger-store.js';
+import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
+import { normalizeCurrency, toJsonAmount } from '../../core/money.js';
+import type { AppEnv } from '../../core/deps.js';
+import { createRouter, defineRoute, jsonResponse, merchantAuth } from '../../core/http/openapi.js';
+
+const minor = (description: string) => z.number().int().openapi({ description: `${description}, integer minor units` });
+
+const Balance = z.object({ account: z.string(), currency: z.string(), balance: minor('Debit-positive balance') }).openapi('Balance');
+
+const LedgerCheckView = z
+  .object({
+    balanced: z.boolean(),
+    currencies: z.array(z.object({ currency: z.string(), debits: z.number().int(), credits: z.number().int() })),
+    unbalancedTransactions: z.array(z.string()),
+    driftedAccounts: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int(), sumOfEntries: z.number().int() })),
+  })
+  .openapi('LedgerCheck');
+type LedgerCheckJson = z.infer<typeof LedgerCheckView>;
+
+const balancesQuery = z.object({
+  currency: z
+    .string()
+    .transform((s, ctx) => normalizeCurrency(s) ?? (ctx.addIssue({ code: 'custom', message: 'a three-letter ISO 4217 code' }), z.NEVER))
+    .optional()
+    .openapi({ description: 'ISO 4217 code, e.g. EUR', example: 'EUR' }),
+});
+
+const balancesRoute = defineRoute({
+  method: 'get',
+  path: '/balances',
+  tags: ['Ledger'],
+  summary: 'Account balances per currency',
+  security: merchantAuth,
+  request: { query: balancesQuery },
+  responses: { 200: jsonResponse(z.object({ data: z.array(Balance) }), 'The balances') },
+});
+
+const checkRoute = defineRoute({
+  method: 'get',
+  path: '/check',
+  tags: ['Ledger'],
+  summary: 'Prove the ledger from its entries',
+  security: merchantAuth,
+  responses: { 200: jsonResponse(LedgerCheckView, 'The check') },
+});
+
+/**
+ * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger").
+ * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
+ */
+export function ledgerRoutes(): OpenAPIHono<AppEnv> {
+  const app = createRouter();
+  app.openapi(balancesRoute, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await listBalances(c.var.deps.sql, c.var.merchant.id, q.currency);
+    return c.json({ data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: toJsonAmount(r.balance) })) }, 200);
+  });
+  app.openapi(checkRoute, async (c) => {
+    const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
+    if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
+    return c.json(ledgerCheckView(r) as LedgerCheckJson, 200);
+  });
+  return app;
+}
