@@ -16,7 +16,7 @@ import { createSecretBox, type SecretBox } from '../core/secrets.js';
 import { ingestRoutes } from '../inbound/routes/ingest.js';
 
 /** The Hyperdrive binding: a connection string to the pooled database (or, under `wrangler dev`, to `localConnectionString`). */
-export interface HyperdriveBinding {
+interface HyperdriveBinding {
   readonly connectionString: string;
 }
 
@@ -25,14 +25,14 @@ export interface HyperdriveBinding {
  * secrets (`wrangler secret put SWITCHYARD_MASTER_KEY`). Every string entry is read by
  * {@link loadConfig}, so any setting of src/core/config.ts can be set as a var.
  */
-export interface EdgeEnv {
+interface EdgeEnv {
   HYPERDRIVE: HyperdriveBinding;
   SWITCHYARD_MASTER_KEY?: string;
   [name: string]: unknown;
 }
 
 /** The part of a Worker's ExecutionContext this entry uses. */
-export interface EdgeContext {
+interface EdgeContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -66,7 +66,7 @@ function loggable(value: unknown, key = '', depth = 0): unknown {
  * A {@link Log} writing one JSON line per entry through `console` (Workers Logs indexes
  * JSON lines), at `level` and above; fields named like secrets are redacted.
  */
-export function consoleLog(level: Config['LOG_LEVEL'], bindings: Record<string, unknown> = {}): Log {
+function consoleLog(level: Config['LOG_LEVEL'], bindings: Record<string, unknown> = {}): Log {
   const min = level === 'silent' ? Infinity : LEVELS.indexOf(level);
   const write = (at: (typeof LEVELS)[number], obj: object, msg?: string): void => {
     if (LEVELS.indexOf(at) < min) return;

@@ -1,17 +1,16 @@
 // (node) Builds a running Switchyard from a Config: database (embedded when DATABASE_URL
-// is unset), migrations, secrets, HTTP server and worker. Used by src/server.ts and the CLI.
+// is unset), migrations, secrets, HTTP server and worker. Used by src/app/server.ts and the CLI.
 import path from 'node:path';
-import { readdirSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Runner } from 'graphile-worker';
 import { systemClock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import { randomBytes, toBase64Url, useHmacBackend } from '../core/crypto.js';
 import { createSql, type Sql } from '../core/db/client.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
-import { migrate } from './db/migrate.js';
+import { banner } from './banner.js';
+import { isMissingEmbeddedPostgres, startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
+import { migrate, newestMigration } from './db/migrate.js';
+import { waitForDatabase } from './db/wait-for-database.js';
 import { createApp, type AppDeps } from './http.js';
 import { startRunner } from './worker.js';
 import { loadOrCreateSecretFile } from './node/local-state.js';
@@ -23,6 +22,7 @@ import { createInboundBatcher } from '../inbound/batcher.js';
 import { SourceCache } from '../inbound/source-cache.js';
 import { guardedPspFetch } from './node/psp-fetch.js';
 import { nodeHmacBackend } from './node/hmac-backend.js';
+import { readIncomingBody } from './node/raw-body.js';
 import { answerClientError, answerInvalidTargets, applyServerLimits } from './node/http-server.js';
 import { checkEndpointUrl, createGuardedAgent } from '../outbound/ssrf.js';
 
@@ -31,9 +31,6 @@ import { checkEndpointUrl, createGuardedAgent } from '../outbound/ssrf.js';
  * graphile-worker runner (no HTTP), `all` both (`npm start`, the image's default).
  */
 export type Role = 'serve' | 'work' | 'all';
-
-/** The roles, in the order the CLI lists them. */
-export const ROLES: readonly Role[] = ['serve', 'work', 'all'];
 
 /** A started gateway and how to stop it. */
 export interface Gateway {
@@ -53,7 +50,7 @@ export interface Gateway {
 }
 
 /** Rejection of `Gateway.stop()` when in-flight work outlived SWITCHYARD_SHUTDOWN_TIMEOUT_MS. */
-export class ShutdownTimeoutError extends Error {
+class ShutdownTimeoutError extends Error {
   /** The bound that was exceeded, ms. */
   readonly timeoutMs: number;
   /** Requests still being answered when the bound passed. */
@@ -72,23 +69,17 @@ export class ShutdownTimeoutError extends Error {
   }
 }
 
-/** The newest sql/ migration, which /readyz expects to find applied. */
-export function newestMigration(): string | undefined {
-  const dir = fileURLToPath(new URL('../../sql/', import.meta.url));
-  return readdirSync(dir).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort().at(-1);
-}
-
 /**
  * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
- * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`). Throws with an actionable message when production lacks a master key or
- * a DATABASE_URL, or when DATABASE_URL is unset and the `embedded-postgres` dev
- * dependency is not installed (a production install, the Docker image); when the
- * database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS (the
- * message names its host:port); and when the master key cannot open the secrets the
- * database holds (the message names SWITCHYARD_MASTER_KEY, and the key file in
- * development; skipped with `options.checkMasterKey: false`, for `migrate`, which opens no
- * secret and must not seal the check value with a key the roles may not share). On those
- * last failures the pool is closed (and the embedded database stopped).
+ * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`).
+ * Throws with an actionable message when:
+ * - production lacks a master key or a DATABASE_URL;
+ * - DATABASE_URL is unset and the `embedded-postgres` dev dependency is not installed;
+ * - the database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS;
+ * - the master key cannot open the secrets the database holds. `options.checkMasterKey:
+ *   false` skips that check, for `migrate`, which opens no secret and must not seal the
+ *   check value with a key the roles may not share.
+ * Once connected, a failure closes the pool (and stops the embedded database).
  */
 export async function prepare(
   config: Config,
@@ -125,7 +116,7 @@ export async function prepare(
   let secretBox: SecretBox;
   try {
     // Before migrate (and graphile-worker's own connections, there and in the runner).
-    await firstAnswer(sql, databaseUrl, connectTimeoutSeconds);
+    await waitForDatabase(sql, databaseUrl, connectTimeoutSeconds);
     await migrate(sql, databaseUrl);
     const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
     secretBox = await createSecretBox(masterKey);
@@ -167,104 +158,6 @@ export async function prepare(
       : {}),
   };
   return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
-}
-
-/**
- * Deps.readRawBody on Node: the body of the IncomingMessage @hono/node-server passes as
- * `env.incoming`, read directly (no Web Request, no Web stream), at most `maxBytes`:
- * 'too_large' as soon as the Content-Length or the bytes received exceed it (the rest is
- * not read). Undefined when `env` has no unread IncomingMessage (tests' `app.request`).
- */
-export function readIncomingBody(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined {
-  const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming || typeof incoming.on !== 'function' || incoming.readableEnded || incoming.readableDidRead) return undefined;
-  const declared = incoming.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBytes) return Promise.resolve('too_large');
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        cleanup();
-        incoming.pause();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const cleanup = () => {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-    };
-    incoming.on('data', onData);
-    incoming.on('end', onEnd);
-    incoming.on('error', onError);
-  });
-}
-
-/**
- * Waits for the database's answer to a first `select 1`, at most `seconds`. Throws an
- * Error naming the host:port of `databaseUrl` (never its password) and
- * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS when none comes: postgres.js alone would
- * reconnect without end to a server that hangs up on it (a port that is not PostgreSQL).
- * Other connection errors (refused, bad password) are rethrown as postgres.js reports them.
- */
-async function firstAnswer(sql: Sql, databaseUrl: string, seconds: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), seconds * 1000);
-  });
-  const answered = sql`select 1`.then(
-    () => 'ok' as const,
-    (error: unknown) => {
-      // postgres.js's own connect_timeout (the same number of seconds) may fire first.
-      if ((error as { code?: unknown } | null)?.code === 'CONNECT_TIMEOUT') return 'timeout' as const;
-      throw error;
-    },
-  );
-  let outcome: 'ok' | 'timeout';
-  try {
-    outcome = await Promise.race([answered, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (outcome === 'timeout') {
-    answered.catch(() => {}); // it rejects once the caller ends the pool
-    throw new Error(
-      `the database at ${databaseAddress(databaseUrl)} did not answer within ${seconds} s ` +
-        '(SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS): check DATABASE_URL points at a PostgreSQL server that is up and reachable',
-    );
-  }
-}
-
-/** `host:port` of a postgres:// URL (5432 when it names none), without user or password; several hosts comma-joined. */
-function databaseAddress(databaseUrl: string): string {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]*)/i.exec(databaseUrl)?.[1] ?? '';
-  const hosts = authority === '' ? ['localhost'] : authority.split(',');
-  return hosts.map((h) => (/:\d+$/.test(h) ? h : `${h}:5432`)).join(',');
-}
-
-/** True when `error` is the failed import of `embedded-postgres` (or its platform binary package). */
-function isMissingEmbeddedPostgres(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return (
-    typeof e === 'object' &&
-    e !== null &&
-    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
-    typeof e.message === 'string' &&
-    e.message.includes('embedded-postgres')
-  );
 }
 
 /**
@@ -367,37 +260,6 @@ export async function startGateway(
       return stopping;
     },
   };
-}
-
-/** What {@link runRole} prints once the role is up (the `all`/`serve` banner has the first steps, and the admin token outside production). */
-function banner(role: Role, gateway: Gateway, config: Config): string {
-  const database = gateway.embedded ? `embedded PostgreSQL, data in ${config.SWITCHYARD_DATA_DIR}/pg` : 'DATABASE_URL';
-  if (role === 'work') {
-    return `\nSwitchyard worker is running (${config.SWITCHYARD_WORKER_CONCURRENCY} jobs at once, no HTTP)\n  database:    ${database}\n\n`;
-  }
-  const base = gateway.url;
-  if (config.NODE_ENV === 'production') {
-    // Production logs are kept and shipped: no secret goes to stdout.
-    const token = config.SWITCHYARD_ADMIN_TOKEN ? 'SWITCHYARD_ADMIN_TOKEN' : `${config.SWITCHYARD_DATA_DIR}/admin-token`;
-    return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n  admin token: in ${token} (not printed in production)\n\n`;
-  }
-  // A fresh stand-in for a Stripe whsec_… per start: a fixed one would be public, and is refused.
-  const stripeSecret = `whsec_${Buffer.from(randomBytes(24)).toString('hex')}`;
-  return (
-    [
-      '',
-      `Switchyard is running at ${base}${role === 'serve' ? ' (API and inbound only: run `switchyard work` for deliveries)' : ''}`,
-      `  database:    ${database}`,
-      `  admin token: ${gateway.adminToken}`,
-      '',
-      'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
-      `  export ADMIN=${gateway.adminToken}`,
-      `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
-      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"${stripeSecret}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
-      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret ${stripeSecret} --url ${base}`,
-      '',
-    ].join('\n') + '\n'
-  );
 }
 
 /**

@@ -27,14 +27,13 @@ export type AppDeps = Deps & IngestOptions;
 
 /**
  * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
- * `deps.metrics` can render), `/admin`, `/v1` (merchant API key) and `/inbound/{sourceId}`
- * (PSPs), and the API reference: `GET /openapi.json` (OpenAPI 3.1, built from the zod
- * schemas that validate the routes) and `GET /docs`. Every request gets a request id, a logger bound to it (`c.var.log`) and one access
- * line (see {@link requestContext}). Bodies on `/v1` and `/admin` are capped at
- * SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`, refused on its Content-Length before it
- * is read, or as soon as the bytes read pass it), and text PostgreSQL cannot store is refused
- * there before any route sees it ({@link unstorableTextGuard}). `deps` is built once by the
- * entry file; tests call `app.request()`.
+ * `deps.metrics` can render), `/admin`, `/v1` (merchant API key), `/inbound/{sourceId}`
+ * (PSPs), `GET /openapi.json` (OpenAPI 3.1, from the routes' zod schemas) and `GET /docs`.
+ * Every request gets a request id, a logger bound to it (`c.var.log`) and one access line
+ * ({@link requestContext}). Bodies on `/v1` and `/admin` are capped at
+ * SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`), and text PostgreSQL cannot store is
+ * refused there before any route sees it ({@link unstorableTextGuard}).
+ * `options.expectedMigration` is the sql/ file `/readyz` waits for.
  *
  * @example
  * const app = createApp(deps);

@@ -1,5 +1,5 @@
 // (node) `npm start`: the whole gateway (API, inbound, worker) in one process, the same
-// code as `switchyard all` (src/runtime.ts runRole).
+// code as `switchyard all` (runRole in src/app/gateway.ts).
 import { loadConfig } from '../core/config.js';
 import { createLogger } from './node/logger.js';
 import { runRole } from './gateway.js';

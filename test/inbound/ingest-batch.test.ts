@@ -12,7 +12,7 @@ import type { Deps } from '../../src/core/deps.js';
 import { Batcher, createInboundBatcher, storeInboundGroups, type BatchTimer, type InboundBatcher } from '../../src/inbound/batcher.js';
 import type { NewInboundEvent, StoredInboundEvent } from '../../src/inbound/inbound-event-store.js';
 import { SourceCache, type ResolvedSource } from '../../src/inbound/source-cache.js';
-import { readIncomingBody } from '../../src/app/gateway.js';
+import { readIncomingBody } from '../../src/app/node/raw-body.js';
 import { serve, type ServerType } from '@hono/node-server';
 import { signAdyen, signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';

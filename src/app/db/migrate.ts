@@ -1,10 +1,12 @@
 // (node) Applies graphile-worker's migrations, then ours from sql/ in order.
+import { readdirSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
 import type { Sql } from '../../core/db/client.js';
 
 const SQL_DIR = fileURLToPath(new URL('../../../sql/', import.meta.url));
+const MIGRATION_FILE = /^\d{4}_.+\.sql$/;
 // An arbitrary constant: every migrator takes this advisory lock, so two processes that
 // start together apply each file once.
 const MIGRATION_LOCK = 4_711_042;
@@ -18,7 +20,7 @@ const MIGRATION_LOCK = 4_711_042;
  * (that file's changes are rolled back).
  */
 export async function migrate(sql: Sql, connectionString: string): Promise<string[]> {
-  const files = (await readdir(SQL_DIR)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+  const files = (await readdir(SQL_DIR)).filter((f) => MIGRATION_FILE.test(f)).sort();
   const applied: string[] = [];
   // A session lock held on one reserved connection across both migrators: graphile-worker's
   // own is not safe to run twice at once on an empty database (CREATE SCHEMA races).
@@ -56,11 +58,16 @@ export async function migrate(sql: Sql, connectionString: string): Promise<strin
 
 /** The names of sql/ files the database has not applied yet (empty when migrated). */
 export async function pendingMigrations(sql: Sql): Promise<string[]> {
-  const files = (await readdir(SQL_DIR)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+  const files = (await readdir(SQL_DIR)).filter((f) => MIGRATION_FILE.test(f)).sort();
   const [exists] = await sql<{ ok: boolean }[]>`select to_regclass('gw.migrations') is not null as ok`;
   if (!exists?.ok) return files;
   const done = new Set((await sql<{ name: string }[]>`select name from gw.migrations`).map((r) => r.name));
   return files.filter((f) => !done.has(f));
+}
+
+/** The name of the newest sql/ migration file, which /readyz expects to find applied. */
+export function newestMigration(): string | undefined {
+  return readdirSync(SQL_DIR).filter((f) => MIGRATION_FILE.test(f)).sort().at(-1);
 }
 
 // graphile-worker logs every migration at info; keep only its warnings and errors.

@@ -11,7 +11,7 @@ import { problemBody } from '../../core/http/problem.js';
 const LINGER_MS = 2_000;
 
 /** The settings {@link applyServerLimits} reads (src/core/config.ts has their defaults). */
-export type ServerLimits = Pick<
+type ServerLimits = Pick<
   Config,
   | 'SWITCHYARD_HTTP_REQUEST_TIMEOUT_MS'
   | 'SWITCHYARD_HTTP_HEADERS_TIMEOUT_MS'
@@ -60,17 +60,16 @@ const PARSER_DETAILS: Record<string, string> = {
 
 /**
  * A `clientError` listener for a node:http server that answers what the parser refused with
- * a problem+json body like every other refusal (RFC 9457), instead of Node's bare status
- * line: headers larger than the server's `maxHeaderSize` (Node's default 16 KiB;
- * `HPE_HEADER_OVERFLOW`) → 431 `headers_too_large`; headers or the whole request not
- * received within the server's `headersTimeout` / `requestTimeout`
- * (`ERR_HTTP_REQUEST_TIMEOUT`) → 408 `request_timeout`; any other malformed request (e.g.
- * `Transfer-Encoding: xchunked`, `HPE_INVALID_TRANSFER_ENCODING`) → 400 `invalid_request`.
- * It answers, as Node does, unless the request's own response has begun (then the socket is
- * only destroyed): an error found in the body comes after the request was dispatched, so its
- * response exists but has sent nothing. The connection is closed after the answer; what the
- * client still sends is discarded for 2 s, so the answer is not lost to a TCP reset. Nothing
- * of the request is echoed back.
+ * problem+json (RFC 9457) instead of Node's bare status line:
+ * - `HPE_HEADER_OVERFLOW` (headers over the server's `maxHeaderSize`, Node's default 16 KiB)
+ *   → 431 `headers_too_large`;
+ * - `ERR_HTTP_REQUEST_TIMEOUT` (headers or request past `headersTimeout` / `requestTimeout`)
+ *   → 408 `request_timeout`;
+ * - any other malformed request (e.g. `Transfer-Encoding: xchunked`) → 400 `invalid_request`.
+ * It answers only while the request's own response has sent nothing (an error in the body
+ * comes after dispatch); otherwise it destroys the socket. The connection is closed after
+ * the answer, and what the client still sends is discarded for 2 s so the answer is not lost
+ * to a TCP reset. Nothing of the request is echoed back.
  *
  * Source: https://nodejs.org/api/http.html#event-clienterror, RFC 9110 §15.5.9 (408),
  * RFC 6585 §5 (431)

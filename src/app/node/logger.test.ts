@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactSecrets } from './logger.js';
+import { redactSecrets } from '../../core/redact.js';
+import { createLogger } from './logger.js';
 
 /** A logger at `debug` whose lines land in the returned array, parsed. */
 function capturedLogger() {

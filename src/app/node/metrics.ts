@@ -18,7 +18,7 @@ const TASKS = Object.keys({ process_inbound_event: true, deliver_message: true }
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];
 
 /** The registry behind `GET /metrics` and the sink every part of Switchyard reports to. */
-export interface Metrics extends MetricsSink {
+interface Metrics extends MetricsSink {
   /** The prom-client registry of this process (for tests, or to add metrics). */
   readonly registry: Registry;
   render(): Promise<{ contentType: string; body: string }>;

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../../core/deps.js';
+import { newestAppliedMigration } from '../db/readiness-store.js';
 
 /**
  * `GET /healthz` (the process is up) and `GET /readyz` (the database answers and is
@@ -11,9 +12,8 @@ export function healthRoutes(expectedMigration?: string): Hono<AppEnv> {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     try {
-      const rows = await c.var.deps.sql<{ name: string }[]>`
-        select name from gw.migrations order by name desc limit 1`;
-      const migrated = expectedMigration === undefined || rows[0]?.name === expectedMigration;
+      const newest = await newestAppliedMigration(c.var.deps.sql);
+      const migrated = expectedMigration === undefined || newest === expectedMigration;
       return c.json({ status: migrated ? 'ready' : 'migrating' }, migrated ? 200 : 503);
     } catch {
       return c.json({ status: 'database_unavailable' }, 503);

@@ -1,0 +1,21 @@
+// The CLI's reads by bare id: an operator names an event or a merchant without the
+// merchant scope every API read carries.
+import type { Tx } from '../../core/db/client.js';
+
+/** Event `id` (evt_…) with its type and merchant, whichever merchant it belongs to; undefined when there is none. */
+export async function findEvent(tx: Tx, id: string): Promise<{ id: string; type: string; merchantId: string } | undefined> {
+  const [event] = await tx<{ id: string; type: string; merchantId: string }[]>`
+    select id, type, merchant_id as "merchantId"
+      from gw.events
+     where id = ${id}`;
+  return event;
+}
+
+/** True when merchant `id` (mch_…) exists. */
+export async function merchantExists(tx: Tx, id: string): Promise<boolean> {
+  const [merchant] = await tx<{ id: string }[]>`
+    select id
+      from gw.merchants
+     where id = ${id}`;
+  return merchant !== undefined;
+}
