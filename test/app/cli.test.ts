@@ -1,4 +1,4 @@
-// The `switchyard` CLI as a person runs it: a child process (tsx src/cli.ts …) on this
+// The `switchyard` CLI as a person runs it: a child process (tsx src/app/cli/index.ts …) on this
 // file's database, asserting on exit codes and what it prints.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
