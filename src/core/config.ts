@@ -19,7 +19,7 @@ export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 
  * `process.env` (Node) or the Worker's `env` (Cloudflare), then passed down; nothing reads
  * the environment anywhere else. CONTRACT.md "Configuration" fixes the first five names.
  */
-export const configSchema = z.object({
+const configSchema = z.object({
   /** PostgreSQL URL. Unset: `npm start` runs an embedded PostgreSQL under the data dir. */
   DATABASE_URL: z.string().url().optional(),
   /** HTTP port. */

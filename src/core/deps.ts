@@ -97,7 +97,7 @@ export interface Deps {
 }
 
 /** The merchant an API key authenticated. */
-export interface MerchantContext {
+interface MerchantContext {
   id: string;
   name: string;
 }

@@ -1,5 +1,5 @@
 /** The id prefixes of CONTRACT.md, one per kind of object. */
-export const ID_PREFIXES = {
+const ID_PREFIXES = {
   merchant: 'mch',
   apiKey: 'key',
   source: 'src',
@@ -14,7 +14,7 @@ export const ID_PREFIXES = {
 } as const;
 
 /** One of the prefixes above. */
-export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
+type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
 
 /**
  * A new prefixed, time-sortable id: `<prefix>_` + 12 hex digits of Unix milliseconds

@@ -26,11 +26,6 @@ const CURRENCIES = new Set(
     'WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG').split(' '),
 );
 
-/** Whether `code` (upper case) is an active ISO 4217 currency code. */
-export function isCurrency(code: string): boolean {
-  return CURRENCIES.has(code);
-}
-
 /** Decimal digits after the point for an ISO 4217 currency code (JPY 0, USD 2, KWD 3). */
 export function currencyExponent(currency: string): number {
   return EXPONENTS[currency.toUpperCase()] ?? 2;
@@ -82,7 +77,7 @@ export function toJsonAmount(value: Decimal | string): number {
 }
 
 /**
- * Upper-cases and validates a currency code: an active ISO 4217 code ({@link isCurrency}),
+ * Upper-cases and validates a currency code: an active ISO 4217 code,
  * else undefined. Stripe sends lower case (`usd`); Switchyard stores and answers upper case.
  */
 export function normalizeCurrency(code: string): string | undefined {

@@ -21,7 +21,7 @@ export function unstorableAt(s: string): number {
 }
 
 /** What {@link findUnstorable} found in a parsed JSON value. */
-export type UnstorableFinding =
+type UnstorableFinding =
   | { kind: 'text'; path: (string | number)[] }
   | { kind: 'depth'; path: (string | number)[] };
 

@@ -12,13 +12,13 @@ export interface BatchTimer {
 }
 
 /** `setTimeout`/`clearTimeout`, on Node and on Workers alike. */
-export const systemTimer: BatchTimer = {
+const systemTimer: BatchTimer = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
 /** How a {@link Batcher} groups items. */
-export interface BatcherOptions<T, R> {
+interface BatcherOptions<T, R> {
   /**
    * Writes one batch and resolves with one result per item, in the order given. A
    * rejection (a failed statement or commit) rejects every item of that batch with the

@@ -2,7 +2,7 @@ import { parseTree, type Node as JsonNode } from 'jsonc-parser';
 import type { InboundProvider } from './verifiers/index.js';
 
 /** The PSP's id and type of an event, read after its signature verified. */
-export interface EventIdentity {
+interface EventIdentity {
   eventId: string;
   eventType: string | null;
 }
@@ -14,7 +14,7 @@ export interface EventIdentity {
  * exactly as the PSP sent them (never re-serialised); a slice of a signed body is not itself
  * signed and cannot be verified again on its own.
  */
-export interface IdentifiedEvent extends EventIdentity {
+interface IdentifiedEvent extends EventIdentity {
   rawBody: Uint8Array;
 }
 

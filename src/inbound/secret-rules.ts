@@ -9,7 +9,7 @@ import type { InboundProvider } from './verifiers/index.js';
  * fixed prefix such as `whsec_`) has at least `minLength` characters, `minDistinct` distinct
  * characters and `minEntropyBits` of estimated entropy ({@link estimateEntropyBits}).
  */
-export interface SecretRule {
+interface SecretRule {
   /** Who makes the secret: the PSP generates it (its format is checked), or the merchant chooses it (only strength is). */
   madeBy: 'psp' | 'merchant';
   /** The format in words; it ends the 400's message on path `["secret"]`. */

@@ -5,7 +5,7 @@ import type { InboundSource } from './source-store.js';
 import type { Verifier } from './verifiers/types.js';
 
 /** How a {@link SourceCache} keeps entries. */
-export interface SourceCacheOptions {
+interface SourceCacheOptions {
   /** How long an entry is used, ms (SWITCHYARD_SOURCE_CACHE_TTL_MS, default 1000). 0 caches nothing. */
   ttlMs: number;
   /** At most this many sources are kept; the oldest entry goes first (default 10,000). */

@@ -1,6 +1,5 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
 
 /** A source row as the API shows it (no secrets). */
 export interface SourceRow {
@@ -98,7 +97,7 @@ export async function lockSource(tx: Tx, merchantId: string, id: string): Promis
 }
 
 /** A signing secret as the API shows it: when it was added and when it stops verifying (null: never). */
-export interface SourceSecretInfo {
+interface SourceSecretInfo {
   createdAt: Date;
   expiresAt: Date | null;
 }
@@ -147,15 +146,4 @@ export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<
   const first = rows[0];
   if (!first) return undefined;
   return { ...toSource(first), secretEnvelopes: rows.flatMap((r) => (r.ciphertext ? [r.ciphertext] : [])) };
-}
-
-/**
- * Records one verified inbound event and queues its processing, in the caller's transaction
- * `tx`: {@link storeInboundEvents} with a single event (insert … on conflict do nothing, a
- * `process_inbound_event` job `{"inboundEventIds": [id]}` only for a new row). Returns the stored row's id and whether it
- * was already there. The caller commits before it acks. Throws on database errors.
- */
-export async function recordInboundEvent(tx: Tx, input: NewInboundEvent): Promise<StoredInboundEvent> {
-  const [stored] = await storeInboundEvents(tx, [input]);
-  return stored!;
 }

@@ -9,9 +9,9 @@ import type { AppEnv } from '../deps.js';
 import { jsonBodyReader, validationError } from './validate.js';
 
 /** Name of the security scheme of `/v1/*`: `Authorization: Bearer <merchant API key>`. */
-export const MERCHANT_API_KEY = 'merchantApiKey';
+const MERCHANT_API_KEY = 'merchantApiKey';
 /** Name of the security scheme of `/admin/*`: `Authorization: Bearer <SWITCHYARD_ADMIN_TOKEN>`. */
-export const ADMIN_TOKEN = 'adminToken';
+const ADMIN_TOKEN = 'adminToken';
 
 /** `security` of a `/v1` route: the merchant's API key as a bearer token. */
 export const merchantAuth = [{ [MERCHANT_API_KEY]: [] }];
@@ -37,7 +37,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 }
 
 /** An RFC 9457 problem details body, as every error response of the API carries (see problem.ts). */
-export const Problem = z
+const Problem = z
   .object({
     type: z.string().openapi({ example: 'https://switchyard.dev/problems/invalid-request' }),
     title: z.string().openapi({ example: 'Bad Request' }),
@@ -206,7 +206,7 @@ function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
  * on a router mounted on it), the plain routes listed in registerPlainRoutes, and the two
  * bearer security schemes. No `servers`: paths are relative to wherever the API is served.
  */
-export function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
+function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
   return app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {

@@ -7,7 +7,7 @@ export const pageQuery = z.object({
 });
 
 /** A page of a list: newest first, `hasMore` when rows remain past it. */
-export interface Page<T> {
+interface Page<T> {
   data: T[];
   hasMore: boolean;
 }

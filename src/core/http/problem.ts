@@ -5,7 +5,7 @@ import type { AppEnv } from '../deps.js';
 import { requestLog } from './request-context.js';
 
 /** An RFC 9457 problem details body with Switchyard's stable `code`. */
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;

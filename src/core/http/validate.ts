@@ -20,16 +20,6 @@ export function validationError(error: z.ZodError): ValidationError {
 }
 
 /**
- * Parses `input` with a zod schema; throws ValidationError (400 `invalid_request`, the zod
- * issues under `errors`) when it does not fit.
- */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw validationError(r.error);
-  return r.data;
-}
-
-/**
  * Route middleware placed before @hono/zod-openapi's body validator (see `defineRoute` in
  * openapi.ts) so that every JSON body is judged alike: an empty body is
  * `{}`, malformed JSON is 400 `invalid_request` with an `errors` entry, and a body (even an

@@ -12,7 +12,7 @@ const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
  * in JSON webhooks; a boolean is accepted too.
  * https://docs.adyen.com/development-resources/webhooks/webhook-types
  */
-export const adyenNotificationItem = z.object({
+const adyenNotificationItem = z.object({
   eventCode: z.string().min(1),
   pspReference: z.string().min(1).max(255),
   originalReference: z.string().max(255).optional(),
@@ -23,7 +23,7 @@ export const adyenNotificationItem = z.object({
 });
 
 /** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
-export const ADYEN_EVENT_CODES = {
+const ADYEN_EVENT_CODES = {
   AUTHORISATION: 'authorized or failed (success false); the payment is pspReference',
   CAPTURE: 'a capture operation (its own pspReference) succeeded, or failed when success is false',
   CAPTURE_FAILED: 'a capture operation failed after it succeeded: reversed',

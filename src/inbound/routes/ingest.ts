@@ -25,7 +25,7 @@ const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorizatio
  * Reads a request body as bytes, at most `maxBytes`; 'too_large' as soon as the
  * Content-Length or the bytes read so far exceed it (the rest is never read).
  */
-export async function readBodyCapped(req: Request, maxBytes: number): Promise<Uint8Array | 'too_large'> {
+async function readBodyCapped(req: Request, maxBytes: number): Promise<Uint8Array | 'too_large'> {
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) return 'too_large';
   if (!req.body) return new Uint8Array(0);

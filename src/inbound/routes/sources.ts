@@ -21,7 +21,7 @@ import { secretProblem } from '../secret-rules.js';
  * https URL (http too when `allowHttp`, i.e. SWITCHYARD_ALLOW_PRIVATE_URLS). It is stored
  * as given, never normalised: Square signs the string exactly as entered in the subscription.
  */
-export function notificationUrlProblem(url: string, allowHttp: boolean): string | undefined {
+function notificationUrlProblem(url: string, allowHttp: boolean): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);

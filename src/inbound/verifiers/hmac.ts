@@ -30,7 +30,7 @@ export function whitespaceHint(secrets: string[]): string {
 }
 
 /** How a PSP signs the raw body with one HMAC in one header (Razorpay, Checkout.com, Paystack, GoCardless, Square). */
-export interface BodyHmacScheme {
+interface BodyHmacScheme {
   /** Lower-cased header name. */
   header: string;
   hash: 'SHA-256' | 'SHA-512';

@@ -45,7 +45,7 @@ export const verifiers: Record<Exclude<InboundProvider, 'square'>, Verifier> = {
 };
 
 /** Whether `provider` names one of {@link INBOUND_PROVIDERS} (own names only, never a prototype member). */
-export function isInboundProvider(provider: string): provider is InboundProvider {
+function isInboundProvider(provider: string): provider is InboundProvider {
   return (INBOUND_PROVIDERS as readonly string[]).includes(provider);
 }
 

@@ -28,24 +28,24 @@ export interface VerifyInput {
  * - `signature_invalid`: a malformed header, an unusable secret, or no signature matched.
  * - `timestamp_out_of_tolerance`: the signed timestamp is further than `toleranceSeconds` from `now`.
  */
-export type VerifyFailureCode = 'signature_missing' | 'signature_invalid' | 'timestamp_out_of_tolerance';
+type VerifyFailureCode = 'signature_missing' | 'signature_invalid' | 'timestamp_out_of_tolerance';
 
 /**
  * A rejection with an actionable `detail` for the developer, e.g. "no v1 signature matched:
  * was the body re-serialised…?". `detail` never contains a secret or an expected signature.
  */
-export interface VerifyFailure {
+interface VerifyFailure {
   code: VerifyFailureCode;
   detail: string;
 }
 
 /** A verified callback; `eventId` is set when the scheme signs the event id in a header (Standard Webhooks: `webhook-id`). */
-export interface Verified {
+interface Verified {
   eventId?: string;
 }
 
 /** Outcome of a verifier: `ok(Verified)` or `err(VerifyFailure)`; verifiers never throw on bad input. */
-export type VerifyResult = Result<Verified, VerifyFailure>;
+type VerifyResult = Result<Verified, VerifyFailure>;
 
 /**
  * Checks one PSP callback against the source's secrets.
