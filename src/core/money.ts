@@ -35,10 +35,9 @@ export function currencyExponent(currency: string): number {
 export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
 
 /**
- * An amount in integer minor units as a Decimal. Accepts a JSON integer or a numeric
- * string (postgres.js returns bigint and numeric as strings). Throws AppError
- * `amount_out_of_range` (400) for a fraction, a negative, NaN or a value beyond
- * {@link MAX_MINOR_UNITS}.
+ * An amount in integer minor units as a Decimal, from a JSON integer or a numeric string
+ * (postgres.js bigint/numeric). Throws AppError 400 `amount_out_of_range` for a fraction, a
+ * negative, NaN or a value beyond {@link MAX_MINOR_UNITS}.
  *
  * @example
  * minorUnits(1099).plus(minorUnits('1')).toString() // '1100'
@@ -87,9 +86,8 @@ export function normalizeCurrency(code: string): string | undefined {
 }
 
 /**
- * The decimal digits of an amount in minor units, for SQL `bigint`/`numeric` parameters.
- * Throws an AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}, which
- * {@link minorUnits} already refuses on the way in.
+ * The digits of an amount in minor units, for SQL `bigint`/`numeric` parameters. Throws an
+ * AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}.
  *
  * @example
  * toMinorText(minorUnits(1099)) // '1099'

@@ -11,9 +11,8 @@ interface RouteTable {
 const tables = new WeakMap<object, { method: string; pattern: RegExp }[]>();
 
 /**
- * The methods `app` has a route for at `path` (GET implying HEAD), sorted; empty when the
- * path matches no route. Middleware (method ALL) does not count. The table is built on the
- * first call, so call it once every route is mounted (from a notFound handler).
+ * The methods `app` routes at `path` (GET implies HEAD; middleware does not count), sorted.
+ * The table is built on the first call, so call it once every route is mounted.
  */
 function allowedMethods(app: RouteTable, path: string): string[] {
   let table = tables.get(app);

@@ -12,10 +12,7 @@ interface Page<T> {
   hasMore: boolean;
 }
 
-/**
- * Turns `limit + 1` rows fetched newest-first into a page: the extra row only says there
- * is more.
- */
+/** A page from `limit + 1` rows fetched newest first: the extra row only sets `hasMore`. */
 export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
   return { data: rows.slice(0, limit).map(map), hasMore: rows.length > limit };
 }
