@@ -103,11 +103,9 @@ interface SourceSecretInfo {
 }
 
 /**
- * Rotates a source's signing secret inside the caller's transaction (lock the source
- * first, see {@link lockSource}): every secret that still verifies after `previousExpiresAt`
- * now expires then (one due sooner keeps its own expiry), and `secretEnvelope` (already
- * encrypted) is added, verifying from `now`. A secret verifies while `expires_at > now`
- * (loadInboundSource), so `previousExpiresAt = now` retires the old ones at once.
+ * Rotates a source's secret in the caller's transaction (after {@link lockSource}): secrets
+ * verifying past `previousExpiresAt` expire then (`= now` retires them at once), and
+ * `secretEnvelope` (encrypted) is added from `now`.
  */
 export async function rotateSourceSecret(
   tx: Tx,
