@@ -1,6 +1,5 @@
-// The OpenAPI 3.1 description of the API, built from the same zod schemas that validate
-// the requests (@hono/zod-openapi). Route modules build on createRouter and defineRoute;
-// createApp serves the document and the reference page (mountApiReference).
+// The OpenAPI 3.1 document, built from the zod schemas that validate requests: routes use
+// createRouter and defineRoute; mountApiReference serves the document.
 import { OpenAPIHono, createRoute, z, type RouteConfig } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import type { MiddlewareHandler } from 'hono';
