@@ -1,9 +1,5 @@
-/**
- * Web Crypto helpers shared by the inbound verifiers, the outbound signer and secret
- * storage. Web Crypto only (globalThis.crypto), so everything here runs on Node and on
- * Cloudflare Workers alike. Comparisons of MACs go through `crypto.subtle.verify`, which
- * is constant-time, never through `===`.
- */
+// Byte codecs and HMAC on Web Crypto only, so they run on Node and Workers alike. MACs are
+// compared with crypto.subtle.verify (constant time), never `===`.
 
 const encoder = new TextEncoder();
 
@@ -74,16 +70,14 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-// Imported HMAC keys by hash and key bytes: importKey costs about twice the verification it
-// serves (measured 80–92 µs import + verify against 25–32 µs verify alone). Bounded: cleared
-// when full. The key bytes are already in memory (the source cache holds the secrets).
+// Imported HMAC keys by hash and key bytes, since an import costs more than the verification
+// it serves. Cleared when full; the key bytes are in memory anyway (the source cache).
 const HMAC_KEY_CACHE_MAX = 512;
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
 /**
- * A synchronous HMAC the host runtime may lend {@link verifyHmac} (see {@link useHmacBackend}).
- * Must compute exactly the RFC 2104 HMAC that Web Crypto computes for the same hash, key
- * bytes and data, and compare in constant time.
+ * A synchronous HMAC the host may lend {@link verifyHmac}: the same RFC 2104 HMAC Web Crypto
+ * computes, with a constant-time comparison.
  */
 export interface HmacBackend {
   /** HMAC-`hash` of `data` under the raw `key` bytes. */
@@ -97,22 +91,15 @@ let hmacBackend: HmacBackend | undefined;
 const hmacKeyBytes = new WeakMap<CryptoKey, { raw: Uint8Array; hash: 'SHA-256' | 'SHA-512' }>();
 
 /**
- * Lends {@link verifyHmac} a synchronous HMAC of the host (the Node entry passes
- * node:crypto's, src/node-crypto.ts), or takes it back (`undefined`). Without one, and on
- * Cloudflare Workers, verification is `crypto.subtle.verify`. Why: on Node, each Web
- * Crypto call is a job on libuv's thread pool; under inbound load this cost the gateway
- * about 27 µs of CPU per request over node:crypto's ~3 µs (bench:inbound, 2-core machine,
- * 4,868 against 5,772 acks/s). Same bytes in, same answer out: test/unit/hmac-backend.test.ts.
+ * Lends {@link verifyHmac} the host's synchronous HMAC (Node: src/app/node/hmac-backend.ts),
+ * or takes it back (`undefined`: `crypto.subtle.verify`, as on Workers). On Node each Web
+ * Crypto call is a thread-pool job, which costs the inbound hot path CPU.
  */
 export function useHmacBackend(backend: HmacBackend | undefined): void {
   hmacBackend = backend;
 }
 
-/**
- * Imports raw key bytes as an HMAC key for `hash` (SHA-256 by default), usable to sign and
- * verify. Imports are remembered per process (at most 512 keys), so a source's secrets are
- * imported once, not on every request.
- */
+/** Imports raw key bytes as an HMAC key (sign and verify), remembered per process (at most 512 keys). */
 export function importHmacKey(
   key: Uint8Array,
   hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
@@ -143,10 +130,9 @@ export async function hmac(
 }
 
 /**
- * Constant-time check that `mac` is the HMAC of `data` under `key`: with the host's
- * {@link HmacBackend} when one is lent and `key` came from {@link importHmacKey}, else
- * `crypto.subtle.verify` (which compares in constant time). Only the length of `mac`, which
- * is public, is compared in variable time.
+ * Constant-time check that `mac` is the HMAC of `data` under `key`: the lent
+ * {@link HmacBackend} for keys from {@link importHmacKey}, else `crypto.subtle.verify`.
+ * Only the (public) length of `mac` is compared in variable time.
  */
 export async function verifyHmac(
   key: CryptoKey,

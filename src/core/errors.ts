@@ -39,10 +39,8 @@ export interface ValidationIssue {
 }
 
 /**
- * The one exception type the HTTP layer turns into an RFC 9457 problem+json response.
- * `status` is the HTTP status; `retryable` tells a caller (a PSP, a worker) whether the
- * same request may succeed later. `detail` is shown to the client, so it never carries
- * internals; `cause` is for logs only.
+ * The exception the HTTP layer renders as RFC 9457 problem+json. `retryable`: the same request
+ * may succeed later. `detail` is shown to the client, so no internals; `cause` is for logs.
  *
  * Source: RFC 9457 (Problem Details for HTTP APIs).
  */

@@ -1,5 +1,5 @@
 /** The id prefixes of CONTRACT.md, one per kind of object. */
-export const ID_PREFIXES = {
+const ID_PREFIXES = {
   merchant: 'mch',
   apiKey: 'key',
   source: 'src',
@@ -14,13 +14,12 @@ export const ID_PREFIXES = {
 } as const;
 
 /** One of the prefixes above. */
-export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
+type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
 
 /**
- * A new prefixed, time-sortable id: `<prefix>_` + 12 hex digits of Unix milliseconds
- * + 20 random hex digits (a UUIDv7-shaped body, 80 bits of randomness; consecutive ids
- * of one process increase strictly). The same shape as
- * `gw.new_id(prefix)` in sql/0001_init.sql, so ids made in SQL and in TS sort together.
+ * A new time-sortable id: `<prefix>_` + 12 hex digits of Unix ms + 20 random hex digits,
+ * strictly increasing within a process; the shape of `gw.new_id` (sql/0001_init.sql), so ids
+ * made in SQL and in TS sort together.
  *
  * @example
  * newId('pay') // 'pay_0193a1b2c3d4e5f60718293a4b5c'
@@ -30,9 +29,7 @@ export function newId(prefix: IdPrefix, now: Date = new Date()): string {
   // The 80 random bits as two 40-bit halves (exact in a double; no BigInt on this hot path).
   let hi = randomUint40();
   let lo = randomUint40();
-  // Monotonic within a process (as ULID's monotonic factory): an id made in the same or an
-  // earlier millisecond than the last one increments it, so events emitted together (say
-  // payment.authorized then payment.captured) list in the order they were made.
+  // Monotonic, as ULID's factory: events emitted together list in the order they were made.
   if (ms <= last.ms) ({ ms, hi, lo } = idSuccessor(last));
   last.ms = ms;
   last.hi = hi;
@@ -54,8 +51,7 @@ export function idSuccessor(id: { ms: number; hi: number; lo: number }): { ms: n
 // The last id's time and random halves; process-wide by design (see newId).
 const last = { ms: 0, hi: 0, lo: 0 };
 
-// Random bytes drawn 4 KiB at a time: one crypto.getRandomValues call per ~400 ids instead
-// of one per id (ids are identifiers, not secrets; API keys and secrets use randomBytes).
+// Random bytes drawn 4 KiB at a time rather than per id (ids are not secrets; keys use randomBytes).
 const pool = new Uint8Array(4096);
 let poolAt = pool.length;
 

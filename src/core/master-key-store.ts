@@ -6,10 +6,7 @@ export async function readMasterKeyCheck(tx: Tx): Promise<string | undefined> {
   return row?.envelope;
 }
 
-/**
- * Stores `envelope` as the check value unless one is there already (several processes may
- * start at once: the first one wins, and the others check theirs against it).
- */
+/** Stores `envelope` as the check value unless one is there (of processes starting at once, the first wins). */
 export async function insertMasterKeyCheck(tx: Tx, envelope: string): Promise<void> {
   await tx`insert into gw.master_key_check (envelope) values (${envelope}) on conflict do nothing`;
 }

@@ -6,13 +6,9 @@ import { SecretUnreadableError, type SecretBox } from './secrets.js';
 const MASTER_KEY_CHECK = 'switchyard master key check';
 
 /**
- * Refuses to run with a master key that cannot open this database's secrets. Opens the
- * check value in gw.master_key_check; a database that has none yet (migrated before it
- * existed, or new) must open one of its stored envelopes (source secrets, PSP API keys,
- * endpoint secrets, Ed25519 keys), if it has any, and then gets the check value sealed with
- * `box` (the first of several processes starting at once wins, and the others check
- * theirs against it). `keyFile` is where the key came from when SWITCHYARD_MASTER_KEY is
- * unset (development). Throws an Error naming SWITCHYARD_MASTER_KEY (and the key file).
+ * Throws an Error (naming SWITCHYARD_MASTER_KEY, or `keyFile` when the key came from there)
+ * unless `box` opens the check value in gw.master_key_check. A database without one must
+ * open any stored envelope it has, then gets the check value sealed with `box`.
  */
 export async function checkMasterKey(sql: Tx, box: SecretBox, keyFile: string | undefined): Promise<void> {
   const opens = async (envelope: string, expected?: string) => {

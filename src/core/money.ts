@@ -26,11 +26,6 @@ const CURRENCIES = new Set(
     'WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG').split(' '),
 );
 
-/** Whether `code` (upper case) is an active ISO 4217 currency code. */
-export function isCurrency(code: string): boolean {
-  return CURRENCIES.has(code);
-}
-
 /** Decimal digits after the point for an ISO 4217 currency code (JPY 0, USD 2, KWD 3). */
 export function currencyExponent(currency: string): number {
   return EXPONENTS[currency.toUpperCase()] ?? 2;
@@ -40,10 +35,9 @@ export function currencyExponent(currency: string): number {
 export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
 
 /**
- * An amount in integer minor units as a Decimal. Accepts a JSON integer or a numeric
- * string (postgres.js returns bigint and numeric as strings). Throws AppError
- * `amount_out_of_range` (400) for a fraction, a negative, NaN or a value beyond
- * {@link MAX_MINOR_UNITS}.
+ * An amount in integer minor units as a Decimal, from a JSON integer or a numeric string
+ * (postgres.js bigint/numeric). Throws AppError 400 `amount_out_of_range` for a fraction, a
+ * negative, NaN or a value beyond {@link MAX_MINOR_UNITS}.
  *
  * @example
  * minorUnits(1099).plus(minorUnits('1')).toString() // '1100'
@@ -82,7 +76,7 @@ export function toJsonAmount(value: Decimal | string): number {
 }
 
 /**
- * Upper-cases and validates a currency code: an active ISO 4217 code ({@link isCurrency}),
+ * Upper-cases and validates a currency code: an active ISO 4217 code,
  * else undefined. Stripe sends lower case (`usd`); Switchyard stores and answers upper case.
  */
 export function normalizeCurrency(code: string): string | undefined {
@@ -92,9 +86,8 @@ export function normalizeCurrency(code: string): string | undefined {
 }
 
 /**
- * The decimal digits of an amount in minor units, for SQL `bigint`/`numeric` parameters.
- * Throws an AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}, which
- * {@link minorUnits} already refuses on the way in.
+ * The digits of an amount in minor units, for SQL `bigint`/`numeric` parameters. Throws an
+ * AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}.
  *
  * @example
  * toMinorText(minorUnits(1099)) // '1099'

@@ -5,13 +5,9 @@
 export const REDACTED = '[redacted]';
 
 /**
- * Field names whose values never reach a log line (case-insensitive, anywhere in the name):
- * secrets (`secret`, `secrets`, `signingSecret`), signatures and their headers
- * (`stripe-signature`, `webhook-signature`, `svix-signature`, `cko-signature`,
- * `x-razorpay-signature` and every other `x-*-signature`, Adyen's `hmacSignature`), API keys
- * (`apiKey`, `api_key`, `x-api-key`), `authorization` and `proxy-authorization`, cookies,
- * tokens (`adminToken`, `SWITCHYARD_ADMIN_TOKEN`), passwords, the master key (`masterKey`,
- * `SWITCHYARD_MASTER_KEY`) and `DATABASE_URL` (it may hold a password).
+ * Field names whose values never reach a log line, matched case-insensitively anywhere in the
+ * name: secrets, signatures and their headers, API keys, authorization, cookies, tokens,
+ * passwords, the master key and `DATABASE_URL` (it may hold a password).
  */
 export const SECRET_KEY = /secret|signature|authori[sz]ation|api[-_]?key|token|password|master[-_]?key|cookie|database[-_]?url/i;
 
@@ -25,11 +21,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * `fields` with the value of every key matching {@link SECRET_KEY} replaced by
- * {@link REDACTED}, at the top level and in plain objects nested up to three levels
- * (`apiKey`, `merchant.apiKey`, `req.headers["stripe-signature"]`). Arrays, Errors and other
- * class instances are not looked into: log ids, not whole objects. The input is never
- * changed; a copy is made only of objects that had something to redact.
+ * `fields` with every key matching {@link SECRET_KEY} set to {@link REDACTED}, in plain
+ * objects up to three levels deep (arrays and class instances are not looked into). The
+ * input is never changed; only objects with something to redact are copied.
  *
  * @example
  * redactSecrets({ sourceId: 'src_1', headers: { 'stripe-signature': 't=1,v1=ab' } });

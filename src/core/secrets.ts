@@ -2,28 +2,16 @@ import { fromBase64, randomBytes, toBase64, utf8 } from './crypto.js';
 import { AppError } from './errors.js';
 
 /**
- * Encrypts secrets at rest (PSP signing secrets, endpoint secrets) with AES-256-GCM under
- * the master key (SWITCHYARD_MASTER_KEY). Web Crypto only, so the inbound path can decrypt
- * on Cloudflare Workers too.
- *
- * Stored form: `v1.<base64 12-byte IV>.<base64 ciphertext+tag>`; the version lets a later
- * key rotation tell old envelopes apart.
+ * AES-256-GCM encryption of stored secrets under SWITCHYARD_MASTER_KEY (Web Crypto, so Workers
+ * decrypt too). Envelope: `v1.<base64 12-byte IV>.<base64 ciphertext+tag>`.
  */
 export interface SecretBox {
   encrypt(plaintext: string): Promise<string>;
-  /**
-   * Throws a {@link SecretUnreadableError} when the envelope is malformed or was sealed
-   * under another key.
-   */
+  /** Throws {@link SecretUnreadableError} when the envelope is malformed or sealed under another key. */
   decrypt(envelope: string): Promise<string>;
 }
 
-/**
- * A stored secret that this process's master key cannot open: the envelope was sealed
- * under another SWITCHYARD_MASTER_KEY (or ./.switchyard/master.key in development), or it
- * is not an envelope at all. The message names the variable; `cause` is Web Crypto's bare
- * `OperationError`, when there is one.
- */
+/** A stored secret this process's master key cannot open: sealed under another key, or not an envelope. */
 export class SecretUnreadableError extends Error {
   constructor(reason: 'wrong_key' | 'malformed', options: { cause?: unknown } = {}) {
     super(
@@ -37,9 +25,8 @@ export class SecretUnreadableError extends Error {
 }
 
 /**
- * For a route that decrypts: rethrows a {@link SecretUnreadableError} as the 500
- * `secret_unreadable` AppError the API answers (the cause kept for logs), any other error
- * unchanged. Use as `secretBox.decrypt(e).catch(rethrowSecretUnreadable)`.
+ * Rethrows a {@link SecretUnreadableError} as the 500 `secret_unreadable` AppError, any other
+ * error unchanged: `secretBox.decrypt(e).catch(rethrowSecretUnreadable)`.
  */
 export function rethrowSecretUnreadable(error: unknown): never {
   if (error instanceof SecretUnreadableError) {
@@ -48,10 +35,7 @@ export function rethrowSecretUnreadable(error: unknown): never {
   throw error;
 }
 
-/**
- * Builds a {@link SecretBox} from the master key, base64 of exactly 32 bytes. Throws an
- * Error naming the problem when the key is not that.
- */
+/** A {@link SecretBox} under the master key (base64 of exactly 32 bytes); throws an Error otherwise. */
 export async function createSecretBox(masterKeyBase64: string): Promise<SecretBox> {
   const raw = fromBase64(masterKeyBase64.trim());
   if (!raw || raw.byteLength !== 32) {

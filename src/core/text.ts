@@ -5,11 +5,9 @@
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * The index (UTF-16 code units) of the first character of `s` that PostgreSQL `text` and
- * `jsonb` cannot hold, or -1 when there is none. Those characters are U+0000 (text: "invalid
- * byte sequence for encoding UTF8: 0x00"; jsonb: "unsupported Unicode escape sequence") and
- * unpaired surrogates (U+D800–U+DFFF alone), which are not Unicode scalar values and have no
- * UTF-8 form. Source: PostgreSQL manual §8.3 (character types) and §8.14 (JSON types).
+ * The index (UTF-16 code units) of the first character of `s` PostgreSQL `text` and `jsonb`
+ * cannot hold, U+0000 or an unpaired surrogate (no UTF-8 form), or -1 when there is none.
+ * Source: PostgreSQL manual §8.3 (character types) and §8.14 (JSON types).
  *
  * @example
  * unstorableAt('evt_1');       // -1
@@ -21,16 +19,14 @@ export function unstorableAt(s: string): number {
 }
 
 /** What {@link findUnstorable} found in a parsed JSON value. */
-export type UnstorableFinding =
+type UnstorableFinding =
   | { kind: 'text'; path: (string | number)[] }
   | { kind: 'depth'; path: (string | number)[] };
 
 /**
- * Walks a parsed JSON value (what `JSON.parse` returns) without recursion and returns the
- * first place that cannot be stored: a string or an object key holding what
- * {@link unstorableAt} refuses (`kind: 'text'`, its path), or arrays and objects nested more
- * than `maxDepth` levels (`kind: 'depth'`, the path where the limit was passed). Undefined
- * when the whole value is storable. The top-level value is at depth 1.
+ * The first unstorable place in a parsed JSON value, walked without recursion: a string or
+ * key {@link unstorableAt} refuses (`text`), or nesting beyond `maxDepth` (`depth`; the top
+ * level is 1); undefined when all is storable.
  *
  * @example
  * findUnstorable({ name: 'a\u0000' }, 64); // { kind: 'text', path: ['name'] }

@@ -1,6 +1,5 @@
 // Group commit for the inbound route: concurrent requests share one statement, one
-// processing job and one commit. Plain timers only (setTimeout), so it also loads on
-// Workers, though only the Node app turns it on.
+// processing job and one commit. Plain timers only, so it also loads on Workers.
 import type { Tx } from '../core/db/client.js';
 import { isStatementRefusal } from '../core/db/errors.js';
 import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
@@ -12,51 +11,30 @@ export interface BatchTimer {
 }
 
 /** `setTimeout`/`clearTimeout`, on Node and on Workers alike. */
-export const systemTimer: BatchTimer = {
+const systemTimer: BatchTimer = {
   set: (fn, ms) => setTimeout(fn, ms),
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
 /** How a {@link Batcher} groups items. */
-export interface BatcherOptions<T, R> {
-  /**
-   * Writes one batch and resolves with one result per item, in the order given. A
-   * rejection (a failed statement or commit) rejects every item of that batch with the
-   * same error, unless `isolate` says the error may be one item's doing.
-   */
+interface BatcherOptions<T, R> {
+  /** Writes one batch; one result per item, in order. A rejection rejects every item, unless `isolate` claims it. */
   run(items: T[]): Promise<R[]>;
   /**
-   * True when `run`'s rejection may have been caused by what one item holds (the database
-   * refused a row) rather than by the database or the connection: the batch is then split
-   * in halves and each half run again, down to single items, so only the items that fail
-   * on their own are rejected and their neighbours still succeed. A batch with one bad item
-   * costs about 2·log2(n) more runs. Must only be true for errors after which nothing of
-   * the batch was written (a failed statement or transaction). Default: never.
+   * True when `run`'s rejection may be one item's doing (the database refused a row): the
+   * batch is then run again by halves, down to single items, so only the failing items are
+   * rejected. Only for errors after which nothing of the batch was written. Default: never.
    */
   isolate?(error: unknown): boolean;
-  /**
-   * The size cap, in weight units (rows): a batch is sent as soon as this much waits, and
-   * never holds more, except one item heavier than the cap, sent alone.
-   */
+  /** Size cap, in weight units (rows): a batch leaves once this much waits; an item heavier than the cap goes alone. */
   maxWeight: number;
-  /**
-   * The window, ms: an item never waits longer than this for company while fewer than
-   * `maxInFlight` batches are running. 0 sends at the next timer tick.
-   */
+  /** Longest an item waits for company while a batch slot is free, ms (0: the next timer tick). */
   windowMs: number;
-  /**
-   * Batches running at once (database connections used). When all are busy, items wait
-   * (past the window) and leave together in the next batch as soon as one finishes:
-   * the busier the database, the bigger the batches.
-   */
+  /** Batches running at once; while all are busy, items wait and leave together in the next one. */
   maxInFlight: number;
   /** An item's weight (rows it writes); 1 by default. */
   weight?(item: T): number;
-  /**
-   * Longest a batch may run, ms (default: no limit). Past it, its items are rejected and
-   * its slot is freed for the next batch; `run`'s eventual result is ignored. A database
-   * that went silent then holds at most one timeout's worth of requests, not the batcher.
-   */
+  /** Longest a batch may run, ms (default: no limit); past it its items are rejected and its slot freed. */
   timeoutMs?: number;
   /** Default {@link systemTimer}. */
   timer?: BatchTimer;
@@ -70,12 +48,9 @@ interface Pending<T, R> {
 }
 
 /**
- * Groups concurrent {@link Batcher.submit} calls into batches: a batch leaves when its
- * items weigh `maxWeight` (the size cap) or when the first of them has waited `windowMs`
- * (the window), whichever comes first, as long as fewer than `maxInFlight` batches are
- * running; otherwise as soon as one finishes. An item is never split across batches, so
- * a request that writes several rows (an Adyen or GoCardless batch) is all-or-nothing
- * within the batch that carries it.
+ * Groups concurrent {@link Batcher.submit} calls: a batch leaves at `maxWeight` or after
+ * `windowMs`, whichever comes first, when a slot of `maxInFlight` is free. An item is never
+ * split across batches.
  *
  * @example
  * const batcher = new Batcher({ run: (groups) => store(groups), maxWeight: 100, windowMs: 1, maxInFlight: 4 });
@@ -100,7 +75,7 @@ export class Batcher<T, R> {
     this.timer = options.timer ?? systemTimer;
   }
 
-  /** Items waiting for a batch, batches running, and batches sent since the start; for metrics, tests and the benchmark. */
+  /** Items waiting, batches running, and batches sent since the start. */
   get stats(): { waiting: number; inFlight: number; batches: number } {
     return { waiting: this.pending.length, inFlight: this.inFlight, batches: this.sent };
   }
@@ -187,11 +162,7 @@ export class Batcher<T, R> {
     );
   }
 
-  /**
-   * Runs `items` and settles each: all alike when `run` succeeds, or fails with an error
-   * `isolate` does not claim; otherwise by halves (see {@link BatcherOptions.isolate}).
-   * Never rejects.
-   */
+  /** Runs `items` and settles each, by halves when `isolate` claims the error. Never rejects. */
   private async settle(items: T[]): Promise<Settled<R>[]> {
     let out: R[];
     try {
@@ -214,19 +185,12 @@ export class Batcher<T, R> {
 
 type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
-/**
- * The inbound route's batcher: each item is the events of one request (several for an
- * Adyen or GoCardless batch, weighed by their number), all stored by one
- * {@link storeInboundEvents} statement per batch, which commits or fails as a whole. A
- * batch the database refuses is split until the refused requests stand alone
- * ({@link isStatementRefusal}): one bad row never fails another request.
- */
+/** The inbound route's batcher: each item is one request's events, weighed by their number. */
 export type InboundBatcher = Batcher<NewInboundEvent[], StoredInboundEvent[]>;
 
 /**
- * Stores the events of several requests with one {@link storeInboundEvents} statement
- * and hands each request back the results of its own events, in order. All or nothing:
- * throws the database error if the statement fails.
+ * Stores several requests' events with one {@link storeInboundEvents} statement and gives each
+ * request its own results, in order. All or nothing: throws the database error.
  */
 export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): Promise<StoredInboundEvent[][]> {
   const stored = await storeInboundEvents(sql, groups.flat());
@@ -239,9 +203,8 @@ export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): 
 }
 
 /**
- * A {@link Batcher} that stores each batch with {@link storeInboundGroups} on `sql`
- * (autocommit: the one statement is the transaction, so a refused one wrote nothing and
- * its halves can be stored again).
+ * A {@link Batcher} storing each batch with {@link storeInboundGroups} in autocommit (a
+ * refused statement wrote nothing, so its halves can be stored again; {@link isStatementRefusal}).
  *
  * @example
  * const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 4 });

@@ -8,12 +8,8 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 /**
- * True when `body`, read as JSON text, nests arrays and objects more than `maxDepth`
- * levels deep (the top-level object is level 1). A linear scan of the bytes that skips
- * string contents (escapes included), with no recursion and no parse, so it is safe to run
- * on any body before anything parses or re-serialises it: `JSON.stringify` and recursive
- * walkers overflow the stack on a few thousand levels. Bytes that are not JSON are scanned
- * the same way; the answer then only counts their brackets.
+ * True when `body` nests arrays and objects more than `maxDepth` levels (top level is 1). A
+ * linear byte scan skipping strings, no parse, so it is safe before anything recursive runs.
  *
  * @example
  * nestedDeeperThan(utf8('{"a":{"b":[1]}}'), 2); // true (3 levels)

@@ -2,19 +2,16 @@ import { parseTree, type Node as JsonNode } from 'jsonc-parser';
 import type { InboundProvider } from './verifiers/index.js';
 
 /** The PSP's id and type of an event, read after its signature verified. */
-export interface EventIdentity {
+interface EventIdentity {
   eventId: string;
   eventType: string | null;
 }
 
 /**
- * One event of a verified request, ready to store: its identity and the bytes stored as
- * its `raw_body`. For a single-event provider `rawBody` is the request body itself, byte for
- * byte. For a batch (GoCardless, Adyen) it is the item's own bytes sliced out of the body,
- * exactly as the PSP sent them (never re-serialised); a slice of a signed body is not itself
- * signed and cannot be verified again on its own.
+ * One event of a verified request: its identity and its `raw_body`, the request body or, for
+ * a batch (GoCardless, Adyen), the item's bytes sliced from it, never re-serialised.
  */
-export interface IdentifiedEvent extends EventIdentity {
+interface IdentifiedEvent extends EventIdentity {
   rawBody: Uint8Array;
 }
 
@@ -46,34 +43,18 @@ const text = (v: unknown): string | null => (typeof v === 'string' && v.length >
 const encoder = new TextEncoder();
 
 /**
- * Reads the events of a verified request for `provider`: one for most PSPs, several for
- * the batching ones. Pure; `headerEventId` is what the verifier returned as `eventId`
- * (the signed `webhook-id` of Standard Webhooks, Razorpay's `x-razorpay-event-id`).
- * Returns undefined when the body has no event or an event has no readable id (the route
- * answers 400 `event_id_missing`).
- *
- * Event id and type per provider:
- * - stripe: the body's `id` (`evt_…`) and `type` (https://docs.stripe.com/api/events/object).
+ * The events of a verified request: one for most PSPs, one per item for batching ones.
+ * `headerEventId` is the verifier's `eventId`. Undefined when an event has no readable id
+ * (400 `event_id_missing`). Event id and type per provider:
+ * - stripe, checkout: the body's `id` and `type`; square: `event_id` and `type`.
  * - standard-webhooks: the `webhook-id` header (else the body's `id`), and `type`.
- * - razorpay: the `x-razorpay-event-id` header, Razorpay's id for deduplicating retries
- *   (else the body's `id`), and the body's `event` (`payment.captured`, …).
- * - checkout: the body's `id` (`evt_…`) and `type`.
- * - paystack: Paystack sends no event id, neither in the body nor in a header, and resends
- *   the same event on retries. The id is derived from what stays the same across those
- *   retries: `${event}:${data.id}` (e.g. `charge.success:302961`), the event name and the id of
- *   the transaction, transfer, … it is about. Two different events about one object differ
- *   by name; the same event name about the same object twice is taken as one event.
- * - square: the body's `event_id` and `type`.
- * - mercadopago: the body's `id`, the notification's own id, when present; else
- *   `${type ?? action}:${data.id}` (e.g. `payment:123456`). `x-request-id` is not used:
- *   it identifies one delivery and Mercado Pago does not document it as stable across
- *   retries. The type is `action` (`payment.updated`), else `type`.
- * - gocardless: one event per element of `events`, id its `id` (`EV…`), type
- *   `${resource_type}.${action}` (https://developer.gocardless.com/api-reference/#core-endpoints-events).
- * - adyen: one event per `notificationItems[i].NotificationRequestItem`, id
- *   `${pspReference}:${eventCode}:${success}` (Adyen's own dedup key: a retry resends the
- *   same three; an AUTHORISATION that failed then succeeded differs by `success`), type
- *   `eventCode`.
+ * - razorpay: the `x-razorpay-event-id` header (else the body's `id`), and `event`.
+ * - paystack: sends no event id, so `${event}:${data.id}`, stable across its retries.
+ * - mercadopago: the body's `id`, else `${type ?? action}:${data.id}` (`x-request-id` is per
+ *   delivery); the type is `action`, else `type`.
+ * - gocardless: per element of `events`, its `id` and `${resource_type}.${action}`.
+ * - adyen: per NotificationRequestItem, `${pspReference}:${eventCode}:${success}` (Adyen's
+ *   dedup key) and `eventCode`.
  *
  * @example
  * const events = identifyEvents('gocardless', body, verified.value.eventId);
@@ -135,10 +116,8 @@ export function identifyEvents(
 }
 
 /**
- * The events of a batch, the array `listKey` of the top-level object: every element must be
- * an object `read` gets an id from, else the whole request is undefined (so a malformed batch
- * is refused, not half stored). Each event's `rawBody` is the source bytes of its element
- * (or of the element's `itemKey` member): sliced from the body's text, not re-serialised.
+ * The events of the top-level array `listKey`, each `rawBody` its element's (or its `itemKey`
+ * member's) source text; undefined if any element lacks an id, so a batch is never half stored.
  */
 function batch(
   parsed: { text: string; json: Json } | undefined,
@@ -161,10 +140,8 @@ function batch(
 }
 
 /**
- * The source text of each element of the top-level array `listKey` (or of each element's
- * `itemKey` member), from the syntax tree of `text` (jsonc-parser, which keeps offsets).
- * Where a key repeats, the last one counts, as in `JSON.parse`, so the slices are the very
- * items that were read and verified. `text` is known to be strict JSON.
+ * The source text of each element of `listKey` (or its `itemKey` member), from jsonc-parser's
+ * tree, which keeps offsets. A repeated key counts last, as in `JSON.parse`.
  */
 function itemSources(text: string, listKey: string, itemKey: string | undefined): string[] | undefined {
   const list = lastMember(parseTree(text), listKey);

@@ -3,13 +3,8 @@
 import { fromBase64 } from '../core/crypto.js';
 import type { InboundProvider } from './verifiers/index.js';
 
-/**
- * The accepted shape of one provider's signing secret. A secret passes when it matches
- * `pattern` and its random part (the `key` group of `pattern`, i.e. the secret without a
- * fixed prefix such as `whsec_`) has at least `minLength` characters, `minDistinct` distinct
- * characters and `minEntropyBits` of estimated entropy ({@link estimateEntropyBits}).
- */
-export interface SecretRule {
+/** One provider's signing-secret rule: `pattern`, and floors for its `key` group (the part after any prefix). */
+interface SecretRule {
   /** Who makes the secret: the PSP generates it (its format is checked), or the merchant chooses it (only strength is). */
   madeBy: 'psp' | 'merchant';
   /** The format in words; it ends the 400's message on path `["secret"]`. */
@@ -46,11 +41,7 @@ const CHOSEN = {
 
 /** The signing-secret rule of every provider. */
 export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
-  /**
-   * Stripe generates the endpoint secret: `whsec_` + 32 letters and digits in the Dashboard,
-   * 64 hex digits from `stripe listen`. The whole string is the HMAC key.
-   * Source: https://docs.stripe.com/webhooks/signature ("the secret starts with a whsec_ prefix").
-   */
+  /** `whsec_` + 32 letters and digits (Dashboard) or 64 hex digits (`stripe listen`); the whole string keys the HMAC. */
   stripe: {
     madeBy: 'psp',
     format:
@@ -61,11 +52,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://docs.stripe.com/webhooks/signature',
   },
-  /**
-   * The sender generates it: `whsec_` (optional, as in the spec's libraries) + the standard
-   * base64 of a random key "between 24 bytes (192 bits) and 64 bytes (512 bits)".
-   * Source: https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md (Symmetric signatures).
-   */
+  /** Optional `whsec_` + base64 of a 24- to 64-byte key (the spec's "Symmetric signatures"). */
   'standard-webhooks': {
     madeBy: 'psp',
     format: 'a Standard Webhooks secret is whsec_ followed by the base64 of 24 to 64 random bytes',
@@ -75,11 +62,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     decodedBytes: { min: 24, max: 64 },
     source: 'https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md',
   },
-  /**
-   * Adyen generates the HMAC key in the Customer Area: 64 hex characters (32 bytes), hex-decoded
-   * to key the HMAC; test and live keys differ.
-   * Source: https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures
-   */
+  /** 64 hex characters (32 bytes) from the Customer Area; test and live keys differ. */
   adyen: {
     madeBy: 'psp',
     format:
@@ -89,10 +72,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures',
   },
-  /**
-   * The merchant types the webhook secret into the Razorpay Dashboard; Razorpay imposes no format.
-   * Source: https://razorpay.com/docs/webhooks/validate-test/
-   */
+  /** Typed in by the merchant; Razorpay imposes no format. */
   razorpay: {
     format:
       'a Razorpay webhook secret is the one you set on the webhook (Dashboard → Accounts & Settings → Webhooks); ' +
@@ -100,10 +80,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...CHOSEN,
     source: 'https://razorpay.com/docs/webhooks/validate-test/',
   },
-  /**
-   * The merchant provides the key in the workflow's webhook action ("the key you provide").
-   * Source: https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver
-   */
+  /** Typed in by the merchant on the workflow's webhook action. */
   checkout: {
     format:
       'a Checkout.com signature key is the one you set on the workflow\'s webhook action; ' +
@@ -111,12 +88,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...CHOSEN,
     source: 'https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver',
   },
-  /**
-   * Paystack signs with the account's secret key, `sk_test_`/`sk_live_` + about 40 characters
-   * (the length is what Paystack's samples show; paystack.com was not available to check); the
-   * public key `pk_…` is the usual wrong paste.
-   * Source: https://paystack.com/docs/payments/webhooks/ (verify event origin).
-   */
+  /** The account's secret key, `sk_test_`/`sk_live_` + about 40 characters (Paystack's samples); `pk_…` is the usual wrong paste. */
   paystack: {
     madeBy: 'psp',
     format:
@@ -127,11 +99,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://paystack.com/docs/payments/webhooks/',
   },
-  /**
-   * Square generates the subscription's signature key, shown in the Developer Console; the keys
-   * seen are 22 base64url characters (16 bytes); Square does not document the length.
-   * Source: https://developer.squareup.com/docs/webhooks/step2subscribe
-   */
+  /** Generated per subscription; those seen are 22 base64url characters (the length is undocumented). */
   square: {
     madeBy: 'psp',
     format:
@@ -142,11 +110,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://developer.squareup.com/docs/webhooks/step2subscribe',
   },
-  /**
-   * GoCardless generates the endpoint secret when the Secret field is left blank, or takes the
-   * one the merchant types; so only strength is checked.
-   * Source: https://developer.gocardless.com/getting-started/stay-up-to-date-with-webhooks-v2
-   */
+  /** Generated, or typed in by the merchant; so only strength is checked. */
   gocardless: {
     format:
       'a GoCardless webhook endpoint secret is the one GoCardless shows on the endpoint (leave Secret blank to have it generated), ' +
@@ -154,11 +118,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...CHOSEN,
     source: 'https://developer.gocardless.com/getting-started/stay-up-to-date-with-webhooks-v2',
   },
-  /**
-   * Mercado Pago generates the secret signature when the notification settings are saved; the
-   * format is not published (those seen are 64 hex digits), so the rule is loose.
-   * Source: https://www.mercadopago.com.mx/developers/en/docs/checkout-api-v2/notifications
-   */
+  /** Generated; the format is unpublished (those seen are 64 hex digits), so the rule is loose. */
   mercadopago: {
     madeBy: 'psp',
     format:
@@ -172,10 +132,8 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
 };
 
 /**
- * Estimated entropy of `text`, bits: its length (in code points) times the Shannon entropy of
- * its character frequencies. An estimate from the string alone, blind to dictionary words:
- * it catches repeats and short alphabets (`aaaa…` → 0, `abab…` → 1 bit per character), not a
- * guessable phrase. Random base62 scores about 5 bits per character, hex about 4.
+ * Estimated entropy of `text`, bits: code points × the Shannon entropy of their frequencies.
+ * Catches repeats and short alphabets, not dictionary words.
  *
  * @example
  * estimateEntropyBits('abab'); // 4
@@ -194,10 +152,8 @@ export function estimateEntropyBits(text: string): number {
 }
 
 /**
- * Why `secret` is not an acceptable signing secret for `provider`, or undefined when it is:
- * surrounding whitespace, or a shape or strength below {@link SECRET_RULES}. The message
- * names the provider's format, so a pasted API key, public key or placeholder is caught at
- * `POST /v1/sources` rather than at the first webhook.
+ * Why `secret` is not acceptable for `provider` (whitespace, shape or strength; the message
+ * names the format), or undefined when it is.
  *
  * @example
  * secretProblem('stripe', 'whsec_'); // 'a Stripe signing secret is whsec_ followed by …'

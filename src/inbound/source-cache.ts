@@ -1,11 +1,10 @@
-// A short-lived, per-process cache of what the inbound route needs about a source, so a
-// busy source costs one lookup (and one decryption of its secrets) per TTL instead of one
-// per request.
+// A short-lived per-process cache of resolved sources: a busy source costs one lookup and
+// one decryption per TTL, not per request.
 import type { InboundSource } from './source-store.js';
 import type { Verifier } from './verifiers/types.js';
 
 /** How a {@link SourceCache} keeps entries. */
-export interface SourceCacheOptions {
+interface SourceCacheOptions {
   /** How long an entry is used, ms (SWITCHYARD_SOURCE_CACHE_TTL_MS, default 1000). 0 caches nothing. */
   ttlMs: number;
   /** At most this many sources are kept; the oldest entry goes first (default 10,000). */
@@ -19,19 +18,13 @@ interface Entry<V> {
   expiresAt: number;
 }
 
-// Every cache of this process (or Workers isolate), so that invalidateSource(id) reaches
-// them all without the caller holding one. Weak, so a dropped cache (a test's app) can go.
+// Every cache of this process, so invalidateSource(id) reaches them all; weak, so a dropped one can go.
 const caches = new Set<WeakRef<SourceCache<unknown>>>();
 
 /**
- * Source lookups by source id, kept for `ttlMs` (a lookup that finds nothing is kept too,
- * so a flood of requests for an unknown source does not reach the database each time).
- * Concurrent misses for one id share one load; a load that throws is not kept.
- *
- * Rotation: a secret rotated or expired through this process is seen at once when the
- * rotation route calls {@link invalidateSource}; OTHER processes (more Node instances,
- * Workers isolates) keep verifying with what they loaded for up to `ttlMs` more, so a new
- * secret may be refused there, and an expired one accepted, for that long.
+ * Source lookups by id, kept `ttlMs` (misses too, so a flood for an unknown source stays off
+ * the database); concurrent misses share one load, and a load that throws is not kept. Other
+ * processes see a rotation only after `ttlMs`.
  *
  * @example
  * const cache = new SourceCache<Loaded | undefined>({ ttlMs: 1000 });
@@ -60,8 +53,7 @@ export class SourceCache<V> {
     const value = load();
     const entry: Entry<V> = { value, expiresAt: at + this.ttlMs };
     this.entries.set(id, entry);
-    // A failed load is not kept (the next request tries again); nor is one that an
-    // invalidation replaced meanwhile.
+    // A failed load is dropped, unless an invalidation already replaced it.
     value.catch(() => {
       if (this.entries.get(id) === entry) this.entries.delete(id);
     });
@@ -84,10 +76,8 @@ export class SourceCache<V> {
 }
 
 /**
- * Forgets source `id` in every {@link SourceCache} of this process (or Workers isolate),
- * so a secret rotation made here takes effect here at once. Other processes see it after
- * their TTL (SWITCHYARD_SOURCE_CACHE_TTL_MS, 1 s by default). Call it after the rotation's
- * transaction commits.
+ * Forgets source `id` in every {@link SourceCache} of this process; call it after a rotation
+ * commits.
  *
  * @example
  * await sql.begin(async (tx) => rotateSecret(tx, …));

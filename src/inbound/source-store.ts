@@ -1,6 +1,5 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
 
 /** A source row as the API shows it (no secrets). */
 export interface SourceRow {
@@ -98,17 +97,15 @@ export async function lockSource(tx: Tx, merchantId: string, id: string): Promis
 }
 
 /** A signing secret as the API shows it: when it was added and when it stops verifying (null: never). */
-export interface SourceSecretInfo {
+interface SourceSecretInfo {
   createdAt: Date;
   expiresAt: Date | null;
 }
 
 /**
- * Rotates a source's signing secret inside the caller's transaction (lock the source
- * first, see {@link lockSource}): every secret that still verifies after `previousExpiresAt`
- * now expires then (one due sooner keeps its own expiry), and `secretEnvelope` (already
- * encrypted) is added, verifying from `now`. A secret verifies while `expires_at > now`
- * (loadInboundSource), so `previousExpiresAt = now` retires the old ones at once.
+ * Rotates a source's secret in the caller's transaction (after {@link lockSource}): secrets
+ * verifying past `previousExpiresAt` expire then (`= now` retires them at once), and
+ * `secretEnvelope` (encrypted) is added from `now`.
  */
 export async function rotateSourceSecret(
   tx: Tx,
@@ -147,15 +144,4 @@ export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<
   const first = rows[0];
   if (!first) return undefined;
   return { ...toSource(first), secretEnvelopes: rows.flatMap((r) => (r.ciphertext ? [r.ciphertext] : [])) };
-}
-
-/**
- * Records one verified inbound event and queues its processing, in the caller's transaction
- * `tx`: {@link storeInboundEvents} with a single event (insert … on conflict do nothing, a
- * `process_inbound_event` job `{"inboundEventIds": [id]}` only for a new row). Returns the stored row's id and whether it
- * was already there. The caller commits before it acks. Throws on database errors.
- */
-export async function recordInboundEvent(tx: Tx, input: NewInboundEvent): Promise<StoredInboundEvent> {
-  const [stored] = await storeInboundEvents(tx, [input]);
-  return stored!;
 }

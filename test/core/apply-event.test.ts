@@ -6,7 +6,7 @@ import type { Deps } from '../../src/core/deps.js';
 import { applyPaymentReport } from '../../src/core/payments/apply-event.js';
 import { getPayment, listTransitions, paymentView } from '../../src/core/payments/payment-store.js';
 import { processInboundEvent } from '../../src/inbound/process-event.task.js';
-import { recordInboundEvent } from '../../src/inbound/source-store.js';
+import { recordInboundEvent } from '../record-inbound-event.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { checkLedger } from '../../src/core/ledger/ledger-store.js';
 import { processInboundEvent, processInboundEvents } from '../../src/inbound/process-event.task.js';
-import { recordInboundEvent } from '../../src/inbound/source-store.js';
+import { recordInboundEvent } from '../record-inbound-event.js';
 import { buildStripeEvent, type SimulatedStripeType } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/deps.js';
 import { processInboundEvent, processInboundEvents, type ProcessOutcome } from '../../src/inbound/process-event.task.js';
-import { recordInboundEvent } from '../../src/inbound/source-store.js';
+import { recordInboundEvent } from '../record-inbound-event.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type StripeScenario } from '../../src/dev/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';

@@ -8,7 +8,7 @@ import { onError } from '../../src/core/http/problem.js';
 import { requestContext } from '../../src/core/http/request-context.js';
 import { operationRoutes } from '../../src/payments-api/routes/operations.js';
 import { processInboundEvent } from '../../src/inbound/process-event.task.js';
-import { recordInboundEvent } from '../../src/inbound/source-store.js';
+import { recordInboundEvent } from '../record-inbound-event.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 

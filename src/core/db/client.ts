@@ -6,12 +6,9 @@ export type Sql = postgres.Sql;
 export type Tx = postgres.Sql | postgres.TransactionSql;
 
 /**
- * Opens a postgres.js pool. `max` is the pool size (connections); `connectTimeoutSeconds`
- * bounds each connection's TCP connect and start-up handshake (postgres.js
- * `connect_timeout`, default 30 s): past it the query waiting for that connection rejects
- * with code `CONNECT_TIMEOUT`. A server that closes the connection instead (a port that is
- * not PostgreSQL) is reconnected to without end; prepare() in src/runtime.ts bounds that.
- * Notices are dropped (our migrations' "already exists" chatter); errors still throw.
+ * Opens a postgres.js pool of `max` connections (default 10). `connectTimeoutSeconds` bounds
+ * each connect and handshake (default 30 s; past it the query rejects with `CONNECT_TIMEOUT`).
+ * Notices (the migrations' "already exists") are dropped.
  *
  * @example
  * const sql = createSql(config.DATABASE_URL, { max: 10 });

@@ -16,18 +16,14 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-// SQLSTATE classes of a server or connection failing, whatever the statement held:
-// 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown,
-// cancel, statement timeout), 58 system error. Source: PostgreSQL manual, Appendix A.
+// SQLSTATE classes of the server or connection failing, whatever the statement held: 08
+// connection, 53 resources, 57 operator intervention (shutdown, cancel, timeout), 58 system.
 const SERVER_FAILURE_CLASSES = new Set(['08', '53', '57', '58']);
 
 /**
- * True when `error` ended a statement because of what it held rather than because the
- * database or the connection failed: PostgreSQL refused it (a constraint, a trigger, text it
- * cannot store; any SQLSTATE outside classes 08, 53, 57 and 58), or the client could not
- * serialise a parameter. False for connection errors (postgres.js `CONNECTION_*`,
- * `CONNECT_TIMEOUT`, Node's `E…` socket codes) and timeouts. Used to decide whether a failed
- * batch is worth splitting: what the database refused once it refuses again, alone.
+ * True when `error` ended a statement because of what it held (a SQLSTATE outside classes 08,
+ * 53, 57, 58, or a parameter postgres.js cannot serialise), false for connection errors and
+ * timeouts. Such a failed batch is worth splitting: the refused rows fail again alone.
  */
 export function isStatementRefusal(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -40,8 +36,8 @@ export function isStatementRefusal(error: unknown): boolean {
 }
 
 /**
- * `message (code)` of a database or connection error, for a one-line log entry: no stack,
- * which a failing database would repeat for every request and job.
+ * `message (code)` of a database error: a one-line log entry, since a failing database would
+ * repeat a stack for every request and job.
  *
  * @example
  * log.error({ reason: describeFailure(error) }, 'inbound event could not be stored');

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { problemBody, problemResponse } from './problem.js';
 
 /** What {@link allowedMethods} reads of an app: its routes (Hono's `app.routes`). */
-export interface RouteTable {
+interface RouteTable {
   routes: readonly { method: string; path: string }[];
 }
 
@@ -11,11 +11,10 @@ export interface RouteTable {
 const tables = new WeakMap<object, { method: string; pattern: RegExp }[]>();
 
 /**
- * The methods `app` has a route for at `path` (GET implying HEAD), sorted; empty when the
- * path matches no route. Middleware (method ALL) does not count. The table is built on the
- * first call, so call it once every route is mounted (from a notFound handler).
+ * The methods `app` routes at `path` (GET implies HEAD; middleware does not count), sorted.
+ * The table is built on the first call, so call it once every route is mounted.
  */
-export function allowedMethods(app: RouteTable, path: string): string[] {
+function allowedMethods(app: RouteTable, path: string): string[] {
   let table = tables.get(app);
   if (!table) {
     table = app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, pattern: routePattern(r.path) }));

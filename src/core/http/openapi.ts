@@ -1,6 +1,5 @@
-// The OpenAPI 3.1 description of the API, built from the same zod schemas that validate
-// the requests (@hono/zod-openapi). Route modules build on createRouter and defineRoute;
-// createApp serves the document and the reference page (mountApiReference).
+// The OpenAPI 3.1 document, built from the zod schemas that validate requests: routes use
+// createRouter and defineRoute; mountApiReference serves the document.
 import { OpenAPIHono, createRoute, z, type RouteConfig } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import type { MiddlewareHandler } from 'hono';
@@ -9,9 +8,9 @@ import type { AppEnv } from '../deps.js';
 import { jsonBodyReader, validationError } from './validate.js';
 
 /** Name of the security scheme of `/v1/*`: `Authorization: Bearer <merchant API key>`. */
-export const MERCHANT_API_KEY = 'merchantApiKey';
+const MERCHANT_API_KEY = 'merchantApiKey';
 /** Name of the security scheme of `/admin/*`: `Authorization: Bearer <SWITCHYARD_ADMIN_TOKEN>`. */
-export const ADMIN_TOKEN = 'adminToken';
+const ADMIN_TOKEN = 'adminToken';
 
 /** `security` of a `/v1` route: the merchant's API key as a bearer token. */
 export const merchantAuth = [{ [MERCHANT_API_KEY]: [] }];
@@ -19,10 +18,8 @@ export const merchantAuth = [{ [MERCHANT_API_KEY]: [] }];
 export const adminAuth = [{ [ADMIN_TOKEN]: [] }];
 
 /**
- * A router for a group of routes: an OpenAPIHono whose validation hook turns any zod
- * failure (body, query, path) into a thrown ValidationError, i.e. the house 400
- * `invalid_request` problem with the issues under `errors`. Mount it with `app.route()` on
- * another router: its routes and their documentation move up together.
+ * An OpenAPIHono whose zod failures (body, query, path) throw ValidationError (400
+ * `invalid_request`). Mount it with `app.route()`: routes and documentation move up together.
  *
  * @example
  * const app = createRouter();
@@ -37,7 +34,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 }
 
 /** An RFC 9457 problem details body, as every error response of the API carries (see problem.ts). */
-export const Problem = z
+const Problem = z
   .object({
     type: z.string().openapi({ example: 'https://switchyard.dev/problems/invalid-request' }),
     title: z.string().openapi({ example: 'Bad Request' }),
@@ -76,8 +73,7 @@ const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
 type ProblemResponses = Record<number, { description: string; content: { 'application/problem+json': { schema: z.ZodType } } }>;
 
 /**
- * Error responses for a route: per status, the problem `code`s it may answer with (the
- * document lists them as an enum of `code`).
+ * Error responses for a route: per status, the problem `code`s it may answer with.
  *
  * @example
  * responses: { 200: ok(Source), ...problems({ 404: ['not_found'] }) }
@@ -119,13 +115,9 @@ export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodA
 }
 
 /**
- * A route definition (createRoute) with the house conventions filled in, so every route
- * is validated and documented alike:
- * - a JSON body is `required` unless the route says otherwise, and is read by
- *   {@link jsonBodyReader} first (empty = `{}`, malformed or not JSON → 400 `invalid_request`);
- * - a route with a body or query parameters documents 400 `invalid_request`, one with a
- *   body 413 `payload_too_large` (SWITCHYARD_API_MAX_BYTES), and one with `security`
- *   documents 401 `unauthorized`, unless it lists that status itself.
+ * createRoute with the house conventions: a JSON body is `required` unless said otherwise and
+ * read by {@link jsonBodyReader} first; 400 (body or query), 413 (body) and 401 (`security`)
+ * are documented unless the route lists that status itself.
  *
  * @example
  * const getSource = defineRoute({
@@ -201,12 +193,8 @@ function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
-/**
- * The OpenAPI 3.1 document of `app`: every route defined with `app.openapi()` (on `app` or
- * on a router mounted on it), the plain routes listed in registerPlainRoutes, and the two
- * bearer security schemes. No `servers`: paths are relative to wherever the API is served.
- */
-export function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
+/** The OpenAPI 3.1 document of `app`; no `servers`, so paths are relative to wherever it is served. */
+function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
   return app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
@@ -232,9 +220,8 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHon
 }
 
 /**
- * Mounts `GET /openapi.json` (the document of everything routed on `app` so far: call it
- * last) and `GET /docs` (Swagger UI; the page loads its script and styles from a CDN in
- * the browser). Also registers the security schemes and the plain routes' descriptions.
+ * Mounts `GET /openapi.json` (built on first request, so call it after every route) and
+ * `GET /docs` (Swagger UI, assets from a CDN), registering the security schemes and plain routes.
  */
 export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent('securitySchemes', MERCHANT_API_KEY, {
@@ -248,7 +235,6 @@ export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
     description: 'SWITCHYARD_ADMIN_TOKEN, on every `/admin` route.',
   });
   registerPlainRoutes(app);
-  // Built on first request: every route is registered by then, and none is added later.
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(app))));
   app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Switchyard API' }));

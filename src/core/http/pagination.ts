@@ -7,15 +7,12 @@ export const pageQuery = z.object({
 });
 
 /** A page of a list: newest first, `hasMore` when rows remain past it. */
-export interface Page<T> {
+interface Page<T> {
   data: T[];
   hasMore: boolean;
 }
 
-/**
- * Turns `limit + 1` rows fetched newest-first into a page: the extra row only says there
- * is more.
- */
+/** A page from `limit + 1` rows fetched newest first: the extra row only sets `hasMore`. */
 export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
   return { data: rows.slice(0, limit).map(map), hasMore: rows.length > limit };
 }

@@ -5,7 +5,7 @@ import type { AppEnv } from '../deps.js';
 import { requestLog } from './request-context.js';
 
 /** An RFC 9457 problem details body with Switchyard's stable `code`. */
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;
@@ -71,11 +71,9 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 }
 
 /**
- * Whether `error` means the client went away mid-request: the error Node gives a body read
- * when the connection closes early (`code` ECONNRESET with the message 'aborted'), Node's
- * IncomingMessage (`c.env.incoming`, @hono/node-server) marked aborted, or elsewhere the
- * request's signal aborted. ECONNRESET alone is not enough: a database or PSP socket reset
- * carries it too, and that is our failure, not the client's.
+ * Whether the client went away mid-request: Node's body-read error (ECONNRESET with message
+ * 'aborted'; ECONNRESET alone may be a database or PSP socket), an aborted IncomingMessage,
+ * or an aborted request signal.
  */
 function isClientAbort(error: Error & { code?: unknown }, c: Context<AppEnv>): boolean {
   if (error.code === 'ECONNRESET' && error.message === 'aborted') return true;
@@ -90,12 +88,9 @@ function isClientAbort(error: Error & { code?: unknown }, c: Context<AppEnv>): b
 }
 
 /**
- * Whether `error` is postgres.js's PostgresError refusing text PostgreSQL cannot store:
- * SQLSTATE 22021 (character_not_in_repertoire: a NUL, invalid UTF-8) or 22P05
- * (untranslatable_character: jsonb's "unsupported Unicode escape sequence" for `\u0000` or
- * an unpaired surrogate). Checked by name and shape: this module must not load postgres.
- *
- * Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
+ * A PostgresError refusing text PostgreSQL cannot store: 22021 (a NUL, invalid UTF-8) or 22P05
+ * (jsonb's `\u0000` or an unpaired surrogate). Checked by shape so this module need not load
+ * postgres. Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
 function isUnstorableText(error: Error & { code?: unknown }): boolean {
   return error.name === 'PostgresError' && (error.code === '22021' || error.code === '22P05');
@@ -108,12 +103,9 @@ function causeOf(error: Error): string | undefined {
 }
 
 /**
- * Hono `onError`: AppError → its problem (a 5xx one also logged at error, one line); Hono's HTTPException (e.g. a malformed JSON body)
- * → 400 invalid_request; a client that went away mid-request → one info line, no stack
- * (nobody reads the answer); text PostgreSQL cannot store (SQLSTATE 22021, 22P05) → 400
- * invalid_request, logged at info; anything else → 500 internal_error with no detail from
- * the error itself (it goes to the request's log, `c.var.log`, so the line carries the
- * request id).
+ * Hono `onError`: AppError → its problem (5xx logged in one line); a 4xx HTTPException, a
+ * client abort or text PostgreSQL cannot store → 400 `invalid_request`; anything else → 500
+ * `internal_error`, the error itself only in the request's log.
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {

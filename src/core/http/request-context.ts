@@ -8,12 +8,9 @@ import type { AppEnv, Deps, Log } from '../deps.js';
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Hono middleware that sets `c.var.deps`, `c.var.requestId` (the caller's `x-request-id`,
- * at most 64 characters, else a new `req_…`) and `c.var.log` (`deps.logger.child({ requestId })`),
- * echoes `x-request-id` on the response, and writes one access line per request:
- * `{ requestId, method, path, status, durationMs }`, `path` without its query string
- * (which may carry tokens), and never headers or bodies. Probes (`/healthz`, `/readyz`,
- * `/metrics`) that succeed are logged at debug, everything else at info.
+ * Sets `c.var.deps`, `c.var.requestId` (the caller's `x-request-id`, at most 64 characters,
+ * else a new `req_…`) and `c.var.log`, echoes `x-request-id`, and logs one access line
+ * `{ method, path, status, durationMs }`: no query string (it may carry tokens), headers or body.
  *
  * @example
  * const app = new Hono<AppEnv>();

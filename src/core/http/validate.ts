@@ -20,25 +20,10 @@ export function validationError(error: z.ZodError): ValidationError {
 }
 
 /**
- * Parses `input` with a zod schema; throws ValidationError (400 `invalid_request`, the zod
- * issues under `errors`) when it does not fit.
- */
-export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw validationError(r.error);
-  return r.data;
-}
-
-/**
- * Route middleware placed before @hono/zod-openapi's body validator (see `defineRoute` in
- * openapi.ts) so that every JSON body is judged alike: an empty body is
- * `{}`, malformed JSON is 400 `invalid_request` with an `errors` entry, and a body (even an
- * empty one) sent as another media type, or a body without a content-type, is 400
- * `invalid_request` (not Hono's bare 415, nor silently read as `{}`). The body is read once here and cached on the request, so the
- * validator that runs next parses the same bytes. A request with neither a body nor a
- * content-type is read as `{}`. A body whose strings or keys hold a NUL (U+0000) or an unpaired
- * surrogate, which PostgreSQL text and jsonb refuse, or that nests more than 32 levels, is 400
- * `invalid_request` naming the path, before any route reads it.
+ * Middleware before @hono/zod-openapi's body validator (see `defineRoute`), reading the body
+ * once: empty (JSON or no content-type) is `{}`; another media type, a body without a
+ * content-type, malformed JSON, text PostgreSQL cannot store (NUL, unpaired surrogate) or
+ * nesting beyond 32 levels is 400 `invalid_request`, naming the path where there is one.
  */
 export function jsonBodyReader(): MiddlewareHandler {
   return async (c, next) => {
@@ -76,10 +61,9 @@ export function jsonBodyReader(): MiddlewareHandler {
 }
 
 /**
- * Middleware for the merchant and admin APIs: a path segment holding a NUL (U+0000) is 404
- * `not_found` (no object has such an id), and a query parameter whose name or value holds a
- * NUL or an unpaired surrogate is 400 `invalid_request` naming the parameter, before any route
- * sends the text to PostgreSQL (which refuses it: a 500 otherwise).
+ * Middleware for /v1 and /admin: a path segment holding a NUL is 404 `not_found`; a query
+ * parameter holding a NUL or an unpaired surrogate is 400 `invalid_request` (PostgreSQL would
+ * refuse the text: a 500).
  */
 export function unstorableTextGuard(): MiddlewareHandler {
   return async (c, next) => {

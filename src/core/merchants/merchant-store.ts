@@ -2,7 +2,7 @@ import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 
 /** A merchant row as the API shows it. */
-export interface Merchant {
+interface Merchant {
   id: string;
   name: string;
   createdAt: Date;

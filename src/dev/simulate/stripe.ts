@@ -1,9 +1,6 @@
 import { randomBytes, toHex } from '../../core/crypto.js';
 
-/**
- * The Stripe event types the simulator can build: the payment-level types Switchyard maps
- * (src/inbound/normalize/stripe.ts STRIPE_EVENT_KINDS; a test keeps the two lists equal).
- */
+/** The Stripe event types the simulator builds: those the normalizer maps (a unit test keeps them equal). */
 export const SIMULATED_STRIPE_TYPES = [
   'payment_intent.amount_capturable_updated',
   'payment_intent.succeeded',
@@ -34,9 +31,8 @@ const stripeId = (prefix: string): string => `${prefix}_${toHex(randomBytes(12))
 
 /**
  * A Stripe event object (https://docs.stripe.com/api/events/object) of `type` for one
- * PaymentIntent, shaped as Stripe sends it: `payment_intent.*` carry the PaymentIntent,
- * `charge.refunded` the Charge with `payment_intent`, `amount_captured` and the cumulative
- * `amount_refunded`. Returns the object; serialise it once and sign those bytes.
+ * PaymentIntent: `payment_intent.*` carry it, `charge.refunded` its Charge. Serialise it
+ * once and sign those bytes.
  *
  * @example
  * const body = JSON.stringify(buildStripeEvent('payment_intent.succeeded', { amount: 2000 }));

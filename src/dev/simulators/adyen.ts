@@ -1,16 +1,9 @@
-/**
- * An Adyen Checkout API (v71) simulator on msw 2 for the calls Switchyard's connector makes:
- * `POST /payments`, `/payments/{paymentPspReference}/captures`, `/cancels`, `/refunds`. Like
- * the test environment, a payment is refused when the card's `holderName` (or
- * `additionalData.RequestedTestAcquirerResponseCode`) asks for a refusal reason
- * (https://docs.adyen.com/development-resources/testing/result-codes: `DECLINED` → Refused,
- * `CARD_EXPIRED` → Expired Card, `BLOCK_CARD` → Blocked Card, `ERROR` → Error); others are
- * Authorised. Modifications answer `status: "received"` and their outcome comes by webhook
- * (CAPTURE, CANCELLATION, REFUND), as with Adyen. `Idempotency-Key` is honoured: the same key
- * gets the first answer again and acts no more. Webhooks are standard notifications signed
- * with the HMAC key (the verifier's twin `signAdyen`). Adyen has no test amounts that
- * trigger declines, so none are simulated.
- */
+// An Adyen Checkout API (v71) simulator on msw 2 for the connector's calls (`/payments`,
+// `/captures`, `/cancels`, `/refunds`). As in Adyen's test environment, the card's `holderName`
+// (or `RequestedTestAcquirerResponseCode`) picks a refusal
+// (https://docs.adyen.com/development-resources/testing/result-codes); modifications answer
+// `received` and their outcome comes by webhook, signed with signAdyen. `Idempotency-Key`
+// replays the first answer.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { randomBytes } from '../../core/crypto.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';

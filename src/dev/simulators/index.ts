@@ -1,9 +1,5 @@
-/**
- * PSP simulators on msw 2 (`switchyard/simulators`): Stripe and Adyen APIs behaving like
- * their sandboxes, honouring `Idempotency-Key`, counting every call, and posting the
- * matching signed webhooks to a Switchyard source's inbound URL. See README "Testing with
- * the simulators". Requires `msw` (2.x) in the consumer's dev dependencies.
- */
+// `switchyard/simulators`: Stripe and Adyen sandboxes on msw 2 (a consumer dev dependency) that
+// count calls, honour `Idempotency-Key` and post signed webhooks. README "Testing with the simulators".
 export { stripeSimulator, type StripeSimulator, type StripeSimulatorOptions, type SimulatedPaymentIntent } from './stripe.js';
 export { adyenSimulator, type AdyenSimulator, type AdyenSimulatorOptions, type SimulatedAdyenPayment } from './adyen.js';
 export type { InjectedFailure, SimulatedCall, WebhookOptions, WebhookQueue } from './core.js';

@@ -1,16 +1,8 @@
-/**
- * A Stripe API simulator on msw 2 (`http.*` handlers) for the calls Switchyard's connector
- * makes: PaymentIntents create/confirm, capture, cancel, retrieve, and Refunds. It behaves like
- * the test mode (https://docs.stripe.com/testing): the decline test cards
- * (`pm_card_chargeDeclined`, `pm_card_visa_chargeDeclined`, `4000000000000002`, insufficient
- * funds `pm_card_chargeDeclinedInsufficientFunds` / `4000000000009995`, expired
- * `pm_card_chargeDeclinedExpiredCard` / `4000000000000069`) answer 402 `card_error`; others
- * authorize. `Idempotency-Key` is honoured as Stripe does: the same key with the same
- * parameters gets the first answer again (with `Idempotent-Replayed: true`) and acts no
- * more; with other parameters it is a 400 `idempotency_error`. After each effect, it posts
- * the matching signed webhook (built with src/simulate/stripe.ts, signed with the
- * verifier's twin) to the source's inbound URL.
- */
+// A Stripe API simulator on msw 2 for the connector's calls (PaymentIntents create/confirm,
+// capture, cancel, retrieve; Refunds), behaving like test mode (https://docs.stripe.com/testing):
+// the decline test cards answer 402 `card_error`, `Idempotency-Key` replays the first answer
+// (another body under the same key is 400 `idempotency_error`), and each effect posts its
+// signed webhook (src/dev/simulate/stripe.ts, signStripe) to the source's inbound URL.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { signStripe } from '../../inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';

@@ -12,7 +12,7 @@ const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
  * in JSON webhooks; a boolean is accepted too.
  * https://docs.adyen.com/development-resources/webhooks/webhook-types
  */
-export const adyenNotificationItem = z.object({
+const adyenNotificationItem = z.object({
   eventCode: z.string().min(1),
   pspReference: z.string().min(1).max(255),
   originalReference: z.string().max(255).optional(),
@@ -23,7 +23,7 @@ export const adyenNotificationItem = z.object({
 });
 
 /** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
-export const ADYEN_EVENT_CODES = {
+const ADYEN_EVENT_CODES = {
   AUTHORISATION: 'authorized or failed (success false); the payment is pspReference',
   CAPTURE: 'a capture operation (its own pspReference) succeeded, or failed when success is false',
   CAPTURE_FAILED: 'a capture operation failed after it succeeded: reversed',
@@ -37,13 +37,9 @@ export const ADYEN_EVENT_CODES = {
 
 /**
  * Maps one Adyen notification item (https://docs.adyen.com/development-resources/webhooks/webhook-types)
- * to a NormalizedEvent ({@link ADYEN_EVENT_CODES}). The payment is the authorisation: its
- * `pspReference` for AUTHORISATION, `originalReference` for modifications and disputes, whose
- * own `pspReference` names the operation (Adyen gives every modification, and every dispute, a
- * pspReference of its own: https://docs.adyen.com/risk-management/disputes-api/dispute-notifications).
- * Modification amounts are that one operation's amount; the payment sums its operations, so
- * partial and multiple captures and refunds add up, and a CAPTURE_FAILED or REFUND_FAILED
- * reverses exactly the operation it names. Any other eventCode → ignored.
+ * to a NormalizedEvent ({@link ADYEN_EVENT_CODES}). The payment is AUTHORISATION's
+ * `pspReference`, else `originalReference`; a modification's or dispute's own `pspReference`
+ * names the operation, whose amount is that operation's alone. Other eventCodes → ignored.
  */
 export function normalizeAdyen(body: unknown): Normalized {
   const p = adyenNotificationItem.safeParse(body);

@@ -18,7 +18,7 @@ const paymentData = z.object({
 const event = z.object({ id: z.string(), type: z.string(), data: paymentData });
 
 /** The Checkout.com event types Switchyard applies, and what each means for the payment. */
-export const CHECKOUT_EVENT_KINDS = {
+const CHECKOUT_EVENT_KINDS = {
   payment_approved: 'authorized',
   payment_captured: 'captured',
   payment_declined: 'failed',

@@ -11,12 +11,9 @@ const event = z.object({
 });
 
 /**
- * Maps one GoCardless event (https://developer.gocardless.com/api-reference/#core-endpoints-events)
- * to a Normalized answer. A GoCardless event names its resource (`links.payment`) and what
- * happened (`action`, e.g. `confirmed`, `paid_out`, `failed`) but carries neither amount nor
- * currency, which every NormalizedEvent needs. So every well-formed event is `ignored`:
- * `payments` events with a reason saying the payment must be fetched (not built yet), other
- * resource types (mandates, payouts, …) as not mapped. A malformed item is `invalid`.
+ * Maps one GoCardless event to a Normalized answer: events carry no amount or currency, so a
+ * well-formed one is `ignored` (a `payments` one would need the payment fetched); a malformed
+ * one is `invalid`.
  */
 export function normalizeGoCardless(body: unknown): Normalized {
   const e = event.safeParse(body);

@@ -12,12 +12,8 @@ const notification = z.object({
 export const MERCADOPAGO_NO_AMOUNTS = 'Mercado Pago notifications carry no amounts; fetching the payment is not built yet';
 
 /**
- * Maps a Mercado Pago webhook notification
- * (https://www.mercadopago.com.br/developers/en/docs/your-integrations/notifications/webhooks)
- * to a Normalized answer. A notification carries only its topic (`type`, e.g. `payment`;
- * `action`, e.g. `payment.updated`) and the resource id `data.id`, no status or amounts, so a
- * payment notification is `ignored` with {@link MERCADOPAGO_NO_AMOUNTS}; other topics are
- * ignored as not mapped. A body without `data.id` or a topic is `invalid`.
+ * Maps a Mercado Pago notification to a Normalized answer: it carries only a topic (`type` or
+ * `action`) and `data.id`, no amounts, so it is `ignored`; without those it is `invalid`.
  */
 export function normalizeMercadoPago(body: unknown): Normalized {
   const n = notification.safeParse(body);

@@ -17,13 +17,9 @@ const chargeSuccess = z.object({
 
 /**
  * Maps a Paystack webhook (https://paystack.com/docs/payments/webhooks/) to a NormalizedEvent.
- *
  * - charge.success → captured: the payment is `data.reference`, capturedTotal `data.amount`
- *   (a Paystack transaction is charged once, in full).
- * - refund.processed → ignored: its `data.amount` is that one refund's amount, not the
- *   transaction's cumulative refunded total, and it carries no captured total, so applying it
- *   would under-count a second partial refund. Mapping it needs the operations model (issue #3)
- *   or fetching the transaction.
+ *   (a transaction is charged once, in full).
+ * - refund.processed → ignored: `data.amount` is that one refund's, not a cumulative total.
  * - Any other event → ignored.
  */
 export function normalizePaystack(body: unknown): Normalized {

@@ -19,7 +19,7 @@ const event = z.object({
 });
 
 /** The Razorpay events Switchyard applies, and what each means for the payment. */
-export const RAZORPAY_EVENT_KINDS = {
+const RAZORPAY_EVENT_KINDS = {
   'payment.authorized': 'authorized',
   'payment.captured': 'captured',
   'payment.failed': 'failed',

@@ -22,7 +22,7 @@ const event = z.object({
 });
 
 /** Square Payment `status` values and what each means for the payment. */
-export const SQUARE_STATUS_KINDS = {
+const SQUARE_STATUS_KINDS = {
   APPROVED: 'authorized',
   COMPLETED: 'captured',
   FAILED: 'failed',

@@ -10,7 +10,7 @@ const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
  * "refundedAmount"?, "merchantReference"?}}`, amounts in minor units, captured and
  * refunded amounts cumulative.
  */
-export const standardWebhooksPaymentEvent = z.object({
+const standardWebhooksPaymentEvent = z.object({
   type: z.string(),
   data: z.object({
     pspReference: z.string().min(1).max(255),
@@ -23,7 +23,7 @@ export const standardWebhooksPaymentEvent = z.object({
 });
 
 /** The normalized types a Standard Webhooks source may send, and what each means. */
-export const STANDARD_WEBHOOKS_EVENT_KINDS = {
+const STANDARD_WEBHOOKS_EVENT_KINDS = {
   'payment.authorized': 'authorized',
   'payment.captured': 'captured',
   'payment.failed': 'failed',

@@ -74,7 +74,7 @@ export const STRIPE_EVENT_KINDS = {
  * A dispute is open until `charge.dispute.closed` (or an update) says `won`
  * (`warning_closed` too: an inquiry closed without a chargeback) or `lost`.
  */
-export const STRIPE_OPERATION_EVENTS = ['refund.created', 'refund.updated', 'charge.refund.updated', 'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
+const STRIPE_OPERATION_EVENTS = ['refund.created', 'refund.updated', 'charge.refund.updated', 'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
 
 /**
  * Maps a Stripe event (https://docs.stripe.com/api/events/types) to a NormalizedEvent.

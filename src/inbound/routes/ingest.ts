@@ -1,5 +1,4 @@
-// POST /inbound/{sourceId}: the PSP-facing route. Runs on Node and on Cloudflare Workers
-// alike: Web Request/Response, Web Crypto and postgres.js only.
+// POST /inbound/{sourceId}, on Node and Workers alike: Web Request/Response, Web Crypto, postgres.js.
 import { Hono, type Context } from 'hono';
 import { concatBytes } from '../../core/crypto.js';
 import { describeFailure } from '../../core/db/errors.js';
@@ -21,11 +20,8 @@ import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
 // Headers never stored with an inbound event: credentials of other systems.
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
-/**
- * Reads a request body as bytes, at most `maxBytes`; 'too_large' as soon as the
- * Content-Length or the bytes read so far exceed it (the rest is never read).
- */
-export async function readBodyCapped(req: Request, maxBytes: number): Promise<Uint8Array | 'too_large'> {
+/** The body's bytes, or 'too_large' as soon as Content-Length or the bytes read exceed `maxBytes`. */
+async function readBodyCapped(req: Request, maxBytes: number): Promise<Uint8Array | 'too_large'> {
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) return 'too_large';
   if (!req.body) return new Uint8Array(0);
@@ -46,10 +42,8 @@ export async function readBodyCapped(req: Request, maxBytes: number): Promise<Ui
 }
 
 /**
- * `promise`, or a rejection after `ms`: the request is not held for ever by a database that
- * stopped answering (postgres.js waits without end on a server that accepted the connection
- * and went silent). The store itself is not cancelled: if it commits later, the PSP's retry
- * finds the event and is acked as a duplicate.
+ * `promise`, or a rejection after `ms`: postgres.js waits for ever on a silent server. The
+ * store is not cancelled; if it commits later, the PSP's retry is acked as a duplicate.
  */
 function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -63,11 +57,7 @@ const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
 
 /** What the inbound route may share across requests; each is optional (Workers and tests run without). */
 export interface IngestOptions {
-  /**
-   * Groups concurrent inbound requests into one statement and commit (Node, when
-   * SWITCHYARD_INBOUND_BATCHING is on); absent, each request stores its events in a
-   * transaction of its own.
-   */
+  /** Group commit of concurrent requests (Node); absent, each request stores its events alone. */
   inboundBatcher?: InboundBatcher;
   /** Source lookups, kept SWITCHYARD_SOURCE_CACHE_TTL_MS; absent, every request reads the database. */
   sourceCache?: SourceCache<ResolvedSource | undefined>;
@@ -75,29 +65,15 @@ export interface IngestOptions {
 
 /**
  * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
- * verify them in the source's scheme, then store them under `UNIQUE (source_id, event_id)`
- * and queue their processing in one statement (see storeInboundEvents); ack only after the
- * commit. With `options.inboundBatcher` (the Node app) that statement carries the events of
- * every request in flight at once (group commit); without it (Workers), one request's.
- * A batching PSP's request (GoCardless `events`, Adyen `notificationItems`) is stored as one
- * inbound event per item, all-or-nothing (see identifyEvents); `duplicate` is true only when
- * every item was already stored.
- * Sources come through `options.sourceCache` when present.
- * Answers 200 `{"received": true, "duplicate": bool}` (Adyen: exactly `[accepted]`,
- * text/plain, which Adyen requires, duplicates included), or a problem: 404
- * source_not_found, 415 unsupported_media_type (a Content-Encoding other than identity), 413 payload_too_large, 400
- * payload_too_deep (nested deeper than SWITCHYARD_INBOUND_MAX_DEPTH, checked before any
- * parse), 401 signature_missing / signature_invalid / timestamp_out_of_tolerance, 400
- * event_id_missing, 500 secret_unreadable (no secret of the source opens with this server's
- * master key), 400 event_text_invalid (an event id or type holds a NUL or an unpaired
- * surrogate: refused alone, never sent to the database), 503 store_unavailable (the store
- * failed, or did not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS; with a batcher, only
- * the requests whose own rows the database refused, see createInboundBatcher).
+ * verify them, store and queue them in one statement (storeInboundEvents, one row per item of
+ * a batching PSP, all or nothing), and ack after the commit.
  *
- * Every answer is reported to `deps.metrics?.inbound(provider, outcome, seconds)`: outcome
- * `stored`, `duplicate` or the problem code (`internal_error` for anything unexpected),
- * provider `unknown` when the source is not found; seconds from the route's start to the
- * ack. Log lines go through the request's logger (`c.var.log`).
+ * Answers 200 `{"received": true, "duplicate": bool}` (`duplicate`: every item was stored
+ * already; Adyen gets exactly `[accepted]`, text/plain), or a problem: 400 payload_too_deep,
+ * event_id_missing, event_text_invalid; 401 signature_missing, signature_invalid,
+ * timestamp_out_of_tolerance; 404 source_not_found; 413 payload_too_large; 415
+ * unsupported_media_type; 500 secret_unreadable; 503 store_unavailable. Each answer is
+ * reported to `deps.metrics?.inbound` with the seconds to the ack.
  */
 export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -123,12 +99,9 @@ interface Report {
 }
 
 /**
- * The source `sourceId` names, its active secrets decrypted, and its verifier; undefined
- * when there is no such source (or its provider has no verifier). Through
- * `cache` when the process has one. A secret this process's master key cannot
- * open is left out (logged at error: during a rotation the other one still verifies);
- * throws {@link SecretUnreadableError} when none opens. Throws when the database cannot be
- * read, or does not answer within SWITCHYARD_INBOUND_STORE_TIMEOUT_MS.
+ * The source, its active secrets decrypted, and its verifier; undefined when there is none.
+ * A secret the master key cannot open is left out and logged; throws
+ * {@link SecretUnreadableError} when none opens, and the database error (or timeout) as is.
  */
 async function resolveSource(
   deps: Deps,
@@ -244,8 +217,6 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
   }));
   let results: StoredInboundEvent[];
   try {
-    // Every event of the request in one statement: all stored and queued, or none. With a
-    // batcher (Node), together with the other requests in flight; without (Workers), alone.
     results = await withinMs(
       options.inboundBatcher ? options.inboundBatcher.submit(rows) : storeInboundEvents(deps.sql, rows),
       config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,

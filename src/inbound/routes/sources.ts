@@ -17,11 +17,10 @@ import { invalidateSource } from '../source-cache.js';
 import { secretProblem } from '../secret-rules.js';
 
 /**
- * Why `url` cannot be a Square notification URL, or undefined when it can: an absolute
- * https URL (http too when `allowHttp`, i.e. SWITCHYARD_ALLOW_PRIVATE_URLS). It is stored
- * as given, never normalised: Square signs the string exactly as entered in the subscription.
+ * Why `url` cannot be a Square notification URL (absolute https; http too when `allowHttp`),
+ * or undefined. Stored as given: Square signs the string exactly as entered.
  */
-export function notificationUrlProblem(url: string, allowHttp: boolean): string | undefined {
+function notificationUrlProblem(url: string, allowHttp: boolean): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -87,12 +86,9 @@ const createSourceBody = z
   .openapi('CreateSource');
 
 /**
- * Refuses (400 `url_not_allowed`) an `apiBaseUrl` Switchyard must not call with the PSP API
- * key: the SSRF rules of endpoint URLs (`deps.checkOutboundUrl`, src/outbound/ssrf.ts:
- * loopback, private, link-local/metadata… addresses, literal in any form or resolved), and
- * https unless SWITCHYARD_ALLOW_PRIVATE_URLS, as the connectors require when they call it
- * (the key travels in the request). Without `checkOutboundUrl` (Workers) nothing is
- * allowed. The connectors check again at connect time (Deps.pspFetch).
+ * Throws 400 `url_not_allowed` for an `apiBaseUrl` the SSRF rules refuse (`deps.checkOutboundUrl`;
+ * https unless SWITCHYARD_ALLOW_PRIVATE_URLS, since the API key travels to it). Without the
+ * check (Workers) nothing is allowed.
  */
 async function checkApiBaseUrl(deps: AppEnv['Variables']['deps'], url: string): Promise<void> {
   const allowPrivate = deps.config.SWITCHYARD_ALLOW_PRIVATE_URLS;
@@ -186,11 +182,8 @@ const rotateSecretRoute = defineRoute({
 
 /**
  * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` and `POST
- * /v1/sources/{id}/secrets` (CONTRACT.md "Sources"). A signing secret is encrypted before
- * it is stored and never returned; its format and strength are checked per provider
- * (secretProblem, src/inbound/secret-rules.ts). A Square source needs `notificationUrl`
- * (notificationUrlProblem), which the source view returns (null for other providers). An `apiBaseUrl` the SSRF guard
- * refuses is 400 `url_not_allowed` (checkApiBaseUrl).
+ * /v1/sources/{id}/secrets` (CONTRACT.md "Sources"). Secrets are checked per provider
+ * (secret-rules.ts), stored encrypted and never returned.
  */
 export function sourceRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();

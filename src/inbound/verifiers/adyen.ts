@@ -8,23 +8,11 @@ type Item = Record<string, unknown>;
 
 /**
  * Verifies an Adyen standard webhook
- * (https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures).
- *
- * The body is `{"live", "notificationItems": [{"NotificationRequestItem": {…}}, …]}` and each
- * item carries its own `additionalData.hmacSignature`: the base64 HMAC-SHA256, keyed with the
- * hex-decoded HMAC key, of `pspReference:originalReference:merchantAccountCode:
- * merchantReference:amount.value:amount.currency:eventCode:success`, an absent value being the
- * empty string. Values are joined as they are, without escaping, exactly as Adyen's own
- * HmacValidator (`@adyen/api-library`) does for notification items; the backslash and colon
- * escaping in Adyen's docs belongs to its sorted key-value signatures (Hosted Payment Pages), not to these. Every
- * item must verify, each under any of `secrets` (hex HMAC keys). The body bytes are not
- * signed, only those fields, and no timestamp is, so `toleranceSeconds` does not apply.
- *
- * Failures: `signature_missing` (no item has an `hmacSignature`: HMAC is not enabled on the
- * webhook); `signature_invalid` (a body that is not a notification, no items, an item without
- * a signature or with a malformed one, no hex key configured, or an item whose signature
- * matches no key; the detail names the item's index). Never throws. On success returns
- * `ok({})`: the caller reads `pspReference` and `eventCode` of each item.
+ * (https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures):
+ * every `notificationItems[i]` must carry `additionalData.hmacSignature`, the base64
+ * HMAC-SHA256 under a hex key of {@link adyenSigningString}. Only those fields are signed, no
+ * body bytes and no timestamp. Fails `signature_missing` when no item is signed (HMAC is off),
+ * else `signature_invalid` naming the item; never throws.
  *
  * @example
  * const r = await verifyAdyen({ body, headers, secrets: ['44782DEF547AAA06C910C43932B1EB0C…'], toleranceSeconds: 300, now });
@@ -104,11 +92,10 @@ function readItems(body: Uint8Array): Item[] | string {
 }
 
 /**
- * The colon-joined fields Adyen signs for one NotificationRequestItem: pspReference,
- * originalReference, merchantAccountCode, merchantReference, amount.value, amount.currency,
- * eventCode, success (an absent field is empty), as Adyen's HmacValidator builds it; or
- * undefined when a field is an object or array.
- * Source: https://docs.adyen.com/development-resources/webhooks/verify-hmac-signatures/
+ * What Adyen signs for one NotificationRequestItem: `pspReference:originalReference:
+ * merchantAccountCode:merchantReference:amount.value:amount.currency:eventCode:success`, absent
+ * fields empty, joined unescaped as Adyen's HmacValidator does (the docs' escaping is for HPP
+ * signatures); undefined when a field is an object or array.
  */
 export function adyenSigningString(item: Record<string, unknown>): string | undefined {
   const amount = typeof item.amount === 'object' && item.amount !== null ? (item.amount as Item) : {};

@@ -3,15 +3,8 @@ import type { Verifier } from './types.js';
 
 /**
  * Verifies a Checkout.com webhook
- * (https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver).
- *
- * Header `cko-signature` is the hex (Base16) HMAC-SHA256 of the raw body, keyed with the
- * signature key set on the workflow's webhook action, as UTF-8. Any of `secrets` may match.
- * The scheme signs no timestamp, so `toleranceSeconds` does not apply.
- *
- * Failures: `signature_missing` (no header); `signature_invalid` (not 64 hex characters,
- * over 4096 characters, or no match). Never throws. On success returns `ok({})`: the event
- * id (`evt_…`) is the body's `id`.
+ * (https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver):
+ * `cko-signature` is the hex HMAC-SHA256 of the body under the webhook action's signature key.
  *
  * @example
  * const r = await verifyCheckout({ body, headers, secrets: [signatureKey], toleranceSeconds: 300, now });

@@ -3,18 +3,9 @@ import type { Verifier } from './types.js';
 
 /**
  * Verifies a GoCardless webhook
- * (https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks/).
- *
- * Header `Webhook-Signature` is the hex HMAC-SHA256 of the raw body, keyed with the webhook
- * endpoint's secret as UTF-8. The body batches events in an `events` array; one signature
- * covers the whole batch and splitting it is the caller's job. Any of `secrets` may match.
- * The scheme signs no timestamp, so `toleranceSeconds` does not apply.
- *
- * GoCardless's header name is the one Standard Webhooks uses, with a different value: a
- * Standard Webhooks `v1,<base64>` value is reported as malformed here, naming the mix-up.
- *
- * Failures: `signature_missing` (no header); `signature_invalid` (not 64 hex characters,
- * over 4096 characters, or no match). Never throws. On success returns `ok({})`.
+ * (https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks/):
+ * `Webhook-Signature` is the hex HMAC-SHA256 of the whole batch body under the endpoint
+ * secret. The header name is Standard Webhooks', so a `v1,<base64>` value is named as a mix-up.
  *
  * @example
  * const r = await verifyGoCardless({ body, headers, secrets: [endpointSecret], toleranceSeconds: 300, now });

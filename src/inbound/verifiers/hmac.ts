@@ -6,9 +6,8 @@ import type { Verifier, VerifyInput } from './types.js';
 export const MAX_SIGNATURE_HEADER_LENGTH = 4096;
 
 /**
- * True when any of `signatures` is the HMAC of `data` under any of `keys` (raw key bytes).
- * Each comparison is `crypto.subtle.verify`, constant time. Zero-length keys are skipped:
- * Web Crypto refuses them, and an empty secret can match nothing anyway.
+ * True when any of `signatures` is the HMAC of `data` under any of `keys` (raw bytes), compared
+ * in constant time. Zero-length keys, which Web Crypto refuses, are skipped.
  */
 export async function matchesAnyKey(
   keys: Uint8Array[],
@@ -30,7 +29,7 @@ export function whitespaceHint(secrets: string[]): string {
 }
 
 /** How a PSP signs the raw body with one HMAC in one header (Razorpay, Checkout.com, Paystack, GoCardless, Square). */
-export interface BodyHmacScheme {
+interface BodyHmacScheme {
   /** Lower-cased header name. */
   header: string;
   hash: 'SHA-256' | 'SHA-512';
@@ -52,11 +51,9 @@ export interface BodyHmacScheme {
 }
 
 /**
- * A Verifier for a PSP that signs the raw body (or `signedContent`) with one HMAC keyed by
- * the secret's UTF-8 bytes, sent as hex or base64 in one header. Such schemes carry no
- * timestamp, so `toleranceSeconds` does not apply: replays are caught by the unique event id.
- * Failures: `signature_missing` (no header); `signature_invalid` (too long, not
- * hex/base64 of the right length, or no match under any secret). Never throws.
+ * A Verifier for one HMAC of the raw body (or `signedContent`) keyed by the secret's UTF-8,
+ * in one header. No timestamp is signed: replays are caught by the unique event id. Fails
+ * `signature_missing` (no header) or `signature_invalid`; never throws.
  */
 export function makeBodyHmacVerifier(scheme: BodyHmacScheme): Verifier {
   const bytes = scheme.hash === 'SHA-256' ? 32 : 64;

@@ -25,14 +25,7 @@ export const INBOUND_PROVIDERS = [
 /** The signature schemes a source can be configured with. */
 export type InboundProvider = (typeof INBOUND_PROVIDERS)[number];
 
-/**
- * Verifier per provider whose scheme needs nothing but the secrets: Stripe
- * (https://docs.stripe.com/webhooks#verify-manually), Standard Webhooks
- * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md),
- * Adyen, Razorpay, Checkout.com, Paystack, GoCardless and Mercado Pago (each verifier's TSDoc
- * links its PSP's docs). Square is absent: its verifier needs the source's notification URL,
- * see {@link verifierForSource}.
- */
+/** Verifier per provider, but Square, whose verifier needs the source's notification URL ({@link verifierForSource}). */
 export const verifiers: Record<Exclude<InboundProvider, 'square'>, Verifier> = {
   stripe: verifyStripe,
   'standard-webhooks': verifyStandardWebhooks,
@@ -45,15 +38,13 @@ export const verifiers: Record<Exclude<InboundProvider, 'square'>, Verifier> = {
 };
 
 /** Whether `provider` names one of {@link INBOUND_PROVIDERS} (own names only, never a prototype member). */
-export function isInboundProvider(provider: string): provider is InboundProvider {
+function isInboundProvider(provider: string): provider is InboundProvider {
   return (INBOUND_PROVIDERS as readonly string[]).includes(provider);
 }
 
 /**
- * The verifier for a stored source, or `undefined` when its provider is unknown (a
- * configuration error, reported as an unknown source). Square's is built from the source's
- * `notificationUrl` (Square signs that URL with the body); a Square source without one gets
- * a verifier that refuses every request with `signature_invalid`, naming the missing URL.
+ * The verifier for a stored source, or `undefined` for an unknown provider. Square's signs the
+ * source's `notificationUrl`; without one, it refuses every request with `signature_invalid`.
  *
  * @example
  * const verify = verifierForSource(source);

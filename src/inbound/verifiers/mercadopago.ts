@@ -12,30 +12,14 @@ const MILLISECONDS_FROM = 100_000_000_000;
 /**
  * Verifies a Mercado Pago webhook
  * (https://www.mercadopago.com.br/developers/en/docs/your-integrations/notifications/webhooks,
- * "Validate notification origin").
+ * "Validate notification origin"): `x-signature: ts=<ts>,v1=<hex>`, `v1` the HMAC-SHA256 under
+ * the secret signature of `id:<data.id>;request-id:<x-request-id>;ts:<ts>;`, absent parts left
+ * out, data.id lowercased (as received is tried too, as sdk-java signs it).
  *
- * Header `x-signature: ts=<ts>,v1=<hex>`; `v1` is the hex HMAC-SHA256, keyed with the
- * application's secret signature as UTF-8, of the manifest
- * `id:<data.id>;request-id:<x-request-id>;ts:<ts>;`. As Mercado Pago's docs say, a part whose
- * value is absent is left out of the manifest, and an alphanumeric data.id is lowercased (the
- * id as received is tried too, as sdk-java signs it). Any `v1` under any of `secrets` may match.
- *
- * `data.id` is the one of the query string Mercado Pago appends to the notification URL
- * (`?data.id=…&type=…`), read from `url`. When `url` is absent or has no `data.id`, it is
- * read from the JSON body (a string, or a number up to 2^53), which carries the same id in
- * Mercado Pago's notifications; a body that is not JSON, or has no `data.id`, leaves `id:`
- * out. When both have one and they differ (ignoring case), the notification is refused: the
- * body's `data.id` is not signed, and the event is stored under it.
- *
- * `ts` is in milliseconds, as Mercado Pago sends it and as its SDKs (sdk-nodejs, sdk-java)
- * read it; the older docs example in seconds is also accepted, told apart by magnitude. The
- * signature is checked before the timestamp, so `timestamp_out_of_tolerance` only ever
- * describes a genuine notification.
- *
- * Failures: `signature_missing` (no `x-signature`); `signature_invalid` (no `ts` or `v1`,
- * non-numeric or repeated `ts`, over 4096 characters, a numeric `data.id` beyond 2^53, or no match,
- * naming the manifest tried); `timestamp_out_of_tolerance` (|now − ts| > `toleranceSeconds`,
- * in seconds, past or future). Never throws. On success returns `ok({})`.
+ * `data.id` comes from `url`'s query string, else from the JSON body; when both have one and
+ * they differ, the notification is refused (the body's is unsigned, yet the event is stored
+ * under it). `ts` is in ms (seconds accepted too, told apart by magnitude); it is checked
+ * after the signature.
  *
  * @example
  * const r = await verifyMercadoPago({ body, headers, secrets: [secretSignature], toleranceSeconds: 300, now });

@@ -2,15 +2,8 @@ import { makeBodyHmacVerifier } from './hmac.js';
 import type { Verifier } from './types.js';
 
 /**
- * Verifies a Paystack webhook (https://paystack.com/docs/payments/webhooks/#verify-event-origin).
- *
- * Header `x-paystack-signature` is the hex HMAC-SHA512 of the raw body, keyed with the
- * integration's secret key (`sk_live_…` / `sk_test_…`) as UTF-8. Any of `secrets` may match
- * (a test and a live key, or a key being rolled). The scheme signs no timestamp, so
- * `toleranceSeconds` does not apply.
- *
- * Failures: `signature_missing` (no header); `signature_invalid` (not 128 hex characters,
- * over 4096 characters, or no match). Never throws. On success returns `ok({})`.
+ * Verifies a Paystack webhook (https://paystack.com/docs/payments/webhooks/#verify-event-origin):
+ * `x-paystack-signature` is the hex HMAC-SHA512 of the body under the secret key (`sk_…`).
  *
  * @example
  * const r = await verifyPaystack({ body, headers, secrets: ['sk_live_…'], toleranceSeconds: 300, now });

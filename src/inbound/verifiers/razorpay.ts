@@ -2,17 +2,9 @@ import { makeBodyHmacVerifier } from './hmac.js';
 import type { Verifier } from './types.js';
 
 /**
- * Verifies a Razorpay webhook (https://razorpay.com/docs/webhooks/validate-test/).
- *
- * Header `x-razorpay-signature` is the hex HMAC-SHA256 of the raw body, keyed with the
- * webhook secret chosen on the Dashboard webhook (not the API key secret) as UTF-8; the same
- * check as `Razorpay.validateWebhookSignature(body, signature, secret)` in razorpay-node. Any
- * of `secrets` may match. The scheme signs no timestamp, so `toleranceSeconds` does not apply.
- *
- * Failures: `signature_missing` (no header); `signature_invalid` (not 64 hex characters,
- * over 4096 characters, or no match). Never throws. On success returns
- * `ok({ eventId })` with the `x-razorpay-event-id` header when present (1–255 characters):
- * Razorpay's id for deduplicating retries. That header is not covered by the signature.
+ * Verifies a Razorpay webhook (https://razorpay.com/docs/webhooks/validate-test/):
+ * `x-razorpay-signature` is the hex HMAC-SHA256 of the body under the webhook secret. Returns
+ * `ok({ eventId })` from `x-razorpay-event-id` when present (not covered by the signature).
  *
  * @example
  * const r = await verifyRazorpay({ body, headers, secrets: [webhookSecret], toleranceSeconds: 300, now });

@@ -8,21 +8,11 @@ const LEGACY_HEADER = 'x-square-signature';
 const MALFORMED = `malformed ${HEADER} header: expected the base64 of an HMAC-SHA256 (44 characters)`;
 
 /**
- * A verifier for the Square webhook subscription whose notification URL is
- * `notificationUrl` (https://developer.squareup.com/docs/webhooks/step3validate).
- *
- * Header `x-square-hmacsha256-signature` is the base64 HMAC-SHA256, keyed with the
- * subscription's signature key as UTF-8, of the notification URL followed by the raw body.
- * Square signs the URL as it was entered in the subscription, so `notificationUrl` must be
- * that string byte for byte (scheme, host, path, query, trailing slash), not one rebuilt from
- * the incoming request, whose host and scheme a proxy may have changed. Any of `secrets` may
- * match. The scheme signs no timestamp, so `toleranceSeconds` does not apply.
- *
- * Failures: `signature_missing` (no header; the detail names the legacy HMAC-SHA1
- * `x-square-signature` when only that one came, since it is not supported);
- * `signature_invalid` (not base64 of 32 bytes, over 4096 characters, no notification URL
- * configured, or no match). Never throws. On success returns `ok({})`: the event id is the
- * body's `event_id`.
+ * A verifier for the Square subscription with `notificationUrl`
+ * (https://developer.squareup.com/docs/webhooks/step3validate): `x-square-hmacsha256-signature`
+ * is the base64 HMAC-SHA256 under the signature key of that URL + the body. The URL must be the
+ * subscription's string byte for byte, never rebuilt from the request (a proxy may change it).
+ * No timestamp is signed. The legacy HMAC-SHA1 header is not supported.
  *
  * @example
  * const verify = makeVerifySquare('https://gw.example.com/inbound/src_01J…');

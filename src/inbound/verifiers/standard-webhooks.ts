@@ -5,21 +5,11 @@ import type { Verifier } from './types.js';
 
 /**
  * Verifies a Standard Webhooks callback
- * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
- *
- * Headers `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`
- * (space-separated `v1,<base64>` entries; other versions such as `v1a,` are ignored). Svix
- * sends the same headers as `svix-*`; each is read from `webhook-*` when present, else `svix-*`.
- * Secrets are `whsec_<base64>` (prefix optional); each `v1` is the base64 HMAC-SHA256 of
- * `${id}.${timestamp}.` followed by the raw body bytes. Any entry under any secret may match.
- *
- * The signature is checked before the timestamp, as in the Stripe verifier (the reference
- * library does the reverse), so `timestamp_out_of_tolerance` only ever describes a genuine event.
- *
- * Failures: `signature_missing` (a header absent); `signature_invalid` (timestamp not an
- * integer, a signature header over 4096 characters, or no match, naming any secret that is not `whsec_<base64>`);
- * `timestamp_out_of_tolerance` (|now − timestamp| > `toleranceSeconds`, past or future).
- * Never throws. On success returns `ok({ eventId: webhook-id })`.
+ * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md):
+ * `webhook-id`, `webhook-timestamp` (unix seconds), `webhook-signature` (space-separated
+ * `v1,<base64>`), or their `svix-*` aliases; each `v1` is the HMAC-SHA256 under the decoded
+ * `whsec_<base64>` secret of `${id}.${timestamp}.` + the body. The signature is checked before
+ * the timestamp. Returns `ok({ eventId: webhook-id })`.
  */
 export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
   const header = (name: 'id' | 'timestamp' | 'signature'): string | undefined =>

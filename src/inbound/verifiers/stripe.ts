@@ -7,19 +7,11 @@ const MAX_HEADER_LENGTH = 4096;
 const MALFORMED = 'malformed stripe-signature header: expected t=<unix seconds>,v1=<hex>[,v1=<hex>…]';
 
 /**
- * Verifies a Stripe webhook (https://docs.stripe.com/webhooks#verify-manually).
- *
- * Header `stripe-signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]`. Each `v1` is the hex
- * HMAC-SHA256, keyed with the whole `whsec_…` secret as UTF-8, of `${t}.` followed by the raw
- * body bytes. Any `v1` under any of `secrets` may match; `v1` values that are not hex are ignored.
- *
- * The signature is checked before the timestamp (as stripe-node does), so
- * `timestamp_out_of_tolerance` only ever describes a genuine Stripe event.
- *
- * Failures: `signature_missing` (no header); `signature_invalid` (malformed header: no `t`,
- * no `v1`, non-numeric or repeated `t`, or over 4096 characters; or no match);
- * `timestamp_out_of_tolerance` (|now − t| > `toleranceSeconds`, in seconds, past or future).
- * Never throws. On success returns `ok({})`: Stripe carries the event id only in the body.
+ * Verifies a Stripe webhook (https://docs.stripe.com/webhooks#verify-manually):
+ * `stripe-signature: t=<unix seconds>,v1=<hex>…`, each `v1` the HMAC-SHA256 under the whole
+ * `whsec_…` secret of `${t}.` + the body; any `v1` under any secret may match. The signature is
+ * checked first (as stripe-node), so `timestamp_out_of_tolerance` (|now − t| > tolerance, s)
+ * means a genuine event. Returns `ok({})`: the event id is in the body.
  */
 export const verifyStripe: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
   const header = headers['stripe-signature'];

@@ -1,9 +1,6 @@
 import type { Result } from '../../core/result.js';
 
-/**
- * What a verifier sees of one inbound PSP callback. Verifiers are pure: no I/O, no clock
- * of their own, so the same input always gives the same {@link VerifyResult}.
- */
+/** What a verifier sees of one PSP callback; verifiers are pure (no I/O, no clock of their own). */
 export interface VerifyInput {
   /** Raw request bytes exactly as received; verifying a re-serialised body always fails. */
   body: Uint8Array;
@@ -15,37 +12,26 @@ export interface VerifyInput {
   toleranceSeconds: number;
   /** The instant the request was received; injected so tests can fix the clock. */
   now: Date;
-  /**
-   * The request URL as received (absolute, with its query string), when the caller has it.
-   * Only Mercado Pago reads it: it signs the `data.id` of the query string it appends.
-   */
+  /** The absolute request URL with its query string; only Mercado Pago's verifier reads it. */
   url?: string;
 }
 
-/**
- * Why a callback was rejected:
- * - `signature_missing`: the signature header(s) are absent.
- * - `signature_invalid`: a malformed header, an unusable secret, or no signature matched.
- * - `timestamp_out_of_tolerance`: the signed timestamp is further than `toleranceSeconds` from `now`.
- */
-export type VerifyFailureCode = 'signature_missing' | 'signature_invalid' | 'timestamp_out_of_tolerance';
+/** Why a callback was rejected: no signature header, a bad or unmatched signature, or a stale timestamp. */
+type VerifyFailureCode = 'signature_missing' | 'signature_invalid' | 'timestamp_out_of_tolerance';
 
-/**
- * A rejection with an actionable `detail` for the developer, e.g. "no v1 signature matched:
- * was the body re-serialised…?". `detail` never contains a secret or an expected signature.
- */
-export interface VerifyFailure {
+/** A rejection; `detail` names the likely cause and never holds a secret or expected signature. */
+interface VerifyFailure {
   code: VerifyFailureCode;
   detail: string;
 }
 
-/** A verified callback; `eventId` is set when the scheme signs the event id in a header (Standard Webhooks: `webhook-id`). */
-export interface Verified {
+/** A verified callback; `eventId` when the scheme carries the event id in a header. */
+interface Verified {
   eventId?: string;
 }
 
-/** Outcome of a verifier: `ok(Verified)` or `err(VerifyFailure)`; verifiers never throw on bad input. */
-export type VerifyResult = Result<Verified, VerifyFailure>;
+/** `ok(Verified)` or `err(VerifyFailure)`; verifiers never throw on bad input. */
+type VerifyResult = Result<Verified, VerifyFailure>;
 
 /**
  * Checks one PSP callback against the source's secrets.
