@@ -8,6 +8,7 @@ import { enqueueDeliveryBatches } from '../core/events/outbox.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import type { TaskName } from '../core/jobs/enqueue.js';
+import { isJobExhausted } from '../core/jobs/job-store.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
 
 const deliveryJob = z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) });
@@ -68,9 +69,7 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
         // A batch job whose key was reused while it ran has had its attempts set to
         // max_attempts by graphile-worker (add_jobs), so it would not be retried: queue
         // its attempts again in a new job (those recorded are skipped) and let this one end.
-        const [row] = await deps.sql<{ exhausted: boolean }[]>`
-          select attempts >= max_attempts as exhausted from graphile_worker._private_jobs where id = ${helpers.job.id}::bigint`;
-        if (!row?.exhausted || helpers.job.attempts >= helpers.job.max_attempts) throw error;
+        if (!(await isJobExhausted(deps.sql, helpers.job.id)) || helpers.job.attempts >= helpers.job.max_attempts) throw error;
         await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
       }
