@@ -1,20 +1,6 @@
 import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
-
-/** graphile-worker task names and their payloads. */
-export interface JobPayloads {
-  /**
-   * Apply stored inbound events to their payments, ledger and outbound events: the events one
-   * ingest batch stored (`inboundEventIds`, queued by storeInboundEvents), or one event
-   * (`inboundEventId`, the form queued before batches and by hand).
-   */
-  process_inbound_event: { inboundEventId: string } | { inboundEventIds: string[] };
-  /** Attempt number `attempt` (1-based) of delivering one message to its endpoint, or a batch of such attempts. */
-  deliver_message: { messageId: string; attempt: number } | { messageId: string; attempt: number }[];
-}
-
-/** A task name. */
-export type TaskName = keyof JobPayloads;
+import type { JobPayload, TaskName } from './catalog.js';
 
 /**
  * Queues a graphile-worker job inside the caller's transaction (`graphile_worker.add_job`),
@@ -29,7 +15,7 @@ export type TaskName = keyof JobPayloads;
 export async function enqueueJob<T extends TaskName>(
   tx: Tx,
   task: T,
-  payload: JobPayloads[T],
+  payload: JobPayload<T>,
   options: { runAt?: Date; jobKey?: string; maxAttempts?: number } = {},
 ): Promise<void> {
   await tx`
