@@ -3,7 +3,7 @@ import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } 
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvent, processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages } from '../outbound/deliver.task.js';
-import { enqueueDeliveryBatches } from '../core/events/outbox.js';
+import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';

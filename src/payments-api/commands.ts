@@ -41,8 +41,8 @@ import {
 import { loadSourceCredentials } from './connectors/credentials.js';
 import { connectorFor, DEFAULT_PSP_TIMEOUT_MS } from './connectors/index.js';
 import { URL_NOT_ALLOWED } from './connectors/http.js';
+import { enqueueOperationSync } from '../core/jobs/enqueue.js';
 import {
-  enqueueOperationSync,
   getOperation,
   inFlightRefundTotal,
   insertOperation,

@@ -1,7 +1,8 @@
-import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 import { toBase64, utf8 } from '../crypto.js';
+import type { DeliveryJob } from '../jobs/catalog.js';
+import { enqueueDeliveries, enqueueDeliveryBatches, enqueueFirstAttempts, enqueuePutOff } from '../jobs/enqueue.js';
 
 /** What {@link emitEvent} and {@link emitEvents} take: one merchant-facing event. */
 export interface EventToEmit {
@@ -107,7 +108,7 @@ async function insertEvent(tx: Tx, input: EventToEmit): Promise<string | undefin
 
 /**
  * Inserts one message (event × endpoint) and queues its first delivery attempt
- * ({@link enqueueFirstAttempt}). `orderedPaymentId`: the event's payment when the endpoint
+ * (enqueueFirstAttempts). `orderedPaymentId`: the event's payment when the endpoint
  * is `ordered` (the message then waits for the older messages of that payment to that
  * endpoint, see deliver.task.ts), else null/absent.
  */
@@ -122,9 +123,9 @@ export async function queueMessage(
 /**
  * {@link queueMessage} for many messages in two statements whatever their number: one
  * multi-row insert into gw.messages, then their first attempts queued together
- * ({@link enqueueFirstAttempts}). A message with `holdUntil` (its endpoint's circuit is
+ * (enqueueFirstAttempts). A message with `holdUntil` (its endpoint's circuit is
  * open or its endpoint is held, see emitEvent) has its first attempt put off to then instead
- * ({@link enqueuePutOff}, uncounted, `next_attempt_at` = `holdUntil`). Returns the new message
+ * (enqueuePutOff, uncounted, `next_attempt_at` = `holdUntil`). Returns the new message
  * ids, in input order.
  */
 export async function queueMessages(
@@ -162,180 +163,6 @@ export async function queueMessages(
   return rows.map((r) => r.id);
 }
 
-/** One delivery attempt as a `deliver_message` job payload names it (1-based attempt). */
-export interface DeliveryJob {
-  messageId: string;
-  attempt: number;
-}
-
-/** Graphile's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
-const JOB_MAX_ATTEMPTS = 25;
-/** First attempts merged into one batch job lanes per endpoint and second (see {@link enqueueFirstAttempt}). */
-export const BATCH_LANES = 4;
-/** The most attempts {@link enqueueDeliveryBatches} puts in one job. */
-export const MAX_BATCH_JOB_ENTRIES = 200;
-
-/**
- * Queues attempt 1 of a message in its endpoint's current BATCH job: a `deliver_message`
- * job whose payload is an array of {@link DeliveryJob}s, keyed
- * `deliver:<endpointId>:<lane>:<second>`. graphile-worker merges the payload arrays of jobs
- * added under one key while the job waits (`job_key_mode => 'preserve_run_at'`), so a
- * worker takes many first attempts to one endpoint in one job and one query
- * (deliverMessages). The lane (transaction id mod {@link BATCH_LANES}) keeps concurrent
- * emitting transactions from queueing on one job row (they hold its lock until they
- * commit); the second (clock_timestamp) bounds a job's payload while no worker runs, as
- * every merge rewrites the array.
- *
- * A key whose job is already running gets a new job (graphile-worker clears the running
- * job's key and sets its attempts to max_attempts; the task and the abandoned-job sweep
- * make up for that, see runner.ts and recovery.ts). add_jobs' update of an existing job
- * requires it unlocked; if a worker locks it between add_jobs' steps, nothing is queued
- * and `add_job` returns null: this function then queues again (the key now makes a new job).
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
- */
-export async function enqueueFirstAttempt(tx: Tx, input: { messageId: string; endpointId: string }): Promise<void> {
-  await enqueueFirstAttempts(tx, [input]);
-}
-
-/**
- * {@link enqueueFirstAttempt} for many messages in ONE `graphile_worker.add_jobs` call
- * (`job_key_preserve_run_at`): one spec per endpoint, carrying that endpoint's messages, so
- * an event emitted to ten endpoints queues its ten first attempts in one round trip. An
- * endpoint whose batch job a worker locked between add_jobs' steps got nothing queued
- * (add_jobs returns no row for it); its messages are queued again (the key then makes a new
- * job), up to 5 tries. Throws when they still could not be queued.
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
- */
-export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
-  let pending = inputs;
-  if (pending.length === 0) return;
-  for (let tries = 0; tries < 5 && pending.length > 0; tries++) {
-    const queued = await tx<{ endpointId: string }[]>`
-      with now as (
-        select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
-      )
-      select split_part(j.key, ':', 2) as "endpointId"
-        from graphile_worker.add_jobs(array(
-               select row('deliver_message',
-                          json_agg(json_build_object('messageId', s."messageId", 'attempt', 1) order by s."messageId"),
-                          null, null, ${JOB_MAX_ATTEMPTS}::smallint,
-                          'deliver:' || s."endpointId" || ':' || (select lane_second from now),
-                          null, null)::graphile_worker.job_spec
-                 from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
-                group by s."endpointId"), true) as j`;
-    const done = new Set(queued.map((r) => r.endpointId));
-    pending = pending.filter((p) => !done.has(p.endpointId));
-  }
-  if (pending.length > 0) throw new Error(`could not queue the first delivery attempt of ${pending.map((p) => p.messageId).join(', ')}`);
-}
-
-/**
- * Queues attempt number `attempt` of a message, at `runAt` (default now). The job key
- * (message, attempt) makes queueing the same attempt twice a no-op replacement (or, from
- * inside the running job, a fresh job: graphile-worker clears the key of a locked job).
- * Jobs are not in named queues (graphile-worker runs a queue's jobs one at a time, which
- * cost two thirds of delivery throughput here); the per-endpoint cap is EndpointSlots'.
- *
- * Source: https://worker.graphile.org/docs/sql-add-job
- */
-export async function enqueueDelivery(
-  tx: Tx,
-  input: { messageId: string; endpointId: string; attempt: number; runAt?: Date },
-): Promise<void> {
-  await enqueueDeliveries(tx, [input]);
-}
-
-/**
- * {@link enqueueDelivery} for many attempts in ONE `add_jobs` call: one job per attempt,
- * each keyed by (message, attempt).
- */
-export async function enqueueDeliveries(
-  tx: Tx,
-  items: readonly { messageId: string; attempt: number; runAt?: Date }[],
-): Promise<void> {
-  if (items.length === 0) return;
-  await addDeliveryJobs(
-    tx,
-    items.map((i) => ({
-      payload: { messageId: i.messageId, attempt: i.attempt },
-      run_at: i.runAt?.toISOString() ?? null,
-      job_key: `deliver:${i.messageId}:${i.attempt}`,
-    })),
-  );
-}
-
-/** Put-off attempts of one endpoint whose times fall in one bucket of this many ms share a job (see enqueuePutOff). */
-export const PUT_OFF_BUCKET_MS = 5_000;
-/** Put-offs of this many attempts or more are not merged into the window's job: they get their own (see enqueuePutOff). */
-export const PUT_OFF_MERGE_BELOW = 50;
-
-/**
- * Queues put-off attempts of one endpoint (fewer than {@link PUT_OFF_MERGE_BELOW}; more go
- * to unkeyed batch jobs of their own at `retryAt`) in its PUT-OFF job for `retryAt`: a batch job keyed
- * `deliver:<endpointId>:later:<bucket>` (the {@link PUT_OFF_BUCKET_MS} window `retryAt`
- * falls in), whose payload array grows with every attempt put off into the same window
- * while it waits (`job_key_preserve_run_at`: it runs at its first attempt's time). An
- * endpoint that keeps turning attempts away (hanging, open circuit, rate limit) then has
- * one job per window coming back, not one per attempt, each of which would be loaded and
- * put off again. `window` replaces the key's `later:<bucket>` part (queueMessages: a held
- * endpoint's new messages share a job per second of emitting, `held:<second>`, as they
- * all come back at the same held_until). A key whose job is already running gets a new job; if a worker locks the
- * job between add_jobs' steps nothing is queued, and this queues again (up to 5 tries).
- * Throws when it still could not.
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
- */
-export async function enqueuePutOff(
-  tx: Tx,
-  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; window?: string },
-): Promise<void> {
-  // A large put-off is a job (or several) of its own: merging it would rewrite an ever
-  // longer array on every merge (an endpoint whose circuit stays open puts everything off
-  // to the same time); merged ones stay about (emit rate × window) long.
-  if (input.attempts.length >= PUT_OFF_MERGE_BELOW) return enqueueDeliveryBatches(tx, input.attempts, input.retryAt);
-  const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
-  const key = `deliver:${input.endpointId}:${input.window ?? `later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`}`;
-  for (let tries = 0; tries < 5; tries++) {
-    const queued = await tx`
-      select 1 from graphile_worker.add_jobs(array[
-        row('deliver_message', ${tx.json(payload)}::json, null, ${input.retryAt}::timestamptz, ${JOB_MAX_ATTEMPTS}::smallint, ${key}::text, null, null)::graphile_worker.job_spec
-      ], true)`;
-    if (queued.length > 0) return;
-  }
-  throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
-}
-
-/**
- * Queues many attempts as batch jobs (array payloads of at most
- * {@link MAX_BATCH_JOB_ENTRIES}, no job key) in ONE `add_jobs` call, at `runAt` (default
- * now). A worker delivers each job's attempts together (deliverMessages); an attempt
- * already recorded when its job runs is skipped.
- */
-export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
-  const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];
-  for (let i = 0; i < items.length; i += MAX_BATCH_JOB_ENTRIES) {
-    specs.push({
-      payload: items.slice(i, i + MAX_BATCH_JOB_ENTRIES).map((j) => ({ messageId: j.messageId, attempt: j.attempt })),
-      run_at: runAt?.toISOString() ?? null,
-      job_key: null,
-    });
-  }
-  await addDeliveryJobs(tx, specs);
-}
-
-async function addDeliveryJobs(
-  tx: Tx,
-  specs: { payload: DeliveryJob | DeliveryJob[]; run_at: string | null; job_key: string | null }[],
-): Promise<void> {
-  if (specs.length === 0) return;
-  await tx`
-    select count(*) from graphile_worker.add_jobs(array(
-      select row('deliver_message', s.payload, null, s.run_at, ${JOB_MAX_ATTEMPTS}::smallint, s.job_key, null, null)::graphile_worker.job_spec
-        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)))`;
-}
-
 /**
  * Emits an event to one endpoint only, inside the caller's transaction: the same event row
  * and payload bytes as {@link emitEvent} (`{"type", "timestamp", "data"}`), then one
@@ -363,7 +190,7 @@ export type RequeueOutcome<T> = { ok: true; value: T } | { ok: false; error: Req
 
 /**
  * Makes one of the merchant's messages pending again, whatever its status, and queues ONE
- * more attempt numbered `attempts + 1` to run now (`enqueueDelivery`). The message keeps
+ * more attempt numbered `attempts + 1` to run now (`enqueueDeliveries`). The message keeps
  * its id, so the receiver sees the same `webhook-id` (STYLE habit 14: replays make new
  * attempts, never new messages). The update locks the row, so the number read is the one
  * the delivery task last committed.
@@ -383,7 +210,7 @@ export async function requeueMessage(tx: Tx, input: { merchantId: string; messag
      where id = ${input.messageId} and merchant_id = ${input.merchantId}
      returning id, endpoint_id, attempts`;
   if (!m) return undefined;
-  await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: m.attempts + 1 });
+  await enqueueDeliveries(tx, [{ messageId: m.id, attempt: m.attempts + 1 }]);
   return m.attempts + 1;
 }
 
@@ -449,7 +276,7 @@ export async function redeliverEvent(
  * or `endpoint_disabled` (an attempt would only fail the messages again: enable it first).
  *
  * The attempts are queued in ONE `add_jobs` call, as batch jobs of up to
- * {@link MAX_BATCH_JOB_ENTRIES} messages each ({@link enqueueDeliveryBatches}), which the
+ * 200 messages each (enqueueDeliveryBatches), which the
  * worker delivers together.
  *
  * @returns How many messages were queued.
