@@ -16,7 +16,7 @@ import { createLogger } from '../node/logger.js';
 import { insertMerchant } from '../../core/merchants/merchant-store.js';
 import { prepare, runRole, type Role } from '../gateway.js';
 import { signStripe } from '../../inbound/verifiers/testing.js';
-import { redeliverEvent } from '../../core/events/outbox.js';
+import { redeliverEvent } from '../../outbound/redeliver.js';
 import { buildStripeEvent, SIMULATED_STRIPE_TYPES, type SimulatedStripeType } from '../../dev/simulate/stripe.js';
 import { verifyStandardWebhooks } from '../../inbound/verifiers/standard-webhooks.js';
 
