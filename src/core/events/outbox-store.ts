@@ -2,7 +2,7 @@ import type { Tx } from '../db/client.js';
 import { toBase64 } from '../crypto.js';
 
 /** One `gw.events` row to insert; `body` is stored as these exact bytes. */
-export interface NewEventRow {
+interface NewEventRow {
   id: string;
   merchantId: string;
   type: string;
@@ -39,7 +39,7 @@ export async function insertEvents(tx: Tx, events: readonly NewEventRow[]): Prom
 }
 
 /** An enabled endpoint that events may be emitted to. */
-export interface EmitTarget {
+interface EmitTarget {
   id: string;
   merchant_id: string;
   ordered: boolean;
