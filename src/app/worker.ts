@@ -1,25 +1,14 @@
 // (node) The graphile-worker runner with Switchyard's tasks.
 import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
-import { z } from 'zod';
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvent, processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages } from '../outbound/deliver.task.js';
-import { enqueueDeliveryBatches } from '../core/events/outbox.js';
+import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
-import type { TaskName } from '../core/jobs/enqueue.js';
+import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
+import { isJobExhausted } from '../core/jobs/job-store.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
-
-const deliveryJob = z.object({ messageId: z.string().min(1), attempt: z.number().int().min(1) });
-const payloads = {
-  // One ingest batch (storeInboundEvents), or one event (jobs queued before batches, or by hand).
-  process_inbound_event: z.union([
-    z.object({ inboundEventIds: z.array(z.string().min(1)).min(1) }),
-    z.object({ inboundEventId: z.string().min(1) }),
-  ]),
-  // One attempt (retries, put-offs, redeliveries) or a batch (first attempts, recoveries).
-  deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
-} satisfies Record<TaskName, z.ZodType>;
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
 function counted(deps: Deps, name: TaskName, task: Task): Task {
@@ -35,16 +24,12 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
 }
 
 /**
- * The task list: the inbound, delivery and payments API tasks (src/connectors/tasks.ts:
- * PSP status sync and the idempotency-key purge, which startRunner also schedules as cron
- * items). Each task parses its payload with zod (a malformed payload throws and
- * graphile-worker keeps the job as failed), then calls the plain function with `deps`.
- * Deliveries share one EndpointSlots, the per-endpoint cap of this process (an endpoint's
- * max_in_flight, and never more than a quarter of `concurrency`); a
- * `deliver_message` payload is one attempt or an array of them (a batch, see
- * src/outbound/messages.ts `enqueueFirstAttempt`), bounded in time by
- * {@link deliveryBudgetMs}. Every run is
- * reported to `deps.metrics` as `ok` or `error` (it threw, so graphile-worker retries it).
+ * The task list: the inbound, delivery and payments API tasks. Each task parses its
+ * payload with the job catalog (a malformed payload throws and graphile-worker keeps the
+ * job as failed), then calls the plain function with `deps`. Deliveries share one
+ * EndpointSlots, the per-endpoint cap of this process; a batch job stops starting attempts
+ * after {@link deliveryBudgetMs}. Inbound and delivery runs are reported to `deps.metrics`
+ * as `ok` or `error`.
  */
 export function createTaskList(deps: Deps, options: { concurrency?: number } = {}): TaskList {
   // One endpoint's attempts in flight hold at most a quarter of the workers (a hanging
@@ -55,12 +40,12 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
   return {
     ...paymentsApiTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
-      const job = payloads.process_inbound_event.parse(payload);
+      const job = parseJobPayload('process_inbound_event', payload);
       if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds);
       else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
     }),
     deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
-      const parsed = payloads.deliver_message.parse(payload);
+      const parsed = parseJobPayload('deliver_message', payload);
       const jobs = Array.isArray(parsed) ? parsed : [parsed];
       try {
         await deliverMessages(deps, jobs, slots, { budgetMs });
@@ -68,14 +53,12 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
         // A batch job whose key was reused while it ran has had its attempts set to
         // max_attempts by graphile-worker (add_jobs), so it would not be retried: queue
         // its attempts again in a new job (those recorded are skipped) and let this one end.
-        const [row] = await deps.sql<{ exhausted: boolean }[]>`
-          select attempts >= max_attempts as exhausted from graphile_worker._private_jobs where id = ${helpers.job.id}::bigint`;
-        if (!row?.exhausted || helpers.job.attempts >= helpers.job.max_attempts) throw error;
+        if (!(await isJobExhausted(deps.sql, helpers.job.id)) || helpers.job.attempts >= helpers.job.max_attempts) throw error;
         await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
       }
     }),
-  };
+  } satisfies Record<TaskName, Task>;
 }
 
 /**

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import type { Tx } from '../core/db/client.js';
 import { concatBytes } from '../core/crypto.js';
 import { newId } from '../core/ids.js';
+import { processInboundJob } from '../core/jobs/enqueue.js';
 
 /** A stored inbound event as `GET /v1/inbound-events/{id}` shows it. */
 export interface InboundEventRow {
@@ -139,8 +140,7 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
     -- add_job sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY.
     select (select coalesce(json_agg(id), '[]') from ins) as inserted,
            case when exists (select 1 from ins) then (
-             select (graphile_worker.add_job('process_inbound_event',
-                       json_build_object('inboundEventIds', (select json_agg(id order by id) from ins)))).id
+             select (${processInboundJob(tx, tx`(select json_agg(id order by id) from ins)`)}).id
            ) end as queued`;
   const inserted = new Set(result!.inserted);
   const out: StoredInboundEvent[] = ids.map((id) => ({ id, duplicate: !inserted.has(id) }));

@@ -16,7 +16,9 @@ import {
 } from './delivery-store.js';
 import type { EndpointSlots } from './endpoint-slots.js';
 import { admitAttempt, disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
-import { emitEvent, enqueueDelivery, enqueueDeliveryBatches, type DeliveryJob } from '../core/events/outbox.js';
+import { emitEvent } from '../core/events/outbox.js';
+import type { DeliveryJob } from '../core/jobs/catalog.js';
+import { enqueueDeliveries, enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 import type { CryptoKey } from '../core/crypto.js';
 import { SecretUnreadableError } from '../core/secrets.js';
@@ -468,7 +470,7 @@ async function recordOutcome(deps: Deps, item: Item, sent: Sent, policy: HealthP
         });
       }
       if (nextAttemptAt) {
-        await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: job.attempt + 1, runAt: nextAttemptAt });
+        await enqueueDeliveries(tx, [{ messageId: m.id, attempt: job.attempt + 1, runAt: nextAttemptAt }]);
       }
     });
     if (disabled) deps.metrics?.endpointDisabled(disabled); // after the commit: only disables that happened

@@ -1,6 +1,7 @@
 import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
-import { enqueuePutOff, type DeliveryJob } from '../core/events/outbox.js';
+import type { DeliveryJob } from '../core/jobs/catalog.js';
+import { enqueuePutOff } from '../core/jobs/enqueue.js';
 
 /** What one delivery attempt needs, read in one query: the message, its bytes, the endpoint's state and secrets. */
 export interface DeliveryRow {

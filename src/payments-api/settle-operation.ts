@@ -9,8 +9,8 @@ import {
   resolvePendingReference,
   type Payment,
 } from '../core/payments/operations.js';
+import { enqueueOperationSync } from '../core/jobs/enqueue.js';
 import {
-  enqueueOperationSync,
   getOperation,
   succeededRefundTotal,
   updateOperation,

@@ -11,7 +11,8 @@ import type { PaymentCommandOptions } from './commands.js';
 import { settleOperation } from './settle-operation.js';
 import { loadSourceCredentials } from './connectors/credentials.js';
 import { connectorFor } from './connectors/index.js';
-import { enqueueOperationSync, getOperation, listStaleOperations, updateOperation } from '../core/payments/operation-store.js';
+import { enqueueOperationSync } from '../core/jobs/enqueue.js';
+import { getOperation, listStaleOperations, updateOperation } from '../core/payments/operation-store.js';
 import type { PspResult } from './connectors/types.js';
 
 /** What one sync did. */

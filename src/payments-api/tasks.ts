@@ -1,27 +1,28 @@
-// (node) graphile-worker tasks and cron items of the payments API, for src/core/jobs/runner.ts.
-import { parseCronItems, type ParsedCronItem, type TaskList } from 'graphile-worker';
-import { z } from 'zod';
+// (node) graphile-worker tasks and cron items of the payments API, for src/app/worker.ts.
+import { parseCronItems, type ParsedCronItem, type Task } from 'graphile-worker';
 import type { Deps } from '../core/deps.js';
-import { PURGE_IDEMPOTENCY_KEYS_TASK, purgeIdempotencyKeys } from './idempotency/purge.task.js';
+import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
+import { purgeIdempotencyKeys } from './idempotency/purge.task.js';
 import type { PaymentCommandOptions } from './commands.js';
 import { syncPspOperation, syncStalePspOperations } from './sync.task.js';
 
-const syncPayload = z.object({ operationId: z.string().min(1) });
+type PaymentsApiTask = Extract<TaskName, 'sync_psp_operation' | 'sync_stale_psp_operations' | 'purge_idempotency_keys'>;
 
-/**
- * The payments API's tasks: `sync_psp_operation` ({operationId}), `sync_stale_psp_operations`
- * and `purge_idempotency_keys` (both cron). Spread into the runner's task list:
- * `{ ...createTaskList(deps), ...paymentsApiTaskList(deps) }`.
- */
-export function paymentsApiTaskList(deps: Deps, options: PaymentCommandOptions & { syncAfterSeconds?: number } = {}): TaskList {
+/** The payments API's tasks, spread into the runner's task list; payloads per core/jobs/catalog.ts. */
+export function paymentsApiTaskList(
+  deps: Deps,
+  options: PaymentCommandOptions & { syncAfterSeconds?: number } = {},
+): Record<PaymentsApiTask, Task> {
   return {
     sync_psp_operation: async (payload) => {
-      await syncPspOperation(deps, syncPayload.parse(payload), options);
+      await syncPspOperation(deps, parseJobPayload('sync_psp_operation', payload), options);
     },
-    sync_stale_psp_operations: async () => {
+    sync_stale_psp_operations: async (payload) => {
+      parseJobPayload('sync_stale_psp_operations', payload);
       await syncStalePspOperations(deps, options.syncAfterSeconds);
     },
-    [PURGE_IDEMPOTENCY_KEYS_TASK]: async () => {
+    purge_idempotency_keys: async (payload) => {
+      parseJobPayload('purge_idempotency_keys', payload);
       await purgeIdempotencyKeys(deps);
     },
   };
@@ -30,12 +31,12 @@ export function paymentsApiTaskList(deps: Deps, options: PaymentCommandOptions &
 /**
  * graphile-worker cron items (https://worker.graphile.org/docs/cron): purge expired
  * idempotency keys every 10 minutes; sync stale PSP operations every minute. Each has an
- * identifier so graphile-worker's `known_crontabs` tracks it; no backfill (a missed run is
- * simply covered by the next). Pass as `parsedCronItems` to `run()`.
+ * identifier so graphile-worker's `known_crontabs` tracks it; no backfill (the next run
+ * covers a missed one). Pass as `parsedCronItems` to `run()`.
  */
 export function paymentsApiCronItems(): ParsedCronItem[] {
   return parseCronItems([
-    { task: PURGE_IDEMPOTENCY_KEYS_TASK, match: '*/10 * * * *', identifier: 'purge_idempotency_keys' },
-    { task: 'sync_stale_psp_operations', match: '* * * * *', identifier: 'sync_stale_psp_operations' },
+    { task: 'purge_idempotency_keys' satisfies PaymentsApiTask, match: '*/10 * * * *', identifier: 'purge_idempotency_keys' },
+    { task: 'sync_stale_psp_operations' satisfies PaymentsApiTask, match: '* * * * *', identifier: 'sync_stale_psp_operations' },
   ]);
 }

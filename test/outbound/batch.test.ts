@@ -1,5 +1,5 @@
-// Batch delivery (src/outbound/deliver.task.ts `deliverMessages`, messages.ts
-// `enqueueFirstAttempt`): first attempts to one endpoint merge into one graphile-worker job,
+// Batch delivery (src/outbound/deliver.task.ts `deliverMessages`, src/core/jobs/enqueue.ts
+// `enqueueFirstAttempts`): first attempts to one endpoint merge into one graphile-worker job,
 // a worker delivers them together, and every outcome keeps the single-attempt semantics
 // (CONTRACT.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
 // worker's task is called directly, as test/outbound/deliver.test.ts does.
@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { deliverMessages } from '../../src/outbound/deliver.task.js';
-import { emitEvent, emitEvents, enqueueFirstAttempt, enqueueFirstAttempts, PUT_OFF_BUCKET_MS, PUT_OFF_MERGE_BELOW, type DeliveryJob } from '../../src/core/events/outbox.js';
+import { emitEvent, emitEvents } from '../../src/core/events/outbox.js';
+import type { DeliveryJob } from '../../src/core/jobs/catalog.js';
+import { enqueueFirstAttempts, PUT_OFF_BUCKET_MS, PUT_OFF_MERGE_BELOW } from '../../src/core/jobs/enqueue.js';
 import { postponeAttempts } from '../../src/outbound/delivery-store.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
@@ -330,11 +332,11 @@ describe('a batch job whose key is reused while it runs', () => {
     // start just after a second begins. A worker takes the job between the two first attempts.
     await startOfNextSecond();
     await db.sql.begin(async (tx) => {
-      await enqueueFirstAttempt(tx, { messageId: first!, endpointId });
+      await enqueueFirstAttempts(tx, [{ messageId: first!, endpointId }]);
       await tx`
         update graphile_worker._private_jobs set locked_by = 'worker-dead', locked_at = now() - interval '10 minutes', attempts = 1
          where payload::jsonb @> ${tx.json([{ messageId: first! }])}::jsonb`;
-      await enqueueFirstAttempt(tx, { messageId: second!, endpointId });
+      await enqueueFirstAttempts(tx, [{ messageId: second!, endpointId }]);
     });
 
     const jobs = await jobsFor([first!, second!]);

@@ -1,5 +1,5 @@
 // (node) `switchyard events replay`: one more delivery attempt of an event's messages.
-import { redeliverEvent } from '../../core/events/outbox.js';
+import { redeliverEvent } from '../../outbound/redeliver.js';
 import { die, help, parse, readConfig, usageError } from './args.js';
 import { DB_NOTE, withDatabase } from './database.js';
 import { findEvent } from './operator-store.js';

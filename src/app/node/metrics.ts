@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sql } from '../../core/db/client.js';
 import type { DeliveryOutcome, DisableReason, InboundOutcome, Log, MetricsSink } from '../../core/deps.js';
-import type { TaskName } from '../../core/jobs/enqueue.js';
+import type { TaskName } from '../../core/jobs/catalog.js';
 import { countDisabledEndpoints, readQueueStats, type QueueStats } from './metrics-store.js';
 
 /** What a scrape reads from the database; undefined where the read failed. */
@@ -12,7 +12,7 @@ interface DatabaseReads {
 }
 
 // Every task, so its queue series read 0 rather than vanish when its queue is empty.
-const TASKS = Object.keys({ process_inbound_event: true, deliver_message: true } satisfies Record<TaskName, true>);
+const TASKS = Object.keys({ process_inbound_event: true, deliver_message: true } satisfies Partial<Record<TaskName, true>>);
 
 /** Request and attempt latencies, seconds: 5 ms to 30 s (a delivery times out at 15 s by default). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30];

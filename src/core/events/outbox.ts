@@ -1,54 +1,56 @@
-import type postgres from 'postgres';
+// The outbox: merchant-facing events, their messages to subscribed endpoints, and the
+// messages' first delivery attempts, all written in the caller's transaction.
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
-import { toBase64, utf8 } from '../crypto.js';
+import { utf8 } from '../crypto.js';
+import type { DeliveryJob } from '../jobs/catalog.js';
+import { enqueueFirstAttempts, enqueuePutOff } from '../jobs/enqueue.js';
+import { insertEvents, insertMessages, listEmitTargets, type NewMessageRow } from './outbox-store.js';
 
-/** What {@link emitEvent} and {@link emitEvents} take: one merchant-facing event. */
+/** One merchant-facing event to emit (DESIGN.md "Merchant-facing events"). */
 export interface EventToEmit {
   merchantId: string;
   type: string;
   paymentId: string | null;
+  /** Unique per merchant: an event whose key is taken is not emitted again. */
   dedupeKey: string;
   data: unknown;
   at: Date;
 }
 
-/**
- * Emits a merchant-facing event (DESIGN.md "Merchant-facing events") inside the caller's
- * transaction: stores its body as the exact bytes that will be signed and sent
- * (`{"type", "timestamp", "data"}`, Standard Webhooks payload shape), then one message per
- * enabled endpoint subscribed to the type, each with a queued first delivery attempt (to an
- * `ordered` endpoint, a payment's events go out one after the other, in this order).
- * `dedupeKey` makes a replay emit nothing: returns undefined when the event already exists.
- */
-export async function emitEvent(tx: Tx, input: EventToEmit): Promise<{ eventId: string; messageIds: string[] } | undefined> {
+/** An emitted event and its messages. */
+interface EmittedEvent {
+  eventId: string;
+  messageIds: string[];
+}
+
+/** {@link emitEvents} of one event. */
+export async function emitEvent(tx: Tx, input: EventToEmit): Promise<EmittedEvent | undefined> {
   const [emitted] = await emitEvents(tx, [input]);
   return emitted;
 }
 
 /**
- * {@link emitEvent} for many events in four statements whatever their number (the events,
- * the endpoints of their merchants, the messages, the first attempts: one add_jobs call, one
- * batch-job spec per endpoint), so a processing transaction that emits fifty events touches
- * an endpoint's batch job once, not fifty times. Events are stored in input order (their ids
- * increase in that order). An endpoint whose circuit is open, or that a worker found hanging
- * (`held_until`), gets its messages queued for then (its put-off job). Returns one result per
- * input, undefined for an event whose (merchant, dedupeKey) already exists.
+ * Emits events inside the caller's transaction: stores each body as the exact bytes that
+ * will be signed and sent (`{"type", "timestamp", "data"}`, the Standard Webhooks payload
+ * shape), then one message per enabled endpoint of the merchant subscribed to the type,
+ * each with its first delivery attempt queued ({@link queueMessages}). Four statements
+ * whatever the number of events. To an `ordered` endpoint, a payment's events go out one
+ * after the other, in input order. An endpoint whose circuit is open, or that is held
+ * (`held_until`), gets its messages queued for then.
+ *
+ * Returns one result per input, undefined for an event whose (merchant, dedupeKey) is
+ * already taken.
  */
-export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<({ eventId: string; messageIds: string[] } | undefined)[]> {
+export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(EmittedEvent | undefined)[]> {
   if (inputs.length === 0) return [];
-  const eventIds = await insertEvents(tx, inputs);
+  const eventIds = await storeEvents(tx, inputs);
   const emitted = inputs.flatMap((input, i) => (eventIds[i] ? [{ input, eventId: eventIds[i] }] : []));
   if (emitted.length === 0) return inputs.map(() => undefined);
   const merchants = [...new Set(emitted.map((e) => e.input.merchantId))];
   const at = emitted.reduce((min, e) => (e.input.at < min ? e.input.at : min), emitted[0]!.input.at);
-  const endpoints = await tx<{ id: string; merchant_id: string; ordered: boolean; event_types: string[] | null; hold_until: Date | null }[]>`
-    select id, merchant_id, ordered, event_types,
-           case when greatest(circuit_open_until, held_until) > ${at} then greatest(circuit_open_until, held_until) end as hold_until
-      from gw.endpoints
-     where merchant_id = any(${merchants}::text[]) and status = 'enabled'
-     order by id`;
-  const messages: Parameters<typeof queueMessages>[1][number][] = [];
+  const endpoints = await listEmitTargets(tx, merchants, at);
+  const messages: MessageToQueue[] = [];
   const owners: number[] = [];
   emitted.forEach(({ input, eventId }, n) => {
     for (const ep of endpoints) {
@@ -72,79 +74,51 @@ export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promis
 }
 
 /**
- * Stores events' bodies as the exact bytes that will be signed and sent, in one statement;
- * returns each one's id, or undefined when (merchant, dedupeKey) already has one (or an
- * earlier input of the same call took it).
+ * Stores events (ids in input order) without messages; returns each one's id, or
+ * undefined when its (merchant, dedupeKey) is taken (also by an earlier input).
  */
-async function insertEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(string | undefined)[]> {
+export async function storeEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(string | undefined)[]> {
   const rows = inputs.map((input) => ({
     id: newId('evt', input.at),
     merchantId: input.merchantId,
     type: input.type,
     paymentId: input.paymentId,
     dedupeKey: input.dedupeKey,
-    // base64 in the JSON document: the bytes stored are exactly these (no text conversion)
-    payload: toBase64(utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data }))),
-    at: input.at.toISOString(),
+    body: utf8(JSON.stringify({ type: input.type, timestamp: input.at.toISOString(), data: input.data })),
+    at: input.at,
   }));
-  const inserted = await tx<{ id: string }[]>`
-    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
-    select e.id, e."merchantId", e.type, e."paymentId", e."dedupeKey", decode(e.payload, 'base64'), e.at
-      from json_to_recordset(${tx.json(rows)}::json)
-             as e(id text, "merchantId" text, type text, "paymentId" text, "dedupeKey" text, payload text, at timestamptz)
-     order by e.id
-    on conflict (merchant_id, dedupe_key) do nothing
-    returning id`;
-  const ids = new Set(inserted.map((r) => r.id));
-  return rows.map((r) => (ids.has(r.id) ? r.id : undefined));
+  const inserted = await insertEvents(tx, rows);
+  return rows.map((r) => (inserted.has(r.id) ? r.id : undefined));
 }
 
-/** One event's body stored; see {@link insertEvents}. */
-async function insertEvent(tx: Tx, input: EventToEmit): Promise<string | undefined> {
-  const [id] = await insertEvents(tx, [input]);
-  return id;
-}
-
-/**
- * Inserts one message (event × endpoint) and queues its first delivery attempt
- * ({@link enqueueFirstAttempt}). `orderedPaymentId`: the event's payment when the endpoint
- * is `ordered` (the message then waits for the older messages of that payment to that
- * endpoint, see deliver.task.ts), else null/absent.
- */
-export async function queueMessage(
-  tx: Tx,
-  input: { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null },
-): Promise<string> {
-  const [messageId] = await queueMessages(tx, [input]);
-  return messageId!;
+/** One message (event × endpoint) to queue. */
+interface MessageToQueue {
+  eventId: string;
+  endpointId: string;
+  merchantId: string;
+  at: Date;
+  /** The event's payment when the endpoint is `ordered`: the message waits for that payment's older messages. */
+  orderedPaymentId?: string | null;
+  /** Its endpoint's circuit is open or it is held until then: the first attempt is put off to then, uncounted. */
+  holdUntil?: Date | null;
 }
 
 /**
- * {@link queueMessage} for many messages in two statements whatever their number: one
- * multi-row insert into gw.messages, then their first attempts queued together
- * ({@link enqueueFirstAttempts}). A message with `holdUntil` (its endpoint's circuit is
- * open or its endpoint is held, see emitEvent) has its first attempt put off to then instead
- * ({@link enqueuePutOff}, uncounted, `next_attempt_at` = `holdUntil`). Returns the new message
- * ids, in input order.
+ * Inserts messages and queues their first attempts ({@link enqueueFirstAttempts}, or
+ * {@link enqueuePutOff} for those with `holdUntil`). Returns the new message ids, in input
+ * order.
  */
-export async function queueMessages(
-  tx: Tx,
-  inputs: readonly { eventId: string; endpointId: string; merchantId: string; at: Date; orderedPaymentId?: string | null; holdUntil?: Date | null }[],
-): Promise<string[]> {
+export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[]): Promise<string[]> {
   if (inputs.length === 0) return [];
-  const rows = inputs.map((m) => ({
+  const rows: NewMessageRow[] = inputs.map((m) => ({
     id: newId('msg', m.at),
     eventId: m.eventId,
     endpointId: m.endpointId,
     merchantId: m.merchantId,
-    at: (m.holdUntil ?? m.at).toISOString(),
+    nextAttemptAt: m.holdUntil ?? m.at,
     orderedPaymentId: m.orderedPaymentId ?? null,
   }));
-  await tx`
-    insert into gw.messages (id, event_id, endpoint_id, merchant_id, next_attempt_at, ordered_payment_id)
-    select m.id, m."eventId", m."endpointId", m."merchantId", m.at, m."orderedPaymentId"
-      from json_to_recordset(${tx.json(rows)}::json)
-             as m(id text, "eventId" text, "endpointId" text, "merchantId" text, at timestamptz, "orderedPaymentId" text)`;
+  await insertMessages(tx, rows);
   const now: { messageId: string; endpointId: string }[] = [];
   const held = new Map<string, { until: Date; attempts: DeliveryJob[] }>();
   rows.forEach((r, i) => {
@@ -155,322 +129,9 @@ export async function queueMessages(
     held.set(r.endpointId, h);
   });
   await enqueueFirstAttempts(tx, now);
-  // One job per held endpoint and second of emitting: its payload stays ~rate × 1 s long.
+  // One job per held endpoint and second of emitting: its payload stays about (rate × 1 s) long.
   for (const [endpointId, h] of held) {
     await enqueuePutOff(tx, { endpointId, attempts: h.attempts, retryAt: h.until, window: `held:${Math.floor(Date.now() / 1000)}` });
   }
   return rows.map((r) => r.id);
-}
-
-/** One delivery attempt as a `deliver_message` job payload names it (1-based attempt). */
-export interface DeliveryJob {
-  messageId: string;
-  attempt: number;
-}
-
-/** Graphile's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
-const JOB_MAX_ATTEMPTS = 25;
-/** First attempts merged into one batch job lanes per endpoint and second (see {@link enqueueFirstAttempt}). */
-export const BATCH_LANES = 4;
-/** The most attempts {@link enqueueDeliveryBatches} puts in one job. */
-export const MAX_BATCH_JOB_ENTRIES = 200;
-
-/**
- * Queues attempt 1 of a message in its endpoint's current BATCH job: a `deliver_message`
- * job whose payload is an array of {@link DeliveryJob}s, keyed
- * `deliver:<endpointId>:<lane>:<second>`. graphile-worker merges the payload arrays of jobs
- * added under one key while the job waits (`job_key_mode => 'preserve_run_at'`), so a
- * worker takes many first attempts to one endpoint in one job and one query
- * (deliverMessages). The lane (transaction id mod {@link BATCH_LANES}) keeps concurrent
- * emitting transactions from queueing on one job row (they hold its lock until they
- * commit); the second (clock_timestamp) bounds a job's payload while no worker runs, as
- * every merge rewrites the array.
- *
- * A key whose job is already running gets a new job (graphile-worker clears the running
- * job's key and sets its attempts to max_attempts; the task and the abandoned-job sweep
- * make up for that, see runner.ts and recovery.ts). add_jobs' update of an existing job
- * requires it unlocked; if a worker locks it between add_jobs' steps, nothing is queued
- * and `add_job` returns null: this function then queues again (the key now makes a new job).
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
- */
-export async function enqueueFirstAttempt(tx: Tx, input: { messageId: string; endpointId: string }): Promise<void> {
-  await enqueueFirstAttempts(tx, [input]);
-}
-
-/**
- * {@link enqueueFirstAttempt} for many messages in ONE `graphile_worker.add_jobs` call
- * (`job_key_preserve_run_at`): one spec per endpoint, carrying that endpoint's messages, so
- * an event emitted to ten endpoints queues its ten first attempts in one round trip. An
- * endpoint whose batch job a worker locked between add_jobs' steps got nothing queued
- * (add_jobs returns no row for it); its messages are queued again (the key then makes a new
- * job), up to 5 tries. Throws when they still could not be queued.
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
- */
-export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
-  let pending = inputs;
-  if (pending.length === 0) return;
-  for (let tries = 0; tries < 5 && pending.length > 0; tries++) {
-    const queued = await tx<{ endpointId: string }[]>`
-      with now as (
-        select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
-      )
-      select split_part(j.key, ':', 2) as "endpointId"
-        from graphile_worker.add_jobs(array(
-               select row('deliver_message',
-                          json_agg(json_build_object('messageId', s."messageId", 'attempt', 1) order by s."messageId"),
-                          null, null, ${JOB_MAX_ATTEMPTS}::smallint,
-                          'deliver:' || s."endpointId" || ':' || (select lane_second from now),
-                          null, null)::graphile_worker.job_spec
-                 from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
-                group by s."endpointId"), true) as j`;
-    const done = new Set(queued.map((r) => r.endpointId));
-    pending = pending.filter((p) => !done.has(p.endpointId));
-  }
-  if (pending.length > 0) throw new Error(`could not queue the first delivery attempt of ${pending.map((p) => p.messageId).join(', ')}`);
-}
-
-/**
- * Queues attempt number `attempt` of a message, at `runAt` (default now). The job key
- * (message, attempt) makes queueing the same attempt twice a no-op replacement (or, from
- * inside the running job, a fresh job: graphile-worker clears the key of a locked job).
- * Jobs are not in named queues (graphile-worker runs a queue's jobs one at a time, which
- * cost two thirds of delivery throughput here); the per-endpoint cap is EndpointSlots'.
- *
- * Source: https://worker.graphile.org/docs/sql-add-job
- */
-export async function enqueueDelivery(
-  tx: Tx,
-  input: { messageId: string; endpointId: string; attempt: number; runAt?: Date },
-): Promise<void> {
-  await enqueueDeliveries(tx, [input]);
-}
-
-/**
- * {@link enqueueDelivery} for many attempts in ONE `add_jobs` call: one job per attempt,
- * each keyed by (message, attempt).
- */
-export async function enqueueDeliveries(
-  tx: Tx,
-  items: readonly { messageId: string; attempt: number; runAt?: Date }[],
-): Promise<void> {
-  if (items.length === 0) return;
-  await addDeliveryJobs(
-    tx,
-    items.map((i) => ({
-      payload: { messageId: i.messageId, attempt: i.attempt },
-      run_at: i.runAt?.toISOString() ?? null,
-      job_key: `deliver:${i.messageId}:${i.attempt}`,
-    })),
-  );
-}
-
-/** Put-off attempts of one endpoint whose times fall in one bucket of this many ms share a job (see enqueuePutOff). */
-export const PUT_OFF_BUCKET_MS = 5_000;
-/** Put-offs of this many attempts or more are not merged into the window's job: they get their own (see enqueuePutOff). */
-export const PUT_OFF_MERGE_BELOW = 50;
-
-/**
- * Queues put-off attempts of one endpoint (fewer than {@link PUT_OFF_MERGE_BELOW}; more go
- * to unkeyed batch jobs of their own at `retryAt`) in its PUT-OFF job for `retryAt`: a batch job keyed
- * `deliver:<endpointId>:later:<bucket>` (the {@link PUT_OFF_BUCKET_MS} window `retryAt`
- * falls in), whose payload array grows with every attempt put off into the same window
- * while it waits (`job_key_preserve_run_at`: it runs at its first attempt's time). An
- * endpoint that keeps turning attempts away (hanging, open circuit, rate limit) then has
- * one job per window coming back, not one per attempt, each of which would be loaded and
- * put off again. `window` replaces the key's `later:<bucket>` part (queueMessages: a held
- * endpoint's new messages share a job per second of emitting, `held:<second>`, as they
- * all come back at the same held_until). A key whose job is already running gets a new job; if a worker locks the
- * job between add_jobs' steps nothing is queued, and this queues again (up to 5 tries).
- * Throws when it still could not.
- *
- * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
- */
-export async function enqueuePutOff(
-  tx: Tx,
-  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; window?: string },
-): Promise<void> {
-  // A large put-off is a job (or several) of its own: merging it would rewrite an ever
-  // longer array on every merge (an endpoint whose circuit stays open puts everything off
-  // to the same time); merged ones stay about (emit rate × window) long.
-  if (input.attempts.length >= PUT_OFF_MERGE_BELOW) return enqueueDeliveryBatches(tx, input.attempts, input.retryAt);
-  const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
-  const key = `deliver:${input.endpointId}:${input.window ?? `later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`}`;
-  for (let tries = 0; tries < 5; tries++) {
-    const queued = await tx`
-      select 1 from graphile_worker.add_jobs(array[
-        row('deliver_message', ${tx.json(payload)}::json, null, ${input.retryAt}::timestamptz, ${JOB_MAX_ATTEMPTS}::smallint, ${key}::text, null, null)::graphile_worker.job_spec
-      ], true)`;
-    if (queued.length > 0) return;
-  }
-  throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
-}
-
-/**
- * Queues many attempts as batch jobs (array payloads of at most
- * {@link MAX_BATCH_JOB_ENTRIES}, no job key) in ONE `add_jobs` call, at `runAt` (default
- * now). A worker delivers each job's attempts together (deliverMessages); an attempt
- * already recorded when its job runs is skipped.
- */
-export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
-  const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];
-  for (let i = 0; i < items.length; i += MAX_BATCH_JOB_ENTRIES) {
-    specs.push({
-      payload: items.slice(i, i + MAX_BATCH_JOB_ENTRIES).map((j) => ({ messageId: j.messageId, attempt: j.attempt })),
-      run_at: runAt?.toISOString() ?? null,
-      job_key: null,
-    });
-  }
-  await addDeliveryJobs(tx, specs);
-}
-
-async function addDeliveryJobs(
-  tx: Tx,
-  specs: { payload: DeliveryJob | DeliveryJob[]; run_at: string | null; job_key: string | null }[],
-): Promise<void> {
-  if (specs.length === 0) return;
-  await tx`
-    select count(*) from graphile_worker.add_jobs(array(
-      select row('deliver_message', s.payload, null, s.run_at, ${JOB_MAX_ATTEMPTS}::smallint, s.job_key, null, null)::graphile_worker.job_spec
-        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)))`;
-}
-
-/**
- * Emits an event to one endpoint only, inside the caller's transaction: the same event row
- * and payload bytes as {@link emitEvent} (`{"type", "timestamp", "data"}`), then one
- * message with its first attempt queued (`queueMessage`), whatever the endpoint's
- * `eventTypes` filter says. Used for `webhook.test` (CONTRACT.md "Endpoints",
- * `POST /v1/endpoints/{id}/test`). The caller has checked that the endpoint is the
- * merchant's and is enabled (and holds its row lock). Returns undefined when `dedupeKey`
- * was already used by this merchant.
- */
-export async function emitEventToEndpoint(
-  tx: Tx,
-  input: { merchantId: string; endpointId: string; type: string; paymentId: string | null; dedupeKey: string; data: unknown; at: Date },
-): Promise<{ eventId: string; messageId: string } | undefined> {
-  const eventId = await insertEvent(tx, input);
-  if (!eventId) return undefined;
-  const messageId = await queueMessage(tx, { eventId, endpointId: input.endpointId, merchantId: input.merchantId, at: input.at });
-  return { eventId, messageId };
-}
-
-/** Why a redelivery or a recovery was refused (the route maps these to 404 and 409). */
-export type RequeueRefusal = 'endpoint_not_found' | 'endpoint_disabled' | 'not_subscribed';
-
-/** The outcome of {@link redeliverEvent} and {@link recoverEndpointMessages}; shaped as core/result.ts `Result`. */
-export type RequeueOutcome<T> = { ok: true; value: T } | { ok: false; error: RequeueRefusal };
-
-/**
- * Makes one of the merchant's messages pending again, whatever its status, and queues ONE
- * more attempt numbered `attempts + 1` to run now (`enqueueDelivery`). The message keeps
- * its id, so the receiver sees the same `webhook-id` (STYLE habit 14: replays make new
- * attempts, never new messages). The update locks the row, so the number read is the one
- * the delivery task last committed.
- *
- * The delivery task schedules a retry by attempt number: a message still inside the retry
- * schedule resumes it if the new attempt fails; one already past it (8 attempts by
- * default) gets exactly this one attempt and is failed again if it fails. If an attempt of
- * the message is running at that moment, it absorbs the request: the queued job then finds
- * its number already recorded and sends nothing.
- *
- * @returns The attempt number queued, or undefined when the merchant has no such message.
- */
-export async function requeueMessage(tx: Tx, input: { merchantId: string; messageId: string; at: Date }): Promise<number | undefined> {
-  const [m] = await tx<{ id: string; endpoint_id: string; attempts: number }[]>`
-    update gw.messages
-       set status = 'pending', next_attempt_at = ${input.at}
-     where id = ${input.messageId} and merchant_id = ${input.merchantId}
-     returning id, endpoint_id, attempts`;
-  if (!m) return undefined;
-  await enqueueDelivery(tx, { messageId: m.id, endpointId: m.endpoint_id, attempt: m.attempts + 1 });
-  return m.attempts + 1;
-}
-
-/**
- * Delivers an event again (`POST /v1/events/{id}/redeliver {"endpointId"?}`, CONTRACT.md
- * "Events and attempts") inside the caller's transaction; the caller has checked that the
- * event is the merchant's. Each message is requeued with {@link requeueMessage}: one more
- * attempt, same message and `webhook-id`, and exactly one attempt for a message past the
- * retry schedule.
- *
- * - Without `endpointId`: every message of the event whose endpoint is enabled (messages to
- *   disabled or deleted endpoints are left alone; an attempt would only fail them).
- * - With `endpointId`: that endpoint's message. If it has none (it was created, enabled or
- *   subscribed after the event) and its `eventTypes` take the event's type, its first
- *   message is created now (`queueMessage`). Refused with `endpoint_not_found` (not the
- *   merchant's, or deleted), `endpoint_disabled`, or `not_subscribed` (no message and the
- *   filter excludes the type).
- *
- * @returns The ids of the messages queued, oldest first (possibly none).
- */
-export async function redeliverEvent(
-  tx: Tx,
-  input: { merchantId: string; event: { id: string; type: string }; endpointId?: string; at: Date },
-): Promise<RequeueOutcome<string[]>> {
-  const { merchantId, event, at } = input;
-  if (input.endpointId === undefined) {
-    // As requeueMessage, for all of them in one update and one add_jobs.
-    const messages = await tx<{ id: string; attempts: number }[]>`
-      update gw.messages m
-         set status = 'pending', next_attempt_at = ${at}
-        from gw.endpoints ep
-       where ep.id = m.endpoint_id
-         and m.event_id = ${event.id} and m.merchant_id = ${merchantId} and ep.status = 'enabled'
-       returning m.id, m.attempts`;
-    messages.sort((a, b) => (a.id < b.id ? -1 : 1));
-    await enqueueDeliveries(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
-    return { ok: true, value: messages.map((m) => m.id) };
-  }
-  // Locked so that two redeliveries cannot both create the endpoint's first message.
-  const [ep] = await tx<{ id: string; status: string; event_types: string[] | null }[]>`
-    select id, status, event_types from gw.endpoints
-     where id = ${input.endpointId} and merchant_id = ${merchantId} and status <> 'deleted'
-       for update`;
-  if (!ep) return { ok: false, error: 'endpoint_not_found' };
-  if (ep.status !== 'enabled') return { ok: false, error: 'endpoint_disabled' };
-  const [existing] = await tx<{ id: string }[]>`
-    select id from gw.messages
-     where event_id = ${event.id} and endpoint_id = ${ep.id} and merchant_id = ${merchantId}`;
-  if (existing) {
-    await requeueMessage(tx, { merchantId, messageId: existing.id, at });
-    return { ok: true, value: [existing.id] };
-  }
-  if (ep.event_types !== null && !ep.event_types.includes(event.type)) return { ok: false, error: 'not_subscribed' };
-  return { ok: true, value: [await queueMessage(tx, { eventId: event.id, endpointId: ep.id, merchantId, at })] };
-}
-
-/**
- * Recovers an endpoint after an outage (`POST /v1/endpoints/{id}/recover {"since"}`,
- * CONTRACT.md "Endpoints") inside the caller's transaction: every message to it with
- * status `failed` created at or after `since` is made pending and gets one more attempt, as
- * {@link requeueMessage} does (same `webhook-id`; exactly one attempt for a message past
- * the retry schedule). Refused with `endpoint_not_found` (not the merchant's, or deleted)
- * or `endpoint_disabled` (an attempt would only fail the messages again: enable it first).
- *
- * The attempts are queued in ONE `add_jobs` call, as batch jobs of up to
- * {@link MAX_BATCH_JOB_ENTRIES} messages each ({@link enqueueDeliveryBatches}), which the
- * worker delivers together.
- *
- * @returns How many messages were queued.
- */
-export async function recoverEndpointMessages(
-  tx: Tx,
-  input: { merchantId: string; endpointId: string; since: Date; at: Date },
-): Promise<RequeueOutcome<number>> {
-  const [ep] = await tx<{ id: string; status: string }[]>`
-    select id, status from gw.endpoints
-     where id = ${input.endpointId} and merchant_id = ${input.merchantId} and status <> 'deleted'
-       for update`;
-  if (!ep) return { ok: false, error: 'endpoint_not_found' };
-  if (ep.status !== 'enabled') return { ok: false, error: 'endpoint_disabled' };
-  const messages = await tx<{ id: string; attempts: number }[]>`
-    update gw.messages
-       set status = 'pending', next_attempt_at = ${input.at}
-     where endpoint_id = ${ep.id} and merchant_id = ${input.merchantId}
-       and status = 'failed' and created_at >= ${input.since}
-     returning id, attempts`;
-  messages.sort((a, b) => (a.id < b.id ? -1 : 1));
-  await enqueueDeliveryBatches(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
-  return { ok: true, value: messages.length };
 }

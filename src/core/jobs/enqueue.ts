@@ -1,42 +1,161 @@
+// The one place that queues graphile-worker jobs, always inside the caller's statement or
+// transaction: a job exists if and only if the caller's writes commit.
 import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
+import type { DeliveryJob, JobPayload } from './catalog.js';
 
-/** graphile-worker task names and their payloads. */
-export interface JobPayloads {
-  /**
-   * Apply stored inbound events to their payments, ledger and outbound events: the events one
-   * ingest batch stored (`inboundEventIds`, queued by storeInboundEvents), or one event
-   * (`inboundEventId`, the form queued before batches and by hand).
-   */
-  process_inbound_event: { inboundEventId: string } | { inboundEventIds: string[] };
-  /** Attempt number `attempt` (1-based) of delivering one message to its endpoint, or a batch of such attempts. */
-  deliver_message: { messageId: string; attempt: number } | { messageId: string; attempt: number }[];
-}
-
-/** A task name. */
-export type TaskName = keyof JobPayloads;
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
- * Queues a graphile-worker job inside the caller's transaction (`graphile_worker.add_job`),
- * so the job exists if and only if the caller's writes commit: the outbox pattern without
- * an outbox table. `runAt` defaults to now; `jobKey` makes re-queueing the same work
- * replace rather than duplicate a job that has not started; `maxAttempts` counts
- * graphile-worker's own retries after a thrown error (infrastructure failures), not
- * delivery attempts, which are ours.
+ * The `process_inbound_event` job for the inbound events whose ids `ids` yields (a SQL
+ * expression giving a json array): a fragment, evaluating to the job row, for the statement
+ * that stores them. No job key: that statement adds it only for rows it inserted.
+ *
+ * @example
+ * tx`select (${processInboundJob(tx, tx`(select json_agg(id order by id) from ins)`)}).id`
+ */
+export function processInboundJob(tx: Tx, ids: Fragment): Fragment {
+  return tx`graphile_worker.add_job('process_inbound_event',
+                       json_build_object('inboundEventIds', ${ids}))`;
+}
+
+/**
+ * Queues the status sync of one PSP operation (`sync_psp_operation`) at `runAt`; the job
+ * key keeps one queued sync per operation.
  *
  * Source: https://worker.graphile.org/docs/sql-add-job
  */
-export async function enqueueJob<T extends TaskName>(
-  tx: Tx,
-  task: T,
-  payload: JobPayloads[T],
-  options: { runAt?: Date; jobKey?: string; maxAttempts?: number } = {},
-): Promise<void> {
+export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: Date): Promise<void> {
+  const payload: JobPayload<'sync_psp_operation'> = { operationId };
   await tx`
     select graphile_worker.add_job(
-      ${task},
-      ${tx.json(payload as unknown as postgres.JSONValue)}::json,
-      run_at => ${options.runAt ?? null}::timestamptz,
-      max_attempts => ${options.maxAttempts ?? 25}::int,
-      job_key => ${options.jobKey ?? null}::text)`;
+      'sync_psp_operation',
+      ${tx.json(payload)}::json,
+      run_at => ${runAt}::timestamptz,
+      max_attempts => 5,
+      job_key => ${`psp-sync:${operationId}`}::text)`;
+}
+
+/** graphile-worker's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
+const JOB_MAX_ATTEMPTS = 25;
+/** Batch jobs of first attempts per endpoint and second (see {@link enqueueFirstAttempts}). */
+const BATCH_LANES = 4;
+/** The most attempts {@link enqueueDeliveryBatches} puts in one job. */
+const MAX_BATCH_JOB_ENTRIES = 200;
+/** add_jobs calls before a keyed job that workers keep locking is given up on. */
+const KEYED_TRIES = 5;
+/** Put-off attempts of one endpoint whose times fall in one bucket of this many ms share a job (see {@link enqueuePutOff}). */
+export const PUT_OFF_BUCKET_MS = 5_000;
+/** Put-offs of this many attempts or more get jobs of their own (see {@link enqueuePutOff}). */
+export const PUT_OFF_MERGE_BELOW = 50;
+
+/**
+ * Queues attempt 1 of each message, in one `add_jobs` call, into its endpoint's current
+ * batch job keyed `deliver:<endpointId>:<lane>:<second>`, whose array payload
+ * graphile-worker merges while the job waits (`job_key_preserve_run_at`). The lane
+ * (transaction id mod {@link BATCH_LANES}) keeps concurrent transactions off one job row;
+ * the second bounds the array that each merge rewrites.
+ *
+ * A key whose job is running goes to a new job, and the running one's attempts are set to
+ * max_attempts (app/worker.ts and recovery.ts make up for that). A job that a worker locks
+ * during add_jobs gets nothing: its messages are queued again, up to {@link KEYED_TRIES}
+ * times. Throws when they still could not be queued.
+ *
+ * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
+ */
+export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
+  let pending = inputs;
+  if (pending.length === 0) return;
+  for (let tries = 0; tries < KEYED_TRIES && pending.length > 0; tries++) {
+    const queued = await tx<{ endpointId: string }[]>`
+      with now as (
+        select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
+      )
+      select split_part(j.key, ':', 2) as "endpointId"
+        from graphile_worker.add_jobs(array(
+               select row('deliver_message',
+                          json_agg(json_build_object('messageId', s."messageId", 'attempt', 1) order by s."messageId"),
+                          null, null, ${JOB_MAX_ATTEMPTS}::smallint,
+                          'deliver:' || s."endpointId" || ':' || (select lane_second from now),
+                          null, null)::graphile_worker.job_spec
+                 from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
+                group by s."endpointId"), true) as j`;
+    const done = new Set(queued.map((r) => r.endpointId));
+    pending = pending.filter((p) => !done.has(p.endpointId));
+  }
+  if (pending.length > 0) throw new Error(`could not queue the first delivery attempt of ${pending.map((p) => p.messageId).join(', ')}`);
+}
+
+/**
+ * Queues attempts in one `add_jobs` call: a job per attempt at its `runAt` (default now),
+ * keyed `deliver:<messageId>:<attempt>` (queueing an attempt twice replaces the waiting job).
+ * No named queue, which would run an endpoint's jobs one at a time; EndpointSlots caps them.
+ *
+ * Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueDeliveries(tx: Tx, items: readonly (DeliveryJob & { runAt?: Date })[]): Promise<void> {
+  await addDeliveryJobs(
+    tx,
+    items.map((i) => ({
+      payload: { messageId: i.messageId, attempt: i.attempt },
+      run_at: i.runAt?.toISOString() ?? null,
+      job_key: `deliver:${i.messageId}:${i.attempt}`,
+    })),
+  );
+}
+
+/**
+ * Queues attempts that one endpoint turned away for now (hanging, open circuit, rate limit)
+ * in its put-off job for `retryAt`, keyed `deliver:<endpointId>:later:<bucket>` (the
+ * {@link PUT_OFF_BUCKET_MS} window of `retryAt`) or `deliver:<endpointId>:<window>`, whose
+ * array payload grows while it waits (`job_key_preserve_run_at`): one job per window comes
+ * back, not one per attempt. {@link PUT_OFF_MERGE_BELOW} attempts or more get unkeyed jobs of
+ * their own ({@link enqueueDeliveryBatches}) rather than an ever longer array to rewrite.
+ * Retries and throws as {@link enqueueFirstAttempts} does.
+ *
+ * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
+ */
+export async function enqueuePutOff(
+  tx: Tx,
+  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; window?: string },
+): Promise<void> {
+  if (input.attempts.length >= PUT_OFF_MERGE_BELOW) return enqueueDeliveryBatches(tx, input.attempts, input.retryAt);
+  const payload = input.attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
+  const key = `deliver:${input.endpointId}:${input.window ?? `later:${Math.floor(input.retryAt.getTime() / PUT_OFF_BUCKET_MS)}`}`;
+  for (let tries = 0; tries < KEYED_TRIES; tries++) {
+    const queued = await tx`
+      select 1 from graphile_worker.add_jobs(array[
+        row('deliver_message', ${tx.json(payload)}::json, null, ${input.retryAt}::timestamptz, ${JOB_MAX_ATTEMPTS}::smallint, ${key}::text, null, null)::graphile_worker.job_spec
+      ], true)`;
+    if (queued.length > 0) return;
+  }
+  throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
+}
+
+/**
+ * Queues attempts as unkeyed batch jobs of at most {@link MAX_BATCH_JOB_ENTRIES}, in one
+ * `add_jobs` call, at `runAt` (default now). A worker delivers a job's attempts together
+ * and skips those already recorded.
+ */
+export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
+  const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];
+  for (let i = 0; i < items.length; i += MAX_BATCH_JOB_ENTRIES) {
+    specs.push({
+      payload: items.slice(i, i + MAX_BATCH_JOB_ENTRIES).map((j) => ({ messageId: j.messageId, attempt: j.attempt })),
+      run_at: runAt?.toISOString() ?? null,
+      job_key: null,
+    });
+  }
+  await addDeliveryJobs(tx, specs);
+}
+
+async function addDeliveryJobs(
+  tx: Tx,
+  specs: { payload: JobPayload<'deliver_message'>; run_at: string | null; job_key: string | null }[],
+): Promise<void> {
+  if (specs.length === 0) return;
+  await tx`
+    select count(*) from graphile_worker.add_jobs(array(
+      select row('deliver_message', s.payload, null, s.run_at, ${JOB_MAX_ATTEMPTS}::smallint, s.job_key, null, null)::graphile_worker.job_spec
+        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)))`;
 }

@@ -177,17 +177,3 @@ export async function listStaleOperations(tx: Tx, now: Date, syncAfterSeconds: n
      limit ${limit}`;
   return rows.map((r) => r.id);
 }
-
-/**
- * Queues the status sync of one operation (graphile-worker `sync_psp_operation`) in the
- * caller's transaction, at `runAt`; `job_key` keeps one queued sync per operation.
- */
-export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: Date): Promise<void> {
-  await tx`
-    select graphile_worker.add_job(
-      'sync_psp_operation',
-      ${tx.json({ operationId })}::json,
-      run_at => ${runAt}::timestamptz,
-      max_attempts => 5,
-      job_key => ${`psp-sync:${operationId}`}::text)`;
-}

@@ -19,7 +19,7 @@ import {
   updateEndpoint,
   type Endpoint,
 } from '../endpoints/endpoint-store.js';
-import { emitEventToEndpoint, recoverEndpointMessages } from '../../core/events/outbox.js';
+import { emitEventToEndpoint, recoverEndpointMessages } from '../redeliver.js';
 import { generateEndpointSecret } from '../sign.js';
 import { checkEndpointUrl } from '../ssrf.js';
 

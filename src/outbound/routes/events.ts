@@ -4,7 +4,7 @@ import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { getEvent, listAttempts, listEvents, type EventRow } from '../event-store.js';
-import { redeliverEvent, type RequeueRefusal } from '../../core/events/outbox.js';
+import { redeliverEvent, type RequeueRefusal } from '../redeliver.js';
 
 const decoder = new TextDecoder();
 

@@ -1,9 +1,6 @@
 import type { Deps } from '../../core/deps.js';
 import { deleteExpiredKeys } from './idempotency-store.js';
 
-/** graphile-worker task name of the purge. */
-export const PURGE_IDEMPOTENCY_KEYS_TASK = 'purge_idempotency_keys';
-
 /**
  * The `purge_idempotency_keys` task: deletes every idempotency key that expired (24 h after
  * its first request) by `deps.clock()`, in batches of `batch` rows, and returns how many.

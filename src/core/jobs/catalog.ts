@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+const id = z.string().min(1);
+const deliveryJob = z.object({ messageId: id, attempt: z.number().int().min(1) });
+// graphile-worker's cron adds `_cron` to the payload; the cron tasks ignore it.
+const cron = z.object({});
+
+/** Every graphile-worker task: its name and the zod schema of its payload. */
+const catalog = {
+  /** Apply stored inbound events: one ingest batch (storeInboundEvents), or one event (queued by hand). */
+  process_inbound_event: z.union([z.object({ inboundEventIds: z.array(id).min(1) }), z.object({ inboundEventId: id })]),
+  /** One delivery attempt (retries, put-offs, redeliveries), or a batch of them (first attempts, recoveries). */
+  deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
+  /** Ask the PSP for the outcome of one operation. */
+  sync_psp_operation: z.object({ operationId: id }),
+  /** Cron, every minute: queue a sync of every stale PSP operation. */
+  sync_stale_psp_operations: cron,
+  /** Cron, every 10 minutes: delete expired idempotency keys. */
+  purge_idempotency_keys: cron,
+};
+
+/** A graphile-worker task name. */
+export type TaskName = keyof typeof catalog;
+
+/** The payload of task `T`. */
+export type JobPayload<T extends TaskName> = z.infer<(typeof catalog)[T]>;
+
+/** One delivery attempt as a `deliver_message` payload names it (`attempt` is 1-based). */
+export type DeliveryJob = z.infer<typeof deliveryJob>;
+
+/**
+ * `payload` parsed with task `task`'s schema. Throws a ZodError when it does not match
+ * (graphile-worker then keeps the job as failed).
+ */
+export function parseJobPayload<T extends TaskName>(task: T, payload: unknown): JobPayload<T> {
+  return catalog[task].parse(payload) as JobPayload<T>;
+}

@@ -1,0 +1,65 @@
+// graphile-worker's own tables, read and unlocked (node_modules/graphile-worker/sql/000016.sql).
+import type { Tx } from '../db/client.js';
+
+/** True when job `jobId` has no run left (`attempts >= max_attempts`); false when it is gone. */
+export async function isJobExhausted(tx: Tx, jobId: string): Promise<boolean> {
+  const [row] = await tx<{ exhausted: boolean }[]>`
+    select attempts >= max_attempts as exhausted from graphile_worker._private_jobs where id = ${jobId}::bigint`;
+  return row?.exhausted ?? false;
+}
+
+/**
+ * Ids of the workers that look dead: they have held a job or a named-queue lock for more
+ * than `olderThanSeconds`, or hold a queue lock but no job (a queue left locked by a job
+ * that was removed).
+ */
+export async function findStaleWorkers(tx: Tx, olderThanSeconds: number): Promise<string[]> {
+  const [found] = await tx<{ worker_ids: string[] }[]>`
+    select coalesce(array_agg(distinct s.worker_id), '{}') as worker_ids
+      from (
+        select j.locked_by as worker_id
+          from graphile_worker._private_jobs j
+         where j.locked_at < now() - make_interval(secs => ${olderThanSeconds}::float8)
+        union
+        select q.locked_by
+          from graphile_worker._private_job_queues q
+         where q.locked_at < now() - make_interval(secs => ${olderThanSeconds}::float8)
+            or (q.locked_by is not null
+                and not exists (select 1 from graphile_worker._private_jobs j where j.locked_by = q.locked_by))
+      ) s
+     where s.worker_id is not null`;
+  return found?.worker_ids ?? [];
+}
+
+/**
+ * Locks the jobs and job queues of `workerIds` (`for update`, jobs before queues, the order
+ * graphile-worker's completeJob/failJob use) and counts them.
+ */
+export async function lockWorkerJobs(tx: Tx, workerIds: readonly string[]): Promise<{ jobs: number; queues: number }> {
+  const [counts] = await tx<{ jobs: number; queues: number }[]>`
+    with j as (
+      select id from graphile_worker._private_jobs where locked_by = any(${workerIds as string[]}::text[]) for update
+    ), q as (
+      select id from graphile_worker._private_job_queues where locked_by = any(${workerIds as string[]}::text[]) for update
+    )
+    select (select count(*) from j)::int as jobs, (select count(*) from q)::int as queues`;
+  return { jobs: counts?.jobs ?? 0, queues: counts?.queues ?? 0 };
+}
+
+/**
+ * Releases the locks of `workerIds` with graphile-worker's `force_unlock_workers`, which
+ * keeps `attempts` and `run_at`. A job at `max_attempts` is first set one below, so that it
+ * runs once more instead of never: its last run, or a batch job whose key add_jobs reused
+ * while it ran (which sets attempts to max_attempts).
+ */
+export async function unlockWorkers(tx: Tx, workerIds: readonly string[]): Promise<void> {
+  await tx`
+    update graphile_worker._private_jobs set attempts = max_attempts - 1
+     where locked_by = any(${workerIds as string[]}::text[]) and attempts >= max_attempts and max_attempts > 1`;
+  await tx`select graphile_worker.force_unlock_workers(${workerIds as string[]}::text[])`;
+}
+
+/** Sends graphile-worker's own `jobs:insert` wake-up (on commit), so idle runners take `count` jobs now rather than at their next poll. */
+export async function wakeRunners(tx: Tx, count: number): Promise<void> {
+  await tx`select pg_notify('jobs:insert', json_build_object('r', random(), 'count', ${count}::int)::text)`;
+}
