@@ -4,7 +4,8 @@ import { emitEvent, enqueueDelivery } from '../core/events/outbox.js';
 import { parseRetryAfterMs, retryDelayMs } from './backoff.js';
 import type { DeliveryItem, Sent } from './deliver-attempt.js';
 import { lockUncountedAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
-import { disableEndpointFor, recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
+import { recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
+import { disableEndpointFor } from './endpoint-health-store.js';
 
 /** Response bytes kept on an attempt row (CONTRACT.md: first 4 KiB). */
 export const STORED_RESPONSE_BYTES = 4 * 1024;

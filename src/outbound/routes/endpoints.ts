@@ -6,11 +6,13 @@ import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { rethrowSecretUnreadable } from '../../core/secrets.js';
-import { disableEd25519Signing, enableEd25519Signing, getEd25519PublicKey } from '../endpoints/endpoint-ed25519.js';
+import { enableEd25519Signing } from '../endpoints/endpoint-ed25519.js';
 import { rotateEndpointSecret } from '../endpoints/endpoint-secrets.js';
 import {
   activeSecretEnvelopes,
   deleteEndpoint,
+  disableEd25519Signing,
+  getEd25519PublicKey,
   getEndpoint,
   insertEndpoint,
   listEndpoints,
