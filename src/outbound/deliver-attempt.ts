@@ -20,7 +20,7 @@ export interface DeliveryItem {
 }
 
 /** What signs a delivery: the endpoint's `whsec_` secrets and, when it signs `v1a` too, its Ed25519 key. */
-export interface SigningKeys {
+interface SigningKeys {
   secrets: string[];
   ed25519Keys: CryptoKey[];
 }

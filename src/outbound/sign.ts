@@ -22,7 +22,7 @@ export function generateEndpointSecret(): string {
 }
 
 /** The headers Standard Webhooks puts on every delivery attempt. */
-export interface SignedHeaders {
+interface SignedHeaders {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;

@@ -114,7 +114,7 @@ export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Dat
  * `rateLimitPerSecond: null` = unlimited, in deliveries per second). `ordered` turns
  * ordered delivery per payment on or off, as {@link setEndpointOrdered}.
  */
-export interface EndpointChanges {
+interface EndpointChanges {
   url?: string;
   description?: string | null;
   eventTypes?: string[] | null;
