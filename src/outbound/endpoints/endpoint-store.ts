@@ -212,9 +212,7 @@ export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresA
  * an event of a payment is not sent to it before the previous event of that payment to it
  * has been delivered or has failed for good (sql/0012_endpoint_options.sql; applies to the
  * messages emitted while it is on, turning it off releases the waiting ones). Not scoped
- * to a merchant: the API sets the flag through {@link insertEndpoint} and
- * {@link updateEndpoint} (`ordered` on `POST`/`PATCH /v1/endpoints`). Returns false when
- * there is no such endpoint.
+ * to a merchant. Returns false when there is no such endpoint.
  */
 export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: boolean): Promise<boolean> {
   const rows = await tx`
