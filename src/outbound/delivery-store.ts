@@ -99,11 +99,6 @@ export async function holdEndpoint(tx: Tx, endpointId: string, until: Date): Pro
      where id = ${endpointId} and (held_until is null or held_until < ${until})`;
 }
 
-/** Fails a pending message whose endpoint is no longer enabled. */
-export async function failMessage(tx: Tx, messageId: string): Promise<void> {
-  await tx`update gw.messages set status = 'failed', next_attempt_at = null where id = ${messageId} and status = 'pending'`;
-}
-
 /**
  * Locks a message for recording attempt `attempt`; false when it is no longer pending or
  * already counted that attempt (a job that ran twice).

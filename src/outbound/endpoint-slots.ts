@@ -1,17 +1,12 @@
 /**
- * Deliveries in flight per endpoint in this worker process. A delivery job takes a slot
- * before it sends and gives it back after; when an endpoint's `max_in_flight` slots are
- * all taken, a job for a fast endpoint waits briefly for one (they free up in
- * milliseconds), while a job for a slow or hanging endpoint is put off at once instead of
- * occupying a worker, so one bad endpoint cannot starve the others. An endpoint is slow
- * when its recent attempts took longer than `slowMs` on average (an exponentially weighted
- * mean), or an attempt in flight has run longer than 20 × that mean (at least 100 ms, at
- * most `slowMs`; `slowMs` while no attempt to it has ended in this process): a fast
- * endpoint that begins to hang is known slow within ~100 ms, so its jobs stop waiting. While
- * the mean is unknown, at most `max` attempts wait for the endpoint's slots (one batch job's
- * lanes); a further one is put off too. {@link isSlowNow} tells a caller whose attempt was
- * put off whether to come back in seconds (slow) or in a moment (only busy). The cap is per
- * process: N worker processes allow up to N × max_in_flight.
+ * Deliveries in flight per endpoint in this worker process (N processes allow up to
+ * N × max_in_flight). A job takes a slot before it sends and gives it back after. When an
+ * endpoint's `max_in_flight` slots are taken, a job for a fast endpoint waits briefly for
+ * one, while a job for a slow or hanging endpoint is put off at once, so one bad endpoint
+ * cannot hold the workers. Slow: recent attempts took longer than `slowMs` on average (an
+ * exponentially weighted mean), or an attempt in flight has run longer than 20 × that mean
+ * (at least 100 ms, at most `slowMs`; `slowMs` while the mean is unknown). While the mean is
+ * unknown, at most `max` attempts wait for the slots; a further one is put off too.
  */
 export class EndpointSlots {
   private readonly started = new Map<string, Set<{ at: number }>>();
@@ -36,9 +31,9 @@ export class EndpointSlots {
 
   /**
    * Takes a slot for `endpointId` if fewer than `maxInFlight` (and the constructor's
-   * maxPerEndpoint) are taken, or waits for one (fast
-   * endpoints only, at most `waitMs`, default the constructor's maxWaitMs). Resolves to the
-   * function that gives the slot back, or undefined when the job should be put off.
+   * maxPerEndpoint) are taken, or waits for one (fast endpoints only, at most `waitMs` ms,
+   * default the constructor's maxWaitMs). Resolves to the function that gives the slot
+   * back, or undefined when the job should be put off.
    */
   async acquire(endpointId: string, maxInFlight: number, waitMs = this.maxWaitMs): Promise<(() => void) | undefined> {
     const max = Math.min(maxInFlight, this.maxPerEndpoint);
@@ -49,7 +44,7 @@ export class EndpointSlots {
     if (!this.meanMs.has(endpointId) && (this.waiters.get(endpointId)?.length ?? 0) >= max) return undefined;
     // Waits until a slot is handed over, the wait is over, or the endpoint turns slow (its
     // oldest attempt in flight passes slowMs): a hanging endpoint's jobs must not hold
-    // workers for the whole wait, which they did for up to waitMs after each hang began.
+    // workers for the whole wait.
     const started = this.now();
     const slot = await new Promise<{ at: number } | undefined>((resolve) => {
       const queue = this.waiters.get(endpointId) ?? [];

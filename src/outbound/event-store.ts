@@ -39,7 +39,7 @@ export async function getEvent(tx: Tx, merchantId: string, id: string): Promise<
 }
 
 /** A delivery attempt as CONTRACT.md "Events and attempts" lists it. */
-export interface AttemptRow {
+interface AttemptRow {
   id: string;
   messageId: string;
   endpointId: string;

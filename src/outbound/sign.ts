@@ -22,7 +22,7 @@ export function generateEndpointSecret(): string {
 }
 
 /** The headers Standard Webhooks puts on every delivery attempt. */
-export interface SignedHeaders {
+interface SignedHeaders {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
@@ -36,8 +36,7 @@ export interface SignedHeaders {
  * of `ed25519Keys` (optional, from {@link importEd25519PrivateKey}) adds a `v1a,<base64>`
  * entry: Ed25519 over the same bytes (the spec's asymmetric scheme). `hmacSha256`
  * replaces Web Crypto's HMAC-SHA256 (default) with another implementation of it, e.g.
- * node:crypto's synchronous one in the delivery worker, where a Web Crypto job per
- * signature costs more than the rest of the signing.
+ * node:crypto's synchronous one in the delivery worker.
  *
  * @param input.msgId `webhook-id`, the same on every retry of a message.
  * @param input.timestamp Unix time of this attempt in **seconds** (an integer).

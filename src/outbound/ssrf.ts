@@ -138,7 +138,7 @@ async function defaultLookup(host: string): Promise<string[]> {
  *
  * @example
  * const r = await checkEndpointUrl(body.url, { allowPrivate: false, requireHttps: true });
- * if (!r.ok) return problem(422, r.error);
+ * if (!r.ok) throw new AppError('url_not_allowed', 400, r.error);
  */
 export async function checkEndpointUrl(
   raw: string,
@@ -211,7 +211,7 @@ const guardedLookup: LookupFunction = (hostname, options, callback) => {
  *   is 10 000).
  *
  * @example
- * const agent = createGuardedAgent({ allowPrivate: config.allowPrivateEndpoints });
+ * const agent = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
  * await dispatch({ url, headers, body, timeoutMs: 15_000, maxResponseBytes: 64 * 1024, dispatcher: agent });
  */
 export function createGuardedAgent(opts: { allowPrivate: boolean; connectTimeoutMs?: number }): Agent {

@@ -12,7 +12,7 @@ import { expireEndpointSecrets, insertEndpointSecret, lockEndpoint } from './end
  * How long a rotated-out secret keeps signing beside its successor, in **milliseconds**
  * (CONTRACT.md: 24 h), so a merchant can deploy the new secret without dropping a webhook.
  */
-export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
+const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Rotates one of the merchant's endpoint secrets inside the caller's transaction

@@ -114,7 +114,7 @@ export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Dat
  * `rateLimitPerSecond: null` = unlimited, in deliveries per second). `ordered` turns
  * ordered delivery per payment on or off, as {@link setEndpointOrdered}.
  */
-export interface EndpointChanges {
+interface EndpointChanges {
   url?: string;
   description?: string | null;
   eventTypes?: string[] | null;
@@ -212,9 +212,7 @@ export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresA
  * an event of a payment is not sent to it before the previous event of that payment to it
  * has been delivered or has failed for good (sql/0012_endpoint_options.sql; applies to the
  * messages emitted while it is on, turning it off releases the waiting ones). Not scoped
- * to a merchant: the API sets the flag through {@link insertEndpoint} and
- * {@link updateEndpoint} (`ordered` on `POST`/`PATCH /v1/endpoints`). Returns false when
- * there is no such endpoint.
+ * to a merchant. Returns false when there is no such endpoint.
  */
 export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: boolean): Promise<boolean> {
   const rows = await tx`
@@ -222,4 +220,42 @@ export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: bo
      where id = ${endpointId} and status <> 'deleted'
      returning id`;
   return rows.length > 0;
+}
+
+/**
+ * The `v1a` public key of an endpoint that is not deleted, its row locked `for update` until
+ * the caller's transaction ends: `{ publicKey }` (null when `v1a` signing is off), or
+ * undefined when there is no such endpoint.
+ */
+export async function lockEd25519PublicKey(tx: Tx, endpointId: string): Promise<{ publicKey: string | null } | undefined> {
+  const [current] = await tx<{ ed25519_public_key: string | null }[]>`
+    select ed25519_public_key from gw.endpoints where id = ${endpointId} and status <> 'deleted' for update`;
+  return current && { publicKey: current.ed25519_public_key };
+}
+
+/** Stores an endpoint's Ed25519 key pair: the private key as its SecretBox envelope, the public key (`whpk_…`) in clear. */
+export async function setEd25519KeyPair(tx: Tx, endpointId: string, privateEnvelope: string, publicKey: string): Promise<void> {
+  await tx`
+    update gw.endpoints
+       set ed25519_private_envelope = ${privateEnvelope}, ed25519_public_key = ${publicKey}, updated_at = now()
+     where id = ${endpointId}`;
+}
+
+/**
+ * Turns `v1a` signing off (the key pair is dropped; turning it on again makes a new one).
+ * True when it was on. Not scoped to a merchant: the route checks the endpoint first.
+ */
+export async function disableEd25519Signing(tx: Tx, endpointId: string): Promise<boolean> {
+  const rows = await tx`
+    update gw.endpoints set ed25519_private_envelope = null, ed25519_public_key = null, updated_at = now()
+     where id = ${endpointId} and ed25519_public_key is not null
+     returning id`;
+  return rows.length > 0;
+}
+
+/** The endpoint's `v1a` public key (`whpk_…`), or null when `v1a` signing is off or there is no such endpoint. */
+export async function getEd25519PublicKey(tx: Tx, endpointId: string): Promise<string | null> {
+  const [row] = await tx<{ ed25519_public_key: string | null }[]>`
+    select ed25519_public_key from gw.endpoints where id = ${endpointId} and status <> 'deleted'`;
+  return row?.ed25519_public_key ?? null;
 }

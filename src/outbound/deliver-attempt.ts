@@ -1,0 +1,85 @@
+// (node) One delivery attempt: decrypt the endpoint's signing keys, sign, POST.
+import type { Deps } from '../core/deps.js';
+import type { CryptoKey } from '../core/crypto.js';
+import { SecretUnreadableError } from '../core/secrets.js';
+import type { DeliveryJob } from '../core/jobs/catalog.js';
+import { classifyStatus, type ResponseClass } from './backoff.js';
+import type { DeliveryRow } from './delivery-store.js';
+import { dispatch, type DispatchOutcome } from './dispatcher.js';
+import { importEd25519PrivateKey, signMessage } from './sign.js';
+
+/** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
+const USER_AGENT = 'Switchyard/0.1.0';
+/** Response bytes read from an endpoint at most; the rest is discarded. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** An attempt to make: the job that asks for it and its message as loaded. */
+export interface DeliveryItem {
+  job: DeliveryJob;
+  m: DeliveryRow;
+}
+
+/** What signs a delivery: the endpoint's `whsec_` secrets and, when it signs `v1a` too, its Ed25519 key. */
+interface SigningKeys {
+  secrets: string[];
+  ed25519Keys: CryptoKey[];
+}
+
+/**
+ * The signing keys of a loaded message's endpoint, decrypted (and imported). Throws a
+ * SecretUnreadableError, logged at error with the endpoint, when the master key cannot
+ * open them: the job fails, and the log says why rather than a bare OperationError.
+ */
+export async function decryptSecrets(deps: Deps, m: DeliveryRow): Promise<SigningKeys> {
+  try {
+    const [secrets, ed25519Keys] = await Promise.all([
+      Promise.all(m.secret_envelopes.map((e) => deps.secretBox.decrypt(e))),
+      m.ed25519_envelope ? deps.secretBox.decrypt(m.ed25519_envelope).then(async (k) => [await importEd25519PrivateKey(k)]) : [],
+    ]);
+    return { secrets, ed25519Keys };
+  } catch (error) {
+    if (error instanceof SecretUnreadableError) deps.logger.error({ err: error, endpointId: m.endpoint_id }, error.message);
+    throw error;
+  }
+}
+
+/** What one attempt got, and when it was made. */
+export interface Sent {
+  outcome: DispatchOutcome;
+  verdict: ResponseClass;
+  attemptedAt: Date;
+}
+
+/**
+ * Signs and POSTs one attempt per CONTRACT.md "Outbound webhooks" (Standard Webhooks
+ * headers with every active secret, the message id as `webhook-id`, the configured timeout,
+ * no redirects) and reports it to the metrics. `secrets`: the keys already being decrypted
+ * for a batch; without them the message's own are decrypted. Never throws for the
+ * endpoint's failures; throws SecretUnreadableError when the keys cannot be opened.
+ */
+export async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Promise<SigningKeys>): Promise<Sent> {
+  const { config } = deps;
+  const attemptedAt = now;
+  const signing = await (secrets ?? decryptSecrets(deps, m));
+  const signed = await signMessage({
+    msgId: m.id,
+    timestamp: Math.floor(attemptedAt.getTime() / 1000),
+    body: m.payload,
+    secrets: signing.secrets,
+    ed25519Keys: signing.ed25519Keys,
+    // node:crypto's HMAC when the process lends it: the same bytes, without a thread-pool job per signature
+    ...(deps.hmac ? { hmacSha256: (key: Uint8Array, data: Uint8Array) => deps.hmac!.hmac('SHA-256', key, data) } : {}),
+  });
+  const outcome: DispatchOutcome = await dispatch({
+    url: m.url,
+    headers: { ...signed, 'content-type': 'application/json', 'user-agent': USER_AGENT },
+    body: m.payload,
+    timeoutMs: config.SWITCHYARD_DELIVERY_TIMEOUT_MS,
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+  });
+  const verdict: ResponseClass = outcome.kind === 'response' ? classifyStatus(outcome.status) : 'retry';
+  // Counted once sent, whatever happens to the bookkeeping: the endpoint saw it.
+  deps.metrics?.delivery(outcome.kind === 'response' ? verdict : 'error', outcome.durationMs / 1000);
+  return { outcome, verdict, attemptedAt };
+}

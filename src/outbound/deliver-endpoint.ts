@@ -1,0 +1,206 @@
+// (node) One endpoint's share of a delivery batch: its gates (status, order, circuit, rate limit, slots) and its lanes.
+import type { Deps } from '../core/deps.js';
+import type { DeliveryJob } from '../core/jobs/catalog.js';
+import { decryptSecrets, send, type DeliveryItem, type Sent } from './deliver-attempt.js';
+import { logOutcome, recordOutcome, STORED_RESPONSE_BYTES, truncateUtf8 } from './deliver-outcome.js';
+import { failMessages, holdEndpoint, postponeAttempts, recordSuccesses, type SuccessRecord } from './delivery-store.js';
+import { admitAttempt, type HealthPolicy } from './endpoint-health.js';
+import type { EndpointSlots } from './endpoint-slots.js';
+
+/** A message held back on an ordered endpoint is looked at again this long after its predecessor's next attempt, ms. */
+const ORDERED_RECHECK_MS = 500;
+/** How long a batch's attempt waits for a slot of a fast endpoint (EndpointSlots), ms. */
+const BATCH_SLOT_WAIT_MS = 2_000;
+/** Successful attempts recorded together at most (one statement). */
+const SUCCESS_FLUSH = 50;
+
+/** Puts attempts off to `at` ms since the epoch plus up to `jitterMs`; with `hold`, the endpoint's new messages too. */
+type PutOff = (rest: readonly DeliveryItem[], at: number, jitterMs: number, hold?: boolean) => Promise<void>;
+
+/**
+ * Delivers `items` (all to one endpoint, loaded together); returns the jobs of those not
+ * started before `deadline` (ms since the epoch).
+ *
+ * A disabled or deleted endpoint's messages fail unsent. Put off unsent and uncounted: on an
+ * `ordered` endpoint, a message whose payment has an older message still pending (until
+ * just after that one's next attempt); every attempt while the circuit is open; after the
+ * cool-down, all but the one that claims the probe. With a rate limit, attempts are admitted
+ * one at a time, and once one is put off the rest follow it. When the endpoint already has
+ * `max_in_flight` deliveries from this process and is slow (EndpointSlots), the attempts not
+ * yet sent are put off a few seconds rather than holding a worker. Otherwise up to
+ * `max_in_flight` lanes send in parallel; successes on an endpoint with no failure streak are
+ * recorded {@link SUCCESS_FLUSH} at a time in one statement, every other outcome on its own
+ * with the endpoint's health (deliver-outcome.ts). After a failure, the attempts not yet sent
+ * are returned, for a new job that reloads the endpoint's state.
+ */
+export async function deliverToEndpoint(
+  deps: Deps,
+  items: DeliveryItem[],
+  slots: EndpointSlots | undefined,
+  policy: HealthPolicy,
+  deadline: number,
+): Promise<DeliveryJob[]> {
+  const { sql, clock, config } = deps;
+  const ep = items[0]!.m;
+  const now = clock();
+  if (ep.endpoint_status !== 'enabled') {
+    await failMessages(sql, items.map((i) => i.m.id));
+    return [];
+  }
+  const putOff: PutOff = (rest, at, jitterMs, hold = false) =>
+    sql.begin(async (tx) => {
+      await postponeAttempts(tx, {
+        endpointId: ep.endpoint_id,
+        attempts: rest.map((i) => ({ messageId: i.m.id, attempt: i.job.attempt })),
+        retryAt: new Date(at + Math.floor(Math.random() * jitterMs)),
+      });
+      if (hold) await holdEndpoint(tx, ep.endpoint_id, new Date(at));
+    });
+  // Ordered endpoint: a message whose payment has an older one still pending waits for that one's next attempt.
+  const waiting = items.filter((i) => i.m.waits);
+  if (waiting.length > 0) {
+    const until = Math.max(now.getTime(), ...waiting.map((i) => i.m.waits_until?.getTime() ?? now.getTime()));
+    await putOff(waiting, until + ORDERED_RECHECK_MS, 250);
+    items = items.filter((i) => !i.m.waits);
+    if (items.length === 0) return [];
+  }
+  if (ep.circuit_open_until && ep.circuit_open_until > now) {
+    await putOff(items, ep.circuit_open_until.getTime(), 250);
+    return [];
+  }
+  if (ep.circuit_open_until) {
+    // The cool-down has passed: one attempt claims the probe; the others wait for its outcome.
+    const [probe, ...rest] = items;
+    if (rest.length > 0) await putOff(rest, now.getTime() + policy.circuitCooldownSeconds * 1000, 250);
+    await deliverGated(deps, probe!, slots, policy, putOff);
+    return [];
+  }
+
+  const healthy = ep.consecutive_failures === 0 && ep.failing_since === null;
+  // Loaded together, so the same secrets: decrypted once for the batch.
+  const secrets = decryptSecrets(deps, ep);
+  secrets.catch(() => {}); // a failure surfaces in send()
+  const queue = [...items];
+  const left: DeliveryJob[] = [];
+  const successes: SuccessRecord[] = [];
+  const flushes: Promise<unknown>[] = [];
+  const flush = () => {
+    if (successes.length > 0) flushes.push(recordSuccesses(sql, successes.splice(0)));
+  };
+  let slow = false;
+  let stopped = false;
+  const lane = async (): Promise<void> => {
+    for (;;) {
+      if (slow || stopped) return;
+      const item = queue.shift();
+      if (!item) return;
+      if (Date.now() >= deadline) {
+        left.push(item.job, ...queue.splice(0).map((i) => i.job));
+        return;
+      }
+      if (ep.rate_limit_per_second !== null) {
+        const put = await deliverGated(deps, item, slots, policy, putOff);
+        // Over the limit (or slow): the rest follow the first one put off, in one job.
+        if (put && queue.length > 0) await putOff(queue.splice(0), put.at, put.jitterMs);
+        continue;
+      }
+      // A batch waits longer than a single attempt for a slot of a fast endpoint: the other
+      // jobs to the same endpoint hold them for milliseconds each.
+      const release = slots ? await slots.acquire(ep.endpoint_id, ep.max_in_flight, BATCH_SLOT_WAIT_MS) : () => {};
+      if (!release) {
+        // Its max_in_flight slots are taken and it is slow (or hanging), or as many attempts
+        // wait for it as it has slots: come back later rather than hold a worker.
+        slow = true;
+        const rest = [item, ...queue.splice(0)];
+        const { at, jitterMs, slow: hold } = comeBack(slots!, ep.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
+        await putOff(rest, at, jitterMs, hold);
+        return;
+      }
+      let sent: Sent;
+      try {
+        sent = await send(deps, item.m, clock(), secrets);
+      } finally {
+        release();
+      }
+      if (sent.verdict === 'success' && healthy && sent.outcome.kind === 'response') {
+        successes.push({
+          messageId: item.m.id,
+          attempt: item.job.attempt,
+          responseStatus: sent.outcome.status,
+          responseBody: truncateUtf8(sent.outcome.body, STORED_RESPONSE_BYTES),
+          durationMs: sent.outcome.durationMs,
+          attemptedAt: sent.attemptedAt,
+        });
+        logOutcome(deps, item, sent, null);
+        if (successes.length >= SUCCESS_FLUSH) flush();
+      } else {
+        if (sent.verdict !== 'success') {
+          // The endpoint is failing: what is not yet sent goes to a new job, which reloads
+          // the endpoint's state (its circuit may open now) instead of hammering it.
+          stopped = true;
+          left.push(...queue.splice(0).map((i) => i.job));
+        }
+        // A failure, or a success that ends a failure streak: recorded with the endpoint's health.
+        await recordOutcome(deps, item, sent, policy);
+      }
+    }
+  };
+  const lanes = ep.rate_limit_per_second !== null ? 1 : Math.max(1, Math.min(ep.max_in_flight, items.length));
+  const results = await Promise.allSettled(Array.from({ length: lanes }, lane));
+  flush();
+  const recorded = await Promise.allSettled(flushes);
+  for (const r of [...results, ...recorded]) if (r.status === 'rejected') throw r.reason;
+  return left;
+}
+
+/**
+ * One attempt through the endpoint's gate (open circuit's probe, rate limit) and slot, as a
+ * single job makes it. Returns undefined when it was sent and recorded, or when and with what
+ * jitter it was put off.
+ */
+async function deliverGated(
+  deps: Deps,
+  item: DeliveryItem,
+  slots: EndpointSlots | undefined,
+  policy: HealthPolicy,
+  putOff: PutOff,
+): Promise<{ at: number; jitterMs: number } | undefined> {
+  const { sql, clock, config } = deps;
+  const { m } = item;
+  const now = clock();
+  const admitted = await admitAttempt(
+    sql,
+    { id: m.endpoint_id, circuitOpenUntil: m.circuit_open_until, rateLimitPerSecond: m.rate_limit_per_second },
+    now,
+    policy,
+  );
+  const later = async (at: number, jitterMs: number, hold = false) => {
+    await putOff([item], at, jitterMs, hold);
+    return { at, jitterMs };
+  };
+  if (admitted !== 'go') return later(admitted.retryAt.getTime(), 250); // open circuit, or the rate limit
+  const release = slots ? await slots.acquire(m.endpoint_id, m.max_in_flight) : () => {};
+  if (!release) {
+    const { at, jitterMs, slow } = comeBack(slots!, m.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, now.getTime());
+    return later(at, jitterMs, slow);
+  }
+  let sent: Sent;
+  try {
+    sent = await send(deps, m, clock());
+  } finally {
+    release();
+  }
+  await recordOutcome(deps, item, sent, policy);
+  return undefined;
+}
+
+/**
+ * When attempts that EndpointSlots turned away come back (ms since the epoch, plus up to
+ * `jitterMs`): for a slow or hanging endpoint, in a sixth to a third of the delivery
+ * timeout (at most 2.5–5 s), so it is not hammered; for one that was only busy, in 100–200 ms.
+ */
+function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, nowMs: number): { at: number; jitterMs: number; slow: boolean } {
+  if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100, slow: false };
+  const waitMs = Math.min(5000, Math.ceil(timeoutMs / 3));
+  return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2, slow: true };
+}

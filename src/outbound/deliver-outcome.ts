@@ -1,0 +1,118 @@
+// What an attempt's outcome does: the retry it schedules, the endpoint's health, the disabling.
+import type { Deps, DisableReason } from '../core/deps.js';
+import { emitEvent } from '../core/events/outbox.js';
+import { enqueueDeliveries } from '../core/jobs/enqueue.js';
+import { parseRetryAfterMs, retryDelayMs } from './backoff.js';
+import type { DeliveryItem, Sent } from './deliver-attempt.js';
+import { lockUncountedAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
+import { recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
+import { disableEndpointFor } from './endpoint-health-store.js';
+
+/** Response bytes kept on an attempt row (CONTRACT.md: first 4 KiB). */
+export const STORED_RESPONSE_BYTES = 4 * 1024;
+/** Longest `Retry-After` honoured, ms (a day); a longer one is clamped. */
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/** The first `maxBytes` bytes of `s` as UTF-8, never ending in a cut character. */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(s);
+  if (bytes.byteLength <= maxBytes) return s;
+  // stream mode holds back a cut multi-byte character instead of emitting a 3-byte U+FFFD
+  return new TextDecoder('utf-8').decode(bytes.subarray(0, maxBytes), { stream: true });
+}
+
+/** Logs one attempt at info: `delivered` or `delivery failed`, with the next attempt's time if any. */
+export function logOutcome(deps: Deps, item: DeliveryItem, sent: Sent, nextAttemptAt: Date | null): void {
+  const { outcome } = sent;
+  deps.logger.info(
+    {
+      messageId: item.m.id,
+      endpointId: item.m.endpoint_id,
+      attempt: item.job.attempt,
+      outcome: outcome.kind === 'response' ? outcome.status : outcome.error,
+      durationMs: outcome.durationMs,
+      nextAttemptAt,
+    },
+    sent.verdict === 'success' ? 'delivered' : 'delivery failed',
+  );
+}
+
+/**
+ * Records one attempt's outcome with the endpoint's health, the retry or the disabling it
+ * causes (CONTRACT.md "Outbound webhooks"). A retry comes after the retry schedule's delay
+ * for this attempt number (±20 % jitter), or a throttling answer's `Retry-After` when longer
+ * (clamped to a day); past the schedule the message fails. A 410, or an endpoint that has
+ * failed every attempt for SWITCHYARD_DISABLE_AFTER_SECONDS, disables the endpoint and
+ * sends `endpoint.disabled` to the merchant's other endpoints; the disabling is reported to
+ * the metrics after the commit. An attempt already recorded is not recorded again. Throws
+ * only on database errors.
+ */
+export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, policy: HealthPolicy): Promise<void> {
+  const { sql, config } = deps;
+  const { job, m } = item;
+  const { outcome, verdict, attemptedAt } = sent;
+  let nextAttemptAt: Date | null = null;
+  if (verdict === 'retry' || verdict === 'throttle') {
+    const scheduled = retryDelayMs(job.attempt, config.retryScheduleSeconds);
+    if (scheduled !== undefined) {
+      const retryAfter =
+        verdict === 'throttle' && outcome.kind === 'response'
+          ? parseRetryAfterMs(outcome.headers['retry-after'], attemptedAt, MAX_RETRY_AFTER_MS)
+          : undefined;
+      nextAttemptAt = new Date(attemptedAt.getTime() + Math.max(scheduled, retryAfter ?? 0));
+    }
+  }
+  const succeeded = verdict === 'success';
+
+  const record = (messageStatus: AttemptRecord['messageStatus']): AttemptRecord => ({
+    messageId: m.id,
+    eventId: m.event_id,
+    endpointId: m.endpoint_id,
+    attempt: job.attempt,
+    succeeded,
+    responseStatus: outcome.kind === 'response' ? outcome.status : null,
+    responseBody: outcome.kind === 'response' ? truncateUtf8(outcome.body, STORED_RESPONSE_BYTES) : null,
+    error: outcome.kind === 'error' ? outcome.error : null,
+    durationMs: outcome.durationMs,
+    attemptedAt,
+    nextAttemptAt,
+    messageStatus,
+  });
+
+  const healthy = m.consecutive_failures === 0 && m.failing_since === null && m.circuit_open_until === null;
+  if (succeeded && healthy) {
+    // The common case in one statement: nothing about the endpoint changes.
+    await recordAttempt(sql, record('succeeded'));
+  } else {
+    let disabled: DisableReason | undefined;
+    await sql.begin(async (tx) => {
+      if (!(await lockUncountedAttempt(tx, m.id, job.attempt))) return;
+      const health = await recordAttemptHealth(tx, m.endpoint_id, succeeded, attemptedAt, policy);
+      const disableReason =
+        verdict === 'gone'
+          ? 'the endpoint answered 410 Gone'
+          : health === 'disable'
+            ? `every attempt has failed since ${m.failing_since?.toISOString() ?? attemptedAt.toISOString()}`
+            : undefined;
+      if (disableReason) nextAttemptAt = null;
+      await recordAttempt(tx, record(succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed'));
+      if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
+        disabled = verdict === 'gone' ? 'gone' : 'failing';
+        // CONTRACT.md: the merchant hears of it on its other endpoints.
+        await emitEvent(tx, {
+          merchantId: m.merchant_id,
+          type: 'endpoint.disabled',
+          paymentId: null,
+          dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
+          data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
+          at: attemptedAt,
+        });
+      }
+      if (nextAttemptAt) {
+        await enqueueDeliveries(tx, [{ messageId: m.id, attempt: job.attempt + 1, runAt: nextAttemptAt }]);
+      }
+    });
+    if (disabled) deps.metrics?.endpointDisabled(disabled); // after the commit: only disables that happened
+  }
+  logOutcome(deps, item, sent, nextAttemptAt);
+}

@@ -1,0 +1,96 @@
+// Request bodies and views of the endpoint routes (CONTRACT.md "Endpoints"), shared by the route files.
+import { z } from '@hono/zod-openapi';
+import { idParam, isoTimestamp, problems } from '../../core/http/openapi.js';
+import type { Endpoint } from '../endpoints/endpoint-store.js';
+
+export const TAGS = ['Endpoints'];
+export const endpointId = idParam('ep_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
+export const notFound = problems({ 404: ['not_found'] });
+
+const eventType = z.string().regex(/^[a-z_]+(\.[a-z_]+)+$/, 'an event type such as payment.captured');
+
+const ordered = z.boolean().openapi({
+  description:
+    'Ordered delivery per payment: an event of a payment is not sent before the previous event of that payment to this endpoint has been delivered or has failed for good. Applies to events emitted while it is on.',
+});
+
+export const createEndpointBody = z
+  .object({
+    url: z.string().min(1).max(2048),
+    eventTypes: z.array(eventType).min(1).max(50).optional(),
+    description: z.string().max(500).optional(),
+    rateLimitPerSecond: z.number().int().min(1).max(10_000).optional(),
+    ordered: ordered.optional().openapi({ default: false }),
+  })
+  .strict()
+  .openapi('CreateEndpoint');
+
+// null clears a field (eventTypes: null = every type); an absent key leaves it as it is.
+export const patchEndpointBody = z
+  .object({
+    url: z.string().min(1).max(2048).optional(),
+    eventTypes: z.array(eventType).min(1).max(50).nullable().optional(),
+    description: z.string().max(500).nullable().optional(),
+    status: z.enum(['enabled', 'disabled']).optional(),
+    rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable().optional(),
+    ordered: ordered.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, ordered.',
+  })
+  .openapi('UpdateEndpoint', { description: 'At least one field; null clears a field (eventTypes: null = every type).' });
+
+// An offset is required (Z or ±hh:mm): a local time would mean a different instant per server.
+export const recoverBody = z
+  .object({ since: z.iso.datetime({ offset: true }).openapi({ description: 'ISO 8601 with an offset, not in the future.', example: '2026-11-22T00:00:00Z' }) })
+  .strict()
+  .openapi('RecoverEndpoint');
+
+export const EndpointView = z
+  .object({
+    id: z.string().openapi({ example: 'ep_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
+    url: z.string(),
+    description: z.string().nullable(),
+    eventTypes: z.array(z.string()).nullable().openapi({ description: 'null: every event type.' }),
+    status: z.enum(['enabled', 'disabled', 'deleted']),
+    rateLimitPerSecond: z.number().int().nullable(),
+    ordered,
+    createdAt: isoTimestamp(),
+    updatedAt: isoTimestamp(),
+  })
+  .openapi('Endpoint');
+
+export const CreatedEndpoint = EndpointView.extend({
+  secret: z.string().openapi({ description: 'The signing secret, `whsec_` + base64 of 24 random bytes.' }),
+}).openapi('CreatedEndpoint');
+
+export const SecretView = z.object({ secret: z.string() }).openapi('EndpointSecret');
+
+export const Ed25519View = z
+  .object({
+    enabled: z.boolean().openapi({ description: 'Whether deliveries carry a `v1a` (Ed25519) signature.' }),
+    publicKey: z
+      .string()
+      .nullable()
+      .openapi({
+        description: 'The key to verify `v1a` signatures with: `whpk_` + base64 of the raw 32-byte Ed25519 public key; null when off.',
+        example: 'whpk_9awe/mK8Ajapjx2UhCwIxLUYilCZs0VtxKs5FWpCFW4=',
+      }),
+  })
+  .openapi('EndpointEd25519');
+
+/** The endpoint as the API shows it (never its secret, except on creation). */
+export function endpointView(e: Endpoint): z.infer<typeof EndpointView> {
+  return {
+    id: e.id,
+    url: e.url,
+    description: e.description,
+    eventTypes: e.eventTypes,
+    status: e.status,
+    rateLimitPerSecond: e.rateLimitPerSecond,
+    ordered: e.ordered,
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+  };
+}
