@@ -8,10 +8,10 @@ import {
   type OperationKind,
   type OperationOutcome,
   type OperationReport,
-  type Outcome,
   type PaymentState,
   type PaymentStatus,
-} from './state-machine.js';
+} from './payment-state.js';
+import type { Outcome } from './state-machine.js';
 
 /** An operation report as recorded: a row of `gw.payment_operations`. */
 export interface RecordedOperation extends OperationReport {
