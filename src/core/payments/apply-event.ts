@@ -10,11 +10,11 @@ import { emitEvent, emitEvents } from '../events/outbox.js';
 import {
   lockOrCreatePayment,
   lockOrCreatePayments,
-  paymentView,
   savePaymentOutcome,
   savePaymentOutcomes,
   type Payment,
 } from './payment-store.js';
+import { paymentView } from './payment-view.js';
 import { next, type Outcome, type PaymentEvent } from './state-machine.js';
 
 /**

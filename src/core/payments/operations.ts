@@ -10,7 +10,8 @@
 import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { applyPaymentReport } from './apply-event.js';
-import { getPayment, lockOrCreatePayment, paymentView, savePaymentOutcome, type Payment } from './payment-store.js';
+import { getPayment, lockOrCreatePayment, savePaymentOutcome, type Payment } from './payment-store.js';
+import { paymentView } from './payment-view.js';
 import type { PaymentEvent } from './state-machine.js';
 
 export { getPayment, paymentView, type Payment };
