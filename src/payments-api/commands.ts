@@ -28,16 +28,9 @@ import {
   type PhaseOutcome,
 } from './idempotency/idempotency.js';
 import { toJsonAmount } from '../core/money.js';
-import {
-  applyPspEvent,
-  getPayment,
-  hasPendingReference,
-  lockPayment,
-  paymentView,
-  pendingReference,
-  resolvePendingReference,
-  type Payment,
-} from '../core/payments/operations.js';
+import { applyPspEvent, hasPendingReference, pendingReference } from '../core/payments/operations.js';
+import { getPayment, lockPayment, resolvePendingReference, type Payment } from '../core/payments/payment-store.js';
+import { paymentView } from '../core/payments/payment-view.js';
 import { loadSourceCredentials } from './connectors/credentials.js';
 import { connectorFor, DEFAULT_PSP_TIMEOUT_MS } from './connectors/index.js';
 import { URL_NOT_ALLOWED } from './connectors/http.js';
