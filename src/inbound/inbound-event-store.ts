@@ -166,3 +166,71 @@ function compareKeys(a: NewInboundEvent, b: NewInboundEvent): number {
   if (a.sourceId !== b.sourceId) return a.sourceId < b.sourceId ? -1 : 1;
   return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
 }
+
+/** A stored inbound event still to process: its bytes, and the provider of its source. */
+interface ReceivedInboundEvent {
+  id: string;
+  merchantId: string;
+  sourceId: string;
+  provider: string;
+  rawBody: Uint8Array;
+}
+
+/**
+ * Locks the inbound events `ids` `for update`, in id order (waiting for a worker that holds
+ * one, so two callers cannot deadlock), and returns those still `received`, in id order.
+ * With `more` > 0 and any of them received, also locks and returns up to `more` other
+ * `received` events of the first one's merchant, oldest first, that no one holds (`skip
+ * locked`). The first statement also sets the transaction's `synchronous_commit`. One
+ * statement, two with `more`.
+ */
+export async function lockReceivedInboundEvents(
+  tx: Tx,
+  ids: readonly string[],
+  options: { more: number; synchronousCommit: boolean },
+): Promise<ReceivedInboundEvent[]> {
+  const rows = await tx<(ReceivedInboundEvent & { status: string })[]>`
+    select i.id, i.status, i.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
+           set_config('synchronous_commit', ${options.synchronousCommit ? 'on' : 'off'}, true) as synchronous_commit
+      from gw.inbound_events i
+      join gw.sources s on s.id = i.source_id
+     where i.id = any(${ids as string[]}::text[])
+     order by i.id
+       for update of i`;
+  const received: ReceivedInboundEvent[] = rows
+    .filter((r) => r.status === 'received')
+    .map((r) => ({ id: r.id, merchantId: r.merchantId, sourceId: r.sourceId, provider: r.provider, rawBody: r.rawBody }));
+  if (options.more > 0 && received.length > 0) {
+    const more = await tx<ReceivedInboundEvent[]>`
+      select i.id, i.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
+        from gw.inbound_events i
+        join gw.sources s on s.id = i.source_id
+       where i.merchant_id = ${received[0]!.merchantId}
+         and i.status = 'received'
+         and i.id <> all(${ids as string[]}::text[])
+       order by i.id
+       limit ${options.more}
+         for update of i skip locked`;
+    received.push(...more);
+  }
+  return received;
+}
+
+/** What processing made of one inbound event; `stale`: processed, but it changed nothing. */
+export type InboundEventMark = {
+  id: string;
+  status: 'processed' | 'ignored' | 'failed';
+  paymentId: string | null;
+  error: string | null;
+  stale: boolean;
+};
+
+/** Records the outcome of processing inbound events, all in one statement, `processed_at` = `now`. */
+export async function markInboundEvents(tx: Tx, marks: readonly InboundEventMark[], now: Date): Promise<void> {
+  if (marks.length === 0) return;
+  await tx`
+    update gw.inbound_events i
+       set status = x.status, payment_id = x."paymentId", error = x.error, processed_at = ${now}, stale = x.stale
+      from json_to_recordset(${tx.json(marks as InboundEventMark[])}::json) as x(id text, status text, "paymentId" text, error text, stale boolean)
+     where i.id = x.id`;
+}

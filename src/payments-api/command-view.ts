@@ -1,5 +1,6 @@
 import { toJsonAmount } from '../core/money.js';
-import { paymentView, type Payment } from '../core/payments/operations.js';
+import type { Payment } from '../core/payments/payment-store.js';
+import { paymentView } from '../core/payments/payment-view.js';
 import type { PspOperation } from '../core/payments/operation-store.js';
 
 /** The JSON answer of a command: the payment as GET returns it, plus the operation (amount in minor units). */

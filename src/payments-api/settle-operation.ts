@@ -1,14 +1,8 @@
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../core/db/client.js';
 import type { Deps } from '../core/deps.js';
-import {
-  applyPspEvent,
-  getPayment,
-  hasPendingReference,
-  pendingReference,
-  resolvePendingReference,
-  type Payment,
-} from '../core/payments/operations.js';
+import { applyPspEvent, hasPendingReference, pendingReference } from '../core/payments/operations.js';
+import { getPayment, resolvePendingReference, type Payment } from '../core/payments/payment-store.js';
 import { enqueueOperationSync } from '../core/jobs/enqueue.js';
 import {
   getOperation,

@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import type { Posting } from '../payments/state-machine.js';
 
 /** An account of the chart (DESIGN.md "Ledger postings"), one per merchant and currency. */
-export type AccountCode = 'psp_receivable' | 'merchant_payable' | 'bank' | 'psp_fees';
+type AccountCode = 'psp_receivable' | 'merchant_payable' | 'bank' | 'psp_fees';
 
 /** One line of a journal: an amount in minor units on one side of one account. */
 export interface JournalEntry {
@@ -17,7 +17,7 @@ export interface JournalEntry {
  * debits `psp_receivable` and credits `merchant_payable`; a refund and a lost dispute do
  * the reverse; each reversal swaps the sides of what it reverses.
  */
-export const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; credit: AccountCode }>> = {
+const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; credit: AccountCode }>> = {
   capture: { debit: 'psp_receivable', credit: 'merchant_payable' },
   capture_reversal: { debit: 'merchant_payable', credit: 'psp_receivable' },
   refund: { debit: 'merchant_payable', credit: 'psp_receivable' },

@@ -1,20 +1,15 @@
-// Applies what a PSP (or the merchant API) reported about a payment, in the caller's
-// transaction: lock the payment → next() → save state, operation reports and transitions →
-// merchant-facing events → ledger postings. src/inbound/process-event.task.ts calls it for
-// every inbound event; the merchant payments API calls it to record an operation it started.
+// Applies what PSPs (or the merchant payments API) reported about payments, in the caller's
+// transaction: link provisional references → lock each payment once → next() → save state,
+// operation reports and transitions → merchant-facing events → settle payments API
+// operations → ledger postings, last.
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
-import { journalFor } from '../ledger/journal.js';
+import { journalFor, type JournalEntry } from '../ledger/journal.js';
 import { postTransactions } from '../ledger/ledger-store.js';
-import { emitEvent, emitEvents } from '../events/outbox.js';
-import {
-  lockOrCreatePayment,
-  lockOrCreatePayments,
-  paymentView,
-  savePaymentOutcome,
-  savePaymentOutcomes,
-  type Payment,
-} from './payment-store.js';
+import { emitEvents, type EventToEmit } from '../events/outbox.js';
+import { claimPendingReferences, settleOperationsByWebhook, type OperationSettlement } from './operation-store.js';
+import { lockOrCreatePayments, savePaymentOutcomes, type Payment, type PaymentOutcomes } from './payment-store.js';
+import { paymentView } from './payment-view.js';
 import { next, type Outcome, type PaymentEvent } from './state-machine.js';
 
 /**
@@ -28,167 +23,120 @@ export interface PaymentReport extends PaymentEvent {
   merchantReference?: string;
   /**
    * The payments API operation that created the payment, when the PSP echoes it back (the
-   * `switchyard_op` metadata Switchyard set on the PSP's payment): the payment may
-   * still be stored under the provisional reference `pending:<operation id>` (its creation
-   * call timed out), and is then linked to `pspReference` before the report is applied
-   * (src/connectors/apply.ts claimPendingReferences).
+   * `switchyard_op` metadata): the payment may still be stored under the provisional
+   * reference `pending:<operation id>` (its creation call timed out), and is then linked to
+   * `pspReference` before the report is applied.
    */
   operationId?: string;
 }
 
-/** What {@link applyPaymentReport} did. */
-export type ApplyResult =
+/** One report to apply, with the merchant and source it came through. */
+export interface ReportToApply {
+  merchantId: string;
+  sourceId: string;
+  report: PaymentReport;
+  /**
+   * Unique per report: the inbound event id, or for the payments API the operation id, so
+   * that replaying it posts and emits nothing twice.
+   */
+  cause: string;
+}
+
+/** What applying one report did. */
+type ApplyResult =
   | { result: 'applied' | 'stale'; payment: Payment; created: boolean; outcome: Outcome; events: number }
   | { result: 'currency_mismatch'; payment: Payment; reason: string };
 
 /**
- * Applies a report to its payment inside the caller's transaction `tx`:
- *
- * 1. locks (or creates, `pending`) the payment for (`sourceId`, `report.pspReference`);
- * 2. refuses a report in another currency than the payment's (`currency_mismatch`, nothing written);
- * 3. computes `next(state, report)`; saves the new state, the report's operation row and one
- *    transition row per status move, all with `cause`, in one statement;
- * 4. unless the report is stale, emits the merchant-facing events (dedupe key
- *    `${cause}:${type}`) with one delivery per subscribed endpoint;
- * 5. calls `beforePosting` (the task marks its inbound event there), then posts the ledger
- *    transactions, one per (payment, cause, kind), all in one call, last, so the merchant's
- *    shared account rows stay locked only for the posting and the commit.
- *
- * `cause` identifies the report: the inbound event id, or for the merchant API a stable id
- * of the request (e.g. `api:<idempotency key>`), so that replaying it posts nothing twice.
- * Throws only on database errors.
- *
- * @example
- * // the merchant API asked the PSP to capture 500 and got reference "cap_123", pending:
- * await applyPaymentReport(tx, { merchantId, sourceId, cause: 'api:idem_abc', now,
- *   report: { pspReference: 'pi_1', currency: 'USD', kind: 'captured',
- *             operation: { kind: 'capture', reference: 'cap_123', outcome: 'pending', amount: new Decimal(500) } } });
+ * Reports locked and decided by {@link preparePaymentReports}: one result per report, and
+ * the writes that {@link writePaymentReports} sends.
  */
-export async function applyPaymentReport(
-  tx: Tx,
-  input: {
-    merchantId: string;
-    sourceId: string;
-    report: PaymentReport;
-    cause: string;
-    now: Date;
-    beforePosting?: (paymentId: string, result: 'applied' | 'stale') => Promise<void>;
-  },
-): Promise<ApplyResult> {
-  const { report, cause, now } = input;
-  const { payment, created } = await lockOrCreatePayment(tx, {
-    merchantId: input.merchantId,
-    sourceId: input.sourceId,
-    pspReference: report.pspReference,
-    currency: report.currency,
-    amount: report.amount ?? new Decimal(0),
-    merchantReference: report.merchantReference ?? null,
-    now,
-  });
-  if (payment.currency !== report.currency) {
-    return { result: 'currency_mismatch', payment, reason: `event currency ${report.currency} differs from payment currency ${payment.currency}` };
-  }
-
-  const outcome = next(payment, report, payment.pspReference);
-  const stale = outcome.stale && !created;
-  let saved = payment;
-  if (created || !outcome.stale || outcome.factsChanged) {
-    saved = await savePaymentOutcome(tx, payment, {
-      outcome,
-      created,
-      cause,
-      merchantReference: report.merchantReference ?? null,
-      now,
-      touch: created || !outcome.stale,
-    });
-  }
-  let events = 0;
-  if (!stale) {
-    const data = paymentView(saved);
-    for (const type of outcome.events) {
-      await emitEvent(tx, { merchantId: input.merchantId, type, paymentId: saved.id, dedupeKey: `${cause}:${type}`, data, at: now });
-      events += 1;
-    }
-  }
-  await input.beforePosting?.(saved.id, stale ? 'stale' : 'applied');
-  await postTransactions(
-    tx,
-    input.merchantId,
-    outcome.postings.map((p) => ({ paymentId: saved.id, cause, kind: p.kind, entries: journalFor(p, saved.currency) })),
-  );
-  return { result: stale ? 'stale' : 'applied', payment: saved, created, outcome, events };
-}
-
-/** One report of a batch for {@link applyPaymentReports}. */
-export interface BatchItem {
-  merchantId: string;
-  sourceId: string;
-  report: PaymentReport;
-  /** Unique per item: the inbound event id. */
-  cause: string;
+interface PreparedReports {
+  results: ApplyResult[];
+  saves: PaymentOutcomes;
+  events: EventToEmit[];
+  settlements: OperationSettlement[];
+  /** Ledger transactions by merchant. */
+  postings: Map<string, { paymentId: string; cause: string; kind: string; entries: JournalEntry[] }[]>;
 }
 
 /**
- * Applies many reports in the caller's transaction with few round trips, with the same
- * effects as {@link applyPaymentReport} on each in turn:
+ * Applies reports in the caller's transaction: {@link preparePaymentReports}, then
+ * {@link writePaymentReports}. Returns one result per report, in input order. Throws only on
+ * database errors.
  *
- * - payments are created and locked once each, in two statements ({@link lockOrCreatePayments}),
- *   in (source, PSP reference) order, so two batches that share payments cannot deadlock;
- * - each payment's reports are applied in memory in the order given (`next()` is pure);
- * - the saves (each payment's final state, every operation row and transition) go in one
- *   statement ({@link savePaymentOutcomes}), the merchant-facing events pipelined after it on
- *   the transaction's connection, without waiting for each answer;
- * - `beforePosting` runs with every item's result (the task marks its inbound events there);
- *   its queries are sent after the saves and events, before the postings;
- * - all ledger transactions of one merchant are posted in one `gw.post_transactions` call,
- *   last, locking each account once in id order.
- *
- * Everything after the locks is sent pipelined and awaited together: one round trip.
- *
- * Returns one result per item, in input order. Throws only on database errors (the whole
- * batch then rolls back: retry the items one by one to isolate a poison one).
+ * @example
+ * // the payments API asked the PSP to capture 500 and got reference "cap_123", pending:
+ * const [r] = await applyPaymentReports(tx, [{ merchantId, sourceId, cause: 'pop_…',
+ *   report: { pspReference: 'pi_1', currency: 'USD', kind: 'captured',
+ *             operation: { kind: 'capture', reference: 'cap_123', outcome: 'pending', amount: new Decimal(500) } } }], now);
  */
-export async function applyPaymentReports(
-  tx: Tx,
-  items: BatchItem[],
-  now: Date,
-  beforePosting?: (results: ApplyResult[]) => Promise<void>,
-): Promise<ApplyResult[]> {
-  const keyOf = (i: BatchItem): string => `${i.sourceId}\u0000${i.report.pspReference}`;
+export async function applyPaymentReports(tx: Tx, items: readonly ReportToApply[], now: Date): Promise<ApplyResult[]> {
+  const prepared = await preparePaymentReports(tx, items, now);
+  await writePaymentReports(tx, prepared);
+  return prepared.results;
+}
+
+/**
+ * The first half of applying reports, at `now`:
+ *
+ * 1. a report naming the payments API operation that created its payment
+ *    ({@link PaymentReport.operationId}) links that payment's provisional reference first
+ *    (claimPendingReferences);
+ * 2. each payment is locked (or created, `pending`) once, in (source, PSP reference) order,
+ *    so two callers that share payments cannot deadlock (lockOrCreatePayments);
+ * 3. each payment's reports run through `next()` in memory, in the order given; a report in
+ *    another currency than its payment's is refused (`currency_mismatch`, nothing written).
+ *
+ * Nothing of the outcome is written yet: pass the result to {@link writePaymentReports},
+ * possibly with other statements of the caller sent before it on the same transaction.
+ */
+export async function preparePaymentReports(tx: Tx, items: readonly ReportToApply[], now: Date): Promise<PreparedReports> {
+  await claimPendingReferences(
+    tx,
+    items.flatMap((i) => (i.report.operationId ? [{ sourceId: i.sourceId, operationId: i.report.operationId, pspReference: i.report.pspReference }] : [])),
+  );
+  const keyOf = (i: ReportToApply): string => `${i.sourceId}\u0000${i.report.pspReference}`;
   const groups = new Map<string, number[]>();
   items.forEach((item, n) => groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), n]));
   const keys = [...groups.keys()].sort();
-  const inputs = keys.map((k) => {
-    const first = items[groups.get(k)![0]!]!;
-    return {
-      merchantId: first.merchantId,
-      sourceId: first.sourceId,
-      pspReference: first.report.pspReference,
-      currency: first.report.currency,
-      amount: first.report.amount ?? new Decimal(0),
-      merchantReference: first.report.merchantReference ?? null,
-      now,
-    };
-  });
-  // one payment: select first (one round trip when it exists); several: two statements in key order
-  const locked = inputs.length === 1 ? [await lockOrCreatePayment(tx, inputs[0]!)] : await lockOrCreatePayments(tx, inputs);
+  const locked = await lockOrCreatePayments(
+    tx,
+    keys.map((k) => {
+      const first = items[groups.get(k)![0]!]!;
+      return {
+        merchantId: first.merchantId,
+        sourceId: first.sourceId,
+        pspReference: first.report.pspReference,
+        currency: first.report.currency,
+        amount: first.report.amount ?? new Decimal(0),
+        merchantReference: first.report.merchantReference ?? null,
+        now,
+      };
+    }),
+  );
 
-  const results: ApplyResult[] = new Array(items.length);
-  const emits: Parameters<typeof emitEvent>[1][] = [];
-  const saves: Parameters<typeof savePaymentOutcomes>[1] = { payments: [], operations: [], transitions: [] };
-  const postings = new Map<string, { paymentId: string; cause: string; kind: string; entries: ReturnType<typeof journalFor> }[]>();
+  const prepared: PreparedReports = {
+    results: new Array<ApplyResult>(items.length),
+    saves: { payments: [], operations: [], transitions: [] },
+    events: [],
+    settlements: [],
+    postings: new Map(),
+  };
+  const { results, saves } = prepared;
   keys.forEach((k, g) => {
     const lockedAt = locked[g]!.payment;
     let { payment, created } = locked[g]!;
     let changed = false;
     for (const n of groups.get(k)!) {
-      const { report, cause, merchantId } = items[n]!;
+      const { report, cause, merchantId, sourceId } = items[n]!;
       if (payment.currency !== report.currency) {
         results[n] = { result: 'currency_mismatch', payment, reason: `event currency ${report.currency} differs from payment currency ${payment.currency}` };
         continue;
       }
       const outcome = next(payment, report, payment.pspReference);
       const stale = outcome.stale && !created;
+      // a stale report that adds facts (an operation report, a larger total) is saved too
       if (created || !outcome.stale || outcome.factsChanged) {
         changed = true;
         const touch = created || !outcome.stale;
@@ -208,13 +156,17 @@ export async function applyPaymentReports(
       if (!stale) {
         const data = paymentView(payment);
         for (const type of outcome.events) {
-          emits.push({ merchantId, type, paymentId: payment.id, dedupeKey: `${cause}:${type}`, data, at: now });
+          prepared.events.push({ merchantId, type, paymentId: payment.id, dedupeKey: `${cause}:${type}`, data, at: now });
           events += 1;
         }
       }
-      const list = postings.get(merchantId) ?? [];
+      const op = report.operation;
+      if (op && (op.outcome === 'succeeded' || op.outcome === 'failed')) {
+        prepared.settlements.push({ sourceId, reference: op.reference, outcome: op.outcome });
+      }
+      const list = prepared.postings.get(merchantId) ?? [];
       for (const p of outcome.postings) list.push({ paymentId: payment.id, cause, kind: p.kind, entries: journalFor(p, payment.currency) });
-      postings.set(merchantId, list);
+      prepared.postings.set(merchantId, list);
       results[n] = { result: stale ? 'stale' : 'applied', payment, created, outcome, events };
       created = false;
     }
@@ -222,12 +174,24 @@ export async function applyPaymentReports(
       saves.payments.push({ id: payment.id, version: lockedAt.version, state: payment, merchantReference: payment.merchantReference, updatedAt: payment.updatedAt });
     }
   });
-  // the saves first, then the events, pipelined on the transaction's connection
-  const writes: Promise<unknown>[] = [savePaymentOutcomes(tx, saves), emitEvents(tx, emits)];
-  // then the caller's marks and the postings (accounts locked last, per merchant in a fixed
-  // order): all sent without waiting, so the whole batch costs one more round trip
-  if (beforePosting) writes.push(beforePosting(results));
-  for (const merchantId of [...postings.keys()].sort()) writes.push(postTransactions(tx, merchantId, postings.get(merchantId)!));
+  return prepared;
+}
+
+/**
+ * The second half of applying reports: saves every payment's final state, operation reports
+ * and transitions in one statement (savePaymentOutcomes), emits the merchant-facing events
+ * (dedupe key `<cause>:<type>`, one delivery per subscribed endpoint), settles the payments
+ * API operations whose outcome a report gave (settleOperationsByWebhook), and posts the
+ * ledger transactions, one `gw.post_transactions` call per merchant, last, so that the
+ * merchant's shared account rows stay locked only for the posting and the commit.
+ * Everything is sent without waiting for the answers before it, and awaited together.
+ */
+export async function writePaymentReports(tx: Tx, prepared: PreparedReports): Promise<void> {
+  const writes: Promise<unknown>[] = [
+    savePaymentOutcomes(tx, prepared.saves),
+    emitEvents(tx, prepared.events),
+    settleOperationsByWebhook(tx, prepared.settlements),
+  ];
+  for (const merchantId of [...prepared.postings.keys()].sort()) writes.push(postTransactions(tx, merchantId, prepared.postings.get(merchantId)!));
   await Promise.all(writes);
-  return results;
 }

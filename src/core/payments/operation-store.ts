@@ -71,7 +71,7 @@ const toOp = (r: DbRow): PspOperation => ({
 });
 
 /** A new operation id: `pop_` + the time-sortable body of {@link newId}. */
-export function newOperationId(now: Date): string {
+function newOperationId(now: Date): string {
   return `pop_${newId('req', now).slice('req_'.length)}`;
 }
 
@@ -134,6 +134,57 @@ export async function updateOperation(
            sync_attempts = sync_attempts + ${change.syncAttempted ? 1 : 0},
            updated_at = ${change.now}
      where id = ${id}`;
+}
+
+/**
+ * Links payments created through the payments API to the PSP references their webhooks
+ * name, when a webhook says which operation created its payment (PaymentReport.operationId):
+ * the operation's `psp_reference`, if still unknown, and the payment's provisional
+ * `pending:<operation id>` reference become `pspReference`, so the report is applied to that
+ * payment instead of creating a second one (which the 0011 trigger would refuse). Only
+ * within the same source; a reference another payment of the source already has is left
+ * alone. One statement, none when `claims` is empty.
+ */
+export async function claimPendingReferences(
+  tx: Tx,
+  claims: readonly { sourceId: string; operationId: string; pspReference: string }[],
+): Promise<void> {
+  if (claims.length === 0) return;
+  await tx`
+    with c as (
+      select distinct on ("operationId") *
+        from json_to_recordset(${tx.json(claims as { sourceId: string; operationId: string; pspReference: string }[])}::json)
+               as c("sourceId" text, "operationId" text, "pspReference" text)
+       order by "operationId"
+    ), ops as (
+      update gw.psp_operations o set psp_reference = c."pspReference", updated_at = now()
+        from c
+       where o.id = c."operationId" and o.source_id = c."sourceId" and o.kind = 'create' and o.psp_reference is null
+      returning o.id
+    )
+    update gw.payments p set psp_reference = c."pspReference"
+      from c
+     where p.source_id = c."sourceId" and p.psp_reference = 'pending:' || c."operationId"
+       and not exists (select 1 from gw.payments q where q.source_id = c."sourceId" and q.psp_reference = c."pspReference")`;
+}
+
+/** A PSP's final word on one of its operations: the operation's own PSP reference and its outcome. */
+export type OperationSettlement = { sourceId: string; reference: string; outcome: 'succeeded' | 'failed' };
+
+/**
+ * Settles the payments API operations that the PSP accepted and settles by webhook (Adyen
+ * modifications, Stripe refunds still pending: status `submitted`, or `pending` after a
+ * timeout): a capture, void or refund of the same source whose `operation_reference` is a
+ * settlement's `reference` takes its outcome. One statement, none when `settlements` is empty.
+ */
+export async function settleOperationsByWebhook(tx: Tx, settlements: readonly OperationSettlement[]): Promise<void> {
+  if (settlements.length === 0) return;
+  await tx`
+    update gw.psp_operations o set status = x.outcome, updated_at = now()
+      from json_to_recordset(${tx.json(settlements as OperationSettlement[])}::json)
+             as x("sourceId" text, reference text, outcome text)
+     where o.source_id = x."sourceId" and o.operation_reference = x.reference
+       and o.kind in ('capture', 'void', 'refund') and o.status in ('submitted', 'pending')`;
 }
 
 /**

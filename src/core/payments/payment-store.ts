@@ -1,20 +1,13 @@
+// Payments and their operation reports and transitions (gw.payments, gw.payment_operations,
+// gw.payment_transitions).
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
-import { toJsonAmount, toMinorText } from '../money.js';
-import {
-  foldOperations,
-  OUTCOME_RANK,
-  type OperationKind,
-  type OperationOutcome,
-  type OperationReport,
-  type Outcome,
-  type PaymentState,
-  type PaymentStatus,
-} from './state-machine.js';
+import { toMinorText } from '../money.js';
+import type { OperationKind, OperationOutcome, OperationReport, PaymentState, PaymentStatus } from './payment-state.js';
 
 /** An operation report as recorded: a row of `gw.payment_operations`. */
-export interface RecordedOperation extends OperationReport {
+interface RecordedOperation extends OperationReport {
   /** The inbound event (`iev_…`) or API request that reported it. */
   cause: string;
   at: Date;
@@ -95,132 +88,38 @@ const toPayment = (r: PaymentDbRow, operations: RecordedOperation[]): Payment =>
   operations,
 });
 
-/**
- * An operation as the API shows it: its reports folded (highest-ranked outcome, largest
- * amount), with each report as history. A refund the PSP reported beyond what was captured
- * shows `outcome: "flagged"` with `flagReason` (its reported outcome stays in `history`).
- */
-export interface OperationView {
-  kind: OperationKind;
-  pspReference: string;
-  amount: number | null;
-  outcome: OperationOutcome | 'flagged';
-  flagReason: string | null;
-  history: { outcome: OperationOutcome; amount: number | null; cause: string; at: string }[];
-}
-
-/**
- * A payment's operations for the API, in the order they were first reported. When the
- * payment is over-refunded, the succeeded refunds are walked in that order and those that
- * go beyond the refunded (posted) amount are flagged.
- */
-export function operationsView(p: Payment): OperationView[] {
-  const folded = foldOperations(p.operations);
-  let refundedSoFar = new Decimal(0);
-  return folded.map((op) => {
-    const rows = p.operations.filter((r) => r.kind === op.kind && r.reference === op.reference);
-    rows.sort((a, b) => OUTCOME_RANK[a.outcome] - OUTCOME_RANK[b.outcome]);
-    let outcome: OperationView['outcome'] = op.outcome;
-    let flagReason: string | null = null;
-    if (op.kind === 'refund' && op.outcome === 'succeeded' && p.overRefundedAmount.greaterThan(0)) {
-      refundedSoFar = refundedSoFar.plus(op.amount ?? 0);
-      if (refundedSoFar.greaterThan(p.refundedAmount)) {
-        outcome = 'flagged';
-        flagReason = `over_refund: refunds reported beyond the captured amount by ${p.overRefundedAmount.toString()} minor units; the excess is not posted`;
-      }
-    }
-    return {
-      kind: op.kind,
-      pspReference: op.reference,
-      amount: op.amount === null ? null : toJsonAmount(op.amount),
-      outcome,
-      flagReason,
-      history: rows.map((r) => ({
-        outcome: r.outcome,
-        amount: r.amount === null ? null : toJsonAmount(r.amount),
-        cause: r.cause,
-        at: r.at.toISOString(),
-      })),
-    };
-  });
-}
-
-/**
- * The payment as `GET /v1/payments/{id}` returns it (CONTRACT.md "Payments"), and as the
- * `data` of merchant-facing events. Beyond the contract's fields: `chargedBackAmount`,
- * `overRefundedAmount`, `flags` (`["over_refund"]` when a PSP reported refunds beyond the
- * captured amount) and `operations` ({@link operationsView}). Amounts in minor units.
- */
-export function paymentView(p: Payment): Record<string, unknown> {
-  return {
-    id: p.id,
-    sourceId: p.sourceId,
-    pspReference: p.pspReference,
-    status: p.status,
-    amount: toJsonAmount(p.amount),
-    currency: p.currency,
-    capturedAmount: toJsonAmount(p.capturedAmount),
-    refundedAmount: toJsonAmount(p.refundedAmount),
-    chargedBackAmount: toJsonAmount(p.chargedBackAmount),
-    overRefundedAmount: toJsonAmount(p.overRefundedAmount),
-    flags: p.overRefundedAmount.greaterThan(0) ? ['over_refund'] : [],
-    merchantReference: p.merchantReference,
-    operations: operationsView(p),
-    createdAt: p.createdAt.toISOString(),
-    updatedAt: p.updatedAt.toISOString(),
-  };
-}
-
 const OPS_JSON = (tx: Tx) => tx`
   coalesce((select json_agg(json_build_object('kind', o.kind, 'reference', o.psp_reference, 'outcome', o.outcome,
                                               'amount', o.amount::text, 'cause', o.cause, 'at', o.at) order by o.id)
               from gw.payment_operations o
              where o.payment_id = p.id), '[]'::json) as ops`;
 
-/**
- * The payment for (source, PSP reference) with its operations, created `pending` on first
- * sight, locked `for update` for the rest of the caller's transaction. Concurrent first
- * sights of the same payment serialize on the unique key; the loser reads the winner's row.
- * One round trip when the payment exists. `amount`: the payment's amount if the event gave
- * it, else 0 (unknown), minor units.
- */
-export async function lockOrCreatePayment(
-  tx: Tx,
-  input: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null; now: Date },
-): Promise<{ payment: Payment; created: boolean }> {
-  const lock = async (): Promise<Payment | undefined> => {
-    const [row] = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
-      select p.*, ${OPS_JSON(tx)}
-        from gw.payments p
-       where p.source_id = ${input.sourceId} and p.psp_reference = ${input.pspReference}
-         for update of p`;
-    return row && toPayment(row, row.ops.map(toOperation));
-  };
-  const existing = await lock();
-  if (existing) return { payment: existing, created: false };
-  const amount = toMinorText(input.amount);
-  const [inserted] = await tx<PaymentDbRow[]>`
-    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, reported_amount, currency,
-                             merchant_reference, created_at, updated_at)
-    values (${newId('pay', input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
-            ${amount}, ${amount}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
-    on conflict (source_id, psp_reference) do nothing
-    returning *`;
-  if (inserted) return { payment: toPayment(inserted, []), created: true };
-  return { payment: (await lock())!, created: false };
+/** What {@link lockOrCreatePayments} needs to create a payment on first sight; amounts in minor units. */
+interface PaymentToLock {
+  merchantId: string;
+  sourceId: string;
+  pspReference: string;
+  currency: string;
+  /** The payment's amount if the report gave it, else 0 (unknown). */
+  amount: Decimal;
+  merchantReference: string | null;
+  now: Date;
 }
 
 /**
- * {@link lockOrCreatePayment} for many payments at once, in two statements whatever their
- * number: first every missing payment is inserted, then every payment is locked `for update`,
- * both in (source, PSP reference) order (`collate "C"`). Two callers that share payments thus
- * wait on each other in one order and cannot deadlock. Returns one entry per input, in order.
+ * The payments for (source, PSP reference) with their operations, each created `pending` on
+ * first sight, locked `for update` for the rest of the caller's transaction. Returns one
+ * entry per input, in order; `created` is true for a payment this call inserted.
+ *
+ * One payment: a select first (one round trip when it exists), then an insert; concurrent
+ * first sights serialize on the unique key and the loser reads the winner's row. Several: two
+ * statements whatever their number, every missing payment inserted, then every payment
+ * locked, both in (source, PSP reference) order (`collate "C"`), so two callers that share
+ * payments wait on each other in one order and cannot deadlock.
  */
-export async function lockOrCreatePayments(
-  tx: Tx,
-  inputs: { merchantId: string; sourceId: string; pspReference: string; currency: string; amount: Decimal; merchantReference: string | null; now: Date }[],
-): Promise<{ payment: Payment; created: boolean }[]> {
+export async function lockOrCreatePayments(tx: Tx, inputs: readonly PaymentToLock[]): Promise<{ payment: Payment; created: boolean }[]> {
   if (inputs.length === 0) return [];
+  if (inputs.length === 1) return [await lockOrCreateOne(tx, inputs[0]!)];
   const rows = inputs.map((i) => ({
     id: newId('pay', i.now),
     merchantId: i.merchantId,
@@ -259,74 +158,46 @@ export async function lockOrCreatePayments(
   });
 }
 
-/**
- * Saves the outcome of one event on a locked payment, in one statement: the derived state
- * and facts (under the optimistic `version`; the row is locked, so a mismatch means a bug
- * and throws an Error), the event's new operation reports, and one transition row per
- * status move (`from: null → pending` first when the payment was just `created`), all
- * with `cause`. `touch` false keeps `updatedAt` (a stale event that only added facts).
- */
-export async function savePaymentOutcome(
-  tx: Tx,
-  p: Payment,
-  input: { outcome: Outcome; created: boolean; cause: string; merchantReference: string | null; now: Date; touch: boolean },
-): Promise<Payment> {
-  const s = input.outcome.state;
-  const steps = [...(input.created ? [{ from: null, to: 'pending' as PaymentStatus }] : []), ...input.outcome.steps].map((x, n) => ({ ...x, n }));
-  const ops = input.outcome.newOperations.map((o) => ({
-    kind: o.kind,
-    reference: o.reference,
-    outcome: o.outcome,
-    amount: o.amount === null ? null : toMinorText(o.amount),
-  }));
-  const [row] = await tx<PaymentDbRow[]>`
-    with saved as (
-      update gw.payments
-         set status = ${s.status},
-             amount = ${toMinorText(s.amount)},
-             reported_amount = ${toMinorText(s.reportedAmount)},
-             captured_amount = ${toMinorText(s.capturedAmount)},
-             refunded_amount = ${toMinorText(s.refundedAmount)},
-             charged_back_amount = ${toMinorText(s.chargedBackAmount)},
-             over_refunded_amount = ${toMinorText(s.overRefundedAmount)},
-             reported_captured = ${toMinorText(s.reportedCaptured)},
-             reported_refunded = ${toMinorText(s.reportedRefunded)},
-             merchant_reference = coalesce(merchant_reference, ${input.merchantReference}),
-             version = version + 1,
-             updated_at = case when ${input.touch} then ${input.now}::timestamptz else updated_at end
-       where id = ${p.id} and version = ${p.version}
-       returning *
-    ), ops as (
-      insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, amount, cause, at)
-      select ${p.id}, x.kind, x.reference, x.outcome, x.amount::bigint, ${input.cause}, ${input.now}
-        from json_to_recordset(${tx.json(ops)}::json) as x(kind text, reference text, outcome text, amount text)
-      on conflict (payment_id, kind, psp_reference, outcome) do nothing
-    ), moves as (
-      insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
-      select ${p.id}, x."from", x."to", ${input.cause}, ${input.now}
-        from json_to_recordset(${tx.json(steps)}::json) as x("from" text, "to" text, n int)
-       order by x.n
-    )
-    select * from saved`;
-  if (!row) throw new Error(`payment ${p.id} changed under its lock (version ${p.version})`);
-  const added = input.outcome.newOperations.map((o) => ({ ...o, cause: input.cause, at: input.now }));
-  return toPayment(row, [...p.operations, ...added]);
+async function lockOrCreateOne(tx: Tx, input: PaymentToLock): Promise<{ payment: Payment; created: boolean }> {
+  const lock = async (): Promise<Payment | undefined> => {
+    const [row] = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
+      select p.*, ${OPS_JSON(tx)}
+        from gw.payments p
+       where p.source_id = ${input.sourceId} and p.psp_reference = ${input.pspReference}
+         for update of p`;
+    return row && toPayment(row, row.ops.map(toOperation));
+  };
+  const existing = await lock();
+  if (existing) return { payment: existing, created: false };
+  const amount = toMinorText(input.amount);
+  const [inserted] = await tx<PaymentDbRow[]>`
+    insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, reported_amount, currency,
+                             merchant_reference, created_at, updated_at)
+    values (${newId('pay', input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.pspReference}, 'pending',
+            ${amount}, ${amount}, ${input.currency}, ${input.merchantReference}, ${input.now}, ${input.now})
+    on conflict (source_id, psp_reference) do nothing
+    returning *`;
+  if (inserted) return { payment: toPayment(inserted, []), created: true };
+  return { payment: (await lock())!, created: false };
+}
+
+/** What {@link savePaymentOutcomes} writes; amounts in minor units. */
+export interface PaymentOutcomes {
+  /** Each payment's final state, under the `version` it was locked at. */
+  payments: { id: string; version: number; state: PaymentState; merchantReference: string | null; updatedAt: Date }[];
+  /** New operation reports; one already recorded is skipped. */
+  operations: { paymentId: string; report: OperationReport; cause: string; at: Date }[];
+  /** Status moves, appended in the order given. */
+  transitions: { paymentId: string; from: PaymentStatus | null; to: PaymentStatus; cause: string; at: Date }[];
 }
 
 /**
- * {@link savePaymentOutcome} for a batch, in ONE statement: each payment's final state (under
- * the `version` it was locked at; throws an Error if any row changed under its lock), every
- * new operation report and every transition row, each with its own cause and in the order
- * given. Amounts in minor units.
+ * Saves what applying reports did to locked payments, in ONE statement: each payment's state
+ * (version + 1; `merchantReference` kept if already set), its new operation reports and its
+ * transition rows, each with its own cause. Throws an Error if a payment's `version` is not
+ * the one given (the row is locked, so that is a bug).
  */
-export async function savePaymentOutcomes(
-  tx: Tx,
-  input: {
-    payments: { id: string; version: number; state: PaymentState; merchantReference: string | null; updatedAt: Date }[];
-    operations: { paymentId: string; report: OperationReport; cause: string; at: Date }[];
-    transitions: { paymentId: string; from: PaymentStatus | null; to: PaymentStatus; cause: string; at: Date }[];
-  },
-): Promise<void> {
+export async function savePaymentOutcomes(tx: Tx, input: PaymentOutcomes): Promise<void> {
   if (input.payments.length === 0) return;
   const payments = input.payments.map((p) => ({
     id: p.id,
@@ -391,24 +262,26 @@ export async function savePaymentOutcomes(
   if (row!.saved !== payments.length) throw new Error(`${payments.length - row!.saved} payment(s) changed under their lock`);
 }
 
+/** The merchant's payment locked `for update`, or undefined. */
+export async function lockPayment(tx: Tx, merchantId: string, id: string): Promise<Payment | undefined> {
+  // Read in a second statement: one that waited for the lock sees the payment row's new
+  // version but its operations as of the statement's start.
+  const [row] = await tx<{ id: string }[]>`select id from gw.payments where id = ${id} and merchant_id = ${merchantId} for update`;
+  return row ? getPayment(tx, merchantId, row.id) : undefined;
+}
+
 /**
- * Appends audit rows: one per status move, with the inbound event (or API request) that
- * caused it. {@link savePaymentOutcome} does this itself; this is for callers that move a
- * payment by other means.
+ * Gives a payment created with a provisional reference (`pending:<operation id>`) its real
+ * PSP reference, so the webhooks that name it find it. Returns false when the payment
+ * already has a real reference (nothing changed).
  */
-export async function insertTransitions(
-  tx: Tx,
-  paymentId: string,
-  steps: { from: PaymentStatus | null; to: PaymentStatus }[],
-  cause: string,
-  at: Date,
-): Promise<void> {
-  if (steps.length === 0) return;
-  await tx`
-    insert into gw.payment_transitions (payment_id, from_status, to_status, cause, at)
-    select ${paymentId}, x."from", x."to", ${cause}, ${at}
-      from json_to_recordset(${tx.json(steps.map((x, n) => ({ ...x, n })))}::json) as x("from" text, "to" text, n int)
-     order by x.n`;
+export async function resolvePendingReference(tx: Tx, paymentId: string, pspReference: string): Promise<boolean> {
+  const rows = await tx`
+    update gw.payments
+       set psp_reference = ${pspReference}
+     where id = ${paymentId} and psp_reference like 'pending:%'
+    returning id`;
+  return rows.length > 0;
 }
 
 /** One of the merchant's payments with its operations, or undefined. */

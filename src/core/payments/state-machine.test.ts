@@ -1,15 +1,8 @@
 import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  initialPaymentState,
-  isKnownStep,
-  next,
-  type Outcome,
-  type PaymentEvent,
-  type PaymentState,
-  type Posting,
-} from './state-machine.js';
+import { initialPaymentState, type PaymentState } from './payment-state.js';
+import { isKnownStep, next, type Outcome, type PaymentEvent, type Posting } from './state-machine.js';
 
 const d = (v: number | string | bigint): Decimal => new Decimal(typeof v === 'bigint' ? v.toString() : v);
 

@@ -1,67 +1,14 @@
+// A payment's state machine: what a PSP event does to a payment (`next`), the status moves
+// it implies, the ledger postings and the merchant-facing events. Pure: no I/O, no clock.
 import { Decimal } from 'decimal.js';
-
-/** A payment's status (DESIGN.md "Payment states"). */
-export type PaymentStatus =
-  | 'pending'
-  | 'authorized'
-  | 'captured'
-  | 'partially_refunded'
-  | 'refunded'
-  | 'failed'
-  | 'voided'
-  | 'disputed'
-  | 'charged_back';
-
-/** Every status, in the order the README's state table lists them. */
-export const PAYMENT_STATUSES: readonly PaymentStatus[] = [
-  'pending', 'authorized', 'captured', 'partially_refunded', 'refunded', 'failed', 'voided', 'disputed', 'charged_back',
-];
-
-/** What a payment is made of: one authorization, any number of captures, refunds and disputes, a void. */
-export type OperationKind = 'authorization' | 'capture' | 'refund' | 'void' | 'dispute';
-
-/**
- * How an operation ended, as its PSP reported it. Money operations go `pending` →
- * `succeeded` → `failed` (a failure after success is a reversal: Adyen CAPTURE_FAILED,
- * REFUND_FAILED, a Stripe refund that fails); disputes go `open` → `won` | `lost` →
- * `reversed` (a lost dispute whose funds came back: Adyen CHARGEBACK_REVERSED).
- */
-export type OperationOutcome = 'pending' | 'succeeded' | 'failed' | 'open' | 'won' | 'lost' | 'reversed';
-
-/**
- * The rank of each outcome: an operation's outcome is the highest-ranked one reported for
- * it, whatever order the reports arrived in (a late `succeeded` never undoes a `failed`).
- */
-export const OUTCOME_RANK: Readonly<Record<OperationOutcome, number>> = {
-  pending: 0,
-  succeeded: 1,
-  failed: 2,
-  open: 1,
-  won: 2,
-  lost: 3,
-  reversed: 4,
-};
-
-/**
- * One report of one operation: a row of `gw.payment_operations`. `reference` is the
- * operation's own PSP reference (Stripe `re_…`/`dp_…`, Adyen modification pspReference;
- * the payment's own reference for its authorization and void). Amount in minor units,
- * null when the PSP did not give one.
- */
-export interface OperationReport {
-  kind: OperationKind;
-  reference: string;
-  outcome: OperationOutcome;
-  amount: Decimal | null;
-}
-
-/** An operation as the payment sees it: its highest-ranked outcome and largest amount. */
-export interface Operation {
-  kind: OperationKind;
-  reference: string;
-  outcome: OperationOutcome;
-  amount: Decimal | null;
-}
+import {
+  derivePaymentState,
+  type OperationKind,
+  type OperationOutcome,
+  type OperationReport,
+  type PaymentState,
+  type PaymentStatus,
+} from './payment-state.js';
 
 /**
  * What a PSP event says, PSP-neutral (minor units throughout):
@@ -86,7 +33,7 @@ export interface PaymentEvent {
  * names no operation of its own (the report is then about the payment's own PSP reference,
  * with the event's `amount`). Cumulative kinds (`captured`, `refunded`) report totals instead.
  */
-export const EVENT_KINDS = {
+const EVENT_KINDS = {
   authorized: { operation: { kind: 'authorization', outcome: 'succeeded' } },
   failed: { operation: { kind: 'authorization', outcome: 'failed' } },
   voided: { operation: { kind: 'void', outcome: 'succeeded' } },
@@ -102,33 +49,7 @@ export const EVENT_KINDS = {
 } as const satisfies Record<string, { operation: { kind: OperationKind; outcome: OperationOutcome } | null }>;
 
 /** A normalized event's kind; see {@link EVENT_KINDS}. */
-export type PaymentEventKind = keyof typeof EVENT_KINDS;
-
-/**
- * A payment's state: what it is made of (amount, the PSPs' cumulative floors, operation
- * reports) and what derives from it (status and amounts, all minor units).
- */
-export interface PaymentState {
-  status: PaymentStatus;
-  /** The payment's amount: the largest reported, at least what was captured. */
-  amount: Decimal;
-  /** The largest payment amount a PSP reported (0: none yet). */
-  reportedAmount: Decimal;
-  /** Net captured: captures that succeeded and were not reversed (or the implied capture of a refund). */
-  capturedAmount: Decimal;
-  /** Net refunded, at most capturedAmount. */
-  refundedAmount: Decimal;
-  /** Lost disputes not reversed, at most captured − refunded. */
-  chargedBackAmount: Decimal;
-  /** Refunds reported beyond what was captured: recorded and flagged, never posted. */
-  overRefundedAmount: Decimal;
-  /** The largest cumulative captured total a PSP reported. */
-  reportedCaptured: Decimal;
-  /** The largest cumulative refunded total a PSP reported. */
-  reportedRefunded: Decimal;
-  /** Every operation report the payment has (one per operation and outcome). */
-  operations: OperationReport[];
-}
+type PaymentEventKind = keyof typeof EVENT_KINDS;
 
 /** A ledger movement an event causes (DESIGN.md "Ledger postings"), minor units. */
 export interface Posting {
@@ -165,7 +86,7 @@ export interface Outcome {
  * event the move emits (null: the move is announced by a posting's event instead, see
  * {@link POSTING_EVENTS}). A move not in this table is a bug (the property tests check).
  */
-export const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<PaymentStatus, string | null>>>> = {
+const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<PaymentStatus, string | null>>>> = {
   pending: { authorized: 'payment.authorized', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
   authorized: { captured: 'payment.captured', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
   captured: {
@@ -211,7 +132,7 @@ export const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<PaymentS
 };
 
 /** The merchant-facing event each posting kind emits when no status move announced it. */
-export const POSTING_EVENTS: Readonly<Record<Posting['kind'], string | null>> = {
+const POSTING_EVENTS: Readonly<Record<Posting['kind'], string | null>> = {
   capture: 'payment.captured',
   capture_reversal: 'payment.capture_failed',
   refund: null, // payment.partially_refunded or payment.refunded, by the resulting amounts
@@ -220,121 +141,8 @@ export const POSTING_EVENTS: Readonly<Record<Posting['kind'], string | null>> = 
   dispute_loss_reversal: 'payment.dispute_won',
 };
 
-/** A new payment's state: pending, nothing captured, `amount` minor units. */
-export function initialPaymentState(amount: Decimal = new Decimal(0)): PaymentState {
-  const zero = new Decimal(0);
-  return {
-    status: 'pending',
-    amount,
-    reportedAmount: amount,
-    capturedAmount: zero,
-    refundedAmount: zero,
-    chargedBackAmount: zero,
-    overRefundedAmount: zero,
-    reportedCaptured: zero,
-    reportedRefunded: zero,
-    operations: [],
-  };
-}
-
-/** A payment's operations: its reports folded per (kind, reference) by {@link OUTCOME_RANK}. */
-export function foldOperations(reports: readonly OperationReport[]): Operation[] {
-  const byKey = new Map<string, Operation>();
-  for (const r of reports) {
-    const key = `${r.kind}\u0000${r.reference}`;
-    const op = byKey.get(key);
-    if (!op) {
-      byKey.set(key, { ...r });
-      continue;
-    }
-    if (OUTCOME_RANK[r.outcome] > OUTCOME_RANK[op.outcome]) op.outcome = r.outcome;
-    if (r.amount && (!op.amount || r.amount.greaterThan(op.amount))) op.amount = r.amount;
-  }
-  return [...byKey.values()];
-}
-
-const ZERO = new Decimal(0);
-const sum = (ops: Operation[], kind: OperationKind, outcomes: OperationOutcome[]): Decimal =>
-  ops
-    .filter((o) => o.kind === kind && outcomes.includes(o.outcome))
-    .reduce((acc, o) => acc.plus(o.amount ?? ZERO), ZERO);
-
-/**
- * Derives status and amounts from what a payment is made of. A function of the final set of
- * reports and floors only, which is what makes processing order-independent:
- *
- * - captured gross = max(reported cumulative, Σ captures succeeded or failed) − Σ captures failed
- *   (a failed capture is subtracted whether the floor or its own success counted it);
- * - refunded gross likewise over refunds;
- * - captured = captured gross once any capture is known (a succeeded or failed capture, or a
- *   cumulative total); before that a refund implies its capture: min(refunded gross, the
- *   reported amount, or all of it while no amount is known);
- * - refunded = min(refunded gross, captured); the rest is the over-refund, flagged, never posted;
- * - charged back = min(Σ disputes lost (amount, else all that is left), captured − refunded);
- * - status: an open dispute → disputed; money charged back → charged_back; money captured →
- *   captured / partially_refunded / refunded; else voided, failed, authorized, pending, in that
- *   precedence (money already captured wins over a later failure or void).
- */
-export function derivePaymentState(
-  base: Pick<PaymentState, 'reportedAmount' | 'reportedCaptured' | 'reportedRefunded' | 'operations'>,
-): PaymentState {
-  const ops = foldOperations(base.operations);
-  const nonNeg = (d: Decimal): Decimal => Decimal.max(d, ZERO);
-  const capturedGross = nonNeg(
-    Decimal.max(base.reportedCaptured, sum(ops, 'capture', ['succeeded', 'failed'])).minus(sum(ops, 'capture', ['failed'])),
-  );
-  const refundedGross = nonNeg(
-    Decimal.max(base.reportedRefunded, sum(ops, 'refund', ['succeeded', 'failed'])).minus(sum(ops, 'refund', ['failed'])),
-  );
-  // Until anything is known about captures, a refund implies its capture (it arrived first),
-  // up to the payment's amount (all of it while the amount is unknown). Once a capture is
-  // known, captured is what the captures say and a refund beyond it is an over-refund.
-  const capturesKnown =
-    base.reportedCaptured.greaterThan(0) || ops.some((o) => o.kind === 'capture' && (o.outcome === 'succeeded' || o.outcome === 'failed'));
-  const bound = base.reportedAmount.greaterThan(0) ? base.reportedAmount : refundedGross;
-  const captured = capturesKnown ? capturedGross : Decimal.min(refundedGross, bound);
-  const refunded = Decimal.min(refundedGross, captured);
-  const left = captured.minus(refunded);
-  const lost = ops
-    .filter((o) => o.kind === 'dispute' && o.outcome === 'lost')
-    .reduce((acc, o) => acc.plus(o.amount ?? left), ZERO);
-  const chargedBack = Decimal.min(lost, left);
-  const amount = Decimal.max(base.reportedAmount, captured);
-
-  const has = (kind: OperationKind, outcomes: OperationOutcome[]): boolean =>
-    ops.some((o) => o.kind === kind && outcomes.includes(o.outcome));
-  let status: PaymentStatus;
-  if (has('dispute', ['pending', 'open'])) status = 'disputed';
-  else if (chargedBack.greaterThan(0)) status = 'charged_back';
-  else if (captured.greaterThan(0)) {
-    status = refunded.isZero() ? 'captured' : refunded.lessThan(captured) ? 'partially_refunded' : 'refunded';
-  } else if (has('void', ['succeeded'])) status = 'voided';
-  else if (has('authorization', ['failed'])) status = 'failed';
-  else if (
-    has('authorization', ['succeeded']) ||
-    ops.some((o) => o.kind === 'capture' || o.kind === 'refund' || o.kind === 'dispute') ||
-    base.reportedCaptured.greaterThan(0) ||
-    base.reportedRefunded.greaterThan(0)
-  ) {
-    status = 'authorized';
-  } else status = 'pending';
-
-  return {
-    status,
-    amount,
-    reportedAmount: base.reportedAmount,
-    capturedAmount: captured,
-    refundedAmount: refunded,
-    chargedBackAmount: chargedBack,
-    overRefundedAmount: refundedGross.minus(refunded),
-    reportedCaptured: base.reportedCaptured,
-    reportedRefunded: base.reportedRefunded,
-    operations: base.operations,
-  };
-}
-
 /** The operation report an event carries, if any; `pspReference` is the payment's own reference. */
-export function operationReportOf(event: PaymentEvent, pspReference: string): OperationReport | undefined {
+function operationReportOf(event: PaymentEvent, pspReference: string): OperationReport | undefined {
   if (event.operation) {
     return { ...event.operation, amount: event.operation.amount ?? null };
   }
@@ -343,10 +151,11 @@ export function operationReportOf(event: PaymentEvent, pspReference: string): Op
   return { kind: implied.kind, reference: pspReference, outcome: implied.outcome, amount: event.amount ?? null };
 }
 
+const ZERO = new Decimal(0);
 const MONEY: ReadonlySet<PaymentStatus> = new Set(['captured', 'partially_refunded', 'refunded', 'disputed', 'charged_back']);
 
 /** The status moves from `from` to `to`, with the implied steps (pending → authorized → captured …). */
-export function stepsBetween(from: PaymentStatus, to: PaymentStatus, captured: boolean): { from: PaymentStatus; to: PaymentStatus }[] {
+function stepsBetween(from: PaymentStatus, to: PaymentStatus, captured: boolean): { from: PaymentStatus; to: PaymentStatus }[] {
   const steps: { from: PaymentStatus; to: PaymentStatus }[] = [];
   let cur = from;
   const go = (s: PaymentStatus): void => {
@@ -425,14 +234,6 @@ export function next(state: PaymentState, event: PaymentEvent, pspReference = 'p
     !same(state.reportedCaptured, derived.reportedCaptured) ||
     !same(state.reportedRefunded, derived.reportedRefunded);
   return { state: derived, steps, postings, newOperations, events, stale, factsChanged };
-}
-
-/** Same as {@link next}; the name the skeleton used. */
-export const applyPaymentEvent = next;
-
-/** The merchant-facing event types of an outcome (also in `outcome.events`). */
-export function emittedEventTypes(outcome: Outcome): string[] {
-  return outcome.events;
 }
 
 /** Whether a step is in the state table {@link TRANSITIONS}. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
-import type { OperationKind, OperationOutcome } from '../../core/payments/state-machine.js';
+import type { OperationKind, OperationOutcome } from '../../core/payments/payment-state.js';
 import { isOperationId, OPERATION_METADATA_KEY } from '../../core/payments/operation-ids.js';
 import type { Normalized, NormalizedEvent } from './types.js';
 

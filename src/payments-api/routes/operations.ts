@@ -1,6 +1,7 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { NotFoundError } from '../../core/errors.js';
-import { getPayment, operationsView } from '../../core/payments/payment-store.js';
+import { getPayment } from '../../core/payments/payment-store.js';
+import { operationsView } from '../../core/payments/payment-view.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, idParam, isoTimestamp, jsonResponse, merchantAuth, problems } from '../../core/http/openapi.js';
 
