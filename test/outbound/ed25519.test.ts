@@ -1,5 +1,5 @@
 // Optional `v1a` (Ed25519) signing per endpoint (src/outbound/endpoints/endpoint-ed25519.ts,
-// sql/0012_endpoint_ed25519.sql): deliveries carry a v1a signature that verifies with the
+// sql/0012_endpoint_options.sql): deliveries carry a v1a signature that verifies with the
 // endpoint's public key, beside the v1 ones that the `standardwebhooks` package verifies.
 // Real database, real receiver on 127.0.0.1, the delivery task called as the worker would.
 import { Webhook } from 'standardwebhooks';

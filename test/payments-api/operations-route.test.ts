@@ -1,4 +1,4 @@
-// GET /v1/payments/{id}/operations (src/core/http/routes/operations.ts), mounted here the way
+// GET /v1/payments/{id}/operations (src/payments-api/routes/operations.ts), mounted here the way
 // the lead mounts it in createApp: behind requireMerchant, beside the payment routes.
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
