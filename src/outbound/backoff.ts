@@ -1,22 +1,14 @@
-/**
- * Retry policy for outbound deliveries: the schedule, jitter, how a response status is
- * classified, and `Retry-After` parsing. Pure functions, no I/O.
- */
-/** Jitter spreads retries of a burst of failures so they do not hit the endpoint together. */
+// Retry policy for outbound deliveries: schedule, jitter, status classes, `Retry-After`. Pure, no I/O.
+/** ±20 %, so a burst of failures does not retry in step. */
 const JITTER = 0.2;
 
 /**
- * Delay in **milliseconds** before retry number `retryNumber` (1 = the first retry):
- * `schedule[retryNumber - 1]` seconds with uniform ±20 % jitter, rounded to an integer.
+ * Delay in **ms** before retry `retryNumber` (1 = the first): `schedule[retryNumber - 1]` seconds ±20 %, rounded.
  *
- * @param schedule Delays in seconds, e.g. DEFAULT_RETRY_SCHEDULE_SECONDS (src/core/config.ts).
+ * @param schedule Delays in **seconds**, e.g. DEFAULT_RETRY_SCHEDULE_SECONDS (src/core/config.ts).
  * @param random Source in [0, 1); injectable for tests.
- * @returns The delay in ms, or `undefined` when the schedule is exhausted (or
- *   `retryNumber` is not a positive integer): the message has failed.
- *
- * @example
- * retryDelayMs(1, DEFAULT_RETRY_SCHEDULE_SECONDS, () => 0.5); // 5000
- * retryDelayMs(8, DEFAULT_RETRY_SCHEDULE_SECONDS); // undefined
+ * @returns undefined when the schedule is exhausted (the message has failed) or `retryNumber` is not a positive integer.
+ * @example retryDelayMs(1, DEFAULT_RETRY_SCHEDULE_SECONDS, () => 0.5); // 5000
  */
 export function retryDelayMs(
   retryNumber: number,
@@ -30,24 +22,12 @@ export function retryDelayMs(
   return Math.round(seconds * 1000 * factor);
 }
 
-/**
- * What a delivery response means for the message:
- * - `success`: delivered;
- * - `retry`: retry on the schedule;
- * - `throttle`: retry, honouring `Retry-After` when present;
- * - `gone`: disable the endpoint now.
- */
+/** `success`: delivered; `retry`: on the schedule; `throttle`: retry honouring `Retry-After`; `gone`: disable the endpoint. */
 export type ResponseClass = 'success' | 'retry' | 'throttle' | 'gone';
 
 /**
- * Classifies an HTTP status per the Standard Webhooks delivery policy: 2xx `success`;
- * 410 `gone`; 429, 502, 503 and 504 `throttle`; everything else `retry` — including 3xx,
- * because redirects are never followed (a redirect to an internal host would bypass the SSRF
- * guard).
- *
- * @example
- * classifyStatus(204); // 'success'
- * classifyStatus(503); // 'throttle'
+ * Classifies a delivery's HTTP status (Standard Webhooks delivery policy): 2xx `success`, 410 `gone`,
+ * 429/502/503/504 `throttle`, else `retry`: 3xx too, as redirects are never followed (one could bypass the SSRF guard).
  */
 export function classifyStatus(status: number): ResponseClass {
   if (status >= 200 && status <= 299) return 'success';
@@ -71,16 +51,10 @@ const ASCTIME_DATE = new RegExp(
 );
 
 /**
- * Parses a `Retry-After` header (RFC 9110 §10.2.3) into a wait in **milliseconds** from
- * `now`, clamped to [0, `maxMs`]. Accepts delta-seconds (`120`) and all three HTTP-date
- * forms of RFC 9110 §5.6.7 (IMF-fixdate, obsolete RFC 850 and asctime, all read as UTC);
- * a date in the past gives 0.
+ * A `Retry-After` header (RFC 9110 §10.2.3: delta-seconds or any §5.6.7 HTTP-date, read as UTC) as a wait in
+ * **ms** from `now`, clamped to [0, `maxMs`]; undefined when absent or invalid.
  *
- * @returns The wait in ms, or `undefined` when the header is absent or invalid.
- *
- * @example
- * parseRetryAfterMs('120', now, 3_600_000); // 120000
- * parseRetryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT', now, 3_600_000);
+ * @example parseRetryAfterMs('120', now, 3_600_000); // 120000
  */
 export function parseRetryAfterMs(value: string | undefined, now: Date, maxMs: number): number | undefined {
   if (value === undefined) return undefined;
@@ -107,10 +81,7 @@ function parseHttpDate(s: string, now: Date): number | undefined {
   return undefined;
 }
 
-/**
- * RFC 9110 §5.6.7: a two-digit year that looks more than 50 years in the future is the
- * most recent past year with the same last two digits.
- */
+/** RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is the latest past year with those digits. */
 function fullYear(twoDigits: number, now: Date): number {
   const current = now.getUTCFullYear();
   let year = current - (current % 100) + twoDigits;

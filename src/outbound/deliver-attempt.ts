@@ -26,9 +26,8 @@ interface SigningKeys {
 }
 
 /**
- * The signing keys of a loaded message's endpoint, decrypted (and imported). Throws a
- * SecretUnreadableError, logged at error with the endpoint, when the master key cannot
- * open them: the job fails, and the log says why rather than a bare OperationError.
+ * The signing keys of a loaded message's endpoint, decrypted and imported. Throws SecretUnreadableError, logged
+ * with the endpoint, when the master key cannot open them, so the failed job's log says why.
  */
 export async function decryptSecrets(deps: Deps, m: DeliveryRow): Promise<SigningKeys> {
   try {
@@ -51,11 +50,9 @@ export interface Sent {
 }
 
 /**
- * Signs and POSTs one attempt per CONTRACT.md "Outbound webhooks" (Standard Webhooks
- * headers with every active secret, the message id as `webhook-id`, the configured timeout,
- * no redirects) and reports it to the metrics. `secrets`: the keys already being decrypted
- * for a batch; without them the message's own are decrypted. Never throws for the
- * endpoint's failures; throws SecretUnreadableError when the keys cannot be opened.
+ * Signs (every active secret, the message id as `webhook-id`) and POSTs one attempt (CONTRACT.md "Outbound
+ * webhooks"), and reports it to the metrics. `secrets`: the batch's keys, already being decrypted; by default
+ * the message's own. Never throws for the endpoint's failures, only SecretUnreadableError for unopenable keys.
  */
 export async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Promise<SigningKeys>): Promise<Sent> {
   const { config } = deps;
@@ -67,7 +64,7 @@ export async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Prom
     body: m.payload,
     secrets: signing.secrets,
     ed25519Keys: signing.ed25519Keys,
-    // node:crypto's HMAC when the process lends it: the same bytes, without a thread-pool job per signature
+    // node:crypto's HMAC when the process lends it: no thread-pool job per signature
     ...(deps.hmac ? { hmacSha256: (key: Uint8Array, data: Uint8Array) => deps.hmac!.hmac('SHA-256', key, data) } : {}),
   });
   const outcome: DispatchOutcome = await dispatch({

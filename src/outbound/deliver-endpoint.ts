@@ -18,20 +18,15 @@ const SUCCESS_FLUSH = 50;
 type PutOff = (rest: readonly DeliveryItem[], at: number, jitterMs: number, hold?: boolean) => Promise<void>;
 
 /**
- * Delivers `items` (all to one endpoint, loaded together); returns the jobs of those not
- * started before `deadline` (ms since the epoch).
+ * Delivers `items` (all to one endpoint, loaded together). A disabled or deleted endpoint's messages fail unsent.
+ * Put off unsent and uncounted: an `ordered` message whose payment has an older one pending (until just after
+ * that one's next attempt); all while the circuit is open; all but the probe after the cool-down; the unsent
+ * rest when a slow endpoint's slots are taken (EndpointSlots), rather than hold a worker. Otherwise up to
+ * `max_in_flight` lanes send (one, admitting each attempt, under a rate limit). Successes on an endpoint with no
+ * failure streak are recorded {@link SUCCESS_FLUSH} per statement, other outcomes one by one with its health.
  *
- * A disabled or deleted endpoint's messages fail unsent. Put off unsent and uncounted: on an
- * `ordered` endpoint, a message whose payment has an older message still pending (until
- * just after that one's next attempt); every attempt while the circuit is open; after the
- * cool-down, all but the one that claims the probe. With a rate limit, attempts are admitted
- * one at a time, and once one is put off the rest follow it. When the endpoint already has
- * `max_in_flight` deliveries from this process and is slow (EndpointSlots), the attempts not
- * yet sent are put off a few seconds rather than holding a worker. Otherwise up to
- * `max_in_flight` lanes send in parallel; successes on an endpoint with no failure streak are
- * recorded {@link SUCCESS_FLUSH} at a time in one statement, every other outcome on its own
- * with the endpoint's health (deliver-outcome.ts). After a failure, the attempts not yet sent
- * are returned, for a new job that reloads the endpoint's state.
+ * @returns The jobs not started before `deadline` (epoch ms) or left after a failure, for a new job that
+ *   reloads the endpoint's state.
  */
 export async function deliverToEndpoint(
   deps: Deps,
@@ -56,7 +51,6 @@ export async function deliverToEndpoint(
       });
       if (hold) await holdEndpoint(tx, ep.endpoint_id, new Date(at));
     });
-  // Ordered endpoint: a message whose payment has an older one still pending waits for that one's next attempt.
   const waiting = items.filter((i) => i.m.waits);
   if (waiting.length > 0) {
     const until = Math.max(now.getTime(), ...waiting.map((i) => i.m.waits_until?.getTime() ?? now.getTime()));
@@ -100,7 +94,7 @@ export async function deliverToEndpoint(
       }
       if (ep.rate_limit_per_second !== null) {
         const put = await deliverGated(deps, item, slots, policy, putOff);
-        // Over the limit (or slow): the rest follow the first one put off, in one job.
+        // Over the limit (or slow): the rest follow the first one put off.
         if (put && queue.length > 0) await putOff(queue.splice(0), put.at, put.jitterMs);
         continue;
       }
@@ -108,8 +102,7 @@ export async function deliverToEndpoint(
       // jobs to the same endpoint hold them for milliseconds each.
       const release = slots ? await slots.acquire(ep.endpoint_id, ep.max_in_flight, BATCH_SLOT_WAIT_MS) : () => {};
       if (!release) {
-        // Its max_in_flight slots are taken and it is slow (or hanging), or as many attempts
-        // wait for it as it has slots: come back later rather than hold a worker.
+        // Slow, or as many attempts waiting as it has slots: come back later rather than hold a worker.
         slow = true;
         const rest = [item, ...queue.splice(0)];
         const { at, jitterMs, slow: hold } = comeBack(slots!, ep.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
@@ -135,8 +128,7 @@ export async function deliverToEndpoint(
         if (successes.length >= SUCCESS_FLUSH) flush();
       } else {
         if (sent.verdict !== 'success') {
-          // The endpoint is failing: what is not yet sent goes to a new job, which reloads
-          // the endpoint's state (its circuit may open now) instead of hammering it.
+          // Failing: the unsent go to a new job, which reloads the endpoint's state (its circuit may open).
           stopped = true;
           left.push(...queue.splice(0).map((i) => i.job));
         }
@@ -154,9 +146,8 @@ export async function deliverToEndpoint(
 }
 
 /**
- * One attempt through the endpoint's gate (open circuit's probe, rate limit) and slot, as a
- * single job makes it. Returns undefined when it was sent and recorded, or when and with what
- * jitter it was put off.
+ * One attempt through the endpoint's gate (circuit probe, rate limit) and a slot. Returns undefined when it was
+ * sent and recorded, else when (epoch ms) and with what jitter it was put off.
  */
 async function deliverGated(
   deps: Deps,
@@ -195,9 +186,8 @@ async function deliverGated(
 }
 
 /**
- * When attempts that EndpointSlots turned away come back (ms since the epoch, plus up to
- * `jitterMs`): for a slow or hanging endpoint, in a sixth to a third of the delivery
- * timeout (at most 2.5–5 s), so it is not hammered; for one that was only busy, in 100–200 ms.
+ * When attempts EndpointSlots turned away come back (epoch ms, plus up to `jitterMs`): for a slow or hanging
+ * endpoint, in a sixth to a third of the delivery timeout (at most 2.5–5 s); for one only busy, in 100–200 ms.
  */
 function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, nowMs: number): { at: number; jitterMs: number; slow: boolean } {
   if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100, slow: false };

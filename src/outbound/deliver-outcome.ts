@@ -38,13 +38,10 @@ export function logOutcome(deps: Deps, item: DeliveryItem, sent: Sent, nextAttem
 }
 
 /**
- * Records one attempt's outcome with the endpoint's health, the retry or the disabling it
- * causes (CONTRACT.md "Outbound webhooks"). A retry comes after the retry schedule's delay
- * for this attempt number (±20 % jitter), or a throttling answer's `Retry-After` when longer
- * (clamped to a day); past the schedule the message fails. A 410, or an endpoint that has
- * failed every attempt for SWITCHYARD_DISABLE_AFTER_SECONDS, disables the endpoint and
- * sends `endpoint.disabled` to the merchant's other endpoints; the disabling is reported to
- * the metrics after the commit. An attempt already recorded is not recorded again. Throws
+ * Records one attempt's outcome with the endpoint's health and the retry or disabling it causes (CONTRACT.md
+ * "Outbound webhooks"). A retry waits the schedule's delay, or a throttling answer's `Retry-After` if longer (at
+ * most a day); past the schedule the message fails. A 410, or SWITCHYARD_DISABLE_AFTER_SECONDS of failing every
+ * attempt, disables the endpoint and emits `endpoint.disabled`. An attempt already recorded is skipped. Throws
  * only on database errors.
  */
 export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, policy: HealthPolicy): Promise<void> {

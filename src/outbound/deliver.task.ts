@@ -14,35 +14,26 @@ const BATCH_CHUNK = 100;
 /** Options of {@link deliverMessages}. */
 interface BatchOptions {
   /**
-   * No attempt is started after this many ms from the call (those left are queued again as
-   * a new batch job, to run now), so that a job never runs long enough to look abandoned
-   * to the sweeper (src/core/jobs/recovery.ts). Default: no limit.
+   * No attempt starts after this many ms (the rest go to a new batch job, due now), so a job never looks
+   * abandoned to the sweeper (src/core/jobs/recovery.ts). Default: no limit.
    */
   budgetMs?: number;
 }
 
-/**
- * Makes attempt number `attempt` (1-based) of delivering message `messageId`: the batch
- * {@link deliverMessages} of one. Same contract.
- */
+/** Makes attempt `attempt` (1-based) of message `messageId`: {@link deliverMessages} of one job. */
 export async function deliverMessage(deps: Deps, job: DeliveryJob, slots?: EndpointSlots): Promise<void> {
   await deliverMessages(deps, [job], slots);
 }
 
 /**
- * Makes the delivery attempts `jobs` (each: attempt number `attempt`, 1-based, of message
- * `messageId`) per CONTRACT.md "Outbound webhooks": each message's bytes signed with every
- * active secret and POSTed (deliver-attempt.ts), then 2xx succeeds the message, 410 fails it
- * and disables the endpoint, anything else queues the next attempt on the retry schedule
- * (deliver-outcome.ts). A message is attempted once per call, at the lowest attempt number
- * asked for. Messages are loaded {@link BATCH_CHUNK} at a time in one query; each endpoint's
- * share goes through its gates and lanes (deliver-endpoint.ts), with `slots` shared by the
- * process's jobs. Attempts not started within `options.budgetMs`, or left after an
- * endpoint failed, are queued again as one batch job to run now.
+ * Makes the delivery attempts `jobs` ask for (each: attempt `attempt`, 1-based, of message `messageId`;
+ * CONTRACT.md "Outbound webhooks"), once per message at the lowest number asked. Messages load
+ * {@link BATCH_CHUNK} per query; each endpoint's share goes to deliverToEndpoint, with `slots` shared by the
+ * process's jobs. Attempts not started within `options.budgetMs`, or left after an endpoint failed, are queued
+ * again as one batch job due now.
  *
- * Idempotent: an attempt already recorded sends nothing; one whose job crashed before the
- * commit sends again (at least once). Throws only on infrastructure errors (the database),
- * so graphile-worker retries the job.
+ * Idempotent: a recorded attempt sends nothing; one whose job crashed before its commit sends again (at least
+ * once). Throws only on database errors, so graphile-worker retries the job.
  */
 export async function deliverMessages(
   deps: Deps,
@@ -57,8 +48,7 @@ export async function deliverMessages(
     disableAfterSeconds: config.SWITCHYARD_DISABLE_AFTER_SECONDS,
   };
   const deadline = Date.now() + (options.budgetMs ?? Infinity);
-  // One attempt per message: the lowest number asked for (a higher one for the same
-  // message is made later, by the retry this one schedules, or is already absorbed).
+  // A higher attempt of the same message comes from the retry this one schedules.
   const wanted = new Map<string, DeliveryJob>();
   for (const j of jobs) {
     const seen = wanted.get(j.messageId);
@@ -84,6 +74,5 @@ export async function deliverMessages(
     const leftovers = await Promise.all([...byEndpoint.values()].map((items) => deliverToEndpoint(deps, items, slots, policy, deadline)));
     for (const l of leftovers) left.push(...l);
   }
-  // Out of time: the rest goes on in a new job, now.
   if (left.length > 0) await enqueueDeliveryBatches(deps.sql, left);
 }

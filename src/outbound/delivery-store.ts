@@ -23,20 +23,12 @@ export interface DeliveryRow {
   secret_envelopes: string[];
   /** Envelope of the endpoint's Ed25519 private key when it signs `v1a` too, else null. */
   ed25519_envelope: string | null;
-  /**
-   * On an `ordered` endpoint, whether an older message of the same payment to it is still
-   * pending (this one must wait), and that message's next attempt time (the earliest, if several).
-   */
+  /** `ordered` endpoint: an older message of the same payment is pending (this one waits), and its earliest next attempt. */
   waits: boolean;
   waits_until: Date | null;
 }
 
-/**
- * The messages to deliver, with everything their attempts need (event payload, endpoint
- * state, ordering wait, the endpoint's unexpired secret envelopes newest first), in ONE
- * query: the pending ones among `messageIds` (others are left out: nothing is left to send
- * for them), in no particular order.
- */
+/** The pending ones among `messageIds`, with everything their attempts need, in one query, in no order. */
 export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now: Date): Promise<DeliveryRow[]> {
   if (messageIds.length === 0) return [];
   return tx<DeliveryRow[]>`
@@ -71,11 +63,8 @@ export async function failMessages(tx: Tx, messageIds: readonly string[]): Promi
 }
 
 /**
- * Puts attempts to one endpoint off to `retryAt`, uncounted (open circuit, rate limit, a
- * slow or busy endpoint, an ordered message waiting for its predecessor): their messages'
- * `next_attempt_at` is set, and they join the endpoint's put-off job for `retryAt`'s
- * time bucket ({@link enqueuePutOff}), so an endpoint that keeps turning attempts away has
- * one job coming back every few seconds, not one per attempt.
+ * Puts attempts to one endpoint off to `retryAt`, uncounted: sets `next_attempt_at` and adds them to the
+ * endpoint's put-off job for that time bucket ({@link enqueuePutOff}), so one job comes back, not one per attempt.
  */
 export async function postponeAttempts(
   tx: Tx,
@@ -89,9 +78,8 @@ export async function postponeAttempts(
 }
 
 /**
- * Holds an endpoint found slow or hanging until `until` (`held_until`, moved forward only):
- * until then emitEvent queues its new messages for `until` in its put-off job instead of a
- * first-attempt job now (sql/0014_endpoint_held_until.sql).
+ * Holds a slow or hanging endpoint until `until` (`held_until` only moves forward): meanwhile emitEvent queues its
+ * new messages in its put-off job for `until`, not a first-attempt job now.
  */
 export async function holdEndpoint(tx: Tx, endpointId: string, until: Date): Promise<void> {
   await tx`
@@ -99,10 +87,7 @@ export async function holdEndpoint(tx: Tx, endpointId: string, until: Date): Pro
      where id = ${endpointId} and (held_until is null or held_until < ${until})`;
 }
 
-/**
- * Locks a message for recording attempt `attempt`; false when it is no longer pending or
- * already counted that attempt (a job that ran twice).
- */
+/** Locks a message to record attempt `attempt`; false when it is no longer pending or already counted it (a job ran twice). */
 export async function lockUncountedAttempt(tx: Tx, messageId: string, attempt: number): Promise<boolean> {
   const rows = await tx`
     select id from gw.messages where id = ${messageId} and status = 'pending' and attempts < ${attempt} for update`;
@@ -127,10 +112,8 @@ export interface AttemptRecord {
 }
 
 /**
- * Records an attempt and moves its message in ONE statement: the attempt row is inserted
- * and the message updated only while the message is pending and has not counted this
- * attempt (so a job that runs twice records once). Returns false when it was already
- * recorded.
+ * Inserts the attempt row and moves its message in one statement, only while the message is pending and has not
+ * counted this attempt (a job that runs twice records once). False when it was already recorded.
  */
 export async function recordAttempt(tx: Tx, a: AttemptRecord): Promise<boolean> {
   const rows = await tx`
@@ -166,11 +149,8 @@ export interface SuccessRecord {
 }
 
 /**
- * Records many successful attempts in ONE statement, as {@link recordAttempt} records one
- * with `messageStatus: 'succeeded'`: each attempt row is inserted and its message marked
- * succeeded only while the message is pending and has not counted that attempt (so a job
- * that runs twice records once). Nothing about the endpoints changes (the caller uses it
- * for endpoints with no failure streak or open circuit).
+ * {@link recordAttempt} with `messageStatus: 'succeeded'` for many attempts in one statement. Endpoints are not
+ * touched: only for those with no failure streak or open circuit.
  *
  * @returns The ids of the messages recorded.
  */

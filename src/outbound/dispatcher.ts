@@ -1,8 +1,5 @@
-/**
- * (node) One HTTP attempt of an outbound webhook (STYLE habit 13): POST, no redirects, a hard
- * deadline, a capped response body, and network failures returned as data so every attempt
- * can be recorded.
- */
+// (node) One HTTP attempt of an outbound webhook: POST, no redirects, a hard deadline, a capped response body,
+// and network failures returned as data so every attempt can be recorded.
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { request, type Dispatcher } from 'undici';
@@ -20,37 +17,25 @@ export interface DispatchRequest {
   timeoutMs: number;
   /** Response body bytes kept (and read) at most; the rest is discarded unread. */
   maxResponseBytes: number;
-  /**
-   * The undici dispatcher to send through; production passes the shared
-   * `createGuardedAgent()` Agent. Defaults to undici's global dispatcher, which has **no**
-   * SSRF guard.
-   */
+  /** Production passes the shared `createGuardedAgent()`; the default, undici's global dispatcher, has **no** SSRF guard. */
   dispatcher?: Dispatcher;
 }
 
 /**
- * What happened to one attempt. `response`: any HTTP status (3xx included; redirects are
- * not followed), with the body truncated to `maxResponseBytes` bytes and decoded as UTF-8
- * (invalid sequences become U+FFFD) and header values joined with `, `. `error`: no
- * response — a short message such as `'timeout'`, `'connection refused'`,
- * `'connection reset'`, `'host does not resolve'` or `'blocked: 10.0.0.5 is private network
- * (RFC 1918)'`. `durationMs` is wall time in **milliseconds**.
+ * What happened to one attempt. `response`: any status (3xx included), body cut to `maxResponseBytes` and
+ * decoded as UTF-8, header values joined with `, `. `error`: no response, a short message such as `'timeout'`,
+ * `'connection refused'` or `'blocked: 10.0.0.5 is private network (RFC 1918)'`. `durationMs`: wall time, **ms**.
  */
 export type DispatchOutcome =
   | { kind: 'response'; status: number; body: string; headers: Record<string, string>; durationMs: number }
   | { kind: 'error'; error: string; durationMs: number };
 
 /**
- * POSTs one attempt with undici `request()`. Redirects are not followed (undici's `request`
- * follows none unless a redirect interceptor is composed in; `maxRedirections` is not set),
- * `headersTimeout`/`bodyTimeout` and an overall `AbortSignal.timeout` enforce `timeoutMs`,
- * and the body is streamed and the connection dropped once `maxResponseBytes` are read.
+ * POSTs one attempt with undici `request()`, which follows no redirect without a redirect interceptor;
+ * `headersTimeout`/`bodyTimeout` and an `AbortSignal.timeout` enforce `timeoutMs`; the connection is dropped
+ * once `maxResponseBytes` are read.
  *
  * @returns The outcome; never rejects for network, TLS, timeout or SSRF failures.
- *
- * @example
- * const outcome = await dispatch({ url, headers, body, timeoutMs: 15_000, maxResponseBytes: 64 * 1024, dispatcher: agent });
- * if (outcome.kind === 'response' && classifyStatus(outcome.status) === 'success') markDelivered();
  */
 export async function dispatch(req: DispatchRequest): Promise<DispatchOutcome> {
   const started = performance.now();

@@ -21,10 +21,8 @@ export interface HealthPolicy {
 }
 
 /**
- * Whether an attempt may go out now. `{ retryAt }` when the circuit is open (the time it
- * may probe again) or the endpoint's `rateLimitPerSecond` is used up this second (the next
- * second). When the circuit's cool-down has passed, exactly one caller claims the probe by
- * pushing `circuit_open_until` forward; the others wait for the probe's outcome.
+ * `'go'`, or `{ retryAt }` while the circuit is open (when it may probe) or this second's `rateLimitPerSecond` is
+ * used up (the next second). After the cool-down exactly one caller claims the probe; the others wait for it.
  */
 export async function admitAttempt(tx: Tx, ep: EndpointGate, now: Date, policy: HealthPolicy): Promise<'go' | { retryAt: Date }> {
   if (ep.circuitOpenUntil) {
@@ -41,10 +39,9 @@ export async function admitAttempt(tx: Tx, ep: EndpointGate, now: Date, policy: 
 }
 
 /**
- * Records an attempt's outcome on the endpoint. A success closes the circuit and clears the
- * failure streak. A failure extends the streak, opens the circuit after `circuitFailures` in
- * a row, and answers 'disable' once the endpoint has failed every attempt for
- * `disableAfterSeconds` (CONTRACT.md: 5 days).
+ * Records an attempt's outcome on the endpoint: a success closes the circuit and clears the failure streak; a
+ * failure extends it, opens the circuit after `circuitFailures` in a row, and answers 'disable' once every
+ * attempt has failed for `disableAfterSeconds`.
  */
 export async function recordAttemptHealth(
   tx: Tx,

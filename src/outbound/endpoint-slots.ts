@@ -1,12 +1,9 @@
 /**
- * Deliveries in flight per endpoint in this worker process (N processes allow up to
- * N × max_in_flight). A job takes a slot before it sends and gives it back after. When an
- * endpoint's `max_in_flight` slots are taken, a job for a fast endpoint waits briefly for
- * one, while a job for a slow or hanging endpoint is put off at once, so one bad endpoint
- * cannot hold the workers. Slow: recent attempts took longer than `slowMs` on average (an
- * exponentially weighted mean), or an attempt in flight has run longer than 20 × that mean
- * (at least 100 ms, at most `slowMs`; `slowMs` while the mean is unknown). While the mean is
- * unknown, at most `max` attempts wait for the slots; a further one is put off too.
+ * Deliveries in flight per endpoint in this worker process (N processes allow N × max_in_flight). When an
+ * endpoint's slots are taken, a job for a fast endpoint waits briefly, one for a slow or hanging endpoint is put
+ * off at once, so one bad endpoint cannot hold the workers. Slow: an exponentially weighted mean above `slowMs`,
+ * or an attempt in flight longer than 20 × that mean (100 ms to `slowMs`; `slowMs` while the mean is unknown).
+ * While the mean is unknown, at most `max` attempts wait; a further one is put off too.
  */
 export class EndpointSlots {
   private readonly started = new Map<string, Set<{ at: number }>>();
@@ -17,10 +14,8 @@ export class EndpointSlots {
    * @param slowMs an endpoint slower than this (ms) gets no waiting
    * @param maxWaitMs the longest a job waits for a slot of a fast endpoint (ms)
    * @param now the clock, ms
-   * @param maxPerEndpoint slots per endpoint at most, whatever its max_in_flight: the
-   *   runner passes a quarter of its concurrency, so that the attempts in flight to one
-   *   endpoint (each holding a worker until it ends, up to the delivery timeout when the
-   *   endpoint hangs) never take more than a quarter of the process's workers
+   * @param maxPerEndpoint slots per endpoint at most, whatever its max_in_flight: the runner passes a quarter of
+   *   its concurrency, so a hanging endpoint holds at most a quarter of the process's workers
    */
   constructor(
     private readonly slowMs = 500,
@@ -30,10 +25,8 @@ export class EndpointSlots {
   ) {}
 
   /**
-   * Takes a slot for `endpointId` if fewer than `maxInFlight` (and the constructor's
-   * maxPerEndpoint) are taken, or waits for one (fast endpoints only, at most `waitMs` ms,
-   * default the constructor's maxWaitMs). Resolves to the function that gives the slot
-   * back, or undefined when the job should be put off.
+   * Takes a slot for `endpointId` if fewer than `maxInFlight` (capped by maxPerEndpoint) are taken, or waits for
+   * one (fast endpoints only, at most `waitMs` ms). Resolves to the slot's release, or undefined: put the job off.
    */
   async acquire(endpointId: string, maxInFlight: number, waitMs = this.maxWaitMs): Promise<(() => void) | undefined> {
     const max = Math.min(maxInFlight, this.maxPerEndpoint);
@@ -42,9 +35,7 @@ export class EndpointSlots {
     if (inFlight.size < max) return this.take(endpointId, inFlight, { at: this.now() });
     if (this.isSlow(endpointId, inFlight)) return undefined;
     if (!this.meanMs.has(endpointId) && (this.waiters.get(endpointId)?.length ?? 0) >= max) return undefined;
-    // Waits until a slot is handed over, the wait is over, or the endpoint turns slow (its
-    // oldest attempt in flight passes slowMs): a hanging endpoint's jobs must not hold
-    // workers for the whole wait.
+    // Also stop waiting when the endpoint turns slow: a hanging endpoint's jobs must not hold workers all the wait.
     const started = this.now();
     const slot = await new Promise<{ at: number } | undefined>((resolve) => {
       const queue = this.waiters.get(endpointId) ?? [];
@@ -80,9 +71,8 @@ export class EndpointSlots {
   }
 
   /**
-   * True when `endpointId` is slow now (see the class): a job that {@link acquire} put off
-   * should then come back in seconds; otherwise the endpoint was only busy (its slots and
-   * waiting places taken by fast attempts), and a short delay will do.
+   * Whether `endpointId` is slow now (see the class): a job {@link acquire} put off then comes back in seconds;
+   * otherwise the endpoint was only busy, and a short delay will do.
    */
   isSlowNow(endpointId: string): boolean {
     const inFlight = this.started.get(endpointId);

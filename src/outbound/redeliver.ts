@@ -11,10 +11,8 @@ import { findEventMessage, reopenEventMessages, reopenFailedMessages, reopenMess
 export type RequeueRefusal = 'endpoint_not_found' | 'endpoint_disabled' | 'not_subscribed';
 
 /**
- * Emits an event to one endpoint only, whatever its `eventTypes` filter says, as emitEvents
- * would: for `webhook.test` (CONTRACT.md "Endpoints"). The caller has checked that the
- * endpoint is the merchant's and enabled, and holds its row lock. Undefined when the
- * merchant already used `dedupeKey`.
+ * Emits an event (`webhook.test`) to one endpoint only, whatever its `eventTypes`. The caller has checked that
+ * the endpoint is the merchant's and enabled, and holds its row lock. Undefined when `dedupeKey` was used.
  */
 export async function emitEventToEndpoint(
   tx: Tx,
@@ -27,16 +25,11 @@ export async function emitEventToEndpoint(
 }
 
 /**
- * Delivers an event again (`POST /v1/events/{id}/redeliver {"endpointId"?}`, CONTRACT.md
- * "Events and attempts"); the caller has checked that the event is the merchant's. Each
- * message is made pending and gets attempt `attempts + 1` now: past the retry schedule, that
- * one attempt only; an attempt of it running meanwhile absorbs the request.
- *
- * - Without `endpointId`: every message of the event whose endpoint is enabled.
- * - With `endpointId`: that endpoint's message; if it has none (created, enabled or
- *   subscribed after the event) and its `eventTypes` take the type, its first message is
- *   created now. Refused with `endpoint_not_found` (not the merchant's, or deleted),
- *   `endpoint_disabled`, or `not_subscribed`.
+ * Delivers an event again (`POST /v1/events/{id}/redeliver`); the caller has checked it is the merchant's. Its
+ * messages to enabled endpoints, or only the one to `endpointId` (created now if missing and its `eventTypes` take
+ * the type), are made pending with attempt `attempts + 1` queued now: past the retry schedule, that one only; an
+ * attempt running meanwhile absorbs it. Refused: `endpoint_not_found` (not the merchant's, or deleted),
+ * `endpoint_disabled`, `not_subscribed`.
  *
  * @returns The ids of the messages queued, oldest first (possibly none).
  */
@@ -66,11 +59,8 @@ export async function redeliverEvent(
 }
 
 /**
- * Recovers an endpoint after an outage (`POST /v1/endpoints/{id}/recover {"since"}`,
- * CONTRACT.md "Endpoints"): every `failed` message to it created at or after `since` gets
- * one more attempt as in {@link redeliverEvent}, queued as batch jobs.
- * Refused with `endpoint_not_found` (not the merchant's, or deleted) or `endpoint_disabled`
- * (the attempts would only fail again).
+ * Recovers an endpoint after an outage (`POST /v1/endpoints/{id}/recover`): every `failed` message to it created at
+ * or after `since` gets one more attempt, queued as batch jobs. Refused: `endpoint_not_found`, `endpoint_disabled`.
  *
  * @returns How many messages were queued.
  */

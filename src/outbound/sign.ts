@@ -1,8 +1,5 @@
-/**
- * Outbound signing per Standard Webhooks v1
- * (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md).
- * Web Crypto only, so it runs wherever `src/core/crypto.ts` runs.
- */
+// Outbound signing per Standard Webhooks v1, on Web Crypto only:
+// https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
 import { concatBytes, fromBase64, hmac, randomBytes, toBase64, utf8, type CryptoKey } from '../core/crypto.js';
 
 const SECRET_PREFIX = 'whsec_';
@@ -11,11 +8,8 @@ const SECRET_PREFIX = 'whsec_';
 const SECRET_BYTES = 24;
 
 /**
- * A fresh endpoint signing secret: `whsec_` followed by the standard base64 of 24 random
- * bytes (32 characters), the format the `standardwebhooks` and `svix` libraries expect.
- *
- * @example
- * generateEndpointSecret(); // 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+ * A fresh endpoint signing secret: `whsec_` + standard base64 of 24 random bytes, the format the
+ * `standardwebhooks` and `svix` libraries expect, e.g. `'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'`.
  */
 export function generateEndpointSecret(): string {
   return SECRET_PREFIX + toBase64(randomBytes(SECRET_BYTES));
@@ -29,26 +23,19 @@ interface SignedHeaders {
 }
 
 /**
- * Signs one delivery attempt per Standard Webhooks v1: HMAC-SHA256 over the bytes of
- * `"{msgId}.{timestamp}."` followed by `body`, keyed with the base64-decoded part of each
- * secret after `whsec_`. During rotation pass every active secret; each yields one
- * `v1,<base64>` entry, space-separated, so receivers holding either secret verify. Each
- * of `ed25519Keys` (optional, from {@link importEd25519PrivateKey}) adds a `v1a,<base64>`
- * entry: Ed25519 over the same bytes (the spec's asymmetric scheme). `hmacSha256`
- * replaces Web Crypto's HMAC-SHA256 (default) with another implementation of it, e.g.
- * node:crypto's synchronous one in the delivery worker.
+ * Signs one delivery attempt (Standard Webhooks v1) over the bytes of `"{msgId}.{timestamp}."` + `body`: one
+ * `v1,<base64>` HMAC-SHA256 per secret, keyed with its base64 after `whsec_` (pass every active secret during a
+ * rotation), then one `v1a,<base64>` Ed25519 signature per `ed25519Keys` entry ({@link importEd25519PrivateKey}),
+ * space-separated.
  *
  * @param input.msgId `webhook-id`, the same on every retry of a message.
  * @param input.timestamp Unix time of this attempt in **seconds** (an integer).
  * @param input.body The exact bytes that will be sent.
  * @param input.secrets `whsec_<base64>` secrets, at least one.
- * @returns The three `webhook-*` headers.
- * @throws TypeError when `secrets` is empty, a secret lacks the `whsec_` prefix or its key
- *   does not decode to at least one byte, or `timestamp` is not a safe integer.
- *
- * @example
- * const headers = await signMessage({ msgId: 'msg_1', timestamp: 1614265330, body, secrets: [secret] });
- * headers['webhook-signature']; // 'v1,g0hM9SsE+OTP…'
+ * @param input.hmacSha256 Another HMAC-SHA256 in place of Web Crypto's, e.g. node:crypto's synchronous one.
+ * @returns The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers.
+ * @throws TypeError when `secrets` is empty, a secret is not `whsec_` + base64 of at least one byte, or
+ *   `timestamp` is not a safe integer.
  */
 export async function signMessage(input: {
   msgId: string;
@@ -81,10 +68,8 @@ const PRIVATE_KEY_PREFIX = 'whsk_';
 const PUBLIC_KEY_PREFIX = 'whpk_';
 
 /**
- * A fresh Ed25519 key pair for Standard Webhooks `v1a` signatures (Web Crypto Ed25519, in
- * Node 20 and Cloudflare Workers): `privateKey` is `whsk_` + base64 of the PKCS #8 key (to
- * seal with the SecretBox; it never leaves Switchyard), `publicKey` is `whpk_` + base64 of
- * the raw 32-byte public key, which merchants verify with.
+ * A fresh Ed25519 key pair for `v1a` signatures: `privateKey` is `whsk_` + base64 of the PKCS #8 key (sealed
+ * with the SecretBox; it never leaves Switchyard), `publicKey` is `whpk_` + base64 of the raw 32 bytes.
  */
 export async function generateEd25519KeyPair(): Promise<{ privateKey: string; publicKey: string }> {
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as {
@@ -97,9 +82,8 @@ export async function generateEd25519KeyPair(): Promise<{ privateKey: string; pu
 }
 
 /**
- * The signing key of a `whsk_<base64 PKCS #8>` private key from {@link generateEd25519KeyPair},
- * for `signMessage`'s `ed25519Keys`. Throws a TypeError (naming no key material) when it is
- * not one.
+ * Imports a `whsk_<base64 PKCS #8>` key ({@link generateEd25519KeyPair}) for `signMessage`'s `ed25519Keys`.
+ * Throws a TypeError, naming no key material, when it is not one.
  */
 export async function importEd25519PrivateKey(privateKey: string): Promise<CryptoKey> {
   const der = privateKey.startsWith(PRIVATE_KEY_PREFIX) ? fromBase64(privateKey.slice(PRIVATE_KEY_PREFIX.length)) : undefined;
@@ -108,9 +92,8 @@ export async function importEd25519PrivateKey(privateKey: string): Promise<Crypt
 }
 
 /**
- * Verifies a `v1a` signature of a delivery with a `whpk_<base64 raw>` public key, as a
- * merchant would (Standard Webhooks: Ed25519 over `"{msgId}.{timestamp}."` + body). True
- * when one `v1a,` entry of `signatureHeader` verifies. Does not check the timestamp's age.
+ * True when a `v1a,` entry of `signatureHeader` verifies with the `whpk_<base64 raw>` public key, as a merchant
+ * checks it (Ed25519 over `"{msgId}.{timestamp}."` + body). Does not check the timestamp's age.
  */
 export async function verifyEd25519Signature(input: {
   publicKey: string;

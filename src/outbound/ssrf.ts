@@ -1,9 +1,5 @@
-/**
- * (node) The SSRF guard for outbound webhooks (STYLE habit 13): merchants choose the URL,
- * so nothing may reach loopback, private networks or cloud metadata services. Checked twice:
- * when an endpoint URL is saved ({@link checkEndpointUrl}) and on every connection
- * ({@link createGuardedAgent}), because DNS answers can change between the two.
- */
+// (node) The SSRF guard: merchants choose endpoint URLs, so none may reach loopback, private networks or cloud
+// metadata. Checked when a URL is saved and on every connection, because DNS answers can change in between.
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
@@ -45,11 +41,8 @@ const RULES: Rule[] = [
   { reason: '6to4 tunnel address', v6: ['2002::/16'] },
 ];
 
-/**
- * IPv6 forms that carry an IPv4 address: IPv4-mapped (::ffff:0:0/96) reaches it directly and
- * the well-known NAT64 prefix (64:ff9b::/96, RFC 6052) through a translator, so both are
- * judged as the embedded IPv4. IPv6 text allows a dotted-quad tail, so no bit math is needed.
- */
+// IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96, RFC 6052) addresses reach the IPv4 they carry and are
+// judged as it; IPv6 text takes a dotted-quad tail, so no bit math is needed.
 const EMBEDDING_PREFIXES = ['::ffff:', '64:ff9b::'];
 
 const LISTS: { reason: string; list: BlockList }[] = RULES.map(({ reason, v4 = [], v6 = [] }) => {
@@ -72,20 +65,13 @@ function splitCidr(cidr: string): [string, number] {
 }
 
 /**
- * Why an IP address must not be contacted, or `undefined` when it is a global unicast
- * address. Covers unspecified, loopback, 0.0.0.0/8, RFC 1918, CGNAT (100.64.0.0/10),
- * link-local (incl. 169.254.169.254 metadata), ULA fc00::/7 (incl. fd00:ec2::254), multicast,
- * broadcast, 240/4 and the documentation, benchmarking and protocol-assignment ranges of
- * RFC 6890; IPv4-mapped and NAT64 IPv6 are judged as the IPv4 they carry, and 6to4 and
+ * Why an IP address must not be contacted (a special-purpose range of RFC 6890, see RULES), or undefined for a
+ * global unicast address. IPv4-mapped and NAT64 IPv6 are judged as the IPv4 they carry; 6to4 and
  * IPv4-compatible tunnel addresses are refused outright.
  *
  * @param ip An IPv4 or IPv6 literal without brackets; a zone id (`%eth0`) is ignored.
- * @returns A short reason such as `'loopback'`; also a reason for a string that is not an
- *   IP address, so the guard fails closed.
- *
- * @example
- * isForbiddenAddress('169.254.169.254'); // 'link-local (cloud metadata)'
- * isForbiddenAddress('8.8.8.8'); // undefined
+ * @returns A short reason such as `'loopback'`; also one for a non-IP string, so the guard fails closed.
+ * @example isForbiddenAddress('169.254.169.254'); // 'link-local (cloud metadata)'
  */
 export function isForbiddenAddress(ip: string): string | undefined {
   const address = ip.replace(/%.*$/, '');
@@ -95,10 +81,7 @@ export function isForbiddenAddress(ip: string): string | undefined {
   return LISTS.find(({ list }) => list.check(address, type))?.reason;
 }
 
-/**
- * Raised (never thrown to callers of `dispatch`, which maps it to `blocked: …`) when the
- * guarded agent refuses to connect to a forbidden address.
- */
+/** The guarded agent's refusal of a forbidden address; `dispatch` returns it as `blocked: …`, never throws it. */
 export class SsrfBlockedError extends Error {
   readonly code = 'ERR_SSRF_BLOCKED';
 
@@ -123,22 +106,14 @@ async function defaultLookup(host: string): Promise<string[]> {
 }
 
 /**
- * Validates a merchant's endpoint URL when it is saved.
- *
- * Always: only `http:`/`https:`, no `user:password@`, and `https:` when `requireHttps`.
- * Unless `allowPrivate`: rejects `localhost` and `*.localhost`, IP literals in a forbidden
- * range (see {@link isForbiddenAddress}; the WHATWG URL parser has already turned
- * `http://2130706433/` and `http://0x7f.1/` into `127.0.0.1`), and hostnames for which
- * any DNS answer is forbidden. Connection-time checks still apply, see
- * {@link createGuardedAgent}.
+ * Validates a merchant's endpoint URL when it is saved: `http:`/`https:` only (`https:` with `requireHttps`), no
+ * `user:password@`; unless `allowPrivate`, no `localhost`/`*.localhost`, no forbidden IP literal
+ * ({@link isForbiddenAddress}; the WHATWG parser has already turned `http://0x7f.1/` into `127.0.0.1`), and no
+ * hostname with any forbidden DNS answer.
  *
  * @param opts.lookup All addresses of a host; defaults to `dns.promises.lookup(host, { all: true })`.
- * @returns The parsed URL, or a message fit to show the merchant; `'host does not resolve'`
- *   when the lookup fails or answers nothing.
- *
- * @example
- * const r = await checkEndpointUrl(body.url, { allowPrivate: false, requireHttps: true });
- * if (!r.ok) throw new AppError('url_not_allowed', 400, r.error);
+ * @returns The parsed URL, or a message fit to show the merchant (`'host does not resolve'` when the lookup
+ *   fails or answers nothing).
  */
 export async function checkEndpointUrl(
   raw: string,
@@ -176,11 +151,7 @@ export async function checkEndpointUrl(
   return ok(url);
 }
 
-/**
- * `net.connect` lookup that resolves every address and fails the connection when any is
- * forbidden. It runs for each new socket, so a DNS answer that changes after
- * {@link checkEndpointUrl} (DNS rebinding) is caught where it matters.
- */
+// Runs for every new socket and fails it when any address is forbidden: catches DNS rebinding after checkEndpointUrl.
 const guardedLookup: LookupFunction = (hostname, options, callback) => {
   if (isLocalhostName(hostname)) return callback(new SsrfBlockedError(hostname, 'loopback'), []);
   dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
@@ -202,17 +173,11 @@ const guardedLookup: LookupFunction = (hostname, options, callback) => {
 };
 
 /**
- * The undici Agent all deliveries go through. Unless `allowPrivate`, every connection is
- * refused with an {@link SsrfBlockedError} when the host is a forbidden IP literal (Node
- * skips the lookup for literals, so a custom connector checks them) or when any address it
- * resolves to is forbidden. With `allowPrivate` (local development) it is a plain Agent.
+ * The undici Agent all deliveries go through: a connection fails with {@link SsrfBlockedError} when the host is
+ * a forbidden IP literal (Node skips the lookup for literals, so a custom connector checks them) or resolves to
+ * any forbidden address. With `allowPrivate` (local development) it is a plain Agent.
  *
- * @param opts.connectTimeoutMs TCP/TLS connect timeout in **milliseconds** (undici's default
- *   is 10 000).
- *
- * @example
- * const agent = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
- * await dispatch({ url, headers, body, timeoutMs: 15_000, maxResponseBytes: 64 * 1024, dispatcher: agent });
+ * @param opts.connectTimeoutMs TCP/TLS connect timeout in **ms** (undici's default: 10 000).
  */
 export function createGuardedAgent(opts: { allowPrivate: boolean; connectTimeoutMs?: number }): Agent {
   const timeout = opts.connectTimeoutMs;

@@ -16,10 +16,7 @@ export interface WebhookOptions {
   url: string;
   /** The source's signing secret (Stripe `whsec_…`, Adyen hex HMAC key). */
   secret: string;
-  /**
-   * `immediate` (default): each webhook is sent right after the API response, in order;
-   * `manual`: held until {@link WebhookQueue.flush} (for late, reordered or withheld webhooks).
-   */
+  /** `immediate` (default): sent right after the API response, in order; `manual`: held until {@link WebhookQueue.flush}. */
   delivery?: 'immediate' | 'manual';
   /** Immediate delivery waits this long first, ms (a late webhook). */
   delayMs?: number;
@@ -28,9 +25,8 @@ export interface WebhookOptions {
   /** `flush()` sends the held webhooks newest first (out of order). */
   reverse?: boolean;
   /**
-   * How to send one webhook; default global `fetch`. With msw's `setupServer` intercepting
-   * fetch, pass your app's in-process handler, e.g. `(req) => app.request(req)`, or let the
-   * gateway's URL through msw (`onUnhandledRequest: 'bypass'`).
+   * How to send one webhook; default global `fetch`. Under msw's `setupServer`, pass your app's handler, e.g.
+   * `(req) => app.request(req)`, or let the gateway's URL through (`onUnhandledRequest: 'bypass'`).
    */
   send?: (request: Request) => Promise<Response>;
 }
@@ -56,11 +52,7 @@ export class WebhookQueue {
 
   constructor(private readonly options: WebhookOptions | undefined) {}
 
-  /**
-   * Queues one webhook: a factory that signs and builds the Request when it is sent (a late
-   * webhook carries a fresh timestamp, as a PSP's retry does; a duplicate is a fresh Request
-   * with the same bytes).
-   */
+  /** Queues one webhook as a factory that signs and builds the Request when sent, so a late one has a fresh timestamp. */
   push(make: () => Promise<Request>): void {
     if (!this.options) return;
     if (this.options.delivery === 'manual') {

@@ -1,8 +1,7 @@
-// A Stripe API simulator on msw 2 for the connector's calls (PaymentIntents create/confirm,
-// capture, cancel, retrieve; Refunds), behaving like test mode (https://docs.stripe.com/testing):
-// the decline test cards answer 402 `card_error`, `Idempotency-Key` replays the first answer
-// (another body under the same key is 400 `idempotency_error`), and each effect posts its
-// signed webhook (src/dev/simulate/stripe.ts, signStripe) to the source's inbound URL.
+// A Stripe API simulator on msw 2 for the connector's calls (PaymentIntents, Refunds), behaving like test mode
+// (https://docs.stripe.com/testing): decline test cards answer 402 `card_error`, `Idempotency-Key` replays the
+// first answer (another body under the key is 400 `idempotency_error`), and each effect posts its webhook
+// (buildStripeEvent, signed with signStripe) to the source's inbound URL.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { signStripe } from '../../inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';

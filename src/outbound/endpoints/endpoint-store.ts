@@ -42,10 +42,7 @@ const toEndpoint = (r: EndpointDbRow): Endpoint => ({
   updatedAt: r.updated_at,
 });
 
-/**
- * Inserts an endpoint with its first secret (already encrypted). `ordered` (default false):
- * ordered delivery per payment from the start ({@link setEndpointOrdered}).
- */
+/** Inserts an endpoint with its first secret (a SecretBox envelope); `ordered` ({@link setEndpointOrdered}) defaults to false. */
 export async function insertEndpoint(
   tx: Tx,
   input: {
@@ -85,10 +82,7 @@ export async function listEndpoints(tx: Tx, merchantId: string, limit: number, s
   return rows.map(toEndpoint);
 }
 
-/**
- * Marks an endpoint deleted (its messages and attempts stay readable) and fails its
- * pending messages, so nothing is delivered to it again. Returns false if there was none.
- */
+/** Marks an endpoint deleted (its messages and attempts stay readable) and fails its pending messages; false if none. */
 export async function deleteEndpoint(tx: Tx, merchantId: string, id: string): Promise<boolean> {
   const rows = await tx`
     update gw.endpoints set status = 'deleted', updated_at = now()
@@ -109,10 +103,8 @@ export async function activeSecretEnvelopes(tx: Tx, endpointId: string, now: Dat
 }
 
 /**
- * The fields `PATCH /v1/endpoints/{id}` may change (CONTRACT.md "Endpoints"); an absent
- * key is left as it is, null clears (`eventTypes: null` = every type,
- * `rateLimitPerSecond: null` = unlimited, in deliveries per second). `ordered` turns
- * ordered delivery per payment on or off, as {@link setEndpointOrdered}.
+ * What `PATCH /v1/endpoints/{id}` may change: an absent key is kept, null clears (`eventTypes: null` = every type,
+ * `rateLimitPerSecond: null` = unlimited, in deliveries per second); `ordered` as {@link setEndpointOrdered}.
  */
 interface EndpointChanges {
   url?: string;
@@ -124,9 +116,8 @@ interface EndpointChanges {
 }
 
 /**
- * One of the merchant's endpoints that is not deleted, locked `for update` until the
- * caller's transaction ends (so a PATCH, a rotation or a test send sees a status nobody
- * else is changing), or undefined.
+ * As {@link getEndpoint}, locked `for update` until the caller's transaction ends, so a PATCH, a rotation or a
+ * test send sees a status nobody else is changing.
  */
 export async function lockEndpoint(tx: Tx, merchantId: string, id: string): Promise<Endpoint | undefined> {
   const [row] = await tx<EndpointDbRow[]>`
@@ -137,12 +128,9 @@ export async function lockEndpoint(tx: Tx, merchantId: string, id: string): Prom
 }
 
 /**
- * Applies `changes` to one of the merchant's endpoints that is not deleted and bumps
- * `updated_at` (`PATCH /v1/endpoints/{id}`, CONTRACT.md "Endpoints"); returns the
- * endpoint as it now is, or undefined when the merchant has no such endpoint. The URL must
- * already have passed the SSRF check (ssrf.ts `checkEndpointUrl`). Status changes only
- * between `enabled` and `disabled`; clearing the delivery engine's failure state on
- * re-enabling is {@link resetEndpointHealth}, called by the route in the same transaction.
+ * Applies `changes` to one of the merchant's endpoints that is not deleted and bumps `updated_at`; the endpoint as
+ * it now is, or undefined. The URL must have passed `checkEndpointUrl`. Re-enabling does not clear the failure
+ * state: the route calls {@link resetEndpointHealth} in the same transaction.
  */
 export async function updateEndpoint(tx: Tx, merchantId: string, id: string, changes: EndpointChanges): Promise<Endpoint | undefined> {
   const columns: Record<string, unknown> = {};
@@ -168,10 +156,7 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
   return row && toEndpoint(row);
 }
 
-/**
- * Clears the failure state the delivery engine keeps for an endpoint, so a merchant who
- * re-enables it starts from a clean slate (CONTRACT.md "Endpoints", PATCH status).
- */
+/** Clears the delivery engine's failure state for an endpoint, so one re-enabled starts from a clean slate. */
 export async function resetEndpointHealth(tx: Tx, endpointId: string): Promise<void> {
   await tx`
     update gw.endpoints
@@ -181,9 +166,8 @@ export async function resetEndpointHealth(tx: Tx, endpointId: string): Promise<v
 }
 
 /**
- * Stores a new signing secret for an endpoint, as the SecretBox envelope (never in clear);
- * it becomes the newest, the one `GET /v1/endpoints/{id}/secret` shows. See
- * endpoint-secrets.ts `rotateEndpointSecret`, which also locks the endpoint.
+ * Stores a new signing secret as its SecretBox envelope (never in clear); it becomes the newest, the one
+ * `GET /v1/endpoints/{id}/secret` shows. Called by `rotateEndpointSecret`, which locks the endpoint.
  */
 export async function insertEndpointSecret(tx: Tx, endpointId: string, envelope: string, createdAt: Date): Promise<void> {
   await tx`
@@ -191,12 +175,7 @@ export async function insertEndpointSecret(tx: Tx, endpointId: string, envelope:
     values (${endpointId}, ${envelope}, ${createdAt})`;
 }
 
-/**
- * Makes every secret of an endpoint that would still sign after `expiresAt` stop at
- * `expiresAt` (the rotation overlap of CONTRACT.md "Endpoints"); a secret already due to
- * expire earlier keeps its own expiry, and an expired one stays expired. Returns how many
- * secrets it changed.
- */
+/** Makes an endpoint's secrets that would sign past `expiresAt` expire then (earlier expiries stay); returns how many changed. */
 export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresAt: Date): Promise<number> {
   const rows = await tx`
     update gw.endpoint_secrets
@@ -208,11 +187,9 @@ export async function expireEndpointSecrets(tx: Tx, endpointId: string, expiresA
 }
 
 /**
- * Turns ordered delivery per payment on or off for an endpoint that is not deleted: when on,
- * an event of a payment is not sent to it before the previous event of that payment to it
- * has been delivered or has failed for good (sql/0012_endpoint_options.sql; applies to the
- * messages emitted while it is on, turning it off releases the waiting ones). Not scoped
- * to a merchant. Returns false when there is no such endpoint.
+ * Turns ordered delivery per payment on or off for an endpoint that is not deleted: when on, a payment's event
+ * waits until its previous one to the endpoint is delivered or failed for good (for messages emitted while on;
+ * turning it off releases them). Not scoped to a merchant; false when there is no such endpoint.
  */
 export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: boolean): Promise<boolean> {
   const rows = await tx`
@@ -223,9 +200,8 @@ export async function setEndpointOrdered(tx: Tx, endpointId: string, ordered: bo
 }
 
 /**
- * The `v1a` public key of an endpoint that is not deleted, its row locked `for update` until
- * the caller's transaction ends: `{ publicKey }` (null when `v1a` signing is off), or
- * undefined when there is no such endpoint.
+ * `{ publicKey }` (null when `v1a` signing is off) of an endpoint that is not deleted, its row locked `for update`
+ * until the caller's transaction ends; undefined when there is no such endpoint.
  */
 export async function lockEd25519PublicKey(tx: Tx, endpointId: string): Promise<{ publicKey: string | null } | undefined> {
   const [current] = await tx<{ ed25519_public_key: string | null }[]>`
@@ -241,10 +217,7 @@ export async function setEd25519KeyPair(tx: Tx, endpointId: string, privateEnvel
      where id = ${endpointId}`;
 }
 
-/**
- * Turns `v1a` signing off (the key pair is dropped; turning it on again makes a new one).
- * True when it was on. Not scoped to a merchant: the route checks the endpoint first.
- */
+/** Turns `v1a` signing off, dropping the key pair; true when it was on. Not scoped to a merchant: the route checks first. */
 export async function disableEd25519Signing(tx: Tx, endpointId: string): Promise<boolean> {
   const rows = await tx`
     update gw.endpoints set ed25519_private_envelope = null, ed25519_public_key = null, updated_at = now()

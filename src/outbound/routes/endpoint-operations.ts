@@ -43,15 +43,10 @@ function endpointDisabled(action: string): AppError {
 }
 
 /**
- * Adds the operations routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router;
- * another merchant's endpoint, or a deleted one, is 404 `not_found`, a disabled one 409
- * `conflict`.
- *
- * - `POST /{id}/test` → 202 `{"eventId", "messageId"}`: a `webhook.test` event sent to this
- *   endpoint only, whatever its `eventTypes`.
- * - `POST /{id}/recover {"since"}` (ISO 8601 with an offset, not in the future) → 202
- *   `{"messages": n}`: every message to the endpoint that failed and was created at or
- *   after `since` is pending again with one more attempt queued.
+ * Adds the operations routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router: `POST /{id}/test` → 202
+ * `{"eventId", "messageId"}` (a `webhook.test` to this endpoint only), and `POST /{id}/recover {"since"}` → 202
+ * `{"messages": n}` (see `recoverEndpointMessages`). Another merchant's or a deleted endpoint is 404 `not_found`,
+ * a disabled one 409 `conflict`.
  */
 export function addOperationRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(testRoute, async (c) => {

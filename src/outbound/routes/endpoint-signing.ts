@@ -64,15 +64,9 @@ const disableEd25519Route = defineRoute({
 });
 
 /**
- * Adds the signing routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router; another
- * merchant's endpoint, or a deleted one, is 404 `not_found`.
- *
- * - `GET /{id}/secret` → `{"secret"}`, the newest that signs now.
- * - `POST /{id}/secret/rotate` → 200 `{"secret"}`: the new secret; the previous ones keep
- *   signing beside it for 24 h.
- * - `POST /{id}/ed25519` → 200 `{"enabled": true, "publicKey": "whpk_…"}`: deliveries carry a
- *   `v1a` signature too; idempotent. `GET /{id}/ed25519` → 200 `{"enabled", "publicKey"}`
- *   (null when off). `DELETE /{id}/ed25519` → 204, also when it was off.
+ * Adds the signing routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router: `GET /{id}/secret` and
+ * `POST /{id}/secret/rotate` → 200 `{"secret"}`; `POST|GET /{id}/ed25519` → 200 `{"enabled", "publicKey"}`;
+ * `DELETE /{id}/ed25519` → 204. Another merchant's or a deleted endpoint is 404 `not_found`.
  */
 export function addSigningRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(getSecretRoute, async (c) => {

@@ -68,10 +68,7 @@ const deleteRoute = defineRoute({
   responses: { 204: { description: 'Deleted' }, ...notFound },
 });
 
-/**
- * The URL as it will be stored, after the SSRF check of CONTRACT.md "Endpoints"; throws
- * 400 `url_not_allowed` when it is refused.
- */
+/** The URL as it will be stored, after the SSRF check; throws 400 `url_not_allowed` when it is refused. */
 async function allowedUrl(url: string, config: Config): Promise<string> {
   const checked = await checkEndpointUrl(url, {
     allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS,
@@ -82,21 +79,11 @@ async function allowedUrl(url: string, config: Config): Promise<string> {
 }
 
 /**
- * The endpoint routes of CONTRACT.md "Endpoints", mounted at `/v1/endpoints`, with the
- * signing routes (endpoint-signing.ts) and the operations routes (endpoint-operations.ts).
- * Every query is scoped to the authenticated merchant: another merchant's endpoint, or a
- * deleted one, is 404 `not_found`. A bad body is 400 `invalid_request`.
- *
- * - `POST /` → 201 the endpoint with its `secret`; `GET /` (paged); `GET /{id}`;
- *   `DELETE /{id}` → 204.
- * - `PATCH /{id}` with at least one of `url`, `eventTypes` (null = every type),
- *   `description` (null clears it), `status` (`enabled|disabled`), `rateLimitPerSecond`
- *   (null = unlimited), `ordered` → 200 the endpoint. Re-enabling a disabled endpoint also
- *   clears the delivery engine's failure state for it.
- *
- * A URL (on POST and PATCH) that is not http(s), or (unless SWITCHYARD_ALLOW_PRIVATE_URLS)
- * resolves to a private, loopback, link-local or metadata address, is 400
- * `url_not_allowed`; https is required in production.
+ * The endpoint routes of CONTRACT.md "Endpoints", mounted at `/v1/endpoints`, with the signing and operations
+ * routes: `POST /` → 201 with its `secret`; `GET /` (paged); `GET /{id}`; `PATCH /{id}` → 200 (re-enabling also
+ * clears the failure state); `DELETE /{id}` → 204. Another merchant's or a deleted endpoint is 404 `not_found`;
+ * a bad body 400 `invalid_request`; a URL refused by the SSRF check (https required in production) 400
+ * `url_not_allowed`.
  */
 export function endpointRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();

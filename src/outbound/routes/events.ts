@@ -110,19 +110,11 @@ function eventView(e: EventRow): z.infer<typeof EventView> {
 }
 
 /**
- * The event routes of CONTRACT.md "Events and attempts", mounted at `/v1/events`; another
- * merchant's event is 404 `not_found`.
- *
- * - `GET /?type=` (paged), `GET /{id}`, `GET /{id}/attempts`.
- * - `POST /{id}/redeliver {"endpointId"?}` → 202 `{"messages": [ids]}`: each message of the
- *   event (to enabled endpoints), or the one to `endpointId`, is pending again with ONE
- *   more attempt, numbered attempts + 1, queued now. Replays make attempts, never messages:
- *   the receiver sees the same `webhook-id`. The delivery task schedules retries by
- *   attempt number, so a message already past the retry schedule gets exactly one attempt;
- *   one inside it resumes the schedule if that attempt fails. An `endpointId` with no
- *   message for the event gets its first one when it subscribes to the event's type
- *   (else 404 `not_found`); an unknown or deleted endpoint is 404, a disabled one 409
- *   `conflict`.
+ * The event routes of CONTRACT.md "Events and attempts", mounted at `/v1/events`; another merchant's event is 404
+ * `not_found`. `GET /?type=` (paged), `GET /{id}`, `GET /{id}/attempts`, and `POST /{id}/redeliver {"endpointId"?}`
+ * → 202 `{"messages": [ids]}` (see `redeliverEvent`): retries are scheduled by attempt number, so a message past
+ * the schedule gets one attempt and one inside it resumes the schedule. An unknown, deleted or unsubscribed
+ * endpoint is 404, a disabled one 409 `conflict`.
  */
 export function eventRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();
