@@ -1,6 +1,5 @@
-// The Cloudflare Workers entry (wrangler.toml `main`): the inbound route and the health
-// routes, writing to PostgreSQL through a Hyperdrive binding. Jobs it queues are run by the
-// Node worker (`switchyard worker`); nothing here runs graphile-worker or undici.
+// The Cloudflare Workers entry (wrangler.toml `main`): inbound and health routes over a
+// Hyperdrive binding. The jobs it queues run in the Node worker (`switchyard work`).
 import { Hono } from 'hono';
 import postgres from 'postgres';
 import { systemClock } from '../core/clock.js';
@@ -20,11 +19,7 @@ interface HyperdriveBinding {
   readonly connectionString: string;
 }
 
-/**
- * The Worker's `env`: the `HYPERDRIVE` binding, the `[vars]` of wrangler.toml and the
- * secrets (`wrangler secret put SWITCHYARD_MASTER_KEY`). Every string entry is read by
- * {@link loadConfig}, so any setting of src/core/config.ts can be set as a var.
- */
+/** The Worker's `env`: the `HYPERDRIVE` binding, plus vars and secrets read by {@link loadConfig}. */
 interface EdgeEnv {
   HYPERDRIVE: HyperdriveBinding;
   SWITCHYARD_MASTER_KEY?: string;
@@ -103,8 +98,7 @@ async function buildIsolateDeps(env: EdgeEnv): Promise<IsolateDeps> {
   };
 }
 
-// Per isolate, keyed by the env object (the same for every request of an isolate): the
-// config parse and the AES key import happen once. Only I/O-free values are kept.
+// Keyed by env (one per isolate): config parse and key import happen once; only I/O-free values.
 const isolates = new WeakMap<EdgeEnv, Promise<IsolateDeps>>();
 
 function isolateDeps(env: EdgeEnv): Promise<IsolateDeps> {
@@ -118,9 +112,8 @@ function isolateDeps(env: EdgeEnv): Promise<IsolateDeps> {
 }
 
 /**
- * The edge app: health and `POST /inbound/{sourceId}` with the house error handler. It
- * holds no I/O object, so one app serves every request of an isolate; each request's
- * {@link Deps} (with its own sql client) come in as the `env` argument.
+ * The edge app: health and `POST /inbound/{sourceId}`. It holds no I/O object, so one app
+ * serves the isolate; each request's {@link Deps} come in as the `env` argument.
  *
  * @example
  * const res = await edgeApp().fetch(request, { deps });
@@ -138,11 +131,7 @@ export function edgeApp(): Hono<AppEnv> {
 let app: Hono<AppEnv> | undefined;
 
 export default {
-  /**
-   * One request: a postgres.js client of its own on the Hyperdrive connection string
-   * (Workers forbid sharing a socket between requests; Hyperdrive pools the real
-   * connections), the edge app, then the client closed after the response.
-   */
+  /** One request, on a postgres.js client of its own: Workers forbid sharing sockets across requests. */
   async fetch(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Response> {
     let base: IsolateDeps;
     try {
@@ -153,9 +142,8 @@ export default {
     }
     const sql = postgres(env.HYPERDRIVE.connectionString, {
       max: 1,
-      // One connection per request; unnamed statements leave nothing behind on a
-      // connection Hyperdrive hands to someone else; no array types are read on this
-      // path, so skip postgres.js's type-lookup round trip on every new client.
+      // Unnamed statements leave nothing on a connection Hyperdrive hands on; no array
+      // types are read here, so skip the type-lookup round trip.
       prepare: false,
       fetch_types: false,
       onnotice: () => {},

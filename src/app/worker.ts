@@ -24,16 +24,12 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
 }
 
 /**
- * The task list: the inbound, delivery and payments API tasks. Each task parses its
- * payload with the job catalog (a malformed payload throws and graphile-worker keeps the
- * job as failed), then calls the plain function with `deps`. Deliveries share one
- * EndpointSlots, the per-endpoint cap of this process; a batch job stops starting attempts
- * after {@link deliveryBudgetMs}. Inbound and delivery runs are reported to `deps.metrics`
- * as `ok` or `error`.
+ * The task list (inbound, delivery, payments API). Payloads are parsed with the job catalog
+ * (malformed throws, so the job fails). Deliveries share one per-endpoint EndpointSlots cap
+ * and stop starting attempts after {@link deliveryBudgetMs}.
  */
 export function createTaskList(deps: Deps, options: { concurrency?: number } = {}): TaskList {
-  // One endpoint's attempts in flight hold at most a quarter of the workers (a hanging
-  // endpoint holds its for up to the delivery timeout).
+  // A hanging endpoint holds its slots up to the delivery timeout: cap it at a quarter of the workers.
   const concurrency = options.concurrency ?? deps.config.SWITCHYARD_WORKER_CONCURRENCY;
   const slots = new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
   const budgetMs = deliveryBudgetMs(deps.config);
@@ -50,9 +46,8 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
       try {
         await deliverMessages(deps, jobs, slots, { budgetMs });
       } catch (error) {
-        // A batch job whose key was reused while it ran has had its attempts set to
-        // max_attempts by graphile-worker (add_jobs), so it would not be retried: queue
-        // its attempts again in a new job (those recorded are skipped) and let this one end.
+        // A batch job whose key was reused mid-run was exhausted by add_jobs and will not be
+        // retried: requeue its attempts in a new job (recorded ones are skipped).
         if (!(await isJobExhausted(deps.sql, helpers.job.id)) || helpers.job.attempts >= helpers.job.max_attempts) throw error;
         await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
@@ -62,10 +57,9 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
 }
 
 /**
- * How long a delivery batch job may go on starting attempts, ms: the recovery threshold
- * less the delivery timeout less 15 s of database time, so that its last attempt ends
- * before the sweeper could take the job as abandoned (at least 15 s, as the threshold is
- * at least the timeout plus 30 s). The attempts not started by then go to a new job.
+ * How long a delivery batch job may start attempts, ms (at least 15 s): the recovery
+ * threshold less the delivery timeout less 15 s, so its last attempt ends before the
+ * sweeper takes the job as abandoned.
  */
 export function deliveryBudgetMs(config: Deps['config']): number {
   return Math.max(15_000, recoveryThresholdSeconds(config) * 1000 - config.SWITCHYARD_DELIVERY_TIMEOUT_MS - 15_000);
@@ -90,17 +84,11 @@ export interface RecoveryOptions {
 }
 
 /**
- * Starts a graphile-worker runner on `connectionString` with `concurrency` jobs at once.
- * Signals are left to the caller (`runner.stop()` finishes in-flight jobs first).
- * Throws if the runner cannot connect.
- *
- * The runner also sweeps for jobs abandoned by dead workers (a SIGKILL leaves them, and
- * their named queue, locked for graphile-worker's 4 hours): every `recovery.everyMs`
- * (default min(10 s, threshold / 3)) it calls {@link unlockAbandonedJobs} with threshold
- * `recovery.olderThanSeconds` (default max(SWITCHYARD_JOB_RECOVERY_SECONDS, delivery
- * timeout + 30 s)), so such jobs run again within about a minute. A failed sweep is
- * logged and retried at the next tick; the timer does not keep the process alive and
- * stops with the runner.
+ * Starts a graphile-worker runner on `connectionString` with `concurrency` jobs at once;
+ * signals are left to the caller (`stop()` finishes in-flight jobs). Throws if it cannot
+ * connect. Also sweeps, every `recovery.everyMs`, for jobs a dead worker left locked
+ * (graphile-worker would hold them 4 hours) via {@link unlockAbandonedJobs}; a failed sweep
+ * is logged and retried next tick.
  */
 export async function startRunner(
   deps: Deps,
@@ -109,8 +97,7 @@ export async function startRunner(
   const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency,
-    // graphile-worker's own pool (get_job, complete_job): one connection per job at once, as
-    // it recommends (it warns below that); the tasks use deps.sql.
+    // graphile-worker's own pool: one connection per concurrent job, as it recommends; tasks use deps.sql.
     maxPoolSize: Math.max(10, options.concurrency + 1),
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,

@@ -21,9 +21,8 @@ interface BatcherOptions<T, R> {
   /** Writes one batch; one result per item, in order. A rejection rejects every item, unless `isolate` claims it. */
   run(items: T[]): Promise<R[]>;
   /**
-   * True when `run`'s rejection may be one item's doing (the database refused a row): the
-   * batch is then run again by halves, down to single items, so only the failing items are
-   * rejected. Only for errors after which nothing of the batch was written. Default: never.
+   * True when `run`'s error may be one item's doing and wrote nothing: the batch is rerun by
+   * halves so only failing items are rejected. Default: never.
    */
   isolate?(error: unknown): boolean;
   /** Size cap, in weight units (rows): a batch leaves once this much waits; an item heavier than the cap goes alone. */
@@ -188,10 +187,7 @@ type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 /** The inbound route's batcher: each item is one request's events, weighed by their number. */
 export type InboundBatcher = Batcher<NewInboundEvent[], StoredInboundEvent[]>;
 
-/**
- * Stores several requests' events with one {@link storeInboundEvents} statement and gives each
- * request its own results, in order. All or nothing: throws the database error.
- */
+/** Stores several requests' events in one {@link storeInboundEvents} statement; results per request, in order. Throws the database error. */
 export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): Promise<StoredInboundEvent[][]> {
   const stored = await storeInboundEvents(sql, groups.flat());
   let at = 0;
@@ -203,12 +199,8 @@ export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): 
 }
 
 /**
- * A {@link Batcher} storing each batch with {@link storeInboundGroups} in autocommit (a
- * refused statement wrote nothing, so its halves can be stored again; {@link isStatementRefusal}).
- *
- * @example
- * const batcher = createInboundBatcher(sql, { maxWeight: 100, windowMs: 1, maxInFlight: 4 });
- * const [stored] = await batcher.submit([event]);
+ * A {@link Batcher} storing each batch with {@link storeInboundGroups} in autocommit, so a
+ * refused statement wrote nothing and its halves can be retried ({@link isStatementRefusal}).
  */
 export function createInboundBatcher(
   sql: Tx,

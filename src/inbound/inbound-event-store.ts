@@ -50,9 +50,8 @@ export async function getInboundEvent(tx: Tx, merchantId: string, id: string): P
 }
 
 /**
- * Marks a still-`received` inbound event `failed` with `reason` (shown as its `error`), at
- * `now`; true when it was marked, false when it was no longer `received`. For an event whose
- * processing PostgreSQL refuses on its data alone: retrying it would fail the same way.
+ * Marks a still-`received` inbound event `failed` with `reason` as its `error`, at `now`;
+ * false when it was no longer `received`. For data PostgreSQL refuses, which no retry fixes.
  */
 export async function markInboundEventFailed(tx: Tx, id: string, reason: string, now: Date): Promise<boolean> {
   const rows = await tx`
@@ -84,26 +83,17 @@ export interface StoredInboundEvent {
 }
 
 /**
- * Stores verified inbound events and queues their processing in ONE statement, hence one
- * transaction, whatever their number: a multi-row
- * `insert … on conflict (source_id, event_id) do nothing returning id`, and ONE
- * `process_inbound_event` job (`{"inboundEventIds": [...]}`, ids in order) for the rows
- * actually inserted, which a worker processes in one transaction (processInboundEvents).
- * One job per micro-batch instead of one per event saves the database an add_job row per
- * event here and a get_job/complete_job round per event in the worker, and sends one NOTIFY
- * (DESIGN.md "graphile-worker"). The job has no job key: the unique row is the dedupe (a
- * job is added only with rows this statement inserted).
+ * Stores verified inbound events and queues ONE `process_inbound_event` job
+ * (`{"inboundEventIds": [...]}`) for the rows actually inserted, all in one statement. The
+ * job has no key: the unique (source_id, event_id) row is the dedupe.
  *
  * Returns one result per input, in input order. An event already stored (a PSP retry, or
- * the same event twice in `events`: the first one wins) is `duplicate: true` with the id of
- * the stored row, and nothing is queued for it; a duplicate never fails the others. The
- * statement commits on its own unless `tx` is a transaction: either way the caller acks
- * only after the commit. Throws the database error when the statement or its commit fails
- * (then nothing of `events` was stored).
+ * twice in `events`: the first wins) is `duplicate: true` with the stored row's id and
+ * queues nothing. The caller acks only after the commit. Throws the database error if the
+ * statement or its commit fails (then nothing was stored).
  *
- * Rows are inserted in (source, event id) order, so two overlapping batches in flight at
- * once (two processes, or the Workers path) take their unique-key locks in the same order
- * and cannot deadlock.
+ * Rows are inserted in (source, event id) order so overlapping batches take their
+ * unique-key locks in the same order and cannot deadlock.
  *
  * @example
  * const [r] = await storeInboundEvents(sql, [{ sourceId, merchantId, eventId: 'evt_1', eventType: 'charge.succeeded', rawBody, headers }]);
@@ -113,10 +103,8 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
   if (events.length === 0) return [];
   const ids = events.map(() => newId('iev'));
   const order = events.map((_, i) => i).sort((a, b) => compareKeys(events[a]!, events[b]!));
-  // One JSON document of the rows and one bytea holding every body, cut apart in SQL: the
-  // statement text is the same whatever the batch size, so each connection prepares it
-  // once (a VALUES list per size cached ~170 KB of plan per size per connection), and it
-  // needs no array types (the Workers client skips fetching them).
+  // Rows as one JSON document and bodies as one bytea: the statement text does not vary with
+  // batch size (one prepared plan per connection) and needs no array types (Workers client).
   const rows: { ord: number; id: string; sourceId: string; merchantId: string; eventId: string; eventType: string | null; off: number; len: number; headers: Record<string, string> }[] = [];
   let at = 0;
   for (const [ord, i] of order.entries()) {
@@ -177,12 +165,10 @@ interface ReceivedInboundEvent {
 }
 
 /**
- * Locks the inbound events `ids` `for update`, in id order (waiting for a worker that holds
- * one, so two callers cannot deadlock), and returns those still `received`, in id order.
- * With `more` > 0 and any of them received, also locks and returns up to `more` other
- * `received` events of the first one's merchant, oldest first, that no one holds (`skip
- * locked`). The first statement also sets the transaction's `synchronous_commit`. One
- * statement, two with `more`.
+ * Locks the inbound events `ids` `for update` in id order (so callers cannot deadlock) and
+ * returns those still `received`. With `more` > 0, also locks up to `more` other `received`
+ * events of the first one's merchant, oldest first, `skip locked`. Sets the transaction's
+ * `synchronous_commit`.
  */
 export async function lockReceivedInboundEvents(
   tx: Tx,

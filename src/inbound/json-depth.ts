@@ -1,5 +1,3 @@
-// Runs on Node and on Workers alike: plain byte scanning, no parsing.
-
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;

@@ -1,7 +1,5 @@
-// The `process_inbound_event` task: stored inbound events → normalized reports → applied to
-// their payments (state machine, audit rows, merchant-facing events, ledger) → inbound events
-// marked, in ONE transaction, so a crash anywhere replays the whole step and the unique keys
-// make the replay a no-op.
+// The `process_inbound_event` task: stored inbound events normalized, applied to their payments
+// and marked in ONE transaction, so a crash replays the whole step and unique keys make it a no-op.
 import type { Deps } from '../core/deps.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
@@ -18,36 +16,24 @@ export type ProcessOutcome =
 /** Options of {@link processInboundEvents}. */
 interface ProcessOptions {
   /**
-   * Commit durably before returning. Default false: the transaction commits with
-   * `synchronous_commit = off`, which loses nothing, since the inbound event was stored
-   * durably before the PSP was acked and graphile-worker marks the job done in a later,
-   * synchronous commit whose WAL flush covers this one; after a crash in between, the job
-   * runs again (a delivery sent just before such a crash is sent again under a new event
-   * id). Callers that run the task outside graphile-worker pass true.
+   * Commit durably. Default false (`synchronous_commit = off`): safe because the event was
+   * stored durably before the ack and graphile-worker's later synchronous job-done commit
+   * flushes this one; a crash in between reruns the job (a delivery may repeat under a new
+   * event id). Pass true outside graphile-worker.
    */
   synchronousCommit?: boolean;
-  /**
-   * Take other `received` events of the same merchant along, oldest first, that no other
-   * worker holds, up to this many events in all (default 1: none). Their own jobs then find
-   * them `already_processed`.
-   */
+  /** Events per transaction, topped up with the merchant's other unheld `received` events (default 1). */
   batchSize?: number;
 }
 
 /**
- * Processes stored inbound events in ONE transaction: locks them (in id order), normalizes
- * each one's stored bytes, applies the reports to their payments, and marks each inbound
- * event `processed` (with `stale = true` when it changed nothing: a duplicate, or one that
- * arrived after its successors), `ignored` for a type we do not map, or `failed` with a
- * reason for a body we cannot read, an amount beyond Number.MAX_SAFE_INTEGER minor units or
- * a currency other than the payment's. Returns one outcome per id, in order;
- * `already_processed` for an event no longer `received`.
+ * Processes stored inbound events in ONE transaction, marking each `processed` (`stale` when
+ * it changed nothing), `ignored` (unmapped type) or `failed` (unreadable body, amount beyond
+ * Number.MAX_SAFE_INTEGER minor units, currency other than the payment's). Returns one
+ * outcome per id, in order; `already_processed` for an event no longer `received`.
  *
- * If the transaction fails on a database error and held more than one event, each of `ids`
- * is processed again alone, in its own transaction, so one poison event cannot hold back
- * the others: an event whose own data PostgreSQL refuses (SQLSTATE class 22) is marked
- * `failed`, and the first other error is thrown once all are done (graphile-worker retries
- * the job, which finds the processed ones `already_processed`). Throws only on database errors.
+ * If a multi-event transaction fails, each id is retried alone so one poison event cannot
+ * hold back the others; then the first error is rethrown. Throws only database errors.
  */
 export async function processInboundEvents(deps: Deps, ids: string[], options: ProcessOptions = {}): Promise<ProcessOutcome[]> {
   const more = Math.max(0, Math.floor(options.batchSize ?? 1) - ids.length);
@@ -71,17 +57,13 @@ export async function processInboundEvents(deps: Deps, ids: string[], options: P
   }
 }
 
-/** The task for a job of one event (`{"inboundEventId"}`): {@link processInboundEvents} of that event. */
+/** The task for a one-event job (`{"inboundEventId"}`); see {@link processInboundEvents}. */
 export async function processInboundEvent(deps: Deps, job: { inboundEventId: string }, options: ProcessOptions = {}): Promise<ProcessOutcome> {
   const [outcome] = await processInboundEvents(deps, [job.inboundEventId], options);
   return outcome!;
 }
 
-/**
- * One event in its own transaction; an event whose own data PostgreSQL refuses (SQLSTATE
- * class 22, data exception), which would fail every retry the same way, is marked `failed`
- * with the database's reason instead.
- */
+/** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
 async function processAlone(deps: Deps, id: string, options: ProcessOptions): Promise<ProcessOutcome> {
   try {
     const [outcome] = await processTogether(deps, [id], options, 0);

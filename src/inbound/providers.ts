@@ -7,10 +7,7 @@ interface EventIdentity {
   eventType: string | null;
 }
 
-/**
- * One event of a verified request: its identity and its `raw_body`, the request body or, for
- * a batch (GoCardless, Adyen), the item's bytes sliced from it, never re-serialised.
- */
+/** One event of a verified request; a batch item's `rawBody` is sliced from the body, never re-serialised. */
 interface IdentifiedEvent extends EventIdentity {
   rawBody: Uint8Array;
 }

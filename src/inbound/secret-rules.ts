@@ -52,7 +52,6 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://docs.stripe.com/webhooks/signature',
   },
-  /** Optional `whsec_` + base64 of a 24- to 64-byte key (the spec's "Symmetric signatures"). */
   'standard-webhooks': {
     madeBy: 'psp',
     format: 'a Standard Webhooks secret is whsec_ followed by the base64 of 24 to 64 random bytes',
@@ -72,7 +71,6 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...GENERATED,
     source: 'https://docs.adyen.com/development-resources/webhooks/secure-webhooks/verify-hmac-signatures',
   },
-  /** Typed in by the merchant; Razorpay imposes no format. */
   razorpay: {
     format:
       'a Razorpay webhook secret is the one you set on the webhook (Dashboard → Accounts & Settings → Webhooks); ' +
@@ -80,7 +78,6 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...CHOSEN,
     source: 'https://razorpay.com/docs/webhooks/validate-test/',
   },
-  /** Typed in by the merchant on the workflow's webhook action. */
   checkout: {
     format:
       'a Checkout.com signature key is the one you set on the workflow\'s webhook action; ' +
@@ -88,7 +85,6 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
     ...CHOSEN,
     source: 'https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver',
   },
-  /** The account's secret key, `sk_test_`/`sk_live_` + about 40 characters (Paystack's samples); `pk_…` is the usual wrong paste. */
   paystack: {
     madeBy: 'psp',
     format:

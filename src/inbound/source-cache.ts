@@ -1,5 +1,4 @@
-// A short-lived per-process cache of resolved sources: a busy source costs one lookup and
-// one decryption per TTL, not per request.
+// Per-process cache of resolved sources: a busy source costs one lookup and decryption per TTL.
 import type { InboundSource } from './source-store.js';
 import type { Verifier } from './verifiers/types.js';
 

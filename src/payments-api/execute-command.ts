@@ -8,9 +8,8 @@
  *   operation_created  → PSP call (outside any transaction; carries the PSP key) →
  *                        (tx) settle the operation and store the response → finished
  *
- * A crash after the PSP call and before the second commit leaves the key at
- * `operation_created`; the retry re-sends the call with the same PSP key, which the PSP
- * answers with its first result (Stripe, Adyen), so the PSP acts at most once.
+ * A crash between the PSP call and the second commit leaves `operation_created`; the retry
+ * re-sends under the same PSP key, so the PSP acts at most once.
  */
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../core/db/client.js';
@@ -31,10 +30,9 @@ import { URL_NOT_ALLOWED } from './connectors/http.js';
 import { settleOperation, type Settled } from './settle-operation.js';
 
 /**
- * The idempotency key sent to the PSP for a merchant's key: hex SHA-256 of merchant, key and
- * key row id (64 characters: Adyen's maximum, within Stripe's 255). Re-runs under one key row
- * send the same PSP key; equal keys of two merchants never collide; a key reused after its
- * 24 h (a new row) is a new request at the PSP too.
+ * The PSP idempotency key for a merchant's key: hex SHA-256 of merchant, key and key row id
+ * (64 characters, Adyen's maximum). Stable across re-runs; distinct across merchants and
+ * across a key's reuse after expiry (a new row).
  */
 async function pspIdempotencyKey(merchantId: string, key: string, keyRowId: string): Promise<string> {
   return sha256Hex(`switchyard:${merchantId}:${key}:${keyRowId}`);

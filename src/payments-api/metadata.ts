@@ -21,10 +21,9 @@ const LIMITS: Record<string, MetadataLimits> = {
 };
 
 /**
- * The problems with `metadata` for a payment at `provider`, each at path `["metadata", key]`
- * or `["metadata"]`: more keys than the PSP allows once Switchyard's own are added, a key or
- * value too long (limits and sources in LIMITS: stripe, adyen; none known for others), or a
- * key Switchyard sets itself (`switchyard_op`). Empty when it fits.
+ * The problems with `metadata` at `provider` (path `["metadata"]` or `["metadata", key]`):
+ * too many keys with Switchyard's own, a key or value too long per LIMITS, or a key
+ * Switchyard sets itself. Empty when it fits or no limits are known.
  */
 export function metadataIssues(provider: string, metadata: Record<string, string>): ValidationIssue[] {
   const limits = LIMITS[provider];

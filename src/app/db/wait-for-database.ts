@@ -4,10 +4,8 @@ import type { Sql } from '../../core/db/client.js';
 import { ping } from './readiness-store.js';
 
 /**
- * Waits for the database's answer to a first `select 1`, at most `seconds`. Throws an
- * Error naming the host:port of `databaseUrl` (never its password) and
- * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS when none comes. Other connection errors
- * (refused, bad password) are rethrown as postgres.js reports them.
+ * Waits at most `seconds` for a first `select 1`; on timeout throws an Error naming the
+ * database's host:port (never its password). Other connection errors are rethrown as is.
  */
 export async function waitForDatabase(sql: Sql, databaseUrl: string, seconds: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

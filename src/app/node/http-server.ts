@@ -10,7 +10,7 @@ import { problemBody } from '../../core/http/problem.js';
 /** How long a refused connection may still send (its bytes are discarded) before it is destroyed, ms. */
 const LINGER_MS = 2_000;
 
-/** The settings {@link applyServerLimits} reads (src/core/config.ts has their defaults). */
+/** The settings {@link applyServerLimits} reads (defaults in src/core/config.ts). */
 type ServerLimits = Pick<
   Config,
   | 'SWITCHYARD_HTTP_REQUEST_TIMEOUT_MS'
@@ -20,15 +20,11 @@ type ServerLimits = Pick<
 >;
 
 /**
- * Sets a node:http server's timeouts and connection cap from `limits`:
- * `requestTimeout` (the whole request, body included, ms), `headersTimeout` (the headers,
- * ms; never more than `requestTimeout`, which Node requires), `keepAliveTimeout` (an idle
- * kept-alive connection, ms) and `maxConnections` (past it Node closes new connections at
- * once). A request or headers timeout reaches `clientError` as `ERR_HTTP_REQUEST_TIMEOUT`,
- * which {@link answerClientError} answers 408. Node checks for expired requests every
- * `connectionsCheckingInterval` (30 s by default, so a 1 s timeout could take 31 s); it is
- * set to a quarter of the headers timeout, between 100 ms and 1 s. Call it before the
- * server emits 'listening' (right after `serve()`), when Node starts that check.
+ * Sets a node:http server's `requestTimeout`, `headersTimeout` (capped at `requestTimeout`,
+ * as Node requires) and `keepAliveTimeout`, all ms, and `maxConnections`. The expiry check
+ * (`connectionsCheckingInterval`, Node's default 30 s) runs every quarter of the headers
+ * timeout, clamped to 100 ms–1 s. Call it right after `serve()`: Node starts that check on
+ * 'listening'.
  *
  * Source: https://nodejs.org/docs/latest-v20.x/api/http.html#serverrequesttimeout
  *
@@ -59,17 +55,11 @@ const PARSER_DETAILS: Record<string, string> = {
 };
 
 /**
- * A `clientError` listener for a node:http server that answers what the parser refused with
- * problem+json (RFC 9457) instead of Node's bare status line:
- * - `HPE_HEADER_OVERFLOW` (headers over the server's `maxHeaderSize`, Node's default 16 KiB)
- *   → 431 `headers_too_large`;
- * - `ERR_HTTP_REQUEST_TIMEOUT` (headers or request past `headersTimeout` / `requestTimeout`)
- *   → 408 `request_timeout`;
- * - any other malformed request (e.g. `Transfer-Encoding: xchunked`) → 400 `invalid_request`.
- * It answers only while the request's own response has sent nothing (an error in the body
- * comes after dispatch); otherwise it destroys the socket. The connection is closed after
- * the answer, and what the client still sends is discarded for 2 s so the answer is not lost
- * to a TCP reset. Nothing of the request is echoed back.
+ * A node:http `clientError` listener answering parser refusals with RFC 9457 problem+json:
+ * `HPE_HEADER_OVERFLOW` → 431 `headers_too_large`, `ERR_HTTP_REQUEST_TIMEOUT` → 408
+ * `request_timeout`, anything else → 400 `invalid_request`. If the response has already
+ * started it only destroys the socket. The connection closes after the answer; later bytes
+ * are discarded for {@link LINGER_MS} so a TCP reset does not eat the answer.
  *
  * Source: https://nodejs.org/api/http.html#event-clienterror, RFC 9110 §15.5.9 (408),
  * RFC 6585 §5 (431)
@@ -101,11 +91,9 @@ function endWith(socket: Socket, status: number, problem: ReturnType<typeof prob
 }
 
 /**
- * Why @hono/node-server could not build a URL for `req`, or undefined when it can: an
- * HTTP/1.1 request without Host (RFC 9112 §3.2 requires one), a Host that is not
- * `host[:port]` (userinfo such as `a@b`, a path, characters a URL host cannot hold), an
- * absolute-form target that is not a URL, or a backslash in the path. The checks mirror
- * @hono/node-server's `newRequest`, which answers these with an empty 400.
+ * The detail of why @hono/node-server's `newRequest` could not build a URL for `req` (no
+ * Host on HTTP/1.1, a Host that is not `host[:port]`, a bad absolute-form target, a
+ * backslash in the path), or undefined when it can. Source: RFC 9112 §3.2.
  */
 export function requestTargetProblem(req: IncomingMessage): string | undefined {
   const host = req.headers.host;
@@ -133,17 +121,11 @@ export function requestTargetProblem(req: IncomingMessage): string | undefined {
 }
 
 /**
- * Makes `server` (made by @hono/node-server's `serve`) answer requests it cannot build a URL
- * for ({@link requestTargetProblem}: no Host on HTTP/1.1, `Host: a@b`…) with 400
- * problem+json `invalid_request` and `connection: close`, instead of an empty 400: it turns
- * off Node's own Host check (`requireHostHeader`, which answers an empty 400) and wraps the
- * server's 'request' listeners. Other requests go to them unchanged.
+ * Makes a `serve()`d server answer requests {@link requestTargetProblem} rejects with 400
+ * problem+json `invalid_request` and `connection: close` rather than an empty 400: turns
+ * off Node's `requireHostHeader` and wraps the 'request' listeners.
  *
  * Source: RFC 9112 §3.2 (Host), RFC 9110 §7.2
- *
- * @example
- * const server = serve({ fetch, port });
- * answerInvalidTargets(server);
  */
 export function answerInvalidTargets(httpServer: ServerType): void {
   const server = httpServer as Server;

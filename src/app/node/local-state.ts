@@ -3,10 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/**
- * The content of `dir/name`, or — the first time — `generate()` written there with mode
- * 0600 (owner only). Creates `dir` if needed.
- */
+/** The content of `dir/name`, or the first time `generate()` written there with mode 0600. */
 export async function loadOrCreateSecretFile(dir: string, name: string, generate: () => string): Promise<string> {
   const file = path.join(dir, name);
   try {

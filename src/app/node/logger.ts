@@ -6,14 +6,9 @@ import { redactSecrets } from '../../core/redact.js';
 export type Logger = PinoLogger;
 
 /**
- * A JSON logger at `level` (pino's levels, or `silent`) writing one line per entry to
- * stdout, or to `destination` (tests). The fields of every line are passed through
- * {@link redactSecrets} before they are written; `child()` bindings are not (pino
- * serialises them once, without the log formatter), so bind ids only. Durations in log
- * fields are milliseconds (`durationMs`); metric names say seconds.
- *
- * Why not pino's `redact` paths: `x-*-signature` cannot be written as a path, and every
- * `*.name` wildcard path costs each line a walk of its own, where this is one pass.
+ * A JSON logger at `level` (pino's levels, or `silent`) writing to stdout or `destination`.
+ * Every line's fields pass through {@link redactSecrets}; `child()` bindings do not, so
+ * bind ids only. Durations are ms (`durationMs`). (pino's `redact` paths cannot say `x-*-signature`.)
  *
  * @example
  * const logger = createLogger('info');

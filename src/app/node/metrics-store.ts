@@ -17,10 +17,8 @@ export interface QueueStats {
 }
 
 /**
- * Counts graphile_worker's jobs per task and state, and the age of the oldest ready job,
- * in one pass over `graphile_worker._private_jobs` (which holds only unfinished and failed
- * jobs: graphile-worker deletes a job when it succeeds), using the database's clock.
- * Tasks with no job at all are absent.
+ * graphile-worker's unfinished and failed jobs per task and state, and the oldest ready
+ * job's age, by the database's clock; tasks with no job are absent.
  *
  * Source: node_modules/graphile-worker/sql/000011.sql (`_private_jobs`, `is_available`).
  *
@@ -42,8 +40,7 @@ export async function readQueueStats(sql: Sql): Promise<QueueStats[]> {
 }
 
 /**
- * How many endpoints are disabled now (by a 410, by sustained failure, or by their
- * merchant), across all merchants.
+ * How many endpoints are disabled (410, sustained failure, or by their merchant), all merchants.
  *
  * @example
  * const n = await countDisabledEndpoints(sql); // 2

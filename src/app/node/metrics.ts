@@ -25,31 +25,16 @@ interface Metrics extends MetricsSink {
 }
 
 /**
- * Builds the metrics of one process on a registry of its own (no prom-client global
- * registry, so two apps in one process, as in tests, count apart):
+ * Builds one process's `switchyard_*` metrics on its own registry (not prom-client's global
+ * one, so two apps in one process count apart): counters and histograms of inbound requests
+ * and acks (labels `provider`, `outcome`), job runs (`task`, `outcome`), delivery attempts
+ * (`outcome`), auto-disabled endpoints (`reason`) and ledger check failures; scrape-time
+ * gauges of queue depth (`task`, `state`), failed jobs and oldest ready job age (`task`), and
+ * disabled endpoints. Each metric's name and help text are in the code below.
  *
- * | metric | type | labels |
- * |---|---|---|
- * | `switchyard_inbound_requests_total` | counter | `provider`, `outcome` (`stored`, `duplicate`, or the problem code) |
- * | `switchyard_inbound_ack_duration_seconds` | histogram | `provider`, `outcome` |
- * | `switchyard_jobs_total` | counter | `task`, `outcome` (`ok`, `error`) |
- * | `switchyard_delivery_attempts_total` | counter | `outcome` (`success`, `retry`, `throttle`, `gone`, `error`) |
- * | `switchyard_delivery_attempt_duration_seconds` | histogram | `outcome` |
- * | `switchyard_endpoints_auto_disabled_total` | counter | `reason` (`gone`, `failing`) |
- * | `switchyard_ledger_check_failures_total` | counter | |
- * | `switchyard_queue_depth` | gauge, read at scrape | `task`, `state` (`ready`, `scheduled`, `running`) |
- * | `switchyard_queue_failed_jobs` | gauge, read at scrape | `task` |
- * | `switchyard_queue_oldest_job_age_seconds` | gauge, read at scrape | `task` (oldest ready job, since due) |
- * | `switchyard_endpoints_disabled` | gauge, read at scrape | |
- * | `switchyard_metrics_scrape_errors_total` | counter | |
- *
- * Counters and histograms live in this process and restart at 0 with it. The gauges read
- * at scrape time cost two queries per scrape on `sql`, run together (one over
- * graphile_worker's job table for the three queue gauges, one count of gw.endpoints); when
- * the database does not answer, those gauges are left out of that scrape
- * (`switchyard_endpoints_disabled` reads NaN), the failure is counted and logged at warn,
- * and the rest is still served. `options.process` adds prom-client's default process and
- * Node.js metrics (`process_*`, `nodejs_*`: memory, CPU, event-loop lag).
+ * Scrape-time gauges cost two queries on `sql`; if they fail, those gauges are left out
+ * (`switchyard_endpoints_disabled` reads NaN) and the failure is counted and logged.
+ * `options.process` adds prom-client's default `process_*` and `nodejs_*` metrics.
  *
  * @example
  * const metrics = createMetrics(sql, { logger, process: true });
@@ -111,8 +96,7 @@ export function createMetrics(sql: Sql, options: { logger?: Log; process?: boole
     for (const s of stats) byTask.set(s.task, s);
     return [...byTask.values()];
   };
-  // The gauges below read the database once per scrape, together: prom-client calls every
-  // collect callback of a scrape at once; the first starts the reads, the others await them.
+  // prom-client runs every collect of a scrape at once: the first starts the reads, the rest share them.
   let failures = 0;
   const failed = (what: string) => (err: unknown): undefined => {
     failures++;

@@ -2,16 +2,11 @@
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 
 /**
- * A `fetch` for PSP calls that goes through `dispatcher`, the SSRF-guarded undici Agent of
- * src/outbound/ssrf.ts (`createGuardedAgent`): every connection is refused with an
- * `SsrfBlockedError` (code `ERR_SSRF_BLOCKED`, in the `cause` of fetch's `TypeError`) when
- * the host is a forbidden address or resolves to one, at connect time, so DNS rebinding and
- * a source `apiBaseUrl` stored before it was checked cannot reach loopback, private
- * networks or the cloud metadata service with the PSP API key. Redirects are never followed
- * (`redirect: 'manual'` whatever the caller asks: a 3xx is the answer).
- *
- * undici 7's own `fetch`, not the global one: Node 20's global fetch bundles undici 6,
- * whose dispatch handler interface differs from the undici 7 Agent's.
+ * A `fetch` for PSP calls through `dispatcher`, the SSRF-guarded Agent of
+ * src/outbound/ssrf.ts: forbidden addresses are refused at connect time (rebinding-proof),
+ * rejecting with a `TypeError` whose `cause` has code `ERR_SSRF_BLOCKED`. Redirects are
+ * never followed. Throws a TypeError when given a Request. Uses undici 7's `fetch`: Node
+ * 20's global one bundles undici 6, whose handlers the Agent does not accept.
  *
  * @example
  * const deps = { ...rest, pspFetch: guardedPspFetch(createGuardedAgent({ allowPrivate: false })) };

@@ -2,10 +2,9 @@
 import type { IncomingMessage } from 'node:http';
 
 /**
- * The body of the IncomingMessage @hono/node-server passes as `env.incoming`, read directly
- * (no Web Request, no Web stream), at most `maxBytes`: 'too_large' as soon as the
- * Content-Length or the bytes received exceed it (the rest is not read). Undefined when
- * `env` has no unread IncomingMessage (tests' `app.request`). Rejects with the stream's error.
+ * The body of @hono/node-server's `env.incoming`, read directly, or 'too_large' as soon as
+ * it exceeds `maxBytes`. Undefined when `env` has no unread IncomingMessage (tests'
+ * `app.request`). Rejects with the stream's error.
  */
 export function readIncomingBody(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined {
   const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;

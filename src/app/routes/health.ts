@@ -3,9 +3,8 @@ import type { AppEnv } from '../../core/deps.js';
 import { newestAppliedMigration } from '../db/readiness-store.js';
 
 /**
- * `GET /healthz` (the process is up) and `GET /readyz` (the database answers and is
- * migrated: the last sql/ file is recorded), per CONTRACT.md "Operators".
- * `expectedMigration` is the name of the newest migration file.
+ * `GET /healthz` (process up) and `GET /readyz` (database answers and has applied
+ * `expectedMigration`, else 503), per CONTRACT.md "Operators".
  */
 export function healthRoutes(expectedMigration?: string): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

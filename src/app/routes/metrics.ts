@@ -2,11 +2,9 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../core/deps.js';
 
 /**
- * `GET /metrics`: the Prometheus text exposition of `deps.metrics.render()` (CONTRACT.md
- * "Operators"), with the registry's own content type. Unauthenticated, as Prometheus
- * scrapes it: operators should keep it off the public internet (bind it behind the
- * load balancer, or deny `/metrics` at the edge). It shows traffic volumes per provider,
- * not merchant data. Answers 404 when `deps.metrics` cannot render.
+ * `GET /metrics`: Prometheus text of `deps.metrics.render()` (CONTRACT.md "Operators"), or
+ * 404 when it cannot render. Unauthenticated for Prometheus: keep it off the public
+ * internet (it shows traffic per provider, no merchant data).
  *
  * @example
  * app.route('/', metricsRoutes());

@@ -27,15 +27,10 @@ const CHECKOUT_EVENT_KINDS = {
 } as const;
 
 /**
- * Maps a Checkout.com webhook (https://www.checkout.com/docs/developer-resources/event-notifications/event-types,
- * e.g. `payment_captured`, `payment_refunded`) to a NormalizedEvent. The payment is `data.id`
- * (`pay_…`); `data.reference` becomes the merchantReference.
- *
- * `data.amount` of a capture or refund event is that one action's amount (a delta); the
- * cumulative totals are `data.balances.total_captured` and `total_refunded`, which Switchyard
- * uses. A `payment_captured` or `payment_refunded` without `balances` (older event versions)
- * is ignored, since its cumulative total is unknown. Declined captures and refunds
- * (`payment_capture_declined`, `payment_refund_declined`) and other types → ignored.
+ * Maps a Checkout.com webhook (https://www.checkout.com/docs/developer-resources/event-notifications/event-types)
+ * to a NormalizedEvent: the payment is `data.id` (`pay_…`), `data.reference` the
+ * merchantReference. Captures and refunds use the cumulative `data.balances` totals
+ * (`data.amount` is a delta), so without `balances` they are ignored; other types → ignored.
  */
 export function normalizeCheckout(body: unknown): Normalized {
   const type = (body as { type?: unknown } | null)?.type;

@@ -11,10 +11,8 @@ import type { Normalized } from './types.js';
 import { AppError } from '../../core/errors.js';
 
 /**
- * Parses a stored inbound body and normalizes it for its provider. A body that is not
- * JSON is `invalid`. A provider without a normalizer yet is `ignored` (reason
- * `no normalizer for <provider> yet`): its verified events are stored, acked and marked
- * ignored, as CONTRACT.md says for event types Switchyard does not map.
+ * Parses a stored inbound body and normalizes it for its provider: not UTF-8 JSON (or an
+ * amount minorUnits refuses) → `invalid`; a provider without a normalizer → `ignored`.
  */
 export function normalizeInbound(provider: string, rawBody: Uint8Array): Normalized {
   let body: unknown;

@@ -8,7 +8,7 @@ const notification = z.object({
   data: z.object({ id: z.union([z.string().min(1), z.number().int()]) }),
 });
 
-/** The reason every Mercado Pago payment notification is ignored for now. */
+/** The reason every Mercado Pago payment notification is ignored. */
 export const MERCADOPAGO_NO_AMOUNTS = 'Mercado Pago notifications carry no amounts; fetching the payment is not built yet';
 
 /**

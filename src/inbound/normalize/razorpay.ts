@@ -28,17 +28,13 @@ const RAZORPAY_EVENT_KINDS = {
 
 /**
  * Maps a Razorpay webhook (https://razorpay.com/docs/webhooks/payments/ and
- * https://razorpay.com/docs/webhooks/refunds/) to a NormalizedEvent. The payment is
- * `payload.payment.entity`, its `id` (`pay_…`) the PSP reference, also for refunds.
- *
- * - payment.authorized / payment.failed → authorized / failed (amount).
- * - payment.captured → captured, capturedTotal = the payment's `amount` (Razorpay captures a
- *   payment once, for its amount).
- * - refund.processed → refunded with the payment snapshot's cumulative `amount_refunded` and
- *   capturedTotal = `amount`; not this refund's own `refund.entity.amount`, which is a delta.
- *   An auto-refund of a payment never captured (`captured: false`) → voided: the
- *   authorization was released, no money reached the merchant.
- * - refund.created, refund.failed and any other event → ignored.
+ * https://razorpay.com/docs/webhooks/refunds/) to a NormalizedEvent; the payment is
+ * `payload.payment.entity.id` (`pay_…`), also for refunds.
+ * - payment.authorized / .failed / .captured → authorized / failed / captured (capturedTotal
+ *   = `amount`: captured once, in full).
+ * - refund.processed → refunded with the payment's cumulative `amount_refunded` (not the
+ *   refund's own delta); on a never-captured payment (`captured: false`) → voided.
+ * - anything else → ignored.
  */
 export function normalizeRazorpay(body: unknown): Normalized {
   const name = (body as { event?: unknown } | null)?.event;

@@ -31,17 +31,10 @@ const SQUARE_STATUS_KINDS = {
 
 /**
  * Maps a Square `payment.created` / `payment.updated` webhook
- * (https://developer.squareup.com/docs/payments-api/webhooks) to a NormalizedEvent, by the
- * payment's `status`. The payment is `data.object.payment.id`; `reference_id` becomes the
- * merchantReference.
- *
- * - APPROVED → authorized, FAILED → failed, CANCELED → voided (amount `total_money`, else
- *   `amount_money`).
- * - COMPLETED → captured with capturedTotal `total_money`; when `refunded_money` is above
- *   zero, refunded with that cumulative refundedTotal and the same capturedTotal.
- * - PENDING and other statuses → ignored.
- * - `refund.created` / `refund.updated` → ignored: their `amount_money` is one refund's amount;
- *   Square follows them with a `payment.updated` whose `refunded_money` is the cumulative total.
+ * (https://developer.squareup.com/docs/payments-api/webhooks) to a NormalizedEvent by
+ * {@link SQUARE_STATUS_KINDS}; amounts from `total_money`, else `amount_money`. COMPLETED
+ * with `refunded_money` > 0 → refunded (cumulative). Other statuses → ignored, as are
+ * `refund.*` events: the `payment.updated` that follows carries the cumulative total.
  */
 export function normalizeSquare(body: unknown): Normalized {
   const type = (body as { type?: unknown } | null)?.type;

@@ -64,16 +64,14 @@ export interface IngestOptions {
 }
 
 /**
- * The inbound route (CONTRACT.md "Inbound"): read the raw bytes once under the size cap,
- * verify them, store and queue them in one statement (storeInboundEvents, one row per item of
- * a batching PSP, all or nothing), and ack after the commit.
+ * The inbound route (CONTRACT.md "Inbound"): reads the raw bytes under the size cap,
+ * verifies them, stores and queues them in one statement, and acks after the commit.
  *
  * Answers 200 `{"received": true, "duplicate": bool}` (`duplicate`: every item was stored
  * already; Adyen gets exactly `[accepted]`, text/plain), or a problem: 400 payload_too_deep,
  * event_id_missing, event_text_invalid; 401 signature_missing, signature_invalid,
  * timestamp_out_of_tolerance; 404 source_not_found; 413 payload_too_large; 415
- * unsupported_media_type; 500 secret_unreadable; 503 store_unavailable. Each answer is
- * reported to `deps.metrics?.inbound` with the seconds to the ack.
+ * unsupported_media_type; 500 secret_unreadable; 503 store_unavailable.
  */
 export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

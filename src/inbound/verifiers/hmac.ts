@@ -28,7 +28,7 @@ export function whitespaceHint(secrets: string[]): string {
   return secrets.some((s) => s !== s.trim()) ? '; note: a configured secret has leading or trailing whitespace, trim it' : '';
 }
 
-/** How a PSP signs the raw body with one HMAC in one header (Razorpay, Checkout.com, Paystack, GoCardless, Square). */
+/** How a PSP signs the raw body with one HMAC in one header (Razorpay, Checkout.com, Paystack, GoCardless). */
 interface BodyHmacScheme {
   /** Lower-cased header name. */
   header: string;
@@ -40,11 +40,11 @@ interface BodyHmacScheme {
   secretName: string;
   /** What a person most likely pasted instead of the secret ("the API key secret"). */
   likelyMistake: string;
-  /** The signed bytes; the raw body unless the PSP signs more (Square: notification URL + body). */
+  /** The signed bytes; the raw body by default. */
   signedContent?: (body: Uint8Array) => Uint8Array;
   /** A header carrying the event id, returned on success (Razorpay: x-razorpay-event-id). */
   eventIdHeader?: string;
-  /** Extra words for a missing header, given the request's headers (Square's legacy header). */
+  /** Extra words for a missing header, given the request's headers. */
   missingHint?: (headers: VerifyInput['headers']) => string;
   /** Extra words for a malformed header value (GoCardless: a Standard Webhooks value). */
   malformedHint?: (header: string) => string;

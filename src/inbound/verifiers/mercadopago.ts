@@ -16,10 +16,9 @@ const MILLISECONDS_FROM = 100_000_000_000;
  * the secret signature of `id:<data.id>;request-id:<x-request-id>;ts:<ts>;`, absent parts left
  * out, data.id lowercased (as received is tried too, as sdk-java signs it).
  *
- * `data.id` comes from `url`'s query string, else from the JSON body; when both have one and
- * they differ, the notification is refused (the body's is unsigned, yet the event is stored
- * under it). `ts` is in ms (seconds accepted too, told apart by magnitude); it is checked
- * after the signature.
+ * `data.id` comes from `url`'s query, else the body; if both differ it is refused (the body's
+ * is unsigned, yet names the stored event). `ts` is ms (or s, by magnitude), checked after
+ * the signature.
  *
  * @example
  * const r = await verifyMercadoPago({ body, headers, secrets: [secretSignature], toleranceSeconds: 300, now });

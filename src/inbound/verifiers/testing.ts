@@ -1,5 +1,4 @@
-// Test signers, the exact inverse of each verifier, kept honest by round-trip tests against the
-// verifiers and the PSPs' own libraries.
+// Test signers, each the exact inverse of its verifier (kept honest by round-trip tests).
 import { adyenSigningString } from './adyen.js';
 import { concatBytes, fromBase64, fromHex, hmac, toBase64, toHex, utf8 } from '../../core/crypto.js';
 

@@ -1,12 +1,9 @@
 /**
  * Adyen connector: Checkout API v71 (https://docs.adyen.com/api-explorer/Checkout/71/overview):
- * `POST /payments`, `POST /payments/{paymentPspReference}/captures`, `/cancels`, `/refunds`,
- * JSON, `X-API-Key`, `Idempotency-Key` header of at most 64 characters
- * (https://docs.adyen.com/development-resources/api-idempotency/).
- *
- * The Checkout API has no GET for a payment, so there is no `retrieve`: a modification is
- * answered `received` and its outcome comes by webhook (CAPTURE, CANCELLATION, REFUND); a
- * timeout is resolved by re-sending with the same Idempotency-Key (Adyen replays its first answer).
+ * `POST /payments` and `/payments/{paymentPspReference}/captures|cancels|refunds`, JSON,
+ * `X-API-Key`, `Idempotency-Key` of at most 64 characters
+ * (https://docs.adyen.com/development-resources/api-idempotency/). No GET for a payment, so no
+ * `retrieve`: modifications are `submitted` and their outcome comes by webhook.
  */
 import { minorUnits, toJsonAmount } from '../../core/money.js';
 import type { SourceCredentials } from './credentials.js';

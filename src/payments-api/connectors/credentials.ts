@@ -6,9 +6,8 @@ import { getSourceApiRow } from './source-store.js';
 const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
 
 /**
- * A source's PSP API credentials, decrypted (CONTRACT.md "Sources": `apiKey`, `apiBaseUrl`).
- * `apiKey` never leaves the process except in the `Authorization`/`X-API-Key` header of a
- * PSP call; its `toJSON` redacts it so a logged object cannot leak it.
+ * A source's PSP API credentials, decrypted (CONTRACT.md "Sources"). `apiKey.toJSON` redacts,
+ * so a logged object cannot leak it; only PSP call headers `reveal()` it.
  */
 export interface SourceCredentials {
   sourceId: string;
@@ -25,11 +24,9 @@ export interface SourceCredentials {
 export type CredentialsProblem = 'source_not_found' | 'no_api_key' | 'provider_not_supported';
 
 /**
- * The merchant's source `sourceId` with its PSP API key decrypted, or the reason it cannot
- * be used: another merchant's source is `source_not_found`; a source created without
- * `apiKey` is `no_api_key`; a provider without a connector is `provider_not_supported`.
- * Throws the 500 `secret_unreadable` AppError when the stored API key cannot be opened
- * with this process's master key (sealed under another SWITCHYARD_MASTER_KEY).
+ * The merchant's source `sourceId` with its PSP API key decrypted, or why it cannot be used
+ * (another merchant's source is `source_not_found`). Throws the 500 `secret_unreadable`
+ * AppError when this process's master key cannot open the stored key.
  */
 export async function loadSourceCredentials(
   tx: Tx,

@@ -1,10 +1,6 @@
 import type { ConnectorOptions, PspResult } from './types.js';
 
-/**
- * A PSP's HTTP answer, body parsed as JSON when it is JSON (else the text, capped); or no
- * answer: `unknown` (the request may have reached the PSP), or `rejected` with code
- * `url_not_allowed` when the request was never sent because its URL is not allowed.
- */
+/** A PSP's HTTP answer (body as JSON, else capped text), `unknown`, or never sent: `rejected` `url_not_allowed`. */
 type PspHttp =
   | { kind: 'response'; status: number; body: unknown }
   | { kind: 'unknown'; reason: string }
@@ -21,9 +17,8 @@ const notAllowed = (why: string): PspHttp => ({
 });
 
 /**
- * The message of the SSRF guard's refusal (code `ERR_SSRF_BLOCKED`, src/outbound/ssrf.ts)
- * found in an error's `cause` / AggregateError chain (undici wraps it as `TypeError: fetch
- * failed`), or undefined. Matched by code: this room does not import src/outbound.
+ * The message of an `ERR_SSRF_BLOCKED` error in `error`'s cause / AggregateError chain, or
+ * undefined. Matched by code: this room does not import src/outbound.
  */
 function ssrfBlock(error: unknown): string | undefined {
   const queue: unknown[] = [error];
@@ -40,12 +35,10 @@ function ssrfBlock(error: unknown): string | undefined {
 }
 
 /**
- * Sends one request to a PSP over `options.fetch` (default the global fetch; in Node the
- * SSRF-guarded fetch of src/app/node/psp-fetch.ts), timing out after `options.timeoutMs` ms,
- * following no redirect. Every answer is a `response`; a timeout or network error is
- * `unknown` (the PSP may have acted). `rejected` with code {@link URL_NOT_ALLOWED}, never
- * sent: a URL that is not https (or http with `options.allowHttp`), or one the guard refused
- * to connect to (loopback, 169.254.169.254, …, literal or resolved).
+ * Sends one request over `options.fetch` (in Node the SSRF-guarded one of
+ * src/app/node/psp-fetch.ts), timing out after `options.timeoutMs` ms, no redirects. Any
+ * answer is a `response`; timeout or network error is `unknown`. A URL that is not https
+ * (http with `allowHttp`) or that the guard refuses is `rejected` {@link URL_NOT_ALLOWED}.
  */
 export async function pspFetch(
   options: ConnectorOptions,
@@ -87,10 +80,7 @@ export function unknownFor(status: number): PspResult | undefined {
   return undefined;
 }
 
-/**
- * The base URL to call: the source's `apiBaseUrl` override or the PSP's default, without a
- * trailing slash. Whether it may be called is {@link pspFetch}'s to decide.
- */
+/** The source's `apiBaseUrl` override or the PSP's default, without a trailing slash (unchecked). */
 export function baseUrl(override: string | null, fallback: string): string {
   return (override ?? fallback).replace(/\/+$/, '');
 }

@@ -14,16 +14,12 @@ export interface CreatePaymentCall {
 }
 
 /**
- * What the PSP answered to one call, PSP-neutral.
- *
- * - `answered`: the PSP took the call. `event` is what the answer says about the payment
- *   (cumulative totals, applied to the same state machine as webhooks, so the later webhook
- *   changes nothing); `outcome` is the operation's own: `succeeded`, `submitted` (accepted,
- *   the result comes by webhook: Adyen modifications), or `failed` (a decline: `failure`).
- * - `unknown`: timeout, network error, 5xx or 429: the call may or may not have taken
- *   effect. Never a failure: the operation stays pending and the status sync asks later.
- * - `rejected`: the PSP refused the request itself (4xx other than a decline: bad key,
- *   invalid parameters). Nothing happened at the PSP.
+ * What the PSP answered to one call, PSP-neutral:
+ * - `answered`: `event` is the payment's new state (cumulative, so the later webhook changes
+ *   nothing); `outcome` is the operation's: `succeeded`, `submitted` (result by webhook) or
+ *   `failed` (a decline, see `failure`).
+ * - `unknown`: timeout, network error, 5xx or 429; it may have taken effect, so never a failure.
+ * - `rejected`: a 4xx other than a decline; nothing happened at the PSP.
  */
 export type PspResult =
   | {
@@ -47,11 +43,7 @@ export interface Connector {
   capture(pspReference: string, amount: Decimal | null, currency: string, pspKey: string): Promise<PspResult>;
   cancel(pspReference: string, pspKey: string): Promise<PspResult>;
   refund(pspReference: string, amount: Decimal, currency: string, pspKey: string): Promise<PspResult>;
-  /**
-   * The payment's current state at the PSP, when the PSP can be asked (Stripe: GET
-   * PaymentIntent). Absent for Adyen, whose Checkout API has no GET for a payment: its
-   * truth comes by webhook.
-   */
+  /** The payment's current state at the PSP (Stripe); absent where the PSP has no GET (Adyen). */
   retrieve?(pspReference: string): Promise<PspResult>;
 }
 

@@ -1,9 +1,8 @@
 import { sha256Hex } from '../../core/crypto.js';
 
 /**
- * JSON with object keys sorted at every depth and no insignificant whitespace, so two bodies
- * that mean the same (`{"a":1,"b":2}` and `{ "b": 2, "a": 1 }`) serialise to the same text.
- * Arrays keep their order; `undefined` members are dropped, as JSON.stringify drops them.
+ * JSON with object keys sorted at every depth and no whitespace, so equal bodies serialise
+ * alike. Arrays keep their order; `undefined` members are dropped, as JSON.stringify does.
  *
  * @example
  * canonicalJson({ b: 2, a: { d: 1, c: [3, 1] } }) // '{"a":{"c":[3,1],"d":1},"b":2}'
@@ -19,10 +18,9 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The fingerprint an idempotency key is bound to: lower-case hex SHA-256 of
- * `METHOD\npath\ncanonical body` (draft-ietf-httpapi-idempotency-key-header section 2.4 leaves
- * the fields to the server). The path is in it so a key used for one payment's capture
- * cannot replay for another's.
+ * The fingerprint an idempotency key is bound to: hex SHA-256 of `METHOD\npath\ncanonical
+ * body` (draft-ietf-httpapi-idempotency-key-header §2.4). The path keeps one payment's key
+ * from replaying for another's.
  */
 export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
   return sha256Hex(`${method.toUpperCase()}\n${path}\n${canonicalJson(body)}`);

@@ -57,10 +57,9 @@ const toRow = (r: DbRow): IdempotencyKeyRow => ({
 });
 
 /**
- * Inserts the key for (merchant, key) unless it exists: `insert … on conflict do nothing`,
- * then reads the row `for update`. Two concurrent first requests serialize on the unique
- * index, so every API process sees the same single row. Returns the row and whether this
- * call inserted it (then it is locked at `now` by the caller's request).
+ * Inserts the key for (merchant, key) unless it exists, then reads the row `for update`;
+ * concurrent first requests serialize on the unique index. Returns the row and whether this
+ * call inserted it (then locked at `now`).
  */
 export async function insertOrLockKey(
   tx: Tx,

@@ -1,14 +1,9 @@
 /**
- * Idempotency keys of the merchant payments API (CONTRACT.md "Payments"), per
- * draft-ietf-httpapi-idempotency-key-header and https://docs.stripe.com/api/idempotent_requests:
- * scoped to the merchant, bound to a request fingerprint, kept 24 h. The same request again
- * replays the first response (`Idempotent-Replayed: true`); another request under the key is
- * 422; a retry while the first runs is 409; a request that failed validation is not stored.
- *
- * Execution follows brandur.org/idempotency-keys: atomic phases, each committing its effects
- * with the key's next recovery point; a foreign call between two phases carries its own
- * idempotency key. A crashed request leaves the key locked; once the lock is older than the
- * lock timeout, a retry takes it over and resumes at the recovery point.
+ * Idempotency keys of the payments API (CONTRACT.md "Payments"; sources:
+ * draft-ietf-httpapi-idempotency-key-header, https://docs.stripe.com/api/idempotent_requests):
+ * scoped to the merchant, bound to a request fingerprint, kept 24 h. Execution follows
+ * brandur.org/idempotency-keys: atomic phases, each committing its effects with the next
+ * recovery point; a retry takes over a crashed request's key once its lock times out.
  */
 import { AppError } from '../../core/errors.js';
 import type { Tx } from '../../core/db/client.js';
@@ -56,14 +51,12 @@ export type Claim =
   | { kind: 'run'; key: IdempotencyKeyRow; lockedAt: Date };
 
 /**
- * Claims `(merchant, key)` for `req` in one transaction, decided by the database so that
- * any number of API processes agree:
- * - no row (or an expired one) → inserted, locked by this request → run from `started`;
- * - a different fingerprint → 422 `idempotency_key_reused`;
+ * Claims `(merchant, key)` for `req` in one transaction, so all API processes agree:
+ * - no row (or an expired one) → inserted and locked → run from `started`;
+ * - a different fingerprint → throws 422 `idempotency_key_reused`;
  * - finished → replay its stored response;
- * - in progress and locked less than `lockTimeoutSeconds` ago → 409 `idempotency_key_in_progress`;
- * - in progress but unlocked (released after an error) or locked longer ago (its request
- *   crashed) → locked by this request, resumed at its recovery point.
+ * - locked less than `lockTimeoutSeconds` ago → throws 409 `idempotency_key_in_progress`;
+ * - otherwise (released, or its request crashed) → locked, resumed at its recovery point.
  */
 export async function claimIdempotencyKey(
   deps: Deps,
@@ -107,9 +100,8 @@ export async function claimIdempotencyKey(
 }
 
 /**
- * Runs one atomic phase in its own transaction: checks this request still holds the key
- * (else 409: a retry took it over), runs `work`, and commits its effects together with the
- * key's new recovery point, or with the final response (the key is then finished).
+ * Runs `work` in its own transaction and commits its effects with the key's next recovery
+ * point or final response. Throws 409 `idempotency_key_in_progress` if a retry took the key over.
  */
 export async function atomicPhase(
   deps: Deps,
@@ -134,10 +126,9 @@ export async function atomicPhase(
 type Phase = (key: IdempotencyKeyRow) => Promise<PhaseOutcome>;
 
 /**
- * Runs `phases` from the claimed key's recovery point until one finishes with a response,
- * and returns that response. On an exception the key's lock is released (so a retry can
- * resume at once, Brandur's "unlock on error") and the exception rethrown. Throws an Error
- * when a phase names a recovery point that `phases` lacks (a bug).
+ * Runs `phases` from the key's recovery point until one returns a response, and returns it.
+ * On an exception, releases the lock (a retry may resume at once) and rethrows; throws an
+ * Error when a recovery point has no phase.
  */
 export async function runPhases(
   deps: Deps,

@@ -2,11 +2,8 @@ import type { Deps } from '../../core/deps.js';
 import { deleteExpiredKeys } from './idempotency-store.js';
 
 /**
- * The `purge_idempotency_keys` task: deletes every idempotency key that expired (24 h after
- * its first request) by `deps.clock()`, in batches of `batch` rows, and returns how many.
- * Run by graphile-worker's cron every 10 minutes (`paymentsApiCronItems`). A key found
- * expired before the purge reaches it is treated as absent by the claim, so the purge only
- * keeps the table small.
+ * The `purge_idempotency_keys` task: deletes the keys expired by `deps.clock()`, `batch`
+ * rows per statement; returns how many. Only keeps the table small: claims ignore expired keys.
  */
 export async function purgeIdempotencyKeys(deps: Deps, batch = 1000): Promise<number> {
   const now = deps.clock();
