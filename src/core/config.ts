@@ -6,16 +6,10 @@ const boolean = z
 
 const positiveInt = z.coerce.number().int().positive();
 
-/**
- * Delays before each retry, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so 8 attempts
- * (CONTRACT.md "Outbound webhooks"; the Standard Webhooks/Svix schedule).
- */
+/** Retry delays, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so 8 attempts (CONTRACT.md "Outbound webhooks"; Svix). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
-/**
- * Every setting, with its default, parsed once by the entry file from `process.env` or the
- * Worker's `env`. CONTRACT.md "Configuration" fixes the first five names.
- */
+/** Every setting with its default; CONTRACT.md "Configuration (environment)" fixes the first five names. */
 const configSchema = z.object({
   /** PostgreSQL URL. Unset: `npm start` runs an embedded PostgreSQL under the data dir. */
   DATABASE_URL: z.string().url().optional(),
@@ -92,10 +86,7 @@ const configSchema = z.object({
 /** The parsed settings. */
 export type Config = z.infer<typeof configSchema> & { retryScheduleSeconds: readonly number[] };
 
-/**
- * Parses settings from `process.env` or a Worker `env`; empty values count as unset.
- * Throws an Error listing every invalid variable.
- */
+/** Parses settings from `process.env` or a Worker `env` (empty means unset); throws an Error listing every invalid variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);

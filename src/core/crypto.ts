@@ -70,15 +70,11 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-// Imported HMAC keys by hash and key bytes, since an import costs more than the verification
-// it serves. Cleared when full; the key bytes are in memory anyway (the source cache).
+// Imported HMAC keys (an import costs more than a verify), cleared when full; the bytes are in memory anyway (source cache).
 const HMAC_KEY_CACHE_MAX = 512;
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
-/**
- * A synchronous HMAC the host may lend {@link verifyHmac}: the same RFC 2104 HMAC Web Crypto
- * computes, with a constant-time comparison.
- */
+/** A synchronous HMAC a host may lend {@link verifyHmac}: the RFC 2104 HMAC Web Crypto computes, compared in constant time. */
 export interface HmacBackend {
   /** HMAC-`hash` of `data` under the raw `key` bytes. */
   hmac(hash: 'SHA-256' | 'SHA-512', key: Uint8Array, data: Uint8Array): Uint8Array;
@@ -90,11 +86,7 @@ let hmacBackend: HmacBackend | undefined;
 // The raw bytes and hash of each key importHmacKey made, for the backend.
 const hmacKeyBytes = new WeakMap<CryptoKey, { raw: Uint8Array; hash: 'SHA-256' | 'SHA-512' }>();
 
-/**
- * Lends {@link verifyHmac} the host's synchronous HMAC (Node: src/app/node/hmac-backend.ts),
- * or takes it back (`undefined`: `crypto.subtle.verify`, as on Workers). On Node each Web
- * Crypto call is a thread-pool job, which costs the inbound hot path CPU.
- */
+/** Lends {@link verifyHmac} a synchronous HMAC (`undefined` takes it back): on Node each Web Crypto call is a thread-pool job. */
 export function useHmacBackend(backend: HmacBackend | undefined): void {
   hmacBackend = backend;
 }
@@ -130,9 +122,8 @@ export async function hmac(
 }
 
 /**
- * Constant-time check that `mac` is the HMAC of `data` under `key`: the lent
- * {@link HmacBackend} for keys from {@link importHmacKey}, else `crypto.subtle.verify`.
- * Only the (public) length of `mac` is compared in variable time.
+ * Constant-time check that `mac` is the HMAC of `data` under `key`: the lent {@link HmacBackend} for keys from
+ * {@link importHmacKey}, else `crypto.subtle.verify`. Only the (public) length of `mac` is compared in variable time.
  */
 export async function verifyHmac(
   key: CryptoKey,

@@ -25,9 +25,8 @@ export type DeliveryOutcome = 'success' | 'retry' | 'throttle' | 'gone' | 'error
 export type DisableReason = 'gone' | 'failing';
 
 /**
- * Counters for `GET /metrics`; an interface so Workers code reports without prom-client (the
- * Node implementation is src/app/node/metrics.ts). Methods never throw; durations in seconds.
- *
+ * Counters for `GET /metrics`, an interface so Workers code needs no prom-client (Node: src/app/node/metrics.ts).
+ * Methods never throw; durations in seconds.
  * @example
  * c.var.deps.metrics?.inbound('stripe', 'stored', 0.012);
  */
@@ -56,22 +55,11 @@ export interface Deps {
   adminToken: string;
   /** Node only: the SSRF-guarded undici Agent for deliveries. */
   dispatcher?: Dispatcher;
-  /**
-   * Node only: the SSRF check (src/outbound/ssrf.ts) of a URL a merchant asks Switchyard to
-   * call, e.g. a source's `apiBaseUrl`: the parsed URL, or a reason to show the merchant.
-   * Absent, such a URL is refused.
-   */
+  /** Node only: SSRF check (src/outbound/ssrf.ts) of a URL a merchant gives (`apiBaseUrl`): URL or reason; absent, refused. */
   checkOutboundUrl?(url: string, opts: { allowPrivate: boolean; requireHttps: boolean }): Promise<Result<URL, string>>;
-  /**
-   * Node only: the fetch for PSP API calls, through the SSRF-guarded dispatcher (checked at
-   * connect time, so DNS rebinding is caught), no redirects. Absent: the global fetch.
-   */
+  /** Node only: fetch for PSP calls via the SSRF-guarded dispatcher (checked at connect: no DNS rebinding), no redirects. */
   pspFetch?: typeof fetch;
-  /**
-   * Node only: reads the raw body, at most `maxBytes` ('too_large' beyond), from the
-   * IncomingMessage in Hono's `c.env`, skipping the Web Request stream; undefined when there
-   * is none (read the Web Request then).
-   */
+  /** Node only: the raw body (≤ `maxBytes`, else 'too_large') from the IncomingMessage in `c.env`; undefined: read the Web Request. */
   readRawBody?(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined;
   /** Node only: node:crypto's HMAC for signing outbound messages; absent, Web Crypto's (same bytes). */
   hmac?: HmacBackend;

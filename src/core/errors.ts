@@ -1,7 +1,4 @@
-/**
- * Stable, snake_case problem codes. A client may branch on these; they never change meaning.
- * See CONTRACT.md for which route answers which code.
- */
+/** Stable snake_case problem codes; clients may branch on them (CONTRACT.md: which route answers which). */
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
@@ -39,10 +36,8 @@ export interface ValidationIssue {
 }
 
 /**
- * The exception the HTTP layer renders as RFC 9457 problem+json. `retryable`: the same request
- * may succeed later. `detail` is shown to the client, so no internals; `cause` is for logs.
- *
- * Source: RFC 9457 (Problem Details for HTTP APIs).
+ * The exception the HTTP layer renders as RFC 9457 problem+json. `detail` is shown to the client, so no internals
+ * (`cause` is for logs); `retryable`: the same request may succeed later. Source: RFC 9457.
  */
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -17,12 +17,8 @@ const ID_PREFIXES = {
 type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
 
 /**
- * A new time-sortable id: `<prefix>_` + 12 hex digits of Unix ms + 20 random hex digits,
- * strictly increasing within a process; the shape of `gw.new_id` (sql/0001_init.sql), so ids
- * made in SQL and in TS sort together.
- *
- * @example
- * newId('pay') // 'pay_0193a1b2c3d4e5f60718293a4b5c'
+ * A new time-sortable id, `<prefix>_` + 12 hex digits of Unix ms + 20 random hex digits, strictly increasing within a
+ * process; the shape of `gw.new_id` (sql/0001_init.sql), so ids made in SQL and in TS sort together.
  */
 export function newId(prefix: IdPrefix, now: Date = new Date()): string {
   let ms = now.getTime();
@@ -39,10 +35,7 @@ export function newId(prefix: IdPrefix, now: Date = new Date()): string {
 
 const UINT40 = 2 ** 40;
 
-/**
- * The id body after `id` (milliseconds, and the 80 random bits as two 40-bit halves, each in
- * [0, 2^40)): the random bits plus one, carrying into the millisecond when they overflow.
- */
+/** The id body after `id` (ms, and the random bits as two 40-bit halves): random bits + 1, carrying into the ms on overflow. */
 export function idSuccessor(id: { ms: number; hi: number; lo: number }): { ms: number; hi: number; lo: number } {
   if (id.lo + 1 < UINT40) return { ms: id.ms, hi: id.hi, lo: id.lo + 1 };
   if (id.hi + 1 < UINT40) return { ms: id.ms, hi: id.hi + 1, lo: 0 };

@@ -11,10 +11,7 @@ export async function insertMasterKeyCheck(tx: Tx, envelope: string): Promise<vo
   await tx`insert into gw.master_key_check (envelope) values (${envelope}) on conflict do nothing`;
 }
 
-/**
- * One envelope sealed under the master key, of any table that keeps them (source secrets,
- * PSP API keys, endpoint secrets, Ed25519 keys), or undefined when the database holds none.
- */
+/** Any one envelope sealed under the master key (source secrets, PSP API keys, endpoint secrets, Ed25519 keys), or undefined. */
 export async function anyStoredEnvelope(tx: Tx): Promise<string | undefined> {
   const [row] = await tx<{ envelope: string }[]>`
     (select ciphertext as envelope from gw.source_secrets order by id limit 1)

@@ -6,9 +6,8 @@ import { SecretUnreadableError, type SecretBox } from './secrets.js';
 const MASTER_KEY_CHECK = 'switchyard master key check';
 
 /**
- * Throws an Error (naming SWITCHYARD_MASTER_KEY, or `keyFile` when the key came from there)
- * unless `box` opens the check value in gw.master_key_check. A database without one must
- * open any stored envelope it has, then gets the check value sealed with `box`.
+ * Throws an Error (naming SWITCHYARD_MASTER_KEY, or `keyFile` if the key came from there) unless `box` opens the check
+ * value in gw.master_key_check; without one, `box` must open any stored envelope, then seals the check value.
  */
 export async function checkMasterKey(sql: Tx, box: SecretBox, keyFile: string | undefined): Promise<void> {
   const opens = async (envelope: string, expected?: string) => {

@@ -2,8 +2,7 @@ import { Decimal } from 'decimal.js';
 import { AppError } from './errors.js';
 
 /**
- * ISO 4217 minor-unit exponents that differ from 2. Every other valid code has 2.
- * Source: ISO 4217 list one (SIX), as published at https://www.six-group.com/en/products-services/financial-information/data-standards.html
+ * ISO 4217 minor-unit exponents other than 2. Source: list one, https://www.six-group.com/en/products-services/financial-information/data-standards.html
  */
 const EXPONENTS: Record<string, number> = {
   BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0,
@@ -12,10 +11,7 @@ const EXPONENTS: Record<string, number> = {
   CLF: 4, UYW: 4,
 };
 
-/**
- * The active ISO 4217 currency codes (list one, SIX, 2025), funds and precious-metal codes
- * (XAU, XDR, …) left out: nobody pays in them.
- */
+/** Active ISO 4217 codes (list one, 2025), without funds and precious-metal codes (XAU, XDR, …): nobody pays in them. */
 const CURRENCIES = new Set(
   ('AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD ' +
     'CAD CDF CHF CLF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP ' +
@@ -35,10 +31,8 @@ export function currencyExponent(currency: string): number {
 export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
 
 /**
- * An amount in integer minor units as a Decimal, from a JSON integer or a numeric string
- * (postgres.js bigint/numeric). Throws AppError 400 `amount_out_of_range` for a fraction, a
- * negative, NaN or a value beyond {@link MAX_MINOR_UNITS}.
- *
+ * An amount in integer minor units as a Decimal, from a JSON integer or a numeric string (postgres.js bigint/numeric).
+ * Throws AppError 400 `amount_out_of_range` for a fraction, a negative, NaN or a value beyond {@link MAX_MINOR_UNITS}.
  * @example
  * minorUnits(1099).plus(minorUnits('1')).toString() // '1100'
  */
@@ -63,10 +57,7 @@ export function minorUnits(value: number | string | Decimal): Decimal {
   return d;
 }
 
-/**
- * The JSON number for an amount in minor units. Exact, because amounts never exceed
- * Number.MAX_SAFE_INTEGER; throws an AppError (500) if one does, rather than round.
- */
+/** The exact JSON number for an amount in minor units; throws AppError 500 `internal_error` rather than round. */
 export function toJsonAmount(value: Decimal | string): number {
   const d = new Decimal(value);
   if (!d.isInteger() || d.abs().greaterThan(MAX_MINOR_UNITS)) {
@@ -75,23 +66,14 @@ export function toJsonAmount(value: Decimal | string): number {
   return d.toNumber();
 }
 
-/**
- * Upper-cases and validates a currency code: an active ISO 4217 code,
- * else undefined. Stripe sends lower case (`usd`); Switchyard stores and answers upper case.
- */
+/** An active ISO 4217 code, upper-cased (Stripe sends `usd`; Switchyard stores `USD`), else undefined. */
 export function normalizeCurrency(code: string): string | undefined {
   if (!/^[A-Za-z]{3}$/.test(code)) return undefined;
   const upper = code.toUpperCase();
   return CURRENCIES.has(upper) ? upper : undefined;
 }
 
-/**
- * The digits of an amount in minor units, for SQL `bigint`/`numeric` parameters. Throws an
- * AppError (500) for a fraction or a value beyond {@link MAX_MINOR_UNITS}.
- *
- * @example
- * toMinorText(minorUnits(1099)) // '1099'
- */
+/** Plain digits of an amount in minor units for SQL `bigint`/`numeric`; throws AppError 500 for a fraction or beyond the max. */
 export function toMinorText(value: Decimal): string {
   if (!value.isInteger() || value.abs().greaterThan(MAX_MINOR_UNITS)) {
     throw new AppError('internal_error', 500, 'An amount could not be represented exactly.');

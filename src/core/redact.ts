@@ -1,14 +1,9 @@
-// Which log fields are secrets, and their redaction: shared by the Node logger (pino) and
-// the Workers entry's console logger, so both hide the same names.
+// Which log fields are secrets, shared by the Node logger (pino) and the Workers console logger so both hide the same.
 
 /** What a redacted value reads as. */
 export const REDACTED = '[redacted]';
 
-/**
- * Field names whose values never reach a log line, matched case-insensitively anywhere in the
- * name: secrets, signatures and their headers, API keys, authorization, cookies, tokens,
- * passwords, the master key and `DATABASE_URL` (it may hold a password).
- */
+/** Field names whose values never reach a log line (case-insensitive, anywhere in the name); `DATABASE_URL` may hold a password. */
 export const SECRET_KEY = /secret|signature|authori[sz]ation|api[-_]?key|token|password|master[-_]?key|cookie|database[-_]?url/i;
 
 /** Levels of nesting {@link redactSecrets} looks into: a field, its object's fields, and theirs (`req.headers.authorization`). */
@@ -21,13 +16,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * `fields` with every key matching {@link SECRET_KEY} set to {@link REDACTED}, in plain
- * objects up to three levels deep (arrays and class instances are not looked into). The
- * input is never changed; only objects with something to redact are copied.
- *
+ * `fields` with every key matching {@link SECRET_KEY} set to {@link REDACTED}, in plain objects up to `depth` levels deep
+ * (not arrays or class instances). The input is never changed; only objects with something to redact are copied.
  * @example
- * redactSecrets({ sourceId: 'src_1', headers: { 'stripe-signature': 't=1,v1=ab' } });
- * // { sourceId: 'src_1', headers: { 'stripe-signature': '[redacted]' } }
+ * redactSecrets({ headers: { 'stripe-signature': 't=1,v1=ab' } }); // { headers: { 'stripe-signature': '[redacted]' } }
  */
 export function redactSecrets<T extends object>(fields: T, depth = REDACT_DEPTH): T {
   let copy: Record<string, unknown> | undefined;

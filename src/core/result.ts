@@ -1,12 +1,4 @@
-/**
- * A value or an expected failure. Used where failure is part of the contract (a bad
- * signature, a stale PSP event, a URL we refuse), so callers must look at it; unexpected
- * failures throw an {@link AppError} instead.
- *
- * @example
- * const r = await verify(input);
- * if (!r.ok) return problem(r.error);
- */
+/** A value or an expected failure (part of the contract: a bad signature, a refused URL); unexpected failures throw AppError. */
 export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 
 /** Wraps a success value. */

@@ -1,10 +1,7 @@
 import { fromBase64, randomBytes, toBase64, utf8 } from './crypto.js';
 import { AppError } from './errors.js';
 
-/**
- * AES-256-GCM encryption of stored secrets under SWITCHYARD_MASTER_KEY (Web Crypto, so Workers
- * decrypt too). Envelope: `v1.<base64 12-byte IV>.<base64 ciphertext+tag>`.
- */
+/** AES-256-GCM of stored secrets under SWITCHYARD_MASTER_KEY (Web Crypto: Workers too), as `v1.<b64 IV>.<b64 ciphertext+tag>`. */
 export interface SecretBox {
   encrypt(plaintext: string): Promise<string>;
   /** Throws {@link SecretUnreadableError} when the envelope is malformed or sealed under another key. */
@@ -24,10 +21,7 @@ export class SecretUnreadableError extends Error {
   }
 }
 
-/**
- * Rethrows a {@link SecretUnreadableError} as the 500 `secret_unreadable` AppError, any other
- * error unchanged: `secretBox.decrypt(e).catch(rethrowSecretUnreadable)`.
- */
+/** Rethrows a {@link SecretUnreadableError} as AppError 500 `secret_unreadable`, others unchanged: `.catch(rethrowSecretUnreadable)`. */
 export function rethrowSecretUnreadable(error: unknown): never {
   if (error instanceof SecretUnreadableError) {
     throw new AppError('secret_unreadable', 500, "A stored secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.", { cause: error });

@@ -1,17 +1,13 @@
 // Text PostgreSQL can store. Runs on Node and on Workers alike.
 
-// A NUL, a high surrogate not followed by a low one, or a low one not preceded by a high one.
-// Without the `u` flag the pattern sees UTF-16 code units, so lone surrogates are matchable.
+// A NUL or an unpaired surrogate; no `u` flag, so the pattern sees UTF-16 code units and lone surrogates match.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
- * The index (UTF-16 code units) of the first character of `s` PostgreSQL `text` and `jsonb`
- * cannot hold, U+0000 or an unpaired surrogate (no UTF-8 form), or -1 when there is none.
- * Source: PostgreSQL manual §8.3 (character types) and §8.14 (JSON types).
- *
+ * Index (UTF-16 code units) of the first character of `s` PostgreSQL `text`/`jsonb` cannot hold (U+0000, an unpaired
+ * surrogate), or -1. Source: PostgreSQL manual §8.3 (character types), §8.14 (JSON types).
  * @example
- * unstorableAt('evt_1');       // -1
- * unstorableAt('evt_\u0000');  // 4
+ * unstorableAt('evt_\u0000'); // 4
  */
 export function unstorableAt(s: string): number {
   const m = UNSTORABLE.exec(s);
@@ -24,10 +20,8 @@ type UnstorableFinding =
   | { kind: 'depth'; path: (string | number)[] };
 
 /**
- * The first unstorable place in a parsed JSON value, walked without recursion: a string or
- * key {@link unstorableAt} refuses (`text`), or nesting beyond `maxDepth` (`depth`; the top
- * level is 1); undefined when all is storable.
- *
+ * The first unstorable place in a parsed JSON value, walked without recursion: a string or key {@link unstorableAt}
+ * refuses (`text`), or nesting beyond `maxDepth` (`depth`; the top level is 1); undefined when all is storable.
  * @example
  * findUnstorable({ name: 'a\u0000' }, 64); // { kind: 'text', path: ['name'] }
  */

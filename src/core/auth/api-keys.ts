@@ -1,9 +1,6 @@
 import { randomBytes, sha256Hex, toBase64Url } from '../crypto.js';
 
-/**
- * A new merchant API key: `sk_` + 43 URL-safe base64 characters (32 random bytes). It is
- * shown once; only {@link hashApiKey} of it is stored.
- */
+/** A new merchant API key: `sk_` + 43 URL-safe base64 characters (32 random bytes); shown once, only its hash stored. */
 export function generateApiKey(): string {
   return `sk_${toBase64Url(randomBytes(32))}`;
 }
@@ -18,10 +15,7 @@ export function apiKeyPrefix(key: string): string {
   return key.slice(0, 7);
 }
 
-/**
- * Constant-time comparison of two strings of any length (for the admin token): HMACs
- * both under a random key and compares the digests with crypto.subtle.verify.
- */
+/** Constant-time equality of strings of any length (the admin token): HMACs both under a random key, compared by subtle.verify. */
 export async function timingSafeEqualStrings(a: string, b: string): Promise<boolean> {
   const enc = new TextEncoder();
   const key = await crypto.subtle.importKey('raw', randomBytes(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);

@@ -16,14 +16,12 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-// SQLSTATE classes of the server or connection failing, whatever the statement held: 08
-// connection, 53 resources, 57 operator intervention (shutdown, cancel, timeout), 58 system.
+// Classes of the server or connection failing: 08 connection, 53 resources, 57 operator intervention (timeout), 58 system.
 const SERVER_FAILURE_CLASSES = new Set(['08', '53', '57', '58']);
 
 /**
- * True when `error` ended a statement because of what it held (a SQLSTATE outside classes 08,
- * 53, 57, 58, or a parameter postgres.js cannot serialise), false for connection errors and
- * timeouts. Such a failed batch is worth splitting: the refused rows fail again alone.
+ * True when `error` ended a statement for what it held (a SQLSTATE outside classes 08, 53, 57, 58, or a parameter
+ * postgres.js cannot serialise), false for connection errors and timeouts: a batch worth splitting, as refused rows fail alone.
  */
 export function isStatementRefusal(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -36,12 +34,9 @@ export function isStatementRefusal(error: unknown): boolean {
 }
 
 /**
- * `message (code)` of a database error: a one-line log entry, since a failing database would
- * repeat a stack for every request and job.
- *
+ * `message (code)` of a database error, for a one-line log entry (a failing database would repeat a stack per request).
  * @example
- * log.error({ reason: describeFailure(error) }, 'inbound event could not be stored');
- * // reason: 'invalid byte sequence for encoding "UTF8": 0x00 (22021)'
+ * describeFailure(error); // 'invalid byte sequence for encoding "UTF8": 0x00 (22021)'
  */
 export function describeFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -12,10 +12,7 @@ interface NewEventRow {
   at: Date;
 }
 
-/**
- * Inserts events in one statement, in id order, skipping any whose (merchant, dedupeKey)
- * is taken (also by an earlier row of the same call). Returns the ids inserted.
- */
+/** Inserts events in one statement, in id order, skipping a taken (merchant, dedupeKey), also by an earlier row; returns ids inserted. */
 export async function insertEvents(tx: Tx, events: readonly NewEventRow[]): Promise<Set<string>> {
   const rows = events.map((e) => ({
     id: e.id,

@@ -1,5 +1,4 @@
-// The outbox: merchant-facing events, their messages to subscribed endpoints, and the
-// messages' first delivery attempts, all written in the caller's transaction.
+// The outbox: events, their messages to subscribed endpoints and first attempts, all in the caller's transaction.
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 import { utf8 } from '../crypto.js';
@@ -31,16 +30,10 @@ export async function emitEvent(tx: Tx, input: EventToEmit): Promise<EmittedEven
 }
 
 /**
- * Emits events inside the caller's transaction: stores each body as the exact bytes that
- * will be signed and sent (`{"type", "timestamp", "data"}`, the Standard Webhooks payload
- * shape), then one message per enabled endpoint of the merchant subscribed to the type,
- * each with its first delivery attempt queued ({@link queueMessages}). Four statements
- * whatever the number of events. To an `ordered` endpoint, a payment's events go out one
- * after the other, in input order. An endpoint whose circuit is open, or that is held
- * (`held_until`), gets its messages queued for then.
- *
- * Returns one result per input, undefined for an event whose (merchant, dedupeKey) is
- * already taken.
+ * Emits events in the caller's transaction, in four statements whatever their number: each body stored as the exact bytes
+ * to sign (`{"type", "timestamp", "data"}`, the Standard Webhooks payload), then a message per enabled endpoint subscribed
+ * to the type, its first attempt queued ({@link queueMessages}); an `ordered` endpoint gets a payment's events in input
+ * order, a held one (open circuit, `held_until`) at the hold's end. One result per input, undefined if its key was taken.
  */
 export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(EmittedEvent | undefined)[]> {
   if (inputs.length === 0) return [];
@@ -73,10 +66,7 @@ export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promis
   return eventIds.map((id) => (id ? byEvent[next++] : undefined));
 }
 
-/**
- * Stores events (ids in input order) without messages; returns each one's id, or
- * undefined when its (merchant, dedupeKey) is taken (also by an earlier input).
- */
+/** Stores events without messages: each one's id, or undefined when its (merchant, dedupeKey) is taken (also by an earlier input). */
 export async function storeEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(string | undefined)[]> {
   const rows = inputs.map((input) => ({
     id: newId('evt', input.at),
@@ -103,11 +93,7 @@ interface MessageToQueue {
   holdUntil?: Date | null;
 }
 
-/**
- * Inserts messages and queues their first attempts ({@link enqueueFirstAttempts}, or
- * {@link enqueuePutOff} for those with `holdUntil`). Returns the new message ids, in input
- * order.
- */
+/** Inserts messages and queues their first attempts (put off to `holdUntil` where set); returns their ids, in input order. */
 export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[]): Promise<string[]> {
   if (inputs.length === 0) return [];
   const rows: NewMessageRow[] = inputs.map((m) => ({

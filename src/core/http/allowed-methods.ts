@@ -10,10 +10,7 @@ interface RouteTable {
 // Each app's routes as (method, path pattern), compiled once on first use.
 const tables = new WeakMap<object, { method: string; pattern: RegExp }[]>();
 
-/**
- * The methods `app` routes at `path` (GET implies HEAD; middleware does not count), sorted.
- * The table is built on the first call, so call it once every route is mounted.
- */
+/** Methods `app` routes at `path` (GET implies HEAD; not middleware), sorted; built on first call, so call it after all mounts. */
 function allowedMethods(app: RouteTable, path: string): string[] {
   let table = tables.get(app);
   if (!table) {
@@ -25,10 +22,7 @@ function allowedMethods(app: RouteTable, path: string): string[] {
   return [...methods].sort();
 }
 
-/**
- * A notFound handler for `app`: 405 `method_not_allowed` with `Allow` when the path exists
- * for other methods (RFC 9110 §15.5.6), else 404 `not_found`; both problem+json (RFC 9457).
- */
+/** notFound handler: 405 `method_not_allowed` + `Allow` if the path exists for other methods (RFC 9110 §15.5.6), else 404. */
 export function notFoundOrNotAllowed(app: RouteTable): (c: Context) => Response {
   return (c) => {
     const allowed = allowedMethods(app, c.req.path);

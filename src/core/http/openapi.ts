@@ -1,5 +1,4 @@
-// The OpenAPI 3.1 document, built from the zod schemas that validate requests: routes use
-// createRouter and defineRoute; mountApiReference serves the document.
+// The OpenAPI 3.1 document, built from the zod schemas that validate requests (createRouter, defineRoute).
 import { OpenAPIHono, createRoute, z, type RouteConfig } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import type { MiddlewareHandler } from 'hono';
@@ -18,12 +17,10 @@ export const merchantAuth = [{ [MERCHANT_API_KEY]: [] }];
 export const adminAuth = [{ [ADMIN_TOKEN]: [] }];
 
 /**
- * An OpenAPIHono whose zod failures (body, query, path) throw ValidationError (400
- * `invalid_request`). Mount it with `app.route()`: routes and documentation move up together.
- *
+ * An OpenAPIHono whose zod failures (body, query, path) throw ValidationError (400 `invalid_request`). Mount it with
+ * `app.route()`: routes and documentation move up together.
  * @example
- * const app = createRouter();
- * app.openapi(getWidget, async (c) => c.json(view(await load(c.req.valid('param').id)), 200));
+ * createRouter().openapi(getWidget, async (c) => c.json(view(await load(c.req.valid('param').id)), 200));
  */
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
@@ -72,12 +69,7 @@ const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
 
 type ProblemResponses = Record<number, { description: string; content: { 'application/problem+json': { schema: z.ZodType } } }>;
 
-/**
- * Error responses for a route: per status, the problem `code`s it may answer with.
- *
- * @example
- * responses: { 200: ok(Source), ...problems({ 404: ['not_found'] }) }
- */
+/** Error responses for a route: per status, the problem `code`s it may answer with (see {@link defineRoute}'s example). */
 export function problems(spec: Partial<Record<ProblemStatus, readonly [ErrorCode, ...ErrorCode[]]>>): ProblemResponses {
   const out: ProblemResponses = {};
   for (const [status, codes] of Object.entries(spec) as [string, readonly [ErrorCode, ...ErrorCode[]]][]) {
@@ -115,14 +107,11 @@ export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodA
 }
 
 /**
- * createRoute with the house conventions: a JSON body is `required` unless said otherwise and
- * read by {@link jsonBodyReader} first; 400 (body or query), 413 (body) and 401 (`security`)
- * are documented unless the route lists that status itself.
- *
+ * createRoute with house conventions: a JSON body is `required` unless said otherwise and read by {@link jsonBodyReader}
+ * first; 400 (body or query), 413 (body) and 401 (`security`) are documented unless the route lists that status itself.
  * @example
  * const getSource = defineRoute({
- *   method: 'get', path: '/{id}', tags: ['Sources'], security: merchantAuth,
- *   request: { params: idParam('src_…') },
+ *   method: 'get', path: '/{id}', tags: ['Sources'], security: merchantAuth, request: { params: idParam('src_…') },
  *   responses: { 200: jsonResponse(SourceView, 'The source'), ...problems({ 404: ['not_found'] }) },
  * });
  */
@@ -219,10 +208,7 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
   });
 }
 
-/**
- * Mounts `GET /openapi.json` (built on first request, so call it after every route) and
- * `GET /docs` (Swagger UI, assets from a CDN), registering the security schemes and plain routes.
- */
+/** Mounts `GET /openapi.json` (built on first request: call it after every route) and `GET /docs` (Swagger UI from a CDN). */
 export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent('securitySchemes', MERCHANT_API_KEY, {
     type: 'http',

@@ -59,10 +59,7 @@ export function problemBody(code: ErrorCode, status: number, detail: string, err
   };
 }
 
-/**
- * An `application/problem+json` Response (RFC 9457). Built by hand rather than with
- * `c.json` so the media type is exactly the RFC's.
- */
+/** An `application/problem+json` Response (RFC 9457), built by hand rather than with `c.json` so the media type is exact. */
 export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(problem), {
     status: problem.status,
@@ -71,9 +68,8 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 }
 
 /**
- * Whether the client went away mid-request: Node's body-read error (ECONNRESET with message
- * 'aborted'; ECONNRESET alone may be a database or PSP socket), an aborted IncomingMessage,
- * or an aborted request signal.
+ * Whether the client went away: Node's body-read error (ECONNRESET with message 'aborted'; a bare ECONNRESET may be a
+ * database or PSP socket), an aborted IncomingMessage, or an aborted request signal.
  */
 function isClientAbort(error: Error & { code?: unknown }, c: Context<AppEnv>): boolean {
   if (error.code === 'ECONNRESET' && error.message === 'aborted') return true;
@@ -88,9 +84,8 @@ function isClientAbort(error: Error & { code?: unknown }, c: Context<AppEnv>): b
 }
 
 /**
- * A PostgresError refusing text PostgreSQL cannot store: 22021 (a NUL, invalid UTF-8) or 22P05
- * (jsonb's `\u0000` or an unpaired surrogate). Checked by shape so this module need not load
- * postgres. Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
+ * A PostgresError refusing text: 22021 (NUL, invalid UTF-8) or 22P05 (jsonb `\u0000`, unpaired surrogate); checked by
+ * shape so postgres need not load. Source: https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
 function isUnstorableText(error: Error & { code?: unknown }): boolean {
   return error.name === 'PostgresError' && (error.code === '22021' || error.code === '22P05');
@@ -103,9 +98,8 @@ function causeOf(error: Error): string | undefined {
 }
 
 /**
- * Hono `onError`: AppError → its problem (5xx logged in one line); a 4xx HTTPException, a
- * client abort or text PostgreSQL cannot store → 400 `invalid_request`; anything else → 500
- * `internal_error`, the error itself only in the request's log.
+ * Hono `onError`: AppError → its problem (5xx logged in one line); a 4xx HTTPException, a client abort or unstorable text
+ * → 400 `invalid_request`; anything else → 500 `internal_error`, the error itself only in the request's log.
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {

@@ -1,5 +1,4 @@
-// Per-request context: deps, a request id, a logger bound to it, and one access line.
-// Runs on Node and on Workers alike (no node-only imports), so both entries can mount it.
+// Per-request context (deps, request id, bound logger) and one access line; no node-only imports, so both entries mount it.
 import type { Context, MiddlewareHandler } from 'hono';
 import { newId } from '../ids.js';
 import type { AppEnv, Deps, Log } from '../deps.js';
@@ -8,12 +7,10 @@ import type { AppEnv, Deps, Log } from '../deps.js';
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Sets `c.var.deps`, `c.var.requestId` (the caller's `x-request-id`, at most 64 characters,
- * else a new `req_…`) and `c.var.log`, echoes `x-request-id`, and logs one access line
- * `{ method, path, status, durationMs }`: no query string (it may carry tokens), headers or body.
- *
+ * Sets `c.var.deps`, `c.var.requestId` (the caller's `x-request-id`, at most 64 characters, else a new `req_…`) and
+ * `c.var.log`, echoes `x-request-id`, and logs one access line `{ method, path, status, durationMs }`: no query string
+ * (it may carry tokens), headers or body.
  * @example
- * const app = new Hono<AppEnv>();
  * app.use('*', requestContext(() => deps));
  */
 export function requestContext<E extends AppEnv>(depsOf: (c: Context<E>) => Deps): MiddlewareHandler<E> {
@@ -36,13 +33,7 @@ export function requestContext<E extends AppEnv>(depsOf: (c: Context<E>) => Deps
   };
 }
 
-/**
- * The request's logger: `c.var.log`, or, in an app that does not mount
- * {@link requestContext}, `deps.logger` bound to the request id.
- *
- * @example
- * requestLog(c).info({ sourceId }, 'inbound event refused');
- */
+/** The request's logger: `c.var.log`, else (no {@link requestContext} mounted) `deps.logger` bound to the request id. */
 export function requestLog(c: Context<AppEnv>): Log {
   const log = c.get('log') as Log | undefined;
   if (log) return log;

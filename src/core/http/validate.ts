@@ -9,10 +9,7 @@ const NOT_JSON = 'The body is not valid JSON.';
 const API_MAX_DEPTH = 32;
 const UNSTORABLE = 'holds a NUL (U+0000) or an unpaired surrogate, which cannot be stored';
 
-/**
- * The ValidationError (400 `invalid_request`, the issues under `errors`) for a zod failure:
- * each issue's path into the input, message and zod code.
- */
+/** The ValidationError (400 `invalid_request`) for a zod failure: each issue's path, message and zod code under `errors`. */
 export function validationError(error: z.ZodError): ValidationError {
   return new ValidationError(
     error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message, code: i.code })),
@@ -20,10 +17,9 @@ export function validationError(error: z.ZodError): ValidationError {
 }
 
 /**
- * Middleware before @hono/zod-openapi's body validator (see `defineRoute`), reading the body
- * once: empty (JSON or no content-type) is `{}`; another media type, a body without a
- * content-type, malformed JSON, text PostgreSQL cannot store (NUL, unpaired surrogate) or
- * nesting beyond 32 levels is 400 `invalid_request`, naming the path where there is one.
+ * Reads the body once, before @hono/zod-openapi's validator (see `defineRoute`): empty (JSON or no content-type) is `{}`;
+ * else a missing or other media type, malformed JSON, a NUL or unpaired surrogate, or nesting beyond 32 levels is 400
+ * `invalid_request`, naming the path where there is one.
  */
 export function jsonBodyReader(): MiddlewareHandler {
   return async (c, next) => {
@@ -31,8 +27,7 @@ export function jsonBodyReader(): MiddlewareHandler {
     const contentType = c.req.header('content-type');
     const isJson = contentType !== undefined && JSON_MEDIA_TYPE.test(contentType.split(';')[0]!.trim());
     if (text.length === 0 && (isJson || contentType === undefined)) {
-      // Hono's json() parses the cached text (a promise at run time, whatever its type
-      // says): an empty body reads as {}. With no content-type the validator reads {} itself.
+      // Hono's json() parses this cached text (a promise at run time, whatever its type says); without one the validator reads {}.
       if (isJson) (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve('{}');
       return next();
     }
@@ -61,9 +56,8 @@ export function jsonBodyReader(): MiddlewareHandler {
 }
 
 /**
- * Middleware for /v1 and /admin: a path segment holding a NUL is 404 `not_found`; a query
- * parameter holding a NUL or an unpaired surrogate is 400 `invalid_request` (PostgreSQL would
- * refuse the text: a 500).
+ * For /v1 and /admin: a path segment holding a NUL is 404 `not_found`; a query parameter holding a NUL or an unpaired
+ * surrogate is 400 `invalid_request` (PostgreSQL would refuse the text: a 500).
  */
 export function unstorableTextGuard(): MiddlewareHandler {
   return async (c, next) => {

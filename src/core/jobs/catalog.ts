@@ -28,10 +28,7 @@ export type JobPayload<T extends TaskName> = z.infer<(typeof catalog)[T]>;
 /** One delivery attempt as a `deliver_message` payload names it (`attempt` is 1-based). */
 export type DeliveryJob = z.infer<typeof deliveryJob>;
 
-/**
- * `payload` parsed with task `task`'s schema. Throws a ZodError when it does not match
- * (graphile-worker then keeps the job as failed).
- */
+/** `payload` parsed with task `task`'s schema; throws a ZodError if it does not match (graphile-worker keeps the job failed). */
 export function parseJobPayload<T extends TaskName>(task: T, payload: unknown): JobPayload<T> {
   return catalog[task].parse(payload) as JobPayload<T>;
 }

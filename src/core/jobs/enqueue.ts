@@ -1,5 +1,4 @@
-// The one place that queues graphile-worker jobs, always inside the caller's statement or
-// transaction: a job exists if and only if the caller's writes commit.
+// The only add_job site. Jobs are queued in the caller's statement or transaction: one exists iff its writes commit.
 import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
 import type { DeliveryJob, JobPayload } from './catalog.js';
@@ -7,10 +6,8 @@ import type { DeliveryJob, JobPayload } from './catalog.js';
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
- * The `process_inbound_event` job for the inbound events whose ids `ids` yields (a SQL
- * expression giving a json array): a fragment, evaluating to the job row, for the statement
- * that stores them. No job key: that statement adds it only for rows it inserted.
- *
+ * A `process_inbound_event` job for the inbound events `ids` yields (SQL giving a json array): a fragment,
+ * evaluating to the job row, of the statement that stores them. Unkeyed: that statement adds it only for rows it inserted.
  * @example
  * tx`select (${processInboundJob(tx, tx`(select json_agg(id order by id) from ins)`)}).id`
  */
@@ -19,12 +16,7 @@ export function processInboundJob(tx: Tx, ids: Fragment): Fragment {
                        json_build_object('inboundEventIds', ${ids}))`;
 }
 
-/**
- * Queues the status sync of one PSP operation (`sync_psp_operation`) at `runAt`; the job
- * key keeps one queued sync per operation.
- *
- * Source: https://worker.graphile.org/docs/sql-add-job
- */
+/** Queues `sync_psp_operation` at `runAt`, one per operation (job key). Source: https://worker.graphile.org/docs/sql-add-job */
 export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: Date): Promise<void> {
   const payload: JobPayload<'sync_psp_operation'> = { operationId };
   await tx`
@@ -50,17 +42,12 @@ export const PUT_OFF_BUCKET_MS = 5_000;
 export const PUT_OFF_MERGE_BELOW = 50;
 
 /**
- * Queues attempt 1 of each message, in one `add_jobs` call, into its endpoint's current
- * batch job keyed `deliver:<endpointId>:<lane>:<second>`, whose array payload
- * graphile-worker merges while the job waits (`job_key_preserve_run_at`). The lane
- * (transaction id mod {@link BATCH_LANES}) keeps concurrent transactions off one job row;
- * the second bounds the array that each merge rewrites.
- *
- * A key whose job is running goes to a new job, and the running one's attempts are set to
- * max_attempts (app/worker.ts and recovery.ts make up for that). A job that a worker locks
- * during add_jobs gets nothing: its messages are queued again, up to {@link KEYED_TRIES}
- * times. Throws when they still could not be queued.
- *
+ * Queues attempt 1 of each message, in one `add_jobs` call, into its endpoint's batch job keyed
+ * `deliver:<endpointId>:<lane>:<second>`, whose array payload grows while it waits (`job_key_preserve_run_at`).
+ * The lane (txid mod {@link BATCH_LANES}) keeps concurrent transactions off one job row; the second bounds
+ * the array each merge rewrites. A key whose job is running gets a new job and sets the running one's attempts
+ * to max (src/app/worker.ts and recovery.ts allow for it); a job a worker locks mid-call takes nothing, so
+ * those messages are queued again, up to {@link KEYED_TRIES} times. Throws an Error if some still are not.
  * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
  */
 export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
@@ -87,10 +74,8 @@ export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId:
 }
 
 /**
- * Queues attempts in one `add_jobs` call: a job per attempt at its `runAt` (default now),
- * keyed `deliver:<messageId>:<attempt>` (queueing an attempt twice replaces the waiting job).
- * No named queue, which would run an endpoint's jobs one at a time; EndpointSlots caps them.
- *
+ * Queues attempts in one `add_jobs` call, a job each at its `runAt` (default now), keyed `deliver:<messageId>:<attempt>`
+ * (queueing one twice replaces the waiting job). No named queue: it would serialize an endpoint; EndpointSlots caps them.
  * Source: https://worker.graphile.org/docs/sql-add-job
  */
 export async function enqueueDeliveries(tx: Tx, items: readonly (DeliveryJob & { runAt?: Date })[]): Promise<void> {
@@ -105,14 +90,10 @@ export async function enqueueDeliveries(tx: Tx, items: readonly (DeliveryJob & {
 }
 
 /**
- * Queues attempts that one endpoint turned away for now (hanging, open circuit, rate limit)
- * in its put-off job for `retryAt`, keyed `deliver:<endpointId>:later:<bucket>` (the
- * {@link PUT_OFF_BUCKET_MS} window of `retryAt`) or `deliver:<endpointId>:<window>`, whose
- * array payload grows while it waits (`job_key_preserve_run_at`): one job per window comes
- * back, not one per attempt. {@link PUT_OFF_MERGE_BELOW} attempts or more get unkeyed jobs of
- * their own ({@link enqueueDeliveryBatches}) rather than an ever longer array to rewrite.
- * Retries and throws as {@link enqueueFirstAttempts} does.
- *
+ * Queues attempts one endpoint turned away for now (hanging, open circuit, rate limit) into its put-off job at
+ * `retryAt`, keyed `deliver:<endpointId>:<window>` (default `later:<PUT_OFF_BUCKET_MS bucket of retryAt>`), whose
+ * array payload grows while it waits: one job per window, not per attempt. {@link PUT_OFF_MERGE_BELOW} attempts or
+ * more go to {@link enqueueDeliveryBatches}. Retries and throws as {@link enqueueFirstAttempts} does.
  * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`)
  */
 export async function enqueuePutOff(
@@ -132,11 +113,7 @@ export async function enqueuePutOff(
   throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
 }
 
-/**
- * Queues attempts as unkeyed batch jobs of at most {@link MAX_BATCH_JOB_ENTRIES}, in one
- * `add_jobs` call, at `runAt` (default now). A worker delivers a job's attempts together
- * and skips those already recorded.
- */
+/** Queues attempts as unkeyed batch jobs of at most {@link MAX_BATCH_JOB_ENTRIES}, in one `add_jobs` call, at `runAt` (or now). */
 export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
   const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];
   for (let i = 0; i < items.length; i += MAX_BATCH_JOB_ENTRIES) {

@@ -8,11 +8,7 @@ export async function isJobExhausted(tx: Tx, jobId: string): Promise<boolean> {
   return row?.exhausted ?? false;
 }
 
-/**
- * Ids of the workers that look dead: they have held a job or a named-queue lock for more
- * than `olderThanSeconds`, or hold a queue lock but no job (a queue left locked by a job
- * that was removed).
- */
+/** Ids of workers that look dead: holding a job or queue lock over `olderThanSeconds`, or a queue lock but no job (it was removed). */
 export async function findStaleWorkers(tx: Tx, olderThanSeconds: number): Promise<string[]> {
   const [found] = await tx<{ worker_ids: string[] }[]>`
     select coalesce(array_agg(distinct s.worker_id), '{}') as worker_ids
@@ -31,10 +27,7 @@ export async function findStaleWorkers(tx: Tx, olderThanSeconds: number): Promis
   return found?.worker_ids ?? [];
 }
 
-/**
- * Locks the jobs and job queues of `workerIds` (`for update`, jobs before queues, the order
- * graphile-worker's completeJob/failJob use) and counts them.
- */
+/** Locks (`for update`) and counts the jobs and queues of `workerIds`, jobs first, the order graphile-worker's completeJob uses. */
 export async function lockWorkerJobs(tx: Tx, workerIds: readonly string[]): Promise<{ jobs: number; queues: number }> {
   const [counts] = await tx<{ jobs: number; queues: number }[]>`
     with j as (
@@ -47,10 +40,8 @@ export async function lockWorkerJobs(tx: Tx, workerIds: readonly string[]): Prom
 }
 
 /**
- * Releases the locks of `workerIds` with graphile-worker's `force_unlock_workers`, which
- * keeps `attempts` and `run_at`. A job at `max_attempts` is first set one below, so that it
- * runs once more instead of never: its last run, or a batch job whose key add_jobs reused
- * while it ran (which sets attempts to max_attempts).
+ * Releases `workerIds`' locks with `force_unlock_workers` (which keeps `attempts`, `run_at`). A job at `max_attempts` is first
+ * set one below so it runs once more, not never: its last run, or a batch job whose key add_jobs reused while it ran.
  */
 export async function unlockWorkers(tx: Tx, workerIds: readonly string[]): Promise<void> {
   await tx`

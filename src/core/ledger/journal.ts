@@ -12,11 +12,7 @@ export interface JournalEntry {
   currency: string;
 }
 
-/**
- * Debit and credit account of each posting kind (DESIGN.md "Ledger postings"): a capture
- * debits `psp_receivable` and credits `merchant_payable`; a refund and a lost dispute do
- * the reverse; each reversal swaps the sides of what it reverses.
- */
+/** Debit and credit account of each posting kind (DESIGN.md "Ledger postings"); a reversal swaps the sides of what it reverses. */
 const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; credit: AccountCode }>> = {
   capture: { debit: 'psp_receivable', credit: 'merchant_payable' },
   capture_reversal: { debit: 'merchant_payable', credit: 'psp_receivable' },
@@ -26,11 +22,7 @@ const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; c
   dispute_loss_reversal: { debit: 'psp_receivable', credit: 'merchant_payable' },
 };
 
-/**
- * The balanced entries for a posting, amounts in minor units ({@link POSTING_ACCOUNTS}).
- * Throws an Error if the result does not balance per currency (it cannot, but the database
- * checks again at commit).
- */
+/** The balanced entries of a posting, minor units; throws an Error if they do not balance (they cannot; the database rechecks). */
 export function journalFor(posting: Posting, currency: string): JournalEntry[] {
   const { debit, credit } = POSTING_ACCOUNTS[posting.kind];
   const entries: JournalEntry[] = [

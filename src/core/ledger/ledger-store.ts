@@ -4,12 +4,9 @@ import type { JournalEntry } from './journal.js';
 import { toMinorText } from '../money.js';
 
 /**
- * Posts several balanced ledger transactions of one merchant in ONE round trip through
- * `gw.post_transactions` (sql/0009_payment_operations.sql), which creates the accounts on
- * first use, locks every account involved once in id order, and inserts the new
- * transactions, their entries and the balance moves in one statement. Transactions already
- * posted for their (payment, cause, kind) are skipped. Returns the ids posted. Amounts in
- * minor units; the database refuses an unbalanced transaction at commit.
+ * Posts balanced ledger transactions of one merchant in ONE round trip via `gw.post_transactions` (sql/0009), which
+ * creates accounts on first use and locks each once in id order; those already posted for their (payment, cause, kind)
+ * are skipped. Returns the ids posted. Minor units; the database refuses an unbalanced transaction at commit.
  */
 export async function postTransactions(
   tx: Tx,
@@ -81,11 +78,7 @@ export interface LedgerCheck {
   driftedAccounts: { account: string; currency: string; balance: Decimal; sumOfEntries: Decimal }[];
 }
 
-/**
- * Proves the merchant's ledger from its entries: debits equal credits per currency, every
- * transaction balances, and every account's maintained balance equals the sum of its
- * entries. Reads every entry of the merchant: O(entries).
- */
+/** Proves a merchant's ledger from its entries (debits = credits per currency and transaction; balances = entry sums): O(entries). */
 export async function checkLedger(tx: Tx, merchantId: string): Promise<LedgerCheck> {
   const currencies = await tx<{ currency: string; debits: string; credits: string }[]>`
     select e.currency,

@@ -1,10 +1,7 @@
 import { toJsonAmount } from '../money.js';
 import type { LedgerCheck } from './ledger-store.js';
 
-/**
- * A ledger check as `GET /v1/ledger/check` answers it (CONTRACT.md "Ledger"), amounts in
- * integer minor units; `switchyard ledger check` prints the same.
- */
+/** A ledger check as `GET /v1/ledger/check` answers and `switchyard ledger check` prints it; integer minor units. */
 export function ledgerCheckView(r: LedgerCheck): Record<string, unknown> {
   return {
     balanced: r.balanced,

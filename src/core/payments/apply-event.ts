@@ -1,7 +1,5 @@
-// Applies what PSPs (or the merchant payments API) reported about payments, in the caller's
-// transaction: link provisional references → lock each payment once → next() → save state,
-// operation reports and transitions → merchant-facing events → settle payments API
-// operations → ledger postings, last.
+// Applies PSP (or payments API) reports about payments in the caller's transaction: link provisional references →
+// lock each payment once → next() → save → merchant-facing events → settle API operations → ledger postings, last.
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { journalFor, type JournalEntry } from '../ledger/journal.js';
@@ -12,20 +10,14 @@ import { lockOrCreatePayments, savePaymentOutcomes, type Payment, type PaymentOu
 import { paymentView } from './payment-view.js';
 import { next, type Outcome, type PaymentEvent } from './state-machine.js';
 
-/**
- * A report about one payment, PSP-neutral: which payment (the PSP's reference for it, e.g.
- * the Stripe PaymentIntent id or the Adyen authorisation pspReference), its currency (ISO
- * 4217, upper case), and what happened ({@link PaymentEvent}; amounts in minor units).
- */
+/** A PSP-neutral report on one payment: its PSP reference, currency (ISO 4217, upper case) and what happened (minor units). */
 export interface PaymentReport extends PaymentEvent {
   pspReference: string;
   currency: string;
   merchantReference?: string;
   /**
-   * The payments API operation that created the payment, when the PSP echoes it back (the
-   * `switchyard_op` metadata): the payment may still be stored under the provisional
-   * reference `pending:<operation id>` (its creation call timed out), and is then linked to
-   * `pspReference` before the report is applied.
+   * The API operation that created the payment, when the PSP echoes `switchyard_op` back: a payment still stored
+   * under `pending:<operationId>` (its create call timed out) is first linked to `pspReference`.
    */
   operationId?: string;
 }
@@ -35,10 +27,7 @@ export interface ReportToApply {
   merchantId: string;
   sourceId: string;
   report: PaymentReport;
-  /**
-   * Unique per report: the inbound event id, or for the payments API the operation id, so
-   * that replaying it posts and emits nothing twice.
-   */
+  /** Unique per report (inbound event id, or the API operation id), so a replay posts and emits nothing twice. */
   cause: string;
 }
 
@@ -47,10 +36,7 @@ type ApplyResult =
   | { result: 'applied' | 'stale'; payment: Payment; created: boolean; outcome: Outcome; events: number }
   | { result: 'currency_mismatch'; payment: Payment; reason: string };
 
-/**
- * Reports locked and decided by {@link preparePaymentReports}: one result per report, and
- * the writes that {@link writePaymentReports} sends.
- */
+/** Reports locked and decided by {@link preparePaymentReports}: a result per report, and the writes to send. */
 interface PreparedReports {
   results: ApplyResult[];
   saves: PaymentOutcomes;
@@ -61,15 +47,11 @@ interface PreparedReports {
 }
 
 /**
- * Applies reports in the caller's transaction: {@link preparePaymentReports}, then
- * {@link writePaymentReports}. Returns one result per report, in input order. Throws only on
- * database errors.
- *
+ * Applies reports in the caller's transaction ({@link preparePaymentReports}, then {@link writePaymentReports}).
+ * Returns one result per report, in input order. Throws only on database errors.
  * @example
- * // the payments API asked the PSP to capture 500 and got reference "cap_123", pending:
- * const [r] = await applyPaymentReports(tx, [{ merchantId, sourceId, cause: 'pop_…',
- *   report: { pspReference: 'pi_1', currency: 'USD', kind: 'captured',
- *             operation: { kind: 'capture', reference: 'cap_123', outcome: 'pending', amount: new Decimal(500) } } }], now);
+ * const [r] = await applyPaymentReports(tx, [{ merchantId, sourceId, cause: 'iev_…',
+ *   report: { pspReference: 'pi_1', currency: 'USD', kind: 'captured', capturedTotal: new Decimal(500) } }], now);
  */
 export async function applyPaymentReports(tx: Tx, items: readonly ReportToApply[], now: Date): Promise<ApplyResult[]> {
   const prepared = await preparePaymentReports(tx, items, now);
@@ -78,18 +60,10 @@ export async function applyPaymentReports(tx: Tx, items: readonly ReportToApply[
 }
 
 /**
- * The first half of applying reports, at `now`:
- *
- * 1. a report naming the payments API operation that created its payment
- *    ({@link PaymentReport.operationId}) links that payment's provisional reference first
- *    (claimPendingReferences);
- * 2. each payment is locked (or created, `pending`) once, in (source, PSP reference) order,
- *    so two callers that share payments cannot deadlock (lockOrCreatePayments);
- * 3. each payment's reports run through `next()` in memory, in the order given; a report in
- *    another currency than its payment's is refused (`currency_mismatch`, nothing written).
- *
- * Nothing of the outcome is written yet: pass the result to {@link writePaymentReports},
- * possibly with other statements of the caller sent before it on the same transaction.
+ * First half of applying reports at `now`: links the provisional references that {@link PaymentReport.operationId}
+ * names; locks (or creates, `pending`) each payment once, in (source, PSP reference) order so callers sharing
+ * payments cannot deadlock; runs each payment's reports through `next()` in memory, in order, refusing one in
+ * another currency (`currency_mismatch`). Writes no outcome: the caller passes it to {@link writePaymentReports}.
  */
 export async function preparePaymentReports(tx: Tx, items: readonly ReportToApply[], now: Date): Promise<PreparedReports> {
   await claimPendingReferences(
@@ -178,13 +152,9 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
 }
 
 /**
- * The second half of applying reports: saves every payment's final state, operation reports
- * and transitions in one statement (savePaymentOutcomes), emits the merchant-facing events
- * (dedupe key `<cause>:<type>`, one delivery per subscribed endpoint), settles the payments
- * API operations whose outcome a report gave (settleOperationsByWebhook), and posts the
- * ledger transactions, one `gw.post_transactions` call per merchant, last, so that the
- * merchant's shared account rows stay locked only for the posting and the commit.
- * Everything is sent without waiting for the answers before it, and awaited together.
+ * Second half: saves payments, operation reports and transitions (one statement), emits the events (dedupe key
+ * `<cause>:<type>`), settles the API operations a report finished, and posts ledger transactions per merchant
+ * last, so a merchant's shared account rows stay locked only for the posting and commit. All sent at once, awaited together.
  */
 export async function writePaymentReports(tx: Tx, prepared: PreparedReports): Promise<void> {
   const writes: Promise<unknown>[] = [

@@ -1,8 +1,6 @@
 /**
- * The metadata key under which the payments API gives the PSP the id of the operation that
- * created a payment (Stripe PaymentIntent `metadata`, Adyen `/payments` `metadata`, which
- * Adyen echoes as `additionalData["metadata.<key>"]`), so that its webhooks can be linked
- * to the payment even before the API call's answer (PaymentReport.operationId).
+ * Metadata key carrying the creating operation's id to the PSP (Stripe `metadata`; Adyen `metadata`, echoed as
+ * `additionalData["metadata.<key>"]`), so webhooks link to the payment even before the API call's answer.
  */
 export const OPERATION_METADATA_KEY = 'switchyard_op'; // Adyen allows keys of 20 characters at most
 

@@ -137,13 +137,9 @@ export async function updateOperation(
 }
 
 /**
- * Links payments created through the payments API to the PSP references their webhooks
- * name, when a webhook says which operation created its payment (PaymentReport.operationId):
- * the operation's `psp_reference`, if still unknown, and the payment's provisional
- * `pending:<operation id>` reference become `pspReference`, so the report is applied to that
- * payment instead of creating a second one (which the 0011 trigger would refuse). Only
- * within the same source; a reference another payment of the source already has is left
- * alone. One statement, none when `claims` is empty.
+ * For webhooks naming the operation that created their payment: sets the operation's unknown `psp_reference` and renames
+ * the payment's `pending:<operation id>` to `pspReference` (same source, unless taken), so the report lands on it, not on
+ * a second payment (which the 0011 trigger would refuse). One statement, none when `claims` is empty.
  */
 export async function claimPendingReferences(
   tx: Tx,
@@ -172,10 +168,8 @@ export async function claimPendingReferences(
 export type OperationSettlement = { sourceId: string; reference: string; outcome: 'succeeded' | 'failed' };
 
 /**
- * Settles the payments API operations that the PSP accepted and settles by webhook (Adyen
- * modifications, Stripe refunds still pending: status `submitted`, or `pending` after a
- * timeout): a capture, void or refund of the same source whose `operation_reference` is a
- * settlement's `reference` takes its outcome. One statement, none when `settlements` is empty.
+ * Settles API operations the PSP settles by webhook (status `submitted`, or `pending` after a timeout): a capture, void
+ * or refund of the source whose `operation_reference` is a settlement's `reference` takes its outcome.
  */
 export async function settleOperationsByWebhook(tx: Tx, settlements: readonly OperationSettlement[]): Promise<void> {
   if (settlements.length === 0) return;
@@ -187,11 +181,7 @@ export async function settleOperationsByWebhook(tx: Tx, settlements: readonly Op
        and o.kind in ('capture', 'void', 'refund') and o.status in ('submitted', 'pending')`;
 }
 
-/**
- * Total refunded through Switchyard for a payment: the sum of its refund operations that
- * succeeded, in minor units. Cumulative, so applying it as a `refundedTotal` beside the
- * PSP's webhook totals never counts a refund twice (the state machine keeps the largest).
- */
+/** Sum of a payment's succeeded refunds, minor units: cumulative, so as a `refundedTotal` it never counts a refund twice. */
 export async function succeededRefundTotal(tx: Tx, paymentId: string): Promise<Decimal> {
   const [row] = await tx<{ total: string }[]>`
     select coalesce(sum(amount), 0)::text as total
@@ -201,10 +191,8 @@ export async function succeededRefundTotal(tx: Tx, paymentId: string): Promise<D
 }
 
 /**
- * Amount of a payment's refunds whose outcome is unknown (`requested`, `pending`), minor
- * units: held back from what may be refunded now. A `submitted` refund (accepted, outcome by
- * webhook) is not counted: once its webhook lands it is in the payment's refundedAmount, and
- * counting it here too would hold it back twice; until then the PSP refuses an over-refund.
+ * Sum of a payment's refunds of unknown outcome (`requested`, `pending`), minor units, held back from what may be refunded.
+ * Not `submitted` ones: their webhook puts them in refundedAmount (no double hold); until then the PSP refuses an over-refund.
  */
 export async function inFlightRefundTotal(tx: Tx, paymentId: string): Promise<Decimal> {
   const [row] = await tx<{ total: string }[]>`
@@ -214,11 +202,7 @@ export async function inFlightRefundTotal(tx: Tx, paymentId: string): Promise<De
   return new Decimal(row!.total);
 }
 
-/**
- * Ids of operations still unresolved (`requested` or `pending`) and untouched for
- * `syncAfterSeconds` × 2^syncAttempts (backing off: 1, 2, 4 … 64 times, then every 64), as
- * of `now`, oldest first, at most `limit`.
- */
+/** Ids of unresolved operations untouched for `syncAfterSeconds` × 2^min(syncAttempts, 6) as of `now`, oldest first, ≤ `limit`. */
 export async function listStaleOperations(tx: Tx, now: Date, syncAfterSeconds: number, limit = 500): Promise<string[]> {
   const rows = await tx<{ id: string }[]>`
     select id from gw.psp_operations

@@ -1,6 +1,5 @@
-// How the payments API records what a PSP answered: through the same apply as a webhook
-// (src/core/payments/apply-event.ts), so the answer and the later webhook land on the same
-// state machine and the cumulative totals make the second one a no-op.
+// How the payments API records a PSP's answer: through a webhook's apply (apply-event.ts), so the answer and the later
+// webhook land on one state machine and the cumulative totals make the second a no-op.
 import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { applyPaymentReports } from './apply-event.js';
@@ -14,12 +13,9 @@ export const pendingReference = (operationId: string): string => `pending:${oper
 export const hasPendingReference = (p: Payment): boolean => p.pspReference.startsWith('pending:');
 
 /**
- * Locks (or creates, `pending`) the payment for (source, PSP reference) and applies `event`
- * (null: only make sure the payment exists) exactly as a webhook is applied, with `cause`
- * (the operation id) on its operation rows, transitions, merchant events (`dedupeKey`
- * `<cause>:<type>`) and ledger transactions. A duplicate or stale event changes nothing
- * visible. Returns the payment as saved. Throws on database errors, and an Error when the
- * payment exists in another currency (a connector bug: the API checks it).
+ * Locks (or creates, `pending`) the payment for (source, PSP reference) and applies `event` (null: only ensure it exists)
+ * as a webhook is, with `cause` (the operation id) on all it writes; a duplicate or stale event changes nothing visible.
+ * Returns the payment as saved. Throws on database errors, and an Error for a payment in another currency (a bug).
  */
 export async function applyPspEvent(
   tx: Tx,

@@ -1,5 +1,4 @@
-// What a payment is made of (its operation reports and the PSPs' cumulative floors) and
-// the status and amounts that derive from it. Pure: no I/O, no clock.
+// What a payment is made of (operation reports, PSP floors) and the status and amounts derived from it. Pure: no I/O.
 import { Decimal } from 'decimal.js';
 
 /** A payment's status (DESIGN.md "Payment states"). */
@@ -18,17 +17,12 @@ export type PaymentStatus =
 export type OperationKind = 'authorization' | 'capture' | 'refund' | 'void' | 'dispute';
 
 /**
- * How an operation ended, as its PSP reported it. Money operations go `pending` →
- * `succeeded` → `failed` (a failure after success is a reversal: Adyen CAPTURE_FAILED,
- * REFUND_FAILED, a Stripe refund that fails); disputes go `open` → `won` | `lost` →
- * `reversed` (a lost dispute whose funds came back: Adyen CHARGEBACK_REVERSED).
+ * How an operation ended, as its PSP reported it: money operations `pending` → `succeeded` → `failed` (a failure after
+ * success is a reversal: Adyen CAPTURE_FAILED, a failed Stripe refund); disputes `open` → `won` | `lost` → `reversed`.
  */
 export type OperationOutcome = 'pending' | 'succeeded' | 'failed' | 'open' | 'won' | 'lost' | 'reversed';
 
-/**
- * The rank of each outcome: an operation's outcome is the highest-ranked one reported for
- * it, whatever order the reports arrived in (a late `succeeded` never undoes a `failed`).
- */
+/** An operation's outcome is its highest-ranked report, whatever the arrival order (a late `succeeded` never undoes `failed`). */
 export const OUTCOME_RANK: Readonly<Record<OperationOutcome, number>> = {
   pending: 0,
   succeeded: 1,
@@ -40,10 +34,8 @@ export const OUTCOME_RANK: Readonly<Record<OperationOutcome, number>> = {
 };
 
 /**
- * One report of one operation: a row of `gw.payment_operations`. `reference` is the
- * operation's own PSP reference (Stripe `re_…`/`dp_…`, Adyen modification pspReference;
- * the payment's own reference for its authorization and void). Amount in minor units,
- * null when the PSP did not give one.
+ * One report of one operation (a `gw.payment_operations` row). `reference`: the operation's own PSP reference (Stripe
+ * `re_…`/`dp_…`, Adyen modification pspReference; the payment's for authorization and void). Minor units, or null.
  */
 export interface OperationReport {
   kind: OperationKind;
@@ -60,10 +52,7 @@ interface Operation {
   amount: Decimal | null;
 }
 
-/**
- * A payment's state: what it is made of (amount, the PSPs' cumulative floors, operation
- * reports) and what derives from it (status and amounts, all minor units).
- */
+/** A payment's state: what it is made of (amount, PSP cumulative floors, operation reports) and what derives from it; minor units. */
 export interface PaymentState {
   status: PaymentStatus;
   /** The payment's amount: the largest reported, at least what was captured. */
@@ -126,20 +115,13 @@ const sum = (ops: Operation[], kind: OperationKind, outcomes: OperationOutcome[]
     .reduce((acc, o) => acc.plus(o.amount ?? ZERO), ZERO);
 
 /**
- * Derives status and amounts from what a payment is made of. A function of the final set of
- * reports and floors only, which is what makes processing order-independent:
- *
- * - captured gross = max(reported cumulative, Σ captures succeeded or failed) − Σ captures failed
- *   (a failed capture is subtracted whether the floor or its own success counted it);
- * - refunded gross likewise over refunds;
- * - captured = captured gross once any capture is known (a succeeded or failed capture, or a
- *   cumulative total); before that a refund implies its capture: min(refunded gross, the
- *   reported amount, or all of it while no amount is known);
+ * Derives status and amounts from the final set of reports and floors only, which makes processing order-independent:
+ * - captured gross = max(reported cumulative, Σ captures succeeded|failed) − Σ captures failed; refunded gross likewise;
+ * - captured = captured gross once any capture is known, else min(refunded gross, reported amount, or all if unknown);
  * - refunded = min(refunded gross, captured); the rest is the over-refund, flagged, never posted;
  * - charged back = min(Σ disputes lost (amount, else all that is left), captured − refunded);
- * - status: an open dispute → disputed; money charged back → charged_back; money captured →
- *   captured / partially_refunded / refunded; else voided, failed, authorized, pending, in that
- *   precedence (money already captured wins over a later failure or void).
+ * - status: open dispute → disputed; charged back → charged_back; captured → captured / partially_refunded / refunded;
+ *   else voided, failed, authorized, pending, in that precedence (captured money wins over a later failure or void).
  */
 export function derivePaymentState(
   base: Pick<PaymentState, 'reportedAmount' | 'reportedCaptured' | 'reportedRefunded' | 'operations'>,
@@ -152,9 +134,7 @@ export function derivePaymentState(
   const refundedGross = nonNeg(
     Decimal.max(base.reportedRefunded, sum(ops, 'refund', ['succeeded', 'failed'])).minus(sum(ops, 'refund', ['failed'])),
   );
-  // Until anything is known about captures, a refund implies its capture (it arrived first),
-  // up to the payment's amount (all of it while the amount is unknown). Once a capture is
-  // known, captured is what the captures say and a refund beyond it is an over-refund.
+  // Before any capture is known, a refund implies its capture (it arrived first); after, excess refunds are over-refunds.
   const capturesKnown =
     base.reportedCaptured.greaterThan(0) || ops.some((o) => o.kind === 'capture' && (o.outcome === 'succeeded' || o.outcome === 'failed'));
   const bound = base.reportedAmount.greaterThan(0) ? base.reportedAmount : refundedGross;

@@ -1,5 +1,4 @@
-// Payments and their operation reports and transitions (gw.payments, gw.payment_operations,
-// gw.payment_transitions).
+// Payments, their operation reports and transitions (gw.payments, gw.payment_operations, gw.payment_transitions).
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
@@ -107,15 +106,10 @@ interface PaymentToLock {
 }
 
 /**
- * The payments for (source, PSP reference) with their operations, each created `pending` on
- * first sight, locked `for update` for the rest of the caller's transaction. Returns one
- * entry per input, in order; `created` is true for a payment this call inserted.
- *
- * One payment: a select first (one round trip when it exists), then an insert; concurrent
- * first sights serialize on the unique key and the loser reads the winner's row. Several: two
- * statements whatever their number, every missing payment inserted, then every payment
- * locked, both in (source, PSP reference) order (`collate "C"`), so two callers that share
- * payments wait on each other in one order and cannot deadlock.
+ * The payments for (source, PSP reference) with their operations, created `pending` on first sight, locked `for update`
+ * for the caller's transaction: one entry per input, in order (`created`: this call inserted it). One payment: select,
+ * then insert (concurrent first sights serialize on the unique key; the loser reads the winner's row). Several: two
+ * statements, insert then lock, both in (source, PSP reference) `collate "C"` order, so callers cannot deadlock.
  */
 export async function lockOrCreatePayments(tx: Tx, inputs: readonly PaymentToLock[]): Promise<{ payment: Payment; created: boolean }[]> {
   if (inputs.length === 0) return [];
@@ -192,10 +186,8 @@ export interface PaymentOutcomes {
 }
 
 /**
- * Saves what applying reports did to locked payments, in ONE statement: each payment's state
- * (version + 1; `merchantReference` kept if already set), its new operation reports and its
- * transition rows, each with its own cause. Throws an Error if a payment's `version` is not
- * the one given (the row is locked, so that is a bug).
+ * Saves what applying reports did to locked payments in ONE statement: state (version + 1; a set `merchantReference` kept),
+ * new operation reports and transitions, each with its cause. Throws an Error on a version mismatch (a bug: rows are locked).
  */
 export async function savePaymentOutcomes(tx: Tx, input: PaymentOutcomes): Promise<void> {
   if (input.payments.length === 0) return;
@@ -264,17 +256,12 @@ export async function savePaymentOutcomes(tx: Tx, input: PaymentOutcomes): Promi
 
 /** The merchant's payment locked `for update`, or undefined. */
 export async function lockPayment(tx: Tx, merchantId: string, id: string): Promise<Payment | undefined> {
-  // Read in a second statement: one that waited for the lock sees the payment row's new
-  // version but its operations as of the statement's start.
+  // Read in a second statement: one that waited for the lock sees the new row but operations as of its start.
   const [row] = await tx<{ id: string }[]>`select id from gw.payments where id = ${id} and merchant_id = ${merchantId} for update`;
   return row ? getPayment(tx, merchantId, row.id) : undefined;
 }
 
-/**
- * Gives a payment created with a provisional reference (`pending:<operation id>`) its real
- * PSP reference, so the webhooks that name it find it. Returns false when the payment
- * already has a real reference (nothing changed).
- */
+/** Gives a payment still under `pending:<operation id>` its real PSP reference, so webhooks find it; false if it had one. */
 export async function resolvePendingReference(tx: Tx, paymentId: string, pspReference: string): Promise<boolean> {
   const rows = await tx`
     update gw.payments

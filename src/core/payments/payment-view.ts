@@ -4,11 +4,7 @@ import { toJsonAmount } from '../money.js';
 import { foldOperations, OUTCOME_RANK, type OperationKind, type OperationOutcome } from './payment-state.js';
 import type { Payment } from './payment-store.js';
 
-/**
- * An operation as the API shows it: its reports folded (highest-ranked outcome, largest
- * amount), with each report as history. A refund the PSP reported beyond what was captured
- * shows `outcome: "flagged"` with `flagReason` (its reported outcome stays in `history`).
- */
+/** An operation as the API shows it: reports folded, each kept in `history`; a refund beyond the captured amount is `flagged`. */
 interface OperationView {
   kind: OperationKind;
   pspReference: string;
@@ -18,11 +14,7 @@ interface OperationView {
   history: { outcome: OperationOutcome; amount: number | null; cause: string; at: string }[];
 }
 
-/**
- * A payment's operations for the API, in the order they were first reported. When the
- * payment is over-refunded, the succeeded refunds are walked in that order and those that
- * go beyond the refunded (posted) amount are flagged.
- */
+/** A payment's operations for the API, in first-reported order; succeeded refunds beyond the posted refunded amount are flagged. */
 export function operationsView(p: Payment): OperationView[] {
   const folded = foldOperations(p.operations);
   let refundedSoFar = new Decimal(0);
@@ -55,10 +47,8 @@ export function operationsView(p: Payment): OperationView[] {
 }
 
 /**
- * The payment as `GET /v1/payments/{id}` returns it (CONTRACT.md "Payments"), and as the
- * `data` of merchant-facing events. Beyond the contract's fields: `chargedBackAmount`,
- * `overRefundedAmount`, `flags` (`["over_refund"]` when a PSP reported refunds beyond the
- * captured amount) and `operations` ({@link operationsView}). Amounts in minor units.
+ * The payment as `GET /v1/payments/{id}` returns it and merchant events carry it as `data` (CONTRACT.md "Payments"), plus
+ * `chargedBackAmount`, `overRefundedAmount`, `flags` (`["over_refund"]`) and {@link operationsView}; minor units.
  */
 export function paymentView(p: Payment): Record<string, unknown> {
   return {

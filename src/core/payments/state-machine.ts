@@ -1,5 +1,4 @@
-// A payment's state machine: what a PSP event does to a payment (`next`), the status moves
-// it implies, the ledger postings and the merchant-facing events. Pure: no I/O, no clock.
+// The payment state machine: what a PSP event does (`next`), with its status moves, postings and events. Pure: no I/O.
 import { Decimal } from 'decimal.js';
 import {
   derivePaymentState,
@@ -11,14 +10,10 @@ import {
 } from './payment-state.js';
 
 /**
- * What a PSP event says, PSP-neutral (minor units throughout):
- * - `kind` names it (the rows of {@link EVENT_KINDS});
- * - `amount` is the payment's full amount when the event carries it;
- * - `capturedTotal` / `refundedTotal` are cumulative totals as PSPs that keep them report
- *   them (Stripe `amount_received`, `amount_captured`, `amount_refunded`; Checkout.com
- *   balances): the payment keeps the largest seen, so their order does not matter;
- * - `operation` is one operation's report, for PSPs that send operation-level events
- *   (Adyen modifications with their own pspReference, Stripe refunds and disputes).
+ * What a PSP event says, PSP-neutral, minor units: `kind` (a row of {@link EVENT_KINDS}); `amount`, the payment's full
+ * amount if given; `capturedTotal`/`refundedTotal`, cumulative totals (Stripe `amount_captured`, `amount_refunded`;
+ * Checkout.com balances), of which the largest is kept, so order does not matter; `operation`, one operation's report
+ * (Adyen modifications, Stripe refunds and disputes).
  */
 export interface PaymentEvent {
   kind: PaymentEventKind;
@@ -28,11 +23,7 @@ export interface PaymentEvent {
   operation?: { kind: OperationKind; reference: string; outcome: OperationOutcome; amount?: Decimal };
 }
 
-/**
- * The event kinds normalizers emit, and the operation report each implies when the event
- * names no operation of its own (the report is then about the payment's own PSP reference,
- * with the event's `amount`). Cumulative kinds (`captured`, `refunded`) report totals instead.
- */
+/** Event kinds normalizers emit, and the report (on the payment's own reference) each implies when the event names no operation. */
 const EVENT_KINDS = {
   authorized: { operation: { kind: 'authorization', outcome: 'succeeded' } },
   failed: { operation: { kind: 'authorization', outcome: 'failed' } },
@@ -67,25 +58,13 @@ export interface Outcome {
   newOperations: OperationReport[];
   /** Merchant-facing event types to emit (DESIGN.md "Merchant-facing events"). */
   events: string[];
-  /**
-   * True when the event changes nothing a merchant sees (status, amounts, flags): a
-   * duplicate, or one that arrived after its successors. Its operation report, if new, is
-   * still recorded, so the recorded operations do not depend on arrival order.
-   */
+  /** Nothing a merchant sees changed (a duplicate, or a late arrival); a new operation report is still recorded. */
   stale: boolean;
-  /**
-   * True when what the payment is made of changed (an operation report, a larger reported
-   * amount or total), even if nothing visible did: the caller must save it, or a later
-   * event would be derived from less than the in-order run had.
-   */
+  /** Facts changed (an operation report, a larger amount or total): save them even when stale, so later events see them. */
   factsChanged: boolean;
 }
 
-/**
- * The state table: for each status, the statuses it may move to and the merchant-facing
- * event the move emits (null: the move is announced by a posting's event instead, see
- * {@link POSTING_EVENTS}). A move not in this table is a bug (the property tests check).
- */
+/** The state table: allowed moves and the event each emits (null: a {@link POSTING_EVENTS} event says it); others are bugs. */
 const TRANSITIONS: Readonly<Record<PaymentStatus, Partial<Record<PaymentStatus, string | null>>>> = {
   pending: { authorized: 'payment.authorized', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
   authorized: { captured: 'payment.captured', failed: 'payment.failed', voided: 'payment.voided', disputed: 'payment.disputed' },
@@ -172,18 +151,12 @@ function stepsBetween(from: PaymentStatus, to: PaymentStatus, captured: boolean)
 }
 
 /**
- * Applies one PSP event to a payment: `next(state, event)`. Pure: no I/O, no clock.
- *
- * Adds the event's operation report and cumulative totals to what the payment is made of,
- * derives the new status and amounts ({@link derivePaymentState}), and returns the status
- * moves (implied ones included), the ledger postings (the differences of captured, refunded
- * and charged-back amounts: negative differences are reversing postings) and the
- * merchant-facing events. Any permutation or duplication of the same events ends in the
- * same state and the same net postings.
- *
+ * Applies one PSP event to a payment (pure): adds its operation report and totals, derives status and amounts
+ * ({@link derivePaymentState}), and returns the status moves (implied ones included), the ledger postings (differences
+ * of captured, refunded and charged-back amounts; negative ones reverse) and the events. Any permutation or
+ * duplication of the same events ends in the same state and net postings.
  * @example
- * let s = initialPaymentState();
- * s = next(s, { kind: 'captured', capturedTotal: new Decimal(1000) }, 'pi_1').state; // captured, posts capture 1000
+ * next(initialPaymentState(), { kind: 'captured', capturedTotal: new Decimal(1000) }, 'pi_1'); // captured, posts 1000
  */
 export function next(state: PaymentState, event: PaymentEvent, pspReference = 'payment'): Outcome {
   const report = operationReportOf(event, pspReference);
