@@ -57,7 +57,13 @@ function stripeTemplate(): string {
 }
 
 /** Runs autocannon in a child process against `url`; returns its summary and the event ids answered 200. */
-async function load(url: string, connections: number, durationSeconds: number, tag: string, template: string): Promise<LoadResult & { acked: string[] }> {
+async function load(
+  url: string,
+  connections: number,
+  durationSeconds: number,
+  tag: string,
+  template: string,
+): Promise<LoadResult & { acked: string[] }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sy-bench-load-'));
   const ackedFile = path.join(dir, 'acked.txt');
   const child = fork(fileURLToPath(new URL('./inbound-load.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
@@ -169,7 +175,12 @@ async function main(): Promise<void> {
   try {
     const [{ server_version: pgVersion }] = (await sql`show server_version`) as unknown as [{ server_version: string }];
     const cpus = os.cpus();
-    line(`machine: ${cpus[0]?.model ?? '?'} × ${cpus.length}, ${round(os.totalmem() / 2 ** 30, 1)} GiB, load average ${os.loadavg().map((x) => round(x, 1)).join(' ')}`);
+    line(
+      `machine: ${cpus[0]?.model ?? '?'} × ${cpus.length}, ${round(os.totalmem() / 2 ** 30, 1)} GiB, load average ${os
+        .loadavg()
+        .map((x) => round(x, 1))
+        .join(' ')}`,
+    );
     line(`node ${process.version}, PostgreSQL ${pgVersion} (${gateway.embedded ? 'embedded' : 'DATABASE_URL'}), fresh database`);
     line(
       `gateway: this process, batching ${config.SWITCHYARD_INBOUND_BATCHING ? `on (≤ ${config.SWITCHYARD_INBOUND_BATCH_MAX_ROWS} rows, ${config.SWITCHYARD_INBOUND_BATCH_WINDOW_MS} ms window, ${config.SWITCHYARD_INBOUND_BATCH_IN_FLIGHT} in flight)` : 'off'}, ` +
@@ -212,7 +223,9 @@ async function main(): Promise<void> {
     const postmaster = gateway.embedded
       ? Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]) || undefined
       : undefined;
-    line('connections  acks/s   p50 ms  p90 ms  p99 ms  max ms  non-200  errors  CPU µs/ack: gateway  postgres  load gen  batch rows (mean)');
+    line(
+      'connections  acks/s   p50 ms  p90 ms  p99 ms  max ms  non-200  errors  CPU µs/ack: gateway  postgres  load gen  batch rows (mean)',
+    );
     const gatewayRuns = new Map<number, LoadResult>();
     for (const c of CONNECTIONS) {
       const cpu0 = process.cpuUsage();
@@ -250,7 +263,9 @@ async function main(): Promise<void> {
                 from graphile_worker._private_jobs j
                 join graphile_worker._private_tasks t on t.id = j.task_id
                where t.identifier = 'process_inbound_event') as jobs`) as unknown as [{ rows: number; jobs: number }];
-    line(`check: ${acked.length} answered 200, ${found} of them in gw.inbound_events, missing ${missing}; ${rows} rows in all, ${WITH_WORKER ? `${jobs} jobs still queued` : `${jobs} process_inbound_event jobs queued`}`);
+    line(
+      `check: ${acked.length} answered 200, ${found} of them in gw.inbound_events, missing ${missing}; ${rows} rows in all, ${WITH_WORKER ? `${jobs} jobs still queued` : `${jobs} process_inbound_event jobs queued`}`,
+    );
     line();
     line('ceilings, each measured right after the gateway run at the same concurrency: single-row insert transactions');
     line('(postgres.js, this process, a table shaped like gw.inbound_events) and a bare Hono route (@hono/node-server, this process)');

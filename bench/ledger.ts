@@ -40,7 +40,15 @@ const round = (x: number): number => Math.round(x);
 
 /** Stores `payments` payments' worth of Stripe events (succeeded, two partial refunds) as received inbound rows. */
 async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: string, payments: number): Promise<string[]> {
-  const rows: { id: string; source_id: string; merchant_id: string; event_id: string; event_type: string; raw_body: Buffer; headers: Record<string, string> }[] = [];
+  const rows: {
+    id: string;
+    source_id: string;
+    merchant_id: string;
+    event_id: string;
+    event_type: string;
+    raw_body: Buffer;
+    headers: Record<string, string>;
+  }[] = [];
   for (let i = 0; i < payments; i++) {
     const pi = `pi_${tag}_${i}`;
     const amount = 1000 + i;
@@ -127,7 +135,14 @@ async function main(): Promise<void> {
     const logger = Object.assign(Object.create(silent) as typeof silent, {
       warn: (obj: { err?: { code?: string } }) => void warnings.push(String(obj.err?.code ?? 'error')),
     });
-    const deps: Deps = { sql, config, clock: systemClock, logger, secretBox: await createSecretBox(generateMasterKey()), adminToken: 'bench' };
+    const deps: Deps = {
+      sql,
+      config,
+      clock: systemClock,
+      logger,
+      secretBox: await createSecretBox(generateMasterKey()),
+      adminToken: 'bench',
+    };
     const merchantId = newId('mch');
     const sourceId = newId('src');
     await sql`insert into gw.merchants (id, name) values (${merchantId}, 'Bench')`;
@@ -187,10 +202,13 @@ async function main(): Promise<void> {
     };
     const gwIngest = await viaGraphile('gwi', (ids) => {
       const specs = [];
-      for (let i = 0; i < ids.length; i += BATCH) specs.push({ identifier: 'process_inbound_event', payload: { inboundEventIds: ids.slice(i, i + BATCH) } });
+      for (let i = 0; i < ids.length; i += BATCH)
+        specs.push({ identifier: 'process_inbound_event', payload: { inboundEventIds: ids.slice(i, i + BATCH) } });
       return specs;
     });
-    const gw1 = await viaGraphile('gw1', (ids) => ids.map((id) => ({ identifier: 'process_inbound_event', payload: { inboundEventId: id } })));
+    const gw1 = await viaGraphile('gw1', (ids) =>
+      ids.map((id) => ({ identifier: 'process_inbound_event', payload: { inboundEventId: id } })),
+    );
 
     const ceiling1 = await ceiling(sql, 1);
     const ceilingN = await ceiling(sql, WORKERS);
@@ -201,16 +219,34 @@ async function main(): Promise<void> {
     const [load] = [os.loadavg()];
     const events = PAYMENTS * 3;
     const cpu = os.cpus();
-    console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load average ${load!.map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, PostgreSQL ${pg?.v}`);
-    console.log(`workload: ${PAYMENTS} Stripe payments per phase × 3 events (succeeded, two partial refunds) = ${events} events, 3 postings per payment, ${ENDPOINTS} endpoint(s) on one merchant's shared accounts`);
-    console.log(`task, 1 worker:            ${round(events / one.seconds)} events/s, ${round(one.postings / one.seconds)} postings/s (${((one.seconds * 1000) / events).toFixed(2)} ms/event)`);
-    console.log(`task, ${WORKERS} workers:           ${round(events / many.seconds)} events/s, ${round(many.postings / many.seconds)} postings/s`);
-    console.log(`task in batches of ${BATCH}, 1 worker: ${round(events / batchedOne.seconds)} events/s, ${round(batchedOne.postings / batchedOne.seconds)} postings/s`);
-    console.log(`task in batches of ${BATCH}, ${WORKERS} workers: ${round(events / batched.seconds)} events/s, ${round(batched.postings / batched.seconds)} postings/s`);
-    console.log(`graphile-worker, ${WORKERS} jobs at once, one job per ingest batch of ${BATCH} events: ${round(events / gwIngest.seconds)} events/s, ${round(gwIngest.postings / gwIngest.seconds)} postings/s`);
-    console.log(`graphile-worker, ${WORKERS} jobs at once, one job per event (taking up to ${config.SWITCHYARD_PROCESS_BATCH_SIZE} of the merchant's): ${round(events / gw1.seconds)} events/s, ${round(gw1.postings / gw1.seconds)} postings/s`);
+    console.log(
+      `machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load average ${load!.map((l) => l.toFixed(1)).join(' ')}, node ${process.version}, PostgreSQL ${pg?.v}`,
+    );
+    console.log(
+      `workload: ${PAYMENTS} Stripe payments per phase × 3 events (succeeded, two partial refunds) = ${events} events, 3 postings per payment, ${ENDPOINTS} endpoint(s) on one merchant's shared accounts`,
+    );
+    console.log(
+      `task, 1 worker:            ${round(events / one.seconds)} events/s, ${round(one.postings / one.seconds)} postings/s (${((one.seconds * 1000) / events).toFixed(2)} ms/event)`,
+    );
+    console.log(
+      `task, ${WORKERS} workers:           ${round(events / many.seconds)} events/s, ${round(many.postings / many.seconds)} postings/s`,
+    );
+    console.log(
+      `task in batches of ${BATCH}, 1 worker: ${round(events / batchedOne.seconds)} events/s, ${round(batchedOne.postings / batchedOne.seconds)} postings/s`,
+    );
+    console.log(
+      `task in batches of ${BATCH}, ${WORKERS} workers: ${round(events / batched.seconds)} events/s, ${round(batched.postings / batched.seconds)} postings/s`,
+    );
+    console.log(
+      `graphile-worker, ${WORKERS} jobs at once, one job per ingest batch of ${BATCH} events: ${round(events / gwIngest.seconds)} events/s, ${round(gwIngest.postings / gwIngest.seconds)} postings/s`,
+    );
+    console.log(
+      `graphile-worker, ${WORKERS} jobs at once, one job per event (taking up to ${config.SWITCHYARD_PROCESS_BATCH_SIZE} of the merchant's): ${round(events / gw1.seconds)} events/s, ${round(gw1.postings / gw1.seconds)} postings/s`,
+    );
     console.log(`ceiling, single-row INSERT transactions: ${round(ceiling1)}/s with 1 connection, ${round(ceilingN)}/s with ${WORKERS}`);
-    console.log(`ledger balanced: ${check.balanced}; inbound events not processed: ${left!.n}; batches retried one at a time: ${warnings.length} (${[...new Set(warnings)].join(', ')})`);
+    console.log(
+      `ledger balanced: ${check.balanced}; inbound events not processed: ${left!.n}; batches retried one at a time: ${warnings.length} (${[...new Set(warnings)].join(', ')})`,
+    );
     console.log(
       JSON.stringify({
         bench: 'ledger',

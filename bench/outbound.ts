@@ -97,7 +97,12 @@ async function main(): Promise<void> {
   }
   const sql = createSql(databaseUrl, { max: 30 });
   await migrate(sql, databaseUrl);
-  const config = loadConfig({ DATABASE_URL: databaseUrl, SWITCHYARD_ALLOW_PRIVATE_URLS: 'true', LOG_LEVEL: 'silent', ...(process.env.SWITCHYARD_WORKER_CONCURRENCY ? { SWITCHYARD_WORKER_CONCURRENCY: process.env.SWITCHYARD_WORKER_CONCURRENCY } : {}) });
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    SWITCHYARD_ALLOW_PRIVATE_URLS: 'true',
+    LOG_LEVEL: 'silent',
+    ...(process.env.SWITCHYARD_WORKER_CONCURRENCY ? { SWITCHYARD_WORKER_CONCURRENCY: process.env.SWITCHYARD_WORKER_CONCURRENCY } : {}),
+  });
   const deps: Deps = {
     sql,
     config,
@@ -113,7 +118,16 @@ async function main(): Promise<void> {
   const [merchantRow] = await sql<{ id: string }[]>`insert into gw.merchants (id, name) values ('mch_bench', 'Bench') returning id`;
   const merchantId = merchantRow!.id;
   const endpoint = async (url: string, types: string[]) =>
-    (await insertEndpoint(sql, { merchantId, url, description: null, eventTypes: types, rateLimitPerSecond: null, secretEnvelope: await deps.secretBox.encrypt(generateEndpointSecret()) })).id;
+    (
+      await insertEndpoint(sql, {
+        merchantId,
+        url,
+        description: null,
+        eventTypes: types,
+        rateLimitPerSecond: null,
+        secretEnvelope: await deps.secretBox.encrypt(generateEndpointSecret()),
+      })
+    ).id;
   const emitMany = async (type: string, n: number, tag: string) => {
     for (let i = 0; i < n; i += 200) {
       await sql.begin(async (tx) => {
@@ -132,7 +146,8 @@ async function main(): Promise<void> {
   try {
     // 1. one fast receiver: a backlog of SINGLE messages drained
     const fastId = await endpoint(`${base}/fast`, ['bench.single']);
-    if (process.env.BENCH_MAX_IN_FLIGHT) await sql`update gw.endpoints set max_in_flight = ${Number(process.env.BENCH_MAX_IN_FLIGHT)} where id = ${fastId}`;
+    if (process.env.BENCH_MAX_IN_FLIGHT)
+      await sql`update gw.endpoints set max_in_flight = ${Number(process.env.BENCH_MAX_IN_FLIGHT)} where id = ${fastId}`;
     await runner.stop();
     await emitMany('bench.single', SINGLE, 'single');
     // CPU spent on the drain, per delivery: this process (the worker), the PostgreSQL
@@ -175,7 +190,10 @@ async function main(): Promise<void> {
       while (Date.now() - started < STEADY_SECONDS * 1000) {
         const due = Math.floor(((Date.now() - started) / 1000) * STEADY_RATE);
         // each event in its own transaction, as processing emits them
-        for (; n < due; n++) await sql.begin((tx) => emitEvent(tx, { merchantId, type: 'bench.steady', paymentId: null, dedupeKey: `${tag}-${n}`, data: { n }, at: new Date() }));
+        for (; n < due; n++)
+          await sql.begin((tx) =>
+            emitEvent(tx, { merchantId, type: 'bench.steady', paymentId: null, dedupeKey: `${tag}-${n}`, data: { n }, at: new Date() }),
+          );
         await new Promise((r) => setTimeout(r, 5));
       }
       const until = Date.now() + 60_000;
@@ -210,17 +228,32 @@ async function main(): Promise<void> {
     const fanoutPerSec = Math.round((FANOUT_EVENTS * 100) / fanoutSeconds);
     const cpu = os.cpus();
     const [pg] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
-    console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v}, worker concurrency ${config.SWITCHYARD_WORKER_CONCURRENCY}`);
+    console.log(
+      `machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v}, worker concurrency ${config.SWITCHYARD_WORKER_CONCURRENCY}`,
+    );
     console.log(`one fast receiver: ${single.count} deliveries in ${singleSeconds.toFixed(2)} s = ${deliveriesPerSec} deliveries/s`);
     console.log(cpuLine);
     console.log(`100 endpoints: ${FANOUT_EVENTS * 100} deliveries in ${fanoutSeconds.toFixed(2)} s = ${fanoutPerSec} deliveries/s`);
-    console.log(`healthy endpoints, ${calm.sent} events (${Math.round(calm.sent / STEADY_SECONDS)}/s, target ${STEADY_RATE}/s) × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`);
-    const splitLine = (x: typeof calm.split) => `queued p50 ${Math.round(x.q50)} ms, p99 ${Math.round(x.q99)} ms; sending p50 ${x.s50} ms, p99 ${x.s99} ms`;
+    console.log(
+      `healthy endpoints, ${calm.sent} events (${Math.round(calm.sent / STEADY_SECONDS)}/s, target ${STEADY_RATE}/s) × 10 endpoints for ${STEADY_SECONDS} s: p50 ${pct(calm.delays, 50)} ms, p99 ${pct(calm.delays, 99)} ms (n=${calm.count})`,
+    );
+    const splitLine = (x: typeof calm.split) =>
+      `queued p50 ${Math.round(x.q50)} ms, p99 ${Math.round(x.q99)} ms; sending p50 ${x.s50} ms, p99 ${x.s99} ms`;
     console.log(`  healthy, calm:   ${splitLine(calm.split)}`);
     console.log(`  healthy, stormy: ${splitLine(stormy.split)}`);
-    console.log(`the same plus one endpoint hanging 15 s, ${stormy.sent} events: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`);
+    console.log(
+      `the same plus one endpoint hanging 15 s, ${stormy.sent} events: p50 ${pct(stormy.delays, 50)} ms, p99 ${pct(stormy.delays, 99)} ms (n=${stormy.count}); p99 ratio ${(pct(stormy.delays, 99) / pct(calm.delays, 99)).toFixed(2)}×`,
+    );
     console.log(`failed attempts: ${failures.map((f) => `${f.n} × ${f.error ?? f.response_status}`).join(', ') || 'none'}`);
-    console.log(JSON.stringify({ bench: 'outbound', deliveriesPerSec, fanoutDeliveriesPerSec: fanoutPerSec, healthyP99Ms: pct(calm.delays, 99), healthyP99WithHangMs: pct(stormy.delays, 99) }));
+    console.log(
+      JSON.stringify({
+        bench: 'outbound',
+        deliveriesPerSec,
+        fanoutDeliveriesPerSec: fanoutPerSec,
+        healthyP99Ms: pct(calm.delays, 99),
+        healthyP99WithHangMs: pct(stormy.delays, 99),
+      }),
+    );
   } finally {
     receivers.child.kill();
     await deps.dispatcher?.close();

@@ -102,11 +102,17 @@ async function main(): Promise<void> {
     const [pg] = await gateway.deps.sql<{ v: string }[]>`select current_setting('server_version') as v`;
 
     const cpu = os.cpus();
-    console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v} (${gateway.embedded ? 'embedded' : 'DATABASE_URL'})`);
+    console.log(
+      `machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, PostgreSQL ${pg?.v} (${gateway.embedded ? 'embedded' : 'DATABASE_URL'})`,
+    );
     console.log(`ack latency, one request at a time (n=${SEQUENTIAL}): p50 ${ms(pct(seq, 50))} ms, p99 ${ms(pct(seq, 99))} ms`);
-    console.log(`ack latency, ${CONNECTIONS} at a time (n=${CONCURRENT}): p50 ${ms(pct(conc, 50))} ms, p99 ${ms(pct(conc, 99))} ms, ${Math.round(CONCURRENT / ackSeconds)} acks/s`);
+    console.log(
+      `ack latency, ${CONNECTIONS} at a time (n=${CONCURRENT}): p50 ${ms(pct(conc, 50))} ms, p99 ${ms(pct(conc, 99))} ms, ${Math.round(CONCURRENT / ackSeconds)} acks/s`,
+    );
     console.log(`inbound POST → merchant delivery, one at a time: p50 ${ms(pct(seqLatency, 50))} ms, p99 ${ms(pct(seqLatency, 99))} ms`);
-    console.log(`the ${CONCURRENT}-event burst was processed and delivered ${ms(drainSeconds)} s after it started: ${Math.round(CONCURRENT / drainSeconds)} events/s end to end (${ms(drainSeconds / ackSeconds)}× the ack time)`);
+    console.log(
+      `the ${CONCURRENT}-event burst was processed and delivered ${ms(drainSeconds)} s after it started: ${Math.round(CONCURRENT / drainSeconds)} events/s end to end (${ms(drainSeconds / ackSeconds)}× the ack time)`,
+    );
     console.log(`stored ${stored} of ${total} acked events, delivered ${delivered.size}; missing ${total - stored}`);
     console.log(
       JSON.stringify({

@@ -36,5 +36,9 @@ export function trickle(port: number, head: string, rest = '', everyMs = 100): P
 export function parseAnswer(answer: string): { statusLine: string; headers: string; body: Record<string, unknown> } {
   const [head, ...rest] = answer.split('\r\n\r\n');
   const [statusLine, ...headers] = head!.split('\r\n');
-  return { statusLine: statusLine!, headers: headers.join('\n').toLowerCase(), body: JSON.parse(rest.join('\r\n\r\n')) as Record<string, unknown> };
+  return {
+    statusLine: statusLine!,
+    headers: headers.join('\n').toLowerCase(),
+    body: JSON.parse(rest.join('\r\n\r\n')) as Record<string, unknown>,
+  };
 }

@@ -42,10 +42,13 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
       if (received.length >= n) return Promise.resolve(received);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`receiver got ${received.length} of ${n} requests`)), timeoutMs);
-        waiters.push({ n, resolve: () => {
-          clearTimeout(timer);
-          resolve(received);
-        } });
+        waiters.push({
+          n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(received);
+          },
+        });
       });
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -87,7 +87,7 @@ function settingsOf(env: EdgeEnv): Record<string, string> {
 async function buildIsolateDeps(env: EdgeEnv): Promise<IsolateDeps> {
   const config = loadConfig(settingsOf(env));
   if (!config.SWITCHYARD_MASTER_KEY) {
-    throw new Error('SWITCHYARD_MASTER_KEY is not set: `wrangler secret put SWITCHYARD_MASTER_KEY` (the Node service\'s key).');
+    throw new Error("SWITCHYARD_MASTER_KEY is not set: `wrangler secret put SWITCHYARD_MASTER_KEY` (the Node service's key).");
   }
   return {
     config,
@@ -120,7 +120,10 @@ function isolateDeps(env: EdgeEnv): Promise<IsolateDeps> {
  */
 export function edgeApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use('*', requestContext((c) => (c.env as EdgeBindings).deps));
+  app.use(
+    '*',
+    requestContext((c) => (c.env as EdgeBindings).deps),
+  );
   app.onError(onError);
   app.notFound(notFoundOrNotAllowed(app));
   app.route('/', healthRoutes());

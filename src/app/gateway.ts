@@ -113,7 +113,11 @@ export async function prepare(
     const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
     secretBox = await createSecretBox(masterKey);
     if (options.checkMasterKey ?? true) {
-      await checkMasterKey(sql, secretBox, config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`);
+      await checkMasterKey(
+        sql,
+        secretBox,
+        config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`,
+      );
     }
   } catch (error) {
     await sql.end({ timeout: 0 });
@@ -217,10 +221,7 @@ export async function startGateway(
       stopping ??= (async () => {
         const drain = (async () => {
           // Both at once: the server stops accepting while the runner finishes its jobs.
-          await Promise.all([
-            server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined,
-            runner?.stop(),
-          ]);
+          await Promise.all([server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined, runner?.stop()]);
         })();
         let timer: NodeJS.Timeout | undefined;
         const timedOut = await Promise.race([
@@ -235,7 +236,7 @@ export async function startGateway(
           const error = new ShutdownTimeoutError(timeoutMs, inFlightRequests, jobs);
           logger.error(
             { timeoutMs, abandonedRequests: inFlightRequests, abandonedJobs: jobs },
-            'shutdown timed out: abandoning in-flight requests and jobs (jobs stay locked until a worker\'s recovery sweep unlocks them)',
+            "shutdown timed out: abandoning in-flight requests and jobs (jobs stay locked until a worker's recovery sweep unlocks them)",
           );
           if (server && 'closeAllConnections' in server) server.closeAllConnections();
           drain.catch(() => {}); // it may still settle, or fail once the pool is gone

@@ -37,7 +37,10 @@ export type AppDeps = Deps & IngestOptions;
  */
 export function createApp(deps: AppDeps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
   const app = createRouter();
-  app.use('*', requestContext(() => deps));
+  app.use(
+    '*',
+    requestContext(() => deps),
+  );
   app.onError(onError);
   app.notFound(notFoundOrNotAllowed(app));
 

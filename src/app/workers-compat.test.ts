@@ -55,7 +55,9 @@ describe('code that must run on Cloudflare Workers', () => {
 
   it('covers the inbound route, the verifiers and the normalizers', () => {
     const names = checked.map((f) => path.relative(SRC, f));
-    expect(names).toEqual(expect.arrayContaining(['inbound/routes/ingest.ts', 'inbound/verifiers/stripe.ts', 'inbound/normalize/stripe.ts']));
+    expect(names).toEqual(
+      expect.arrayContaining(['inbound/routes/ingest.ts', 'inbound/verifiers/stripe.ts', 'inbound/normalize/stripe.ts']),
+    );
   });
 
   it.each(checked.map((f) => [path.relative(SRC, f), f]))('%s reaches no Node-only module', (_name, file) => {

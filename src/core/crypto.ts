@@ -92,10 +92,7 @@ export function useHmacBackend(backend: HmacBackend | undefined): void {
 }
 
 /** Imports raw key bytes as an HMAC key (sign and verify), remembered per process (at most 512 keys). */
-export function importHmacKey(
-  key: Uint8Array,
-  hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
-): Promise<CryptoKey> {
+export function importHmacKey(key: Uint8Array, hash: 'SHA-256' | 'SHA-512' = 'SHA-256'): Promise<CryptoKey> {
   const id = `${hash}:${toHex(key)}`;
   let imported = hmacKeys.get(id);
   if (!imported) {
@@ -112,11 +109,7 @@ export function importHmacKey(
 }
 
 /** HMAC of `data` under `key` (raw bytes), as bytes. */
-export async function hmac(
-  key: Uint8Array,
-  data: Uint8Array,
-  hash: 'SHA-256' | 'SHA-512' = 'SHA-256',
-): Promise<Uint8Array> {
+export async function hmac(key: Uint8Array, data: Uint8Array, hash: 'SHA-256' | 'SHA-512' = 'SHA-256'): Promise<Uint8Array> {
   const k = await importHmacKey(key, hash);
   return new Uint8Array(await crypto.subtle.sign('HMAC', k, data));
 }
@@ -125,11 +118,7 @@ export async function hmac(
  * Constant-time check that `mac` is the HMAC of `data` under `key`: the lent {@link HmacBackend} for keys from
  * {@link importHmacKey}, else `crypto.subtle.verify`. Only the (public) length of `mac` is compared in variable time.
  */
-export async function verifyHmac(
-  key: CryptoKey,
-  mac: Uint8Array,
-  data: Uint8Array,
-): Promise<boolean> {
+export async function verifyHmac(key: CryptoKey, mac: Uint8Array, data: Uint8Array): Promise<boolean> {
   const known = hmacBackend && hmacKeyBytes.get(key);
   if (hmacBackend && known) {
     const expected = hmacBackend.hmac(known.hash, known.raw, data);

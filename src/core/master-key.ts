@@ -36,4 +36,3 @@ export async function checkMasterKey(sql: Tx, box: SecretBox, keyFile: string | 
   }
   if (check === undefined || !(await opens(check, MASTER_KEY_CHECK))) throw refuse();
 }
-

@@ -24,7 +24,9 @@ export class SecretUnreadableError extends Error {
 /** Rethrows a {@link SecretUnreadableError} as AppError 500 `secret_unreadable`, others unchanged: `.catch(rethrowSecretUnreadable)`. */
 export function rethrowSecretUnreadable(error: unknown): never {
   if (error instanceof SecretUnreadableError) {
-    throw new AppError('secret_unreadable', 500, "A stored secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.", { cause: error });
+    throw new AppError('secret_unreadable', 500, "A stored secret cannot be opened with this server's SWITCHYARD_MASTER_KEY.", {
+      cause: error,
+    });
   }
   throw error;
 }
@@ -64,4 +66,3 @@ export async function createSecretBox(masterKeyBase64: string): Promise<SecretBo
 export function generateMasterKey(): string {
   return toBase64(randomBytes(32));
 }
-

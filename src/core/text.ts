@@ -15,9 +15,7 @@ export function unstorableAt(s: string): number {
 }
 
 /** What {@link findUnstorable} found in a parsed JSON value. */
-type UnstorableFinding =
-  | { kind: 'text'; path: (string | number)[] }
-  | { kind: 'depth'; path: (string | number)[] };
+type UnstorableFinding = { kind: 'text'; path: (string | number)[] } | { kind: 'depth'; path: (string | number)[] };
 
 /**
  * The first unstorable place in a parsed JSON value, walked without recursion: a string or key {@link unstorableAt}

@@ -118,7 +118,12 @@ describe('Batcher', () => {
     const t = manualTimer();
     const { run, batches } = controlledRun<string>();
     const b = new Batcher<string, string>({ run, maxWeight: 2, windowMs: 1, maxInFlight: 4, timer: t.timer });
-    const failed = [b.submit('a'), b.submit('b')].map((p) => p.then(() => 'ok', (e: Error) => e.message));
+    const failed = [b.submit('a'), b.submit('b')].map((p) =>
+      p.then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+    );
     const fine = b.submit('c');
     t.fire();
     expect(batches.map((x) => x.items)).toEqual([['a', 'b'], ['c']]);
@@ -131,7 +136,13 @@ describe('Batcher', () => {
 
   it('rejects every item when run returns the wrong number of results, or throws synchronously', async () => {
     const t = manualTimer();
-    const short = new Batcher<string, string>({ run: async () => ['only one'], maxWeight: 10, windowMs: 1, maxInFlight: 1, timer: t.timer });
+    const short = new Batcher<string, string>({
+      run: async () => ['only one'],
+      maxWeight: 10,
+      windowMs: 1,
+      maxInFlight: 1,
+      timer: t.timer,
+    });
     const a = short.submit('a');
     const bb = short.submit('b');
     t.fire();
@@ -182,9 +193,21 @@ describe('Batcher', () => {
       if (items.some((i) => i.startsWith('bad'))) throw refused;
       return items.map((i) => i.toUpperCase());
     };
-    const b = new Batcher<string, string>({ run, maxWeight: 8, windowMs: 1, maxInFlight: 1, timer: t.timer, isolate: (e) => e === refused });
+    const b = new Batcher<string, string>({
+      run,
+      maxWeight: 8,
+      windowMs: 1,
+      maxInFlight: 1,
+      timer: t.timer,
+      isolate: (e) => e === refused,
+    });
     const items = ['a', 'b', 'bad1', 'c', 'd', 'e', 'bad2', 'f'];
-    const results = items.map((i) => b.submit(i).then((v) => ({ ok: v }), (e: unknown) => ({ error: e })));
+    const results = items.map((i) =>
+      b.submit(i).then(
+        (v) => ({ ok: v }),
+        (e: unknown) => ({ error: e }),
+      ),
+    );
     const out = await Promise.all(results);
     expect(out).toEqual(items.map((i) => (i.startsWith('bad') ? { error: refused } : { ok: i.toUpperCase() })));
     // one batch, then halves of halves: never more than 2·log2(8) + 1 runs per bad item

@@ -105,11 +105,31 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
   const order = events.map((_, i) => i).sort((a, b) => compareKeys(events[a]!, events[b]!));
   // Rows as one JSON document and bodies as one bytea: the statement text does not vary with
   // batch size (one prepared plan per connection) and needs no array types (Workers client).
-  const rows: { ord: number; id: string; sourceId: string; merchantId: string; eventId: string; eventType: string | null; off: number; len: number; headers: Record<string, string> }[] = [];
+  const rows: {
+    ord: number;
+    id: string;
+    sourceId: string;
+    merchantId: string;
+    eventId: string;
+    eventType: string | null;
+    off: number;
+    len: number;
+    headers: Record<string, string>;
+  }[] = [];
   let at = 0;
   for (const [ord, i] of order.entries()) {
     const e = events[i]!;
-    rows.push({ ord, id: ids[i]!, sourceId: e.sourceId, merchantId: e.merchantId, eventId: e.eventId, eventType: e.eventType, off: at, len: e.rawBody.byteLength, headers: e.headers });
+    rows.push({
+      ord,
+      id: ids[i]!,
+      sourceId: e.sourceId,
+      merchantId: e.merchantId,
+      eventId: e.eventId,
+      eventType: e.eventType,
+      off: at,
+      len: e.rawBody.byteLength,
+      headers: e.headers,
+    });
     at += e.rawBody.byteLength;
   }
   const bodies = concatBytes(...order.map((i) => events[i]!.rawBody));

@@ -41,7 +41,10 @@ export async function processInboundEvents(deps: Deps, ids: string[], options: P
     return await processTogether(deps, ids, options, more);
   } catch (error) {
     if (ids.length + more <= 1) throw error;
-    deps.logger.warn({ reason: describeFailure(error), events: ids.length + more }, 'batch of inbound events failed; processing them one at a time');
+    deps.logger.warn(
+      { reason: describeFailure(error), events: ids.length + more },
+      'batch of inbound events failed; processing them one at a time',
+    );
     const outcomes: ProcessOutcome[] = [];
     let firstError: unknown;
     for (const id of ids) {
@@ -58,7 +61,11 @@ export async function processInboundEvents(deps: Deps, ids: string[], options: P
 }
 
 /** The task for a one-event job (`{"inboundEventId"}`); see {@link processInboundEvents}. */
-export async function processInboundEvent(deps: Deps, job: { inboundEventId: string }, options: ProcessOptions = {}): Promise<ProcessOutcome> {
+export async function processInboundEvent(
+  deps: Deps,
+  job: { inboundEventId: string },
+  options: ProcessOptions = {},
+): Promise<ProcessOutcome> {
   const [outcome] = await processInboundEvents(deps, [job.inboundEventId], options);
   return outcome!;
 }
@@ -108,7 +115,13 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
         id,
         r.result === 'stale'
           ? { result: 'stale', paymentId: r.payment.id }
-          : { result: 'applied', paymentId: r.payment.id, steps: r.outcome.steps.length, postings: r.outcome.postings.length, events: r.events },
+          : {
+              result: 'applied',
+              paymentId: r.payment.id,
+              steps: r.outcome.steps.length,
+              postings: r.outcome.postings.length,
+              events: r.events,
+            },
       );
     });
     // sent without waiting between them: the marks, then the reports' writes (postings last)

@@ -21,7 +21,10 @@ describe('identifyEvents for single-event providers', () => {
 
   it('uses the x-razorpay-event-id the verifier returned, else the body id, with the body event as type', () => {
     const body = bytes({ entity: 'event', event: 'payment.captured', id: 'body_id' });
-    expect(identifyEvents('razorpay', body, 'Izqo9Q5d1Kq2ab')?.[0]).toMatchObject({ eventId: 'Izqo9Q5d1Kq2ab', eventType: 'payment.captured' });
+    expect(identifyEvents('razorpay', body, 'Izqo9Q5d1Kq2ab')?.[0]).toMatchObject({
+      eventId: 'Izqo9Q5d1Kq2ab',
+      eventType: 'payment.captured',
+    });
     expect(identifyEvents('razorpay', body, undefined)?.[0]?.eventId).toBe('body_id');
     expect(identifyEvents('razorpay', bytes({ event: 'payment.captured' }), undefined)).toBeUndefined();
   });
@@ -49,7 +52,9 @@ describe('identifyEvents for single-event providers', () => {
   });
 
   it('reads a Square event id from the body event_id', () => {
-    expect(identifyEvents('square', bytes({ event_id: 'a8d6c1f4-3c1e', type: 'payment.updated', id: 'other' }), undefined)?.[0]).toMatchObject({
+    expect(
+      identifyEvents('square', bytes({ event_id: 'a8d6c1f4-3c1e', type: 'payment.updated', id: 'other' }), undefined)?.[0],
+    ).toMatchObject({
       eventId: 'a8d6c1f4-3c1e',
       eventType: 'payment.updated',
     });

@@ -24,12 +24,10 @@ function parseJsonObject(body: Uint8Array): { text: string; json: Json } | undef
   }
 }
 
-const asObject = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+const asObject = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
 
 /** A usable event id: a string of 1–255 characters (the column's check). */
-const idLike = (v: unknown): string | undefined =>
-  typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : undefined;
+const idLike = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : undefined);
 
 /** An id part that may come as a string or a safe integer (Paystack, Mercado Pago ids). */
 const idPart = (v: unknown): string | undefined =>

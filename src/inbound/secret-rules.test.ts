@@ -13,7 +13,10 @@ const REALISTIC: Record<InboundProvider, string[]> = {
     'whsec_wcNgzGT1BPQCmbUxCWkdpv81IF1ogi/xNS/Vza6JZ/M=', // 32 bytes
     'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', // prefix optional
   ],
-  adyen: ['CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D', 'cd91938d295110c8612215c33fa8ef8a7d730e035c5f8dab9b8d546de7c26f1d'],
+  adyen: [
+    'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D',
+    'cd91938d295110c8612215c33fa8ef8a7d730e035c5f8dab9b8d546de7c26f1d',
+  ],
   razorpay: ['x3YEUr3EAEAs1dfqc0842WgG', 'correct horse battery staple 42'],
   checkout: ['4dUUcvyNSY1PD14owD2u3hrv', '5f0c1e8b7a2d4c6e9f3b1a0d'],
   paystack: ['sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7', 'sk_live_b1f3d258d7cebe09741b9c1fdacef75256729af7'],
@@ -34,7 +37,7 @@ const WEAK: Record<InboundProvider, [string, string][]> = {
   ],
   'standard-webhooks': [
     ['whsec_', 'the bare prefix'],
-    [`whsec_${btoa('0123456789abcdef')}`, '16 bytes, under the spec\'s 24'],
+    [`whsec_${btoa('0123456789abcdef')}`, "16 bytes, under the spec's 24"],
     [`whsec_${btoa('x'.repeat(65))}`, '65 bytes'],
     [`whsec_${btoa('a'.repeat(32))}`, 'a key of one repeated byte'],
     ['whsec_not base64!', 'not base64'],

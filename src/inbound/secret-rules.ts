@@ -64,8 +64,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
   /** 64 hex characters (32 bytes) from the Customer Area; test and live keys differ. */
   adyen: {
     madeBy: 'psp',
-    format:
-      'an Adyen HMAC key is 64 hexadecimal characters (Customer Area → Developers → Webhooks → webhook → Security → HMAC key)',
+    format: 'an Adyen HMAC key is 64 hexadecimal characters (Customer Area → Developers → Webhooks → webhook → Security → HMAC key)',
     pattern: /^(?<key>[0-9A-Fa-f]{64})$/,
     minLength: 64,
     ...GENERATED,
@@ -80,7 +79,7 @@ export const SECRET_RULES: Readonly<Record<InboundProvider, SecretRule>> = {
   },
   checkout: {
     format:
-      'a Checkout.com signature key is the one you set on the workflow\'s webhook action; ' +
+      "a Checkout.com signature key is the one you set on the workflow's webhook action; " +
       'choose at least 16 random characters, e.g. `openssl rand -hex 24`',
     ...CHOSEN,
     source: 'https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver',

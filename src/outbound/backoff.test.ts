@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  classifyStatus,
-  parseRetryAfterMs,
-  retryDelayMs,
-  type ResponseClass,
-} from './backoff.js';
+import { classifyStatus, parseRetryAfterMs, retryDelayMs, type ResponseClass } from './backoff.js';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/config.js';
 
 const schedule = DEFAULT_RETRY_SCHEDULE_SECONDS;

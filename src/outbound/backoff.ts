@@ -10,11 +10,7 @@ const JITTER = 0.2;
  * @returns undefined when the schedule is exhausted (the message has failed) or `retryNumber` is not a positive integer.
  * @example retryDelayMs(1, DEFAULT_RETRY_SCHEDULE_SECONDS, () => 0.5); // 5000
  */
-export function retryDelayMs(
-  retryNumber: number,
-  schedule: readonly number[],
-  random: () => number = Math.random,
-): number | undefined {
+export function retryDelayMs(retryNumber: number, schedule: readonly number[], random: () => number = Math.random): number | undefined {
   if (!Number.isInteger(retryNumber) || retryNumber < 1) return undefined;
   const seconds = schedule[retryNumber - 1];
   if (seconds === undefined) return undefined;
@@ -40,15 +36,11 @@ const DELTA_SECONDS = /^\d+$/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const MONTH = MONTHS.join('|');
 // The three HTTP-date forms of RFC 9110 §5.6.7; the day names are not checked against the date.
-const IMF_FIXDATE = new RegExp(
-  `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTH}) (\\d{4}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`,
-);
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTH}) (\\d{4}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`);
 const RFC850_DATE = new RegExp(
   `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${MONTH})-(\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`,
 );
-const ASCTIME_DATE = new RegExp(
-  `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTH}) ([ \\d]\\d) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`,
-);
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTH}) ([ \\d]\\d) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`);
 
 /**
  * A `Retry-After` header (RFC 9110 §10.2.3: delta-seconds or any §5.6.7 HTTP-date, read as UTC) as a wait in

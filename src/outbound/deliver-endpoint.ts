@@ -39,7 +39,10 @@ export async function deliverToEndpoint(
   const ep = items[0]!.m;
   const now = clock();
   if (ep.endpoint_status !== 'enabled') {
-    await failMessages(sql, items.map((i) => i.m.id));
+    await failMessages(
+      sql,
+      items.map((i) => i.m.id),
+    );
     return [];
   }
   const putOff: PutOff = (rest, at, jitterMs, hold = false) =>
@@ -189,7 +192,12 @@ async function deliverGated(
  * When attempts EndpointSlots turned away come back (epoch ms, plus up to `jitterMs`): for a slow or hanging
  * endpoint, in a sixth to a third of the delivery timeout (at most 2.5–5 s); for one only busy, in 100–200 ms.
  */
-function comeBack(slots: EndpointSlots, endpointId: string, timeoutMs: number, nowMs: number): { at: number; jitterMs: number; slow: boolean } {
+function comeBack(
+  slots: EndpointSlots,
+  endpointId: string,
+  timeoutMs: number,
+  nowMs: number,
+): { at: number; jitterMs: number; slow: boolean } {
   if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100, slow: false };
   const waitMs = Math.min(5000, Math.ceil(timeoutMs / 3));
   return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2, slow: true };

@@ -62,7 +62,15 @@ export async function deliverMessages(
       left.push(...chunk);
       continue;
     }
-    const rows = new Map((await loadDeliveries(deps.sql, chunk.map((j) => j.messageId), deps.clock())).map((r) => [r.id, r]));
+    const rows = new Map(
+      (
+        await loadDeliveries(
+          deps.sql,
+          chunk.map((j) => j.messageId),
+          deps.clock(),
+        )
+      ).map((r) => [r.id, r]),
+    );
     const byEndpoint = new Map<string, DeliveryItem[]>();
     for (const job of chunk) {
       const m = rows.get(job.messageId);

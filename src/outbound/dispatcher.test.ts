@@ -20,7 +20,12 @@ async function close(server: Server): Promise<void> {
 }
 
 afterEach(async () => {
-  await Promise.all(servers.splice(0).filter((s) => s.listening).map(close));
+  await Promise.all(
+    servers
+      .splice(0)
+      .filter((s) => s.listening)
+      .map(close),
+  );
 });
 
 function readBody(req: IncomingMessage): Promise<string> {

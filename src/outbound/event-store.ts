@@ -17,10 +17,20 @@ interface EventDbRow {
   created_at: Date;
 }
 
-const toEvent = (r: EventDbRow): EventRow => ({ id: r.id, type: r.type, paymentId: r.payment_id, payload: r.payload, createdAt: r.created_at });
+const toEvent = (r: EventDbRow): EventRow => ({
+  id: r.id,
+  type: r.type,
+  paymentId: r.payment_id,
+  payload: r.payload,
+  createdAt: r.created_at,
+});
 
 /** The merchant's events, newest first, optionally of one type; `limit + 1` rows. */
-export async function listEvents(tx: Tx, merchantId: string, q: { limit: number; startingAfter?: string; type?: string }): Promise<EventRow[]> {
+export async function listEvents(
+  tx: Tx,
+  merchantId: string,
+  q: { limit: number; startingAfter?: string; type?: string },
+): Promise<EventRow[]> {
   const rows = await tx<EventDbRow[]>`
     select id, type, payment_id, payload, created_at from gw.events
      where merchant_id = ${merchantId}

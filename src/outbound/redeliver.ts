@@ -41,7 +41,10 @@ export async function redeliverEvent(
   if (input.endpointId === undefined) {
     const messages = await reopenEventMessages(tx, { merchantId, eventId: event.id, at });
     messages.sort((a, b) => (a.id < b.id ? -1 : 1));
-    await enqueueDeliveries(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
+    await enqueueDeliveries(
+      tx,
+      messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })),
+    );
     return ok(messages.map((m) => m.id));
   }
   // Locked so that two redeliveries cannot both create the endpoint's first message.
@@ -73,6 +76,9 @@ export async function recoverEndpointMessages(
   if (ep.status !== 'enabled') return err('endpoint_disabled');
   const messages = await reopenFailedMessages(tx, { merchantId: input.merchantId, endpointId: ep.id, since: input.since, at: input.at });
   messages.sort((a, b) => (a.id < b.id ? -1 : 1));
-  await enqueueDeliveryBatches(tx, messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })));
+  await enqueueDeliveryBatches(
+    tx,
+    messages.map((m) => ({ messageId: m.id, attempt: m.attempts + 1 })),
+  );
   return ok(messages.length);
 }

@@ -22,11 +22,7 @@ describe('signMessage', () => {
       body: utf8(VECTOR.payload),
       secrets: [VECTOR.secret],
     });
-    const reference = new Webhook(VECTOR.secret).sign(
-      VECTOR.msgId,
-      new Date(VECTOR.timestamp * 1000),
-      VECTOR.payload,
-    );
+    const reference = new Webhook(VECTOR.secret).sign(VECTOR.msgId, new Date(VECTOR.timestamp * 1000), VECTOR.payload);
     expect(reference).toBe(VECTOR.signature);
     expect(headers).toEqual({
       'webhook-id': VECTOR.msgId,
@@ -51,13 +47,9 @@ describe('signMessage', () => {
     for (const entry of entries) expect(entry).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
 
     for (const secret of [oldSecret, newSecret]) {
-      expect(new Webhook(secret).verify(Buffer.from(utf8(payload)), { ...headers })).toEqual(
-        JSON.parse(payload),
-      );
+      expect(new Webhook(secret).verify(Buffer.from(utf8(payload)), { ...headers })).toEqual(JSON.parse(payload));
     }
-    expect(() => new Webhook(generateEndpointSecret()).verify(payload, { ...headers })).toThrow(
-      /No matching signature/,
-    );
+    expect(() => new Webhook(generateEndpointSecret()).verify(payload, { ...headers })).toThrow(/No matching signature/);
   });
 
   it('signs the body bytes exactly, so a changed byte fails verification', async () => {
@@ -72,9 +64,7 @@ describe('signMessage', () => {
   });
 
   it('rejects an empty secret list with a TypeError', async () => {
-    await expect(
-      signMessage({ msgId: 'msg_1', timestamp: 1, body: new Uint8Array(), secrets: [] }),
-    ).rejects.toThrow(TypeError);
+    await expect(signMessage({ msgId: 'msg_1', timestamp: 1, body: new Uint8Array(), secrets: [] })).rejects.toThrow(TypeError);
   });
 
   it.each([
@@ -120,7 +110,13 @@ describe('v1a (Ed25519) signatures', () => {
     expect(pair.privateKey).toMatch(/^whsk_/);
     const body = utf8('{"type":"payment.captured"}');
     const secret = generateEndpointSecret();
-    const headers = await signMessage({ msgId: 'msg_v1a', timestamp: 1_700_000_000, body, secrets: [secret], ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)] });
+    const headers = await signMessage({
+      msgId: 'msg_v1a',
+      timestamp: 1_700_000_000,
+      body,
+      secrets: [secret],
+      ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)],
+    });
 
     const entries = headers['webhook-signature'].split(' ');
     expect(entries.map((e) => e.split(',')[0])).toEqual(['v1', 'v1a']);
@@ -128,10 +124,24 @@ describe('v1a (Ed25519) signatures', () => {
       verifyEd25519Signature({ publicKey, msgId: 'msg_v1a', timestamp: '1700000000', body, signatureHeader });
     expect(await check(pair.publicKey)).toBe(true);
     expect(await check((await generateEd25519KeyPair()).publicKey)).toBe(false);
-    expect(await verifyEd25519Signature({ publicKey: pair.publicKey, msgId: 'msg_other', timestamp: '1700000000', body, signatureHeader: headers['webhook-signature'] })).toBe(false);
+    expect(
+      await verifyEd25519Signature({
+        publicKey: pair.publicKey,
+        msgId: 'msg_other',
+        timestamp: '1700000000',
+        body,
+        signatureHeader: headers['webhook-signature'],
+      }),
+    ).toBe(false);
     // Beside it, the v1 entry still verifies with the standardwebhooks package (which skips v1a).
     const fresh = Math.floor(Date.now() / 1000);
-    const now = await signMessage({ msgId: 'msg_v1a', timestamp: fresh, body, secrets: [secret], ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)] });
+    const now = await signMessage({
+      msgId: 'msg_v1a',
+      timestamp: fresh,
+      body,
+      secrets: [secret],
+      ed25519Keys: [await importEd25519PrivateKey(pair.privateKey)],
+    });
     expect(new Webhook(secret).verify(Buffer.from(body).toString('utf8'), { ...now })).toEqual({ type: 'payment.captured' });
   });
 
@@ -143,7 +153,12 @@ describe('v1a (Ed25519) signatures', () => {
 describe('signMessage with another HMAC implementation', () => {
   it('gives the same signatures with node:crypto as with Web Crypto', async () => {
     const { createHmac } = await import('node:crypto');
-    const input = { msgId: 'msg_same', timestamp: 1_700_000_000, body: utf8('{"a":1}'), secrets: [generateEndpointSecret(), generateEndpointSecret()] };
+    const input = {
+      msgId: 'msg_same',
+      timestamp: 1_700_000_000,
+      body: utf8('{"a":1}'),
+      secrets: [generateEndpointSecret(), generateEndpointSecret()],
+    };
     const web = await signMessage(input);
     const node = await signMessage({ ...input, hmacSha256: (key, data) => createHmac('sha256', key).update(data).digest() });
     expect(node).toEqual(web);

@@ -117,9 +117,7 @@ export async function verifyEd25519Signature(input: {
 
 function decodeSecret(secret: string, index: number): Uint8Array {
   // The message names the position only: secrets must never reach logs.
-  const key = secret.startsWith(SECRET_PREFIX)
-    ? fromBase64(secret.slice(SECRET_PREFIX.length))
-    : undefined;
+  const key = secret.startsWith(SECRET_PREFIX) ? fromBase64(secret.slice(SECRET_PREFIX.length)) : undefined;
   if (key === undefined || key.byteLength === 0) {
     throw new TypeError(`secret #${index} is not a whsec_<base64> signing secret`);
   }

@@ -21,7 +21,14 @@ import { toJsonAmount } from '../core/money.js';
 import { hasPendingReference } from '../core/payments/operations.js';
 import { getPayment, lockPayment } from '../core/payments/payment-store.js';
 import { getOperation, inFlightRefundTotal, insertOperation, type PspOperation } from '../core/payments/operation-store.js';
-import { atomicPhase, claimIdempotencyKey, idempotentResponse, runPhases, type Claim, type PhaseOutcome } from './idempotency/idempotency.js';
+import {
+  atomicPhase,
+  claimIdempotencyKey,
+  idempotentResponse,
+  runPhases,
+  type Claim,
+  type PhaseOutcome,
+} from './idempotency/idempotency.js';
 import { callPsp } from './call-psp.js';
 import { commandView } from './command-view.js';
 import type { PaymentCommand, PaymentCommandOptions } from './commands.js';
@@ -117,7 +124,11 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
     const refundable = payment.capturedAmount.minus(payment.refundedAmount).minus(await inFlightRefundTotal(tx, payment.id));
     amount = command.amount === undefined ? refundable : new Decimal(command.amount);
     if (amount.lessThanOrEqualTo(0) || amount.greaterThan(refundable)) {
-      return problem('amount_out_of_range', 422, `The amount to refund must be between 1 and ${refundable.toString()} (captured, less refunds made or in flight).`);
+      return problem(
+        'amount_out_of_range',
+        422,
+        `The amount to refund must be between 1 and ${refundable.toString()} (captured, less refunds made or in flight).`,
+      );
     }
   }
   const op = await insertOperation(tx, {
@@ -137,7 +148,8 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
 
 function credentialsProblem(error: CredentialsProblem): PhaseOutcome {
   if (error === 'source_not_found') return problem('source_not_found', 404, 'Source was not found.');
-  if (error === 'no_api_key') return problem('psp_not_configured', 422, 'This source has no PSP apiKey; create a source with apiKey to use the payments API.');
+  if (error === 'no_api_key')
+    return problem('psp_not_configured', 422, 'This source has no PSP apiKey; create a source with apiKey to use the payments API.');
   return problem('psp_not_configured', 422, 'The payments API has connectors for stripe and adyen sources only.');
 }
 
@@ -153,7 +165,13 @@ async function callAndSettle(
   const result = op.status === 'requested' ? await callPsp(deps, op, options) : undefined;
   if (result) {
     deps.logger.info(
-      { operationId: op.id, kind: op.kind, sourceId: op.sourceId, result: result.kind, ...(result.kind === 'answered' ? { outcome: result.outcome } : {}) },
+      {
+        operationId: op.id,
+        kind: op.kind,
+        sourceId: op.sourceId,
+        result: result.kind,
+        ...(result.kind === 'answered' ? { outcome: result.outcome } : {}),
+      },
       'psp call',
     );
   }

@@ -17,7 +17,13 @@ interface MetadataLimits {
 
 const LIMITS: Record<string, MetadataLimits> = {
   stripe: { maxKeys: 50, reservedKeys: 3, maxKeyLength: 40, maxValueLength: 500, source: 'https://docs.stripe.com/api/metadata' },
-  adyen: { maxKeys: 20, reservedKeys: 1, maxKeyLength: 20, maxValueLength: 80, source: 'https://docs.adyen.com/api-explorer/Checkout/71/post/payments#request-metadata' },
+  adyen: {
+    maxKeys: 20,
+    reservedKeys: 1,
+    maxKeyLength: 20,
+    maxValueLength: 80,
+    source: 'https://docs.adyen.com/api-explorer/Checkout/71/post/payments#request-metadata',
+  },
 };
 
 /**
@@ -32,12 +38,17 @@ export function metadataIssues(provider: string, metadata: Record<string, string
   const keys = Object.keys(metadata);
   const allowed = limits.maxKeys - limits.reservedKeys;
   if (keys.length > allowed) {
-    issues.push({ path: ['metadata'], message: `at most ${allowed} keys (${provider} allows ${limits.maxKeys}, Switchyard uses ${limits.reservedKeys})` });
+    issues.push({
+      path: ['metadata'],
+      message: `at most ${allowed} keys (${provider} allows ${limits.maxKeys}, Switchyard uses ${limits.reservedKeys})`,
+    });
   }
   for (const key of keys) {
     if (key === OPERATION_METADATA_KEY) issues.push({ path: ['metadata', key], message: `${key} is set by Switchyard` });
-    else if (key.length > limits.maxKeyLength) issues.push({ path: ['metadata', key], message: `keys are at most ${limits.maxKeyLength} characters at ${provider}` });
-    if (metadata[key]!.length > limits.maxValueLength) issues.push({ path: ['metadata', key], message: `values are at most ${limits.maxValueLength} characters at ${provider}` });
+    else if (key.length > limits.maxKeyLength)
+      issues.push({ path: ['metadata', key], message: `keys are at most ${limits.maxKeyLength} characters at ${provider}` });
+    if (metadata[key]!.length > limits.maxValueLength)
+      issues.push({ path: ['metadata', key], message: `values are at most ${limits.maxValueLength} characters at ${provider}` });
   }
   return issues;
 }

@@ -20,7 +20,11 @@ type SyncOutcome = 'settled' | 'still_unknown' | 'nothing_to_do';
  * The `sync_psp_operation` task: asks the PSP about one `requested` or `pending` operation
  * and settles it; `still_unknown` leaves it `pending` for the cron. Throws only database errors.
  */
-export async function syncPspOperation(deps: Deps, job: { operationId: string }, options: PaymentCommandOptions = {}): Promise<SyncOutcome> {
+export async function syncPspOperation(
+  deps: Deps,
+  job: { operationId: string },
+  options: PaymentCommandOptions = {},
+): Promise<SyncOutcome> {
   const op = await getOperation(deps.sql, job.operationId);
   if (!op || (op.status !== 'requested' && op.status !== 'pending')) return 'nothing_to_do';
   let result = await callPsp(deps, op, options);
@@ -39,7 +43,12 @@ export async function syncPspOperation(deps: Deps, job: { operationId: string },
         deps,
         tx,
         locked,
-        { kind: 'rejected', httpStatus: 0, code: 'psp_unresolved', message: `the PSP's payment showed no effect of this ${op.kind} after ${MAX_UNRESOLVED_SYNCS} status syncs` },
+        {
+          kind: 'rejected',
+          httpStatus: 0,
+          code: 'psp_unresolved',
+          message: `the PSP's payment showed no effect of this ${op.kind} after ${MAX_UNRESOLVED_SYNCS} status syncs`,
+        },
         options,
         true,
       );

@@ -48,7 +48,11 @@ describe('text PostgreSQL cannot store', () => {
         ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }),
       });
       const p = await problem(res);
-      expect({ route: `${method} ${path}`, status: p.status, code: p.code }).toEqual({ route: `${method} ${path}`, status: 404, code: 'not_found' });
+      expect({ route: `${method} ${path}`, status: p.status, code: p.code }).toEqual({
+        route: `${method} ${path}`,
+        status: 404,
+        code: 'not_found',
+      });
       expect(p.type).toBe('application/problem+json');
     }
   });
@@ -91,9 +95,7 @@ describe('text PostgreSQL cannot store', () => {
     const [nRow] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.sources`;
     const n = nRow!.n;
     expect(n).toBe(0);
-    const admin = await problem(
-      await app.request('/admin/merchants', jsonRequest('POST', { name: 'Nul\u0000Corp' }, TEST_ADMIN_TOKEN)),
-    );
+    const admin = await problem(await app.request('/admin/merchants', jsonRequest('POST', { name: 'Nul\u0000Corp' }, TEST_ADMIN_TOKEN)));
     expect([admin.status, admin.code]).toEqual([400, 'invalid_request']);
   });
 
@@ -110,7 +112,9 @@ describe('text PostgreSQL cannot store', () => {
 describe('request bodies on /v1 and /admin', () => {
   it('over SWITCHYARD_API_MAX_BYTES are 413 payload_too_large problem+json, streamed or declared', async () => {
     const big = JSON.stringify({ provider: 'stripe', secret: 'whsec_x', name: 'x'.repeat(100 * 1024) });
-    const streamed = await problem(await app.request('/v1/sources', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: big }));
+    const streamed = await problem(
+      await app.request('/v1/sources', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: big }),
+    );
     expect([streamed.status, streamed.code, streamed.type]).toEqual([413, 'payload_too_large', 'application/problem+json']);
     const admin = await problem(
       await app.request('/admin/merchants', {
@@ -149,7 +153,9 @@ describe('request bodies on /v1 and /admin', () => {
 
   it('nested deeper than 32 levels are 400 invalid_request, not a stack overflow', async () => {
     const deep = `{"provider":"stripe","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","name":"n","metadata":${'['.repeat(5000)}${']'.repeat(5000)}}`;
-    const p = await problem(await app.request('/v1/sources', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: deep }));
+    const p = await problem(
+      await app.request('/v1/sources', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: deep }),
+    );
     expect([p.status, p.code]).toEqual([400, 'invalid_request']);
     expect(p.body.detail).toContain('more than 32 levels');
   });

@@ -62,7 +62,7 @@ function cli(...args: string[]): Promise<Run> {
 }
 
 describe('switchyard CLI', () => {
-  it('prints each command\'s usage for --help and exits 0', async () => {
+  it("prints each command's usage for --help and exits 0", async () => {
     const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen'];
     const runs = await Promise.all([cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
     expect(runs[0]!.code).toBe(0);
@@ -104,7 +104,10 @@ describe('switchyard CLI', () => {
     const wrong = await app.request('/v1/payments', { headers: { authorization: `Bearer ${apiKey}x` } });
     expect(wrong.status).toBe(401);
 
-    const [check, unknown] = await Promise.all([cli('ledger', 'check', '--merchant', id!), cli('ledger', 'check', '--merchant', 'mch_nope')]);
+    const [check, unknown] = await Promise.all([
+      cli('ledger', 'check', '--merchant', id!),
+      cli('ledger', 'check', '--merchant', 'mch_nope'),
+    ]);
     expect(check.code, check.stderr).toBe(0);
     expect(JSON.parse(check.stdout)).toMatchObject({ merchant: id, balanced: true });
     expect(unknown.code).toBe(1);
@@ -135,7 +138,11 @@ describe('switchyard CLI', () => {
     // Node itself with tsx as its loader, so the signal reaches the gateway's own handler: the
     // tsx CLI relays it, and kills its child outright when the child has not acknowledged it
     // within 60 ms (a loaded CI machine), which exits 143.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/index.ts', 'work'], { cwd: root, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/index.ts', 'work'], {
+      cwd: root,
+      env: env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -54,7 +54,6 @@ async function call(method: string, path: string, token: string, body?: unknown)
   return { status: res.status, json: await res.json() };
 }
 
-
 describe('a Stripe payment_intent.succeeded, end to end', () => {
   it('is acked, applied to the payment and the ledger, and delivered signed to the merchant endpoint', async () => {
     const merchant = await call('POST', '/admin/merchants', TEST_ADMIN_TOKEN, { name: 'Acme' });
@@ -91,7 +90,13 @@ describe('a Stripe payment_intent.succeeded, end to end', () => {
     const headers = Object.fromEntries(Object.entries(delivery!.headers).map(([k, v]) => [k, String(v)]));
     const verified = new Webhook(endpoint.json.secret).verify(delivery!.body.toString('utf8'), headers) as any;
     expect(verified.type).toBe('payment.captured');
-    expect(verified.data).toMatchObject({ pspReference: 'pi_e2e_1', status: 'captured', amount: 1099, capturedAmount: 1099, currency: 'USD' });
+    expect(verified.data).toMatchObject({
+      pspReference: 'pi_e2e_1',
+      status: 'captured',
+      amount: 1099,
+      capturedAmount: 1099,
+      currency: 'USD',
+    });
     expect(headers['webhook-id']).toMatch(/^msg_/);
 
     const payments = await call('GET', '/v1/payments?pspReference=pi_e2e_1', apiKey);

@@ -76,8 +76,6 @@ function open(g: Gateway): Promise<Socket> {
   });
 }
 
-
-
 /** {@link trickleTo} on the main gateway. */
 const trickle = (head: string, rest?: string, everyMs?: number) => trickleTo(portOf(gateway), head, rest, everyMs);
 

@@ -47,11 +47,18 @@ async function aStripeSource(a: ReturnType<typeof testApp>, apiKey: string): Pro
 
 /** A new Stripe event body, serialised once. */
 function stripeBody(marker = 'a note'): string {
-  return JSON.stringify(buildStripeEvent('payment_intent.succeeded', { amount: 1500, at: new Date(), base: { paymentIntent: { description: marker } } }));
+  return JSON.stringify(
+    buildStripeEvent('payment_intent.succeeded', { amount: 1500, at: new Date(), base: { paymentIntent: { description: marker } } }),
+  );
 }
 
 /** POSTs `body` to a source, signed with `secret` (a wrong secret gives a bad signature). */
-async function postStripe(a: ReturnType<typeof testApp>, sourceId: string, body: string, init: { secret?: string; headers?: Record<string, string>; query?: string } = {}) {
+async function postStripe(
+  a: ReturnType<typeof testApp>,
+  sourceId: string,
+  body: string,
+  init: { secret?: string; headers?: Record<string, string>; query?: string } = {},
+) {
   const signature = await signStripe(body, init.secret ?? STRIPE_SECRET, new Date());
   return a.request(`/inbound/${sourceId}${init.query ?? ''}`, {
     method: 'POST',
@@ -91,7 +98,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'switchyard_inbound_requests_total', { provider: 'stripe', outcome: 'signature_invalid' })).toBe(1);
     expect(text).toContain('# TYPE switchyard_inbound_ack_duration_seconds histogram');
     expect(sample(text, 'switchyard_inbound_ack_duration_seconds_bucket', { le: '+Inf', provider: 'stripe', outcome: 'stored' })).toBe(1);
-    expect(sample(text, 'switchyard_inbound_ack_duration_seconds_bucket', { le: '0.005', provider: 'stripe', outcome: 'stored' })).toBeDefined();
+    expect(
+      sample(text, 'switchyard_inbound_ack_duration_seconds_bucket', { le: '0.005', provider: 'stripe', outcome: 'stored' }),
+    ).toBeDefined();
     expect(sample(text, 'switchyard_inbound_ack_duration_seconds_count', { provider: 'stripe', outcome: 'signature_invalid' })).toBe(1);
     expect(sample(text, 'switchyard_queue_depth', { task: 'process_inbound_event', state: 'ready' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'switchyard_queue_depth', { task: 'deliver_message', state: 'ready' })).toBe(0);
@@ -151,12 +160,16 @@ describe('GET /metrics', () => {
 
   it('counts a ledger check that finds the ledger unbalanced, and not one that finds it balanced', async () => {
     const owner = await aMerchant(deps, 'Drift Inc');
-    expect(await (await app.request('/v1/ledger/check', jsonRequest('GET', undefined, owner.apiKey))).json()).toMatchObject({ balanced: true });
+    expect(await (await app.request('/v1/ledger/check', jsonRequest('GET', undefined, owner.apiKey))).json()).toMatchObject({
+      balanced: true,
+    });
     expect(sample(await scrape(), 'switchyard_ledger_check_failures_total')).toBe(0);
 
     // A balance written outside gw.post_journal: the drift the check exists to catch.
     await db.sql`insert into gw.ledger_accounts (merchant_id, code, currency, balance) values (${owner.id}, 'bank', 'USD', 5)`;
-    expect(await (await app.request('/v1/ledger/check', jsonRequest('GET', undefined, owner.apiKey))).json()).toMatchObject({ balanced: false });
+    expect(await (await app.request('/v1/ledger/check', jsonRequest('GET', undefined, owner.apiKey))).json()).toMatchObject({
+      balanced: false,
+    });
 
     expect(sample(await scrape(), 'switchyard_ledger_check_failures_total')).toBe(1);
   });

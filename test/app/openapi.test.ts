@@ -9,7 +9,10 @@ import { TEST_ADMIN_TOKEN, aMerchant, testApp, testDeps } from '../app.js';
 type Doc = {
   openapi: string;
   servers?: unknown;
-  paths: Record<string, Record<string, { security?: Record<string, unknown>[]; responses: Record<string, { content?: Record<string, unknown> }> }>>;
+  paths: Record<
+    string,
+    Record<string, { security?: Record<string, unknown>[]; responses: Record<string, { content?: Record<string, unknown> }> }>
+  >;
   components: { securitySchemes: Record<string, { type: string; scheme: string }> };
 };
 
@@ -45,7 +48,11 @@ function documentedOperations(doc: Doc): Set<string> {
   return new Set(
     Object.entries(doc.paths)
       .filter(([path]) => /^\/(v1|admin)\//.test(path))
-      .flatMap(([path, item]) => Object.keys(item).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`)),
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((m) => METHODS.includes(m))
+          .map((m) => `${m.toUpperCase()} ${path}`),
+      ),
   );
 }
 
@@ -99,14 +106,17 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('describes every /v1 and /admin error response as problem+json whose code is one of the route\'s codes', async () => {
+  it("describes every /v1 and /admin error response as problem+json whose code is one of the route's codes", async () => {
     const doc = await documentOf(testApp(deps));
     const rotate = doc.paths['/v1/sources/{id}/secrets']!.post!;
     expect(Object.keys(rotate.responses).sort()).toEqual(['200', '400', '401', '404', '413']);
     expect(rotate.responses['404']!.content).toEqual({
       'application/problem+json': {
         schema: {
-          allOf: [{ $ref: '#/components/schemas/Problem' }, expect.objectContaining({ properties: { code: { type: 'string', enum: ['not_found'] } } })],
+          allOf: [
+            { $ref: '#/components/schemas/Problem' },
+            expect.objectContaining({ properties: { code: { type: 'string', enum: ['not_found'] } } }),
+          ],
           description: expect.any(String),
         },
       },
@@ -115,7 +125,8 @@ describe('GET /openapi.json', () => {
       if (!/^\/(v1|admin)\//.test(path)) continue;
       for (const [method, op] of Object.entries(item)) {
         for (const [status, response] of Object.entries(op.responses)) {
-          if (Number(status) >= 400) expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+          if (Number(status) >= 400)
+            expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
         }
       }
     }
@@ -159,7 +170,10 @@ describe('validation through the OpenAPI routes', () => {
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       const problem = (await res.json()) as { code: string; errors: { path: (string | number)[] }[] };
       expect(problem.code).toBe('invalid_request');
-      expect(problem.errors.map((e) => e.path.join('.')), `${type} ${body}`).toContain(path);
+      expect(
+        problem.errors.map((e) => e.path.join('.')),
+        `${type} ${body}`,
+      ).toContain(path);
     }
   });
 

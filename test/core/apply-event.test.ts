@@ -22,25 +22,48 @@ afterAll(async () => db.drop());
 describe('applyPaymentReports', () => {
   it('records a pending capture the API started, posts nothing for it, and posts once when the PSP reports it succeeded; replaying the API call changes nothing', async () => {
     const m = await aMerchant(deps, 'API');
-    const res = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'E2D9B84A86AA08CDC0092B44CAB29D791A9CAF30AD62B9E3E4E29120714F73D6' }, m.apiKey));
+    const res = await testApp(deps).request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'adyen', secret: 'E2D9B84A86AA08CDC0092B44CAB29D791A9CAF30AD62B9E3E4E29120714F73D6' }, m.apiKey),
+    );
     const sourceId = ((await res.json()) as { id: string }).id;
     const now = new Date();
     const report = { pspReference: 'PAYX', currency: 'JPY' };
 
     const [auth] = await db.sql.begin((tx) =>
-      applyPaymentReports(tx, [{ merchantId: m.id, sourceId, cause: 'api:create-1', report: { ...report, kind: 'authorized', amount: new Decimal(5000) } }], now),
+      applyPaymentReports(
+        tx,
+        [{ merchantId: m.id, sourceId, cause: 'api:create-1', report: { ...report, kind: 'authorized', amount: new Decimal(5000) } }],
+        now,
+      ),
     );
     expect(auth).toMatchObject({ result: 'applied', created: true, payment: { status: 'authorized' } });
-    const pendingCapture = { ...report, kind: 'captured' as const, operation: { kind: 'capture' as const, reference: 'CAPX', outcome: 'pending' as const, amount: new Decimal(5000) } };
-    const [pending] = await db.sql.begin((tx) => applyPaymentReports(tx, [{ merchantId: m.id, sourceId, cause: 'api:capture-1', report: pendingCapture }], now));
+    const pendingCapture = {
+      ...report,
+      kind: 'captured' as const,
+      operation: { kind: 'capture' as const, reference: 'CAPX', outcome: 'pending' as const, amount: new Decimal(5000) },
+    };
+    const [pending] = await db.sql.begin((tx) =>
+      applyPaymentReports(tx, [{ merchantId: m.id, sourceId, cause: 'api:capture-1', report: pendingCapture }], now),
+    );
     expect(pending).toMatchObject({ result: 'stale', payment: { status: 'authorized' } });
-    const [again] = await db.sql.begin((tx) => applyPaymentReports(tx, [{ merchantId: m.id, sourceId, cause: 'api:capture-1', report: pendingCapture }], now));
+    const [again] = await db.sql.begin((tx) =>
+      applyPaymentReports(tx, [{ merchantId: m.id, sourceId, cause: 'api:capture-1', report: pendingCapture }], now),
+    );
     expect(again).toMatchObject({ result: 'stale' });
 
     const body = new TextEncoder().encode(
-      JSON.stringify({ eventCode: 'CAPTURE', pspReference: 'CAPX', originalReference: 'PAYX', success: 'true', amount: { value: 5000, currency: 'JPY' } }),
+      JSON.stringify({
+        eventCode: 'CAPTURE',
+        pspReference: 'CAPX',
+        originalReference: 'PAYX',
+        success: 'true',
+        amount: { value: 5000, currency: 'JPY' },
+      }),
     );
-    const { id } = await db.sql.begin((tx) => recordInboundEvent(tx, { sourceId, merchantId: m.id, eventId: 'capx', eventType: 'CAPTURE', rawBody: body, headers: {} }));
+    const { id } = await db.sql.begin((tx) =>
+      recordInboundEvent(tx, { sourceId, merchantId: m.id, eventId: 'capx', eventType: 'CAPTURE', rawBody: body, headers: {} }),
+    );
     expect(await processInboundEvent(deps, { inboundEventId: id })).toMatchObject({ result: 'applied', postings: 1 });
 
     const p = (await getPayment(db.sql, m.id, auth!.payment.id))!;

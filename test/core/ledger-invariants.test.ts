@@ -90,7 +90,9 @@ describe('the payment audit tables, as PostgreSQL enforces them', () => {
   });
 
   it('refuses a refunded amount above the captured amount, and a dispute outcome on a capture', async () => {
-    await expect(db.sql`update gw.payments set refunded_amount = 1001, captured_amount = 1000 where id = 'pay_1'`).rejects.toMatchObject({ code: '23514' });
+    await expect(db.sql`update gw.payments set refunded_amount = 1001, captured_amount = 1000 where id = 'pay_1'`).rejects.toMatchObject({
+      code: '23514',
+    });
     await expect(
       db.sql`insert into gw.payment_operations (payment_id, kind, psp_reference, outcome, cause) values ('pay_1', 'capture', 'cap_2', 'lost', 'iev_3')`,
     ).rejects.toMatchObject({ code: '23514' });
@@ -99,7 +101,12 @@ describe('the payment audit tables, as PostgreSQL enforces them', () => {
   it('posts several transactions in one call, each once per (payment, cause, kind), and refuses an unbalanced one at commit', async () => {
     const txs = (amount: number, creditAmount = amount) => [
       { paymentId: 'pay_1', cause: 'iev_9', kind: 'capture', entries: entries(amount) },
-      { paymentId: 'pay_1', cause: 'iev_9', kind: 'refund', entries: entries(amount, creditAmount).map((e) => ({ ...e, direction: e.direction === 'debit' ? 'credit' : 'debit' })) },
+      {
+        paymentId: 'pay_1',
+        cause: 'iev_9',
+        kind: 'refund',
+        entries: entries(amount, creditAmount).map((e) => ({ ...e, direction: e.direction === 'debit' ? 'credit' : 'debit' })),
+      },
     ];
     const [first] = await db.sql<{ ids: string[] }[]>`select gw.post_transactions('mch_1', ${db.sql.json(txs(300))}) as ids`;
     expect(first!.ids).toHaveLength(2);

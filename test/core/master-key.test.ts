@@ -79,7 +79,9 @@ describe('start-up with the master key', () => {
     const [check] = await checkRows();
     expect(await (await createSecretBox(K1)).decrypt(check!)).toBeTypeOf('string');
 
-    await expect(start({ SWITCHYARD_MASTER_KEY: K2 })).rejects.toThrow(/SWITCHYARD_MASTER_KEY cannot open the secrets stored in this database/);
+    await expect(start({ SWITCHYARD_MASTER_KEY: K2 })).rejects.toThrow(
+      /SWITCHYARD_MASTER_KEY cannot open the secrets stored in this database/,
+    );
 
     const again = await start({ SWITCHYARD_MASTER_KEY: K1 });
     await again.stop();
@@ -89,7 +91,9 @@ describe('start-up with the master key', () => {
   it('names the key file in development, when SWITCHYARD_MASTER_KEY is unset', async () => {
     writeFileSync(path.join(dataDir, 'master.key'), `${K2}\n`, { mode: 0o600 });
     const refused = start({ NODE_ENV: 'development' });
-    await expect(refused).rejects.toThrow(`the master key in ${dataDir}/master.key (used because SWITCHYARD_MASTER_KEY is unset) cannot open`);
+    await expect(refused).rejects.toThrow(
+      `the master key in ${dataDir}/master.key (used because SWITCHYARD_MASTER_KEY is unset) cannot open`,
+    );
   });
 
   it('checks a database without the check row against a stored secret, then writes the row', async () => {
@@ -106,7 +110,13 @@ describe('start-up with the master key', () => {
   });
 
   it('lets migrate run with any key, and never seals the check value with it (migrate opens no secret)', async () => {
-    const config = loadConfig({ DATABASE_URL: db.url, SWITCHYARD_DATA_DIR: dataDir, SWITCHYARD_MASTER_KEY: K2, NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      SWITCHYARD_DATA_DIR: dataDir,
+      SWITCHYARD_MASTER_KEY: K2,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+    });
     const before = await checkRows();
     const migrated = await prepare(config, quietLogger as never, { checkMasterKey: false });
     await migrated.sql.end();
@@ -150,7 +160,11 @@ describe('a secret the master key cannot open', () => {
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const text = await res.text();
-    expect(JSON.parse(text)).toMatchObject({ status: 500, code: 'secret_unreadable', detail: expect.stringMatching(/SWITCHYARD_MASTER_KEY/) });
+    expect(JSON.parse(text)).toMatchObject({
+      status: 500,
+      code: 'secret_unreadable',
+      detail: expect.stringMatching(/SWITCHYARD_MASTER_KEY/),
+    });
     expect(text).not.toMatch(/stack|OperationError|\bat \S+ \(/);
     expect(logger.errors.some((e) => /SWITCHYARD_MASTER_KEY/.test(e.msg ?? ''))).toBe(true);
   });
@@ -161,14 +175,24 @@ describe('a secret the master key cannot open', () => {
     const created = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url: 'http://127.0.0.1:9/hook' }, merchant.apiKey));
     expect(created.status).toBe(201);
     const endpoint = (await created.json()) as { id: string };
-    const e = await emitEvent(db.sql, { merchantId: merchant.id, type: 'payment.captured', paymentId: null, dedupeKey: 'master-key', data: {}, at: new Date() });
+    const e = await emitEvent(db.sql, {
+      merchantId: merchant.id,
+      type: 'payment.captured',
+      paymentId: null,
+      dedupeKey: 'master-key',
+      data: {},
+      at: new Date(),
+    });
     const [message] = await db.sql<{ id: string }[]>`
       select id from gw.messages where id = any(${e!.messageIds}::text[]) and endpoint_id = ${endpoint.id}`;
 
     const logger = recordingLogger();
     const worker: Deps = { ...deps, logger, secretBox: await createSecretBox(generateMasterKey()) };
     await expect(deliverMessage(worker, { messageId: message!.id, attempt: 1 })).rejects.toBeInstanceOf(SecretUnreadableError);
-    expect(logger.errors).toContainEqual({ obj: expect.objectContaining({ endpointId: endpoint.id }), msg: expect.stringMatching(/SWITCHYARD_MASTER_KEY/) });
+    expect(logger.errors).toContainEqual({
+      obj: expect.objectContaining({ endpointId: endpoint.id }),
+      msg: expect.stringMatching(/SWITCHYARD_MASTER_KEY/),
+    });
   });
 
   it('answers inbound with 500 secret_unreadable and one error line when no secret of the source opens; a readable one still verifies during a rotation', async () => {
@@ -197,7 +221,10 @@ describe('a secret the master key cannot open', () => {
     // Rotated under the other key: the old secret (sealed under the first) no longer opens, the new one does.
     const rotatedSecret = 'whsec_Q2hhbmdlTWVQbGVhc2VOZXdTZWNyZXQxMjM0';
     const rotating = testApp({ ...deps, secretBox: otherKey });
-    const rotated = await rotating.request(`/v1/sources/${source.id}/secrets`, jsonRequest('POST', { secret: rotatedSecret }, merchant.apiKey));
+    const rotated = await rotating.request(
+      `/v1/sources/${source.id}/secrets`,
+      jsonRequest('POST', { secret: rotatedSecret }, merchant.apiKey),
+    );
     expect(rotated.status).toBe(200);
     const rotationLog = recordingLogger();
     const ok = await post(testApp({ ...deps, logger: rotationLog, secretBox: otherKey }), rotatedSecret);

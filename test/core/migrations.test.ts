@@ -70,6 +70,8 @@ describe('start-up checks', () => {
   });
 
   it('names every invalid variable when the configuration does not parse', () => {
-    expect(() => loadConfig({ PORT: 'eighty', SWITCHYARD_ALLOW_PRIVATE_URLS: 'maybe' })).toThrow(/PORT[\s\S]*SWITCHYARD_ALLOW_PRIVATE_URLS|SWITCHYARD_ALLOW_PRIVATE_URLS[\s\S]*PORT/);
+    expect(() => loadConfig({ PORT: 'eighty', SWITCHYARD_ALLOW_PRIVATE_URLS: 'maybe' })).toThrow(
+      /PORT[\s\S]*SWITCHYARD_ALLOW_PRIVATE_URLS|SWITCHYARD_ALLOW_PRIVATE_URLS[\s\S]*PORT/,
+    );
   });
 });

@@ -23,9 +23,15 @@ beforeAll(async () => {
   deps = await testDeps(db);
   const m = await aMerchant(deps);
   merchantId = m.id;
-  const res = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'stripe', secret: 'whsec_properties0123456789abcdefXYZ' }, m.apiKey));
+  const res = await testApp(deps).request(
+    '/v1/sources',
+    jsonRequest('POST', { provider: 'stripe', secret: 'whsec_properties0123456789abcdefXYZ' }, m.apiKey),
+  );
   sourceId = ((await res.json()) as { id: string }).id;
-  const adyen = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056' }, m.apiKey));
+  const adyen = await testApp(deps).request(
+    '/v1/sources',
+    jsonRequest('POST', { provider: 'adyen', secret: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056' }, m.apiKey),
+  );
   adyenSourceId = ((await adyen.json()) as { id: string }).id;
 });
 afterAll(async () => db.drop());
@@ -34,7 +40,14 @@ afterAll(async () => db.drop());
 async function store(event: Record<string, unknown>): Promise<string> {
   const body = new TextEncoder().encode(JSON.stringify(event));
   const r = await db.sql.begin((tx) =>
-    recordInboundEvent(tx, { sourceId, merchantId, eventId: event.id as string, eventType: event.type as string, rawBody: body, headers: {} }),
+    recordInboundEvent(tx, {
+      sourceId,
+      merchantId,
+      eventId: event.id as string,
+      eventType: event.type as string,
+      rawBody: body,
+      headers: {},
+    }),
   );
   return r.id;
 }
@@ -51,15 +64,36 @@ interface Step {
 function stripeEventOf(step: Step, pi: string, amount: number, currency: string): Record<string, unknown> {
   const id = `evt_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   if (step.type === 'refund.updated') {
-    const object = { id: `re_${pi}_${step.refund!.n}`, object: 'refund', amount: step.refund!.amount, currency, status: 'succeeded', charge: `ch_${pi}`, payment_intent: pi };
+    const object = {
+      id: `re_${pi}_${step.refund!.n}`,
+      object: 'refund',
+      amount: step.refund!.amount,
+      currency,
+      status: 'succeeded',
+      charge: `ch_${pi}`,
+      payment_intent: pi,
+    };
     return { id, object: 'event', type: step.type, data: { object } };
   }
   if (step.type === 'charge.dispute.created' || step.type === 'charge.dispute.closed') {
     const status = step.type === 'charge.dispute.created' ? 'needs_response' : step.disputeStatus!;
-    const object = { id: `dp_${pi}`, object: 'dispute', amount: Math.max(1, Math.floor(amount / 3)), currency, status, charge: `ch_${pi}`, payment_intent: pi };
+    const object = {
+      id: `dp_${pi}`,
+      object: 'dispute',
+      amount: Math.max(1, Math.floor(amount / 3)),
+      currency,
+      status,
+      charge: `ch_${pi}`,
+      payment_intent: pi,
+    };
     return { id, object: 'event', type: step.type, data: { object } };
   }
-  return buildStripeEvent(step.type, { paymentIntent: pi, amount, currency, ...(step.amountRefunded !== undefined ? { amountRefunded: step.amountRefunded } : {}) });
+  return buildStripeEvent(step.type, {
+    paymentIntent: pi,
+    amount,
+    currency,
+    ...(step.amountRefunded !== undefined ? { amountRefunded: step.amountRefunded } : {}),
+  });
 }
 
 async function finalState(pi: string) {
@@ -105,7 +139,8 @@ describe('processing a payment’s Stripe events in any order, with duplicates',
         let refunded = 0;
         const totalWeight = s.refundParts.reduce((a, b) => a + b, 0) + (s.fullRefund ? 0 : 100);
         const refundTo = (total: number) => {
-          if (s.refundObjects && total > refunded) steps.push({ type: 'refund.updated', refund: { n: steps.length, amount: total - refunded } });
+          if (s.refundObjects && total > refunded)
+            steps.push({ type: 'refund.updated', refund: { n: steps.length, amount: total - refunded } });
           refunded = total;
           steps.push({ type: 'charge.refunded', amountRefunded: refunded });
         };
@@ -115,7 +150,15 @@ describe('processing a payment’s Stripe events in any order, with duplicates',
         if (s.fullRefund) refundTo(s.amount);
         if (s.dispute) steps.push({ type: 'charge.dispute.created' }, { type: 'charge.dispute.closed', disputeStatus: s.dispute });
         const indices = fc.array(fc.integer({ min: 0, max: steps.length - 1 }), { maxLength: steps.length });
-        return fc.tuple(fc.constant(s), fc.constant(steps), fc.shuffledSubarray(steps.map((_, i) => i), { minLength: steps.length }), indices);
+        return fc.tuple(
+          fc.constant(s),
+          fc.constant(steps),
+          fc.shuffledSubarray(
+            steps.map((_, i) => i),
+            { minLength: steps.length },
+          ),
+          indices,
+        );
       });
 
     await fc.assert(
@@ -150,7 +193,14 @@ describe('processing a payment’s Stripe events in any order, with duplicates',
 async function storeAdyen(item: Record<string, unknown>, eventId: string): Promise<string> {
   const body = new TextEncoder().encode(JSON.stringify(item));
   const r = await db.sql.begin((tx) =>
-    recordInboundEvent(tx, { sourceId: adyenSourceId, merchantId, eventId, eventType: item.eventCode as string, rawBody: body, headers: {} }),
+    recordInboundEvent(tx, {
+      sourceId: adyenSourceId,
+      merchantId,
+      eventId,
+      eventType: item.eventCode as string,
+      rawBody: body,
+      headers: {},
+    }),
   );
   return r.id;
 }
@@ -180,9 +230,17 @@ describe('processing a payment’s Adyen operations in any order, with duplicate
         currency: fc.constantFrom('USD', 'JPY', 'KWD'),
         amount: fc.integer({ min: 1, max: 5_000_000 }),
         authorised: fc.boolean(),
-        captures: fc.array(fc.record({ share: fc.integer({ min: 1, max: 60 }), fails: fc.boolean(), refused: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+        captures: fc.array(fc.record({ share: fc.integer({ min: 1, max: 60 }), fails: fc.boolean(), refused: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 3,
+        }),
         refunds: fc.array(fc.record({ share: fc.integer({ min: 1, max: 70 }), fails: fc.boolean() }), { maxLength: 3 }),
-        dispute: fc.constantFrom(null, ['NOTIFICATION_OF_CHARGEBACK'], ['NOTIFICATION_OF_CHARGEBACK', 'CHARGEBACK'], ['CHARGEBACK', 'CHARGEBACK_REVERSED']),
+        dispute: fc.constantFrom(
+          null,
+          ['NOTIFICATION_OF_CHARGEBACK'],
+          ['NOTIFICATION_OF_CHARGEBACK', 'CHARGEBACK'],
+          ['CHARGEBACK', 'CHARGEBACK_REVERSED'],
+        ),
         cancel: fc.boolean(),
       })
       .chain((s) => {
@@ -191,7 +249,8 @@ describe('processing a payment’s Adyen operations in any order, with duplicate
         if (s.authorised) items.push({ eventCode: 'AUTHORISATION', pspReference: 'AUTH', success: 'true', value: s.amount });
         s.captures.forEach((c, i) => {
           items.push({ eventCode: 'CAPTURE', pspReference: `CAP${i}`, success: c.refused ? 'false' : 'true', value: part(c.share) });
-          if (c.fails && !c.refused) items.push({ eventCode: 'CAPTURE_FAILED', pspReference: `CAP${i}`, success: 'true', value: part(c.share) });
+          if (c.fails && !c.refused)
+            items.push({ eventCode: 'CAPTURE_FAILED', pspReference: `CAP${i}`, success: 'true', value: part(c.share) });
         });
         // refunds may add up to more than was captured: the excess is flagged, not posted
         s.refunds.forEach((r, i) => {
@@ -201,7 +260,15 @@ describe('processing a payment’s Adyen operations in any order, with duplicate
         for (const code of s.dispute ?? []) items.push({ eventCode: code, pspReference: 'DSP', success: 'true', value: part(30) });
         if (s.cancel) items.push({ eventCode: 'CANCELLATION', pspReference: 'CNL', success: 'true', value: s.amount });
         const indices = fc.array(fc.integer({ min: 0, max: items.length - 1 }), { maxLength: items.length });
-        return fc.tuple(fc.constant(s), fc.constant(items), fc.shuffledSubarray(items.map((_, i) => i), { minLength: items.length }), indices);
+        return fc.tuple(
+          fc.constant(s),
+          fc.constant(items),
+          fc.shuffledSubarray(
+            items.map((_, i) => i),
+            { minLength: items.length },
+          ),
+          indices,
+        );
       });
 
     await fc.assert(
@@ -253,14 +320,19 @@ describe('processing a payment’s Adyen operations in any order, with duplicate
  * events: amount_capturable_updated, succeeded, and 8 charge.refunded up to half refunded.
  * Returns the payments and the 2,000 inbound event ids, in order.
  */
-async function storeSharedAccountWorkload(prefix: string, base: number): Promise<{ payments: { pi: string; amount: number }[]; ids: string[] }> {
+async function storeSharedAccountWorkload(
+  prefix: string,
+  base: number,
+): Promise<{ payments: { pi: string; amount: number }[]; ids: string[] }> {
   const payments = Array.from({ length: 200 }, (_, i) => ({ pi: `${prefix}_${i}`, amount: base + i }));
   const ids: string[] = [];
   for (const p of payments) {
     const evs = [
       buildStripeEvent('payment_intent.amount_capturable_updated', { paymentIntent: p.pi, amount: p.amount }),
       buildStripeEvent('payment_intent.succeeded', { paymentIntent: p.pi, amount: p.amount }),
-      ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) => buildStripeEvent('charge.refunded', { paymentIntent: p.pi, amount: p.amount, amountRefunded: Math.floor((p.amount * k) / 16) })),
+      ...[1, 2, 3, 4, 5, 6, 7, 8].map((k) =>
+        buildStripeEvent('charge.refunded', { paymentIntent: p.pi, amount: p.amount, amountRefunded: Math.floor((p.amount * k) / 16) }),
+      ),
     ];
     for (const e of evs) ids.push(await store(e));
   }
@@ -290,7 +362,11 @@ describe('many workers on one merchant’s shared accounts', () => {
     expect(errors).toEqual([]);
     for (const p of payments.slice(0, 20)) {
       const s = await finalState(p.pi);
-      expect(s).toMatchObject({ status: 'partially_refunded', captured_amount: String(p.amount), refunded_amount: String(Math.floor(p.amount / 2)) });
+      expect(s).toMatchObject({
+        status: 'partially_refunded',
+        captured_amount: String(p.amount),
+        refunded_amount: String(Math.floor(p.amount / 2)),
+      });
     }
     const check = await checkLedger(db.sql, merchantId);
     expect(check).toMatchObject({ balanced: true, unbalancedTransactions: [], driftedAccounts: [] });
@@ -319,7 +395,11 @@ describe('many workers processing batches of events on shared accounts', () => {
     expect(outcomes).toHaveLength(2000);
     expect(outcomes.every((o) => o === 'applied' || o === 'stale')).toBe(true);
     for (const p of payments) {
-      expect(await finalState(p.pi)).toMatchObject({ status: 'partially_refunded', captured_amount: String(p.amount), refunded_amount: String(Math.floor(p.amount / 2)) });
+      expect(await finalState(p.pi)).toMatchObject({
+        status: 'partially_refunded',
+        captured_amount: String(p.amount),
+        refunded_amount: String(Math.floor(p.amount / 2)),
+      });
     }
     const check = await checkLedger(db.sql, merchantId);
     expect(check).toMatchObject({ balanced: true, unbalancedTransactions: [], driftedAccounts: [] });

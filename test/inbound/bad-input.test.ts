@@ -163,7 +163,12 @@ const cases: Case[] = [
     send: async () => {
       const s = endlessStream();
       return {
-        init: { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '10000000000' }, body: s.stream, duplex: 'half' },
+        init: {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': '10000000000' },
+          body: s.stream,
+          duplex: 'half',
+        },
         after: () => expect(s.pulled()).toBe(0),
       };
     },
@@ -323,7 +328,13 @@ const cases: Case[] = [
     status: 401,
     code: 'signature_invalid',
   },
-  { name: 'garbage bytes to Adyen', provider: 'adyen', send: async () => ({ init: post(GARBAGE) }), status: 401, code: 'signature_invalid' },
+  {
+    name: 'garbage bytes to Adyen',
+    provider: 'adyen',
+    send: async () => ({ init: post(GARBAGE) }),
+    status: 401,
+    code: 'signature_invalid',
+  },
   {
     name: 'garbage bytes with a genuine Mercado Pago signature (no data.id): no event id',
     provider: 'mercadopago',
@@ -394,7 +405,13 @@ const cases: Case[] = [
   },
 
   // Signature headers: huge, duplicated parts, non-hex, wrong lengths, missing parts, unicode.
-  { name: 'Stripe: a 64 KiB stripe-signature', provider: 'stripe', send: () => withHeaders('stripe', { 'stripe-signature': HUGE }), status: 401, code: 'signature_invalid' },
+  {
+    name: 'Stripe: a 64 KiB stripe-signature',
+    provider: 'stripe',
+    send: () => withHeaders('stripe', { 'stripe-signature': HUGE }),
+    status: 401,
+    code: 'signature_invalid',
+  },
   {
     name: 'Stripe: a genuine t=,v1= followed by a second t=',
     provider: 'stripe',
@@ -460,7 +477,8 @@ const cases: Case[] = [
   {
     name: 'Stripe: UTF-8 bytes of non-ASCII text in the header',
     provider: 'stripe',
-    send: () => withHeaders('stripe', { 'stripe-signature': LATIN1_OF_UTF8(`t=${Math.floor(NOW.getTime() / 1000)},v1=☕${HEX64.slice(3)}`) }),
+    send: () =>
+      withHeaders('stripe', { 'stripe-signature': LATIN1_OF_UTF8(`t=${Math.floor(NOW.getTime() / 1000)},v1=☕${HEX64.slice(3)}`) }),
     status: 401,
     code: 'signature_invalid',
   },
@@ -506,8 +524,20 @@ const cases: Case[] = [
     status: 401,
     code: 'signature_invalid',
   },
-  { name: 'Razorpay: a signature of 62 hex characters', provider: 'razorpay', send: () => withHeaders('razorpay', { 'x-razorpay-signature': HEX64.slice(2) }), status: 401, code: 'signature_invalid' },
-  { name: 'Razorpay: a 64 KiB signature', provider: 'razorpay', send: () => withHeaders('razorpay', { 'x-razorpay-signature': HUGE }), status: 401, code: 'signature_invalid' },
+  {
+    name: 'Razorpay: a signature of 62 hex characters',
+    provider: 'razorpay',
+    send: () => withHeaders('razorpay', { 'x-razorpay-signature': HEX64.slice(2) }),
+    status: 401,
+    code: 'signature_invalid',
+  },
+  {
+    name: 'Razorpay: a 64 KiB signature',
+    provider: 'razorpay',
+    send: () => withHeaders('razorpay', { 'x-razorpay-signature': HUGE }),
+    status: 401,
+    code: 'signature_invalid',
+  },
   {
     name: 'Paystack: an HMAC-SHA256-sized signature (64 hex) where SHA-512 is expected',
     provider: 'paystack',

@@ -190,7 +190,10 @@ describe('the inbound batcher', () => {
       const merchantId = source!.merchant_id;
       const stamp = Date.now().toString(36);
       const groups = Array.from({ length: 16 }, (_, i) =>
-        [row(`evt_iso_${stamp}_${i}_a`), row(i === 9 ? `evt_refuse_me_${stamp}` : `evt_iso_${stamp}_${i}_b`)].map((r) => ({ ...r, merchantId })),
+        [row(`evt_iso_${stamp}_${i}_a`), row(i === 9 ? `evt_refuse_me_${stamp}` : `evt_iso_${stamp}_${i}_b`)].map((r) => ({
+          ...r,
+          merchantId,
+        })),
       );
       const settled = await Promise.allSettled(groups.map((g) => batcher.submit(g)));
       expect(settled.map((s) => s.status)).toEqual(groups.map((_, i) => (i === 9 ? 'rejected' : 'fulfilled')));

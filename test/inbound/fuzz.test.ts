@@ -349,8 +349,18 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), keep: fraction }),
   fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
   fc.record({ kind: fc.constant('reserialise' as const), indent: fc.constantFrom(0, 1, 2, '\t'), reorder: fc.boolean() }),
-  fc.record({ kind: fc.constant('header-flip' as const), which, at: fraction, char: fc.constantFrom('0', 'a', 'A', 'z', '=', ',', '+', '/', ' ', 'é') }),
-  fc.record({ kind: fc.constant('header-space' as const), which, where: fc.constantFrom('lead', 'trail', 'after-comma', 'after-equals', 'inside'), ws }),
+  fc.record({
+    kind: fc.constant('header-flip' as const),
+    which,
+    at: fraction,
+    char: fc.constantFrom('0', 'a', 'A', 'z', '=', ',', '+', '/', ' ', 'é'),
+  }),
+  fc.record({
+    kind: fc.constant('header-space' as const),
+    which,
+    where: fc.constantFrom('lead', 'trail', 'after-comma', 'after-equals', 'inside'),
+    ws,
+  }),
   fc.record({ kind: fc.constant('header-case' as const), which }),
   fc.record({ kind: fc.constant('value-case' as const), which, to: fc.constantFrom('upper' as const, 'lower' as const, 'swap' as const) }),
   fc.record({ kind: fc.constant('header-drop' as const), which }),
@@ -389,7 +399,12 @@ function mutateBody(body: Uint8Array, m: Mutation): Uint8Array {
 /** The same JSON value with every object's keys in reverse order. */
 function reorder(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(reorder);
-  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]));
+  if (typeof v === 'object' && v !== null)
+    return Object.fromEntries(
+      Object.entries(v)
+        .reverse()
+        .map(([k, x]) => [k, reorder(x)]),
+    );
   return v;
 }
 
@@ -483,7 +498,14 @@ const plausibleValue = fc.oneof(
   fc.constant(String(Math.floor(NOW.getTime() / 1000))),
   fc.constant(`t=${Math.floor(NOW.getTime() / 1000)},v1=`),
 );
-const signatureHeaderNames = [...new Set(Object.values(SIGNATURE_HEADERS).flat()), 'x-razorpay-event-id', 'svix-id', 'svix-timestamp', 'svix-signature', 'x-square-signature'];
+const signatureHeaderNames = [
+  ...new Set(Object.values(SIGNATURE_HEADERS).flat()),
+  'x-razorpay-event-id',
+  'svix-id',
+  'svix-timestamp',
+  'svix-signature',
+  'x-square-signature',
+];
 const headerName = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...signatureHeaderNames) },
   { weight: 1, arbitrary: fc.stringMatching(/^x-[a-z0-9-]{1,20}$/) },
@@ -497,23 +519,25 @@ const bodyArb: fc.Arbitrary<Uint8Array | string> = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.string({ unit: 'binary', maxLength: 512 }),
   fc.constant(''),
-  fc.record({
-    id: fc.string({ maxLength: 30 }),
-    type: fc.constantFrom('payment_intent.succeeded', 'payment.captured', 'payment_captured', 'charge.success', 'payment.updated'),
-    event_id: fc.string({ maxLength: 30 }),
-    event: fc.constantFrom('payment.captured', 'charge.success'),
-    data: fc.record({ id: fc.oneof(fc.string(), fc.integer()) }),
-    events: fc.array(fc.record({ id: fc.string({ maxLength: 12 }), action: fc.string({ maxLength: 12 }) }), { maxLength: 3 }),
-    notificationItems: fc.array(
-      fc.record({
-        NotificationRequestItem: fc.record({
-          pspReference: fc.string({ maxLength: 16 }),
-          eventCode: fc.constantFrom('AUTHORISATION', 'CAPTURE'),
-          success: fc.constantFrom('true', 'false'),
-          additionalData: fc.record({ hmacSignature: fc.oneof(b64(32), fc.string()) }),
+  fc
+    .record({
+      id: fc.string({ maxLength: 30 }),
+      type: fc.constantFrom('payment_intent.succeeded', 'payment.captured', 'payment_captured', 'charge.success', 'payment.updated'),
+      event_id: fc.string({ maxLength: 30 }),
+      event: fc.constantFrom('payment.captured', 'charge.success'),
+      data: fc.record({ id: fc.oneof(fc.string(), fc.integer()) }),
+      events: fc.array(fc.record({ id: fc.string({ maxLength: 12 }), action: fc.string({ maxLength: 12 }) }), { maxLength: 3 }),
+      notificationItems: fc.array(
+        fc.record({
+          NotificationRequestItem: fc.record({
+            pspReference: fc.string({ maxLength: 16 }),
+            eventCode: fc.constantFrom('AUTHORISATION', 'CAPTURE'),
+            success: fc.constantFrom('true', 'false'),
+            additionalData: fc.record({ hmacSignature: fc.oneof(b64(32), fc.string()) }),
+          }),
         }),
-      }),
-      { maxLength: 3 },
-    ),
-  }).map((o) => JSON.stringify(o)),
+        { maxLength: 3 },
+      ),
+    })
+    .map((o) => JSON.stringify(o)),
 );

@@ -46,7 +46,12 @@ afterAll(async () => db.drop());
 
 /** An app whose inbound route batches on `sql` with `batcher`, and caches sources. */
 function batchingApp(sql: Sql, batcher: InboundBatcher) {
-  const deps: AppDeps = { ...base, sql, inboundBatcher: batcher, sourceCache: new SourceCache<ResolvedSource | undefined>({ ttlMs: 60_000 }) };
+  const deps: AppDeps = {
+    ...base,
+    sql,
+    inboundBatcher: batcher,
+    sourceCache: new SourceCache<ResolvedSource | undefined>({ ttlMs: 60_000 }),
+  };
   return testApp(deps);
 }
 
@@ -160,7 +165,8 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     const items = [item('AUTHORISATION'), item('CAPTURE')];
     const adyenBody = await signAdyen({ live: 'false', notificationItems: items }, ADYEN_KEY);
     const adyenIds = items.map((i) => `${i.NotificationRequestItem.pspReference}:${i.NotificationRequestItem.eventCode}:true`);
-    const postAdyen = () => app.request(`/inbound/${adyenSourceId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: adyenBody });
+    const postAdyen = () =>
+      app.request(`/inbound/${adyenSourceId}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: adyenBody });
 
     const [stripeResponses, adyenResponses] = await Promise.all([
       Promise.all(sends.map(async (e) => ({ eventId: e.eventId, res: await postStripe(app, e.body) }))),
@@ -168,7 +174,11 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     ]);
 
     const answers = await Promise.all(
-      stripeResponses.map(async ({ eventId, res }) => ({ eventId, status: res.status, body: (await res.json()) as { received: boolean; duplicate: boolean } })),
+      stripeResponses.map(async ({ eventId, res }) => ({
+        eventId,
+        status: res.status,
+        body: (await res.json()) as { received: boolean; duplicate: boolean },
+      })),
     );
     expect(answers.every((a) => a.status === 200 && a.body.received === true)).toBe(true);
     for (const res of adyenResponses) {
@@ -182,7 +192,9 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     }
     const all = [...events.map((e) => e.eventId), ...adyenIds];
     expect(await storedIds(all)).toEqual(new Set(all));
-    const rows = await db.sql<{ id: string; event_id: string }[]>`select id, event_id from gw.inbound_events where event_id = any(${all}::text[])`;
+    const rows = await db.sql<
+      { id: string; event_id: string }[]
+    >`select id, event_id from gw.inbound_events where event_id = any(${all}::text[])`;
     expect(rows).toHaveLength(all.length); // one row per event id
     const jobs = await processJobCounts(db.sql);
     for (const row of rows) expect(jobs.get(row.id)).toBe(1);
@@ -199,7 +211,7 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     const pending = [...events, old].map((e) => postStripe(app, e.body));
     await eventually(async () => (batcher.stats.waiting === events.length + 1 ? true : undefined), 10_000, 'all requests queued');
     timer.fire();
-    const answers = await Promise.all(pending.map(async (p) => ((await p).json()) as Promise<{ duplicate: boolean }>));
+    const answers = await Promise.all(pending.map(async (p) => (await p).json() as Promise<{ duplicate: boolean }>));
     expect(answers.map((a) => a.duplicate)).toEqual([false, false, false, false, false, true]);
 
     const rows = await db.sql<{ id: string; event_id: string }[]>`
@@ -314,7 +326,7 @@ describe('POST /inbound/{sourceId} with group commit', () => {
     }
   });
 
-  it('reads the body straight from Node\'s request on @hono/node-server: stores it byte for byte, and refuses an oversize body, declared or streamed, with 413', async () => {
+  it("reads the body straight from Node's request on @hono/node-server: stores it byte for byte, and refuses an oversize body, declared or streamed, with 413", async () => {
     const batcher = createInboundBatcher(db.sql, { maxWeight: 100, windowMs: 1, maxInFlight: 2 });
     const deps: AppDeps = {
       ...base,
@@ -349,7 +361,11 @@ describe('POST /inbound/{sourceId} with group commit', () => {
       expect(Buffer.from(row!.raw_body).equals(Buffer.from(body, 'utf8'))).toBe(true);
 
       const big = 'x'.repeat(5000);
-      const declared = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' }, body: big });
+      const declared = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
+        body: big,
+      });
       expect(declared.status).toBe(413);
       expect(((await declared.json()) as { code: string }).code).toBe('payload_too_large');
       // No Content-Length: chunks until the cap is passed.

@@ -169,7 +169,11 @@ describe('POST /inbound/{sourceId} with a Stripe source', () => {
     const before = await inboundCount();
     await expectProblem(await postInbound(newId('src'), body, { 'stripe-signature': header }), 404, 'source_not_found');
     await expectProblem(await postInbound('not-a-source', body, { 'stripe-signature': header }), 404, 'source_not_found');
-    await expectProblem(await postInbound("src_'; drop table gw.sources; --", body, { 'stripe-signature': header }), 404, 'source_not_found');
+    await expectProblem(
+      await postInbound("src_'; drop table gw.sources; --", body, { 'stripe-signature': header }),
+      404,
+      'source_not_found',
+    );
     expect(await inboundCount()).toBe(before);
   });
 
@@ -231,7 +235,11 @@ describe('POST /inbound/{sourceId} with a Stripe source', () => {
     const before = await inboundCount();
     await db.sql`alter table gw.inbound_events rename to inbound_events_away`;
     try {
-      const body503 = await expectProblem(await postInbound(stripeSourceId, body, { 'stripe-signature': header }), 503, 'store_unavailable');
+      const body503 = await expectProblem(
+        await postInbound(stripeSourceId, body, { 'stripe-signature': header }),
+        503,
+        'store_unavailable',
+      );
       expect(String(body503.detail)).not.toMatch(/inbound_events|relation|does not exist/);
     } finally {
       await db.sql`alter table gw.inbound_events_away rename to inbound_events`;

@@ -56,7 +56,10 @@ describe('inbound nesting depth', () => {
   it('refuses a genuine Adyen item with 5,000 levels in its unsigned additionalData: 400 payload_too_deep, nothing stored', async () => {
     // additionalData.deep is not signed: put the deep text in after signing (as an attacker
     // replaying a genuine notification would), written out because JSON.stringify overflows.
-    const signed = await signAdyen({ live: 'false', notificationItems: [{ NotificationRequestItem: adyenItem({ deep: 'DEEP' }) }] }, ADYEN_KEY);
+    const signed = await signAdyen(
+      { live: 'false', notificationItems: [{ NotificationRequestItem: adyenItem({ deep: 'DEEP' }) }] },
+      ADYEN_KEY,
+    );
     const body = signed.replace('"DEEP"', `${'{"deep":'.repeat(5000)}{}${'}'.repeat(5000)}`);
     expect(body.length).toBeGreaterThan(40_000);
     const res = await app.request(`/inbound/${adyenSource}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

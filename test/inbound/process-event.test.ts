@@ -100,13 +100,19 @@ async function counts(merchantId: string) {
 }
 
 async function balances(shop: Shop): Promise<Record<string, number>> {
-  const { status, body } = await getJson<{ data: { account: string; currency: string; balance: number }[] }>(shop, '/v1/ledger/balances?currency=USD');
+  const { status, body } = await getJson<{ data: { account: string; currency: string; balance: number }[] }>(
+    shop,
+    '/v1/ledger/balances?currency=USD',
+  );
   expect(status).toBe(200);
   return Object.fromEntries(body.data.map((b) => [b.account, b.balance]));
 }
 
 async function ledgerCheck(shop: Shop) {
-  const { status, body } = await getJson<{ balanced: boolean; currencies: unknown[]; unbalancedTransactions: unknown[] }>(shop, '/v1/ledger/check');
+  const { status, body } = await getJson<{ balanced: boolean; currencies: unknown[]; unbalancedTransactions: unknown[] }>(
+    shop,
+    '/v1/ledger/check',
+  );
   expect(status).toBe(200);
   return body;
 }
@@ -135,7 +141,13 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
     const iev = await ingest(shop, event);
 
     const outcome = await processInboundEvent(deps, { inboundEventId: iev });
-    expect(outcome).toEqual({ result: 'applied', paymentId: expect.stringMatching(/^pay_[0-9a-f]{32}$/), steps: 2, postings: 1, events: 2 });
+    expect(outcome).toEqual({
+      result: 'applied',
+      paymentId: expect.stringMatching(/^pay_[0-9a-f]{32}$/),
+      steps: 2,
+      postings: 1,
+      events: 2,
+    });
     const paymentId = (outcome as { paymentId: string }).paymentId;
 
     const payment = await getJson(shop, `/v1/payments/${paymentId}`);
@@ -185,7 +197,11 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
 
     expect(await balances(shop)).toEqual({ psp_receivable: 2000, merchant_payable: -2000 });
     const check = await ledgerCheck(shop);
-    expect(check).toMatchObject({ balanced: true, currencies: [{ currency: 'USD', debits: 2000, credits: 2000 }], unbalancedTransactions: [] });
+    expect(check).toMatchObject({
+      balanced: true,
+      currencies: [{ currency: 'USD', debits: 2000, credits: 2000 }],
+      unbalancedTransactions: [],
+    });
   });
 
   it('emits payment.captured to a subscribed endpoint with one message and one delivery job, and nothing to an endpoint subscribed only to payment.refunded', async () => {
@@ -208,7 +224,15 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
     expect(payload).toMatchObject({
       type: 'payment.captured',
       timestamp: AT,
-      data: { id: paymentId, status: 'captured', amount: 2000, currency: 'USD', capturedAmount: 2000, refundedAmount: 0, sourceId: shop.sourceId },
+      data: {
+        id: paymentId,
+        status: 'captured',
+        amount: 2000,
+        currency: 'USD',
+        capturedAmount: 2000,
+        refundedAmount: 0,
+        sourceId: shop.sourceId,
+      },
     });
 
     const messages = await db.sql<{ id: string; endpoint_id: string; status: string }[]>`
@@ -407,7 +431,9 @@ describe('processInboundEvent in any arrival order', () => {
     const shop = await aShop();
     const event = stripeEvent('payment_intent.succeeded', { amount: 2000 });
     const object = (event.data as { object: Record<string, unknown> }).object;
-    const body = JSON.stringify(event).replace(`"amount":2000`, `"amount":${'9'.repeat(30)}`).replace(`"amount_received":2000`, `"amount_received":${'9'.repeat(30)}`);
+    const body = JSON.stringify(event)
+      .replace(`"amount":2000`, `"amount":${'9'.repeat(30)}`)
+      .replace(`"amount_received":2000`, `"amount_received":${'9'.repeat(30)}`);
     expect(body).toContain('9'.repeat(30));
     const iev = await ingest(shop, JSON.parse(body) as Record<string, unknown>);
     const outcome = await processInboundEvent(deps, { inboundEventId: iev });
@@ -465,7 +491,10 @@ describe('GET /v1/payments/{id}', () => {
 describe('processInboundEvent on Adyen operations', () => {
   async function anAdyenShop(): Promise<Shop> {
     const m = await aMerchant(deps, 'Adyen shop');
-    const res = await app.request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' }, m.apiKey));
+    const res = await app.request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'adyen', secret: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' }, m.apiKey),
+    );
     expect(res.status).toBe(201);
     return { merchantId: m.id, apiKey: m.apiKey, sourceId: ((await res.json()) as { id: string }).id };
   }
@@ -474,7 +503,14 @@ describe('processInboundEvent on Adyen operations', () => {
     n += 1;
     const body = new TextEncoder().encode(JSON.stringify({ success: 'true', merchantReference: 'order-1', ...item }));
     const { id } = await db.sql.begin((tx) =>
-      recordInboundEvent(tx, { sourceId: shop.sourceId, merchantId: shop.merchantId, eventId: `adyen-${n}`, eventType: item.eventCode as string, rawBody: body, headers: {} }),
+      recordInboundEvent(tx, {
+        sourceId: shop.sourceId,
+        merchantId: shop.merchantId,
+        eventId: `adyen-${n}`,
+        eventType: item.eventCode as string,
+        rawBody: body,
+        headers: {},
+      }),
     );
     return processInboundEvent(deps, { inboundEventId: id });
   }
@@ -486,7 +522,9 @@ describe('processInboundEvent on Adyen operations', () => {
     const paymentId = (auth as { paymentId: string }).paymentId;
     await apply(shop, { eventCode: 'CAPTURE', pspReference: 'CAP1', originalReference: 'PAY1', amount: usd(600) });
     await apply(shop, { eventCode: 'CAPTURE', pspReference: 'CAP2', originalReference: 'PAY1', amount: usd(400) });
-    expect(await apply(shop, { eventCode: 'CAPTURE_FAILED', pspReference: 'CAP2', originalReference: 'PAY1', amount: usd(400) })).toMatchObject({
+    expect(
+      await apply(shop, { eventCode: 'CAPTURE_FAILED', pspReference: 'CAP2', originalReference: 'PAY1', amount: usd(400) }),
+    ).toMatchObject({
       result: 'applied',
       postings: 1,
     });
@@ -509,7 +547,10 @@ describe('processInboundEvent on Adyen operations', () => {
       ['refund', 'REF1', 500, 'succeeded'],
       ['refund', 'REF2', 300, 'flagged'],
     ]);
-    expect(body.operations[4]).toMatchObject({ flagReason: expect.stringContaining('over_refund'), history: [{ outcome: 'succeeded', amount: 300 }] });
+    expect(body.operations[4]).toMatchObject({
+      flagReason: expect.stringContaining('over_refund'),
+      history: [{ outcome: 'succeeded', amount: 300 }],
+    });
     expect(body.operations[2]!.history).toEqual([
       { outcome: 'succeeded', amount: 400, cause: expect.stringMatching(/^iev_/), at: AT },
       { outcome: 'failed', amount: 400, cause: expect.stringMatching(/^iev_/), at: AT },
@@ -542,7 +583,13 @@ describe('processInboundEvent on Adyen operations', () => {
     expect(await balances(shop)).toEqual({ psp_receivable: 1000, merchant_payable: -1000 });
 
     const types = await db.sql<{ type: string }[]>`select type from gw.events where payment_id = ${paymentId} order by id`;
-    expect(types.map((t) => t.type)).toEqual(['payment.authorized', 'payment.captured', 'payment.disputed', 'payment.charged_back', 'payment.dispute_won']);
+    expect(types.map((t) => t.type)).toEqual([
+      'payment.authorized',
+      'payment.captured',
+      'payment.disputed',
+      'payment.charged_back',
+      'payment.dispute_won',
+    ]);
     const transitions = await getJson<{ data: { from: string | null; to: string }[] }>(shop, `/v1/payments/${paymentId}/transitions`);
     expect(transitions.body.data.map((t) => `${t.from}→${t.to}`)).toEqual([
       'null→pending',

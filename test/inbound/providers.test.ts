@@ -88,7 +88,9 @@ const cases: Case[] = [
       const body = JSON.stringify({
         entity: 'event',
         event: 'payment.captured',
-        payload: { payment: { entity: { id: 'pay_1', amount: 2000, currency: 'INR', status: 'captured', captured: true, amount_refunded: 0 } } },
+        payload: {
+          payment: { entity: { id: 'pay_1', amount: 2000, currency: 'INR', status: 'captured', captured: true, amount_refunded: 0 } },
+        },
       });
       return {
         body,
@@ -108,7 +110,11 @@ const cases: Case[] = [
         type: 'payment_captured',
         data: { id: 'pay_1', amount: 2000, currency: 'GBP', balances: { total_captured: 2000, total_refunded: 0 } },
       });
-      return { body, headers: { 'cko-signature': await signCheckout(body, 'cko_signature_key_0123') }, eventIds: ['evt_az5sblvku4ge3dwpztvyizgcau'] };
+      return {
+        body,
+        headers: { 'cko-signature': await signCheckout(body, 'cko_signature_key_0123') },
+        eventIds: ['evt_az5sblvku4ge3dwpztvyizgcau'],
+      };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
     processed: { result: 'applied' },
@@ -118,7 +124,11 @@ const cases: Case[] = [
     source: { provider: 'paystack', secret: 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7' },
     request: async () => {
       const body = JSON.stringify({ event: 'charge.success', data: { id: 302961, reference: 'ref-1', amount: 2000, currency: 'NGN' } });
-      return { body, headers: { 'x-paystack-signature': await signPaystack(body, 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7') }, eventIds: ['charge.success:302961'] };
+      return {
+        body,
+        headers: { 'x-paystack-signature': await signPaystack(body, 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7') },
+        eventIds: ['charge.success:302961'],
+      };
     },
     tamper: (body) => body.replace('"amount":2000', '"amount":9000'),
     processed: { result: 'applied' },
@@ -134,7 +144,14 @@ const cases: Case[] = [
         data: {
           type: 'payment',
           id: 'P1',
-          object: { payment: { id: 'P1', status: 'COMPLETED', amount_money: { amount: 2000, currency: 'USD' }, total_money: { amount: 2000, currency: 'USD' } } },
+          object: {
+            payment: {
+              id: 'P1',
+              status: 'COMPLETED',
+              amount_money: { amount: 2000, currency: 'USD' },
+              total_money: { amount: 2000, currency: 'USD' },
+            },
+          },
         },
       });
       const signature = await signSquare({ notificationUrl: SQUARE_URL, body, signatureKey: 'sq_signature_key_0123' });
@@ -160,7 +177,12 @@ const cases: Case[] = [
     source: { provider: 'mercadopago', secret: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f' },
     request: async () => {
       const body = JSON.stringify({ id: 12345, type: 'payment', action: 'payment.updated', data: { id: '123456' } });
-      const headers = await signMercadoPago({ dataId: '123456', requestId: 'bb56a2f1-6aae-46ac', secret: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f', at: NOW });
+      const headers = await signMercadoPago({
+        dataId: '123456',
+        requestId: 'bb56a2f1-6aae-46ac',
+        secret: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f',
+        at: NOW,
+      });
       return { body, headers, eventIds: ['12345'] };
     },
     // Mercado Pago signs data.id (with the request id and ts), not the whole body.
@@ -306,7 +328,10 @@ describe('POST /v1/sources for the providers beyond Stripe and Standard Webhooks
 
   it('refuses a Square notificationUrl that is not an absolute URL', async () => {
     await expectInvalid({ provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: '/inbound/x' }, 'notificationUrl');
-    await expectInvalid({ provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: 'ftp://gw.example.com/x' }, 'notificationUrl');
+    await expectInvalid(
+      { provider: 'square', secret: 'ZbpWI5XchOSNMXYAaCdxZQ', notificationUrl: 'ftp://gw.example.com/x' },
+      'notificationUrl',
+    );
   });
 
   it('returns a Square source notificationUrl exactly as given, and null for other providers', async () => {

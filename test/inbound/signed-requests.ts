@@ -40,15 +40,16 @@ export const SECRETS: Record<InboundProvider, string> = {
 export const PROVIDERS = Object.keys(SECRETS) as InboundProvider[];
 
 /** Creates one source per provider for a merchant; returns the source id per provider. */
-export async function createSources(
-  app: ReturnType<typeof testApp>,
-  apiKey: string,
-): Promise<Record<InboundProvider, string>> {
+export async function createSources(app: ReturnType<typeof testApp>, apiKey: string): Promise<Record<InboundProvider, string>> {
   const ids = {} as Record<InboundProvider, string>;
   for (const provider of PROVIDERS) {
     const res = await app.request(
       '/v1/sources',
-      jsonRequest('POST', { provider, secret: SECRETS[provider], ...(provider === 'square' ? { notificationUrl: SQUARE_URL } : {}) }, apiKey),
+      jsonRequest(
+        'POST',
+        { provider, secret: SECRETS[provider], ...(provider === 'square' ? { notificationUrl: SQUARE_URL } : {}) },
+        apiKey,
+      ),
     );
     expect(res.status).toBe(201);
     ids[provider] = ((await res.json()) as { id: string }).id;
@@ -90,7 +91,9 @@ export async function signedRequest(provider: InboundProvider, seed: EventSeed):
         object: 'event',
         type: 'payment_intent.succeeded',
         created: Math.floor(NOW.getTime() / 1000),
-        data: { object: { id: `pi_${token}`, object: 'payment_intent', amount, amount_received: amount, currency: 'eur', description: note } },
+        data: {
+          object: { id: `pi_${token}`, object: 'payment_intent', amount, amount_received: amount, currency: 'eur', description: note },
+        },
       });
       return { body, headers: { 'stripe-signature': await signStripe(body, secret, NOW) }, eventIds: [`evt_${token}`] };
     }

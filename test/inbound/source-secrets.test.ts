@@ -182,7 +182,10 @@ describe('POST /v1/sources/{id}/secrets', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       const problem = await problemOf(res);
       expect(problem.code).toBe('invalid_request');
-      expect(problem.errors!.map((e) => e.path.join('.')), JSON.stringify(body)).toContain(path);
+      expect(
+        problem.errors!.map((e) => e.path.join('.')),
+        JSON.stringify(body),
+      ).toContain(path);
     }
     const notJson = await app.request(`/v1/sources/${id}/secrets`, {
       method: 'POST',
@@ -197,11 +200,15 @@ describe('POST /v1/sources/{id}/secrets', () => {
     expect(row).toEqual({ n: 1, expiring: 0 });
   });
 
-  it('checks the secret in the format of the source\'s own provider', async () => {
+  it("checks the secret in the format of the source's own provider", async () => {
     now = T0;
     const res = await app.request(
       '/v1/sources',
-      jsonRequest('POST', { provider: 'adyen', secret: '00112233445566778899AABBCCDDEEFF0123456789ABCDEF0011223344556677' }, merchant.apiKey),
+      jsonRequest(
+        'POST',
+        { provider: 'adyen', secret: '00112233445566778899AABBCCDDEEFF0123456789ABCDEF0011223344556677' },
+        merchant.apiKey,
+      ),
     );
     const { id } = (await res.json()) as { id: string };
 

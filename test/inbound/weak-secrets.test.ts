@@ -12,11 +12,20 @@ const SQUARE_URL = 'https://gw.example.com/inbound/square';
 /** Per provider: secrets that must be refused, and one a PSP (or a careful merchant) would give. */
 const CASES: Record<InboundProvider, { weak: string[]; realistic: string }> = {
   stripe: { weak: ['whsec_', 'whsec_test_secret', `whsec_${'x'.repeat(32)}`], realistic: 'whsec_3S05HOR7U8g5Pq8PMBYtsHu3R2Z3fQza' },
-  'standard-webhooks': { weak: ['whsec_', 'x', `whsec_${btoa('0123456789abcdef')}`], realistic: 'whsec_wcNgzGT1BPQCmbUxCWkdpv81IF1ogi/xNS/Vza6JZ/M=' },
-  adyen: { weak: ['x', 'AA'.repeat(32), '00112233445566778899AABBCCDDEEFF'], realistic: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' },
+  'standard-webhooks': {
+    weak: ['whsec_', 'x', `whsec_${btoa('0123456789abcdef')}`],
+    realistic: 'whsec_wcNgzGT1BPQCmbUxCWkdpv81IF1ogi/xNS/Vza6JZ/M=',
+  },
+  adyen: {
+    weak: ['x', 'AA'.repeat(32), '00112233445566778899AABBCCDDEEFF'],
+    realistic: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D',
+  },
   razorpay: { weak: ['x', 'secret', 'a'.repeat(40)], realistic: 'x3YEUr3EAEAs1dfqc0842WgG' },
   checkout: { weak: ['x', 'cko_key', '1'.repeat(24)], realistic: '4dUUcvyNSY1PD14owD2u3hrv' },
-  paystack: { weak: ['x', 'sk_test_', 'pk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7'], realistic: 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7' },
+  paystack: {
+    weak: ['x', 'sk_test_', 'pk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7'],
+    realistic: 'sk_test_b1f3d258d7cebe09741b9c1fdacef75256729af7',
+  },
   square: { weak: ['x', 'sq_key', 'A'.repeat(22)], realistic: 'ZbpWI5XchOSNMXYAaCdxZQ' },
   gocardless: { weak: ['x', 'gc_secret', '0'.repeat(20)], realistic: 'HLjuJtT4oeAC0wXHEYgMC8zTH9TGuWL5K31Fqfp7' },
   mercadopago: { weak: ['x', 'mp_secret', '0'.repeat(64)], realistic: '23f8d17084f77e200a6ccbbf650b03cd4faf650e5cebd840edb78bc3967d7d0f' },

@@ -74,7 +74,14 @@ async function emitMany(merchantId: string, n: number): Promise<string[]> {
   return db.sql.begin(async (tx) => {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
-      const e = await emitEvent(tx, { merchantId, type: 'payment.captured', paymentId: null, dedupeKey: `batch-${++dedupe}`, data: { i }, at: new Date() });
+      const e = await emitEvent(tx, {
+        merchantId,
+        type: 'payment.captured',
+        paymentId: null,
+        dedupeKey: `batch-${++dedupe}`,
+        data: { i },
+        at: new Date(),
+      });
       ids.push(...e!.messageIds);
     }
     return ids;
@@ -129,7 +136,10 @@ describe('a batch whose endpoint fails', () => {
     const ids = await emitMany(merchantId, 5);
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+    await deliverMessages(
+      deps,
+      ids.map((messageId) => ({ messageId, attempt: 1 })),
+    );
 
     expect(r.received.map((x) => x.headers['webhook-id'])).toEqual(ids.slice(0, 2));
     const rows = new Map((await messageRows(ids)).map((m) => [m.id, m]));
@@ -154,7 +164,10 @@ describe('a batch whose endpoint fails', () => {
     await db.sql`update gw.endpoints set consecutive_failures = 10, failing_since = now(), circuit_open_until = ${openUntil} where id = ${endpointId}`;
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+    await deliverMessages(
+      deps,
+      ids.map((messageId) => ({ messageId, attempt: 1 })),
+    );
 
     expect(r.received).toHaveLength(0);
     expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'pending', attempts: 0 })));
@@ -190,13 +203,23 @@ describe('an event emitted to several endpoints', () => {
 
     // Two messages to one endpoint, queued together: one job carrying both, in id order.
     const two = await emitMany(merchantId, 2);
-    const [a, b] = (await db.sql<{ id: string }[]>`
-      select id from gw.messages where id = any(${two}::text[]) and endpoint_id = ${endpointId} order by id`).map((m) => m.id);
+    const [a, b] = (
+      await db.sql<{ id: string }[]>`
+      select id from gw.messages where id = any(${two}::text[]) and endpoint_id = ${endpointId} order by id`
+    ).map((m) => m.id);
     await db.sql`delete from graphile_worker._private_jobs`;
     await startOfNextSecond();
-    await db.sql.begin((tx) => enqueueFirstAttempts(tx, [{ messageId: b!, endpointId }, { messageId: a!, endpointId }]));
+    await db.sql.begin((tx) =>
+      enqueueFirstAttempts(tx, [
+        { messageId: b!, endpointId },
+        { messageId: a!, endpointId },
+      ]),
+    );
     const [both] = await jobsFor([a!]);
-    expect(both!.payload).toEqual([{ messageId: a, attempt: 1 }, { messageId: b, attempt: 1 }]); // a < b
+    expect(both!.payload).toEqual([
+      { messageId: a, attempt: 1 },
+      { messageId: b, attempt: 1 },
+    ]); // a < b
     expect(await jobsFor([b!])).toHaveLength(1);
   });
 });
@@ -212,8 +235,19 @@ describe('attempts put off', () => {
     const at = (ms: number) => new Date(start + ms);
 
     await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[0]!, attempt: 1 }], retryAt: at(100) }));
-    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[1]!, attempt: 2 }, { messageId: ids[2]!, attempt: 1 }], retryAt: at(900) }));
-    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[3]!, attempt: 1 }], retryAt: at(window + 10) }));
+    await db.sql.begin((tx) =>
+      postponeAttempts(tx, {
+        endpointId,
+        attempts: [
+          { messageId: ids[1]!, attempt: 2 },
+          { messageId: ids[2]!, attempt: 1 },
+        ],
+        retryAt: at(900),
+      }),
+    );
+    await db.sql.begin((tx) =>
+      postponeAttempts(tx, { endpointId, attempts: [{ messageId: ids[3]!, attempt: 1 }], retryAt: at(window + 10) }),
+    );
 
     const jobs = await jobsFor(ids);
     expect(jobs).toHaveLength(2);
@@ -232,7 +266,9 @@ describe('attempts put off', () => {
     // A put-off of PUT_OFF_MERGE_BELOW attempts or more gets a job of its own, unkeyed: merged
     // arrays stay short however long an endpoint keeps turning attempts away.
     const many = await emitMany(merchantId, PUT_OFF_MERGE_BELOW);
-    await db.sql.begin((tx) => postponeAttempts(tx, { endpointId, attempts: many.map((messageId) => ({ messageId, attempt: 1 })), retryAt: at(200) }));
+    await db.sql.begin((tx) =>
+      postponeAttempts(tx, { endpointId, attempts: many.map((messageId) => ({ messageId, attempt: 1 })), retryAt: at(200) }),
+    );
     const own = (await jobsFor(many)).filter((j) => j.run_at.getTime() === start + 200); // not their first-attempt job
     expect(own).toHaveLength(1);
     expect(own[0]!.key).toBeNull();
@@ -247,7 +283,10 @@ describe('emitEvents', () => {
     const r = await receiver();
     const merchant = await aMerchant(deps);
     const endpoint = async (eventTypes?: string[]) => {
-      const res = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url: r.url, ...(eventTypes ? { eventTypes } : {}) }, merchant.apiKey));
+      const res = await testApp(deps).request(
+        '/v1/endpoints',
+        jsonRequest('POST', { url: r.url, ...(eventTypes ? { eventTypes } : {}) }, merchant.apiKey),
+      );
       expect(res.status).toBe(201);
       return ((await res.json()) as { id: string }).id;
     };
@@ -259,12 +298,21 @@ describe('emitEvents', () => {
 
     await startOfNextSecond(); // the batch job key ends in the clock's second
     const out = await db.sql.begin((tx) =>
-      emitEvents(tx, [ev('payment.captured', 'many-1'), ev('payment.captured', 'many-0'), ev('payment.refunded', 'many-2'), ev('payment.refunded', 'many-2')]),
+      emitEvents(tx, [
+        ev('payment.captured', 'many-1'),
+        ev('payment.captured', 'many-0'),
+        ev('payment.refunded', 'many-2'),
+        ev('payment.refunded', 'many-2'),
+      ]),
     );
     expect(out.map((o) => o?.messageIds.length)).toEqual([1, undefined, 2, undefined]);
     expect(out[0]!.eventId < out[2]!.eventId).toBe(true);
     const [body] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.events where id = ${out[2]!.eventId}`;
-    expect(JSON.parse(Buffer.from(body!.payload).toString('utf8'))).toEqual({ type: 'payment.refunded', timestamp: at.toISOString(), data: { key: 'many-2' } });
+    expect(JSON.parse(Buffer.from(body!.payload).toString('utf8'))).toEqual({
+      type: 'payment.refunded',
+      timestamp: at.toISOString(),
+      data: { key: 'many-2' },
+    });
 
     const messageIds = [...out[0]!.messageIds, ...out[2]!.messageIds];
     const jobs = await jobsFor(messageIds);
@@ -281,27 +329,32 @@ describe('emitEvents', () => {
 });
 
 describe('an event emitted to an endpoint that is held or whose circuit is open', () => {
-  it.each(['held_until', 'circuit_open_until'] as const)('queues its message in the put-off job for that time when %s is ahead, not in a first-attempt job now', async (column) => {
-    const r = await receiver();
-    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
-    const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10_000);
-    await db.sql`update gw.endpoints set ${db.sql({ [column]: until })} where id = ${endpointId}`;
+  it.each(['held_until', 'circuit_open_until'] as const)(
+    'queues its message in the put-off job for that time when %s is ahead, not in a first-attempt job now',
+    async (column) => {
+      const r = await receiver();
+      const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+      const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 10_000);
+      await db.sql`update gw.endpoints set ${db.sql({ [column]: until })} where id = ${endpointId}`;
 
-    const [messageId] = await emitMany(merchantId, 1);
-    const jobs = await jobsFor([messageId!]);
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.key).toMatch(new RegExp(`^deliver:${endpointId}:held:\\d+$`)); // a job per second of emitting
-    expect(jobs[0]!.run_at.getTime()).toBe(until.getTime());
-    expect(jobs[0]!.payload).toEqual([{ messageId, attempt: 1 }]);
-    const [m] = await db.sql<{ next_attempt_at: Date; attempts: number }[]>`select next_attempt_at, attempts from gw.messages where id = ${messageId!}`;
-    expect(m).toEqual({ next_attempt_at: until, attempts: 0 });
+      const [messageId] = await emitMany(merchantId, 1);
+      const jobs = await jobsFor([messageId!]);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]!.key).toMatch(new RegExp(`^deliver:${endpointId}:held:\\d+$`)); // a job per second of emitting
+      expect(jobs[0]!.run_at.getTime()).toBe(until.getTime());
+      expect(jobs[0]!.payload).toEqual([{ messageId, attempt: 1 }]);
+      const [m] = await db.sql<
+        { next_attempt_at: Date; attempts: number }[]
+      >`select next_attempt_at, attempts from gw.messages where id = ${messageId!}`;
+      expect(m).toEqual({ next_attempt_at: until, attempts: 0 });
 
-    // Once that time has passed, events go out at once again.
-    await db.sql`update gw.endpoints set ${db.sql({ [column]: new Date(Date.now() - 1000) })} where id = ${endpointId}`;
-    const [later] = await emitMany(merchantId, 1);
-    const [now] = await jobsFor([later!]);
-    expect(now!.key).toMatch(new RegExp(`^deliver:${endpointId}:\\d:\\d+$`));
-  });
+      // Once that time has passed, events go out at once again.
+      await db.sql`update gw.endpoints set ${db.sql({ [column]: new Date(Date.now() - 1000) })} where id = ${endpointId}`;
+      const [later] = await emitMany(merchantId, 1);
+      const [now] = await jobsFor([later!]);
+      expect(now!.key).toMatch(new RegExp(`^deliver:${endpointId}:\\d:\\d+$`));
+    },
+  );
 });
 
 describe('a batch out of time', () => {
@@ -311,7 +364,12 @@ describe('a batch out of time', () => {
     const ids = await emitMany(merchantId, 3);
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })), undefined, { budgetMs: 0 });
+    await deliverMessages(
+      deps,
+      ids.map((messageId) => ({ messageId, attempt: 1 })),
+      undefined,
+      { budgetMs: 0 },
+    );
 
     expect(r.received).toHaveLength(0);
     const jobs = await jobsFor(ids);
@@ -362,7 +420,10 @@ describe('a batch to an endpoint with a failure streak', () => {
     const ids = await emitMany(merchantId, 4);
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+    await deliverMessages(
+      deps,
+      ids.map((messageId) => ({ messageId, attempt: 1 })),
+    );
 
     expect(r.received).toHaveLength(4);
     expect(await messageRows(ids)).toEqual([...ids].sort().map((id) => ({ id, status: 'succeeded', attempts: 1 })));
@@ -381,7 +442,10 @@ describe('a batch to a rate-limited endpoint', () => {
     const ids = await emitMany(merchantId, 5);
     await db.sql`delete from graphile_worker._private_jobs`;
 
-    await deliverMessages(deps, ids.map((messageId) => ({ messageId, attempt: 1 })));
+    await deliverMessages(
+      deps,
+      ids.map((messageId) => ({ messageId, attempt: 1 })),
+    );
 
     // Two, or fewer if the second turned between them (each second allows two).
     expect(r.received.length).toBeGreaterThanOrEqual(1);

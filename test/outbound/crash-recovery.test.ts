@@ -41,7 +41,6 @@ async function freshDatabase(): Promise<TestDatabase> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-
 interface LockRow {
   id: string;
   locked_by: string | null;
@@ -132,8 +131,17 @@ describe('unlockAbandonedJobs', () => {
     expect(await unlockAbandonedJobs(db.sql, 60)).toEqual({ jobs: 1, queues: 1 });
 
     const rows = await jobLocks(db);
-    expect(rows.find((r) => r.id === dead)).toMatchObject({ locked_by: null, queue_name: 'ep:dead:0', queue_locked_by: null, queue_locked_at: null });
-    expect(rows.find((r) => r.id === live)).toMatchObject({ locked_by: 'worker-live', queue_name: 'ep:live:0', queue_locked_by: 'worker-live' });
+    expect(rows.find((r) => r.id === dead)).toMatchObject({
+      locked_by: null,
+      queue_name: 'ep:dead:0',
+      queue_locked_by: null,
+      queue_locked_at: null,
+    });
+    expect(rows.find((r) => r.id === live)).toMatchObject({
+      locked_by: 'worker-live',
+      queue_name: 'ep:live:0',
+      queue_locked_by: 'worker-live',
+    });
   });
 
   it('unlocks a queue locked by a worker that holds no job any more, however recent the lock', async () => {
@@ -206,7 +214,10 @@ async function startChildWorker(databaseUrl: string, masterKey: string) {
   });
   const waitLine = (pattern: RegExp, timeoutMs: number) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child never printed ${pattern}; stdout: ${lines.join(' | ')}; stderr: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`child never printed ${pattern}; stdout: ${lines.join(' | ')}; stderr: ${stderr}`)),
+        timeoutMs,
+      );
       const check = () => {
         for (const l of lines) {
           const m = l.match(pattern);
@@ -276,7 +287,11 @@ describe('a worker killed with SIGKILL in the middle of a delivery', () => {
     const { db, deps, receiver, messageId, killedAt, lockedAt } = await crashMidDelivery();
 
     await runnerFor(db, deps, RECOVERY);
-    await eventually(async () => (receiver.received.length >= 2 ? true : undefined), RECOVERY_BOUND_MS - (Date.now() - killedAt), 'second delivery request');
+    await eventually(
+      async () => (receiver.received.length >= 2 ? true : undefined),
+      RECOVERY_BOUND_MS - (Date.now() - killedAt),
+      'second delivery request',
+    );
     const redelivered = receiver.received[1]!;
     const afterKillMs = redelivered.at - killedAt;
     const afterLockMs = redelivered.at - lockedAt.getTime();

@@ -30,9 +30,7 @@ afterEach(async () => {
 const receiver = receiversClosedAfterEach();
 
 /** A raw HTTP server for answers startReceiver cannot give (headers, or none at all). */
-async function rawServer(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ url: string; requests: () => number }> {
+async function rawServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: () => number }> {
   let requests = 0;
   const server = createServer((req, res) => {
     requests++;
@@ -444,7 +442,16 @@ describe('GET /v1/events/{id}/attempts', () => {
     });
     for (const a of body.data) {
       expect(Object.keys(a)).toEqual(
-        expect.arrayContaining(['id', 'endpointId', 'status', 'responseStatus', 'responseBody', 'durationMs', 'attemptedAt', 'nextAttemptAt']),
+        expect.arrayContaining([
+          'id',
+          'endpointId',
+          'status',
+          'responseStatus',
+          'responseBody',
+          'durationMs',
+          'attemptedAt',
+          'nextAttemptAt',
+        ]),
       );
     }
 

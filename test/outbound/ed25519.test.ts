@@ -34,7 +34,14 @@ async function merchantWithEndpoint(url: string) {
 
 let n = 0;
 async function deliverOne(merchantId: string): Promise<string> {
-  const e = await emitEvent(db.sql, { merchantId, type: 'payment.captured', paymentId: null, dedupeKey: `v1a-${++n}`, data: { n }, at: new Date() });
+  const e = await emitEvent(db.sql, {
+    merchantId,
+    type: 'payment.captured',
+    paymentId: null,
+    dedupeKey: `v1a-${++n}`,
+    data: { n },
+    at: new Date(),
+  });
   const messageId = e!.messageIds[0]!;
   await deliverMessage(deps, { messageId, attempt: 1 });
   return messageId;
@@ -73,7 +80,11 @@ describe('v1a signing on an endpoint', () => {
     const messageId = await deliverOne(merchantId);
     const got = r.received[0]!;
     expect(header(got, 'webhook-id')).toBe(messageId);
-    expect(header(got, 'webhook-signature').split(' ').map((e) => e.split(',')[0])).toEqual(['v1', 'v1a']);
+    expect(
+      header(got, 'webhook-signature')
+        .split(' ')
+        .map((e) => e.split(',')[0]),
+    ).toEqual(['v1', 'v1a']);
     expect(await v1aVerifies(publicKey!, got)).toBe(true);
     const flat = Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, String(v)]));
     expect(new Webhook(endpoint.secret).verify(got.body.toString('utf8'), flat)).toMatchObject({ type: 'payment.captured' });
@@ -87,6 +98,8 @@ describe('v1a signing on an endpoint', () => {
   it('refuses a key pair half set, in the database', async () => {
     const r = await receiver();
     const { endpoint } = await merchantWithEndpoint(r.url);
-    await expect(db.sql`update gw.endpoints set ed25519_public_key = 'whpk_AAAA' where id = ${endpoint.id}`).rejects.toThrow(/endpoints_ed25519_pair/);
+    await expect(db.sql`update gw.endpoints set ed25519_public_key = 'whpk_AAAA' where id = ${endpoint.id}`).rejects.toThrow(
+      /endpoints_ed25519_pair/,
+    );
   });
 });

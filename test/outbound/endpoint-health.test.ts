@@ -52,7 +52,15 @@ async function emit(d: Deps, merchantId: string, key: string): Promise<string[]>
 }
 
 async function endpointRow(id: string) {
-  const [row] = await db.sql<{ status: string; consecutive_failures: number; circuit_open_until: Date | null; failing_since: Date | null; disabled_reason: string | null }[]>`
+  const [row] = await db.sql<
+    {
+      status: string;
+      consecutive_failures: number;
+      circuit_open_until: Date | null;
+      failing_since: Date | null;
+      disabled_reason: string | null;
+    }[]
+  >`
     select status, consecutive_failures, circuit_open_until, failing_since, disabled_reason from gw.endpoints where id = ${id}`;
   return row!;
 }
@@ -86,7 +94,9 @@ describe('the circuit breaker', () => {
     // While open, attempt 2 of message a is put off to the end of the cool-down, unsent and uncounted.
     await deliverMessage(deps, { messageId: a!, attempt: 2 });
     expect(r.received).toHaveLength(3);
-    const [msg] = await db.sql<{ attempts: number; next_attempt_at: Date }[]>`select attempts, next_attempt_at from gw.messages where id = ${a!}`;
+    const [msg] = await db.sql<
+      { attempts: number; next_attempt_at: Date }[]
+    >`select attempts, next_attempt_at from gw.messages where id = ${a!}`;
     expect(msg!.attempts).toBe(1);
     expect(msg!.next_attempt_at.getTime()).toBeGreaterThanOrEqual(Date.parse('2026-11-22T12:01:00Z'));
     expect((await queuedAttempts(a!)).filter((j) => j.attempt === 2).length).toBeGreaterThanOrEqual(1);
@@ -133,13 +143,21 @@ describe('disabling an endpoint that keeps failing', () => {
 
     clock.advance(4 * 24 * 3600);
     const [m2] = await emit(deps, merchant.id, 'd5-second');
-    const toFailing2 = (await db.sql<{ id: string }[]>`select id from gw.messages where event_id = (select event_id from gw.messages where id = ${m2!}) and endpoint_id = ${failingId}`)[0]!.id;
+    const toFailing2 = (
+      await db.sql<
+        { id: string }[]
+      >`select id from gw.messages where event_id = (select event_id from gw.messages where id = ${m2!}) and endpoint_id = ${failingId}`
+    )[0]!.id;
     await deliverMessage(deps, { messageId: toFailing2, attempt: 1 });
     expect((await endpointRow(failingId)).status).toBe('enabled');
 
     clock.advance(24 * 3600);
     const [m3] = await emit(deps, merchant.id, 'd5-third');
-    const toFailing3 = (await db.sql<{ id: string }[]>`select id from gw.messages where event_id = (select event_id from gw.messages where id = ${m3!}) and endpoint_id = ${failingId}`)[0]!.id;
+    const toFailing3 = (
+      await db.sql<
+        { id: string }[]
+      >`select id from gw.messages where event_id = (select event_id from gw.messages where id = ${m3!}) and endpoint_id = ${failingId}`
+    )[0]!.id;
     await deliverMessage(deps, { messageId: toFailing3, attempt: 1 });
     const row = await endpointRow(failingId);
     expect(row.status).toBe('disabled');
@@ -180,7 +198,11 @@ describe('re-enabling an endpoint', () => {
     const endpointId = await endpointFor(deps, merchant, r.url);
     const [id] = await emit(deps, merchant.id, 'reenable-1');
     await deliverMessage(deps, { messageId: id!, attempt: 1 });
-    expect(await endpointRow(endpointId)).toMatchObject({ status: 'disabled', disabled_reason: 'the endpoint answered 410 Gone', consecutive_failures: 1 });
+    expect(await endpointRow(endpointId)).toMatchObject({
+      status: 'disabled',
+      disabled_reason: 'the endpoint answered 410 Gone',
+      consecutive_failures: 1,
+    });
     const res = await testApp(deps).request(`/v1/endpoints/${endpointId}`, jsonRequest('PATCH', { status: 'enabled' }, merchant.apiKey));
     expect(res.status).toBe(200);
     expect(await endpointRow(endpointId)).toEqual({
@@ -205,7 +227,9 @@ describe('rateLimitPerSecond', () => {
     for (let i = 0; i < 3; i++) ids.push((await emit(deps, merchant.id, `rl-${i}`))[0]!);
     for (const id of ids) await deliverMessage(deps, { messageId: id, attempt: 1 });
     expect(r.received).toHaveLength(2);
-    const [third] = await db.sql<{ next_attempt_at: Date; attempts: number }[]>`select next_attempt_at, attempts from gw.messages where id = ${ids[2]!}`;
+    const [third] = await db.sql<
+      { next_attempt_at: Date; attempts: number }[]
+    >`select next_attempt_at, attempts from gw.messages where id = ${ids[2]!}`;
     expect(third!.attempts).toBe(0);
     expect(third!.next_attempt_at.getTime()).toBeGreaterThanOrEqual(Date.parse('2026-11-22T14:00:01.000Z'));
     clock.advance(1);
@@ -270,10 +294,14 @@ describe('isolation', () => {
     expect(healthy.received).toHaveLength(20);
     expect(hanging.length).toBe(1);
     // Found slow, the endpoint is held: its attempts come back together, in seconds.
-    const held = await eventually(async () => {
-      const [ep] = await db.sql<{ held_until: Date | null }[]>`select held_until from gw.endpoints where id = ${hangId}`;
-      return ep!.held_until && ep!.held_until.getTime() > Date.now() ? ep!.held_until : undefined;
-    }, 10_000, 'the hanging endpoint held');
+    const held = await eventually(
+      async () => {
+        const [ep] = await db.sql<{ held_until: Date | null }[]>`select held_until from gw.endpoints where id = ${hangId}`;
+        return ep!.held_until && ep!.held_until.getTime() > Date.now() ? ep!.held_until : undefined;
+      },
+      10_000,
+      'the hanging endpoint held',
+    );
     expect(held.getTime()).toBeLessThanOrEqual(Date.now() + 5_000);
     expect(hanging.length).toBe(1);
   });

@@ -312,7 +312,10 @@ describe("another merchant's endpoint", () => {
       [`/v1/endpoints/${endpoint.id}/secret`, auth(stranger.apiKey)],
       [`/v1/endpoints/${endpoint.id}/secret/rotate`, { method: 'POST', ...auth(stranger.apiKey) }],
       [`/v1/endpoints/${endpoint.id}/test`, { method: 'POST', ...auth(stranger.apiKey) }],
-      [`/v1/endpoints/${endpoint.id}/recover`, jsonRequest('POST', { since: new Date(Date.now() - DAY_MS).toISOString() }, stranger.apiKey)],
+      [
+        `/v1/endpoints/${endpoint.id}/recover`,
+        jsonRequest('POST', { since: new Date(Date.now() - DAY_MS).toISOString() }, stranger.apiKey),
+      ],
       [`/v1/events/${eventId}/redeliver`, jsonRequest('POST', {}, stranger.apiKey)],
       [`/v1/events/${strangersEvent.eventId}/redeliver`, jsonRequest('POST', { endpointId: endpoint.id }, stranger.apiKey)],
     ];
@@ -413,7 +416,10 @@ describe('POST /v1/endpoints/{id}/secret/rotate', () => {
     const { app, merchant, endpoint } = await merchantWithEndpoint(d, r.url);
 
     await app.request(`/v1/endpoints/${endpoint.id}/secret/rotate`, { method: 'POST', ...auth(merchant.apiKey) });
-    const res = await testApp(hourLater).request(`/v1/endpoints/${endpoint.id}/secret/rotate`, { method: 'POST', ...auth(merchant.apiKey) });
+    const res = await testApp(hourLater).request(`/v1/endpoints/${endpoint.id}/secret/rotate`, {
+      method: 'POST',
+      ...auth(merchant.apiKey),
+    });
     expect(res.status).toBe(200);
 
     const rows = await db.sql<{ expires_at: Date | null }[]>`
@@ -554,7 +560,10 @@ describe('POST /v1/events/{id}/redeliver', () => {
     expect(await again.json()).toEqual({ messages });
     expect(await messagesOfEvent(eventId)).toHaveLength(2);
 
-    const refused = await app.request(`/v1/events/${eventId}/redeliver`, jsonRequest('POST', { endpointId: refundsOnly.id }, merchant.apiKey));
+    const refused = await app.request(
+      `/v1/events/${eventId}/redeliver`,
+      jsonRequest('POST', { endpointId: refundsOnly.id }, merchant.apiKey),
+    );
     expect(refused.status).toBe(404);
     expect(await refused.json()).toMatchObject({ code: 'not_found' });
     expect(await messagesOfEvent(eventId)).toHaveLength(2);
@@ -601,7 +610,10 @@ describe('POST /v1/events/{id}/redeliver', () => {
     const { app, merchant } = await merchantWithEndpoint(deps, r.url);
     const { eventId } = await emitOne(merchant.id);
 
-    const unknownEvent = await app.request('/v1/events/evt_00000000000000000000000000000000/redeliver', jsonRequest('POST', {}, merchant.apiKey));
+    const unknownEvent = await app.request(
+      '/v1/events/evt_00000000000000000000000000000000/redeliver',
+      jsonRequest('POST', {}, merchant.apiKey),
+    );
     expect(unknownEvent.status).toBe(404);
     const unknownEndpoint = await app.request(
       `/v1/events/${eventId}/redeliver`,
@@ -697,7 +709,10 @@ describe('POST /v1/endpoints/{id}/recover', () => {
     const r = await receiver();
     const { app, endpoint, merchant } = await merchantWithEndpoint(await testDeps(db, { clock: fixedClock(t0) }), r.url);
 
-    const atClock = await app.request(`/v1/endpoints/${endpoint.id}/recover`, jsonRequest('POST', { since: t0.toISOString() }, merchant.apiKey));
+    const atClock = await app.request(
+      `/v1/endpoints/${endpoint.id}/recover`,
+      jsonRequest('POST', { since: t0.toISOString() }, merchant.apiKey),
+    );
     const afterClock = await app.request(
       `/v1/endpoints/${endpoint.id}/recover`,
       jsonRequest('POST', { since: new Date(t0.getTime() + 1).toISOString() }, merchant.apiKey),

@@ -63,7 +63,10 @@ async function deliverOne(merchantId: string, endpointId: string): Promise<strin
 }
 
 const header = (r: Received, name: string) => String(r.headers[name]);
-const versions = (r: Received) => header(r, 'webhook-signature').split(' ').map((e) => e.split(',')[0]);
+const versions = (r: Received) =>
+  header(r, 'webhook-signature')
+    .split(' ')
+    .map((e) => e.split(',')[0]);
 
 /**
  * What a merchant does with the public key (README "Deliveries to merchants"): Web Crypto
@@ -127,7 +130,8 @@ describe('v1a signing through /v1/endpoints/{id}/ed25519', () => {
   it('turned off, deliveries carry v1 only and GET shows no key; DELETE again is 204; turned on again, a new key signs and the old one no longer verifies', async () => {
     const r = await receiver();
     const { app, merchant, endpoint } = await merchantWithEndpoint(r.url);
-    const first = ((await (await call(app, 'POST', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey)).json()) as Ed25519View).publicKey!;
+    const first = ((await (await call(app, 'POST', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey)).json()) as Ed25519View)
+      .publicKey!;
 
     const off = await call(app, 'DELETE', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey);
     expect(off.status).toBe(204);
@@ -137,7 +141,8 @@ describe('v1a signing through /v1/endpoints/{id}/ed25519', () => {
     expect(versions(r.received[0]!)).toEqual(['v1']);
     expect((await call(app, 'DELETE', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey)).status).toBe(204);
 
-    const second = ((await (await call(app, 'POST', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey)).json()) as Ed25519View).publicKey!;
+    const second = ((await (await call(app, 'POST', `/v1/endpoints/${endpoint.id}/ed25519`, merchant.apiKey)).json()) as Ed25519View)
+      .publicKey!;
     expect(second).toMatch(/^whpk_/);
     expect(second).not.toBe(first);
     await deliverOne(merchant.id, endpoint.id);
@@ -240,7 +245,8 @@ describe('ordered on /v1/endpoints', () => {
       insert into gw.payments (id, merchant_id, source_id, psp_reference, status, amount, currency)
       values (${paymentId}, ${merchant.id}, ${sourceId}, ${`pi_routes_${n}`}, 'authorized', 1000, 'USD')`;
     const types = () => ordered.received.map((x) => (JSON.parse(x.body.toString('utf8')) as { type: string }).type);
-    const status = async (id: string) => (await db.sql<{ status: string; attempts: number }[]>`select status, attempts from gw.messages where id = ${id}`)[0];
+    const status = async (id: string) =>
+      (await db.sql<{ status: string; attempts: number }[]>`select status, attempts from gw.messages where id = ${id}`)[0];
 
     const first = (await emit(merchant.id, 'payment.authorized', paymentId)).get(endpoint.id)!;
     const second = (await emit(merchant.id, 'payment.captured', paymentId)).get(endpoint.id)!;

@@ -54,7 +54,8 @@ async function message(id: string) {
   return row!;
 }
 
-const types = (r: { received: { body: Buffer }[] }) => r.received.map((x) => (JSON.parse(x.body.toString('utf8')) as { type: string }).type);
+const types = (r: { received: { body: Buffer }[] }) =>
+  r.received.map((x) => (JSON.parse(x.body.toString('utf8')) as { type: string }).type);
 
 describe('an ordered endpoint', () => {
   it('holds a payment’s second event, unsent and uncounted, until the first is delivered; an unordered endpoint is not held', async () => {

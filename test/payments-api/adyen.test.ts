@@ -28,7 +28,13 @@ afterAll(async () => {
 });
 
 async function adyenShop(): Promise<{ shop: Shop; sim: AdyenSimulator }> {
-  const shop = await aShop(deps, app, { provider: 'adyen', secret: HMAC_KEY, apiKey: API_KEY, apiBaseUrl: ADYEN_BASE, merchantAccount: 'SwitchyardECOM' });
+  const shop = await aShop(deps, app, {
+    provider: 'adyen',
+    secret: HMAC_KEY,
+    apiKey: API_KEY,
+    apiBaseUrl: ADYEN_BASE,
+    merchantAccount: 'SwitchyardECOM',
+  });
   const sim = adyenSimulator({
     baseUrl: ADYEN_BASE,
     apiKey: API_KEY,
@@ -41,7 +47,14 @@ async function adyenShop(): Promise<{ shop: Shop; sim: AdyenSimulator }> {
 describe('payments through the Adyen simulator', () => {
   it('authorizes, captures by webhook, refunds by webhook; the ledger balances', async () => {
     const { shop, sim } = await adyenShop();
-    const body = { amount: 5000, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-1', captureMethod: 'manual', paymentMethod: { type: 'scheme', holderName: 'APPROVED' } };
+    const body = {
+      amount: 5000,
+      currency: 'EUR',
+      sourceId: shop.sourceId,
+      merchantReference: 'ady-1',
+      captureMethod: 'manual',
+      paymentMethod: { type: 'scheme', holderName: 'APPROVED' },
+    };
     const res = await commands.request('/v1/payments', command(shop, 'ady-1', body));
     expect(res.status).toBe(201);
     const created = (await res.json()) as Record<string, any>;
@@ -53,7 +66,11 @@ describe('payments through the Adyen simulator', () => {
     // Adyen answers a modification "received": the payment moves when the webhook comes
     expect(await cap.json()).toMatchObject({ status: 'authorized', operation: { kind: 'capture', status: 'submitted', amount: 5000 } });
     const operationStatuses = async () =>
-      (await db.sql<{ kind: string; status: string }[]>`select kind, status from gw.psp_operations where payment_id = ${created.id} order by id`).map((o) => `${o.kind}:${o.status}`);
+      (
+        await db.sql<
+          { kind: string; status: string }[]
+        >`select kind, status from gw.psp_operations where payment_id = ${created.id} order by id`
+      ).map((o) => `${o.kind}:${o.status}`);
     expect(await operationStatuses()).toEqual(['create:succeeded', 'capture:submitted']);
     await sim.webhooks.flush();
     expect(await processReceived(deps, shop.sourceId)).toEqual(['stale', 'applied']);
@@ -79,7 +96,14 @@ describe('payments through the Adyen simulator', () => {
   it("links the AUTHORISATION webhook to a payment whose creation timed out, by the operation in the request's metadata (additionalData metadata.switchyard_op)", async () => {
     const { shop, sim } = await adyenShop();
     sim.failNext({ mode: 'timeout', delayMs: 1500 }); // Adyen authorises, but answers too late
-    const body = { amount: 4200, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-timeout', captureMethod: 'manual', paymentMethod: { type: 'scheme', holderName: 'APPROVED' } };
+    const body = {
+      amount: 4200,
+      currency: 'EUR',
+      sourceId: shop.sourceId,
+      merchantReference: 'ady-timeout',
+      captureMethod: 'manual',
+      paymentMethod: { type: 'scheme', holderName: 'APPROVED' },
+    };
     const res = await commands.request('/v1/payments', command(shop, 'ady-timeout', body));
     expect(res.status).toBe(202);
     const created = (await res.json()) as Record<string, any>;
@@ -88,7 +112,11 @@ describe('payments through the Adyen simulator', () => {
     await sim.webhooks.flush();
     expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
     const [payment] = [...sim.payments.values()];
-    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized', amount: 4200, pspReference: payment!.pspReference });
+    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({
+      status: 'authorized',
+      amount: 4200,
+      pspReference: payment!.pspReference,
+    });
     const rows = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.payments where merchant_id = ${shop.merchantId}`;
     expect(rows[0]!.n).toBe(1);
   });
@@ -96,7 +124,13 @@ describe('payments through the Adyen simulator', () => {
   it("refuses metadata beyond Adyen's limits with 400 invalid_request before the key is claimed, so the corrected request may reuse the key", async () => {
     const { shop, sim } = await adyenShop();
     const body = (metadata: Record<string, string>) => ({
-      amount: 1200, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-meta', captureMethod: 'manual', paymentMethod: { type: 'scheme', holderName: 'APPROVED' }, metadata,
+      amount: 1200,
+      currency: 'EUR',
+      sourceId: shop.sourceId,
+      merchantReference: 'ady-meta',
+      captureMethod: 'manual',
+      paymentMethod: { type: 'scheme', holderName: 'APPROVED' },
+      metadata,
     });
     const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']));
     const tooMany = await commands.request('/v1/payments', command(shop, 'ady-meta', body(twenty)));
@@ -105,7 +139,10 @@ describe('payments through the Adyen simulator', () => {
     expect(problem.code).toBe('invalid_request');
     expect(problem.errors).toEqual([{ path: ['metadata'], message: 'at most 19 keys (adyen allows 20, Switchyard uses 1)' }]);
 
-    const longKey = await commands.request('/v1/payments', command(shop, 'ady-meta', body({ a_key_longer_than_twenty: 'v', switchyard_op: 'mine', v: 'x'.repeat(81) })));
+    const longKey = await commands.request(
+      '/v1/payments',
+      command(shop, 'ady-meta', body({ a_key_longer_than_twenty: 'v', switchyard_op: 'mine', v: 'x'.repeat(81) })),
+    );
     expect(longKey.status).toBe(400);
     expect(((await longKey.json()) as { errors: { path: unknown[] }[] }).errors.map((e) => e.path)).toEqual([
       ['metadata', 'a_key_longer_than_twenty'],
@@ -121,7 +158,13 @@ describe('payments through the Adyen simulator', () => {
 
   it('fails a payment refused for the holder name DECLINED, and posts nothing', async () => {
     const { shop, sim } = await adyenShop();
-    const body = { amount: 700, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'ady-2', paymentMethod: { type: 'scheme', holderName: 'DECLINED' } };
+    const body = {
+      amount: 700,
+      currency: 'EUR',
+      sourceId: shop.sourceId,
+      merchantReference: 'ady-2',
+      paymentMethod: { type: 'scheme', holderName: 'DECLINED' },
+    };
     const res = await commands.request('/v1/payments', command(shop, 'ady-2', body));
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ status: 'failed', operation: { status: 'failed', failureMessage: 'Refused' } });
@@ -134,7 +177,10 @@ describe('payments through the Adyen simulator', () => {
   it('refuses a source without apiKey with 422 psp_not_configured', async () => {
     const m = await aShop(deps, app, { provider: 'adyen', secret: HMAC_KEY, apiKey: API_KEY, apiBaseUrl: ADYEN_BASE });
     await db.sql`update gw.sources set api_key_ciphertext = null where id = ${m.sourceId}`;
-    const res = await commands.request('/v1/payments', command(m, 'nokey', { amount: 1, currency: 'EUR', sourceId: m.sourceId, merchantReference: 'x' }));
+    const res = await commands.request(
+      '/v1/payments',
+      command(m, 'nokey', { amount: 1, currency: 'EUR', sourceId: m.sourceId, merchantReference: 'x' }),
+    );
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ code: 'psp_not_configured' });
   });

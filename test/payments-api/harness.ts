@@ -24,7 +24,10 @@ export const commandOptions: PaymentCommandOptions = { pspTimeoutMs: PSP_TIMEOUT
 export function apps(deps: Deps, options: PaymentCommandOptions = commandOptions) {
   const app = testApp(deps);
   const commands = new Hono<AppEnv>();
-  commands.use('*', requestContext(() => deps));
+  commands.use(
+    '*',
+    requestContext(() => deps),
+  );
   commands.onError(onError);
   commands.use('/v1/*', requireMerchant());
   commands.route('/v1/payments', paymentCommandRoutes(options));
@@ -54,7 +57,8 @@ export async function aShop(
 
 /** A POST with the merchant's key, JSON body and an Idempotency-Key (omitted when null). */
 export function command(shop: Shop, key: string | null, body?: unknown): RequestInit {
-  const init = body === undefined ? { method: 'POST', headers: { authorization: `Bearer ${shop.apiKey}` } } : jsonRequest('POST', body, shop.apiKey);
+  const init =
+    body === undefined ? { method: 'POST', headers: { authorization: `Bearer ${shop.apiKey}` } } : jsonRequest('POST', body, shop.apiKey);
   if (key !== null) (init.headers as Record<string, string>)['idempotency-key'] = key;
   return init;
 }

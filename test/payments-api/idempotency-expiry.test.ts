@@ -31,7 +31,12 @@ afterAll(async () => {
 describe('idempotency keys expire after 24 hours (fixed clock)', () => {
   it('replays within 24 h, treats the key as new after, and the purge task deletes it', async () => {
     const { app, commands } = apps(deps);
-    const shop = await aShop(deps, app, { provider: 'stripe', secret: 'whsec_expiry_0123456789abcdefXYZ', apiKey: 'sk_test_expiry', apiBaseUrl: STRIPE_BASE });
+    const shop = await aShop(deps, app, {
+      provider: 'stripe',
+      secret: 'whsec_expiry_0123456789abcdefXYZ',
+      apiKey: 'sk_test_expiry',
+      apiBaseUrl: STRIPE_BASE,
+    });
     const sim = stripeSimulator({ baseUrl: STRIPE_BASE, apiKey: 'sk_test_expiry' });
     server.use(...sim.handlers);
     const body = { amount: 1500, currency: 'EUR', sourceId: shop.sourceId, merchantReference: 'exp-1', paymentMethod: 'pm_card_visa' };

@@ -19,7 +19,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   deps = await testDeps(db);
   app = new Hono<AppEnv>();
-  app.use('*', requestContext(() => deps));
+  app.use(
+    '*',
+    requestContext(() => deps),
+  );
   app.onError(onError);
   app.use('/v1/*', requireMerchant());
   app.route('/v1/payments', operationRoutes());
@@ -30,7 +33,10 @@ describe('GET /v1/payments/{id}/operations', () => {
   it("lists a payment's operations with their history, flags an over-refund, and answers 404 to another merchant", async () => {
     const owner = await aMerchant(deps, 'Owner');
     const other = await aMerchant(deps, 'Other');
-    const res = await testApp(deps).request('/v1/sources', jsonRequest('POST', { provider: 'adyen', secret: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' }, owner.apiKey));
+    const res = await testApp(deps).request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'adyen', secret: 'CD91938D295110C8612215C33FA8EF8A7D730E035C5F8DAB9B8D546DE7C26F1D' }, owner.apiKey),
+    );
     const sourceId = ((await res.json()) as { id: string }).id;
     let paymentId = '';
     const items = [
@@ -41,7 +47,14 @@ describe('GET /v1/payments/{id}/operations', () => {
     for (const [i, item] of items.entries()) {
       const body = new TextEncoder().encode(JSON.stringify({ success: 'true', ...item }));
       const { id } = await db.sql.begin((tx) =>
-        recordInboundEvent(tx, { sourceId, merchantId: owner.id, eventId: `ops-${i}`, eventType: item.eventCode, rawBody: body, headers: {} }),
+        recordInboundEvent(tx, {
+          sourceId,
+          merchantId: owner.id,
+          eventId: `ops-${i}`,
+          eventType: item.eventCode,
+          rawBody: body,
+          headers: {},
+        }),
       );
       const outcome = await processInboundEvent(deps, { inboundEventId: id });
       paymentId = (outcome as { paymentId: string }).paymentId;
@@ -49,7 +62,9 @@ describe('GET /v1/payments/{id}/operations', () => {
 
     const ok = await app.request(`/v1/payments/${paymentId}/operations`, { headers: { authorization: `Bearer ${owner.apiKey}` } });
     expect(ok.status).toBe(200);
-    const { data } = (await ok.json()) as { data: { kind: string; pspReference: string; amount: number; outcome: string; flagReason: string | null }[] };
+    const { data } = (await ok.json()) as {
+      data: { kind: string; pspReference: string; amount: number; outcome: string; flagReason: string | null }[];
+    };
     expect(data.map((o) => [o.kind, o.pspReference, o.amount, o.outcome])).toEqual([
       ['capture', 'CAP1', 5000, 'succeeded'],
       ['refund', 'REF1', 4000, 'succeeded'],

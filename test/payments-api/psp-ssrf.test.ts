@@ -136,7 +136,10 @@ describe('POST /v1/sources apiBaseUrl (private URLs not allowed)', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('url_not_allowed');
     // without apiBaseUrl the check is not needed
-    const plain = await testApp(unchecked).request('/v1/sources', jsonRequest('POST', { provider: 'stripe', secret: SECRET, apiKey: SK }, m.apiKey));
+    const plain = await testApp(unchecked).request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'stripe', secret: SECRET, apiKey: SK }, m.apiKey),
+    );
     expect(plain.status).toBe(201);
   });
 

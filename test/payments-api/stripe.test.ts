@@ -34,9 +34,14 @@ afterAll(async () => {
 });
 
 /** A shop with a Stripe source and a simulator posting its webhooks through the real inbound route (held until flushed). */
-async function stripeShop(
-  { latencyMs, ...webhooks }: { duplicate?: boolean; reverse?: boolean; latencyMs?: number } = {},
-): Promise<{ shop: Shop; sim: StripeSimulator }> {
+async function stripeShop({
+  latencyMs,
+  ...webhooks
+}: {
+  duplicate?: boolean;
+  reverse?: boolean;
+  latencyMs?: number;
+} = {}): Promise<{ shop: Shop; sim: StripeSimulator }> {
   const shop = await aShop(deps, app, { provider: 'stripe', secret: SECRET, apiKey: SK, apiBaseUrl: STRIPE_BASE });
   const sim = stripeSimulator({
     baseUrl: STRIPE_BASE,
@@ -69,7 +74,10 @@ async function paymentsOf(merchantId: string) {
 describe('POST /v1/payments through the Stripe simulator', () => {
   it('creates a captured payment; the webhook that follows changes nothing and the ledger balances', async () => {
     const { shop, sim } = await stripeShop();
-    const res = await commands.request('/v1/payments', command(shop, 'create-1', createBody(shop, { customer: { email: 'ada@example.com' }, metadata: { cart: '42' } })));
+    const res = await commands.request(
+      '/v1/payments',
+      command(shop, 'create-1', createBody(shop, { customer: { email: 'ada@example.com' }, metadata: { cart: '42' } })),
+    );
     expect(res.status).toBe(201);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({ status: 'captured', amount: 2000, currency: 'USD', capturedAmount: 2000, merchantReference: 'order-1' });
@@ -123,7 +131,10 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(await res.json()).toMatchObject({ code: 'idempotency_key_reused' });
     // same body with keys in another order is the same request
-    const reordered = await commands.request('/v1/payments', command(shop, 'reuse-1', Object.fromEntries(Object.entries(createBody(shop)).reverse())));
+    const reordered = await commands.request(
+      '/v1/payments',
+      command(shop, 'reuse-1', Object.fromEntries(Object.entries(createBody(shop)).reverse())),
+    );
     expect(reordered.status).toBe(201);
     expect(reordered.headers.get('idempotent-replayed')).toBe('true');
     expect(sim.calls).toHaveLength(1);
@@ -170,7 +181,11 @@ describe('POST /v1/payments through the Stripe simulator', () => {
 
     // the sync then finds it settled and changes nothing
     expect(await syncPspOperation(deps, { operationId: body.operation.id }, commandOptions)).toBe('settled');
-    expect(await getJson(app, shop, `/v1/payments/${body.id}`)).toMatchObject({ status: 'captured', capturedAmount: 2000, pspReference: pi!.id });
+    expect(await getJson(app, shop, `/v1/payments/${body.id}`)).toMatchObject({
+      status: 'captured',
+      capturedAmount: 2000,
+      pspReference: pi!.id,
+    });
     expect(await paymentsOf(shop.merchantId)).toHaveLength(1);
     expect(await ledgerOf(deps, shop.merchantId)).toEqual([{ kind: 'capture', amount: '2000' }]);
     // the PSP acted once: the re-send was answered from Stripe's idempotency cache
@@ -237,13 +252,15 @@ describe('POST /v1/payments through the Stripe simulator', () => {
 
   it('keeps a capture that Stripe answered 500 pending: the re-send gets the stored 500 and the fetched PaymentIntent shows nothing captured', async () => {
     const { shop, sim } = await stripeShop();
-    const created = (await (await commands.request('/v1/payments', command(shop, 'm-1', createBody(shop, { captureMethod: 'manual' })))).json()) as Record<string, any>;
+    const created = (await (
+      await commands.request('/v1/payments', command(shop, 'm-1', createBody(shop, { captureMethod: 'manual' })))
+    ).json()) as Record<string, any>;
     expect(created.status).toBe('authorized');
     sim.failNext({ mode: 'server_error' });
     const res = await commands.request(`/v1/payments/${created.id}/capture`, command(shop, 'm-1-capture', {}));
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ status: 'authorized', operation: { kind: 'capture', status: 'pending' } });
-    const op = ((await db.sql<{ id: string }[]>`select id from gw.psp_operations where payment_id = ${created.id} and kind = 'capture'`)[0])!;
+    const op = (await db.sql<{ id: string }[]>`select id from gw.psp_operations where payment_id = ${created.id} and kind = 'capture'`)[0]!;
     // the 500 is stored under the key at Stripe, so the re-send gets it again; nothing was captured
     expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('still_unknown');
     expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized' });
@@ -260,9 +277,12 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     expect(await queued()).toBe(1);
 
     // still nothing captured at the eighth sync: the capture is failed, and a new key may try again
-    for (let n = 2; n < MAX_UNRESOLVED_SYNCS; n++) expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('still_unknown');
+    for (let n = 2; n < MAX_UNRESOLVED_SYNCS; n++)
+      expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('still_unknown');
     expect(await syncPspOperation(deps, { operationId: op.id }, commandOptions)).toBe('settled');
-    const [failed] = await db.sql<{ status: string; failure_code: string }[]>`select status, failure_code from gw.psp_operations where id = ${op.id}`;
+    const [failed] = await db.sql<
+      { status: string; failure_code: string }[]
+    >`select status, failure_code from gw.psp_operations where id = ${op.id}`;
     expect(failed).toEqual({ status: 'failed', failure_code: 'psp_unresolved' });
     expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'authorized', capturedAmount: 0 });
     const again = await commands.request(`/v1/payments/${created.id}/capture`, command(shop, 'm-1-capture-again', {}));
@@ -272,12 +292,18 @@ describe('POST /v1/payments through the Stripe simulator', () => {
 
   it('captures part of a payment and refunds it twice; webhooks arriving reversed and duplicated change nothing', async () => {
     const { shop, sim } = await stripeShop({ duplicate: true, reverse: true });
-    const created = (await (await commands.request('/v1/payments', command(shop, 'p-1', createBody(shop, { amount: 10_000, captureMethod: 'manual' })))).json()) as Record<string, any>;
+    const created = (await (
+      await commands.request('/v1/payments', command(shop, 'p-1', createBody(shop, { amount: 10_000, captureMethod: 'manual' })))
+    ).json()) as Record<string, any>;
     expect(created).toMatchObject({ status: 'authorized', amount: 10_000, capturedAmount: 0 });
 
     const cap = await commands.request(`/v1/payments/${created.id}/capture`, command(shop, 'p-1-cap', { amount: 6000 }));
     expect(cap.status).toBe(200);
-    expect(await cap.json()).toMatchObject({ status: 'captured', capturedAmount: 6000, operation: { kind: 'capture', status: 'succeeded', amount: 6000 } });
+    expect(await cap.json()).toMatchObject({
+      status: 'captured',
+      capturedAmount: 6000,
+      operation: { kind: 'capture', status: 'succeeded', amount: 6000 },
+    });
 
     const r1 = await commands.request(`/v1/payments/${created.id}/refunds`, command(shop, 'p-1-r1', { amount: 2000 }));
     expect(r1.status).toBe(200);
@@ -297,7 +323,11 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     await sim.webhooks.flush(); // newest first, each twice
     const results = await processReceived(deps, shop.sourceId);
     expect(results.every((r) => r === 'stale')).toBe(true);
-    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({ status: 'partially_refunded', capturedAmount: 6000, refundedAmount: 3500 });
+    expect(await getJson(app, shop, `/v1/payments/${created.id}`)).toMatchObject({
+      status: 'partially_refunded',
+      capturedAmount: 6000,
+      refundedAmount: 3500,
+    });
     expect(await ledgerOf(deps, shop.merchantId)).toEqual([
       { kind: 'capture', amount: '6000' },
       { kind: 'refund', amount: '2000' },
@@ -312,7 +342,9 @@ describe('POST /v1/payments through the Stripe simulator', () => {
 
   it('voids an authorized payment', async () => {
     const { shop, sim } = await stripeShop();
-    const created = (await (await commands.request('/v1/payments', command(shop, 'v-1', createBody(shop, { captureMethod: 'manual' })))).json()) as Record<string, any>;
+    const created = (await (
+      await commands.request('/v1/payments', command(shop, 'v-1', createBody(shop, { captureMethod: 'manual' })))
+    ).json()) as Record<string, any>;
     const res = await commands.request(`/v1/payments/${created.id}/void`, command(shop, 'v-1-void'));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'voided', operation: { kind: 'void', status: 'succeeded' } });
@@ -324,7 +356,10 @@ describe('POST /v1/payments through the Stripe simulator', () => {
 
   it('records a decline as a failed payment and posts nothing', async () => {
     const { shop, sim } = await stripeShop();
-    const res = await commands.request('/v1/payments', command(shop, 'decline-1', createBody(shop, { paymentMethod: 'pm_card_chargeDeclined' })));
+    const res = await commands.request(
+      '/v1/payments',
+      command(shop, 'decline-1', createBody(shop, { paymentMethod: 'pm_card_chargeDeclined' })),
+    );
     expect(res.status).toBe(201);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({ status: 'failed', capturedAmount: 0, operation: { status: 'failed', failureCode: 'generic_decline' } });
@@ -338,7 +373,7 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     record('decline → failed', sim);
   });
 
-  it('answers 404 for another merchant\'s source or payment, and stores that answer under the key', async () => {
+  it("answers 404 for another merchant's source or payment, and stores that answer under the key", async () => {
     const { shop, sim } = await stripeShop();
     const other = await stripeShop();
     const res = await commands.request('/v1/payments', command(shop, 'foreign-1', createBody(shop, { sourceId: other.shop.sourceId })));
@@ -391,7 +426,13 @@ describe('a request that crashed mid-way', () => {
     const body = createBody(shop);
     // the state a process killed right after claiming the key leaves behind
     const { claimIdempotencyKey } = await import('../../src/payments-api/idempotency/idempotency.js');
-    const claim = await claimIdempotencyKey(deps, { merchantId: shop.merchantId, key: 'stale-1', method: 'POST', path: '/v1/payments', params: { ...body, currency: 'USD', captureMethod: 'automatic' } });
+    const claim = await claimIdempotencyKey(deps, {
+      merchantId: shop.merchantId,
+      key: 'stale-1',
+      method: 'POST',
+      path: '/v1/payments',
+      params: { ...body, currency: 'USD', captureMethod: 'automatic' },
+    });
     expect(claim.kind).toBe('run');
     const busy = await commands.request('/v1/payments', command(shop, 'stale-1', body));
     expect(busy.status).toBe(409);

@@ -96,7 +96,6 @@ async function inboundRows(eventId: string) {
      where source_id = ${sourceId} and event_id = ${eventId}`;
 }
 
-
 describe('the inbound route on Cloudflare Workers (workerd, Hyperdrive binding to PostgreSQL)', () => {
   const captured = signedSucceeded('pi_edge_1');
 

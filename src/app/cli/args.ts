@@ -46,6 +46,10 @@ export function readConfig(): Config {
   try {
     return loadConfig(process.env);
   } catch (error) {
-    die(String(error instanceof Error ? error.message : error).replace(/:\n\s*/, ': ').replace(/\n\s*/g, '; '));
+    die(
+      String(error instanceof Error ? error.message : error)
+        .replace(/:\n\s*/, ': ')
+        .replace(/\n\s*/g, '; '),
+    );
   }
 }

@@ -20,7 +20,9 @@ export async function ledgerCommand(args: string[]): Promise<void> {
   if (extra !== undefined) usageError(USAGE, `unexpected argument ${extra}`);
   const merchantId = values.merchant;
   if (!merchantId) usageError(USAGE, '--merchant is required');
-  const result = await withDatabase(readConfig(), async (sql) => ((await merchantExists(sql, merchantId)) ? checkLedger(sql, merchantId) : undefined));
+  const result = await withDatabase(readConfig(), async (sql) =>
+    (await merchantExists(sql, merchantId)) ? checkLedger(sql, merchantId) : undefined,
+  );
   if (!result) die(`no merchant ${merchantId} (merchant ids look like mch_…)`);
   const view = { merchant: merchantId, ...ledgerCheckView(result) };
   process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);

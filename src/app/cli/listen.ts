@@ -10,7 +10,11 @@ Standard Webhooks signature.`;
 
 /** `listen`: answers every request 200 and prints it, with the signature verdict when `--secret` is given; runs until killed. */
 export async function listenCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse(USAGE, args, { help: { type: 'boolean' }, port: { type: 'string', default: '4000' }, secret: { type: 'string' } });
+  const { values, positionals } = parse(USAGE, args, {
+    help: { type: 'boolean' },
+    port: { type: 'string', default: '4000' },
+    secret: { type: 'string' },
+  });
   if (values.help) return help(USAGE);
   if (positionals.length > 0) usageError(USAGE, `unexpected argument ${positionals[0]}`);
   const port = Number(values.port);
@@ -26,12 +30,16 @@ export async function listenCommand(args: string[]): Promise<void> {
         const r = await verifyStandardWebhooks({ body, headers, secrets: [values.secret], toleranceSeconds: 300, now: new Date() });
         verdict = r.ok ? 'signature verified' : `signature REJECTED: ${r.error.detail}`;
       }
-      process.stdout.write(`${new Date().toISOString()} ${req.method} ${req.url} webhook-id=${headers['webhook-id']} — ${verdict}\n${Buffer.from(body).toString('utf8')}\n\n`);
+      process.stdout.write(
+        `${new Date().toISOString()} ${req.method} ${req.url} webhook-id=${headers['webhook-id']} — ${verdict}\n${Buffer.from(body).toString('utf8')}\n\n`,
+      );
       res.writeHead(200).end();
     });
   });
   server.once('error', (error) => die(`cannot listen on 127.0.0.1:${port}: ${error.message}`));
   server.listen(port, '127.0.0.1', () => {
-    process.stdout.write(`listening on http://127.0.0.1:${values.port}/ — register it as an endpoint (the gateway needs SWITCHYARD_ALLOW_PRIVATE_URLS=true)\n`);
+    process.stdout.write(
+      `listening on http://127.0.0.1:${values.port}/ — register it as an endpoint (the gateway needs SWITCHYARD_ALLOW_PRIVATE_URLS=true)\n`,
+    );
   });
 }

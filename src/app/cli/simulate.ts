@@ -31,7 +31,8 @@ export async function simulateCommand(args: string[]): Promise<void> {
   if (values.help) return help(USAGE);
   const [provider, type] = positionals;
   if (provider !== 'stripe') usageError(USAGE, 'simulate supports the provider "stripe" for now');
-  if (!type || !(SIMULATED_STRIPE_TYPES as readonly string[]).includes(type)) usageError(USAGE, `unknown or missing event type ${type ?? ''}`);
+  if (!type || !(SIMULATED_STRIPE_TYPES as readonly string[]).includes(type))
+    usageError(USAGE, `unknown or missing event type ${type ?? ''}`);
   if (!values.source || !values.secret) usageError(USAGE, '--source and --secret are required');
   const amount = Number(values.amount);
   if (!Number.isSafeInteger(amount) || amount < 0) usageError(USAGE, '--amount is a whole number of minor units');
@@ -56,6 +57,8 @@ export async function simulateCommand(args: string[]): Promise<void> {
   });
   const answer = await res.text();
   const object = (event.data as { object: { id: string } }).object;
-  process.stdout.write(`${res.status} ${answer}\n  event ${String(event.id)} (${type}) for ${type === 'charge.refunded' ? `charge ${object.id}` : `payment intent ${object.id}`}\n`);
+  process.stdout.write(
+    `${res.status} ${answer}\n  event ${String(event.id)} (${type}) for ${type === 'charge.refunded' ? `charge ${object.id}` : `payment intent ${object.id}`}\n`,
+  );
   if (!res.ok) process.exitCode = 1;
 }

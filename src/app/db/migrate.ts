@@ -63,7 +63,10 @@ export async function pendingMigrations(sql: Sql): Promise<string[]> {
 
 /** The name of the newest sql/ migration file, which /readyz expects to find applied. */
 export function newestMigration(): string | undefined {
-  return readdirSync(SQL_DIR).filter((f) => MIGRATION_FILE.test(f)).sort().at(-1);
+  return readdirSync(SQL_DIR)
+    .filter((f) => MIGRATION_FILE.test(f))
+    .sort()
+    .at(-1);
 }
 
 // graphile-worker logs every migration at info; keep only its warnings and errors.

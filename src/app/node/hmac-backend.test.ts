@@ -33,7 +33,7 @@ describe('verifyHmac with node:crypto lent (useHmacBackend)', () => {
           const k = await importHmacKey(key, hash);
           const right = new Uint8Array(await crypto.subtle.sign('HMAC', k, data));
           const mac = right.slice();
-          if (variant === 'flipped') mac[at % mac.length]! ^= 1 << at % 8;
+          if (variant === 'flipped') mac[at % mac.length]! ^= 1 << (at % 8);
           const given = variant === 'short' ? mac.slice(0, mac.length - 1) : variant === 'long' ? new Uint8Array([...mac, 0]) : mac;
           const [web, node] = await bothWays(key, hash, given, data);
           expect(node).toBe(web);
@@ -44,24 +44,27 @@ describe('verifyHmac with node:crypto lent (useHmacBackend)', () => {
     );
   });
 
-  it.each(PROVIDERS)('leaves the %s verifier accepting its genuine request and refusing it with its event token changed', async (provider) => {
-    const verify = verifierForSource({ provider, notificationUrl: SQUARE_URL })!;
-    const request = await signedRequest(provider, { token: 'Backend1', amount: 1234, note: 'hmac backend' });
-    const input = (body: string) => ({
-      body: new TextEncoder().encode(body),
-      headers: request.headers,
-      secrets: [SECRETS[provider]],
-      toleranceSeconds: 300,
-      now: NOW,
-      url: SQUARE_URL,
-    });
-    // The token is in what every provider signs (Mercado Pago signs data.id, not the body).
-    const tampered = request.body.replace(/backend1/gi, 'Backend2');
-    expect(tampered).not.toBe(request.body);
-    for (const backend of [undefined, nodeHmacBackend]) {
-      useHmacBackend(backend);
-      expect((await verify(input(request.body))).ok).toBe(true);
-      expect((await verify(input(tampered))).ok).toBe(false);
-    }
-  });
+  it.each(PROVIDERS)(
+    'leaves the %s verifier accepting its genuine request and refusing it with its event token changed',
+    async (provider) => {
+      const verify = verifierForSource({ provider, notificationUrl: SQUARE_URL })!;
+      const request = await signedRequest(provider, { token: 'Backend1', amount: 1234, note: 'hmac backend' });
+      const input = (body: string) => ({
+        body: new TextEncoder().encode(body),
+        headers: request.headers,
+        secrets: [SECRETS[provider]],
+        toleranceSeconds: 300,
+        now: NOW,
+        url: SQUARE_URL,
+      });
+      // The token is in what every provider signs (Mercado Pago signs data.id, not the body).
+      const tampered = request.body.replace(/backend1/gi, 'Backend2');
+      expect(tampered).not.toBe(request.body);
+      for (const backend of [undefined, nodeHmacBackend]) {
+        useHmacBackend(backend);
+        expect((await verify(input(request.body))).ok).toBe(true);
+        expect((await verify(input(tampered))).ok).toBe(false);
+      }
+    },
+  );
 });

@@ -7,6 +7,9 @@ import type { HmacBackend } from '../../core/crypto.js';
  * computed on the calling thread. `timingSafeEqual` throws on unequal lengths.
  */
 export const nodeHmacBackend: HmacBackend = {
-  hmac: (hash, key, data) => createHmac(hash === 'SHA-256' ? 'sha256' : 'sha512', key).update(data).digest(),
+  hmac: (hash, key, data) =>
+    createHmac(hash === 'SHA-256' ? 'sha256' : 'sha512', key)
+      .update(data)
+      .digest(),
   timingSafeEqual: (a, b) => timingSafeEqual(a, b),
 };

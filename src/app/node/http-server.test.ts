@@ -39,13 +39,14 @@ function raw(request: string): Promise<string> {
   });
 }
 
-
 /** {@link trickleTo} on this file's server. */
 const trickle = (head: string, rest: string, everyMs: number) => trickleTo(port, head, rest, everyMs);
 
 describe('answerClientError', () => {
   it('answers headers beyond maxHeaderSize with 431 problem+json headers_too_large', async () => {
-    const answer = parse(await raw(`POST /inbound/src_x HTTP/1.1\r\nhost: x\r\nstripe-signature: ${'a'.repeat(20_000)}\r\ncontent-length: 0\r\n\r\n`));
+    const answer = parse(
+      await raw(`POST /inbound/src_x HTTP/1.1\r\nhost: x\r\nstripe-signature: ${'a'.repeat(20_000)}\r\ncontent-length: 0\r\n\r\n`),
+    );
     expect(answer.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     expect(answer.headers).toContain('content-type: application/problem+json');
     expect(answer.body).toMatchObject({ status: 431, code: 'headers_too_large', title: 'Request Header Fields Too Large' });
@@ -63,10 +64,13 @@ describe('answerClientError', () => {
   });
 });
 
-
 describe('answerClientError with applyServerLimits', () => {
   it('answers headers sent a byte per 100 ms with 408 problem+json request_timeout and closes the connection', async () => {
-    const { answer, ms } = await trickle('POST /inbound/src_x HTTP/1.1\r\n', 'host: x\r\ncontent-length: 2\r\nx-slow: ' + 'a'.repeat(200), 100);
+    const { answer, ms } = await trickle(
+      'POST /inbound/src_x HTTP/1.1\r\n',
+      'host: x\r\ncontent-length: 2\r\nx-slow: ' + 'a'.repeat(200),
+      100,
+    );
     const parsed = parse(answer);
     expect(parsed.statusLine).toBe('HTTP/1.1 408 Request Timeout');
     expect(parsed.headers).toContain('content-type: application/problem+json');

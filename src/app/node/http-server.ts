@@ -48,10 +48,10 @@ export function applyServerLimits(httpServer: ServerType, limits: ServerLimits):
 
 /** Details for the parser errors a client can fix; anything else is "not valid HTTP/1.1". */
 const PARSER_DETAILS: Record<string, string> = {
-  HPE_INVALID_TRANSFER_ENCODING: 'The request\'s Transfer-Encoding is not valid: the only one accepted is chunked, last.',
+  HPE_INVALID_TRANSFER_ENCODING: "The request's Transfer-Encoding is not valid: the only one accepted is chunked, last.",
   HPE_UNEXPECTED_CONTENT_LENGTH: 'The request has both Content-Length and Transfer-Encoding; send one.',
-  HPE_INVALID_CONTENT_LENGTH: 'The request\'s Content-Length is not valid (or is sent with Transfer-Encoding).',
-  HPE_INVALID_CHUNK_SIZE: 'The request\'s chunked body has an invalid chunk size.',
+  HPE_INVALID_CONTENT_LENGTH: "The request's Content-Length is not valid (or is sent with Transfer-Encoding).",
+  HPE_INVALID_CHUNK_SIZE: "The request's chunked body has an invalid chunk size.",
 };
 
 /**

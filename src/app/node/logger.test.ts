@@ -41,17 +41,35 @@ describe('createLogger', () => {
     const output = raw.join('');
     for (const value of allValues) expect(output).not.toContain(value);
     const [top, nested, deep] = lines();
-    expect(top).toMatchObject({ requestId: 'req_observability_1', sourceId: 'src_1', apiKey: '[redacted]', 'stripe-signature': '[redacted]' });
-    expect(nested).toMatchObject({ requestId: 'req_observability_1', headers: { 'webhook-signature': '[redacted]', secret: '[redacted]' } });
+    expect(top).toMatchObject({
+      requestId: 'req_observability_1',
+      sourceId: 'src_1',
+      apiKey: '[redacted]',
+      'stripe-signature': '[redacted]',
+    });
+    expect(nested).toMatchObject({
+      requestId: 'req_observability_1',
+      headers: { 'webhook-signature': '[redacted]', secret: '[redacted]' },
+    });
     expect(deep).toMatchObject({ requestId: 'req_observability_1', req: { method: 'POST', headers: { authorization: '[redacted]' } } });
   });
 
   it('keeps the other fields, and leaves the logged object itself unchanged', () => {
     const { logger, lines } = capturedLogger();
-    const fields = { merchantId: 'mch_1', status: 401, durationMs: 3.5, headers: { 'content-type': 'application/json', 'stripe-signature': 'v1=abc' } };
+    const fields = {
+      merchantId: 'mch_1',
+      status: 401,
+      durationMs: 3.5,
+      headers: { 'content-type': 'application/json', 'stripe-signature': 'v1=abc' },
+    };
     logger.info(fields, 'request');
 
-    expect(lines()[0]).toMatchObject({ merchantId: 'mch_1', status: 401, durationMs: 3.5, headers: { 'content-type': 'application/json', 'stripe-signature': '[redacted]' } });
+    expect(lines()[0]).toMatchObject({
+      merchantId: 'mch_1',
+      status: 401,
+      durationMs: 3.5,
+      headers: { 'content-type': 'application/json', 'stripe-signature': '[redacted]' },
+    });
     expect(fields.headers['stripe-signature']).toBe('v1=abc');
   });
 });

@@ -98,11 +98,13 @@ export function createMetrics(sql: Sql, options: { logger?: Log; process?: boole
   };
   // prom-client runs every collect of a scrape at once: the first starts the reads, the rest share them.
   let failures = 0;
-  const failed = (what: string) => (err: unknown): undefined => {
-    failures++;
-    options.logger?.warn({ err }, `metrics: could not read ${what}`);
-    return undefined;
-  };
+  const failed =
+    (what: string) =>
+    (err: unknown): undefined => {
+      failures++;
+      options.logger?.warn({ err }, `metrics: could not read ${what}`);
+      return undefined;
+    };
   let inFlight: Promise<DatabaseReads> | undefined;
   const databaseReads = (): Promise<DatabaseReads> => {
     inFlight ??= Promise.all([

@@ -5,7 +5,10 @@ import { insertMerchant } from '../../core/merchants/merchant-store.js';
 import type { AppEnv } from '../../core/deps.js';
 import { adminAuth, createRouter, defineRoute, isoTimestamp, jsonBodyOf, jsonResponse } from '../../core/http/openapi.js';
 
-const createMerchantBody = z.object({ name: z.string().trim().min(1).max(200) }).strict().openapi('CreateMerchant');
+const createMerchantBody = z
+  .object({ name: z.string().trim().min(1).max(200) })
+  .strict()
+  .openapi('CreateMerchant');
 
 const CreatedMerchant = z
   .object({

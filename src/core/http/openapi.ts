@@ -82,18 +82,29 @@ export function problems(spec: Partial<Record<ProblemStatus, readonly [ErrorCode
 }
 
 /** A JSON response described by `schema`. */
-export function jsonResponse<S extends z.ZodType>(schema: S, description: string): { description: string; content: { 'application/json': { schema: S } } } {
+export function jsonResponse<S extends z.ZodType>(
+  schema: S,
+  description: string,
+): { description: string; content: { 'application/json': { schema: S } } } {
   return { description, content: { 'application/json': { schema } } };
 }
 
 /** A JSON request body described (and validated) by `schema`. */
-export function jsonBodyOf<S extends z.ZodType>(schema: S, description?: string): { content: { 'application/json': { schema: S } }; description?: string } {
+export function jsonBodyOf<S extends z.ZodType>(
+  schema: S,
+  description?: string,
+): { content: { 'application/json': { schema: S } }; description?: string } {
   return { content: { 'application/json': { schema } }, ...(description ? { description } : {}) };
 }
 
 /** Path parameters `{id}`: a prefixed id such as `src_…`; `example` shows the prefix. */
 export function idParam(example: string): z.ZodObject<{ id: z.ZodString }> {
-  return z.object({ id: z.string().min(1).openapi({ param: { name: 'id', in: 'path' }, example }) });
+  return z.object({
+    id: z
+      .string()
+      .min(1)
+      .openapi({ param: { name: 'id', in: 'path' }, example }),
+  });
 }
 
 /** A timestamp in a response: ISO 8601 in UTC with milliseconds (`Date.toISOString()`). */

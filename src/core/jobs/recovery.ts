@@ -4,7 +4,9 @@ import type { Sql } from '../db/client.js';
 import { findStaleWorkers, lockWorkerJobs, unlockWorkers, wakeRunners } from './job-store.js';
 
 /** Seconds after which a locked job counts as abandoned: SWITCHYARD_JOB_RECOVERY_SECONDS, at least a delivery's timeout + 30 s. */
-export function recoveryThresholdSeconds(config: Pick<Config, 'SWITCHYARD_JOB_RECOVERY_SECONDS' | 'SWITCHYARD_DELIVERY_TIMEOUT_MS'>): number {
+export function recoveryThresholdSeconds(
+  config: Pick<Config, 'SWITCHYARD_JOB_RECOVERY_SECONDS' | 'SWITCHYARD_DELIVERY_TIMEOUT_MS'>,
+): number {
   return Math.max(config.SWITCHYARD_JOB_RECOVERY_SECONDS, Math.ceil(config.SWITCHYARD_DELIVERY_TIMEOUT_MS / 1000) + 30);
 }
 

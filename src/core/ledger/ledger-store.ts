@@ -35,7 +35,18 @@ export interface LedgerTransaction {
 
 /** A payment's ledger transactions with their entries, oldest first (in the order their entries were written). */
 export async function listPaymentLedger(tx: Tx, paymentId: string): Promise<LedgerTransaction[]> {
-  const rows = await tx<{ id: string; kind: string; cause: string; created_at: Date; account: string; direction: 'debit' | 'credit'; amount: string; currency: string }[]>`
+  const rows = await tx<
+    {
+      id: string;
+      kind: string;
+      cause: string;
+      created_at: Date;
+      account: string;
+      direction: 'debit' | 'credit';
+      amount: string;
+      currency: string;
+    }[]
+  >`
     select t.id, t.kind, t.cause, t.created_at, a.code as account, e.direction, e.amount, e.currency
       from gw.ledger_transactions t
       join gw.ledger_entries e on e.transaction_id = t.id
@@ -109,6 +120,11 @@ export async function checkLedger(tx: Tx, merchantId: string): Promise<LedgerChe
     balanced: unbalanced.length === 0 && drifted.length === 0 && cur.every((c) => c.debits.equals(c.credits)),
     currencies: cur,
     unbalancedTransactions: unbalanced.map((u) => u.id),
-    driftedAccounts: drifted.map((d) => ({ account: d.account, currency: d.currency, balance: new Decimal(d.balance), sumOfEntries: new Decimal(d.sum_of_entries) })),
+    driftedAccounts: drifted.map((d) => ({
+      account: d.account,
+      currency: d.currency,
+      balance: new Decimal(d.balance),
+      sumOfEntries: new Decimal(d.sum_of_entries),
+    })),
   };
 }

@@ -9,10 +9,7 @@ interface Merchant {
 }
 
 /** Inserts a merchant and one API key (stored as its SHA-256 hash and a short prefix). */
-export async function insertMerchant(
-  tx: Tx,
-  input: { name: string; apiKeyHash: string; apiKeyPrefix: string },
-): Promise<Merchant> {
+export async function insertMerchant(tx: Tx, input: { name: string; apiKeyHash: string; apiKeyPrefix: string }): Promise<Merchant> {
   const id = newId('mch');
   const [row] = await tx<{ id: string; name: string; created_at: Date }[]>`
     insert into gw.merchants (id, name)

@@ -68,7 +68,9 @@ export async function applyPaymentReports(tx: Tx, items: readonly ReportToApply[
 export async function preparePaymentReports(tx: Tx, items: readonly ReportToApply[], now: Date): Promise<PreparedReports> {
   await claimPendingReferences(
     tx,
-    items.flatMap((i) => (i.report.operationId ? [{ sourceId: i.sourceId, operationId: i.report.operationId, pspReference: i.report.pspReference }] : [])),
+    items.flatMap((i) =>
+      i.report.operationId ? [{ sourceId: i.sourceId, operationId: i.report.operationId, pspReference: i.report.pspReference }] : [],
+    ),
   );
   const keyOf = (i: ReportToApply): string => `${i.sourceId}\u0000${i.report.pspReference}`;
   const groups = new Map<string, number[]>();
@@ -105,7 +107,11 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
     for (const n of groups.get(k)!) {
       const { report, cause, merchantId, sourceId } = items[n]!;
       if (payment.currency !== report.currency) {
-        results[n] = { result: 'currency_mismatch', payment, reason: `event currency ${report.currency} differs from payment currency ${payment.currency}` };
+        results[n] = {
+          result: 'currency_mismatch',
+          payment,
+          reason: `event currency ${report.currency} differs from payment currency ${payment.currency}`,
+        };
         continue;
       }
       const outcome = next(payment, report, payment.pspReference);
@@ -145,7 +151,13 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
       created = false;
     }
     if (changed) {
-      saves.payments.push({ id: payment.id, version: lockedAt.version, state: payment, merchantReference: payment.merchantReference, updatedAt: payment.updatedAt });
+      saves.payments.push({
+        id: payment.id,
+        version: lockedAt.version,
+        state: payment,
+        merchantReference: payment.merchantReference,
+        updatedAt: payment.updatedAt,
+      });
     }
   });
   return prepared;
@@ -162,6 +174,7 @@ export async function writePaymentReports(tx: Tx, prepared: PreparedReports): Pr
     emitEvents(tx, prepared.events),
     settleOperationsByWebhook(tx, prepared.settlements),
   ];
-  for (const merchantId of [...prepared.postings.keys()].sort()) writes.push(postTransactions(tx, merchantId, prepared.postings.get(merchantId)!));
+  for (const merchantId of [...prepared.postings.keys()].sort())
+    writes.push(postTransactions(tx, merchantId, prepared.postings.get(merchantId)!));
   await Promise.all(writes);
 }

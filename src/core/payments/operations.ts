@@ -48,7 +48,9 @@ export async function applyPspEvent(
     // only the `null → pending` transition of a payment seen for the first time, with its cause
     const saved: Payment = { ...payment, version: payment.version + 1, updatedAt: input.now };
     await savePaymentOutcomes(tx, {
-      payments: [{ id: payment.id, version: payment.version, state: payment, merchantReference: payment.merchantReference, updatedAt: input.now }],
+      payments: [
+        { id: payment.id, version: payment.version, state: payment, merchantReference: payment.merchantReference, updatedAt: input.now },
+      ],
       operations: [],
       transitions: [{ paymentId: payment.id, from: null, to: 'pending', cause: input.cause, at: input.now }],
     });

@@ -110,9 +110,7 @@ export function foldOperations(reports: readonly OperationReport[]): Operation[]
 
 const ZERO = new Decimal(0);
 const sum = (ops: Operation[], kind: OperationKind, outcomes: OperationOutcome[]): Decimal =>
-  ops
-    .filter((o) => o.kind === kind && outcomes.includes(o.outcome))
-    .reduce((acc, o) => acc.plus(o.amount ?? ZERO), ZERO);
+  ops.filter((o) => o.kind === kind && outcomes.includes(o.outcome)).reduce((acc, o) => acc.plus(o.amount ?? ZERO), ZERO);
 
 /**
  * Derives status and amounts from the final set of reports and floors only, which makes processing order-independent:
@@ -141,9 +139,7 @@ export function derivePaymentState(
   const captured = capturesKnown ? capturedGross : Decimal.min(refundedGross, bound);
   const refunded = Decimal.min(refundedGross, captured);
   const left = captured.minus(refunded);
-  const lost = ops
-    .filter((o) => o.kind === 'dispute' && o.outcome === 'lost')
-    .reduce((acc, o) => acc.plus(o.amount ?? left), ZERO);
+  const lost = ops.filter((o) => o.kind === 'dispute' && o.outcome === 'lost').reduce((acc, o) => acc.plus(o.amount ?? left), ZERO);
   const chargedBack = Decimal.min(lost, left);
   const amount = Decimal.max(base.reportedAmount, captured);
 

@@ -297,10 +297,7 @@ export async function listPayments(
 }
 
 /** A payment's audit trail, oldest first. */
-export async function listTransitions(
-  tx: Tx,
-  paymentId: string,
-): Promise<{ from: string | null; to: string; cause: string; at: Date }[]> {
+export async function listTransitions(tx: Tx, paymentId: string): Promise<{ from: string | null; to: string; cause: string; at: Date }[]> {
   return tx<{ from: string | null; to: string; cause: string; at: Date }[]>`
     select from_status as "from", to_status as "to", cause, at
       from gw.payment_transitions

@@ -115,7 +115,10 @@ describe('next: cumulative totals (Stripe, Checkout.com, …)', () => {
   });
 
   it('treats payment_failed after the payment succeeded as stale (captured money wins), and still records the report', () => {
-    const captured = run([{ kind: 'authorized', amount: d(1000) }, { kind: 'captured', capturedTotal: d(1000) }]).state;
+    const captured = run([
+      { kind: 'authorized', amount: d(1000) },
+      { kind: 'captured', capturedTotal: d(1000) },
+    ]).state;
     const o = next(captured, { kind: 'failed' }, 'psp_1');
     expect(o).toMatchObject({ stale: true, steps: [], postings: [], factsChanged: true });
     expect(o.newOperations).toEqual([{ kind: 'authorization', reference: 'psp_1', outcome: 'failed', amount: null }]);
@@ -159,12 +162,7 @@ describe('next: operations (Adyen modifications, Stripe refunds and disputes)', 
   });
 
   it('reverses a refund that failed after it succeeded (Adyen REFUND_FAILED), and ignores a late success of it', () => {
-    const { outcomes, state } = run([
-      capture('cap_1', 1000),
-      refund('ref_1', 400),
-      refund('ref_1', 400, 'failed'),
-      refund('ref_1', 400),
-    ]);
+    const { outcomes, state } = run([capture('cap_1', 1000), refund('ref_1', 400), refund('ref_1', 400, 'failed'), refund('ref_1', 400)]);
     expect(outcomes.map(postingsOf).slice(1)).toEqual([[['refund', '400']], [['refund_reversal', '400']], []]);
     expect(outcomes[2]!.events).toEqual(['payment.refund_failed']);
     expect(outcomes[3]!.stale).toBe(true);
@@ -172,7 +170,12 @@ describe('next: operations (Adyen modifications, Stripe refunds and disputes)', 
   });
 
   it('records and flags a refund beyond the captured amount and posts nothing beyond it', () => {
-    const { outcomes, state } = run([{ kind: 'authorized', amount: d(1000) }, capture('cap_1', 1000), refund('ref_1', 600), refund('ref_2', 600)]);
+    const { outcomes, state } = run([
+      { kind: 'authorized', amount: d(1000) },
+      capture('cap_1', 1000),
+      refund('ref_1', 600),
+      refund('ref_2', 600),
+    ]);
     expect(outcomes.map(postingsOf).slice(2)).toEqual([[['refund', '600']], [['refund', '400']]]);
     expect(plain(state)).toMatchObject({ status: 'refunded', capturedAmount: '1000', refundedAmount: '1000', overRefundedAmount: '200' });
     expect(state.operations.filter((o) => o.kind === 'refund')).toHaveLength(2);
@@ -247,9 +250,15 @@ const scenarioArb: fc.Arbitrary<PaymentEvent[]> = fc.oneof(
       amount: fc.integer({ min: 1, max: 1_000_000 }),
       authorized: fc.boolean(),
       captures: fc.array(fc.record({ amount: fc.integer({ min: 1, max: 600_000 }), fails: fc.boolean() }), { maxLength: 3 }),
-      refunds: fc.array(fc.record({ amount: fc.integer({ min: 1, max: 600_000 }), outcome: fc.constantFrom('pending', 'succeeded', 'failed') }), { maxLength: 3 }),
+      refunds: fc.array(
+        fc.record({ amount: fc.integer({ min: 1, max: 600_000 }), outcome: fc.constantFrom('pending', 'succeeded', 'failed') }),
+        { maxLength: 3 },
+      ),
       disputes: fc.array(
-        fc.record({ amount: fc.integer({ min: 1, max: 600_000 }), path: fc.constantFrom(['open'], ['open', 'won'], ['open', 'lost'], ['open', 'lost', 'reversed'], ['lost']) }),
+        fc.record({
+          amount: fc.integer({ min: 1, max: 600_000 }),
+          path: fc.constantFrom(['open'], ['open', 'won'], ['open', 'lost'], ['open', 'lost', 'reversed'], ['lost']),
+        }),
         { maxLength: 2 },
       ),
     })
@@ -266,7 +275,8 @@ const scenarioArb: fc.Arbitrary<PaymentEvent[]> = fc.oneof(
         if (r.outcome === 'failed') events.push(refund(`ref_${i}`, r.amount, 'failed'));
       });
       s.disputes.forEach((dp, i) => {
-        for (const outcome of dp.path as readonly ('open' | 'won' | 'lost' | 'reversed')[]) events.push(dispute(`dp_${i}`, dp.amount, outcome));
+        for (const outcome of dp.path as readonly ('open' | 'won' | 'lost' | 'reversed')[])
+          events.push(dispute(`dp_${i}`, dp.amount, outcome));
       });
       return events;
     }),

@@ -89,12 +89,14 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
   const problem = (status: number, errorCode: string, message: string) =>
     HttpResponse.json({ status, errorCode, message, errorType: status === 401 ? 'security' : 'validation' }, { status });
 
-  const handle = (run: (body: Record<string, unknown>, params: Record<string, string>) => Response) =>
+  const handle =
+    (run: (body: Record<string, unknown>, params: Record<string, string>) => Response) =>
     async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) => {
       if (options.latencyMs) await delay(options.latencyMs);
       const url = new URL(request.url);
       const key = request.headers.get('idempotency-key');
-      const log = (status: number, replayed: boolean) => calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
+      const log = (status: number, replayed: boolean) =>
+        calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
       if (options.apiKey && request.headers.get('x-api-key') !== options.apiKey) {
         log(401, false);
         return problem(401, '000', 'HTTP Status Response - Unauthorized');
@@ -136,7 +138,10 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
       return res!;
     };
 
-  const modification = (eventCode: 'CAPTURE' | 'CANCELLATION' | 'REFUND', apply: (p: SimulatedAdyenPayment, value: number) => string | undefined) =>
+  const modification = (
+    eventCode: 'CAPTURE' | 'CANCELLATION' | 'REFUND',
+    apply: (p: SimulatedAdyenPayment, value: number) => string | undefined,
+  ) =>
     handle((body, params) => {
       const payment = payments.get(params.ref!);
       if (!payment || payment.resultCode !== 'Authorised') return problem(422, '167', 'Original pspReference required for this operation');
@@ -171,7 +176,13 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
       `${base}/payments`,
       handle((body) => {
         const amount = body.amount as { value?: unknown; currency?: unknown } | undefined;
-        if (!amount || !Number.isInteger(amount.value) || typeof amount.currency !== 'string' || typeof body.merchantAccount !== 'string' || typeof body.reference !== 'string') {
+        if (
+          !amount ||
+          !Number.isInteger(amount.value) ||
+          typeof amount.currency !== 'string' ||
+          typeof body.merchantAccount !== 'string' ||
+          typeof body.reference !== 'string'
+        ) {
           return problem(422, '100', 'Required field missing: amount, merchantAccount or reference');
         }
         const pm = (body.paymentMethod ?? {}) as { holderName?: string };
@@ -188,10 +199,23 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
           cancelled: false,
         };
         payments.set(payment.pspReference, payment);
-        const common = { pspReference: payment.pspReference, merchantAccountCode: payment.merchantAccount, merchantReference: payment.reference, amount: payment.amount };
+        const common = {
+          pspReference: payment.pspReference,
+          merchantAccountCode: payment.merchantAccount,
+          merchantReference: payment.reference,
+          amount: payment.amount,
+        };
         // Adyen echoes the request's metadata in the AUTHORISATION webhook as additionalData "metadata.<key>".
-        const metadata = Object.fromEntries(Object.entries((body.metadata ?? {}) as Record<string, string>).map(([k, v]) => [`metadata.${k}`, String(v)]));
-        notify({ eventCode: 'AUTHORISATION', success: refusal ? 'false' : 'true', ...common, additionalData: metadata, ...(refusal ? { reason: refusal.refusalReason } : {}) });
+        const metadata = Object.fromEntries(
+          Object.entries((body.metadata ?? {}) as Record<string, string>).map(([k, v]) => [`metadata.${k}`, String(v)]),
+        );
+        notify({
+          eventCode: 'AUTHORISATION',
+          success: refusal ? 'false' : 'true',
+          ...common,
+          additionalData: metadata,
+          ...(refusal ? { reason: refusal.refusalReason } : {}),
+        });
         if (!refusal && additional.manualCapture !== 'true' && options.autoCaptureWebhook !== false) {
           payment.captured = payment.amount.value;
           notify({ eventCode: 'CAPTURE', success: 'true', ...common, pspReference: pspRef(), originalReference: payment.pspReference });

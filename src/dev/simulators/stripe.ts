@@ -5,7 +5,15 @@
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { signStripe } from '../../inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';
-import { FailureInjector, IdempotencyCache, simId, WebhookQueue, type InjectedFailure, type SimulatedCall, type WebhookOptions } from './core.js';
+import {
+  FailureInjector,
+  IdempotencyCache,
+  simId,
+  WebhookQueue,
+  type InjectedFailure,
+  type SimulatedCall,
+  type WebhookOptions,
+} from './core.js';
 
 /** Options of {@link stripeSimulator}. */
 export interface StripeSimulatorOptions {
@@ -59,7 +67,11 @@ const DECLINES: Record<string, { decline_code: string; code: string; message: st
   pm_card_chargeDeclined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
   pm_card_visa_chargeDeclined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
   '4000000000000002': { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
-  pm_card_chargeDeclinedInsufficientFunds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+  pm_card_chargeDeclinedInsufficientFunds: {
+    code: 'card_declined',
+    decline_code: 'insufficient_funds',
+    message: 'Your card has insufficient funds.',
+  },
   '4000000000009995': { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
   pm_card_chargeDeclinedExpiredCard: { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
   '4000000000000069': { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
@@ -112,7 +124,11 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
     webhooks.push(async () => {
       const hooks = options.webhooks!;
       const signature = await signStripe(body, hooks.secret, clock());
-      return new Request(hooks.url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+      return new Request(hooks.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
     });
   };
 
@@ -122,12 +138,14 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
   };
 
   /** Wraps a handler body with auth, failure injection, idempotency and the call log. */
-  const handle = (run: (req: Request, form: URLSearchParams, params: Record<string, string>) => Response | Promise<Response>) =>
+  const handle =
+    (run: (req: Request, form: URLSearchParams, params: Record<string, string>) => Response | Promise<Response>) =>
     async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) => {
       if (options.latencyMs) await delay(options.latencyMs);
       const url = new URL(request.url);
       const key = request.headers.get('idempotency-key');
-      const log = (status: number, replayed: boolean) => calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
+      const log = (status: number, replayed: boolean) =>
+        calls.push({ method: request.method, path: url.pathname, idempotencyKey: key, replayed, status });
       if (options.apiKey && request.headers.get('authorization') !== `Bearer ${options.apiKey}`) {
         log(401, false);
         return stripeError(401, 'invalid_request_error', 'Invalid API Key provided.');
@@ -139,7 +157,11 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         if (hit) {
           if (hit.fingerprint !== fingerprint) {
             log(400, false);
-            return stripeError(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`);
+            return stripeError(
+              400,
+              'idempotency_error',
+              `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            );
           }
           log(hit.status, true);
           return HttpResponse.json(hit.body as never, { status: hit.status, headers: { 'idempotent-replayed': 'true' } });
@@ -153,7 +175,8 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         return HttpResponse.json(body, { status: 500 });
       }
       const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
-      const res = failure?.mode === 'timeout' && failure.afterEffect === false ? undefined : await run(request, new URLSearchParams(text), p);
+      const res =
+        failure?.mode === 'timeout' && failure.afterEffect === false ? undefined : await run(request, new URLSearchParams(text), p);
       const status = res?.status ?? 0;
       const body = res ? await res.clone().json() : undefined;
       if (key && res && status !== 401) cache.set(key, fingerprint, status, body);
@@ -198,7 +221,11 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         if (decline) {
           pi.last_payment_error = { type: 'card_error', ...decline };
           emit('payment_intent.payment_failed', pi);
-          return stripeError(402, 'card_error', decline.message, { code: decline.code, decline_code: decline.decline_code, payment_intent: snapshot(pi) });
+          return stripeError(402, 'card_error', decline.message, {
+            code: decline.code,
+            decline_code: decline.decline_code,
+            payment_intent: snapshot(pi),
+          });
         }
         pi.latest_charge = simId('ch');
         if (pi.capture_method === 'manual') {
@@ -219,11 +246,18 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         const pi = paymentIntents.get(params.id!);
         if (!pi) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${params.id}'`, { code: 'resource_missing' });
         if (pi.status !== 'requires_capture') {
-          return stripeError(400, 'invalid_request_error', `This PaymentIntent could not be captured because it has a status of ${pi.status}.`, { code: 'payment_intent_unexpected_state' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `This PaymentIntent could not be captured because it has a status of ${pi.status}.`,
+            { code: 'payment_intent_unexpected_state' },
+          );
         }
         const amount = form.has('amount_to_capture') ? Number(form.get('amount_to_capture')) : pi.amount_capturable;
         if (!Number.isInteger(amount) || amount < 1 || amount > pi.amount_capturable) {
-          return stripeError(400, 'invalid_request_error', 'amount_to_capture must be at most the amount capturable.', { param: 'amount_to_capture' });
+          return stripeError(400, 'invalid_request_error', 'amount_to_capture must be at most the amount capturable.', {
+            param: 'amount_to_capture',
+          });
         }
         pi.status = 'succeeded';
         pi.amount_received = amount;
@@ -238,7 +272,12 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         const pi = paymentIntents.get(params.id!);
         if (!pi) return stripeError(404, 'invalid_request_error', `No such payment_intent: '${params.id}'`, { code: 'resource_missing' });
         if (pi.status === 'succeeded' || pi.status === 'canceled') {
-          return stripeError(400, 'invalid_request_error', `You cannot cancel this PaymentIntent because it has a status of ${pi.status}.`, { code: 'payment_intent_unexpected_state' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `You cannot cancel this PaymentIntent because it has a status of ${pi.status}.`,
+            { code: 'payment_intent_unexpected_state' },
+          );
         }
         pi.status = 'canceled';
         pi.amount_capturable = 0;
@@ -254,7 +293,14 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         const expand = new URL(req.url).searchParams.getAll('expand[]');
         const out: Record<string, unknown> = snapshot(pi);
         if (expand.includes('latest_charge') && pi.latest_charge) {
-          out.latest_charge = { id: pi.latest_charge, object: 'charge', amount: pi.amount, amount_captured: pi.amount_received, amount_refunded: pi.amount_refunded, payment_intent: pi.id };
+          out.latest_charge = {
+            id: pi.latest_charge,
+            object: 'charge',
+            amount: pi.amount,
+            amount_captured: pi.amount_received,
+            amount_refunded: pi.amount_refunded,
+            payment_intent: pi.id,
+          };
         }
         return HttpResponse.json(out);
       }),
@@ -266,11 +312,18 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         if (!pi) return stripeError(404, 'invalid_request_error', 'No such payment_intent.', { code: 'resource_missing' });
         const refundable = pi.amount_received - pi.amount_refunded;
         if (pi.status !== 'succeeded' || refundable <= 0) {
-          return stripeError(400, 'invalid_request_error', 'This charge has already been refunded or was not captured.', { code: 'charge_already_refunded' });
+          return stripeError(400, 'invalid_request_error', 'This charge has already been refunded or was not captured.', {
+            code: 'charge_already_refunded',
+          });
         }
         const amount = form.has('amount') ? Number(form.get('amount')) : refundable;
         if (!Number.isInteger(amount) || amount < 1 || amount > refundable) {
-          return stripeError(400, 'invalid_request_error', `Refund amount (${amount}) is greater than unrefunded amount on charge (${refundable})`, { code: 'amount_too_large' });
+          return stripeError(
+            400,
+            'invalid_request_error',
+            `Refund amount (${amount}) is greater than unrefunded amount on charge (${refundable})`,
+            { code: 'amount_too_large' },
+          );
         }
         pi.amount_refunded += amount;
         emit('charge.refunded', pi);

@@ -16,7 +16,9 @@ function fixtureItem(name: string): Record<string, unknown> {
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
   const str = (o: object): Record<string, unknown> =>
-    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v && typeof v === 'object' ? str(v) : v]));
+    Object.fromEntries(
+      Object.entries(o).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v && typeof v === 'object' ? str(v) : v]),
+    );
   return { kind: 'event', event: str(n.event) };
 }
 
@@ -61,7 +63,13 @@ describe('normalizeAdyen', () => {
 
   it('maps a successful CANCELLATION to a void operation on the originalReference', () => {
     const n = normalizeAdyen({ ...fixtureItem('capture-true'), eventCode: 'CANCELLATION' });
-    expect(plain(n)).toMatchObject({ event: { kind: 'voided', pspReference: 'ORIGINAL_PSP', operation: { kind: 'void', reference: 'PSP_REFERENCE', outcome: 'succeeded' } } });
+    expect(plain(n)).toMatchObject({
+      event: {
+        kind: 'voided',
+        pspReference: 'ORIGINAL_PSP',
+        operation: { kind: 'void', reference: 'PSP_REFERENCE', outcome: 'succeeded' },
+      },
+    });
   });
 
   it.each([
@@ -107,7 +115,10 @@ describe('normalizeAdyen', () => {
 
   it('answers invalid for an amount beyond Number.MAX_SAFE_INTEGER minor units, and for a currency ISO 4217 does not know', () => {
     expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 2 ** 53, currency: 'USD' } }).kind).toBe('invalid');
-    expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 100, currency: 'XYZ' } })).toEqual({ kind: 'invalid', reason: 'invalid currency XYZ' });
+    expect(normalizeAdyen({ ...fixtureItem('capture-true'), amount: { value: 100, currency: 'XYZ' } })).toEqual({
+      kind: 'invalid',
+      reason: 'invalid currency XYZ',
+    });
   });
 
   it('keeps a zero-exponent amount in minor units as the same integer (JPY 1000 stays 1000)', () => {
@@ -118,9 +129,16 @@ describe('normalizeAdyen', () => {
 
 describe('normalizeAdyen: the payments API operation in the metadata', () => {
   it('carries additionalData "metadata.switchyard_op" as the report operationId', () => {
-    const item = { ...fixtureItem('authorisation-true'), additionalData: { 'metadata.switchyard_op': `pop_${'0f'.repeat(16)}`, authCode: '1234' } };
+    const item = {
+      ...fixtureItem('authorisation-true'),
+      additionalData: { 'metadata.switchyard_op': `pop_${'0f'.repeat(16)}`, authCode: '1234' },
+    };
     const n = normalizeAdyen(item);
-    expect(n.kind === 'event' && n.event).toMatchObject({ kind: 'authorized', pspReference: '123456789', operationId: `pop_${'0f'.repeat(16)}` });
+    expect(n.kind === 'event' && n.event).toMatchObject({
+      kind: 'authorized',
+      pspReference: '123456789',
+      operationId: `pop_${'0f'.repeat(16)}`,
+    });
   });
 
   it('leaves operationId out when the metadata is absent or not an operation id', () => {

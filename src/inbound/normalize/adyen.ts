@@ -44,7 +44,10 @@ const ADYEN_EVENT_CODES = {
 export function normalizeAdyen(body: unknown): Normalized {
   const p = adyenNotificationItem.safeParse(body);
   if (!p.success) {
-    return { kind: 'invalid', reason: `not an Adyen NotificationRequestItem: ${p.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}` };
+    return {
+      kind: 'invalid',
+      reason: `not an Adyen NotificationRequestItem: ${p.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    };
   }
   const item = p.data;
   const success = item.success === true || item.success === 'true';
@@ -71,15 +74,19 @@ export function normalizeAdyen(body: unknown): Normalized {
   const op = (kind: OperationKind, outcome: OperationOutcome) => ({ kind, reference: item.pspReference, outcome, amount: value });
   switch (item.eventCode as keyof typeof ADYEN_EVENT_CODES) {
     case 'CAPTURE':
-      return withRef(success
-        ? { kind: 'captured', pspReference: payment, currency, operation: op('capture', 'succeeded') }
-        : { kind: 'capture_failed', pspReference: payment, currency, operation: op('capture', 'failed') });
+      return withRef(
+        success
+          ? { kind: 'captured', pspReference: payment, currency, operation: op('capture', 'succeeded') }
+          : { kind: 'capture_failed', pspReference: payment, currency, operation: op('capture', 'failed') },
+      );
     case 'CAPTURE_FAILED':
       return withRef({ kind: 'capture_failed', pspReference: payment, currency, operation: op('capture', 'failed') });
     case 'REFUND':
-      return withRef(success
-        ? { kind: 'refunded', pspReference: payment, currency, operation: op('refund', 'succeeded') }
-        : { kind: 'refund_failed', pspReference: payment, currency, operation: op('refund', 'failed') });
+      return withRef(
+        success
+          ? { kind: 'refunded', pspReference: payment, currency, operation: op('refund', 'succeeded') }
+          : { kind: 'refund_failed', pspReference: payment, currency, operation: op('refund', 'failed') },
+      );
     case 'REFUND_FAILED':
       return withRef({ kind: 'refund_failed', pspReference: payment, currency, operation: op('refund', 'failed') });
     case 'CANCELLATION':

@@ -5,7 +5,10 @@ import type { Normalized } from './types.js';
 
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
-  return { kind: 'event', event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])) };
+  return {
+    kind: 'event',
+    event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])),
+  };
 }
 
 // Shaped after https://www.checkout.com/docs/developer-resources/event-notifications/event-types/payment_captured
@@ -21,7 +24,15 @@ const event = (type: string, data: Record<string, unknown> = {}) => ({
     amount: 4000,
     currency: 'EUR',
     response_code: '10000',
-    balances: { total_authorized: 10000, total_voided: 0, available_to_void: 0, total_captured: 7000, available_to_capture: 0, total_refunded: 2500, available_to_refund: 4500 },
+    balances: {
+      total_authorized: 10000,
+      total_voided: 0,
+      available_to_void: 0,
+      total_captured: 7000,
+      available_to_capture: 0,
+      total_refunded: 2500,
+      available_to_refund: 4500,
+    },
     ...data,
   },
 });
@@ -31,14 +42,26 @@ describe('normalizeCheckout', () => {
     const { balances: _b, ...approved } = event('payment_approved', { amount: 10000 }).data;
     expect(plain(normalizeCheckout({ ...event('payment_approved'), data: approved }))).toEqual({
       kind: 'event',
-      event: { kind: 'authorized', pspReference: 'pay_vti5layihapu5bhbn5tjtk6eem', currency: 'EUR', amount: '10000', merchantReference: 'ORD-5023-4E89' },
+      event: {
+        kind: 'authorized',
+        pspReference: 'pay_vti5layihapu5bhbn5tjtk6eem',
+        currency: 'EUR',
+        amount: '10000',
+        merchantReference: 'ORD-5023-4E89',
+      },
     });
   });
 
   it('maps payment_captured to captured with balances.total_captured, not the single capture amount', () => {
     expect(plain(normalizeCheckout(event('payment_captured')))).toEqual({
       kind: 'event',
-      event: { kind: 'captured', pspReference: 'pay_vti5layihapu5bhbn5tjtk6eem', currency: 'EUR', capturedTotal: '7000', merchantReference: 'ORD-5023-4E89' },
+      event: {
+        kind: 'captured',
+        pspReference: 'pay_vti5layihapu5bhbn5tjtk6eem',
+        currency: 'EUR',
+        capturedTotal: '7000',
+        merchantReference: 'ORD-5023-4E89',
+      },
     });
   });
 
@@ -70,7 +93,10 @@ describe('normalizeCheckout', () => {
   });
 
   it('ignores declined captures and refunds and types it does not map', () => {
-    expect(normalizeCheckout(event('payment_capture_declined'))).toEqual({ kind: 'ignored', reason: 'Checkout.com event type payment_capture_declined is not mapped' });
+    expect(normalizeCheckout(event('payment_capture_declined'))).toEqual({
+      kind: 'ignored',
+      reason: 'Checkout.com event type payment_capture_declined is not mapped',
+    });
     expect(normalizeCheckout(event('payment_refund_declined')).kind).toBe('ignored');
     expect(normalizeCheckout(event('dispute_won')).kind).toBe('ignored');
   });

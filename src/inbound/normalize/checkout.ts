@@ -10,9 +10,7 @@ const paymentData = z.object({
   amount,
   currency: z.string(),
   reference: z.string().max(255).optional(),
-  balances: z
-    .object({ total_captured: amount, total_refunded: amount })
-    .optional(),
+  balances: z.object({ total_captured: amount, total_refunded: amount }).optional(),
 });
 
 const event = z.object({ id: z.string(), type: z.string(), data: paymentData });
@@ -42,7 +40,10 @@ export function normalizeCheckout(body: unknown): Normalized {
   const d = e.data.data;
   const currency = normalizeCurrency(d.currency);
   if (!currency) return { kind: 'invalid', reason: `invalid currency ${d.currency}` };
-  const withRef = (ev: NormalizedEvent): Normalized => ({ kind: 'event', event: d.reference ? { ...ev, merchantReference: d.reference } : ev });
+  const withRef = (ev: NormalizedEvent): Normalized => ({
+    kind: 'event',
+    event: d.reference ? { ...ev, merchantReference: d.reference } : ev,
+  });
 
   if (kind === 'captured' || kind === 'refunded') {
     if (!d.balances) return { kind: 'ignored', reason: `Checkout.com ${type} without data.balances: the cumulative total is unknown` };

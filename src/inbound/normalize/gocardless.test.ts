@@ -21,7 +21,10 @@ describe('normalizeGoCardless', () => {
   });
 
   it('ignores resource types it does not map', () => {
-    expect(normalizeGoCardless(event('mandates', 'active', { mandate: 'MD123' }))).toEqual({ kind: 'ignored', reason: 'GoCardless event mandates.active is not mapped' });
+    expect(normalizeGoCardless(event('mandates', 'active', { mandate: 'MD123' }))).toEqual({
+      kind: 'ignored',
+      reason: 'GoCardless event mandates.active is not mapped',
+    });
   });
 
   it('answers invalid for an item without resource_type or action', () => {

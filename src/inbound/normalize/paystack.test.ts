@@ -5,7 +5,10 @@ import type { Normalized } from './types.js';
 
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
-  return { kind: 'event', event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])) };
+  return {
+    kind: 'event',
+    event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])),
+  };
 }
 
 // Shaped after the charge.success example of https://paystack.com/docs/payments/webhooks/
@@ -40,7 +43,10 @@ describe('normalizePaystack', () => {
   });
 
   it('ignores events it does not map', () => {
-    expect(normalizePaystack({ event: 'transfer.success', data: { id: 1 } })).toEqual({ kind: 'ignored', reason: 'Paystack event transfer.success is not mapped' });
+    expect(normalizePaystack({ event: 'transfer.success', data: { id: 1 } })).toEqual({
+      kind: 'ignored',
+      reason: 'Paystack event transfer.success is not mapped',
+    });
   });
 
   it('answers invalid for a body without event name or a charge.success without reference or currency', () => {
@@ -51,6 +57,8 @@ describe('normalizePaystack', () => {
   });
 
   it('keeps a zero-exponent amount in minor units as the same integer (JPY 1000 stays 1000)', () => {
-    expect(plain(normalizePaystack(chargeSuccess({ amount: 1000, currency: 'JPY' })))).toMatchObject({ event: { currency: 'JPY', amount: '1000', capturedTotal: '1000' } });
+    expect(plain(normalizePaystack(chargeSuccess({ amount: 1000, currency: 'JPY' })))).toMatchObject({
+      event: { currency: 'JPY', amount: '1000', capturedTotal: '1000' },
+    });
   });
 });

@@ -5,7 +5,10 @@ import type { Normalized } from './types.js';
 
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
-  return { kind: 'event', event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])) };
+  return {
+    kind: 'event',
+    event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])),
+  };
 }
 
 // Shaped after https://razorpay.com/docs/webhooks/payments/ and https://razorpay.com/docs/webhooks/refunds/
@@ -34,7 +37,16 @@ const refundProcessed = (paymentOver: Record<string, unknown>, refundAmount: num
   ...paymentEvent('refund.processed', paymentOver),
   contains: ['refund', 'payment'],
   payload: {
-    refund: { entity: { id: 'rfnd_FS8TWyPrCsa0OB', entity: 'refund', amount: refundAmount, currency: 'INR', payment_id: 'pay_FPoJKWQQ8lK13n', status: 'processed' } },
+    refund: {
+      entity: {
+        id: 'rfnd_FS8TWyPrCsa0OB',
+        entity: 'refund',
+        amount: refundAmount,
+        currency: 'INR',
+        payment_id: 'pay_FPoJKWQQ8lK13n',
+        status: 'processed',
+      },
+    },
     payment: { entity: payment(paymentOver) },
   },
 });
@@ -62,7 +74,14 @@ describe('normalizeRazorpay', () => {
   it('maps refund.processed to refunded with the cumulative amount_refunded, not the single refund amount', () => {
     expect(plain(normalizeRazorpay(refundProcessed({ amount_refunded: 190000 }, 50000)))).toEqual({
       kind: 'event',
-      event: { kind: 'refunded', pspReference: 'pay_FPoJKWQQ8lK13n', currency: 'INR', amount: '500000', capturedTotal: '500000', refundedTotal: '190000' },
+      event: {
+        kind: 'refunded',
+        pspReference: 'pay_FPoJKWQQ8lK13n',
+        currency: 'INR',
+        amount: '500000',
+        capturedTotal: '500000',
+        refundedTotal: '190000',
+      },
     });
   });
 
@@ -72,13 +91,18 @@ describe('normalizeRazorpay', () => {
   });
 
   it('ignores refund.failed and events it does not map', () => {
-    expect(normalizeRazorpay(paymentEvent('refund.failed'))).toEqual({ kind: 'ignored', reason: 'Razorpay event refund.failed is not mapped' });
+    expect(normalizeRazorpay(paymentEvent('refund.failed'))).toEqual({
+      kind: 'ignored',
+      reason: 'Razorpay event refund.failed is not mapped',
+    });
     expect(normalizeRazorpay(paymentEvent('order.paid')).kind).toBe('ignored');
   });
 
   it('answers invalid for a body without event name or without a payment entity', () => {
     expect(normalizeRazorpay({ payload: {} }).kind).toBe('invalid');
-    expect(normalizeRazorpay({ event: 'payment.captured', payload: { payment: { entity: { id: 'pay_1', amount: 2000 } } } }).kind).toBe('invalid');
+    expect(normalizeRazorpay({ event: 'payment.captured', payload: { payment: { entity: { id: 'pay_1', amount: 2000 } } } }).kind).toBe(
+      'invalid',
+    );
     expect(normalizeRazorpay(null).kind).toBe('invalid');
   });
 

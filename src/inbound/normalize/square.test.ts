@@ -5,7 +5,10 @@ import type { Normalized } from './types.js';
 
 function plain(n: Normalized): unknown {
   if (n.kind !== 'event') return n;
-  return { kind: 'event', event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])) };
+  return {
+    kind: 'event',
+    event: Object.fromEntries(Object.entries(n.event).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v])),
+  };
 }
 
 // Shaped after https://developer.squareup.com/reference/square/payments-api/webhooks/payment.updated
@@ -37,7 +40,14 @@ describe('normalizeSquare', () => {
   it('maps a COMPLETED payment to captured with total_money as captured total and reference_id as merchant reference', () => {
     expect(plain(normalizeSquare(paymentEvent()))).toEqual({
       kind: 'event',
-      event: { kind: 'captured', pspReference: 'KkAkhdMsgzn59SM8A89WgKwekxLZY', currency: 'USD', amount: '2200', capturedTotal: '2200', merchantReference: 'order-42' },
+      event: {
+        kind: 'captured',
+        pspReference: 'KkAkhdMsgzn59SM8A89WgKwekxLZY',
+        currency: 'USD',
+        amount: '2200',
+        capturedTotal: '2200',
+        merchantReference: 'order-42',
+      },
     });
   });
 
@@ -66,18 +76,25 @@ describe('normalizeSquare', () => {
   });
 
   it('ignores a PENDING payment, refund events and types it does not map', () => {
-    expect(normalizeSquare(paymentEvent({ status: 'PENDING' }))).toEqual({ kind: 'ignored', reason: 'Square payment status PENDING is not mapped' });
+    expect(normalizeSquare(paymentEvent({ status: 'PENDING' }))).toEqual({
+      kind: 'ignored',
+      reason: 'Square payment status PENDING is not mapped',
+    });
     expect(normalizeSquare({ type: 'refund.updated', event_id: 'e', data: {} }).kind).toBe('ignored');
     expect(normalizeSquare({ type: 'order.updated', event_id: 'e', data: {} }).kind).toBe('ignored');
   });
 
   it('answers invalid for a body without type or a payment event without a payment object', () => {
     expect(normalizeSquare({ event_id: 'e' }).kind).toBe('invalid');
-    expect(normalizeSquare({ merchant_id: 'M1', type: 'payment.updated', event_id: 'a8d6c1f4', data: { id: 'P1', amount: 2000 } }).kind).toBe('invalid');
+    expect(
+      normalizeSquare({ merchant_id: 'M1', type: 'payment.updated', event_id: 'a8d6c1f4', data: { id: 'P1', amount: 2000 } }).kind,
+    ).toBe('invalid');
   });
 
   it('keeps a zero-exponent amount in minor units as the same integer (JPY 1000 stays 1000)', () => {
-    const n = normalizeSquare(paymentEvent({ amount_money: { amount: 1000, currency: 'JPY' }, total_money: { amount: 1000, currency: 'JPY' } }));
+    const n = normalizeSquare(
+      paymentEvent({ amount_money: { amount: 1000, currency: 'JPY' }, total_money: { amount: 1000, currency: 'JPY' } }),
+    );
     expect(plain(n)).toMatchObject({ event: { currency: 'JPY', amount: '1000', capturedTotal: '1000' } });
   });
 });

@@ -42,7 +42,8 @@ export function normalizeSquare(body: unknown): Normalized {
   if (type === 'refund.created' || type === 'refund.updated') {
     return { kind: 'ignored', reason: `Square ${type}: the payment.updated that follows carries the cumulative refunded_money` };
   }
-  if (type !== 'payment.created' && type !== 'payment.updated') return { kind: 'ignored', reason: `Square event type ${type} is not mapped` };
+  if (type !== 'payment.created' && type !== 'payment.updated')
+    return { kind: 'ignored', reason: `Square event type ${type} is not mapped` };
   const e = event.safeParse(body);
   if (!e.success) return { kind: 'invalid', reason: `${type} without a valid data.object.payment` };
   const pay = e.data.data.object.payment;
@@ -52,7 +53,10 @@ export function normalizeSquare(body: unknown): Normalized {
   const currency = normalizeCurrency(total.currency);
   if (!currency) return { kind: 'invalid', reason: `invalid currency ${total.currency}` };
   const base = { pspReference: pay.id, currency, amount: minorUnits(total.amount) };
-  const withRef = (ev: NormalizedEvent): Normalized => ({ kind: 'event', event: pay.reference_id ? { ...ev, merchantReference: pay.reference_id } : ev });
+  const withRef = (ev: NormalizedEvent): Normalized => ({
+    kind: 'event',
+    event: pay.reference_id ? { ...ev, merchantReference: pay.reference_id } : ev,
+  });
 
   if (kind === 'captured') {
     const capturedTotal = minorUnits(total.amount);

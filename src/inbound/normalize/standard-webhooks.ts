@@ -37,7 +37,8 @@ export function normalizeStandardWebhooks(body: unknown): Normalized {
   const kind = typeof type === 'string' ? STANDARD_WEBHOOKS_EVENT_KINDS[type as keyof typeof STANDARD_WEBHOOKS_EVENT_KINDS] : undefined;
   if (!kind) return { kind: 'ignored', reason: `event type ${String(type)} is not mapped` };
   const p = standardWebhooksPaymentEvent.safeParse(body);
-  if (!p.success) return { kind: 'invalid', reason: `${String(type)}: ${p.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}` };
+  if (!p.success)
+    return { kind: 'invalid', reason: `${String(type)}: ${p.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}` };
   const d = p.data.data;
   const currency = normalizeCurrency(d.currency);
   if (!currency) return { kind: 'invalid', reason: `invalid currency ${d.currency}` };
@@ -51,7 +52,11 @@ export function normalizeStandardWebhooks(body: unknown): Normalized {
       pspReference: d.pspReference,
       currency,
       amount: minorUnits(d.amount),
-      ...(d.capturedAmount !== undefined ? { capturedTotal: minorUnits(d.capturedAmount) } : kind === 'captured' ? { capturedTotal: minorUnits(d.amount) } : {}),
+      ...(d.capturedAmount !== undefined
+        ? { capturedTotal: minorUnits(d.capturedAmount) }
+        : kind === 'captured'
+          ? { capturedTotal: minorUnits(d.amount) }
+          : {}),
       ...(d.refundedAmount !== undefined ? { refundedTotal: minorUnits(d.refundedAmount) } : {}),
       ...(d.merchantReference ? { merchantReference: d.merchantReference } : {}),
     },

@@ -6,13 +6,31 @@ import type { Normalized } from './types.js';
 const plain = (n: Normalized): unknown => {
   if (n.kind !== 'event') return n;
   const str = (o: object): Record<string, unknown> =>
-    Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v && typeof v === 'object' ? str(v) : v]));
+    Object.fromEntries(
+      Object.entries(o).map(([k, v]) => [k, v instanceof Decimal ? v.toString() : v && typeof v === 'object' ? str(v) : v]),
+    );
   return { kind: 'event', event: str(n.event) };
 };
 
 const event = (type: string, object: Record<string, unknown>) => ({ id: 'evt_1', object: 'event', type, data: { object } });
-const aRefund = (status: string) => ({ id: 're_1', object: 'refund', amount: 400, currency: 'usd', status, charge: 'ch_1', payment_intent: 'pi_1' });
-const aDispute = (status: string) => ({ id: 'dp_1', object: 'dispute', amount: 1000, currency: 'jpy', status, charge: 'ch_1', payment_intent: 'pi_1' });
+const aRefund = (status: string) => ({
+  id: 're_1',
+  object: 'refund',
+  amount: 400,
+  currency: 'usd',
+  status,
+  charge: 'ch_1',
+  payment_intent: 'pi_1',
+});
+const aDispute = (status: string) => ({
+  id: 'dp_1',
+  object: 'dispute',
+  amount: 1000,
+  currency: 'jpy',
+  status,
+  charge: 'ch_1',
+  payment_intent: 'pi_1',
+});
 
 describe('normalizeStripe: refunds and disputes as operations', () => {
   it.each([
@@ -47,17 +65,36 @@ describe('normalizeStripe: refunds and disputes as operations', () => {
 
   it('answers invalid, with a reason, for an amount beyond Number.MAX_SAFE_INTEGER and for an unknown currency', () => {
     expect(normalizeStripe(event('refund.updated', { ...aRefund('succeeded'), amount: 2 ** 53 + 2 })).kind).toBe('invalid');
-    expect(normalizeStripe(event('payment_intent.succeeded', { id: 'pi_1', object: 'payment_intent', amount: 1e300, currency: 'usd' })).kind).toBe('invalid');
-    expect(normalizeStripe(event('charge.dispute.closed', { ...aDispute('lost'), currency: 'zzz' }))).toEqual({ kind: 'invalid', reason: 'invalid currency zzz' });
+    expect(
+      normalizeStripe(event('payment_intent.succeeded', { id: 'pi_1', object: 'payment_intent', amount: 1e300, currency: 'usd' })).kind,
+    ).toBe('invalid');
+    expect(normalizeStripe(event('charge.dispute.closed', { ...aDispute('lost'), currency: 'zzz' }))).toEqual({
+      kind: 'invalid',
+      reason: 'invalid currency zzz',
+    });
   });
 });
 
 describe('normalizeStripe: the payments API operation in the metadata', () => {
-  const pi = (metadata: Record<string, string>) => ({ id: 'pi_7', object: 'payment_intent', amount: 900, amount_received: 900, currency: 'eur', status: 'succeeded', metadata });
+  const pi = (metadata: Record<string, string>) => ({
+    id: 'pi_7',
+    object: 'payment_intent',
+    amount: 900,
+    amount_received: 900,
+    currency: 'eur',
+    status: 'succeeded',
+    metadata,
+  });
 
   it('carries metadata.switchyard_op as the report operationId, beside the merchant reference', () => {
-    const n = normalizeStripe(event('payment_intent.succeeded', pi({ switchyard_op: `pop_${'a1'.repeat(16)}`, merchant_reference: 'order-7' })));
-    expect(n.kind === 'event' && n.event).toMatchObject({ pspReference: 'pi_7', operationId: `pop_${'a1'.repeat(16)}`, merchantReference: 'order-7' });
+    const n = normalizeStripe(
+      event('payment_intent.succeeded', pi({ switchyard_op: `pop_${'a1'.repeat(16)}`, merchant_reference: 'order-7' })),
+    );
+    expect(n.kind === 'event' && n.event).toMatchObject({
+      pspReference: 'pi_7',
+      operationId: `pop_${'a1'.repeat(16)}`,
+      merchantReference: 'order-7',
+    });
   });
 
   it('ignores a switchyard_op that is not an operation id', () => {

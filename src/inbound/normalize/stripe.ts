@@ -74,7 +74,14 @@ export const STRIPE_EVENT_KINDS = {
  * A dispute is open until `charge.dispute.closed` (or an update) says `won`
  * (`warning_closed` too: an inquiry closed without a chargeback) or `lost`.
  */
-const STRIPE_OPERATION_EVENTS = ['refund.created', 'refund.updated', 'charge.refund.updated', 'charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
+const STRIPE_OPERATION_EVENTS = [
+  'refund.created',
+  'refund.updated',
+  'charge.refund.updated',
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
+] as const;
 
 /**
  * Maps a Stripe event (https://docs.stripe.com/api/events/types) to a NormalizedEvent.
@@ -86,7 +93,8 @@ const STRIPE_OPERATION_EVENTS = ['refund.created', 'refund.updated', 'charge.ref
 export function normalizeStripe(body: unknown): Normalized {
   const e = event.safeParse(body);
   if (!e.success) return { kind: 'invalid', reason: 'not a Stripe event object' };
-  if ((STRIPE_OPERATION_EVENTS as readonly string[]).includes(e.data.type)) return normalizeStripeOperation(e.data.type, e.data.data.object);
+  if ((STRIPE_OPERATION_EVENTS as readonly string[]).includes(e.data.type))
+    return normalizeStripeOperation(e.data.type, e.data.data.object);
   const kind = STRIPE_EVENT_KINDS[e.data.type as keyof typeof STRIPE_EVENT_KINDS];
   if (!kind) return { kind: 'ignored', reason: `Stripe event type ${e.data.type} is not mapped` };
 
@@ -129,7 +137,15 @@ function normalizeStripeOperation(type: string, object: unknown): Normalized {
     const status = dp.data.status;
     const outcome = status === 'lost' ? 'lost' : status === 'won' || status === 'warning_closed' ? 'won' : 'open';
     const kind = ({ open: 'dispute_opened', won: 'dispute_won', lost: 'dispute_lost' } as const)[outcome];
-    return { kind: 'event', event: { kind, pspReference: payment, currency, operation: { kind: 'dispute', reference: dp.data.id, outcome, amount: minorUnits(dp.data.amount) } } };
+    return {
+      kind: 'event',
+      event: {
+        kind,
+        pspReference: payment,
+        currency,
+        operation: { kind: 'dispute', reference: dp.data.id, outcome, amount: minorUnits(dp.data.amount) },
+      },
+    };
   }
   const re = refund.safeParse(object);
   if (!re.success) return { kind: 'invalid', reason: `${type} without a valid refund object` };

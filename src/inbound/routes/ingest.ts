@@ -118,7 +118,10 @@ async function resolveSource(
     const unreadable = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (unreadable) {
       if (!(unreadable.reason instanceof SecretUnreadableError) || secrets.length === 0) throw unreadable.reason;
-      log.error({ sourceId, unreadable: opened.length - secrets.length, reason: unreadable.reason.message }, 'source secret cannot be opened; verifying with the others');
+      log.error(
+        { sourceId, unreadable: opened.length - secrets.length, reason: unreadable.reason.message },
+        'source secret cannot be opened; verifying with the others',
+      );
     }
     return { source, secrets, verify };
   };
@@ -148,7 +151,11 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
   }
   if (!resolved) {
     // A malformed id is not echoed back (it may be arbitrarily long).
-    return refuse('source_not_found', 404, isId('src', sourceId) ? `There is no source ${sourceId}.` : 'There is no such source: the path must be /inbound/src_….');
+    return refuse(
+      'source_not_found',
+      404,
+      isId('src', sourceId) ? `There is no source ${sourceId}.` : 'There is no such source: the path must be /inbound/src_….',
+    );
   }
   const { source, secrets, verify } = resolved;
   report.provider = source.provider;

@@ -1,7 +1,17 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
-import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import {
+  createRouter,
+  defineRoute,
+  isoTimestamp,
+  idParam,
+  jsonBodyOf,
+  jsonResponse,
+  merchantAuth,
+  pageOf,
+  problems,
+} from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import {
   getSource,
@@ -37,9 +47,15 @@ function notificationUrlProblem(url: string, allowHttp: boolean): string | undef
 const createSourceBody = z
   .object({
     provider: z.enum(INBOUND_PROVIDERS, { message: `provider must be one of: ${INBOUND_PROVIDERS.join(', ')}` }),
-    secret: z.string().min(1).max(1024).openapi({ description: 'The provider\'s signing secret, in its own format (never returned).' }),
+    secret: z.string().min(1).max(1024).openapi({ description: "The provider's signing secret, in its own format (never returned)." }),
     name: z.string().trim().min(1).max(200).optional(),
-    toleranceSeconds: z.number().int().min(1).max(86_400).optional().openapi({ description: 'Timestamp tolerance, seconds (default 300).' }),
+    toleranceSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .openapi({ description: 'Timestamp tolerance, seconds (default 300).' }),
     notificationUrl: z
       .string()
       .min(1)
@@ -51,7 +67,10 @@ const createSourceBody = z
       .min(1)
       .max(1024)
       .optional()
-      .openapi({ description: 'The PSP API credential the payments API connectors use (Stripe `sk_…`, Adyen API key); encrypted at rest, never returned.' }),
+      .openapi({
+        description:
+          'The PSP API credential the payments API connectors use (Stripe `sk_…`, Adyen API key); encrypted at rest, never returned.',
+      }),
     apiBaseUrl: z
       .url({ protocol: /^https?$/ })
       .max(2048)
@@ -77,7 +96,8 @@ const createSourceBody = z
       ctx.addIssue({
         code: 'custom',
         path: ['notificationUrl'],
-        message: 'a Square source needs notificationUrl: the notification URL of the Square webhook subscription, which Square signs with the body',
+        message:
+          'a Square source needs notificationUrl: the notification URL of the Square webhook subscription, which Square signs with the body',
       });
     } else if (b.provider !== 'square' && b.notificationUrl !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['notificationUrl'], message: 'notificationUrl applies to square sources only' });
@@ -105,7 +125,7 @@ const DEFAULT_PREVIOUS_EXPIRES_IN_SECONDS = 86_400;
 
 const rotateSecretBody = z
   .object({
-    secret: z.string().min(1).max(1024).openapi({ description: 'The new signing secret, in the provider\'s own format.' }),
+    secret: z.string().min(1).max(1024).openapi({ description: "The new signing secret, in the provider's own format." }),
     previousExpiresInSeconds: z
       .number()
       .int()
@@ -174,7 +194,7 @@ const rotateSecretRoute = defineRoute({
   summary: 'Rotate the signing secret',
   description:
     'The new secret verifies from now on; the previous ones keep verifying for `previousExpiresInSeconds` ' +
-    '(default 24 h; one due to expire sooner keeps its expiry). The secret\'s format is checked as on creation.',
+    "(default 24 h; one due to expire sooner keeps its expiry). The secret's format is checked as on creation.",
   security: merchantAuth,
   request: { params: idParam('src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c'), body: jsonBodyOf(rotateSecretBody) },
   responses: { 200: jsonResponse(SourceWithSecrets, 'The source and the secrets that verify now'), ...problems({ 404: ['not_found'] }) },
@@ -228,7 +248,10 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(listSourcesRoute, async (c) => {
     const q = c.req.valid('query');
     const rows = await listSources(c.var.deps.sql, c.var.merchant.id, q.limit, q.startingAfter);
-    return c.json(toPage(rows, q.limit, (s) => view(c, s)), 200);
+    return c.json(
+      toPage(rows, q.limit, (s) => view(c, s)),
+      200,
+    );
   });
 
   app.openapi(getSourceRoute, async (c) => {

@@ -13,14 +13,20 @@ const now = new Date('2026-11-22T12:00:00Z');
 const hmacKey = 'E2D9B84A86AA08CDC0092B44CAB29D791A9CAF30AD62B9E3E4E29120714F73D6';
 const otherKey = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const FIXTURES = ['authorisation-true', 'capture-true', 'refund-true'] as const;
-const fixture = (name: string): string =>
-  readFileSync(new URL(`../../../test/fixtures/adyen/${name}.json`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../../../test/fixtures/adyen/${name}.json`, import.meta.url), 'utf8');
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 const parse = (s: string): Notification => JSON.parse(s) as Notification;
 const library = new hmacValidator();
 
 function input(body: string | Uint8Array, overrides: Partial<VerifyInput> = {}): VerifyInput {
-  return { body: typeof body === 'string' ? encode(body) : body, headers: {}, secrets: [hmacKey], toleranceSeconds: 300, now, ...overrides };
+  return {
+    body: typeof body === 'string' ? encode(body) : body,
+    headers: {},
+    secrets: [hmacKey],
+    toleranceSeconds: 300,
+    now,
+    ...overrides,
+  };
 }
 
 /** One notification whose items are the items of `names`' fixtures, in order. */
@@ -33,7 +39,9 @@ describe('verifyAdyen', () => {
   });
 
   it.each(FIXTURES)('signs the %s fixture exactly as the official Adyen HmacValidator calculates it', async (name) => {
-    const [{ NotificationRequestItem: item }] = parse(await signAdyen(fixture(name), hmacKey)).notificationItems as [{ NotificationRequestItem: Item }];
+    const [{ NotificationRequestItem: item }] = parse(await signAdyen(fixture(name), hmacKey)).notificationItems as [
+      { NotificationRequestItem: Item },
+    ];
     expect(item.additionalData?.hmacSignature).toBe(library.calculateHmac(item, hmacKey));
     expect(library.validateHMAC(item, hmacKey)).toBe(true);
   });
@@ -84,18 +92,26 @@ describe('verifyAdyen', () => {
   });
 
   it('accepts a key written in lower-case hex', async () => {
-    expect((await verifyAdyen(input(await signAdyen(fixture('capture-true'), hmacKey), { secrets: [hmacKey.toLowerCase()] }))).ok).toBe(true);
+    expect((await verifyAdyen(input(await signAdyen(fixture('capture-true'), hmacKey), { secrets: [hmacKey.toLowerCase()] }))).ok).toBe(
+      true,
+    );
   });
 
   it('accepts a notification however long ago it was sent, since Adyen signs no timestamp', async () => {
-    const r = await verifyAdyen(input(await signAdyen(fixture('capture-true'), hmacKey), { now: new Date('2030-01-01T00:00:00Z'), toleranceSeconds: 1 }));
+    const r = await verifyAdyen(
+      input(await signAdyen(fixture('capture-true'), hmacKey), { now: new Date('2030-01-01T00:00:00Z'), toleranceSeconds: 1 }),
+    );
     expect(r.ok).toBe(true);
   });
 
   it('rejects items signed with another key without leaking either key or the expected signature', async () => {
-    const expected = parse(await signAdyen(fixture('capture-true'), hmacKey)).notificationItems[0]!.NotificationRequestItem.additionalData!.hmacSignature!;
+    const expected = parse(await signAdyen(fixture('capture-true'), hmacKey)).notificationItems[0]!.NotificationRequestItem.additionalData!
+      .hmacSignature!;
     const r = await verifyAdyen(input(await signAdyen(fixture('capture-true'), otherKey)));
-    expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('HMAC key of this webhook') } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid', detail: expect.stringContaining('HMAC key of this webhook') },
+    });
     const detail = r.ok ? '' : r.error.detail;
     for (const leak of [hmacKey, otherKey, expected]) expect(detail).not.toContain(leak);
   });
@@ -115,7 +131,10 @@ describe('verifyAdyen', () => {
     const n = parse(await signAdyen(batch('capture-true', 'refund-true'), hmacKey));
     n.notificationItems[1]!.NotificationRequestItem.additionalData = {};
     const r = await verifyAdyen(input(JSON.stringify(n)));
-    expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('notificationItems[1] has no') } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid', detail: expect.stringContaining('notificationItems[1] has no') },
+    });
   });
 
   it.each([
@@ -136,7 +155,9 @@ describe('verifyAdyen', () => {
     ['more than 4096 characters', 'A'.repeat(4100)],
     ['a number', 42],
   ])('rejects an hmacSignature that is %s without throwing', async (_, signature) => {
-    const n = parse(fixture('capture-true')) as unknown as { notificationItems: { NotificationRequestItem: { additionalData: Record<string, unknown> } }[] };
+    const n = parse(fixture('capture-true')) as unknown as {
+      notificationItems: { NotificationRequestItem: { additionalData: Record<string, unknown> } }[];
+    };
     n.notificationItems[0]!.NotificationRequestItem.additionalData.hmacSignature = signature;
     const r = await verifyAdyen(input(JSON.stringify(n)));
     expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('notificationItems[0]') } });

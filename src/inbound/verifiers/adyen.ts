@@ -28,7 +28,8 @@ export const verifyAdyen: Verifier = async ({ body, secrets }) => {
   if (signatures.every(absent)) {
     return err({
       code: 'signature_missing',
-      detail: 'no notification item has additionalData.hmacSignature: is an HMAC key set on this webhook in the Customer Area (Developers → Webhooks)?',
+      detail:
+        'no notification item has additionalData.hmacSignature: is an HMAC key set on this webhook in the Customer Area (Developers → Webhooks)?',
     });
   }
 
@@ -52,7 +53,10 @@ export const verifyAdyen: Verifier = async ({ body, secrets }) => {
     }
     const mac = typeof signature === 'string' && signature.length <= MAX_SIGNATURE_LENGTH ? fromBase64(signature) : undefined;
     if (!mac || mac.length !== 32) {
-      return err({ code: 'signature_invalid', detail: `${where} has a malformed hmacSignature: expected the base64 of an HMAC-SHA256 (44 characters)` });
+      return err({
+        code: 'signature_invalid',
+        detail: `${where} has a malformed hmacSignature: expected the base64 of an HMAC-SHA256 (44 characters)`,
+      });
     }
     const data = adyenSigningString(item);
     if (data === undefined) {

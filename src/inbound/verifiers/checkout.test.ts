@@ -50,7 +50,9 @@ describe('verifyCheckout', () => {
 
   it('rejects a body re-serialised with escaped non-ASCII characters and asks whether it was re-serialised', async () => {
     const signature = await signCheckout(body, secret);
-    const escaped = new TextEncoder().encode(payload.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+    const escaped = new TextEncoder().encode(
+      payload.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    );
     const r = await verifyCheckout(input(signature, { body: escaped }));
     expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('re-serialised') } });
   });

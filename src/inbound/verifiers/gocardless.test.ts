@@ -38,7 +38,9 @@ describe('verifyGoCardless', () => {
   });
 
   it('accepts a body however long ago it was signed, since GoCardless signs no timestamp', async () => {
-    const r = await verifyGoCardless(input(await signGoCardless(body, secret), { now: new Date('2030-01-01T00:00:00Z'), toleranceSeconds: 1 }));
+    const r = await verifyGoCardless(
+      input(await signGoCardless(body, secret), { now: new Date('2030-01-01T00:00:00Z'), toleranceSeconds: 1 }),
+    );
     expect(r.ok).toBe(true);
   });
 
@@ -46,7 +48,10 @@ describe('verifyGoCardless', () => {
     const signature = await signGoCardless(body, secret);
     const parsed = JSON.parse(payload) as { events: unknown[] };
     const shortened = new TextEncoder().encode(JSON.stringify({ events: parsed.events.slice(0, 1) }));
-    expect(await verifyGoCardless(input(signature, { body: shortened }))).toMatchObject({ ok: false, error: { code: 'signature_invalid' } });
+    expect(await verifyGoCardless(input(signature, { body: shortened }))).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid' },
+    });
   });
 
   it('rejects a body with one byte changed and asks whether it was re-serialised', async () => {
@@ -60,7 +65,10 @@ describe('verifyGoCardless', () => {
   it('rejects a body signed with another endpoint secret without leaking either secret or the expected signature', async () => {
     const expected = await signGoCardless(body, secret);
     const r = await verifyGoCardless(input(await signGoCardless(body, otherSecret)));
-    expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining('another webhook endpoint') } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid', detail: expect.stringContaining('another webhook endpoint') },
+    });
     const detail = r.ok ? '' : r.error.detail;
     for (const leak of [secret, otherSecret, expected]) expect(detail).not.toContain(leak);
   });

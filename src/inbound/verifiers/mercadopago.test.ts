@@ -9,7 +9,16 @@ const secret = 'mp_secret_signature_5WbX5kEWLlfzsGNjH64I8l';
 const otherSecret = 'mp_secret_signature_of_another_application';
 const requestId = 'bb56a2f1-6aae-46ac-982e-9dcd3581d08e';
 const notification = (id: unknown): string =>
-  JSON.stringify({ action: 'payment.updated', api_version: 'v1', data: { id }, date_created: '2026-11-22T11:59:58Z', id: 123456789012, live_mode: true, type: 'payment', user_id: '44444' });
+  JSON.stringify({
+    action: 'payment.updated',
+    api_version: 'v1',
+    data: { id },
+    date_created: '2026-11-22T11:59:58Z',
+    id: 123456789012,
+    live_mode: true,
+    type: 'payment',
+    user_id: '44444',
+  });
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 const body = encode(notification('1234567890'));
 
@@ -32,7 +41,9 @@ describe('verifyMercadoPago', () => {
   });
 
   it('lowercases an alphanumeric data.id from the body, as Mercado Pago docs require', async () => {
-    const r = await verifyMercadoPago(input(await signed({ dataId: 'ORD01JQ4S4KY8HWQ6NA5PXB65B3D3' }), { body: encode(notification('ORD01JQ4S4KY8HWQ6NA5PXB65B3D3')) }));
+    const r = await verifyMercadoPago(
+      input(await signed({ dataId: 'ORD01JQ4S4KY8HWQ6NA5PXB65B3D3' }), { body: encode(notification('ORD01JQ4S4KY8HWQ6NA5PXB65B3D3')) }),
+    );
     expect(r.ok).toBe(true);
   });
 
@@ -40,7 +51,9 @@ describe('verifyMercadoPago', () => {
     const id = 'ORD01JQ4S4KY8HWQ6NA5PXB65B3D3';
     const ts = String(now.getTime());
     const v1 = createHmac('sha256', secret).update(`id:${id};request-id:${requestId};ts:${ts};`).digest('hex');
-    const r = await verifyMercadoPago(input({ 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': requestId }, { body: encode(notification(id)) }));
+    const r = await verifyMercadoPago(
+      input({ 'x-signature': `ts=${ts},v1=${v1}`, 'x-request-id': requestId }, { body: encode(notification(id)) }),
+    );
     expect(r.ok).toBe(true);
   });
 
@@ -67,7 +80,7 @@ describe('verifyMercadoPago', () => {
     expect(r.ok).toBe(true);
   });
 
-  it('accepts ts in seconds, the form of Mercado Pago\'s older docs example', async () => {
+  it("accepts ts in seconds, the form of Mercado Pago's older docs example", async () => {
     expect((await verifyMercadoPago(input(await signed({ timestampUnit: 's' })))).ok).toBe(true);
   });
 
@@ -82,7 +95,10 @@ describe('verifyMercadoPago', () => {
 
   it('rejects a body whose data.id was changed and names the manifest it tried', async () => {
     const r = await verifyMercadoPago(input(await signed(), { body: encode(notification('1234567891')) }));
-    expect(r).toMatchObject({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining(`id:1234567891;request-id:${requestId};`) } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid', detail: expect.stringContaining(`id:1234567891;request-id:${requestId};`) },
+    });
   });
 
   it('rejects a changed x-request-id', async () => {
@@ -109,12 +125,18 @@ describe('verifyMercadoPago', () => {
   });
 
   it('reports signature_missing when there is no x-signature header', async () => {
-    expect(await verifyMercadoPago(input({ 'x-request-id': requestId }))).toMatchObject({ ok: false, error: { code: 'signature_missing' } });
+    expect(await verifyMercadoPago(input({ 'x-request-id': requestId }))).toMatchObject({
+      ok: false,
+      error: { code: 'signature_missing' },
+    });
   });
 
   it('rejects a notification signed 301 s ago with a tolerance of 300 s', async () => {
     const r = await verifyMercadoPago(input(await signed({ at: new Date(now.getTime() - 301_000) })));
-    expect(r).toMatchObject({ ok: false, error: { code: 'timestamp_out_of_tolerance', detail: expect.stringContaining('301 s in the past') } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'timestamp_out_of_tolerance', detail: expect.stringContaining('301 s in the past') },
+    });
   });
 
   it('rejects a notification signed 301 s in the future with a tolerance of 300 s', async () => {
@@ -176,13 +198,19 @@ describe('verifyMercadoPago', () => {
     it('refuses a body whose data.id differs from the URL one, even though the signature covers the URL one', async () => {
       const other = encode(notification('999'));
       const r = await verifyMercadoPago(input(await signed(), { body: other, url: url('1234567890') }));
-      expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining("differs from the data.id of the URL's query string") } });
+      expect(r).toEqual({
+        ok: false,
+        error: { code: 'signature_invalid', detail: expect.stringContaining("differs from the data.id of the URL's query string") },
+      });
     });
 
     it('refuses a URL data.id changed after signing and says it read data.id from the URL', async () => {
       const bare = encode('{}');
       const r = await verifyMercadoPago(input(await signed(), { body: bare, url: url('1234567891') }));
-      expect(r).toEqual({ ok: false, error: { code: 'signature_invalid', detail: expect.stringContaining("data.id read from the URL's query string") } });
+      expect(r).toEqual({
+        ok: false,
+        error: { code: 'signature_invalid', detail: expect.stringContaining("data.id read from the URL's query string") },
+      });
     });
 
     it('falls back to the body when the URL has no data.id', async () => {

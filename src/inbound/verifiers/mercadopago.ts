@@ -44,8 +44,7 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
       // Mercado Pago sends one ts; with two, which one was signed is ambiguous.
       if (ts !== undefined) return err({ code: 'signature_invalid', detail: `${MALFORMED}; it has more than one ts=` });
       ts = part.slice(eq + 1).trim();
-    }
-    else if (name === 'v1') v1.push(part.slice(eq + 1).trim());
+    } else if (name === 'v1') v1.push(part.slice(eq + 1).trim());
   }
   // At most 16 digits, so Number(ts) is exact.
   if (ts === undefined || !/^\d{1,16}$/.test(ts) || v1.length === 0) {
@@ -56,7 +55,7 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
   if (bodyDataId === null) {
     return err({
       code: 'signature_invalid',
-      detail: 'the body\'s data.id is a number too large to read exactly; Mercado Pago sends it as a string',
+      detail: "the body's data.id is a number too large to read exactly; Mercado Pago sends it as a string",
     });
   }
   const urlDataId = readQueryDataId(url);
@@ -125,9 +124,7 @@ function readDataId(body: Uint8Array): string | undefined | null {
 
 function mismatchDetail(secrets: string[], manifest: string, from: string): string {
   if (!secrets.some((s) => s !== '')) return 'no signature matched: the source has no non-empty secret signature configured';
-  const whitespace = secrets.some((s) => s !== s.trim())
-    ? '; note: a configured secret has leading or trailing whitespace, trim it'
-    : '';
+  const whitespace = secrets.some((s) => s !== s.trim()) ? '; note: a configured secret has leading or trailing whitespace, trim it' : '';
   const shown = manifest.length > 300 ? `${manifest.slice(0, 300)}…` : manifest;
   return (
     `no v1 signature matched the manifest ${shown} (data.id read from ${from}): is this ` +

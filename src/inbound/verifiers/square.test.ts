@@ -28,7 +28,9 @@ describe('makeVerifySquare', () => {
   });
 
   it('signs base64 HMAC-SHA256 of the notification URL then the body, as Square documents', async () => {
-    const expected = createHmac('sha256', signatureKey).update(notificationUrl + payload).digest('base64');
+    const expected = createHmac('sha256', signatureKey)
+      .update(notificationUrl + payload)
+      .digest('base64');
     expect((await signed())['x-square-hmacsha256-signature']).toBe(expected);
   });
 
@@ -44,7 +46,10 @@ describe('makeVerifySquare', () => {
   it('rejects a body with one byte changed', async () => {
     const tampered = body.slice();
     tampered[10] = tampered[10]! ^ 1;
-    expect(await verifySquare(input(await signed(), { body: tampered }))).toMatchObject({ ok: false, error: { code: 'signature_invalid' } });
+    expect(await verifySquare(input(await signed(), { body: tampered }))).toMatchObject({
+      ok: false,
+      error: { code: 'signature_invalid' },
+    });
   });
 
   it('rejects a signature made for a notification URL with a trailing slash and points at the URL', async () => {
@@ -82,14 +87,21 @@ describe('makeVerifySquare', () => {
   });
 
   it('reports signature_missing naming the legacy header when only the HMAC-SHA1 x-square-signature came', async () => {
-    const legacy = createHmac('sha1', signatureKey).update(notificationUrl + payload).digest('base64');
+    const legacy = createHmac('sha1', signatureKey)
+      .update(notificationUrl + payload)
+      .digest('base64');
     const r = await verifySquare(input({ 'x-square-signature': legacy }));
     expect(r).toMatchObject({ ok: false, error: { code: 'signature_missing', detail: expect.stringContaining('x-square-signature') } });
   });
 
   it.each([
     ['not base64', 'not base64 at all!'],
-    ['an HMAC-SHA1 in base64', createHmac('sha1', signatureKey).update(notificationUrl + payload).digest('base64')],
+    [
+      'an HMAC-SHA1 in base64',
+      createHmac('sha1', signatureKey)
+        .update(notificationUrl + payload)
+        .digest('base64'),
+    ],
     ['hex instead of base64', 'ab'.repeat(32)],
     ['non-ASCII characters', '€'.repeat(44)],
     ['more than 4096 characters', 'A'.repeat(4100)],

@@ -56,4 +56,3 @@ function mismatchDetail(secrets: string[]): string {
     `trailing slash), or is this the signature key of another subscription?${whitespace}`
   );
 }
-

@@ -12,8 +12,7 @@ import type { Verifier } from './types.js';
  * the timestamp. Returns `ok({ eventId: webhook-id })`.
  */
 export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets, toleranceSeconds, now }) => {
-  const header = (name: 'id' | 'timestamp' | 'signature'): string | undefined =>
-    headers[`webhook-${name}`] || headers[`svix-${name}`];
+  const header = (name: 'id' | 'timestamp' | 'signature'): string | undefined => headers[`webhook-${name}`] || headers[`svix-${name}`];
   const [id, timestamp, signature] = [header('id'), header('timestamp'), header('signature')];
   if (!id || !timestamp || !signature) {
     const missing = !id ? 'id' : !timestamp ? 'timestamp' : 'signature';
@@ -66,4 +65,3 @@ export const verifyStandardWebhooks: Verifier = async ({ body, headers, secrets,
   }
   return ok({ eventId: id });
 };
-

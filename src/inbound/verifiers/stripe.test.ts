@@ -8,7 +8,8 @@ const now = new Date('2026-11-22T12:00:00Z');
 const nowSeconds = Math.floor(now.getTime() / 1000);
 const secret = 'whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH';
 const otherSecret = 'whsec_test_other_endpoint_0000000000000000';
-const payload = '{"id":"evt_1","object":"event","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":1000,"description":"Zürich café"}}}';
+const payload =
+  '{"id":"evt_1","object":"event","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":1000,"description":"Zürich café"}}}';
 const body = new TextEncoder().encode(payload);
 
 function input(header: string | undefined, overrides: Partial<VerifyInput> = {}): VerifyInput {

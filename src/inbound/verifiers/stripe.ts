@@ -68,4 +68,3 @@ export const verifyStripe: Verifier = async ({ body, headers, secrets, tolerance
   }
   return ok({});
 };
-

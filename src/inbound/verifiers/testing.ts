@@ -60,11 +60,7 @@ export async function signGoCardless(body: Uint8Array | string, endpointSecret: 
 }
 
 /** The `x-square-hmacsha256-signature` value for `notificationUrl` + `body` under the signature key. */
-export async function signSquare(input: {
-  notificationUrl: string;
-  body: Uint8Array | string;
-  signatureKey: string;
-}): Promise<string> {
+export async function signSquare(input: { notificationUrl: string; body: Uint8Array | string; signatureKey: string }): Promise<string> {
   const { notificationUrl, body, signatureKey } = input;
   return toBase64(await hmac(utf8(signatureKey), concatBytes(utf8(notificationUrl), bytesOf(body))));
 }

@@ -43,7 +43,11 @@ export const patchEndpointBody = z
 
 // An offset is required (Z or ±hh:mm): a local time would mean a different instant per server.
 export const recoverBody = z
-  .object({ since: z.iso.datetime({ offset: true }).openapi({ description: 'ISO 8601 with an offset, not in the future.', example: '2026-11-22T00:00:00Z' }) })
+  .object({
+    since: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'ISO 8601 with an offset, not in the future.', example: '2026-11-22T00:00:00Z' }),
+  })
   .strict()
   .openapi('RecoverEndpoint');
 
@@ -70,13 +74,10 @@ export const SecretView = z.object({ secret: z.string() }).openapi('EndpointSecr
 export const Ed25519View = z
   .object({
     enabled: z.boolean().openapi({ description: 'Whether deliveries carry a `v1a` (Ed25519) signature.' }),
-    publicKey: z
-      .string()
-      .nullable()
-      .openapi({
-        description: 'The key to verify `v1a` signatures with: `whpk_` + base64 of the raw 32-byte Ed25519 public key; null when off.',
-        example: 'whpk_9awe/mK8Ajapjx2UhCwIxLUYilCZs0VtxKs5FWpCFW4=',
-      }),
+    publicKey: z.string().nullable().openapi({
+      description: 'The key to verify `v1a` signatures with: `whpk_` + base64 of the raw 32-byte Ed25519 public key; null when off.',
+      example: 'whpk_9awe/mK8Ajapjx2UhCwIxLUYilCZs0VtxKs5FWpCFW4=',
+    }),
   })
   .openapi('EndpointEd25519');
 

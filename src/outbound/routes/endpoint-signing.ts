@@ -6,7 +6,13 @@ import { defineRoute, jsonResponse, merchantAuth } from '../../core/http/openapi
 import { rethrowSecretUnreadable } from '../../core/secrets.js';
 import { enableEd25519Signing } from '../endpoints/endpoint-ed25519.js';
 import { rotateEndpointSecret } from '../endpoints/endpoint-secrets.js';
-import { activeSecretEnvelopes, disableEd25519Signing, getEd25519PublicKey, getEndpoint, lockEndpoint } from '../endpoints/endpoint-store.js';
+import {
+  activeSecretEnvelopes,
+  disableEd25519Signing,
+  getEd25519PublicKey,
+  getEndpoint,
+  lockEndpoint,
+} from '../endpoints/endpoint-store.js';
 import { Ed25519View, endpointId, notFound, SecretView, TAGS } from './endpoint-schemas.js';
 
 const getSecretRoute = defineRoute({

@@ -4,11 +4,28 @@ import { AppError, NotFoundError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
-import { deleteEndpoint, getEndpoint, insertEndpoint, listEndpoints, lockEndpoint, resetEndpointHealth, updateEndpoint } from '../endpoints/endpoint-store.js';
+import {
+  deleteEndpoint,
+  getEndpoint,
+  insertEndpoint,
+  listEndpoints,
+  lockEndpoint,
+  resetEndpointHealth,
+  updateEndpoint,
+} from '../endpoints/endpoint-store.js';
 import { generateEndpointSecret } from '../sign.js';
 import { checkEndpointUrl } from '../ssrf.js';
 import { addOperationRoutes } from './endpoint-operations.js';
-import { CreatedEndpoint, createEndpointBody, EndpointView, endpointId, endpointView, notFound, patchEndpointBody, TAGS } from './endpoint-schemas.js';
+import {
+  CreatedEndpoint,
+  createEndpointBody,
+  EndpointView,
+  endpointId,
+  endpointView,
+  notFound,
+  patchEndpointBody,
+  TAGS,
+} from './endpoint-schemas.js';
 import { addSigningRoutes } from './endpoint-signing.js';
 
 const createEndpointRoute = defineRoute({

@@ -1,7 +1,17 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { AppError, NotFoundError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
-import { createRouter, defineRoute, isoTimestamp, idParam, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import {
+  createRouter,
+  defineRoute,
+  isoTimestamp,
+  idParam,
+  jsonBodyOf,
+  jsonResponse,
+  merchantAuth,
+  pageOf,
+  problems,
+} from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { getEvent, listAttempts, listEvents, type EventRow } from '../event-store.js';
 import { redeliverEvent, type RequeueRefusal } from '../redeliver.js';
@@ -9,7 +19,14 @@ import { redeliverEvent, type RequeueRefusal } from '../redeliver.js';
 const decoder = new TextDecoder();
 
 const redeliverBody = z
-  .object({ endpointId: z.string().min(1).max(64).optional().openapi({ description: 'Only the message to this endpoint (default: every message of the event).' }) })
+  .object({
+    endpointId: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({ description: 'Only the message to this endpoint (default: every message of the event).' }),
+  })
   .strict()
   .openapi('Redeliver');
 
@@ -84,7 +101,6 @@ const redeliverRoute = defineRoute({
     ...problems({ 404: ['not_found'], 409: ['conflict'] }),
   },
 });
-
 
 /** The problem for a refused redelivery. */
 function redeliverRefused(error: RequeueRefusal): AppError {

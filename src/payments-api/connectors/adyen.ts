@@ -28,7 +28,12 @@ function fromAdyen(status: number, body: unknown, onOk: (b: Record<string, unkno
   const unknown = unknownFor(status);
   if (unknown) return unknown;
   const e = (typeof body === 'object' && body ? body : {}) as AdyenError;
-  return { kind: 'rejected', httpStatus: status, code: e.errorCode ?? e.errorType ?? 'adyen_error', message: e.message ?? `Adyen answered ${status}` };
+  return {
+    kind: 'rejected',
+    httpStatus: status,
+    code: e.errorCode ?? e.errorType ?? 'adyen_error',
+    message: e.message ?? `Adyen answered ${status}`,
+  };
 }
 
 /**
@@ -48,12 +53,14 @@ export function adyenConnector(creds: SourceCredentials, options: ConnectorOptio
     });
     return r.kind !== 'response' ? r : fromAdyen(r.status, r.body, onOk);
   };
-  const modification = (paymentPspReference: string) => (b: Record<string, unknown>): PspResult => ({
-    kind: 'answered',
-    pspReference: paymentPspReference,
-    ...(typeof b.pspReference === 'string' ? { operationReference: b.pspReference } : {}),
-    outcome: 'submitted',
-  });
+  const modification =
+    (paymentPspReference: string) =>
+    (b: Record<string, unknown>): PspResult => ({
+      kind: 'answered',
+      pspReference: paymentPspReference,
+      ...(typeof b.pspReference === 'string' ? { operationReference: b.pspReference } : {}),
+      outcome: 'submitted',
+    });
 
   return {
     createPayment(call: CreatePaymentCall, pspKey: string) {

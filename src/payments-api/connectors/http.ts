@@ -47,7 +47,9 @@ export async function pspFetch(
 ): Promise<PspHttp> {
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
   if (scheme !== 'https:' && !(options.allowHttp && scheme === 'http:')) {
-    return notAllowed(options.allowHttp ? 'it must be an http or https URL' : 'it must be https; http only with SWITCHYARD_ALLOW_PRIVATE_URLS=true');
+    return notAllowed(
+      options.allowHttp ? 'it must be an http or https URL' : 'it must be https; http only with SWITCHYARD_ALLOW_PRIVATE_URLS=true',
+    );
   }
   const f = options.fetch ?? fetch;
   let res: Response;
@@ -57,7 +59,10 @@ export async function pspFetch(
     const blocked = ssrfBlock(error);
     if (blocked !== undefined) return notAllowed(blocked);
     const name = (error as { name?: string }).name;
-    return { kind: 'unknown', reason: name === 'TimeoutError' || name === 'AbortError' ? `timeout after ${options.timeoutMs} ms` : 'network error' };
+    return {
+      kind: 'unknown',
+      reason: name === 'TimeoutError' || name === 'AbortError' ? `timeout after ${options.timeoutMs} ms` : 'network error',
+    };
   }
   let text: string;
   try {

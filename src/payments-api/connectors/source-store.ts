@@ -13,7 +13,14 @@ interface SourceApiRow {
 /** The merchant's source `sourceId` with its PSP API columns, or undefined (another merchant's too). */
 export async function getSourceApiRow(tx: Tx, merchantId: string, sourceId: string): Promise<SourceApiRow | undefined> {
   const [row] = await tx<
-    { id: string; merchant_id: string; provider: string; api_key_ciphertext: string | null; api_base_url: string | null; psp_merchant_account: string | null }[]
+    {
+      id: string;
+      merchant_id: string;
+      provider: string;
+      api_key_ciphertext: string | null;
+      api_base_url: string | null;
+      psp_merchant_account: string | null;
+    }[]
   >`
     select id, merchant_id, provider, api_key_ciphertext, api_base_url, psp_merchant_account
       from gw.sources

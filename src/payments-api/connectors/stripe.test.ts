@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { stripeForm, stripePaymentEvent } from './stripe.js';
 
 const pi = (over: Record<string, unknown>) =>
-  ({ id: 'pi_1', object: 'payment_intent', amount: 2000, currency: 'usd', status: 'requires_payment_method', ...over }) as Parameters<typeof stripePaymentEvent>[0];
+  ({ id: 'pi_1', object: 'payment_intent', amount: 2000, currency: 'usd', status: 'requires_payment_method', ...over }) as Parameters<
+    typeof stripePaymentEvent
+  >[0];
 
 describe('stripeForm', () => {
   it('encodes nested metadata and arrays the way Stripe reads them, leaving out undefined', () => {
@@ -16,7 +18,11 @@ describe('stripeForm', () => {
 describe('stripePaymentEvent', () => {
   it('maps PaymentIntent statuses to payment events with cumulative totals', () => {
     expect(stripePaymentEvent(pi({ status: 'requires_capture' }))).toEqual({ kind: 'authorized', amount: new Decimal(2000) });
-    expect(stripePaymentEvent(pi({ status: 'succeeded', amount_received: 1500 }))).toEqual({ kind: 'captured', amount: new Decimal(2000), capturedTotal: new Decimal(1500) });
+    expect(stripePaymentEvent(pi({ status: 'succeeded', amount_received: 1500 }))).toEqual({
+      kind: 'captured',
+      amount: new Decimal(2000),
+      capturedTotal: new Decimal(1500),
+    });
     expect(stripePaymentEvent(pi({ status: 'succeeded', amount_received: 1500, latest_charge: { amount_refunded: 500 } }))).toEqual({
       kind: 'refunded',
       amount: new Decimal(2000),

@@ -46,7 +46,10 @@ interface StripePaymentIntent {
 }
 
 const isPaymentIntent = (x: unknown): x is StripePaymentIntent =>
-  typeof x === 'object' && x !== null && (x as { object?: unknown }).object === 'payment_intent' && typeof (x as { id?: unknown }).id === 'string';
+  typeof x === 'object' &&
+  x !== null &&
+  (x as { object?: unknown }).object === 'payment_intent' &&
+  typeof (x as { id?: unknown }).id === 'string';
 
 /**
  * What a PaymentIntent's status says about the payment
@@ -87,7 +90,12 @@ function piResult(pi: StripePaymentIntent): PspResult {
     outcome: failed ? 'failed' : event ? 'succeeded' : 'submitted',
     ...(event ? { event } : {}),
     ...(failed
-      ? { failure: { code: pi.last_payment_error?.decline_code ?? pi.last_payment_error?.code ?? 'payment_failed', message: pi.last_payment_error?.message ?? 'The payment failed.' } }
+      ? {
+          failure: {
+            code: pi.last_payment_error?.decline_code ?? pi.last_payment_error?.code ?? 'payment_failed',
+            message: pi.last_payment_error?.message ?? 'The payment failed.',
+          },
+        }
       : {}),
   };
 }
@@ -117,7 +125,12 @@ function fromStripe(status: number, body: unknown, onOk: (body: unknown) => PspR
       failure: { code: err.decline_code ?? err.code ?? 'card_declined', message: err.message ?? 'The card was declined.' },
     };
   }
-  return { kind: 'rejected', httpStatus: status, code: err.code ?? err.type ?? 'stripe_error', message: err.message ?? `Stripe answered ${status}` };
+  return {
+    kind: 'rejected',
+    httpStatus: status,
+    code: err.code ?? err.type ?? 'stripe_error',
+    message: err.message ?? `Stripe answered ${status}`,
+  };
 }
 
 /**

@@ -46,9 +46,7 @@ interface IdempotentRequest {
 }
 
 /** A claimed key: replay a stored response, or run (or resume) from `recoveryPoint` holding the lock. */
-export type Claim =
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'run'; key: IdempotencyKeyRow; lockedAt: Date };
+export type Claim = { kind: 'replay'; response: StoredResponse } | { kind: 'run'; key: IdempotencyKeyRow; lockedAt: Date };
 
 /**
  * Claims `(merchant, key)` for `req` in one transaction, so all API processes agree:

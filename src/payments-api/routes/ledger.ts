@@ -5,7 +5,11 @@ import { normalizeCurrency, toJsonAmount } from '../../core/money.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, jsonResponse, merchantAuth } from '../../core/http/openapi.js';
 
-const minor = (description: string) => z.number().int().openapi({ description: `${description}, integer minor units` });
+const minor = (description: string) =>
+  z
+    .number()
+    .int()
+    .openapi({ description: `${description}, integer minor units` });
 
 const Balance = z.object({ account: z.string(), currency: z.string(), balance: minor('Debit-positive balance') }).openapi('Balance');
 
@@ -14,7 +18,9 @@ const LedgerCheckView = z
     balanced: z.boolean(),
     currencies: z.array(z.object({ currency: z.string(), debits: z.number().int(), credits: z.number().int() })),
     unbalancedTransactions: z.array(z.string()),
-    driftedAccounts: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int(), sumOfEntries: z.number().int() })),
+    driftedAccounts: z.array(
+      z.object({ account: z.string(), currency: z.string(), balance: z.number().int(), sumOfEntries: z.number().int() }),
+    ),
   })
   .openapi('LedgerCheck');
 type LedgerCheckJson = z.infer<typeof LedgerCheckView>;

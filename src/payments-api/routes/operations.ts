@@ -13,9 +13,13 @@ const amount = z.number().int().nullable().openapi({ description: 'Integer minor
 export const OperationView = z
   .object({
     kind: z.enum(OPERATION_KINDS),
-    pspReference: z.string().openapi({ description: 'The PSP’s reference of the operation (e.g. an Adyen modification pspReference, a Stripe refund id)' }),
+    pspReference: z
+      .string()
+      .openapi({ description: 'The PSP’s reference of the operation (e.g. an Adyen modification pspReference, a Stripe refund id)' }),
     amount,
-    outcome: z.enum([...OUTCOMES, 'flagged']).openapi({ description: 'The highest-ranked outcome reported; `flagged`: a refund beyond the captured amount' }),
+    outcome: z
+      .enum([...OUTCOMES, 'flagged'])
+      .openapi({ description: 'The highest-ranked outcome reported; `flagged`: a refund beyond the captured amount' }),
     flagReason: z.string().nullable(),
     history: z.array(z.object({ outcome: z.enum(OUTCOMES), amount, cause: z.string(), at: isoTimestamp() })),
   })

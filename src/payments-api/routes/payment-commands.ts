@@ -14,7 +14,12 @@ import { getSourceProvider } from '../connectors/source-store.js';
 
 const TAGS = ['Payments'];
 
-const amount = z.number().int().min(1).max(MAX_MINOR_UNITS.toNumber()).openapi({ description: 'Integer minor units (ISO 4217 exponent).', example: 2000 });
+const amount = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_MINOR_UNITS.toNumber())
+  .openapi({ description: 'Integer minor units (ISO 4217 exponent).', example: 2000 });
 
 const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).openapi({
@@ -47,7 +52,13 @@ const createBody = z
   .openapi('CreatePayment');
 
 const amountBody = z.object({ amount: amount.optional() }).strict();
-const idParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, example: 'pay_0193a1b2c3d4e5f60718293a4b5c' }) });
+const idParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'pay_0193a1b2c3d4e5f60718293a4b5c' }),
+});
 
 // The payment as GET /v1/payments/{id} shows it, plus the operation this request made.
 const commandResult = PaymentView.extend({
@@ -65,7 +76,10 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({ content
 const replayed = { 'Idempotent-Replayed': { schema: { type: 'string' as const }, description: '`true` on a replayed response.' } };
 
 const commonResponses = {
-  202: { ...json(commandResult, 'The PSP did not answer in time: the operation is pending and will be synced. Never a failure.'), headers: replayed },
+  202: {
+    ...json(commandResult, 'The PSP did not answer in time: the operation is pending and will be synced. Never a failure.'),
+    headers: replayed,
+  },
   // 400: not stored, so a corrected retry may reuse the key.
   ...problems({
     400: ['idempotency_key_missing', 'invalid_request'],
@@ -83,9 +97,12 @@ const routes = {
     tags: TAGS,
     security: merchantAuth,
     path: '/',
-    summary: 'Create a payment at the source\'s PSP',
+    summary: "Create a payment at the source's PSP",
     request: { headers: idempotencyHeaders, body: { content: { 'application/json': { schema: createBody } }, required: true } },
-    responses: { 201: { ...json(commandResult, 'Created (a declined payment is created with status failed).'), headers: replayed }, ...commonResponses },
+    responses: {
+      201: { ...json(commandResult, 'Created (a declined payment is created with status failed).'), headers: replayed },
+      ...commonResponses,
+    },
   }),
   capture: createRoute({
     method: 'post',
@@ -93,8 +110,15 @@ const routes = {
     security: merchantAuth,
     path: '/{id}/capture',
     summary: 'Capture an authorized payment, fully (no amount) or partly',
-    request: { headers: idempotencyHeaders, params: idParams, body: { content: { 'application/json': { schema: amountBody } }, required: false } },
-    responses: { 200: { ...json(commandResult, 'Captured, or submitted (Adyen: the outcome comes by webhook).'), headers: replayed }, ...commonResponses },
+    request: {
+      headers: idempotencyHeaders,
+      params: idParams,
+      body: { content: { 'application/json': { schema: amountBody } }, required: false },
+    },
+    responses: {
+      200: { ...json(commandResult, 'Captured, or submitted (Adyen: the outcome comes by webhook).'), headers: replayed },
+      ...commonResponses,
+    },
   }),
   void: createRoute({
     method: 'post',
@@ -111,7 +135,11 @@ const routes = {
     security: merchantAuth,
     path: '/{id}/refunds',
     summary: 'Refund a captured payment, fully (no amount) or partly; several refunds allowed',
-    request: { headers: idempotencyHeaders, params: idParams, body: { content: { 'application/json': { schema: amountBody } }, required: false } },
+    request: {
+      headers: idempotencyHeaders,
+      params: idParams,
+      body: { content: { 'application/json': { schema: amountBody } }, required: false },
+    },
     responses: { 200: { ...json(commandResult, 'Refunded, or submitted.'), headers: replayed }, ...commonResponses },
   }),
 };
@@ -121,7 +149,13 @@ const routes = {
  * `idempotency_key_missing`; anything else → 400 `invalid_request` (thrown, as createRouter
  * does). Neither is stored, so a corrected retry may reuse the key.
  */
-function paymentCommandsHook(result: { success: true } | { success: false; error: z.ZodError; target?: string } | { target: string; success: boolean; error?: z.ZodError }, _c: Context): Response | undefined {
+function paymentCommandsHook(
+  result:
+    | { success: true }
+    | { success: false; error: z.ZodError; target?: string }
+    | { target: string; success: boolean; error?: z.ZodError },
+  _c: Context,
+): Response | undefined {
   if (result.success || !('error' in result) || !result.error) return undefined;
   if (result.target === 'header') {
     return problemResponse(

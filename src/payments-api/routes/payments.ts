@@ -9,9 +9,23 @@ import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchan
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { OperationView } from './operations.js';
 
-const STATUSES = ['pending', 'authorized', 'captured', 'partially_refunded', 'refunded', 'failed', 'voided', 'disputed', 'charged_back'] as const;
+const STATUSES = [
+  'pending',
+  'authorized',
+  'captured',
+  'partially_refunded',
+  'refunded',
+  'failed',
+  'voided',
+  'disputed',
+  'charged_back',
+] as const;
 
-const minor = (description: string) => z.number().int().openapi({ description: `${description}, integer minor units` });
+const minor = (description: string) =>
+  z
+    .number()
+    .int()
+    .openapi({ description: `${description}, integer minor units` });
 
 /** A payment as `GET /v1/payments/{id}` answers it (paymentView), and as events carry it in `data`. */
 export const PaymentView = z
@@ -35,7 +49,9 @@ export const PaymentView = z
   .openapi('Payment');
 type PaymentJson = z.infer<typeof PaymentView>;
 
-const Transition = z.object({ from: z.string().nullable(), to: z.string(), cause: z.string(), at: isoTimestamp() }).openapi('PaymentTransition');
+const Transition = z
+  .object({ from: z.string().nullable(), to: z.string(), cause: z.string(), at: isoTimestamp() })
+  .openapi('PaymentTransition');
 
 const LedgerTransactionView = z
   .object({
@@ -112,7 +128,10 @@ export function paymentRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(listPaymentsRoute, async (c) => {
     const q = c.req.valid('query');
     const rows = await listPayments(c.var.deps.sql, c.var.merchant.id, q);
-    return c.json(toPage(rows, q.limit, (p) => paymentView(p) as PaymentJson), 200);
+    return c.json(
+      toPage(rows, q.limit, (p) => paymentView(p) as PaymentJson),
+      200,
+    );
   });
 
   const load = async (c: { var: AppEnv['Variables'] }, id: string) => {
