@@ -21,19 +21,17 @@ export function banner(role: Role, gateway: Pick<Gateway, 'url' | 'adminToken' |
   }
   // A fresh stand-in for a Stripe whsec_… per start: a fixed one would be public, and is refused.
   const stripeSecret = `whsec_${Buffer.from(randomBytes(24)).toString('hex')}`;
-  return (
-    [
-      '',
-      `Switchyard is running at ${base}${role === 'serve' ? ' (API and inbound only: run `switchyard work` for deliveries)' : ''}`,
-      `  database:    ${database}`,
-      `  admin token: ${gateway.adminToken}`,
-      '',
-      'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
-      `  export ADMIN=${gateway.adminToken}`,
-      `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
-      `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"${stripeSecret}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
-      `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret ${stripeSecret} --url ${base}`,
-      '',
-    ].join('\n') + '\n'
-  );
+  return `${[
+    '',
+    `Switchyard is running at ${base}${role === 'serve' ? ' (API and inbound only: run `switchyard work` for deliveries)' : ''}`,
+    `  database:    ${database}`,
+    `  admin token: ${gateway.adminToken}`,
+    '',
+    'Send a first signed webhook (README.md "Five minutes with Switchyard" has the rest):',
+    `  export ADMIN=${gateway.adminToken}`,
+    `  export API_KEY=$(curl -s -X POST ${base}/admin/merchants -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"name":"Acme"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).apiKey')`,
+    `  export SOURCE=$(curl -s -X POST ${base}/v1/sources -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d '{"provider":"stripe","secret":"${stripeSecret}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`,
+    `  npm run switchyard -- simulate stripe payment_intent.succeeded --source $SOURCE --secret ${stripeSecret} --url ${base}`,
+    '',
+  ].join('\n')}\n`;
 }

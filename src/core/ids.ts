@@ -63,7 +63,10 @@ function randomUint40(): number {
 /** True when `s` looks like an id with that prefix (shape only; it may not exist). */
 export function isId(prefix: IdPrefix, s: string): boolean {
   let re = idPatterns.get(prefix);
-  if (!re) idPatterns.set(prefix, (re = new RegExp(`^${prefix}_[0-9a-f]{32}$`)));
+  if (!re) {
+    re = new RegExp(`^${prefix}_[0-9a-f]{32}$`);
+    idPatterns.set(prefix, re);
+  }
   return re.test(s);
 }
 

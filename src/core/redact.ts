@@ -25,7 +25,7 @@ export function redactSecrets<T extends object>(fields: T, depth = REDACT_DEPTH)
   let copy: Record<string, unknown> | undefined;
   const source = fields as Record<string, unknown>;
   for (const key in source) {
-    if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
+    if (!Object.hasOwn(source, key)) continue;
     const value = source[key];
     let next = value;
     if (SECRET_KEY.test(key)) next = value === undefined ? value : REDACTED;

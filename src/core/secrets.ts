@@ -34,7 +34,7 @@ export function rethrowSecretUnreadable(error: unknown): never {
 /** A {@link SecretBox} under the master key (base64 of exactly 32 bytes); throws an Error otherwise. */
 export async function createSecretBox(masterKeyBase64: string): Promise<SecretBox> {
   const raw = fromBase64(masterKeyBase64.trim());
-  if (!raw || raw.byteLength !== 32) {
+  if (raw?.byteLength !== 32) {
     throw new Error('SWITCHYARD_MASTER_KEY must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`).');
   }
   const key = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);

@@ -25,7 +25,7 @@ function manualTimer() {
     fire() {
       const fns = [...armed.values()];
       armed.clear();
-      fns.forEach((f) => f());
+      for (const f of fns) f();
     },
   };
 }

@@ -147,7 +147,9 @@ export class Batcher<T, R> {
     if (timeoutMs !== undefined) {
       timeout = this.timer.set(() => {
         timeout = undefined;
-        end(() => batch.forEach((p) => p.reject(new Error(`the batch did not finish within ${timeoutMs} ms`))));
+        end(() => {
+          for (const p of batch) p.reject(new Error(`the batch did not finish within ${timeoutMs} ms`));
+        });
       }, timeoutMs);
     }
     void outcomes.then((out) =>

@@ -103,7 +103,7 @@ export async function verifyEd25519Signature(input: {
   signatureHeader: string;
 }): Promise<boolean> {
   const raw = input.publicKey.startsWith(PUBLIC_KEY_PREFIX) ? fromBase64(input.publicKey.slice(PUBLIC_KEY_PREFIX.length)) : undefined;
-  if (!raw || raw.byteLength !== 32) return false;
+  if (raw?.byteLength !== 32) return false;
   const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
   const signed = concatBytes(utf8(`${input.msgId}.${input.timestamp}.`), input.body);
   for (const entry of input.signatureHeader.split(' ')) {

@@ -34,13 +34,15 @@ export async function eventsCommand(args: string[]): Promise<void> {
   if (!outcome.ok) {
     switch (outcome.error) {
       case 'event_not_found':
-        die(`no event ${eventId} (event ids look like evt_…; GET /v1/events lists a merchant's)`);
+        return die(`no event ${eventId} (event ids look like evt_…; GET /v1/events lists a merchant's)`);
       case 'endpoint_not_found':
-        die(`no endpoint ${String(endpointId)} of this event's merchant (GET /v1/endpoints lists them)`);
+        return die(`no endpoint ${String(endpointId)} of this event's merchant (GET /v1/endpoints lists them)`);
       case 'endpoint_disabled':
-        die(`endpoint ${String(endpointId)} is disabled; enable it (PATCH /v1/endpoints/${String(endpointId)} {"status":"enabled"}) first`);
+        return die(
+          `endpoint ${String(endpointId)} is disabled; enable it (PATCH /v1/endpoints/${String(endpointId)} {"status":"enabled"}) first`,
+        );
       case 'not_subscribed':
-        die(`endpoint ${String(endpointId)} has no message for ${eventId} and does not subscribe to its type`);
+        return die(`endpoint ${String(endpointId)} has no message for ${eventId} and does not subscribe to its type`);
     }
   }
   const ids = outcome.value;

@@ -149,7 +149,7 @@ async function passwordFor(dataDir: string): Promise<string> {
     return (await readFile(file, 'utf8')).trim();
   } catch {
     const pw = Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString('base64url');
-    await writeFile(file, pw + '\n', { mode: 0o600 });
+    await writeFile(file, `${pw}\n`, { mode: 0o600 });
     return pw;
   }
 }

@@ -68,7 +68,7 @@ describe('answerClientError with applyServerLimits', () => {
   it('answers headers sent a byte per 100 ms with 408 problem+json request_timeout and closes the connection', async () => {
     const { answer, ms } = await trickle(
       'POST /inbound/src_x HTTP/1.1\r\n',
-      'host: x\r\ncontent-length: 2\r\nx-slow: ' + 'a'.repeat(200),
+      `host: x\r\ncontent-length: 2\r\nx-slow: ${'a'.repeat(200)}`,
       100,
     );
     const parsed = parse(answer);

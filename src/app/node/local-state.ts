@@ -13,7 +13,7 @@ export async function loadOrCreateSecretFile(dir: string, name: string, generate
   }
   await mkdir(dir, { recursive: true });
   const value = generate();
-  await writeFile(file, value + '\n', { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
+  await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e;
   });
   return (await readFile(file, 'utf8')).trim();

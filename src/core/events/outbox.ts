@@ -41,7 +41,8 @@ export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promis
   const emitted = inputs.flatMap((input, i) => (eventIds[i] ? [{ input, eventId: eventIds[i] }] : []));
   if (emitted.length === 0) return inputs.map(() => undefined);
   const merchants = [...new Set(emitted.map((e) => e.input.merchantId))];
-  const at = emitted.reduce((min, e) => (e.input.at < min ? e.input.at : min), emitted[0]!.input.at);
+  let at = emitted[0]!.input.at;
+  for (const e of emitted) if (e.input.at < at) at = e.input.at;
   const endpoints = await listEmitTargets(tx, merchants, at);
   const messages: MessageToQueue[] = [];
   const owners: number[] = [];
@@ -61,7 +62,7 @@ export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promis
   });
   const messageIds = await queueMessages(tx, messages);
   const byEvent = emitted.map(({ eventId }) => ({ eventId, messageIds: [] as string[] }));
-  messageIds.forEach((id, m) => byEvent[owners[m]!]!.messageIds.push(id));
+  for (const [m, id] of messageIds.entries()) byEvent[owners[m]!]!.messageIds.push(id);
   let next = 0;
   return eventIds.map((id) => (id ? byEvent[next++] : undefined));
 }
@@ -107,13 +108,16 @@ export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[]): 
   await insertMessages(tx, rows);
   const now: { messageId: string; endpointId: string }[] = [];
   const held = new Map<string, { until: Date; attempts: DeliveryJob[] }>();
-  rows.forEach((r, i) => {
+  for (const [i, r] of rows.entries()) {
     const until = inputs[i]!.holdUntil;
-    if (!until) return void now.push({ messageId: r.id, endpointId: r.endpointId });
+    if (!until) {
+      now.push({ messageId: r.id, endpointId: r.endpointId });
+      continue;
+    }
     const h = held.get(r.endpointId) ?? { until, attempts: [] };
     h.attempts.push({ messageId: r.id, attempt: 1 });
     held.set(r.endpointId, h);
-  });
+  }
   await enqueueFirstAttempts(tx, now);
   // One job per held endpoint and second of emitting: its payload stays about (rate × 1 s) long.
   for (const [endpointId, h] of held) {

@@ -233,6 +233,9 @@ export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
   });
   registerPlainRoutes(app);
   let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= openApiDocument(app))));
+  app.get('/openapi.json', (c) => {
+    document ??= openApiDocument(app);
+    return c.json(document);
+  });
   app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Switchyard API' }));
 }

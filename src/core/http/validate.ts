@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { findUnstorable, unstorableAt } from '../text.js';

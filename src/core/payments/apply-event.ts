@@ -74,7 +74,7 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
   );
   const keyOf = (i: ReportToApply): string => `${i.sourceId}\u0000${i.report.pspReference}`;
   const groups = new Map<string, number[]>();
-  items.forEach((item, n) => groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), n]));
+  for (const [n, item] of items.entries()) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), n]);
   const keys = [...groups.keys()].sort();
   const locked = await lockOrCreatePayments(
     tx,

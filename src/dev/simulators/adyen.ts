@@ -144,7 +144,7 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
   ) =>
     handle((body, params) => {
       const payment = payments.get(params.ref!);
-      if (!payment || payment.resultCode !== 'Authorised') return problem(422, '167', 'Original pspReference required for this operation');
+      if (payment?.resultCode !== 'Authorised') return problem(422, '167', 'Original pspReference required for this operation');
       const amount = (body.amount ?? payment.amount) as { value: number; currency: string };
       const refusal = apply(payment, amount.value);
       if (refusal) return problem(422, '167', refusal);

@@ -16,12 +16,10 @@ const InboundEventSummary = z
     eventId: z.string().openapi({ description: 'The PSP’s event id (unique per source).' }),
     eventType: z.string().nullable(),
     status: z.enum(STATUSES),
-    stale: z
-      .boolean()
-      .openapi({
-        description:
-          '`processed` but changed nothing: a duplicate of what the payment already had, or an event that arrived after its successors.',
-      }),
+    stale: z.boolean().openapi({
+      description:
+        '`processed` but changed nothing: a duplicate of what the payment already had, or an event that arrived after its successors.',
+    }),
     paymentId: z.string().nullable(),
     error: z.string().nullable(),
     receivedAt: isoTimestamp(),

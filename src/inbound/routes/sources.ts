@@ -62,15 +62,10 @@ const createSourceBody = z
       .max(2048)
       .optional()
       .openapi({ description: 'Square only (required there): the notification URL exactly as entered in the subscription.' }),
-    apiKey: z
-      .string()
-      .min(1)
-      .max(1024)
-      .optional()
-      .openapi({
-        description:
-          'The PSP API credential the payments API connectors use (Stripe `sk_…`, Adyen API key); encrypted at rest, never returned.',
-      }),
+    apiKey: z.string().min(1).max(1024).optional().openapi({
+      description:
+        'The PSP API credential the payments API connectors use (Stripe `sk_…`, Adyen API key); encrypted at rest, never returned.',
+    }),
     apiBaseUrl: z
       .url({ protocol: /^https?$/ })
       .max(2048)

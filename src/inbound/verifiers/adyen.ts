@@ -52,7 +52,7 @@ export const verifyAdyen: Verifier = async ({ body, secrets }) => {
       return err({ code: 'signature_invalid', detail: `${where} has no additionalData.hmacSignature while other items do` });
     }
     const mac = typeof signature === 'string' && signature.length <= MAX_SIGNATURE_LENGTH ? fromBase64(signature) : undefined;
-    if (!mac || mac.length !== 32) {
+    if (mac?.length !== 32) {
       return err({
         code: 'signature_invalid',
         detail: `${where} has a malformed hmacSignature: expected the base64 of an HMAC-SHA256 (44 characters)`,

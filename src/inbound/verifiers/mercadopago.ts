@@ -68,8 +68,7 @@ export const verifyMercadoPago: Verifier = async ({ body, headers, secrets, tole
   const dataId = urlDataId ?? bodyDataId;
   const from = urlDataId !== undefined ? "the URL's query string" : 'the JSON body';
   const requestId = headers[REQUEST_ID_HEADER]?.trim();
-  const manifestFor = (id: string | undefined): string =>
-    (id ? `id:${id};` : '') + (requestId ? `request-id:${requestId};` : '') + `ts:${ts};`;
+  const manifestFor = (id: string | undefined): string => `${id ? `id:${id};` : ''}${requestId ? `request-id:${requestId};` : ''}ts:${ts};`;
   // The docs lowercase data.id; sdk-java signs it as received. Both are tried: either way the
   // MAC must come from the secret, so accepting the second form forges nothing.
   const manifest = manifestFor(dataId?.toLowerCase());

@@ -31,7 +31,7 @@ export function makeVerifySquare(notificationUrl: string): Verifier {
       return err({ code: 'signature_invalid', detail: `${MALFORMED}; it is longer than ${MAX_SIGNATURE_HEADER_LENGTH} characters` });
     }
     const signature = fromBase64(header);
-    if (!signature || signature.length !== 32) return err({ code: 'signature_invalid', detail: MALFORMED });
+    if (signature?.length !== 32) return err({ code: 'signature_invalid', detail: MALFORMED });
     if (notificationUrl === '') {
       return err({
         code: 'signature_invalid',

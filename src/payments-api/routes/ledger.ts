@@ -1,17 +1,12 @@
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { checkLedger, listBalances } from '../../core/ledger/ledger-store.js';
 import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
-import { normalizeCurrency, toJsonAmount } from '../../core/money.js';
+import { toJsonAmount } from '../../core/money.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, jsonResponse, merchantAuth } from '../../core/http/openapi.js';
+import { currencyCode, minorAmount } from './schemas.js';
 
-const minor = (description: string) =>
-  z
-    .number()
-    .int()
-    .openapi({ description: `${description}, integer minor units` });
-
-const Balance = z.object({ account: z.string(), currency: z.string(), balance: minor('Debit-positive balance') }).openapi('Balance');
+const Balance = z.object({ account: z.string(), currency: z.string(), balance: minorAmount('Debit-positive balance') }).openapi('Balance');
 
 const LedgerCheckView = z
   .object({
@@ -26,11 +21,7 @@ const LedgerCheckView = z
 type LedgerCheckJson = z.infer<typeof LedgerCheckView>;
 
 const balancesQuery = z.object({
-  currency: z
-    .string()
-    .transform((s, ctx) => normalizeCurrency(s) ?? (ctx.addIssue({ code: 'custom', message: 'a three-letter ISO 4217 code' }), z.NEVER))
-    .optional()
-    .openapi({ description: 'ISO 4217 code, e.g. EUR', example: 'EUR' }),
+  currency: currencyCode().optional().openapi({ description: 'ISO 4217 code, e.g. EUR', example: 'EUR' }),
 });
 
 const balancesRoute = defineRoute({

@@ -2,10 +2,11 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { PaymentCommand, PaymentCommandOptions } from '../commands.js';
 import { executePaymentCommand } from '../execute-command.js';
-import { MAX_MINOR_UNITS, normalizeCurrency } from '../../core/money.js';
+import { MAX_MINOR_UNITS } from '../../core/money.js';
 import type { AppEnv } from '../../core/deps.js';
 import { merchantAuth, problems } from '../../core/http/openapi.js';
 import { PaymentView } from './payments.js';
+import { currencyCode } from './schemas.js';
 import { problemBody, problemResponse } from '../../core/http/problem.js';
 import { validationError } from '../../core/http/validate.js';
 import { ValidationError } from '../../core/errors.js';
@@ -31,10 +32,7 @@ const idempotencyHeaders = z.object({
 const createBody = z
   .object({
     amount,
-    currency: z
-      .string()
-      .transform((s, ctx) => normalizeCurrency(s) ?? (ctx.addIssue({ code: 'custom', message: 'a three-letter ISO 4217 code' }), z.NEVER))
-      .openapi({ type: 'string', example: 'USD' }),
+    currency: currencyCode().openapi({ type: 'string', example: 'USD' }),
     sourceId: z.string().min(1).max(64).openapi({ description: 'A stripe or adyen source created with apiKey.' }),
     merchantReference: z.string().min(1).max(255),
     captureMethod: z.enum(['automatic', 'manual']).default('automatic'),

@@ -8,6 +8,7 @@ import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { OperationView } from './operations.js';
+import { minorAmount } from './schemas.js';
 
 const STATUSES = [
   'pending',
@@ -21,12 +22,6 @@ const STATUSES = [
   'charged_back',
 ] as const;
 
-const minor = (description: string) =>
-  z
-    .number()
-    .int()
-    .openapi({ description: `${description}, integer minor units` });
-
 /** A payment as `GET /v1/payments/{id}` answers it (paymentView), and as events carry it in `data`. */
 export const PaymentView = z
   .object({
@@ -34,12 +29,12 @@ export const PaymentView = z
     sourceId: z.string(),
     pspReference: z.string(),
     status: z.enum(STATUSES),
-    amount: minor('The authorized amount'),
+    amount: minorAmount('The authorized amount'),
     currency: z.string().openapi({ example: 'EUR' }),
-    capturedAmount: minor('Captured so far'),
-    refundedAmount: minor('Refunded so far'),
-    chargedBackAmount: minor('Lost disputes not reversed'),
-    overRefundedAmount: minor('Refunds a PSP reported beyond the captured amount: recorded, flagged, never posted'),
+    capturedAmount: minorAmount('Captured so far'),
+    refundedAmount: minorAmount('Refunded so far'),
+    chargedBackAmount: minorAmount('Lost disputes not reversed'),
+    overRefundedAmount: minorAmount('Refunds a PSP reported beyond the captured amount: recorded, flagged, never posted'),
     flags: z.array(z.enum(['over_refund'])),
     merchantReference: z.string().nullable(),
     operations: z.array(OperationView),
@@ -63,7 +58,7 @@ const LedgerTransactionView = z
       z.object({
         account: z.string().openapi({ example: 'psp_receivable' }),
         direction: z.enum(['debit', 'credit']),
-        amount: minor('The amount'),
+        amount: minorAmount('The amount'),
         currency: z.string(),
       }),
     ),
