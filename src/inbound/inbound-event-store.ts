@@ -2,7 +2,6 @@ import type postgres from 'postgres';
 import type { Tx } from '../core/db/client.js';
 import { concatBytes } from '../core/crypto.js';
 import { newId } from '../core/ids.js';
-import { processInboundJob } from '../core/jobs/enqueue.js';
 
 /** A stored inbound event as `GET /v1/inbound-events/{id}` shows it. */
 export interface InboundEventRow {
@@ -145,10 +144,12 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
       on conflict (source_id, event_id) do nothing
       returning id
     )
-    -- add_job sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY.
+    -- add_job sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY. It is written here, not
+    -- through core/jobs/enqueue.ts, because the ack path pays for a postgres.js fragment (payload: core/jobs/catalog.ts).
     select (select coalesce(json_agg(id), '[]') from ins) as inserted,
            case when exists (select 1 from ins) then (
-             select (${processInboundJob(tx, tx`(select json_agg(id order by id) from ins)`)}).id
+             select (graphile_worker.add_job('process_inbound_event',
+                       json_build_object('inboundEventIds', (select json_agg(id order by id) from ins)))).id
            ) end as queued`;
   const inserted = new Set(result!.inserted);
   const out: StoredInboundEvent[] = ids.map((id) => ({ id, duplicate: !inserted.has(id) }));

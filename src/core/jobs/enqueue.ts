@@ -1,20 +1,8 @@
-// The only add_job site. Jobs are queued in the caller's statement or transaction: one exists iff its writes commit.
+// The add_job site, but for the ack path's store (src/inbound/inbound-event-store.ts). Jobs are queued in the
+// caller's transaction: one exists iff its writes commit.
 import type postgres from 'postgres';
 import type { Tx } from '../db/client.js';
 import type { DeliveryJob, JobPayload } from './catalog.js';
-
-type Fragment = postgres.PendingQuery<postgres.Row[]>;
-
-/**
- * A `process_inbound_event` job for the inbound events `ids` yields (SQL giving a json array): a fragment,
- * evaluating to the job row, of the statement that stores them. Unkeyed: that statement adds it only for rows it inserted.
- * @example
- * tx`select (${processInboundJob(tx, tx`(select json_agg(id order by id) from ins)`)}).id`
- */
-export function processInboundJob(tx: Tx, ids: Fragment): Fragment {
-  return tx`graphile_worker.add_job('process_inbound_event',
-                       json_build_object('inboundEventIds', ${ids}))`;
-}
 
 /** Queues `sync_psp_operation` at `runAt`, one per operation (job key). Source: https://worker.graphile.org/docs/sql-add-job */
 export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: Date): Promise<void> {
