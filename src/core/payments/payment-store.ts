@@ -93,6 +93,25 @@ const OPS_JSON = (tx: Tx) => tx`
               from gw.payment_operations o
              where o.payment_id = p.id), '[]'::json) as ops`;
 
+/** A row locked `for update` with its operations, and its version as the locking statement's snapshot saw it. */
+type LockedRow = PaymentDbRow & { ops: OperationJson[]; snapshot_version: number | null };
+
+/**
+ * Payments from locked rows. A statement that waited for a row lock returns the row as the holder committed it, but its
+ * subqueries as of the statement's start (READ COMMITTED): the operations of a row whose version moved meanwhile are
+ * read again, in a statement of their own, so that an operation the holder recorded is never applied twice.
+ */
+async function lockedPayments(tx: Tx, rows: readonly LockedRow[]): Promise<Payment[]> {
+  const moved = rows.filter((r) => r.snapshot_version !== r.version).map((r) => r.id);
+  const fresh = new Map<string, OperationJson[]>();
+  if (moved.length > 0) {
+    const reread = await tx<{ id: string; ops: OperationJson[] }[]>`
+      select p.id, ${OPS_JSON(tx)} from gw.payments p where p.id = any(${moved}::text[])`;
+    for (const r of reread) fresh.set(r.id, r.ops);
+  }
+  return rows.map((r) => toPayment(r, (fresh.get(r.id) ?? r.ops).map(toOperation)));
+}
+
 /** What {@link lockOrCreatePayments} needs to create a payment on first sight; amounts in minor units. */
 interface PaymentToLock {
   merchantId: string;
@@ -136,8 +155,8 @@ export async function lockOrCreatePayments(tx: Tx, inputs: readonly PaymentToLoc
     on conflict (source_id, psp_reference) do nothing
     returning source_id, psp_reference`;
   const keys = rows.map((r) => ({ s: r.sourceId, r: r.pspReference }));
-  const locked = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
-    select p.*, ${OPS_JSON(tx)}
+  const locked = await tx<LockedRow[]>`
+    select p.*, ${OPS_JSON(tx)}, (select s.version from gw.payments s where s.id = p.id) as snapshot_version
       from gw.payments p
       join json_to_recordset(${tx.json(keys)}::json) as k(s text, r text)
         on p.source_id = k.s and p.psp_reference = k.r
@@ -145,7 +164,8 @@ export async function lockOrCreatePayments(tx: Tx, inputs: readonly PaymentToLoc
        for update of p`;
   const key = (s: string, r: string): string => `${s}\u0000${r}`;
   const created = new Set(inserted.map((i) => key(i.source_id, i.psp_reference)));
-  const byKey = new Map(locked.map((row) => [key(row.source_id, row.psp_reference), toPayment(row, row.ops.map(toOperation))]));
+  const payments = await lockedPayments(tx, locked);
+  const byKey = new Map(payments.map((payment) => [key(payment.sourceId, payment.pspReference), payment]));
   return inputs.map((i) => {
     const k = key(i.sourceId, i.pspReference);
     return { payment: byKey.get(k)!, created: created.has(k) };
@@ -154,12 +174,12 @@ export async function lockOrCreatePayments(tx: Tx, inputs: readonly PaymentToLoc
 
 async function lockOrCreateOne(tx: Tx, input: PaymentToLock): Promise<{ payment: Payment; created: boolean }> {
   const lock = async (): Promise<Payment | undefined> => {
-    const [row] = await tx<(PaymentDbRow & { ops: OperationJson[] })[]>`
-      select p.*, ${OPS_JSON(tx)}
+    const rows = await tx<LockedRow[]>`
+      select p.*, ${OPS_JSON(tx)}, (select s.version from gw.payments s where s.id = p.id) as snapshot_version
         from gw.payments p
        where p.source_id = ${input.sourceId} and p.psp_reference = ${input.pspReference}
          for update of p`;
-    return row && toPayment(row, row.ops.map(toOperation));
+    return (await lockedPayments(tx, rows))[0];
   };
   const existing = await lock();
   if (existing) return { payment: existing, created: false };
