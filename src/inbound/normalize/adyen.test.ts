@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
+import { fixtureText } from '../../../test/node-helpers.js';
 import { normalizeAdyen } from './adyen.js';
 import type { Normalized } from './types.js';
 
 /** The first NotificationRequestItem of a shared Adyen fixture: what providers.ts stores. */
 function fixtureItem(name: string): Record<string, unknown> {
-  const body = JSON.parse(readFileSync(new URL(`../../../test/fixtures/adyen/${name}.json`, import.meta.url), 'utf8')) as {
+  const body = JSON.parse(fixtureText(`adyen/${name}.json`)) as {
     notificationItems: { NotificationRequestItem: Record<string, unknown> }[];
   };
   return body.notificationItems[0]!.NotificationRequestItem;

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { hmacValidator } from '@adyen/api-library';
 import { describe, expect, it } from 'vitest';
+import { fixtureText } from '../../../test/node-helpers.js';
 import { verifyAdyen } from './adyen.js';
 import { signAdyen } from './testing.js';
 import type { VerifyInput } from './types.js';
@@ -13,7 +13,7 @@ const now = new Date('2026-11-22T12:00:00Z');
 const hmacKey = 'E2D9B84A86AA08CDC0092B44CAB29D791A9CAF30AD62B9E3E4E29120714F73D6';
 const otherKey = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const FIXTURES = ['authorisation-true', 'capture-true', 'refund-true'] as const;
-const fixture = (name: string): string => readFileSync(new URL(`../../../test/fixtures/adyen/${name}.json`, import.meta.url), 'utf8');
+const fixture = (name: string): string => fixtureText(`adyen/${name}.json`);
 const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 const parse = (s: string): Notification => JSON.parse(s) as Notification;
 const library = new hmacValidator();

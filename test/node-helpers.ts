@@ -1,0 +1,14 @@
+// Node's own implementations, for unit tests beside the Workers-safe source (src/inbound must not import node:*):
+// fixtures read from disk, and node:crypto's HMAC as a check independent of the Web Crypto code under test.
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/** The text of `test/fixtures/<path>`, exactly as stored (UTF-8). */
+export function fixtureText(path: string): string {
+  return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8');
+}
+
+/** Base64 HMAC of `data` (UTF-8) under `key` (UTF-8), by node:crypto; `algorithm` as node names it ('sha256', 'sha1'). */
+export function nodeHmacBase64(algorithm: string, key: string, data: string): string {
+  return createHmac(algorithm, key).update(data).digest('base64');
+}
