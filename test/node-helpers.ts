@@ -8,7 +8,7 @@ export function fixtureText(path: string): string {
   return readFileSync(new URL(`./fixtures/${path}`, import.meta.url), 'utf8');
 }
 
-/** Base64 HMAC of `data` (UTF-8) under `key` (UTF-8), by node:crypto; `algorithm` as node names it ('sha256', 'sha1'). */
-export function nodeHmacBase64(algorithm: string, key: string, data: string): string {
-  return createHmac(algorithm, key).update(data).digest('base64');
+/** HMAC of `data` under `key` (strings as UTF-8) by node:crypto, in `encoding`; `algorithm` as node names it ('sha256'…). */
+export function nodeHmac(algorithm: string, key: string | Uint8Array, data: string | Uint8Array, encoding: 'hex' | 'base64'): string {
+  return createHmac(algorithm, key).update(data).digest(encoding);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeHmacBase64 } from '../../../test/node-helpers.js';
+import { nodeHmac } from '../../../test/node-helpers.js';
 import { makeVerifySquare } from './square.js';
 import { signSquare } from './testing.js';
 import type { VerifyInput } from './types.js';
@@ -28,7 +28,7 @@ describe('makeVerifySquare', () => {
   });
 
   it('signs base64 HMAC-SHA256 of the notification URL then the body, as Square documents', async () => {
-    const expected = nodeHmacBase64('sha256', signatureKey, notificationUrl + payload);
+    const expected = nodeHmac('sha256', signatureKey, notificationUrl + payload, 'base64');
     expect((await signed())['x-square-hmacsha256-signature']).toBe(expected);
   });
 
@@ -85,14 +85,14 @@ describe('makeVerifySquare', () => {
   });
 
   it('reports signature_missing naming the legacy header when only the HMAC-SHA1 x-square-signature came', async () => {
-    const legacy = nodeHmacBase64('sha1', signatureKey, notificationUrl + payload);
+    const legacy = nodeHmac('sha1', signatureKey, notificationUrl + payload, 'base64');
     const r = await verifySquare(input({ 'x-square-signature': legacy }));
     expect(r).toMatchObject({ ok: false, error: { code: 'signature_missing', detail: expect.stringContaining('x-square-signature') } });
   });
 
   it.each([
     ['not base64', 'not base64 at all!'],
-    ['an HMAC-SHA1 in base64', nodeHmacBase64('sha1', signatureKey, notificationUrl + payload)],
+    ['an HMAC-SHA1 in base64', nodeHmac('sha1', signatureKey, notificationUrl + payload, 'base64')],
     ['hex instead of base64', 'ab'.repeat(32)],
     ['non-ASCII characters', '€'.repeat(44)],
     ['more than 4096 characters', 'A'.repeat(4100)],
