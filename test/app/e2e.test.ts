@@ -1,13 +1,13 @@
 // A real Stripe event flows from PSP to ledger to merchant endpoint: the gateway served
 // over real HTTP, a real graphile-worker runner, Stripe's own signer for the inbound
 // request, a real receiver, and the standardwebhooks package verifying the delivery.
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Runner } from 'graphile-worker';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureText } from '../node-helpers.js';
 import type { Deps } from '../../src/core/deps.js';
 import { startRunner } from '../../src/app/worker.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
@@ -16,8 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../db.js';
 import { startReceiver, type Receiver } from '../receiver.js';
 import { eventually } from '../eventually.js';
 
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../fixtures/stripe/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const fixture = (name: string) => JSON.parse(fixtureText(`stripe/${name}.json`)) as Record<string, unknown>;
 
 let db: TestDatabase;
 let deps: Deps;

@@ -2,7 +2,6 @@
 // dev server) with its Hyperdrive binding on this file's database; Stripe's own signer
 // signs the request; the Node worker processes what the edge stored and delivers it to a
 // real receiver, checked with the standardwebhooks package.
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { serve, type ServerType } from '@hono/node-server';
@@ -10,6 +9,7 @@ import type { Runner } from 'graphile-worker';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureText } from '../node-helpers.js';
 import type { Deps } from '../../src/core/deps.js';
 import { startRunner } from '../../src/app/worker.js';
 import { createSecretBox, generateMasterKey } from '../../src/core/secrets.js';
@@ -21,8 +21,7 @@ import { startEdgeWorker, type EdgeWorker } from './edge-worker.js';
 import { eventually } from '../eventually.js';
 import { processJobsFor } from '../process-jobs.js';
 
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../fixtures/stripe/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const fixture = (name: string) => JSON.parse(fixtureText(`stripe/${name}.json`)) as Record<string, unknown>;
 
 const STRIPE_SECRET = 'whsec_edge_test_secret_0123456789';
 const stripe = new Stripe('sk_test_unused');

@@ -78,18 +78,10 @@ function newOperationId(now: Date): string {
 /** Inserts an operation in status `requested`. */
 export async function insertOperation(
   tx: Tx,
-  input: {
-    merchantId: string;
-    sourceId: string;
-    paymentId: string | null;
-    kind: OperationKind;
-    amount: Decimal | null;
-    currency: string;
-    pspIdempotencyKey: string;
-    pspReference: string | null;
-    request: Record<string, unknown>;
-    now: Date;
-  },
+  input: Pick<
+    PspOperation,
+    'merchantId' | 'sourceId' | 'paymentId' | 'kind' | 'amount' | 'currency' | 'pspIdempotencyKey' | 'pspReference' | 'request'
+  > & { now: Date },
 ): Promise<PspOperation> {
   const [row] = await tx<DbRow[]>`
     insert into gw.psp_operations (id, merchant_id, source_id, payment_id, kind, amount, currency, psp_idempotency_key,

@@ -3,8 +3,11 @@ import { z } from '@hono/zod-openapi';
 import { idParam, isoTimestamp, problems } from '../../core/http/openapi.js';
 import type { Endpoint } from '../endpoints/endpoint-store.js';
 
+/** The OpenAPI tag of every endpoint route. */
 export const TAGS = ['Endpoints'];
+/** The `{id}` path parameter: an endpoint id (`ep_…`). */
 export const endpointId = idParam('ep_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
+/** 404 `not_found`: no such endpoint of this merchant (RFC 9457 problem). */
 export const notFound = problems({ 404: ['not_found'] });
 
 const eventType = z.string().regex(/^[a-z_]+(\.[a-z_]+)+$/, 'an event type such as payment.captured');
@@ -14,6 +17,7 @@ const ordered = z.boolean().openapi({
     'Ordered delivery per payment: an event of a payment is not sent before the previous event of that payment to this endpoint has been delivered or has failed for good. Applies to events emitted while it is on.',
 });
 
+/** `POST /v1/endpoints`: `url` (https unless private URLs are allowed), optional `eventTypes` (none = every type), `rateLimitPerSecond` (deliveries per second). */
 export const createEndpointBody = z
   .object({
     url: z.string().min(1).max(2048),
@@ -25,7 +29,7 @@ export const createEndpointBody = z
   .strict()
   .openapi('CreateEndpoint');
 
-// null clears a field (eventTypes: null = every type); an absent key leaves it as it is.
+/** `PATCH /v1/endpoints/{id}`: null clears a field (eventTypes: null = every type); an absent key leaves it as it is. */
 export const patchEndpointBody = z
   .object({
     url: z.string().min(1).max(2048).optional(),
@@ -41,7 +45,10 @@ export const patchEndpointBody = z
   })
   .openapi('UpdateEndpoint', { description: 'At least one field; null clears a field (eventTypes: null = every type).' });
 
-// An offset is required (Z or ±hh:mm): a local time would mean a different instant per server.
+/**
+ * `POST /v1/endpoints/{id}/recover`: `since`, ISO 8601. An offset is required (Z or ±hh:mm): a local time would mean a
+ * different instant per server.
+ */
 export const recoverBody = z
   .object({
     since: z.iso
@@ -51,6 +58,7 @@ export const recoverBody = z
   .strict()
   .openapi('RecoverEndpoint');
 
+/** An endpoint as the API answers it (CONTRACT.md "Endpoints"); never its secret. */
 export const EndpointView = z
   .object({
     id: z.string().openapi({ example: 'ep_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
@@ -65,12 +73,15 @@ export const EndpointView = z
   })
   .openapi('Endpoint');
 
+/** The 201 of `POST /v1/endpoints`: the endpoint and, this once, its signing secret. */
 export const CreatedEndpoint = EndpointView.extend({
   secret: z.string().openapi({ description: 'The signing secret, `whsec_` + base64 of 24 random bytes.' }),
 }).openapi('CreatedEndpoint');
 
+/** `GET /v1/endpoints/{id}/secret` and its rotation: `{ secret }`, `whsec_` + base64. */
 export const SecretView = z.object({ secret: z.string() }).openapi('EndpointSecret');
 
+/** An endpoint's Ed25519 signing state: whether `v1a` signatures are sent, and the public key to verify them. */
 export const Ed25519View = z
   .object({
     enabled: z.boolean().openapi({ description: 'Whether deliveries carry a `v1a` (Ed25519) signature.' }),
