@@ -92,8 +92,10 @@ export interface RecoveryOptions {
  */
 export async function startRunner(
   deps: Deps,
-  options: { connectionString: string; concurrency: number; pollIntervalMs?: number; recovery?: RecoveryOptions },
+  options: { connectionString: string; concurrency: number; pollIntervalMs?: number; localQueueSize?: number; recovery?: RecoveryOptions },
 ): Promise<Runner> {
+  const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
+  const localQueueSize = options.localQueueSize ?? deps.config.SWITCHYARD_WORKER_LOCAL_QUEUE;
   const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency,
@@ -104,9 +106,18 @@ export async function startRunner(
     parsedCronItems: paymentsApiCronItems(),
     logger: graphileLogger(deps.logger),
     taskList: createTaskList(deps, { concurrency: options.concurrency }),
+    preset: {
+      worker: {
+        // One query fetches (and locks) up to `size` jobs for the pool; they go back after `ttl`, well before the
+        // sweep would take them for a dead worker's.
+        ...(localQueueSize > 1 ? { localQueue: { size: localQueueSize, ttl: Math.floor((olderThanSeconds * 1000) / 3) } } : {}),
+        // Completions of jobs finishing together share one statement; a crash before it reruns them (idempotent tasks).
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
   });
 
-  const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
   const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
   const sweepOnce = async (): Promise<void> => {
     try {

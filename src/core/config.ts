@@ -47,6 +47,11 @@ const configSchema = z.object({
   SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Jobs one worker process runs at once. */
   SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(32),
+  /**
+   * Jobs a worker process fetches and locks in one query, handed to its concurrent jobs as they free up
+   * (graphile-worker's local queue; 1 or less: each job fetches its own). Default: the concurrency.
+   */
+  SWITCHYARD_WORKER_LOCAL_QUEUE: z.coerce.number().int().min(0).max(1000).default(32),
   /** Timeout of one outbound delivery attempt, in ms. */
   SWITCHYARD_DELIVERY_TIMEOUT_MS: positiveInt.default(15_000),
   /** Delays between delivery attempts, seconds, comma-separated (±20 % jitter is added). */

@@ -317,7 +317,7 @@ describe('a worker killed with SIGKILL in the middle of a delivery', () => {
 
     expect(receiver.received).toHaveLength(1);
     const [job] = await jobLocks(db, messageId);
-    expect(job!.locked_by).toMatch(/^worker-/);
+    expect(job!.locked_by).toMatch(/^pool-/);
     expect(await messageRow(db, messageId)).toEqual({ status: 'pending', attempts: 0 });
   });
 });
