@@ -2,7 +2,8 @@
 import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvent, processInboundEvents } from '../inbound/process-event.task.js';
-import { deliverMessages } from '../outbound/deliver.task.js';
+import { deliverHandoff, deliverMessages } from '../outbound/deliver.task.js';
+import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
@@ -35,10 +36,23 @@ export function createTaskList(deps: Deps, options: { concurrency?: number } = {
   const budgetMs = deliveryBudgetMs(deps.config);
   return {
     ...paymentsApiTaskList(deps),
-    process_inbound_event: counted(deps, 'process_inbound_event', async (payload) => {
+    process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
       const job = parseJobPayload('process_inbound_event', payload);
-      if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds);
-      else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE });
+      // The first attempts are made here, right after the commit, not by another job after a queue hop.
+      const handoff: FirstAttemptHandoff = {
+        poolId: helpers.job.locked_by ?? 'unknown',
+        fallbackAt: new Date(Date.now() + recoveryThresholdSeconds(deps.config) * 1000),
+        attempts: [],
+        jobKeys: [],
+      };
+      if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds, { handoff });
+      else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE, handoff });
+      try {
+        await deliverHandoff(deps, handoff, slots, { budgetMs });
+      } catch (error) {
+        // Processing committed; its fallback jobs make the attempts later.
+        deps.logger.warn({ err: error, jobId: helpers.job.id }, 'first attempts after processing failed; left to their fallback job');
+      }
     }),
     deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
       const parsed = parseJobPayload('deliver_message', payload);

@@ -1,6 +1,7 @@
 // The `process_inbound_event` task: stored inbound events normalized, applied to their payments
 // and marked in ONE transaction, so a crash replays the whole step and unique keys make it a no-op.
 import type { Deps } from '../core/deps.js';
+import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
@@ -24,6 +25,11 @@ interface ProcessOptions {
   synchronousCommit?: boolean;
   /** Events per transaction, topped up with the merchant's other unheld `received` events (default 1). */
   batchSize?: number;
+  /**
+   * Hand the emitted events' first attempts to the caller (outbox.ts {@link FirstAttemptHandoff}); only committed
+   * transactions' attempts are added to it. Default: queued as jobs due now.
+   */
+  handoff?: FirstAttemptHandoff;
 }
 
 /**
@@ -85,7 +91,9 @@ async function processAlone(deps: Deps, id: string, options: ProcessOptions): Pr
 }
 
 async function processTogether(deps: Deps, ids: string[], options: ProcessOptions, more: number): Promise<ProcessOutcome[]> {
-  return deps.sql.begin(async (tx) => {
+  // A transaction that rolls back must not hand over attempts it queued: collect them apart, keep them on commit.
+  const handoff = options.handoff && { ...options.handoff, attempts: [], jobKeys: [] };
+  const outcomes = await deps.sql.begin(async (tx) => {
     const events = await lockReceivedInboundEvents(tx, ids, { more, synchronousCommit: options.synchronousCommit ?? false });
     const now = deps.clock();
     const outcomes = new Map<string, ProcessOutcome>();
@@ -125,7 +133,12 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
       );
     });
     // sent without waiting between them: the marks, then the reports' writes (postings last)
-    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared)]);
+    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff)]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });
+  if (handoff) {
+    options.handoff!.attempts.push(...handoff.attempts);
+    options.handoff!.jobKeys.push(...handoff.jobKeys);
+  }
+  return outcomes;
 }

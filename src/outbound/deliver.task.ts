@@ -2,6 +2,8 @@
 import type { Deps } from '../core/deps.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
+import { removeWaitingJobs } from '../core/jobs/job-store.js';
+import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import type { DeliveryItem } from './deliver-attempt.js';
 import { deliverToEndpoint } from './deliver-endpoint.js';
 import { loadDeliveries } from './delivery-store.js';
@@ -83,4 +85,21 @@ export async function deliverMessages(
     for (const l of leftovers) left.push(...l);
   }
   if (left.length > 0) await enqueueDeliveryBatches(deps.sql, left);
+}
+
+/**
+ * Makes the first attempts a committed transaction handed over (outbox.ts {@link FirstAttemptHandoff}) at once,
+ * through {@link deliverMessages} with `slots` and `options`, then removes their fallback jobs. A crash before the
+ * removal leaves those jobs to run at their `fallbackAt` (or when recovery brings a dead pool's forward): recorded
+ * attempts are not sent again. Throws only on database errors; the fallback jobs then stay.
+ */
+export async function deliverHandoff(
+  deps: Deps,
+  handoff: Pick<FirstAttemptHandoff, 'attempts' | 'jobKeys'>,
+  slots?: EndpointSlots,
+  options: BatchOptions = {},
+): Promise<void> {
+  if (handoff.jobKeys.length === 0) return;
+  if (handoff.attempts.length > 0) await deliverMessages(deps, handoff.attempts, slots, options);
+  await removeWaitingJobs(deps.sql, handoff.jobKeys);
 }

@@ -124,7 +124,8 @@ describe('GET /metrics', () => {
     expect(posted.status).toBe(200);
     const [row] = await db.sql<{ id: string }[]>`select id from gw.inbound_events order by received_at desc, id desc limit 1`;
     const tasks = createTaskList(deps);
-    const helpers = {} as JobHelpers; // our tasks never use graphile-worker's helpers
+    // Our tasks read only the job's id and the pool that locked it from graphile-worker's helpers.
+    const helpers = { job: { id: '0', locked_by: 'pool-test' } } as unknown as JobHelpers;
 
     await tasks.process_inbound_event!({ inboundEventIds: [row!.id] }, helpers);
     await expect(tasks.deliver_message!({ messageId: 'msg_x' }, helpers)).rejects.toThrow(); // no attempt number

@@ -16,7 +16,9 @@ import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { startRunner } from '../../src/app/worker.js';
 import { createSecretBox, generateMasterKey } from '../../src/core/secrets.js';
 import { emitEvent } from '../../src/core/events/outbox.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
+import { recordInboundEvent } from '../record-inbound-event.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { eventually } from '../eventually.js';
 
@@ -319,5 +321,65 @@ describe('a worker killed with SIGKILL in the middle of a delivery', () => {
     const [job] = await jobLocks(db, messageId);
     expect(job!.locked_by).toMatch(/^pool-/);
     expect(await messageRow(db, messageId)).toEqual({ status: 'pending', attempts: 0 });
+  });
+});
+
+describe('a worker killed with SIGKILL while the first attempts its processing handed it are in flight', () => {
+  it(`leaves a fallback job that recovery makes due at once: every message delivered within ${RECOVERY_BOUND_MS / 1000} s, the hung one again with the same webhook-id`, async () => {
+    const db = await freshDatabase();
+    const masterKey = generateMasterKey();
+    const deps: Deps = { ...(await testDeps(db)), secretBox: await createSecretBox(masterKey) };
+    const receiver = await hangingFirstReceiver();
+    const merchant = await aMerchant(deps);
+    const app = testApp(deps);
+    expect((await app.request('/v1/endpoints', jsonRequest('POST', { url: receiver.url }, merchant.apiKey))).status).toBe(201);
+    const source = await app.request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'stripe', secret: 'whsec_crash_recovery_0123456789' }, merchant.apiKey),
+    );
+    expect(source.status).toBe(201);
+    const sourceId = ((await source.json()) as { id: string }).id;
+
+    const child = await startChildWorker(db.url, masterKey);
+    const event = buildStripeEvent('payment_intent.succeeded', { amount: 2500, at: new Date() });
+    await db.sql.begin((tx) =>
+      recordInboundEvent(tx, {
+        sourceId,
+        merchantId: merchant.id,
+        eventId: event.id,
+        eventType: event.type,
+        rawBody: new TextEncoder().encode(JSON.stringify(event)),
+        headers: {},
+      }),
+    );
+    const [, , poolId] = await child.waitLine(/^job (\d+) (\S+)$/, 10_000);
+    await eventually(async () => (receiver.received.length === 1 ? true : undefined), 10_000, 'first delivery request');
+    // The processing job made the attempt itself; its fallback job waits, keyed with the pool, due far later.
+    const handoffs = await db.sql<{ run_at: Date; locked_by: string | null }[]>`
+      select run_at, locked_by from graphile_worker._private_jobs where key like ${`deliver:handoff:${poolId}:%`}`;
+    expect(handoffs).toHaveLength(1);
+    expect(handoffs[0]!.locked_by).toBeNull();
+    expect(handoffs[0]!.run_at.getTime()).toBeGreaterThan(Date.now() + 10_000);
+
+    child.killGroup();
+    const killedAt = Date.now();
+    expect(await child.exited).toBe('SIGKILL');
+    await receiver.firstRequestClosed;
+    const hungId = receiver.received[0]!.headers['webhook-id'];
+
+    await runnerFor(db, deps, RECOVERY);
+    const settled = async () => {
+      const rows = await db.sql<{ id: string; status: string; attempts: number }[]>`
+        select id, status, attempts from gw.messages where merchant_id = ${merchant.id} order by id`;
+      return rows.length > 0 && rows.every((r) => r.status === 'succeeded') ? rows : undefined;
+    };
+    const messages = await eventually(settled, RECOVERY_BOUND_MS - (Date.now() - killedAt) + 2_000, 'every message succeeded');
+    expect(messages.map((m) => m.attempts)).toEqual(messages.map(() => 1));
+    // Each message reached the receiver once, but for the hung one, sent again with its webhook-id.
+    const ids = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(ids.filter((id) => id === hungId)).toHaveLength(2);
+    expect(new Set(ids).size).toBe(messages.length);
+    expect(ids).toHaveLength(messages.length + 1);
+    expect(await db.sql`select 1 from graphile_worker._private_jobs where key like 'deliver:handoff:%'`).toHaveLength(0);
   });
 });

@@ -3,7 +3,7 @@ import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 import { utf8 } from '../crypto.js';
 import type { DeliveryJob } from '../jobs/catalog.js';
-import { enqueueFirstAttempts, enqueuePutOff } from '../jobs/enqueue.js';
+import { enqueueFirstAttempts, enqueueHandoff, enqueuePutOff } from '../jobs/enqueue.js';
 import { insertEvents, insertMessages, listEmitTargets, type NewMessageRow } from './outbox-store.js';
 
 /** One merchant-facing event to emit (DESIGN.md "Merchant-facing events"). */
@@ -15,6 +15,20 @@ export interface EventToEmit {
   dedupeKey: string;
   data: unknown;
   at: Date;
+}
+
+/**
+ * First attempts handed to the emitting worker: instead of a job due now, {@link queueMessages} queues them as one
+ * fallback job due at `fallbackAt` and records them here, and the worker makes them itself once the transaction has
+ * committed, then removes the job (src/outbound/deliver.task.ts `deliverHandoff`). Filled per transaction.
+ */
+export interface FirstAttemptHandoff {
+  /** The graphile-worker pool the emitting job runs in (its `locked_by`), named in the fallback jobs' keys. */
+  poolId: string;
+  fallbackAt: Date;
+  /** Out: the attempts queued, and the keys of their fallback jobs. */
+  attempts: DeliveryJob[];
+  jobKeys: string[];
 }
 
 /** An emitted event and its messages. */
@@ -33,9 +47,14 @@ export async function emitEvent(tx: Tx, input: EventToEmit): Promise<EmittedEven
  * Emits events in the caller's transaction, in four statements whatever their number: each body stored as the exact bytes
  * to sign (`{"type", "timestamp", "data"}`, the Standard Webhooks payload), then a message per enabled endpoint subscribed
  * to the type, its first attempt queued ({@link queueMessages}); an `ordered` endpoint gets a payment's events in input
- * order, a held one (open circuit, `held_until`) at the hold's end. One result per input, undefined if its key was taken.
+ * order, a held one (open circuit, `held_until`) at the hold's end; with `handoff`, first attempts due now are handed to
+ * the caller. One result per input, undefined if its key was taken.
  */
-export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promise<(EmittedEvent | undefined)[]> {
+export async function emitEvents(
+  tx: Tx,
+  inputs: readonly EventToEmit[],
+  handoff?: FirstAttemptHandoff,
+): Promise<(EmittedEvent | undefined)[]> {
   if (inputs.length === 0) return [];
   const eventIds = await storeEvents(tx, inputs);
   const emitted = inputs.flatMap((input, i) => (eventIds[i] ? [{ input, eventId: eventIds[i] }] : []));
@@ -60,7 +79,7 @@ export async function emitEvents(tx: Tx, inputs: readonly EventToEmit[]): Promis
       owners.push(n);
     }
   });
-  const messageIds = await queueMessages(tx, messages);
+  const messageIds = await queueMessages(tx, messages, handoff);
   const byEvent = emitted.map(({ eventId }) => ({ eventId, messageIds: [] as string[] }));
   for (const [m, id] of messageIds.entries()) byEvent[owners[m]!]!.messageIds.push(id);
   let next = 0;
@@ -94,8 +113,11 @@ interface MessageToQueue {
   holdUntil?: Date | null;
 }
 
-/** Inserts messages and queues their first attempts (put off to `holdUntil` where set); returns their ids, in input order. */
-export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[]): Promise<string[]> {
+/**
+ * Inserts messages and queues their first attempts (put off to `holdUntil` where set; handed to the caller through
+ * `handoff` when given, see {@link FirstAttemptHandoff}); returns their ids, in input order.
+ */
+export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[], handoff?: FirstAttemptHandoff): Promise<string[]> {
   if (inputs.length === 0) return [];
   const rows: NewMessageRow[] = inputs.map((m) => ({
     id: newId('msg', m.at),
@@ -118,7 +140,13 @@ export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[]): 
     h.attempts.push({ messageId: r.id, attempt: 1 });
     held.set(r.endpointId, h);
   }
-  await enqueueFirstAttempts(tx, now);
+  if (handoff && now.length > 0) {
+    const attempts = now.map((n) => ({ messageId: n.messageId, attempt: 1 }));
+    handoff.jobKeys.push(await enqueueHandoff(tx, attempts, handoff.poolId, handoff.fallbackAt));
+    handoff.attempts.push(...attempts);
+  } else {
+    await enqueueFirstAttempts(tx, now);
+  }
   // One job per held endpoint and second of emitting: its payload stays about (rate × 1 s) long.
   for (const [endpointId, h] of held) {
     await enqueuePutOff(tx, { endpointId, attempts: h.attempts, retryAt: h.until, window: `held:${Math.floor(Date.now() / 1000)}` });

@@ -101,6 +101,23 @@ export async function enqueuePutOff(
   throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
 }
 
+/** Key prefix of the jobs {@link enqueueHandoff} queues; the pool id follows, so recovery can find a dead pool's (job-store.ts). */
+export const HANDOFF_KEY_PREFIX = 'deliver:handoff:';
+
+/**
+ * Queues `attempts` (first attempts its caller will make itself right after the commit) as one batch job due at
+ * `fallbackAt`, keyed `deliver:handoff:<poolId>:<random>`: the durable fallback should the caller die before it
+ * removed the job (job-store.ts `removeWaitingJobs`). Returns the key. Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueHandoff(tx: Tx, attempts: readonly DeliveryJob[], poolId: string, fallbackAt: Date): Promise<string> {
+  const key = `${HANDOFF_KEY_PREFIX}${poolId}:${crypto.randomUUID()}`;
+  const payload = attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
+  await tx`
+    select graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
+      run_at => ${fallbackAt}::timestamptz, max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)`;
+  return key;
+}
+
 /** Queues attempts as unkeyed batch jobs of at most {@link MAX_BATCH_JOB_ENTRIES}, in one `add_jobs` call, at `runAt` (or now). */
 export async function enqueueDeliveryBatches(tx: Tx, items: readonly DeliveryJob[], runAt?: Date): Promise<void> {
   const specs: { payload: DeliveryJob[]; run_at: string | null; job_key: null }[] = [];

@@ -4,7 +4,7 @@ import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { journalFor, type JournalEntry } from '../ledger/journal.js';
 import { postTransactions } from '../ledger/ledger-store.js';
-import { emitEvents, type EventToEmit } from '../events/outbox.js';
+import { emitEvents, type EventToEmit, type FirstAttemptHandoff } from '../events/outbox.js';
 import { claimPendingReferences, settleOperationsByWebhook, type OperationSettlement } from './operation-store.js';
 import { lockOrCreatePayments, savePaymentOutcomes, type Payment, type PaymentOutcomes } from './payment-store.js';
 import { paymentView } from './payment-view.js';
@@ -167,11 +167,12 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
  * Second half: saves payments, operation reports and transitions (one statement), emits the events (dedupe key
  * `<cause>:<type>`), settles the API operations a report finished, and posts ledger transactions per merchant
  * last, so a merchant's shared account rows stay locked only for the posting and commit. All sent at once, awaited together.
+ * With `handoff`, the events' first attempts are handed to the caller (outbox.ts {@link FirstAttemptHandoff}).
  */
-export async function writePaymentReports(tx: Tx, prepared: PreparedReports): Promise<void> {
+export async function writePaymentReports(tx: Tx, prepared: PreparedReports, handoff?: FirstAttemptHandoff): Promise<void> {
   const writes: Promise<unknown>[] = [
     savePaymentOutcomes(tx, prepared.saves),
-    emitEvents(tx, prepared.events),
+    emitEvents(tx, prepared.events, handoff),
     settleOperationsByWebhook(tx, prepared.settlements),
   ];
   for (const merchantId of [...prepared.postings.keys()].sort())
