@@ -79,6 +79,7 @@ const ACK_ONLY_SECONDS = setting('BENCH_ACK_ONLY_SECONDS', 10, { zeroOk: true })
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PG_STATS = process.env.BENCH_PG_STATS === '1';
 const WARMUP_RATE = 50;
+const SETTLE_MS = 1000;
 const ACK_ONLY_CONNECTIONS = 50;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_TOKEN = `adm_bench_${randomBytes(16).toString('hex')}`;
@@ -492,16 +493,26 @@ interface CpuSnapshot {
   gateway: number;
   worker: number;
   postgres: number;
+  /** CPU so far of each backend connected to the bench's database, by pid. */
+  backends: Map<number, number>;
   load: number;
   receiver: number;
   machine: { busy: number; total: number };
 }
 
-async function cpuSnapshot(p: Processes, postmasterPid?: number): Promise<CpuSnapshot> {
+async function cpuSnapshot(p: Processes, monitor: Sql, postmasterPid?: number): Promise<CpuSnapshot> {
+  const backends = new Map<number, number>();
+  if (postmasterPid) {
+    for (const { pid } of await monitor<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`) {
+      const ms = await processCpuMs(pid);
+      if (Number.isFinite(ms)) backends.set(pid, ms);
+    }
+  }
   return {
     gateway: await processCpuMs(p.gateway.pid),
     worker: p.worker ? await processCpuMs(p.worker.pid) : Number.NaN,
     postgres: postmasterPid ? await postgresCpuMs(postmasterPid) : Number.NaN,
+    backends,
     load: await processCpuMs(p.load.child.pid!),
     receiver: await processCpuMs(p.receiver.child.pid!),
     machine: await machineCpuMs(),
@@ -548,10 +559,17 @@ interface StepFigures {
   duplicatePayments: number;
   generatorLateP99Ms: number | null;
   generatorLateMaxMs: number | null;
+  /**
+   * CPU ms per acked event over the step and its drain. `postgres` is the whole server
+   * (other databases' work included); `postgresBenchBackends` only the backends connected
+   * to the bench's database at the step's end (a lower bound: backends that exited during
+   * the step are lost). `worker` is null in `all`, where `gateway` is the one process.
+   */
   cpuMsPerEvent: {
     gateway: number | null;
     worker: number | null;
     postgres: number | null;
+    postgresBenchBackends: number | null;
     loadGenerator: number | null;
     receiver: number | null;
     machine: number | null;
@@ -577,7 +595,7 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
   const { procs } = ctx;
   if (ctx.pgStats) await resetStatements(ctx.monitor);
   const pg0 = await pgCounters(ctx.monitor, ctx.pgStats);
-  const cpu0 = await cpuSnapshot(procs, ctx.server.postmasterPid);
+  const cpu0 = await cpuSnapshot(procs, ctx.monitor, ctx.server.postmasterPid);
   ctx.rss.reset();
   await ctx.rss.sample();
 
@@ -598,7 +616,10 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
     await sleep(100);
     missing = await procs.receiver.ask<number>({ missing: tag });
   }
-  const cpu1 = await cpuSnapshot(procs, ctx.server.postmasterPid);
+  // The worker records an attempt after the receiver has answered, and PostgreSQL
+  // publishes a backend's counters up to a second late: let both settle.
+  await sleep(SETTLE_MS);
+  const cpu1 = await cpuSnapshot(procs, ctx.monitor, ctx.server.postmasterPid);
   await ctx.rss.sample();
   const pg1 = await pgCounters(ctx.monitor, ctx.pgStats);
   const got = await procs.receiver.ask<Received>({ take: tag });
@@ -657,6 +678,9 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
       gateway: perEvent(cpu1.gateway - cpu0.gateway),
       worker: sameProcess ? null : perEvent(cpu1.worker - cpu0.worker),
       postgres: perEvent(cpu1.postgres - cpu0.postgres),
+      postgresBenchBackends: ctx.server.postmasterPid
+        ? perEvent([...cpu1.backends].reduce((a, [pid, ms]) => a + ms - (cpu0.backends.get(pid) ?? 0), 0))
+        : null,
       loadGenerator: perEvent(cpu1.load - cpu0.load),
       receiver: perEvent(cpu1.receiver - cpu0.receiver),
       machine: perEvent(cpu1.machine.busy - cpu0.machine.busy),
@@ -676,7 +700,7 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
 function printStepHeader(): void {
   line(
     '  rate/s  acked/s  non-200  ack p50  ack p99   lag p50   lag p99   lag max  drain ms  missing  dup  sustained' +
-      '  │ CPU ms/event: gateway  worker  postgres  load gen  receiver  machine (busy %)  │ peak RSS MiB gw/worker  xact/event',
+      '  │ CPU ms/event: gateway  worker  postgres (bench db)  load gen  receiver  machine (busy %)  │ peak RSS MiB gw/worker  xact/event',
   );
 }
 
@@ -684,7 +708,7 @@ function printStep(s: StepFigures): void {
   const c = s.cpuMsPerEvent;
   line(
     `${col(s.rate, 8)}  ${col(s.ackedPerSec, 7)}  ${col(s.non200, 7)}  ${col(s.ackP50Ms, 7)}  ${col(s.ackP99Ms, 7)}  ${col(s.lagP50Ms, 8)}  ${col(s.lagP99Ms, 8)}  ${col(s.lagMaxMs, 8)}  ${col(s.drained ? s.drainMs : `>${DRAIN_SECONDS * 1000}`, 8)}  ${col(s.missing, 7)}  ${col(s.duplicates, 3)}  ${col(s.sustained ? 'yes' : 'no', 9)}` +
-      `  │ ${col(c.gateway, 20)}  ${col(c.worker ?? '(same)', 6)}  ${col(c.postgres, 8)}  ${col(c.loadGenerator, 8)}  ${col(c.receiver, 8)}  ${col(c.machine, 7)} (${s.machineBusyPct})` +
+      `  │ ${col(c.gateway, 20)}  ${col(c.worker ?? '(same)', 6)}  ${col(c.postgres, 8)} (${col(c.postgresBenchBackends, 8)})  ${col(c.loadGenerator, 8)}  ${col(c.receiver, 8)}  ${col(c.machine, 7)} (${s.machineBusyPct})` +
       `  │ ${col(`${s.peakRssMiB.gateway}/${s.peakRssMiB.worker ?? '-'}`, 22)}  ${col(s.xactsPerEvent, 10)}`,
   );
   const notes: string[] = [];
@@ -915,7 +939,10 @@ async function main(): Promise<void> {
       `steps ${STEPS.join(', ')} events/s × ${STEP_SECONDS} s; drain wait ≤ ${DRAIN_SECONDS} s; sustained: acked ≥ 95 %, 0 non-200, 0 missing, lag p99 ≤ 1000 ms, drained ≤ 5000 ms`,
     );
     line(
-      'latencies from each request’s scheduled send time; lag = merchant receipt − scheduled send; drain = last receipt − last scheduled send; CPU over the step and its drain, per acked event',
+      'latencies from each request’s scheduled send time; lag = merchant receipt − scheduled send; drain = last receipt − last scheduled send; CPU over the step and its drain, per acked event;',
+    );
+    line(
+      '  postgres = the whole server (postmaster, backends, exited backends); bench db = the backends connected to the bench’s database at the step’s end; machine = all cores (busy %)',
     );
     const profileRoot = PROFILE
       ? (process.env.BENCH_PROFILE_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'switchyard-e2e-profiles-'))))
