@@ -428,6 +428,43 @@ interface PgStepStats {
   addJobCallsPerEvent: number | null;
   addJobsCallsPerEvent: number | null;
   pgNotifyStatementCallsPerEvent: number | null;
+  /** What the bench database's active backends were doing, sampled every 200 ms over the step and its drain: mean active backends, and each wait's share of the samples (`CPU` when not waiting). */
+  meanActiveBackends: number | null;
+  waits: { wait: string; pct: number }[];
+}
+
+/** Samples the wait events of the active backends of the database behind `sql` (other than its own) every 200 ms until `stop()`. */
+function sampleWaits(sql: Sql): { stop(): Promise<{ meanActiveBackends: number | null; waits: { wait: string; pct: number }[] }> } {
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let active = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const rows = await sql<{ wait: string; n: number }[]>`
+        select coalesce(wait_event_type || '/' || wait_event, 'CPU') as wait, count(*)::int as n
+          from pg_stat_activity
+         where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
+         group by 1`;
+      samples += 1;
+      for (const r of rows) {
+        counts.set(r.wait, (counts.get(r.wait) ?? 0) + r.n);
+        active += r.n;
+      }
+      await sleep(200);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const waits = [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([wait, n]) => ({ wait, pct: round((100 * n) / Math.max(1, active), 1) ?? 0 }));
+      return { meanActiveBackends: round(active / Math.max(1, samples), 2), waits };
+    },
+  };
 }
 
 /** True when pg_stat_statements is usable in the database behind `sql` (creates the extension there). */
@@ -448,7 +485,13 @@ async function resetStatements(sql: Sql): Promise<void> {
   await sql`select pg_stat_statements_reset(0, (select oid from pg_database where datname = current_database()), 0)`;
 }
 
-async function statementStats(sql: Sql, events: number, before: PgCounters, after: PgCounters): Promise<PgStepStats> {
+async function statementStats(
+  sql: Sql,
+  events: number,
+  before: PgCounters,
+  after: PgCounters,
+  waits: Pick<PgStepStats, 'meanActiveBackends' | 'waits'>,
+): Promise<PgStepStats> {
   const per = (x: number) => (events > 0 ? x / events : Number.NaN);
   const rows = await sql<{ query: string; calls: number; total: number }[]>`
     select query, calls::float8 as calls, total_exec_time::float8 as total
@@ -477,6 +520,7 @@ async function statementStats(sql: Sql, events: number, before: PgCounters, afte
     addJobCallsPerEvent: round(per(addJob), 3),
     addJobsCallsPerEvent: round(per(addJobs), 3),
     pgNotifyStatementCallsPerEvent: round(per(notifyStatements), 3),
+    ...waits,
   };
 }
 
@@ -598,6 +642,7 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
   const cpu0 = await cpuSnapshot(procs, ctx.monitor, ctx.server.postmasterPid);
   ctx.rss.reset();
   await ctx.rss.sample();
+  const waitSampler = ctx.pgStats ? sampleWaits(ctx.monitor) : undefined;
 
   const r = await procs.load.run({ url: ctx.inboundUrl, rate, seconds, tag, secret: STRIPE_SECRET, template: ctx.template });
   const n = r.status.length;
@@ -618,6 +663,7 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
   }
   // The worker records an attempt after the receiver has answered, and PostgreSQL
   // publishes a backend's counters up to a second late: let both settle.
+  const waits = await waitSampler?.stop();
   await sleep(SETTLE_MS);
   const cpu1 = await cpuSnapshot(procs, ctx.monitor, ctx.server.postmasterPid);
   await ctx.rss.sample();
@@ -693,7 +739,7 @@ async function runStep(ctx: StepContext, rate: number, seconds: number, tag: str
     xactsPerEvent: round(acked > 0 ? (pg1.xacts - pg0.xacts) / acked : Number.NaN, 2),
     sustained: acked >= 0.95 * n && n - acked === 0 && missing === 0 && lagP99 <= 1000 && drainMs !== null && drainMs <= 5000,
   };
-  if (ctx.pgStats) figures.pg = await statementStats(ctx.monitor, acked, pg0, pg1);
+  if (ctx.pgStats && waits) figures.pg = await statementStats(ctx.monitor, acked, pg0, pg1, waits);
   return figures;
 }
 
@@ -724,6 +770,9 @@ function printStep(s: StepFigures): void {
       `          PostgreSQL per event: get_job ${p.getJobCallsPerEvent}, jobs created ${p.jobsCreatedPerEvent} (job ids drawn; rows inserted ${p.jobRowsInsertedPerEvent}), ` +
         `NOTIFY ≤ ${p.notifyPerEvent} (add_job ${p.addJobCallsPerEvent} + add_jobs ${p.addJobsCallsPerEvent} + remove_job + pg_notify statements ${p.pgNotifyStatementCallsPerEvent})`,
     );
+    line(
+      `          active backends of the bench database: ${p.meanActiveBackends} on average; waiting on: ${p.waits.map((w) => `${w.wait} ${w.pct} %`).join(', ') || 'nothing sampled'}`,
+    );
     line('          top statements by total time:  calls/event  ms/event  mean ms  query');
     for (const t of p.top) line(`          ${col(t.callsPerEvent, 31)}  ${col(t.msPerEvent, 8)}  ${col(t.meanMs, 7)}  ${t.query}`);
   }
@@ -742,7 +791,7 @@ async function runConfig(name: ConfigName, server: Server, tmp: string, template
   const roles: RoleProcess[] = [];
   let procs: Processes | undefined;
   let rss: RssSampler | undefined;
-  const monitor = createSql(db.url, { max: 1, applicationName: 'bench-e2e-monitor' });
+  const monitor = createSql(db.url, { max: 2, applicationName: 'bench-e2e-monitor' });
   const stopped: ConfigResult['stopped'] = {};
   let result: ConfigResult | undefined;
   try {
