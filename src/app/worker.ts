@@ -1,8 +1,9 @@
 // (node) The graphile-worker runner with Switchyard's tasks.
 import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
 import type { Deps, Log } from '../core/deps.js';
-import { processInboundEvent, processInboundEvents } from '../inbound/process-event.task.js';
-import { deliverHandoff, deliverMessages } from '../outbound/deliver.task.js';
+import { processInboundEvents } from '../inbound/process-event.task.js';
+import { deliverMessages, HandoffDeliveries } from '../outbound/deliver.task.js';
+import { Batcher } from '../inbound/batcher.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
@@ -24,35 +25,64 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
   };
 }
 
+/** Inbound events one processing transaction takes at most, from the jobs waiting together (see {@link createTaskList}). */
+const PROCESS_GROUP_MAX_IDS = 500;
+
+/** Options of {@link createTaskList}. */
+interface TaskListOptions {
+  /** Jobs the runner runs at once (default SWITCHYARD_WORKER_CONCURRENCY). */
+  concurrency?: number;
+  /** The per-endpoint cap the deliveries share (default: {@link endpointSlotsFor} the concurrency). */
+  slots?: EndpointSlots;
+  /** Where processing hands its first attempts (default: a new {@link HandoffDeliveries} on `slots`, never stopped). */
+  handoffs?: HandoffDeliveries;
+}
+
+/** A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency. */
+function endpointSlotsFor(concurrency: number): EndpointSlots {
+  return new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
+}
+
 /**
  * The task list (inbound, delivery, payments API). Payloads are parsed with the job catalog
- * (malformed throws, so the job fails). Deliveries share one per-endpoint EndpointSlots cap
- * and stop starting attempts after {@link deliveryBudgetMs}.
+ * (malformed throws, so the job fails). Processing jobs running together share transactions, at most
+ * SWITCHYARD_PROCESS_IN_FLIGHT at once (group commit: a merchant's ledger rows are locked by a few
+ * transactions, not by every job), and hand the first attempts they emit to `handoffs`. Deliveries share
+ * one per-endpoint EndpointSlots cap and stop starting attempts after {@link deliveryBudgetMs}.
  */
-export function createTaskList(deps: Deps, options: { concurrency?: number } = {}): TaskList {
-  // A hanging endpoint holds its slots up to the delivery timeout: cap it at a quarter of the workers.
+export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskList {
   const concurrency = options.concurrency ?? deps.config.SWITCHYARD_WORKER_CONCURRENCY;
-  const slots = new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
+  const slots = options.slots ?? endpointSlotsFor(concurrency);
   const budgetMs = deliveryBudgetMs(deps.config);
+  const handoffs = options.handoffs ?? new HandoffDeliveries(deps, slots, { budgetMs, maxInFlight: concurrency });
+  const processing = new Batcher<{ ids: string[]; poolId: string }, void>({
+    run: async (jobs) => {
+      const handoff: FirstAttemptHandoff = { poolId: jobs[0]!.poolId, attempts: [], jobKeys: [] };
+      try {
+        await processInboundEvents(
+          deps,
+          jobs.flatMap((j) => j.ids),
+          { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE, handoff },
+        );
+      } finally {
+        // What committed (all, or the events that went through alone after a failure) is delivered now.
+        await handoffs.start(handoff);
+      }
+      return jobs.map(() => undefined);
+    },
+    // A failed group is rerun by halves, so each job ends with its own events' outcome (processing is idempotent).
+    isolate: () => true,
+    maxWeight: PROCESS_GROUP_MAX_IDS,
+    weight: (job) => job.ids.length,
+    windowMs: 0,
+    maxInFlight: deps.config.SWITCHYARD_PROCESS_IN_FLIGHT,
+  });
   return {
     ...paymentsApiTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
       const job = parseJobPayload('process_inbound_event', payload);
-      // The first attempts are made here, right after the commit, not by another job after a queue hop.
-      const handoff: FirstAttemptHandoff = {
-        poolId: helpers.job.locked_by ?? 'unknown',
-        fallbackAt: new Date(Date.now() + recoveryThresholdSeconds(deps.config) * 1000),
-        attempts: [],
-        jobKeys: [],
-      };
-      if ('inboundEventIds' in job) await processInboundEvents(deps, job.inboundEventIds, { handoff });
-      else await processInboundEvent(deps, job, { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE, handoff });
-      try {
-        await deliverHandoff(deps, handoff, slots, { budgetMs });
-      } catch (error) {
-        // Processing committed; its fallback jobs make the attempts later.
-        deps.logger.warn({ err: error, jobId: helpers.job.id }, 'first attempts after processing failed; left to their fallback job');
-      }
+      const ids = 'inboundEventIds' in job ? job.inboundEventIds : [job.inboundEventId];
+      await processing.submit({ ids, poolId: helpers.job.locked_by ?? 'unknown' });
     }),
     deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
       const parsed = parseJobPayload('deliver_message', payload);
@@ -110,6 +140,8 @@ export async function startRunner(
 ): Promise<Runner> {
   const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
   const localQueueSize = options.localQueueSize ?? deps.config.SWITCHYARD_WORKER_LOCAL_QUEUE;
+  const slots = endpointSlotsFor(options.concurrency);
+  const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
   const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency,
@@ -119,7 +151,7 @@ export async function startRunner(
     noHandleSignals: true,
     parsedCronItems: paymentsApiCronItems(),
     logger: graphileLogger(deps.logger),
-    taskList: createTaskList(deps, { concurrency: options.concurrency }),
+    taskList: createTaskList(deps, { concurrency: options.concurrency, slots, handoffs }),
     preset: {
       worker: {
         // One query fetches (and locks) up to `size` jobs for the pool; they go back after `ttl`, well before the
@@ -162,6 +194,7 @@ export async function startRunner(
       clearInterval(timer);
       await sweeping; // never rejects; the caller may end deps.sql right after stop()
       await runner.stop();
+      await handoffs.stop();
     },
   };
 }

@@ -45,6 +45,8 @@ const configSchema = z.object({
   SWITCHYARD_SOURCE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Most inbound events of one merchant a processing job applies in one transaction (1: one per job). */
   SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** Processing transactions one worker process runs at once; the processing jobs waiting meanwhile share the next. */
+  SWITCHYARD_PROCESS_IN_FLIGHT: z.coerce.number().int().min(1).max(32).default(2),
   /** Jobs one worker process runs at once. */
   SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(32),
   /**

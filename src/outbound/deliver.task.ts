@@ -2,7 +2,7 @@
 import type { Deps } from '../core/deps.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
-import { removeWaitingJobs } from '../core/jobs/job-store.js';
+import { releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import type { DeliveryItem } from './deliver-attempt.js';
 import { deliverToEndpoint } from './deliver-endpoint.js';
@@ -89,17 +89,49 @@ export async function deliverMessages(
 
 /**
  * Makes the first attempts a committed transaction handed over (outbox.ts {@link FirstAttemptHandoff}) at once,
- * through {@link deliverMessages} with `slots` and `options`, then removes their fallback jobs. A crash before the
- * removal leaves those jobs to run at their `fallbackAt` (or when recovery brings a dead pool's forward): recorded
- * attempts are not sent again. Throws only on database errors; the fallback jobs then stay.
+ * through {@link deliverMessages} with `slots` and `options`, then removes their jobs, which the pool holds locked.
+ * Should the process die first, recovery unlocks those jobs and recorded attempts are not sent again (at least
+ * once). Throws only on database errors; the caller then releases the jobs.
  */
-export async function deliverHandoff(
-  deps: Deps,
-  handoff: Pick<FirstAttemptHandoff, 'attempts' | 'jobKeys'>,
-  slots?: EndpointSlots,
-  options: BatchOptions = {},
-): Promise<void> {
-  if (handoff.jobKeys.length === 0) return;
+async function deliverHandoff(deps: Deps, handoff: FirstAttemptHandoff, slots?: EndpointSlots, options: BatchOptions = {}): Promise<void> {
   if (handoff.attempts.length > 0) await deliverMessages(deps, handoff.attempts, slots, options);
-  await removeWaitingJobs(deps.sql, handoff.jobKeys);
+  await removeHandedJobs(deps.sql, handoff.jobKeys, handoff.poolId);
+}
+
+/**
+ * Runs {@link deliverHandoff}s in the background of the process that committed them, at most `maxInFlight` at once:
+ * a handoff beyond that, or one started while stopping, is released to any worker (its jobs unlocked), so a slow
+ * endpoint cannot pile up work here. A failed one is logged and released too.
+ */
+export class HandoffDeliveries {
+  private readonly running = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly slots: EndpointSlots | undefined,
+    private readonly options: BatchOptions & { maxInFlight: number },
+  ) {}
+
+  /** Starts delivering `handoff` (or releases its jobs to any worker); resolves once either has begun. Throws database errors of the release. */
+  async start(handoff: FirstAttemptHandoff): Promise<void> {
+    if (handoff.jobKeys.length === 0) return;
+    if (this.stopping || this.running.size >= this.options.maxInFlight) {
+      await releaseHandedJobs(this.deps.sql, handoff.jobKeys, handoff.poolId);
+      return;
+    }
+    const run = deliverHandoff(this.deps, handoff, this.slots, this.options)
+      .catch(async (err) => {
+        this.deps.logger.warn({ err }, 'first attempts after processing failed; their jobs are released to any worker');
+        await releaseHandedJobs(this.deps.sql, handoff.jobKeys, handoff.poolId).catch(() => {}); // else recovery unlocks them
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  /** Takes no new handoff and waits for those running (they stop starting attempts at their budget). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
 }

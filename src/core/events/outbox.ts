@@ -18,15 +18,15 @@ export interface EventToEmit {
 }
 
 /**
- * First attempts handed to the emitting worker: instead of a job due now, {@link queueMessages} queues them as one
- * fallback job due at `fallbackAt` and records them here, and the worker makes them itself once the transaction has
- * committed, then removes the job (src/outbound/deliver.task.ts `deliverHandoff`). Filled per transaction.
+ * First attempts handed to the emitting worker: instead of a job any worker may take, {@link queueMessages} queues
+ * them as one job locked by the emitting worker's pool (enqueue.ts `enqueueHandoff`) and records them here; the
+ * worker makes them itself once the transaction has committed, then removes the job (src/outbound/deliver.task.ts
+ * `deliverHandoff`). Should it die first, recovery unlocks the job. Filled per transaction.
  */
 export interface FirstAttemptHandoff {
-  /** The graphile-worker pool the emitting job runs in (its `locked_by`), named in the fallback jobs' keys. */
+  /** The graphile-worker pool the emitting job runs in (its `locked_by`), which holds the jobs locked. */
   poolId: string;
-  fallbackAt: Date;
-  /** Out: the attempts queued, and the keys of their fallback jobs. */
+  /** Out: the attempts queued, and the keys of their jobs. */
   attempts: DeliveryJob[];
   jobKeys: string[];
 }
@@ -142,7 +142,7 @@ export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[], h
   }
   if (handoff && now.length > 0) {
     const attempts = now.map((n) => ({ messageId: n.messageId, attempt: 1 }));
-    handoff.jobKeys.push(await enqueueHandoff(tx, attempts, handoff.poolId, handoff.fallbackAt));
+    handoff.jobKeys.push(await enqueueHandoff(tx, attempts, handoff.poolId));
     handoff.attempts.push(...attempts);
   } else {
     await enqueueFirstAttempts(tx, now);

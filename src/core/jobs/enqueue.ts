@@ -101,20 +101,20 @@ export async function enqueuePutOff(
   throw new Error(`could not put off the delivery attempts of ${payload.map((p) => p.messageId).join(', ')}`);
 }
 
-/** Key prefix of the jobs {@link enqueueHandoff} queues; the pool id follows, so recovery can find a dead pool's (job-store.ts). */
-export const HANDOFF_KEY_PREFIX = 'deliver:handoff:';
-
 /**
- * Queues `attempts` (first attempts its caller will make itself right after the commit) as one batch job due at
- * `fallbackAt`, keyed `deliver:handoff:<poolId>:<random>`: the durable fallback should the caller die before it
- * removed the job (job-store.ts `removeWaitingJobs`). Returns the key. Source: https://worker.graphile.org/docs/sql-add-job
+ * Queues `attempts` (first attempts its caller makes itself right after the commit) as one batch job, due now but
+ * committed already locked by the caller's worker pool `poolId`, as if that pool had fetched it: no other worker
+ * runs it while the caller delivers, and should the caller die first, recovery unlocks it with the rest of a dead
+ * pool's jobs (recovery.ts). The caller removes it when done (job-store.ts `removeHandedJobs`) or unlocks it to hand
+ * the attempts back (`releaseHandedJobs`). Returns its key. Source: https://worker.graphile.org/docs/sql-add-job
  */
-export async function enqueueHandoff(tx: Tx, attempts: readonly DeliveryJob[], poolId: string, fallbackAt: Date): Promise<string> {
-  const key = `${HANDOFF_KEY_PREFIX}${poolId}:${crypto.randomUUID()}`;
+export async function enqueueHandoff(tx: Tx, attempts: readonly DeliveryJob[], poolId: string): Promise<string> {
+  const key = `deliver:handoff:${crypto.randomUUID()}`;
   const payload = attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
   await tx`
-    select graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
-      run_at => ${fallbackAt}::timestamptz, max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)`;
+    update graphile_worker._private_jobs set locked_at = now(), locked_by = ${poolId}
+     where id = (select (graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
+                           max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)).id)`;
   return key;
 }
 

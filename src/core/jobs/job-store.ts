@@ -50,25 +50,19 @@ export async function unlockWorkers(tx: Tx, workerIds: readonly string[]): Promi
   await tx`select graphile_worker.force_unlock_workers(${workerIds as string[]}::text[])`;
 }
 
-/**
- * Deletes the jobs keyed `keys` that no worker has locked (a locked one is running: it finds its attempts recorded
- * and sends nothing again). Returns how many were deleted. Unlike graphile-worker's remove_job, one statement for
- * all keys and no NOTIFY.
- */
-export async function removeWaitingJobs(sql: Tx, keys: readonly string[]): Promise<number> {
-  if (keys.length === 0) return 0;
-  const done = await sql`
-    delete from graphile_worker._private_jobs where key = any(${keys as string[]}::text[]) and locked_at is null`;
-  return done.count;
+/** Deletes the jobs keyed `keys` that `poolId` holds locked (enqueue.ts `enqueueHandoff`): their work is done. */
+export async function removeHandedJobs(sql: Tx, keys: readonly string[], poolId: string): Promise<void> {
+  await sql`delete from graphile_worker._private_jobs where key = any(${keys as string[]}::text[]) and locked_by = ${poolId}`;
 }
 
-/** Makes the handoff jobs (`<prefix><poolId>:…`) of `workerIds` due now: their pools died before delivering them. */
-export async function bringHandoffsForward(tx: Tx, prefix: string, workerIds: readonly string[]): Promise<number> {
-  const moved = await tx`
-    update graphile_worker._private_jobs set run_at = now()
-     where key like any(${workerIds.map((w) => `${prefix}${w.replace(/[\\%_]/g, '\\$&')}:%`)}::text[])
-       and locked_at is null and run_at > now()`;
-  return moved.count;
+/** Unlocks the jobs keyed `keys` that `poolId` holds (enqueue.ts `enqueueHandoff`), so any worker runs them now, and wakes the runners. */
+export async function releaseHandedJobs(sql: Tx, keys: readonly string[], poolId: string): Promise<void> {
+  await sql`
+    with released as (
+      update graphile_worker._private_jobs set locked_at = null, locked_by = null
+       where key = any(${keys as string[]}::text[]) and locked_by = ${poolId}
+      returning 1)
+    select pg_notify('jobs:insert', json_build_object('r', random(), 'count', (select count(*) from released))::text)`;
 }
 
 /** Sends graphile-worker's own `jobs:insert` wake-up (on commit), so idle runners take `count` jobs now rather than at their next poll. */

@@ -1,8 +1,7 @@
 // Recovering graphile-worker jobs abandoned by a worker that died without unlocking them.
 import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
-import { HANDOFF_KEY_PREFIX } from './enqueue.js';
-import { bringHandoffsForward, findStaleWorkers, lockWorkerJobs, unlockWorkers, wakeRunners } from './job-store.js';
+import { findStaleWorkers, lockWorkerJobs, unlockWorkers, wakeRunners } from './job-store.js';
 
 /** Seconds after which a locked job counts as abandoned: SWITCHYARD_JOB_RECOVERY_SECONDS, at least a delivery's timeout + 30 s. */
 export function recoveryThresholdSeconds(
@@ -18,7 +17,7 @@ export function recoverySweepIntervalMs(thresholdSeconds: number): number {
 
 /**
  * Unlocks the jobs and queues of workers that look dead, in one transaction, so they rerun now rather than after
- * graphile-worker's 4-hour lock expiry, and makes the handoff jobs of their first attempts due now (enqueue.ts
+ * graphile-worker's 4-hour lock expiry (also the first attempts they had handed themselves: enqueue.ts
  * `enqueueHandoff`). Rows are locked first, so a worker in fact finishing commits before or after us,
  * never half-way. `olderThanSeconds` must exceed the longest legitimate job ({@link recoveryThresholdSeconds}), else a
  * running job also runs elsewhere (safe, being idempotent, but wasteful). Returns how many jobs and queues were unlocked.
@@ -30,8 +29,7 @@ export async function unlockAbandonedJobs(sql: Sql, olderThanSeconds: number): P
     if (workerIds.length === 0) return { jobs: 0, queues: 0 };
     const unlocked = await lockWorkerJobs(tx, workerIds);
     await unlockWorkers(tx, workerIds);
-    const handoffs = await bringHandoffsForward(tx, HANDOFF_KEY_PREFIX, workerIds);
-    if (unlocked.jobs + unlocked.queues + handoffs > 0) await wakeRunners(tx, Math.max(unlocked.jobs + handoffs, 1));
+    if (unlocked.jobs + unlocked.queues > 0) await wakeRunners(tx, Math.max(unlocked.jobs, 1));
     return unlocked;
   });
 }
