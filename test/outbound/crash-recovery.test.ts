@@ -354,10 +354,11 @@ describe('a worker killed with SIGKILL while the first attempts its processing h
     );
     const [, , poolId] = await child.waitLine(/^job (\d+) (\S+)$/, 10_000);
     await eventually(async () => (receiver.received.length === 1 ? true : undefined), 10_000, 'first delivery request');
-    // The processing job's worker makes the attempt itself; the attempt's job waits, locked by that worker's pool.
-    const handoffs = await db.sql<{ locked_by: string | null }[]>`
-      select locked_by from graphile_worker._private_jobs where key like 'deliver:handoff:%'`;
-    expect(handoffs).toEqual([{ locked_by: poolId }]);
+    // The processing job's worker makes the attempt itself; the attempt's job waits, locked by that worker's pool
+    // since its insert, never fetched (a fetch counts an attempt).
+    const handoffs = await db.sql<{ locked_by: string | null; attempts: number }[]>`
+      select locked_by, attempts from graphile_worker._private_jobs where key like 'deliver:handoff:%'`;
+    expect(handoffs).toEqual([{ locked_by: poolId, attempts: 0 }]);
 
     child.killGroup();
     const killedAt = Date.now();

@@ -111,10 +111,14 @@ export async function enqueuePutOff(
 export async function enqueueHandoff(tx: Tx, attempts: readonly DeliveryJob[], poolId: string): Promise<string> {
   const key = `deliver:handoff:${crypto.randomUUID()}`;
   const payload = attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
-  await tx`
-    update graphile_worker._private_jobs set locked_at = now(), locked_by = ${poolId}
-     where id = (select (graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
-                           max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)).id)`;
+  // Two statements: an update in the add_job call's own statement would not see the row it inserts. No other
+  // worker sees it before the commit either.
+  const [job] = await tx<{ id: string }[]>`
+    select (graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
+             max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)).id::text as id`;
+  const locked = await tx`
+    update graphile_worker._private_jobs set locked_at = now(), locked_by = ${poolId} where id = ${job!.id}::bigint`;
+  if (locked.count !== 1) throw new Error(`could not lock the handoff job ${key}`);
   return key;
 }
 
