@@ -162,8 +162,8 @@ async function main(): Promise<void> {
     // through graphile-worker and Switchyard's runner: first the jobs the inbound route queues
     // now, one per ingest batch ({inboundEventIds}: BATCH events in arrival order, here
     // shuffled across payments), then one job per event ({inboundEventId}, the form queued
-    // before batches), where the runner's task takes up to SWITCHYARD_PROCESS_BATCH_SIZE − 1
-    // other received events of the merchant along
+    // before batches); the runner's jobs running together share transactions of up to
+    // SWITCHYARD_PROCESS_BATCH_SIZE events
     const viaGraphile = async (tag: string, specsOf: (ids: string[]) => { identifier: string; payload: unknown }[]) => {
       const queued = await storeEvents(sql, merchantId, sourceId, tag, PAYMENTS);
       const specs = specsOf(queued.sort(() => Math.random() - 0.5));
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
       `graphile-worker, ${WORKERS} jobs at once, one job per ingest batch of ${BATCH} events: ${round(events / gwIngest.seconds)} events/s, ${round(gwIngest.postings / gwIngest.seconds)} postings/s`,
     );
     console.log(
-      `graphile-worker, ${WORKERS} jobs at once, one job per event (taking up to ${config.SWITCHYARD_PROCESS_BATCH_SIZE} of the merchant's): ${round(events / gw1.seconds)} events/s, ${round(gw1.postings / gw1.seconds)} postings/s`,
+      `graphile-worker, ${WORKERS} jobs at once, one job per event (jobs running together share a transaction of up to ${config.SWITCHYARD_PROCESS_BATCH_SIZE} events): ${round(events / gw1.seconds)} events/s, ${round(gw1.postings / gw1.seconds)} postings/s`,
     );
     console.log(`ceiling, single-row INSERT transactions: ${round(ceiling1)}/s with 1 connection, ${round(ceilingN)}/s with ${WORKERS}`);
     console.log(

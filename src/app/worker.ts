@@ -25,9 +25,6 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
   };
 }
 
-/** Inbound events one processing transaction takes at most, from the jobs waiting together (see {@link createTaskList}). */
-const PROCESS_GROUP_MAX_IDS = 500;
-
 /** Options of {@link createTaskList}. */
 interface TaskListOptions {
   /** Jobs the runner runs at once (default SWITCHYARD_WORKER_CONCURRENCY). */
@@ -45,9 +42,10 @@ function endpointSlotsFor(concurrency: number): EndpointSlots {
 
 /**
  * The task list (inbound, delivery, payments API). Payloads are parsed with the job catalog
- * (malformed throws, so the job fails). Processing jobs running together share transactions, at most
- * SWITCHYARD_PROCESS_IN_FLIGHT at once (group commit: a merchant's ledger rows are locked by a few
- * transactions, not by every job), and hand the first attempts they emit to `handoffs`. Deliveries share
+ * (malformed throws, so the job fails). Processing jobs running together share transactions of up to
+ * SWITCHYARD_PROCESS_BATCH_SIZE events, at most SWITCHYARD_PROCESS_IN_FLIGHT at once (group commit: a
+ * merchant's ledger rows are locked by a few transactions, not by every job), and hand the first attempts
+ * they emit to `handoffs`. Deliveries share
  * one per-endpoint EndpointSlots cap and stop starting attempts after {@link deliveryBudgetMs}.
  */
 export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskList {
@@ -62,7 +60,7 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
         await processInboundEvents(
           deps,
           jobs.flatMap((j) => j.ids),
-          { batchSize: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE, handoff },
+          { handoff },
         );
       } finally {
         // What committed (all, or the events that went through alone after a failure) is delivered now.
@@ -72,7 +70,7 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
     },
     // A failed group is rerun by halves, so each job ends with its own events' outcome (processing is idempotent).
     isolate: () => true,
-    maxWeight: PROCESS_GROUP_MAX_IDS,
+    maxWeight: deps.config.SWITCHYARD_PROCESS_BATCH_SIZE,
     weight: (job) => job.ids.length,
     windowMs: 0,
     maxInFlight: deps.config.SWITCHYARD_PROCESS_IN_FLIGHT,

@@ -43,8 +43,8 @@ const configSchema = z.object({
   SWITCHYARD_INBOUND_STORE_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(8000),
   /** How long the inbound route caches a source and its secrets, ms (0: no cache); other processes see a rotation after this. */
   SWITCHYARD_SOURCE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-  /** Most inbound events of one merchant a processing job applies in one transaction (1: one per job). */
-  SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** Most inbound events one processing transaction applies: the processing jobs waiting together share one up to this many. */
+  SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   /** Processing transactions one worker process runs at once; the processing jobs waiting meanwhile share the next. */
   SWITCHYARD_PROCESS_IN_FLIGHT: z.coerce.number().int().min(1).max(32).default(2),
   /** Jobs one worker process runs at once. */
