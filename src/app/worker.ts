@@ -55,7 +55,7 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
   const handoffs = options.handoffs ?? new HandoffDeliveries(deps, slots, { budgetMs, maxInFlight: concurrency });
   const processing = new Batcher<{ ids: string[]; poolId: string }, void>({
     run: async (jobs) => {
-      const handoff: FirstAttemptHandoff = { poolId: jobs[0]!.poolId, attempts: [], jobKeys: [] };
+      const handoff: FirstAttemptHandoff = { poolId: jobs[0]!.poolId, attempts: [], jobIds: [] };
       try {
         await processInboundEvents(
           deps,
@@ -117,6 +117,25 @@ export function graphileLogger(log: Log): GraphileLogger {
   });
 }
 
+/**
+ * `connectionString` with `synchronous_commit=off` for graphile-worker's own connections (libpq `options`): losing
+ * a job's fetch or completion in a crash only runs the job again, which our tasks allow, and a completion is never
+ * kept while the task's earlier commit is lost (WAL is flushed in order); the commits that must be durable (the
+ * ack's, with its job) are made on our pool. A string that is not a URL is returned as it is.
+ * Source: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-OPTIONS
+ */
+export function withAsyncCommit(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString;
+  }
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', `${options ? `${options} ` : ''}-c synchronous_commit=off`);
+  return url.toString();
+}
+
 /** Overrides of the abandoned-job sweep (tests); see {@link startRunner}. */
 export interface RecoveryOptions {
   /** Sweep period, ms. Default: a third of the threshold, at most 10 s. */
@@ -141,7 +160,7 @@ export async function startRunner(
   const slots = endpointSlotsFor(options.concurrency);
   const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
   const runner = await run({
-    connectionString: options.connectionString,
+    connectionString: withAsyncCommit(options.connectionString),
     concurrency: options.concurrency,
     // graphile-worker's own pool: one connection per concurrent job, as it recommends; tasks use deps.sql.
     maxPoolSize: Math.max(10, options.concurrency + 1),

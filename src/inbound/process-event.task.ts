@@ -92,7 +92,7 @@ async function processAlone(deps: Deps, id: string, options: ProcessOptions): Pr
 
 async function processTogether(deps: Deps, ids: string[], options: ProcessOptions, more: number): Promise<ProcessOutcome[]> {
   // A transaction that rolls back must not hand over attempts it queued: collect them apart, keep them on commit.
-  const handoff = options.handoff && { ...options.handoff, attempts: [], jobKeys: [] };
+  const handoff = options.handoff && { ...options.handoff, attempts: [], jobIds: [] };
   const outcomes = await deps.sql.begin(async (tx) => {
     const events = await lockReceivedInboundEvents(tx, ids, { more, synchronousCommit: options.synchronousCommit ?? false });
     const now = deps.clock();
@@ -138,7 +138,7 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
   });
   if (handoff) {
     options.handoff!.attempts.push(...handoff.attempts);
-    options.handoff!.jobKeys.push(...handoff.jobKeys);
+    options.handoff!.jobIds.push(...handoff.jobIds);
   }
   return outcomes;
 }

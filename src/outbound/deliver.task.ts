@@ -95,7 +95,7 @@ export async function deliverMessages(
  */
 async function deliverHandoff(deps: Deps, handoff: FirstAttemptHandoff, slots?: EndpointSlots, options: BatchOptions = {}): Promise<void> {
   if (handoff.attempts.length > 0) await deliverMessages(deps, handoff.attempts, slots, options);
-  await removeHandedJobs(deps.sql, handoff.jobKeys, handoff.poolId);
+  await removeHandedJobs(deps.sql, handoff.jobIds, handoff.poolId);
 }
 
 /**
@@ -115,15 +115,15 @@ export class HandoffDeliveries {
 
   /** Starts delivering `handoff` (or releases its jobs to any worker); resolves once either has begun. Throws database errors of the release. */
   async start(handoff: FirstAttemptHandoff): Promise<void> {
-    if (handoff.jobKeys.length === 0) return;
+    if (handoff.jobIds.length === 0) return;
     if (this.stopping || this.running.size >= this.options.maxInFlight) {
-      await releaseHandedJobs(this.deps.sql, handoff.jobKeys, handoff.poolId);
+      await releaseHandedJobs(this.deps.sql, handoff.jobIds, handoff.poolId);
       return;
     }
     const run = deliverHandoff(this.deps, handoff, this.slots, this.options)
       .catch(async (err) => {
         this.deps.logger.warn({ err }, 'first attempts after processing failed; their jobs are released to any worker');
-        await releaseHandedJobs(this.deps.sql, handoff.jobKeys, handoff.poolId).catch(() => {}); // else recovery unlocks them
+        await releaseHandedJobs(this.deps.sql, handoff.jobIds, handoff.poolId).catch(() => {}); // else recovery unlocks them
       })
       .finally(() => this.running.delete(run));
     this.running.add(run);

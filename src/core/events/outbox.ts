@@ -26,9 +26,9 @@ export interface EventToEmit {
 export interface FirstAttemptHandoff {
   /** The graphile-worker pool the emitting job runs in (its `locked_by`), which holds the jobs locked. */
   poolId: string;
-  /** Out: the attempts queued, and the keys of their jobs. */
+  /** Out: the attempts queued, and the ids of their jobs. */
   attempts: DeliveryJob[];
-  jobKeys: string[];
+  jobIds: string[];
 }
 
 /** An emitted event and its messages. */
@@ -142,7 +142,7 @@ export async function queueMessages(tx: Tx, inputs: readonly MessageToQueue[], h
   }
   if (handoff && now.length > 0) {
     const attempts = now.map((n) => ({ messageId: n.messageId, attempt: 1 }));
-    handoff.jobKeys.push(await enqueueHandoff(tx, attempts, handoff.poolId));
+    handoff.jobIds.push(await enqueueHandoff(tx, attempts, handoff.poolId));
     handoff.attempts.push(...attempts);
   } else {
     await enqueueFirstAttempts(tx, now);

@@ -105,21 +105,26 @@ export async function enqueuePutOff(
  * Queues `attempts` (first attempts its caller makes itself right after the commit) as one batch job, due now but
  * committed already locked by the caller's worker pool `poolId`, as if that pool had fetched it: no other worker
  * runs it while the caller delivers, and should the caller die first, recovery unlocks it with the rest of a dead
- * pool's jobs (recovery.ts). The caller removes it when done (job-store.ts `removeHandedJobs`) or unlocks it to hand
- * the attempts back (`releaseHandedJobs`). Returns its key. Source: https://worker.graphile.org/docs/sql-add-job
+ * pool's jobs (recovery.ts). The caller deletes it when done (job-store.ts `removeHandedJobs`) or unlocks it to hand
+ * the attempts back (`releaseHandedJobs`). Returns the job's id.
+ *
+ * Written into graphile-worker's job table directly, in one statement and without add_job's NOTIFY (no worker may
+ * take the job, so none is woken); add_job then a locking update where the task is not registered yet.
+ * Source: node_modules/graphile-worker/sql/000018.sql (`add_job`)
  */
 export async function enqueueHandoff(tx: Tx, attempts: readonly DeliveryJob[], poolId: string): Promise<string> {
-  const key = `deliver:handoff:${crypto.randomUUID()}`;
   const payload = attempts.map((a) => ({ messageId: a.messageId, attempt: a.attempt }));
-  // Two statements: an update in the add_job call's own statement would not see the row it inserts. No other
-  // worker sees it before the commit either.
+  const [inserted] = await tx<{ id: string }[]>`
+    insert into graphile_worker._private_jobs (task_id, payload, max_attempts, locked_at, locked_by)
+    select id, ${tx.json(payload)}::json, ${JOB_MAX_ATTEMPTS}::smallint, now(), ${poolId}
+      from graphile_worker._private_tasks where identifier = 'deliver_message'
+    returning id::text as id`;
+  if (inserted) return inserted.id;
+  // Two statements: an update in the add_job call's own statement would not see the row it inserts.
   const [job] = await tx<{ id: string }[]>`
-    select (graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json,
-             max_attempts => ${JOB_MAX_ATTEMPTS}::smallint, job_key => ${key}::text)).id::text as id`;
-  const locked = await tx`
-    update graphile_worker._private_jobs set locked_at = now(), locked_by = ${poolId} where id = ${job!.id}::bigint`;
-  if (locked.count !== 1) throw new Error(`could not lock the handoff job ${key}`);
-  return key;
+    select (graphile_worker.add_job('deliver_message', ${tx.json(payload)}::json, max_attempts => ${JOB_MAX_ATTEMPTS}::smallint)).id::text as id`;
+  await tx`update graphile_worker._private_jobs set locked_at = now(), locked_by = ${poolId} where id = ${job!.id}::bigint`;
+  return job!.id;
 }
 
 /** Queues attempts as unkeyed batch jobs of at most {@link MAX_BATCH_JOB_ENTRIES}, in one `add_jobs` call, at `runAt` (or now). */

@@ -50,17 +50,17 @@ export async function unlockWorkers(tx: Tx, workerIds: readonly string[]): Promi
   await tx`select graphile_worker.force_unlock_workers(${workerIds as string[]}::text[])`;
 }
 
-/** Deletes the jobs keyed `keys` that `poolId` holds locked (enqueue.ts `enqueueHandoff`): their work is done. */
-export async function removeHandedJobs(sql: Tx, keys: readonly string[], poolId: string): Promise<void> {
-  await sql`delete from graphile_worker._private_jobs where key = any(${keys as string[]}::text[]) and locked_by = ${poolId}`;
+/** Deletes the jobs `ids` that `poolId` holds locked (enqueue.ts `enqueueHandoff`): their work is done. */
+export async function removeHandedJobs(sql: Tx, ids: readonly string[], poolId: string): Promise<void> {
+  await sql`delete from graphile_worker._private_jobs where id = any(${ids as string[]}::bigint[]) and locked_by = ${poolId}`;
 }
 
-/** Unlocks the jobs keyed `keys` that `poolId` holds (enqueue.ts `enqueueHandoff`), so any worker runs them now, and wakes the runners. */
-export async function releaseHandedJobs(sql: Tx, keys: readonly string[], poolId: string): Promise<void> {
+/** Unlocks the jobs `ids` that `poolId` holds (enqueue.ts `enqueueHandoff`), so any worker runs them now, and wakes the runners. */
+export async function releaseHandedJobs(sql: Tx, ids: readonly string[], poolId: string): Promise<void> {
   await sql`
     with released as (
       update graphile_worker._private_jobs set locked_at = null, locked_by = null
-       where key = any(${keys as string[]}::text[]) and locked_by = ${poolId}
+       where id = any(${ids as string[]}::bigint[]) and locked_by = ${poolId}
       returning 1)
     select pg_notify('jobs:insert', json_build_object('r', random(), 'count', (select count(*) from released))::text)`;
 }
