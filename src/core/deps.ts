@@ -71,6 +71,8 @@ export interface Deps {
 interface MerchantContext {
   id: string;
   name: string;
+  /** The id (`key_…`) of the API key the request carried. */
+  apiKeyId: string;
 }
 
 /** Hono's environment type for Switchyard apps. */

@@ -206,6 +206,7 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
         'Lists take `limit` (1–250, default 50) and `startingAfter` and answer `{"data", "hasMore"}`.',
     },
     tags: [
+      { name: 'Merchant', description: 'The merchant an API key belongs to' },
       { name: 'Sources', description: 'PSP accounts whose callbacks Switchyard receives' },
       { name: 'Inbound events', description: 'What PSPs sent' },
       { name: 'Endpoints', description: 'Where merchants receive webhooks' },
