@@ -178,7 +178,7 @@ const listSourcesRoute = defineRoute({
   tags: TAGS,
   summary: 'List sources, newest first',
   security: merchantAuth,
-  request: { query: pageQuery },
+  request: { query: pageQuery('src') },
   responses: { 200: jsonResponse(pageOf(SourceView), 'A page of sources') },
 });
 

@@ -57,7 +57,7 @@ const listRoute = defineRoute({
   tags: TAGS,
   summary: 'List endpoints, newest first',
   security: merchantAuth,
-  request: { query: pageQuery },
+  request: { query: pageQuery('ep') },
   responses: { 200: jsonResponse(pageOf(EndpointView), 'A page of endpoints') },
 });
 
