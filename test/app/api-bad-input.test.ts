@@ -1,7 +1,7 @@
 // The bad-input table of the merchant API (issue #16 item 6): each mistake a newcomer made gets
 // a code of its own and a detail that names the fix (docs/http-api.md "Errors"). A row sends one
 // request and states the status, the code (a problem's, or a warning's on a 2xx) and what the
-// detail must say; `then` checks what must (not) have been stored.
+// detail must say; `after` checks what must (not) have been stored.
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,7 +82,7 @@ interface Case {
   detail: RegExp;
   /** What the detail must not say. */
   notDetail?: RegExp;
-  then?: (a: Answer) => Promise<void> | void;
+  after?: (a: Answer) => Promise<void> | void;
 }
 
 const cases: Case[] = [
@@ -106,7 +106,7 @@ const cases: Case[] = [
     status: 201,
     code: 'url_unresolvable',
     detail: /^hooks\.nowhere\.invalid does not resolve.*: check the host name\./,
-    then: (a) => {
+    after: (a) => {
       expect(a.body).toMatchObject({ url: 'https://hooks.nowhere.invalid/in', status: 'enabled' });
       expect(a.body.secret).toMatch(/^whsec_/);
     },
@@ -161,7 +161,7 @@ const cases: Case[] = [
     status: 400,
     code: 'invalid_request',
     detail: /^The request failed validation: startingAfter: startingAfter must be the id of an item of this list \(ep_/,
-    then: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['startingAfter'] })]),
+    after: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['startingAfter'] })]),
   },
   {
     name: "startingAfter with another list's id is 400 naming the cursor",
@@ -176,7 +176,7 @@ const cases: Case[] = [
     status: 400,
     code: 'invalid_request',
     detail: /amount: at most 9007199254740991 minor units$/,
-    then: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['amount'], code: 'too_big' })]),
+    after: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['amount'], code: 'too_big' })]),
   },
   {
     name: 'a missing merchantReference is 400 naming it',
@@ -187,7 +187,7 @@ const cases: Case[] = [
     status: 400,
     code: 'invalid_request',
     detail: /merchantReference: /,
-    then: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['merchantReference'] })]),
+    after: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['merchantReference'] })]),
   },
   {
     name: '422 psp_not_configured is not stored under the Idempotency-Key: the same key runs again, and may carry another request',
@@ -195,7 +195,7 @@ const cases: Case[] = [
     status: 422,
     code: 'psp_not_configured',
     detail: /no PSP apiKey/,
-    then: async () => {
+    after: async () => {
       const [row] = await db.sql<
         { n: number }[]
       >`select count(*)::int as n from gw.idempotency_keys where idempotency_key = 'not-configured-1'`;
@@ -211,7 +211,7 @@ const cases: Case[] = [
 ];
 
 describe('bad input to the merchant API', () => {
-  it.each(cases)('$name → $status $code', async ({ send, status, code, detail, notDetail, then }) => {
+  it.each(cases)('$name → $status $code', async ({ send, status, code, detail, notDetail, after }) => {
     const a = await send();
     expect(a.status).toBe(status);
     if (status >= 400) {
@@ -226,6 +226,6 @@ describe('bad input to the merchant API', () => {
       expect(warnings[0]!.code).toBe(code);
       expect(warnings[0]!.detail).toMatch(detail);
     }
-    await then?.(a);
+    await after?.(a);
   });
 });
