@@ -170,8 +170,8 @@ export async function checkEndpointUrl(
 
 function unresolvable(host: string, code: string | undefined): string {
   return (
-    `${host} does not resolve${code ? ` (${code})` : ''}: check the host name. The URL is saved, and each delivery ` +
-    'resolves it again (failing with "host does not resolve" until it does).'
+    `${host} does not resolve${code ? ` (${code})` : ''}: check the host name. The URL is saved; every connection ` +
+    'resolves it again, and fails until it resolves.'
   );
 }
 

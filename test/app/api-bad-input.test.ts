@@ -160,7 +160,7 @@ const cases: Case[] = [
     send: async () => answer(await app.request('/v1/endpoints?startingAfter=zzz', { headers: auth() })),
     status: 400,
     code: 'invalid_request',
-    detail: /^The request failed validation: startingAfter: startingAfter must be the id of an item of this list \(ep_/,
+    detail: /^The request failed validation: startingAfter: must be the id of an item of this list \(ep_/,
     after: (a) => expect(a.body.errors).toEqual([expect.objectContaining({ path: ['startingAfter'] })]),
   },
   {
@@ -227,5 +227,24 @@ describe('bad input to the merchant API', () => {
       expect(warnings[0]!.detail).toMatch(detail);
     }
     await after?.(a);
+  });
+});
+
+describe('a well-formed cursor', () => {
+  it('still pages: the last id of a page gives the next one', async () => {
+    const m = await aMerchant(strict, 'Pager');
+    for (const n of [1, 2, 3]) {
+      const res = await app.request('/v1/endpoints', jsonRequest('POST', { url: `https://93.184.215.${n}/hooks` }, m.apiKey));
+      expect(res.status).toBe(201);
+    }
+    const list = async (q: string): Promise<{ data: { id: string }[]; hasMore: boolean }> =>
+      (await app.request(`/v1/endpoints?${q}`, { headers: { authorization: `Bearer ${m.apiKey}` } })).json() as never;
+    const first = await list('limit=2');
+    expect(first.data).toHaveLength(2);
+    expect(first.hasMore).toBe(true);
+    const second = await list(`limit=2&startingAfter=${first.data[1]!.id}`);
+    expect(second.data).toHaveLength(1);
+    expect(second.hasMore).toBe(false);
+    expect(second.data[0]!.id < first.data[1]!.id).toBe(true);
   });
 });

@@ -14,7 +14,7 @@ export function pageQuery(
     startingAfter: z
       .string()
       .refine((s) => isId(prefix, s), {
-        message: `startingAfter must be the id of an item of this list (${prefix}_ and 32 hex digits): the last id of the previous page.`,
+        message: `must be the id of an item of this list (${prefix}_ and 32 hex digits): the last id of the previous page.`,
       })
       .optional()
       .openapi({ description: `The last \`id\` (\`${prefix}_…\`) of the previous page.` }),
