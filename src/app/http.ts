@@ -14,7 +14,7 @@ import { notFoundOrNotAllowed } from '../core/http/allowed-methods.js';
 import { onError, problemBody, problemResponse } from '../core/http/problem.js';
 import { requestContext } from '../core/http/request-context.js';
 import { healthRoutes } from './routes/health.js';
-import { merchantRoutes } from './routes/merchants.js';
+import { currentMerchantRoutes, merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
@@ -60,6 +60,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string }
 
   const v1 = createRouter();
   v1.use('*', requireMerchant(), unstorableTextGuard());
+  v1.route('/merchant', currentMerchantRoutes());
   v1.route('/sources', sourceRoutes());
   v1.route('/inbound-events', inboundEventRoutes());
   v1.route('/endpoints', endpointRoutes());

@@ -55,8 +55,14 @@ export interface Deps {
   adminToken: string;
   /** Node only: the SSRF-guarded undici Agent for deliveries. */
   dispatcher?: Dispatcher;
-  /** Node only: SSRF check (src/outbound/ssrf.ts) of a URL a merchant gives (`apiBaseUrl`): URL or reason; absent, refused. */
-  checkOutboundUrl?(url: string, opts: { allowPrivate: boolean; requireHttps: boolean }): Promise<Result<URL, string>>;
+  /**
+   * Node only: SSRF check (src/outbound/ssrf.ts) of a URL a merchant gives (`apiBaseUrl`): the URL (with a `warning`
+   * when its host does not resolve now) or the reason it is refused; absent, every URL is refused.
+   */
+  checkOutboundUrl?(
+    url: string,
+    opts: { allowPrivate: boolean; requireHttps: boolean },
+  ): Promise<Result<{ url: URL; warning?: string }, string>>;
   /** Node only: fetch for PSP calls via the SSRF-guarded dispatcher (checked at connect: no DNS rebinding), no redirects. */
   pspFetch?: typeof fetch;
   /** Node only: the raw body (≤ `maxBytes`, else 'too_large') from the IncomingMessage in `c.env`; undefined: read the Web Request. */
@@ -71,6 +77,8 @@ export interface Deps {
 interface MerchantContext {
   id: string;
   name: string;
+  /** The id (`key_…`) of the API key the request carried. */
+  apiKeyId: string;
 }
 
 /** Hono's environment type for Switchyard apps. */

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'conflict'
   | 'idempotency_key_missing'
+  | 'idempotency_key_invalid'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_progress'
   | 'invalid_payment_state'

@@ -14,7 +14,7 @@ const ID_PREFIXES = {
 } as const;
 
 /** One of the prefixes above. */
-type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
+export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
 
 /**
  * A new time-sortable id, `<prefix>_` + 12 hex digits of Unix ms + 20 random hex digits, strictly increasing within a

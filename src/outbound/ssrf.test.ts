@@ -57,12 +57,18 @@ describe('checkEndpointUrl', () => {
       requireHttps: true,
       lookup: resolvesTo('93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'),
     });
-    expect(r.ok && r.value.href).toBe('https://hooks.example.com/in?x=1');
+    expect(r.ok && r.value.url.href).toBe('https://hooks.example.com/in?x=1');
+    expect(r.ok && r.value.warning).toBeUndefined();
   });
 
   it('rejects a hostname that resolves to a private address', async () => {
     const r = await checkEndpointUrl('https://internal.example.com/', { ...strict, lookup: resolvesTo('10.0.0.5') });
-    expect(r).toEqual({ ok: false, error: 'internal.example.com resolves to 10.0.0.5, which is private network (RFC 1918)' });
+    expect(r).toEqual({
+      ok: false,
+      error:
+        'internal.example.com resolves to 10.0.0.5, which is private network (RFC 1918); ' +
+        'SWITCHYARD_ALLOW_PRIVATE_URLS=true allows private addresses (development only)',
+    });
   });
 
   it('rejects a hostname when any one of its DNS answers is forbidden', async () => {
@@ -70,18 +76,15 @@ describe('checkEndpointUrl', () => {
     expect(r.ok).toBe(false);
   });
 
-  it("reports 'host does not resolve' when the lookup fails or answers nothing", async () => {
+  it('accepts a host that does not resolve (the lookup fails or answers nothing) with a url_unresolvable warning', async () => {
     const failing = async (): Promise<string[]> => {
       throw Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
     };
-    expect(await checkEndpointUrl('https://nowhere.invalid/', { ...strict, lookup: failing })).toEqual({
-      ok: false,
-      error: 'host does not resolve',
-    });
-    expect(await checkEndpointUrl('https://empty.example/', { ...strict, lookup: resolvesTo() })).toEqual({
-      ok: false,
-      error: 'host does not resolve',
-    });
+    const failed = await checkEndpointUrl('https://nowhere.invalid/', { ...strict, lookup: failing });
+    expect(failed.ok && failed.value.url.href).toBe('https://nowhere.invalid/');
+    expect(failed.ok && failed.value.warning).toMatch(/^nowhere\.invalid does not resolve \(ENOTFOUND\): check the host name\./);
+    const empty = await checkEndpointUrl('https://empty.example/', { ...strict, lookup: resolvesTo() });
+    expect(empty.ok && empty.value.warning).toMatch(/^empty\.example does not resolve: check the host name\./);
   });
 
   it.each([
@@ -101,7 +104,7 @@ describe('checkEndpointUrl', () => {
     };
     const r = await checkEndpointUrl(url, { ...strict, lookup });
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.error).toMatch(/loopback|link-local/);
+    expect(!r.ok && r.error).toMatch(/(loopback|link-local).*; SWITCHYARD_ALLOW_PRIVATE_URLS=true allows private addresses/);
   });
 
   it.each([
@@ -124,7 +127,7 @@ describe('checkEndpointUrl', () => {
 
   it('accepts a loopback URL when private addresses are allowed, without a lookup', async () => {
     const r = await checkEndpointUrl('http://127.0.0.1:1234/', { allowPrivate: true, requireHttps: false });
-    expect(r.ok && r.value.href).toBe('http://127.0.0.1:1234/');
+    expect(r.ok && r.value.url.href).toBe('http://127.0.0.1:1234/');
   });
 });
 
@@ -155,7 +158,10 @@ describe('createGuardedAgent', () => {
     const before = hits;
     const outcome = await send(`http://127.0.0.1:${port}/`, agent);
     await agent.close();
-    expect(outcome).toMatchObject({ kind: 'error', error: 'blocked: 127.0.0.1 is loopback' });
+    expect(outcome).toMatchObject({
+      kind: 'error',
+      error: 'blocked: 127.0.0.1 is loopback; SWITCHYARD_ALLOW_PRIVATE_URLS=true allows private addresses (development only)',
+    });
     expect(hits).toBe(before);
   });
 
@@ -163,7 +169,7 @@ describe('createGuardedAgent', () => {
     const agent = createGuardedAgent({ allowPrivate: false });
     const outcome = await send(`http://[::ffff:127.0.0.1]:${port}/`, agent);
     await agent.close();
-    expect(outcome.kind === 'error' && outcome.error).toMatch(/^blocked: .* is loopback$/);
+    expect(outcome.kind === 'error' && outcome.error).toMatch(/^blocked: .* is loopback; SWITCHYARD_ALLOW_PRIVATE_URLS=true/);
   });
 
   it('refuses a hostname at connect time when DNS answers with a forbidden address', async () => {

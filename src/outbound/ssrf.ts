@@ -81,7 +81,13 @@ export function isForbiddenAddress(ip: string): string | undefined {
   return LISTS.find(({ list }) => list.check(address, type))?.reason;
 }
 
-/** The guarded agent's refusal of a forbidden address; `dispatch` returns it as `blocked: …`, never throws it. */
+/** What a private-address refusal adds, so the message names the setting that lifts it. */
+const ALLOW_PRIVATE_HINT = 'SWITCHYARD_ALLOW_PRIVATE_URLS=true allows private addresses (development only)';
+
+/**
+ * The guarded agent's refusal of a forbidden address; `dispatch` returns it as `blocked: …` (the attempt's recorded
+ * error), never throws it. Its message names SWITCHYARD_ALLOW_PRIVATE_URLS.
+ */
 export class SsrfBlockedError extends Error {
   readonly code = 'ERR_SSRF_BLOCKED';
 
@@ -89,7 +95,7 @@ export class SsrfBlockedError extends Error {
     readonly address: string,
     readonly reason: string,
   ) {
-    super(`${address} is ${reason}`);
+    super(`${address} is ${reason}; ${ALLOW_PRIVATE_HINT}`);
     this.name = 'SsrfBlockedError';
   }
 }
@@ -105,20 +111,30 @@ async function defaultLookup(host: string): Promise<string[]> {
   return answers.map((a) => a.address);
 }
 
+/** A URL that passed {@link checkEndpointUrl}; `warning` when it is accepted with a caveat (its host does not resolve now). */
+export interface CheckedUrl {
+  url: URL;
+  warning?: string;
+}
+
 /**
  * Validates a merchant's endpoint URL when it is saved: `http:`/`https:` only (`https:` with `requireHttps`), no
  * `user:password@`; unless `allowPrivate`, no `localhost`/`*.localhost`, no forbidden IP literal
  * ({@link isForbiddenAddress}; the WHATWG parser has already turned `http://0x7f.1/` into `127.0.0.1`), and no
  * hostname with any forbidden DNS answer.
  *
+ * A host that does not resolve (the lookup fails or answers nothing) is accepted with a `warning`, as Svix accepts
+ * it: DNS may not exist yet or fail for a moment, and every connection is checked again by
+ * {@link createGuardedAgent}, so accepting it opens nothing.
+ *
  * @param opts.lookup All addresses of a host; defaults to `dns.promises.lookup(host, { all: true })`.
- * @returns The parsed URL, or a message fit to show the merchant (`'host does not resolve'` when the lookup
- *   fails or answers nothing).
+ * @returns The parsed URL (with a `warning` for a host that does not resolve), or a message fit to show the merchant;
+ *   a private-address refusal names SWITCHYARD_ALLOW_PRIVATE_URLS.
  */
 export async function checkEndpointUrl(
   raw: string,
   opts: { allowPrivate: boolean; requireHttps: boolean; lookup?: (host: string) => Promise<string[]> },
-): Promise<Result<URL, string>> {
+): Promise<Result<CheckedUrl, string>> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -128,27 +144,35 @@ export async function checkEndpointUrl(
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return err('URL scheme must be http or https');
   if (url.username !== '' || url.password !== '') return err('URL must not contain credentials');
   if (opts.requireHttps && url.protocol !== 'https:') return err('URL must use https');
-  if (opts.allowPrivate) return ok(url);
+  if (opts.allowPrivate) return ok({ url });
 
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (isLocalhostName(host)) return err(`${host} is loopback`);
+  if (isLocalhostName(host)) return err(`${host} is loopback; ${ALLOW_PRIVATE_HINT}`);
   if (isIP(host) !== 0) {
     const reason = isForbiddenAddress(host);
-    return reason === undefined ? ok(url) : err(`${host} is ${reason}`);
+    return reason === undefined ? ok({ url }) : err(`${host} is ${reason}; ${ALLOW_PRIVATE_HINT}`);
   }
 
   let addresses: string[];
   try {
     addresses = await (opts.lookup ?? defaultLookup)(host);
-  } catch {
-    return err('host does not resolve');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return ok({ url, warning: unresolvable(host, code) });
   }
-  if (addresses.length === 0) return err('host does not resolve');
+  if (addresses.length === 0) return ok({ url, warning: unresolvable(host, undefined) });
   for (const address of addresses) {
     const reason = isForbiddenAddress(address);
-    if (reason !== undefined) return err(`${host} resolves to ${address}, which is ${reason}`);
+    if (reason !== undefined) return err(`${host} resolves to ${address}, which is ${reason}; ${ALLOW_PRIVATE_HINT}`);
   }
-  return ok(url);
+  return ok({ url });
+}
+
+function unresolvable(host: string, code: string | undefined): string {
+  return (
+    `${host} does not resolve${code ? ` (${code})` : ''}: check the host name. The URL is saved; every connection ` +
+    'resolves it again, and fails until it resolves.'
+  );
 }
 
 // Runs for every new socket and fails it when any address is forbidden: catches DNS rebinding after checkEndpointUrl.

@@ -45,8 +45,14 @@ async function pspIdempotencyKey(merchantId: string, key: string, keyRowId: stri
   return sha256Hex(`switchyard:${merchantId}:${key}:${keyRowId}`);
 }
 
+/** A problem answered after work started (the PSP was called): stored under the key and replayed. */
 const problem = (code: ErrorCode, status: number, detail: string): PhaseOutcome => ({
   response: { status, body: problemBody(code, status, detail) },
+});
+
+/** A problem answered before any work started (nothing inserted, no PSP call): not stored, the key is freed. */
+const refusal = (code: ErrorCode, status: number, detail: string): PhaseOutcome => ({
+  refusal: { status, body: problemBody(code, status, detail) },
 });
 
 /**
@@ -73,7 +79,11 @@ export async function executePaymentCommand(
   return idempotentResponse(response, false);
 }
 
-/** Phase `started`: checks the command against the source or payment and inserts the operation. */
+/**
+ * Phase `started`: checks the command against the source or payment and inserts the operation. Its refusals
+ * (404, 409 `invalid_payment_state`, 422 `amount_out_of_range` / `psp_not_configured`) come before any work, so
+ * they are not stored under the Idempotency-Key.
+ */
 async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: PaymentCommand, pspKey: string): Promise<PhaseOutcome> {
   const now = deps.clock();
   if (command.kind === 'create') {
@@ -96,9 +106,9 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
   }
 
   const payment = await lockPayment(tx, merchantId, command.paymentId);
-  if (!payment) return problem('not_found', 404, 'Payment was not found.');
+  if (!payment) return refusal('not_found', 404, 'Payment was not found.');
   if (hasPendingReference(payment)) {
-    return problem('invalid_payment_state', 409, 'The PSP has not confirmed this payment yet (its creation is being synced); retry later.');
+    return refusal('invalid_payment_state', 409, 'The PSP has not confirmed this payment yet (its creation is being synced); retry later.');
   }
   const creds = await loadSourceCredentials(tx, deps.secretBox, merchantId, payment.sourceId);
   if (!creds.ok) return credentialsProblem(creds.error);
@@ -106,25 +116,25 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
   let amount: Decimal | null = null;
   if (command.kind === 'capture') {
     if (payment.status !== 'authorized') {
-      return problem('invalid_payment_state', 409, `Only an authorized payment can be captured; this one is ${payment.status}.`);
+      return refusal('invalid_payment_state', 409, `Only an authorized payment can be captured; this one is ${payment.status}.`);
     }
     const capturable = payment.amount.minus(payment.capturedAmount);
     amount = command.amount === undefined ? capturable : new Decimal(command.amount);
     if (amount.lessThanOrEqualTo(0) || amount.greaterThan(capturable)) {
-      return problem('amount_out_of_range', 422, `The amount to capture must be between 1 and ${capturable.toString()}.`);
+      return refusal('amount_out_of_range', 422, `The amount to capture must be between 1 and ${capturable.toString()}.`);
     }
   } else if (command.kind === 'void') {
     if (payment.status !== 'authorized' || payment.capturedAmount.greaterThan(0)) {
-      return problem('invalid_payment_state', 409, `Only an authorized, uncaptured payment can be voided; this one is ${payment.status}.`);
+      return refusal('invalid_payment_state', 409, `Only an authorized, uncaptured payment can be voided; this one is ${payment.status}.`);
     }
   } else {
     if (payment.status !== 'captured' && payment.status !== 'partially_refunded') {
-      return problem('invalid_payment_state', 409, `Only a captured payment can be refunded; this one is ${payment.status}.`);
+      return refusal('invalid_payment_state', 409, `Only a captured payment can be refunded; this one is ${payment.status}.`);
     }
     const refundable = payment.capturedAmount.minus(payment.refundedAmount).minus(await inFlightRefundTotal(tx, payment.id));
     amount = command.amount === undefined ? refundable : new Decimal(command.amount);
     if (amount.lessThanOrEqualTo(0) || amount.greaterThan(refundable)) {
-      return problem(
+      return refusal(
         'amount_out_of_range',
         422,
         `The amount to refund must be between 1 and ${refundable.toString()} (captured, less refunds made or in flight).`,
@@ -147,10 +157,10 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
 }
 
 function credentialsProblem(error: CredentialsProblem): PhaseOutcome {
-  if (error === 'source_not_found') return problem('source_not_found', 404, 'Source was not found.');
+  if (error === 'source_not_found') return refusal('source_not_found', 404, 'Source was not found.');
   if (error === 'no_api_key')
-    return problem('psp_not_configured', 422, 'This source has no PSP apiKey; create a source with apiKey to use the payments API.');
-  return problem('psp_not_configured', 422, 'The payments API has connectors for stripe and adyen sources only.');
+    return refusal('psp_not_configured', 422, 'This source has no PSP apiKey; create a source with apiKey to use the payments API.');
+  return refusal('psp_not_configured', 422, 'The payments API has connectors for stripe and adyen sources only.');
 }
 
 /** Phase `operation_created`: the PSP call, then one transaction applying its answer. */

@@ -85,7 +85,7 @@ describe('switchyard CLI', () => {
     expect(unknown.stderr).toMatch(/^switchyard: unknown command frobnicate\n/);
     expect(unknown.stderr).toContain('switchyard <command> [options]');
     expect(badOption.code).toBe(2);
-    expect(badOption.stderr).toContain('switchyard ledger check --merchant');
+    expect(badOption.stderr).toContain('switchyard ledger check (--merchant <mch_…> | --api-key <sk_…>)');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^switchyard: --name is required\n/);
   });
@@ -112,6 +112,32 @@ describe('switchyard CLI', () => {
     expect(JSON.parse(check.stdout)).toMatchObject({ merchant: id, balanced: true });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^switchyard: no merchant mch_nope[^\n]*\n$/);
+
+    const me = await app.request('/v1/merchant', { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id, name: 'Acme', apiKey: { prefix: apiKey!.slice(0, 7) } });
+  });
+
+  it('takes --api-key instead of --merchant: the key names its merchant; a wrong key is one line and exit 1', async () => {
+    const created = await cli('merchants', 'create', '--name', 'Keyed');
+    const apiKey = /\b(sk_\S+)/.exec(created.stdout)![1]!;
+    const id = /\b(mch_\S+)/.exec(created.stdout)![1]!;
+    const [byKey, wrong, both, neither] = await Promise.all([
+      cli('ledger', 'check', '--api-key', apiKey),
+      cli('ledger', 'check', '--api-key', `${apiKey}x`),
+      cli('ledger', 'check', '--api-key', apiKey, '--merchant', id),
+      cli('ledger', 'check'),
+    ]);
+    expect(byKey.code, byKey.stderr).toBe(0);
+    expect(JSON.parse(byKey.stdout)).toMatchObject({ merchant: id, balanced: true });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^switchyard: that API key is not valid[^\n]*\n$/);
+    expect(wrong.stderr).not.toContain(apiKey);
+    expect(wrong.stdout).toBe('');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^switchyard: give --merchant or --api-key, not both\n/);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/^switchyard: --merchant or --api-key is required\n/);
   });
 
   it('refuses to replay an unknown event with one line and exit 1', async () => {

@@ -373,7 +373,7 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     record('decline → failed', sim);
   });
 
-  it("answers 404 for another merchant's source or payment, and stores that answer under the key", async () => {
+  it("answers 404 for another merchant's source or payment, and does not store that refusal under the key", async () => {
     const { shop, sim } = await stripeShop();
     const other = await stripeShop();
     const res = await commands.request('/v1/payments', command(shop, 'foreign-1', createBody(shop, { sourceId: other.shop.sourceId })));
@@ -381,7 +381,10 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     expect(await res.json()).toMatchObject({ code: 'source_not_found' });
     const again = await commands.request('/v1/payments', command(shop, 'foreign-1', createBody(shop, { sourceId: other.shop.sourceId })));
     expect(again.status).toBe(404);
-    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    // Refused before any work started: not kept (docs/http-api.md "Idempotency"), so the key stays free.
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    const [kept] = await deps.sql<{ n: number }[]>`select count(*)::int as n from gw.idempotency_keys where idempotency_key = 'foreign-1'`;
+    expect(kept!.n).toBe(0);
     const pay = await commands.request('/v1/payments/pay_0000000000000000000000000000dead/capture', command(shop, 'foreign-2', {}));
     expect(pay.status).toBe(404);
     expect(sim.calls).toHaveLength(0);

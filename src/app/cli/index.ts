@@ -17,7 +17,8 @@ Commands:
   migrate                        apply graphile-worker's and Switchyard's migrations, then exit
   merchants create --name <n>    create a merchant; prints its id and API key (shown once)
   events replay <evt_…>          queue one more delivery attempt of an event's messages
-  ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not)
+  ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not);
+                                 --api-key <sk_…> instead names the key's merchant
   simulate stripe <event-type>   post one Stripe-signed event to a running gateway
   listen                         a local endpoint that prints each delivery
 

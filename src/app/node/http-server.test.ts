@@ -51,6 +51,15 @@ describe('answerClientError', () => {
     expect(answer.headers).toContain('content-type: application/problem+json');
     expect(answer.body).toMatchObject({ status: 431, code: 'headers_too_large', title: 'Request Header Fields Too Large' });
     expect(JSON.stringify(answer.body)).not.toContain('aaaa');
+    expect((answer.body as { detail: string }).detail).toContain('signature header');
+  });
+
+  it('answers a 20 KB header on an API route with a 431 whose detail does not speak of signatures', async () => {
+    const answer = parse(await raw(`POST /v1/payments HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\ncontent-length: 0\r\n\r\n`));
+    expect(answer.body).toMatchObject({ status: 431, code: 'headers_too_large' });
+    const detail = (answer.body as { detail: string }).detail;
+    expect(detail).toContain('send fewer or smaller headers');
+    expect(detail).not.toMatch(/signature/i);
   });
 
   it('answers a request that is not HTTP with 400 problem+json invalid_request', async () => {

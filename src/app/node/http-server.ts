@@ -54,9 +54,20 @@ const PARSER_DETAILS: Record<string, string> = {
   HPE_INVALID_CHUNK_SIZE: "The request's chunked body has an invalid chunk size.",
 };
 
+/** The 431 detail: route-neutral, plus a word on signature headers when the request line names the inbound route. */
+function headersTooLargeDetail(error: Error & { rawPacket?: unknown }): string {
+  const detail =
+    "The request headers are larger than this server accepts (Node's limit, 16 KiB in all by default); send fewer or smaller headers.";
+  // rawPacket holds the bytes of the packet being parsed: the request line when the headers came in one piece.
+  const packet = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 256).toString('latin1') : '';
+  const target = /^[A-Z]+ (\S+) HTTP\//.exec(packet)?.[1];
+  return target?.startsWith('/inbound/') ? `${detail} A PSP's signature header is a few hundred bytes.` : detail;
+}
+
 /**
  * A node:http `clientError` listener answering parser refusals with RFC 9457 problem+json:
- * `HPE_HEADER_OVERFLOW` → 431 `headers_too_large`, `ERR_HTTP_REQUEST_TIMEOUT` → 408
+ * `HPE_HEADER_OVERFLOW` → 431 `headers_too_large` (a word on signature headers only on `/inbound/…`),
+ * `ERR_HTTP_REQUEST_TIMEOUT` → 408
  * `request_timeout`, anything else → 400 `invalid_request`. If the response has already
  * started it only destroys the socket. The connection closes after the answer; later bytes
  * are discarded for {@link LINGER_MS} so a TCP reset does not eat the answer.
@@ -72,7 +83,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
   }
   const [status, code, detail]: [number, ErrorCode, string] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'headers_too_large', 'The request headers are too large; a signature header is a few hundred bytes.']
+      ? [431, 'headers_too_large', headersTooLargeDetail(error)]
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'request_timeout', 'The request was not received in time; send the headers and the body without pauses.']
         : [400, 'invalid_request', PARSER_DETAILS[error.code ?? ''] ?? 'The request is not valid HTTP/1.1.'];

@@ -112,6 +112,20 @@ export function isoTimestamp(): z.ZodISODateTime {
   return z.iso.datetime().openapi({ example: '2026-11-22T12:00:00.000Z' });
 }
 
+/**
+ * `warnings` of a response that succeeded with a caveat: each a stable `code` and a `detail` naming the fix; present
+ * only when there is one. `url_unresolvable`: the URL's host does not resolve now (the URL is saved all the same).
+ */
+export const warnings = z
+  .array(z.object({ code: z.enum(['url_unresolvable']), detail: z.string() }))
+  .optional()
+  .openapi({ description: 'Present only when the request succeeded with a caveat, e.g. `url_unresolvable`.' });
+
+/** The `warnings` field of a response body: `{ warnings: [...] }` when `detail` is set, else nothing. */
+export function urlWarning(detail: string | undefined): { warnings?: { code: 'url_unresolvable'; detail: string }[] } {
+  return detail === undefined ? {} : { warnings: [{ code: 'url_unresolvable', detail }] };
+}
+
 /** A page of a list, as CONTRACT.md answers lists: `{"data": [...], "hasMore": bool}`. */
 export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodArray<S>; hasMore: z.ZodBoolean }> {
   return z.object({ data: z.array(item), hasMore: z.boolean() });
@@ -206,6 +220,7 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
         'Lists take `limit` (1–250, default 50) and `startingAfter` and answer `{"data", "hasMore"}`.',
     },
     tags: [
+      { name: 'Merchant', description: 'The merchant an API key belongs to' },
       { name: 'Sources', description: 'PSP accounts whose callbacks Switchyard receives' },
       { name: 'Inbound events', description: 'What PSPs sent' },
       { name: 'Endpoints', description: 'Where merchants receive webhooks' },

@@ -9,11 +9,21 @@ const NOT_JSON = 'The body is not valid JSON.';
 const API_MAX_DEPTH = 32;
 const UNSTORABLE = 'holds a NUL (U+0000) or an unpaired surrogate, which cannot be stored';
 
-/** The ValidationError (400 `invalid_request`) for a zod failure: each issue's path, message and zod code under `errors`. */
+/**
+ * The ValidationError (400 `invalid_request`) for a zod failure: each issue's path, message and zod code under
+ * `errors`; the detail names the first issue (`startingAfter: …`), so a client that shows only the detail sees the fix.
+ */
 export function validationError(error: z.ZodError): ValidationError {
-  return new ValidationError(
-    error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: i.message, code: i.code })),
-  );
+  const errors = error.issues.map((i) => ({
+    path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+    message: i.message,
+    code: i.code,
+  }));
+  const first = errors[0];
+  if (!first) return new ValidationError(errors);
+  const where = first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more under \`errors\`)` : '';
+  return new ValidationError(errors, `The request failed validation: ${where}${first.message}${more}`);
 }
 
 /**

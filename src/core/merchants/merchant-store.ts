@@ -21,13 +21,35 @@ export async function insertMerchant(tx: Tx, input: { name: string; apiKeyHash: 
   return { id: row!.id, name: row!.name, createdAt: row!.created_at };
 }
 
-/** The merchant whose unrevoked API key has this hash, or undefined. */
-export async function findMerchantByKeyHash(tx: Tx, keyHash: string): Promise<{ id: string; name: string } | undefined> {
-  const [row] = await tx<{ id: string; name: string }[]>`
-    select m.id, m.name
+/** The merchant whose unrevoked API key has this hash, with that key's id (`key_…`), or undefined. */
+export async function findMerchantByKeyHash(tx: Tx, keyHash: string): Promise<{ id: string; name: string; apiKeyId: string } | undefined> {
+  const [row] = await tx<{ id: string; name: string; apiKeyId: string }[]>`
+    select m.id, m.name, k.id as "apiKeyId"
       from gw.api_keys k
       join gw.merchants m on m.id = k.merchant_id
      where k.key_hash = ${keyHash}
        and k.revoked_at is null`;
   return row;
+}
+
+/** A merchant with the API key a request used: what `GET /v1/merchant` shows. Timestamps as Dates. */
+interface MerchantWithKey extends Merchant {
+  apiKey: { id: string; prefix: string; createdAt: Date };
+}
+
+/** Merchant `merchantId` with its API key `apiKeyId` (which must be that merchant's), or undefined when either is gone. */
+export async function getMerchantWithKey(tx: Tx, merchantId: string, apiKeyId: string): Promise<MerchantWithKey | undefined> {
+  const [row] = await tx<{ id: string; name: string; created_at: Date; key_id: string; prefix: string; key_created_at: Date }[]>`
+    select m.id, m.name, m.created_at, k.id as key_id, k.prefix, k.created_at as key_created_at
+      from gw.merchants m
+      join gw.api_keys k on k.merchant_id = m.id
+     where m.id = ${merchantId}
+       and k.id = ${apiKeyId}`;
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    apiKey: { id: row.key_id, prefix: row.prefix, createdAt: row.key_created_at },
+  };
 }

@@ -56,7 +56,7 @@ const listRoute = defineRoute({
   summary: 'List what PSPs sent, newest first',
   security: merchantAuth,
   request: {
-    query: pageQuery.extend({
+    query: pageQuery('iev').extend({
       sourceId: z.string().max(64).optional(),
       status: z.enum(STATUSES).optional(),
     }),

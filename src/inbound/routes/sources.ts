@@ -11,6 +11,8 @@ import {
   merchantAuth,
   pageOf,
   problems,
+  urlWarning,
+  warnings,
 } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import {
@@ -103,14 +105,19 @@ const createSourceBody = z
 /**
  * Throws 400 `url_not_allowed` for an `apiBaseUrl` the SSRF rules refuse (`deps.checkOutboundUrl`;
  * https unless SWITCHYARD_ALLOW_PRIVATE_URLS, since the API key travels to it). Without the
- * check (Workers) nothing is allowed.
+ * check (Workers) nothing is allowed. Returns the check's warning for a host that does not resolve
+ * now (saved all the same: every PSP call is checked again when it connects).
  */
-async function checkApiBaseUrl(deps: AppEnv['Variables']['deps'], url: string): Promise<void> {
+async function checkApiBaseUrl(deps: AppEnv['Variables']['deps'], url: string): Promise<string | undefined> {
   const allowPrivate = deps.config.SWITCHYARD_ALLOW_PRIVATE_URLS;
   const checked = deps.checkOutboundUrl
     ? await deps.checkOutboundUrl(url, { allowPrivate, requireHttps: !allowPrivate })
     : { ok: false as const, error: 'this runtime cannot check it' };
-  if (!checked.ok) throw new AppError('url_not_allowed', 400, `The apiBaseUrl is not allowed: ${checked.error}.`);
+  if (!checked.ok) {
+    const why = checked.error === 'URL must use https' ? `${checked.error} (http needs SWITCHYARD_ALLOW_PRIVATE_URLS=true)` : checked.error;
+    throw new AppError('url_not_allowed', 400, `The apiBaseUrl is not allowed: ${why}.`);
+  }
+  return checked.value.warning;
 }
 
 /** Longest overlap a rotation may give the previous secrets: 30 days, in seconds. */
@@ -159,7 +166,10 @@ const createSource = defineRoute({
   summary: 'Create a source',
   security: merchantAuth,
   request: { body: jsonBodyOf(createSourceBody) },
-  responses: { 201: jsonResponse(SourceView, 'The source'), ...problems({ 400: ['invalid_request', 'url_not_allowed'] }) },
+  responses: {
+    201: jsonResponse(SourceView.extend({ warnings }), 'The source (and `warnings`, if any)'),
+    ...problems({ 400: ['invalid_request', 'url_not_allowed'] }),
+  },
 });
 
 const listSourcesRoute = defineRoute({
@@ -168,7 +178,7 @@ const listSourcesRoute = defineRoute({
   tags: TAGS,
   summary: 'List sources, newest first',
   security: merchantAuth,
-  request: { query: pageQuery },
+  request: { query: pageQuery('src') },
   responses: { 200: jsonResponse(pageOf(SourceView), 'A page of sources') },
 });
 
@@ -223,7 +233,7 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
       const urlProblem = notificationUrlProblem(body.notificationUrl, config.SWITCHYARD_ALLOW_PRIVATE_URLS);
       if (urlProblem) throw new ValidationError([{ path: ['notificationUrl'], message: urlProblem, code: 'custom' }]);
     }
-    if (body.apiBaseUrl !== undefined) await checkApiBaseUrl(c.var.deps, body.apiBaseUrl);
+    const warning = body.apiBaseUrl === undefined ? undefined : await checkApiBaseUrl(c.var.deps, body.apiBaseUrl);
     const source = await sql.begin(async (tx) =>
       insertSource(tx, {
         merchantId: c.var.merchant.id,
@@ -237,7 +247,7 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
         merchantAccount: body.merchantAccount ?? null,
       }),
     );
-    return c.json(view(c, source), 201);
+    return c.json({ ...view(c, source), ...urlWarning(warning) }, 201);
   });
 
   app.openapi(listSourcesRoute, async (c) => {

@@ -2,7 +2,17 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from '../../core/config.js';
 import { AppError, NotFoundError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
-import { createRouter, defineRoute, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import {
+  createRouter,
+  defineRoute,
+  jsonBodyOf,
+  jsonResponse,
+  merchantAuth,
+  pageOf,
+  problems,
+  urlWarning,
+  warnings,
+} from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import {
   deleteEndpoint,
@@ -36,7 +46,7 @@ const createEndpointRoute = defineRoute({
   security: merchantAuth,
   request: { body: jsonBodyOf(createEndpointBody) },
   responses: {
-    201: jsonResponse(CreatedEndpoint, 'The endpoint, with its signing secret'),
+    201: jsonResponse(CreatedEndpoint.extend({ warnings }), 'The endpoint, with its signing secret (and `warnings`, if any)'),
     ...problems({ 400: ['invalid_request', 'url_not_allowed'] }),
   },
 });
@@ -47,7 +57,7 @@ const listRoute = defineRoute({
   tags: TAGS,
   summary: 'List endpoints, newest first',
   security: merchantAuth,
-  request: { query: pageQuery },
+  request: { query: pageQuery('ep') },
   responses: { 200: jsonResponse(pageOf(EndpointView), 'A page of endpoints') },
 });
 
@@ -70,7 +80,7 @@ const patchRoute = defineRoute({
   security: merchantAuth,
   request: { params: endpointId, body: jsonBodyOf(patchEndpointBody) },
   responses: {
-    200: jsonResponse(EndpointView, 'The endpoint'),
+    200: jsonResponse(EndpointView.extend({ warnings }), 'The endpoint (and `warnings`, if any)'),
     ...problems({ 400: ['invalid_request', 'url_not_allowed'], 404: ['not_found'] }),
   },
 });
@@ -85,14 +95,19 @@ const deleteRoute = defineRoute({
   responses: { 204: { description: 'Deleted' }, ...notFound },
 });
 
-/** The URL as it will be stored, after the SSRF check; throws 400 `url_not_allowed` when it is refused. */
-async function allowedUrl(url: string, config: Config): Promise<string> {
-  const checked = await checkEndpointUrl(url, {
-    allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS,
-    requireHttps: config.NODE_ENV === 'production' && !config.SWITCHYARD_ALLOW_PRIVATE_URLS,
-  });
-  if (!checked.ok) throw new AppError('url_not_allowed', 400, `The endpoint URL is not allowed: ${checked.error}.`);
-  return checked.value.toString();
+/**
+ * The URL as it will be stored, after the SSRF check, with the check's warning (a host that does not resolve now);
+ * throws 400 `url_not_allowed` when it is refused (https is required when NODE_ENV=production).
+ */
+async function allowedUrl(url: string, config: Config): Promise<{ url: string; warning?: string }> {
+  const requireHttps = config.NODE_ENV === 'production' && !config.SWITCHYARD_ALLOW_PRIVATE_URLS;
+  const checked = await checkEndpointUrl(url, { allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS, requireHttps });
+  if (!checked.ok) {
+    const why = requireHttps && checked.error === 'URL must use https' ? `${checked.error} (NODE_ENV=production)` : checked.error;
+    throw new AppError('url_not_allowed', 400, `The endpoint URL is not allowed: ${why}.`);
+  }
+  const { url: parsed, warning } = checked.value;
+  return { url: parsed.toString(), ...(warning === undefined ? {} : { warning }) };
 }
 
 /**
@@ -100,7 +115,7 @@ async function allowedUrl(url: string, config: Config): Promise<string> {
  * routes: `POST /` → 201 with its `secret`; `GET /` (paged); `GET /{id}`; `PATCH /{id}` → 200 (re-enabling also
  * clears the failure state); `DELETE /{id}` → 204. Another merchant's or a deleted endpoint is 404 `not_found`;
  * a bad body 400 `invalid_request`; a URL refused by the SSRF check (https required in production) 400
- * `url_not_allowed`.
+ * `url_not_allowed`; a URL whose host does not resolve is saved, with `warnings: [{code: "url_unresolvable"}]`.
  */
 export function endpointRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();
@@ -108,7 +123,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(createEndpointRoute, async (c) => {
     const body = c.req.valid('json');
     const { sql, secretBox, config } = c.var.deps;
-    const url = await allowedUrl(body.url, config);
+    const { url, warning } = await allowedUrl(body.url, config);
     const secret = generateEndpointSecret();
     const endpoint = await sql.begin(async (tx) =>
       insertEndpoint(tx, {
@@ -121,7 +136,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
         secretEnvelope: await secretBox.encrypt(secret),
       }),
     );
-    return c.json({ ...endpointView(endpoint), secret }, 201);
+    return c.json({ ...endpointView(endpoint), secret, ...urlWarning(warning) }, 201);
   });
 
   app.openapi(listRoute, async (c) => {
@@ -143,7 +158,8 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
     const id = c.req.valid('param').id;
     // 404 before the URL check, and the check (DNS) outside the transaction that locks the row.
     if (!(await getEndpoint(sql, merchantId, id))) throw new NotFoundError('Endpoint');
-    const changes = body.url === undefined ? body : { ...body, url: await allowedUrl(body.url, config) };
+    const checked = body.url === undefined ? undefined : await allowedUrl(body.url, config);
+    const changes = checked === undefined ? body : { ...body, url: checked.url };
     const endpoint = await sql.begin(async (tx) => {
       const before = await lockEndpoint(tx, merchantId, id);
       if (!before) return undefined;
@@ -152,7 +168,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
       return after;
     });
     if (!endpoint) throw new NotFoundError('Endpoint');
-    return c.json(endpointView(endpoint), 200);
+    return c.json({ ...endpointView(endpoint), ...urlWarning(checked?.warning) }, 200);
   });
 
   app.openapi(deleteRoute, async (c) => {

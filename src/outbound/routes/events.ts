@@ -65,7 +65,7 @@ const listRoute = defineRoute({
   tags: TAGS,
   summary: 'List events emitted to the merchant, newest first',
   security: merchantAuth,
-  request: { query: pageQuery.extend({ type: z.string().max(100).optional() }) },
+  request: { query: pageQuery('evt').extend({ type: z.string().max(100).optional() }) },
   responses: { 200: jsonResponse(pageOf(EventView), 'A page of events') },
 });
 

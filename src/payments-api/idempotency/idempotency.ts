@@ -33,8 +33,16 @@ interface StoredResponse {
   body: string;
 }
 
-/** What one atomic phase ends with: the next recovery point, or the final response. */
-export type PhaseOutcome = { next: string; operationId?: string } | { response: { status: number; body: unknown } };
+/**
+ * What one atomic phase ends with: the next recovery point, the final response (stored under the key and replayed),
+ * or a `refusal` made before any work started (not stored: the key is freed, so a corrected request, or the same one
+ * once the cause is fixed, may use it; https://docs.stripe.com/idempotency "We save results only after the execution
+ * of an endpoint begins").
+ */
+export type PhaseOutcome =
+  | { next: string; operationId?: string }
+  | { response: { status: number; body: unknown } }
+  | { refusal: { status: number; body: unknown } };
 
 /** The request a key is being claimed for. `params` is the validated body (stored for recovery). */
 interface IdempotentRequest {
@@ -99,7 +107,8 @@ export async function claimIdempotencyKey(
 
 /**
  * Runs `work` in its own transaction and commits its effects with the key's next recovery
- * point or final response. Throws 409 `idempotency_key_in_progress` if a retry took the key over.
+ * point or final response; a `refusal` deletes the key instead. Throws 409
+ * `idempotency_key_in_progress` if a retry took the key over.
  */
 export async function atomicPhase(
   deps: Deps,
@@ -115,6 +124,7 @@ export async function atomicPhase(
     }
     const outcome = await work(tx, key);
     if ('next' in outcome) await setRecoveryPoint(tx, key.id, outcome.next, outcome.operationId);
+    else if ('refusal' in outcome) await deleteKey(tx, key.id);
     else await finishKey(tx, key.id, { status: outcome.response.status, body: JSON.stringify(outcome.response.body) });
     return outcome;
   });
@@ -139,6 +149,7 @@ export async function runPhases(
       const phase = phases[key.recoveryPoint];
       if (!phase) throw new Error(`no phase for recovery point ${key.recoveryPoint}`);
       const outcome = await phase(key);
+      if ('refusal' in outcome) return { status: outcome.refusal.status, body: JSON.stringify(outcome.refusal.body) };
       if ('response' in outcome) return { status: outcome.response.status, body: JSON.stringify(outcome.response.body) };
       key = { ...key, recoveryPoint: outcome.next, operationId: outcome.operationId ?? key.operationId };
     }

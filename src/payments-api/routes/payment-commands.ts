@@ -15,11 +15,12 @@ import { getSourceProvider } from '../connectors/source-store.js';
 
 const TAGS = ['Payments'];
 
+// `abort` on max: past it, int()'s own safe-integer bound would report the same too_big a second time.
 const amount = z
   .number()
-  .int()
   .min(1)
-  .max(MAX_MINOR_UNITS.toNumber())
+  .max(MAX_MINOR_UNITS.toNumber(), { abort: true, message: `at most ${MAX_MINOR_UNITS.toString()} minor units` })
+  .int()
   .openapi({ description: 'Integer minor units (ISO 4217 exponent).', example: 2000 });
 
 const idempotencyHeaders = z.object({
@@ -80,7 +81,7 @@ const commonResponses = {
   },
   // 400: not stored, so a corrected retry may reuse the key.
   ...problems({
-    400: ['idempotency_key_missing', 'invalid_request'],
+    400: ['idempotency_key_missing', 'idempotency_key_invalid', 'invalid_request'],
     401: ['unauthorized'],
     404: ['not_found', 'source_not_found'],
     409: ['idempotency_key_in_progress', 'invalid_payment_state'],
@@ -143,21 +144,32 @@ const routes = {
 };
 
 /**
- * Validation failures as problem+json: a bad or missing `Idempotency-Key` header → 400
- * `idempotency_key_missing`; anything else → 400 `invalid_request` (thrown, as createRouter
- * does). Neither is stored, so a corrected retry may reuse the key.
+ * Validation failures as problem+json: no `Idempotency-Key` header → 400 `idempotency_key_missing`; one that is not
+ * 1–255 characters → 400 `idempotency_key_invalid`; anything else → 400 `invalid_request` (thrown, as createRouter
+ * does). None is stored, so a corrected retry may reuse the key.
  */
 function paymentCommandsHook(
   result:
     | { success: true }
     | { success: false; error: z.ZodError; target?: string }
     | { target: string; success: boolean; error?: z.ZodError },
-  _c: Context,
+  c: Context,
 ): Response | undefined {
   if (result.success || !('error' in result) || !result.error) return undefined;
   if (result.target === 'header') {
+    const key = c.req.header('idempotency-key');
     return problemResponse(
-      problemBody('idempotency_key_missing', 400, 'This request needs an Idempotency-Key header of 1 to 255 characters, e.g. a V4 UUID.'),
+      key === undefined
+        ? problemBody(
+            'idempotency_key_missing',
+            400,
+            'This request needs an Idempotency-Key header of 1 to 255 characters, e.g. a V4 UUID.',
+          )
+        : problemBody(
+            'idempotency_key_invalid',
+            400,
+            `The Idempotency-Key header must be 1 to 255 characters; this one is ${key.length}. Use e.g. a V4 UUID.`,
+          ),
     );
   }
   throw validationError(result.error);

@@ -65,7 +65,7 @@ const LedgerTransactionView = z
   })
   .openapi('LedgerTransaction');
 
-const listPaymentsQuery = pageQuery.extend({
+const listPaymentsQuery = pageQuery('pay').extend({
   status: z.enum(STATUSES).optional(),
   pspReference: z.string().max(255).optional(),
   sourceId: z.string().max(64).optional(),
