@@ -8,6 +8,7 @@ import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { randomBytes } from '../../core/crypto.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
+import { assertSingleMsw } from './msw-copies.js';
 
 /** Options of {@link adyenSimulator}. */
 export interface AdyenSimulatorOptions {
@@ -61,11 +62,14 @@ const pspRef = (): string => Array.from(randomBytes(16), (b) => 'ABCDEFGHJKLMNPQ
 /**
  * An Adyen Checkout simulator. Use `handlers` with msw's `setupServer`; `calls` counts what
  * reached "Adyen".
+ * Throws when the msw it imports is another copy, of another version, than the project's
+ * (switchyard linked rather than installed: see msw-copies.ts), since msw would ignore its handlers.
  *
  * @example
  * const sim = adyenSimulator({ webhooks: { url: `http://localhost${source.inboundUrl}`, secret: hmacKeyHex, send: (r) => app.request(r) } });
  */
 export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimulator {
+  assertSingleMsw();
   const base = (options.baseUrl ?? 'https://checkout-test.adyen.com/v71').replace(/\/+$/, '');
   const clock = options.clock ?? (() => new Date());
   const payments = new Map<string, SimulatedAdyenPayment>();
