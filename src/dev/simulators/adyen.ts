@@ -5,8 +5,8 @@
 // `received` and their outcome comes by webhook, signed with signAdyen. `Idempotency-Key`
 // replays the first answer.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
-import { randomBytes } from '../../core/crypto.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
+import { adyenReference as pspRef } from '../simulate/adyen.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
 import { assertSingleMsw } from './msw-copies.js';
 
@@ -55,9 +55,6 @@ const REFUSALS: Record<string, { resultCode: 'Refused' | 'Error'; refusalReason:
   CARD_EXPIRED: { resultCode: 'Refused', refusalReason: 'Expired Card', refusalReasonCode: '6' },
 };
 const BY_CODE = Object.fromEntries(Object.values(REFUSALS).map((r) => [r.refusalReasonCode, r]));
-
-/** A 16-character Adyen-style PSP reference. */
-const pspRef = (): string => Array.from(randomBytes(16), (b) => 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'[b % 32]).join('');
 
 /**
  * An Adyen Checkout simulator. Use `handlers` with msw's `setupServer`; `calls` counts what
