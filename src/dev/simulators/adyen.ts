@@ -39,7 +39,10 @@ export interface SimulatedAdyenPayment {
 
 /** The Adyen simulator: msw handlers, state, call log, webhooks. */
 export interface AdyenSimulator {
+  /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
   handlers: HttpHandler[];
+  /** The API base the handlers answer, without a trailing slash. */
+  baseUrl: string;
   calls: SimulatedCall[];
   payments: Map<string, SimulatedAdyenPayment>;
   failNext(failure: InjectedFailure): void;
@@ -256,5 +259,5 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
     ),
   ];
 
-  return { handlers, calls, payments, webhooks, failNext: (f) => failures.add(f) };
+  return { handlers, baseUrl: base, calls, payments, webhooks, failNext: (f) => failures.add(f) };
 }

@@ -53,6 +53,8 @@ export interface SimulatedPaymentIntent {
 export interface StripeSimulator {
   /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
   handlers: HttpHandler[];
+  /** The API base the handlers answer, without a trailing slash. */
+  baseUrl: string;
   /** Every request received, in order (the at-most-once proof: count non-replayed calls). */
   calls: SimulatedCall[];
   /** PaymentIntents by id. */
@@ -347,6 +349,7 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
 
   return {
     handlers,
+    baseUrl: base,
     calls,
     paymentIntents,
     webhooks,
