@@ -1,7 +1,8 @@
 // `switchyard/simulators` as another project gets it: `npm pack` (which runs `prepare`, the build)
 // into a temporary directory, a scratch project that installs that tarball beside its own msw, a
 // TypeScript script there type-checked against the shipped declarations and run: one create →
-// webhook round trip per simulator. The README's example is type-checked in the same project.
+// webhook round trip per simulator through msw, and one through serveSimulator over HTTP. The
+// README's examples are type-checked in the same project.
 // No database; slow (a build and an npm install), hence the long timeout.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -42,13 +43,14 @@ async function sh(cmd: string, args: string[], cwd: string): Promise<string> {
   }
 }
 
-/** The ```ts block of the README's "Testing with the simulators" section. */
-function readmeExample(): string {
+/** The ```ts blocks of the README's "Testing with the simulators" section. */
+function readmeExamples(): string[] {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Testing with the simulators'));
-  const block = /```ts\n([\s\S]*?)```/.exec(section);
-  if (!block) throw new Error('README: no ```ts block under "## Testing with the simulators"');
-  return block[1]!;
+  const from = readme.indexOf('## Testing with the simulators');
+  const section = readme.slice(from, readme.indexOf('\n## ', from + 1));
+  const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  if (blocks.length === 0) throw new Error('README: no ```ts block under "## Testing with the simulators"');
+  return blocks;
 }
 
 // The scratch project's script: a receiver standing in for the gateway, then per simulator one
@@ -58,7 +60,7 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setupServer } from 'msw/node';
-import { adyenSimulator, stripeSimulator, type SimulatedCall } from 'switchyard/simulators';
+import { adyenSimulator, serveSimulator, stripeSimulator, type SimulatedCall, type StripeSimulator } from 'switchyard/simulators';
 
 interface Received { path: string; headers: Record<string, string | string[] | undefined>; body: string }
 const received: Received[] = [];
@@ -102,6 +104,20 @@ const authorised = await fetch('https://adyen.simulator.test/v71/payments', {
 const payment = (await authorised.json()) as { pspReference: string; resultCode: string };
 await adyen.webhooks.settled();
 server.close();
+
+// The same over HTTP, msw no longer listening: as a Switchyard in another process calls it.
+let served: StripeSimulator | undefined;
+const front = await serveSimulator(() => served!);
+served = stripeSimulator({ apiKey: 'sk_test_scratch', webhooks: { url: \`\${base}/inbound/src_served\`, secret: 'whsec_scratch' } });
+const viaHttp = await fetch(\`\${front.url}/v1/payment_intents\`, {
+  method: 'POST',
+  headers: { authorization: 'Bearer sk_test_scratch', 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ amount: '700', currency: 'usd', confirm: 'true', payment_method: 'pm_card_visa' }),
+});
+const servedIntent = (await viaHttp.json()) as { status: string };
+await served.webhooks.settled();
+await front.close();
+receiver.closeAllConnections();
 receiver.close();
 
 const stripeHook = received.find((r) => r.path === '/inbound/src_stripe');
@@ -122,6 +138,11 @@ console.log(JSON.stringify({
     events: received
       .filter((r) => r.path === '/inbound/src_adyen')
       .map((r) => JSON.parse(r.body).notificationItems[0].NotificationRequestItem),
+  },
+  served: {
+    status: viaHttp.status,
+    intent: servedIntent,
+    events: received.filter((r) => r.path === '/inbound/src_served').map((r) => JSON.parse(r.body).type),
   },
   calls: calls.length,
 }));
@@ -152,7 +173,11 @@ beforeAll(async () => {
   // The README's example is a vitest test: give the scratch project vitest's types, as its own dev dependency would.
   symlinkSync(path.join(root, 'node_modules/vitest'), path.join(scratch, 'node_modules/vitest'));
   writeFileSync(path.join(scratch, 'round-trip.ts'), ROUND_TRIP);
-  writeFileSync(path.join(scratch, 'readme-example.test.ts'), readmeExample());
+  const examples = readmeExamples().map((code, i) => {
+    const file = `readme-example-${i + 1}.ts`;
+    writeFileSync(path.join(scratch, file), code);
+    return file;
+  });
   writeFileSync(
     path.join(scratch, 'tsconfig.json'),
     JSON.stringify({
@@ -169,7 +194,7 @@ beforeAll(async () => {
         typeRoots: [path.join(root, 'node_modules/@types')],
         outDir: 'out',
       },
-      files: ['round-trip.ts', 'readme-example.test.ts'],
+      files: ['round-trip.ts', ...examples],
     }),
   );
 }, TIMEOUT_MS);
@@ -201,12 +226,12 @@ describe('the packed switchyard tarball in another project', () => {
     expect(existsSync(path.join(scratch, 'node_modules/switchyard/node_modules/msw'))).toBe(false);
   });
 
-  it("type-checks a script and the README's example against the shipped declarations", async () => {
+  it("type-checks a script and the README's examples against the shipped declarations", async () => {
     await sh(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], scratch);
     expect(existsSync(path.join(scratch, 'out/round-trip.js'))).toBe(true);
   });
 
-  it('runs a create → webhook round trip through each simulator, Stripe signed', async () => {
+  it('runs a create → webhook round trip through each simulator, Stripe signed, and one served over HTTP', async () => {
     const out = JSON.parse(await sh(process.execPath, ['out/round-trip.js'], scratch)) as {
       stripe: {
         status: number;
@@ -219,6 +244,7 @@ describe('the packed switchyard tarball in another project', () => {
         payment: { pspReference: string; resultCode: string };
         events: { eventCode: string; pspReference: string; originalReference?: string }[];
       };
+      served: { status: number; intent: { status: string }; events: string[] };
       calls: number;
     };
     expect(out.stripe.status).toBe(200);
@@ -232,5 +258,10 @@ describe('the packed switchyard tarball in another project', () => {
     expect(out.adyen.events[0]!.pspReference).toBe(out.adyen.payment.pspReference);
     expect(out.adyen.events[1]!.originalReference).toBe(out.adyen.payment.pspReference);
     expect(out.calls).toBe(2);
+    expect(out.served).toEqual({
+      status: 200,
+      intent: expect.objectContaining({ status: 'succeeded' }),
+      events: ['payment_intent.succeeded'],
+    });
   });
 });
