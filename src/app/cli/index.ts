@@ -19,7 +19,7 @@ Commands:
   events replay <evt_…>          queue one more delivery attempt of an event's messages
   ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not);
                                  --api-key <sk_…> instead names the key's merchant
-  simulate stripe <event-type>   post one Stripe-signed event to a running gateway
+  simulate <psp> <event-type>    post one signed Stripe or Adyen event to a running gateway
   listen                         a local endpoint that prints each delivery
 
 Run \`switchyard <command> --help\` for a command's options.

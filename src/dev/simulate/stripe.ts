@@ -1,7 +1,7 @@
 import { randomBytes, toHex } from '../../core/crypto.js';
 
-/** The Stripe event types the simulator builds: those the normalizer maps (a unit test keeps them equal). */
-export const SIMULATED_STRIPE_TYPES = [
+/** The PaymentIntent and Charge event types the simulator builds. */
+const PAYMENT_TYPES = [
   'payment_intent.amount_capturable_updated',
   'payment_intent.succeeded',
   'payment_intent.payment_failed',
@@ -9,8 +9,39 @@ export const SIMULATED_STRIPE_TYPES = [
   'charge.refunded',
 ] as const;
 
+/** The Refund event types: the object is a Refund (https://docs.stripe.com/api/refunds/object). */
+const REFUND_TYPES = ['refund.created', 'refund.updated', 'charge.refund.updated'] as const;
+
+/** The Dispute event types: the object is a Dispute (https://docs.stripe.com/api/disputes/object). */
+const DISPUTE_TYPES = ['charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed'] as const;
+
+/** The Stripe event types the simulator builds: every type the normalizer maps (a unit test keeps them equal). */
+export const SIMULATED_STRIPE_TYPES = [...PAYMENT_TYPES, ...REFUND_TYPES, ...DISPUTE_TYPES] as const;
+
 /** One of {@link SIMULATED_STRIPE_TYPES}. */
 export type SimulatedStripeType = (typeof SIMULATED_STRIPE_TYPES)[number];
+
+/** A Refund's `status` (https://docs.stripe.com/api/refunds/object#refund_object-status). */
+export const STRIPE_REFUND_STATUSES = ['pending', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
+
+/** A Dispute's `status` (https://docs.stripe.com/api/disputes/object#dispute_object-status). */
+export const STRIPE_DISPUTE_STATUSES = [
+  'warning_needs_response',
+  'warning_under_review',
+  'warning_closed',
+  'needs_response',
+  'under_review',
+  'won',
+  'lost',
+] as const;
+
+/** Whether `type` carries a Refund object. */
+export const isStripeRefundType = (type: SimulatedStripeType): type is (typeof REFUND_TYPES)[number] =>
+  (REFUND_TYPES as readonly string[]).includes(type);
+
+/** Whether `type` carries a Dispute object. */
+export const isStripeDisputeType = (type: SimulatedStripeType): type is (typeof DISPUTE_TYPES)[number] =>
+  (DISPUTE_TYPES as readonly string[]).includes(type);
 
 /** What varies between simulated events; amounts in minor units. */
 export interface StripeScenario {
@@ -21,6 +52,16 @@ export interface StripeScenario {
   currency?: string;
   /** For charge.refunded: the cumulative refunded amount (default: all of it). */
   amountRefunded?: number;
+  /**
+   * For refund.* and charge.refund.updated: the Refund's own id (`re_…`, made up when omitted),
+   * amount (default `amount`) and status (default `pending` for refund.created, else `succeeded`).
+   */
+  refund?: { id?: string; amount?: number; status?: (typeof STRIPE_REFUND_STATUSES)[number] };
+  /**
+   * For charge.dispute.*: the Dispute's own id (`dp_…`, made up when omitted), amount (default
+   * `amount`) and status (default `needs_response` when created, `under_review` when updated, `lost` when closed).
+   */
+  dispute?: { id?: string; amount?: number; status?: (typeof STRIPE_DISPUTE_STATUSES)[number] };
   /** Event time; defaults to now. */
   at?: Date;
   /** Stand-in PaymentIntent and Charge objects to start from (e.g. Stripe's published fixtures). */
@@ -31,8 +72,9 @@ const stripeId = (prefix: string): string => `${prefix}_${toHex(randomBytes(12))
 
 /**
  * A Stripe event object (https://docs.stripe.com/api/events/object) of `type` for one
- * PaymentIntent: `payment_intent.*` carry it, `charge.refunded` its Charge. Serialise it
- * once and sign those bytes.
+ * PaymentIntent: `payment_intent.*` carry it, `charge.refunded` its Charge, `refund.*` and
+ * `charge.refund.updated` one of its Refunds, `charge.dispute.*` a Dispute. Serialise it once
+ * and sign those bytes.
  *
  * @example
  * const body = JSON.stringify(buildStripeEvent('payment_intent.succeeded', { amount: 2000 }));
@@ -50,7 +92,40 @@ export function buildStripeEvent(type: SimulatedStripeType, s: StripeScenario = 
     'payment_intent.canceled': 'canceled',
   };
   let object: Record<string, unknown>;
-  if (type === 'charge.refunded') {
+  if (isStripeRefundType(type)) {
+    object = {
+      id: s.refund?.id ?? stripeId('re'),
+      object: 'refund',
+      amount: s.refund?.amount ?? amount,
+      balance_transaction: stripeId('txn'),
+      charge: stripeId('ch'),
+      created,
+      currency,
+      metadata: {},
+      payment_intent: pi,
+      reason: 'requested_by_customer',
+      status: s.refund?.status ?? (type === 'refund.created' ? 'pending' : 'succeeded'),
+    };
+  } else if (isStripeDisputeType(type)) {
+    const status =
+      s.dispute?.status ??
+      { 'charge.dispute.created': 'needs_response', 'charge.dispute.updated': 'under_review', 'charge.dispute.closed': 'lost' }[type];
+    object = {
+      id: s.dispute?.id ?? stripeId('dp'),
+      object: 'dispute',
+      amount: s.dispute?.amount ?? amount,
+      balance_transactions: [],
+      charge: stripeId('ch'),
+      created,
+      currency,
+      is_charge_refundable: false,
+      livemode: false,
+      metadata: {},
+      payment_intent: pi,
+      reason: 'fraudulent',
+      status,
+    };
+  } else if (type === 'charge.refunded') {
     const refunded = s.amountRefunded ?? amount;
     object = {
       ...(s.base?.charge ?? { object: 'charge', livemode: false, metadata: {} }),

@@ -5,9 +5,10 @@
 // `received` and their outcome comes by webhook, signed with signAdyen. `Idempotency-Key`
 // replays the first answer.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
-import { randomBytes } from '../../core/crypto.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
+import { adyenReference as pspRef } from '../simulate/adyen.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
+import { assertSingleMsw } from './msw-copies.js';
 
 /** Options of {@link adyenSimulator}. */
 export interface AdyenSimulatorOptions {
@@ -38,7 +39,10 @@ export interface SimulatedAdyenPayment {
 
 /** The Adyen simulator: msw handlers, state, call log, webhooks. */
 export interface AdyenSimulator {
+  /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
   handlers: HttpHandler[];
+  /** The API base the handlers answer, without a trailing slash. */
+  baseUrl: string;
   calls: SimulatedCall[];
   payments: Map<string, SimulatedAdyenPayment>;
   failNext(failure: InjectedFailure): void;
@@ -55,17 +59,17 @@ const REFUSALS: Record<string, { resultCode: 'Refused' | 'Error'; refusalReason:
 };
 const BY_CODE = Object.fromEntries(Object.values(REFUSALS).map((r) => [r.refusalReasonCode, r]));
 
-/** A 16-character Adyen-style PSP reference. */
-const pspRef = (): string => Array.from(randomBytes(16), (b) => 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'[b % 32]).join('');
-
 /**
  * An Adyen Checkout simulator. Use `handlers` with msw's `setupServer`; `calls` counts what
  * reached "Adyen".
+ * Throws when the msw it imports is another copy, of another version, than the project's
+ * (switchyard linked rather than installed: see msw-copies.ts), since msw would ignore its handlers.
  *
  * @example
  * const sim = adyenSimulator({ webhooks: { url: `http://localhost${source.inboundUrl}`, secret: hmacKeyHex, send: (r) => app.request(r) } });
  */
 export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimulator {
+  assertSingleMsw();
   const base = (options.baseUrl ?? 'https://checkout-test.adyen.com/v71').replace(/\/+$/, '');
   const clock = options.clock ?? (() => new Date());
   const payments = new Map<string, SimulatedAdyenPayment>();
@@ -255,5 +259,5 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
     ),
   ];
 
-  return { handlers, calls, payments, webhooks, failNext: (f) => failures.add(f) };
+  return { handlers, baseUrl: base, calls, payments, webhooks, failNext: (f) => failures.add(f) };
 }

@@ -14,6 +14,7 @@ import {
   type SimulatedCall,
   type WebhookOptions,
 } from './core.js';
+import { assertSingleMsw } from './msw-copies.js';
 
 /** Options of {@link stripeSimulator}. */
 export interface StripeSimulatorOptions {
@@ -52,6 +53,8 @@ export interface SimulatedPaymentIntent {
 export interface StripeSimulator {
   /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
   handlers: HttpHandler[];
+  /** The API base the handlers answer, without a trailing slash. */
+  baseUrl: string;
   /** Every request received, in order (the at-most-once proof: count non-replayed calls). */
   calls: SimulatedCall[];
   /** PaymentIntents by id. */
@@ -94,12 +97,15 @@ function metadataOf(form: URLSearchParams): Record<string, string> {
  * A Stripe simulator. Use its `handlers` with msw's `setupServer`; read `calls` to count
  * what reached "Stripe"; `failNext({ mode: 'timeout' })` to make the next call hang past the
  * client's timeout after taking effect.
+ * Throws when the msw it imports is another copy, of another version, than the project's
+ * (switchyard linked rather than installed: see msw-copies.ts), since msw would ignore its handlers.
  *
  * @example
  * const sim = stripeSimulator({ webhooks: { url: `http://localhost${source.inboundUrl}`, secret, send: (r) => app.request(r) } });
  * const server = setupServer(...sim.handlers); server.listen();
  */
 export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSimulator {
+  assertSingleMsw();
   const base = (options.baseUrl ?? 'https://api.stripe.com').replace(/\/+$/, '');
   const clock = options.clock ?? (() => new Date());
   const paymentIntents = new Map<string, SimulatedPaymentIntent>();
@@ -343,6 +349,7 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
 
   return {
     handlers,
+    baseUrl: base,
     calls,
     paymentIntents,
     webhooks,

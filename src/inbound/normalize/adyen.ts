@@ -23,7 +23,7 @@ const adyenNotificationItem = z.object({
 });
 
 /** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
-const ADYEN_EVENT_CODES = {
+export const ADYEN_EVENT_CODES = {
   AUTHORISATION: 'authorized or failed (success false); the payment is pspReference',
   CAPTURE: 'a capture operation (its own pspReference) succeeded, or failed when success is false',
   CAPTURE_FAILED: 'a capture operation failed after it succeeded: reversed',

@@ -74,7 +74,7 @@ export const STRIPE_EVENT_KINDS = {
  * A dispute is open until `charge.dispute.closed` (or an update) says `won`
  * (`warning_closed` too: an inquiry closed without a chargeback) or `lost`.
  */
-const STRIPE_OPERATION_EVENTS = [
+export const STRIPE_OPERATION_EVENTS = [
   'refund.created',
   'refund.updated',
   'charge.refund.updated',
