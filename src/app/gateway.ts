@@ -254,17 +254,23 @@ export async function startGateway(
   };
 }
 
+/** A signal this soon (ms) after the first is the same Ctrl-C: the terminal signals the whole group and `npm start` relays it too. */
+const SAME_SIGNAL_MS = 1000;
+
 /**
  * Runs one role until SIGTERM/SIGINT, printing the banner to stdout. The first signal stops
- * it and exits 0, or 1 if the shutdown timed out or failed; a second exits 1 at once.
- * Resolves once started; rejects if the role cannot start.
+ * it and exits 0, or 1 if the shutdown timed out or failed; another one at least
+ * {@link SAME_SIGNAL_MS} later exits 1 at once. Resolves once started; rejects if the role cannot start.
  */
 export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
   const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) process.exit(1); // a second Ctrl-C does not wait
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+      process.exit(1); // a second Ctrl-C does not wait
+    }
+    firstSignalAt = Date.now();
     logger.info({ signal, role, timeoutMs: config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests and jobs');
     gateway.stop().then(
       () => process.exit(0),

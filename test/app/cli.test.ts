@@ -1,7 +1,7 @@
 // The `switchyard` CLI as a person runs it: a child process (tsx src/app/cli/index.ts …) on this
 // file's database, asserting on exit codes and what it prints.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,4 +160,60 @@ describe('switchyard CLI', () => {
     expect(code, stderr).toBe(0);
     expect(Date.now() - sent).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
   });
+
+  it('stops `npm start` on Ctrl-C (SIGINT to its process group): exit 0, no stack, the embedded PostgreSQL stopped, its data reusable at once', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ctrl-c-'));
+    chmodSync(home, 0o755); // the embedded server runs as the postgres user when we are root
+    // No DATABASE_URL: the embedded server, as after a fresh clone.
+    const { DATABASE_URL: _url, SWITCHYARD_MASTER_KEY: _key, ...rest } = env();
+    const startEnv: NodeJS.ProcessEnv = { ...rest, SWITCHYARD_DATA_DIR: home, LOG_LEVEL: 'info', NODE_ENV: 'development' };
+    /** One `npm start` in a process group of its own, as a shell runs a foreground job; Ctrl-C once it is up. */
+    const startThenCtrlC = async (): Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stderr: string;
+      postmaster: number;
+    }> => {
+      const child = spawn('npm', ['start'], { cwd: root, env: startEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (code, signal) => resolve([code, signal])),
+      );
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (stdout.includes('Switchyard is running at')) resolve();
+        });
+        child.on('close', () => reject(new Error(`npm start exited before it was running: ${stderr}`)));
+      });
+      const postmaster = Number(readFileSync(path.join(home, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(-child.pid!, 'SIGINT');
+      const [code, signal] = await exited;
+      return { code, signal, stderr, postmaster };
+    };
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const first = await startThenCtrlC();
+      expect({ code: first.code, signal: first.signal }, first.stderr).toEqual({ code: 0, signal: null });
+      expect(first.stderr).not.toMatch(/^\s+at /m);
+      expect(first.stderr).not.toContain('Unhandled');
+      expect(alive(first.postmaster)).toBe(false);
+
+      const second = await startThenCtrlC();
+      expect({ code: second.code, signal: second.signal }, second.stderr).toEqual({ code: 0, signal: null });
+      expect(second.stderr).not.toMatch(/^\s+at /m);
+      expect(alive(second.postmaster)).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
