@@ -8,7 +8,7 @@ import type { Gateway, Role } from './gateway.js';
  * `serve` outside production, also the admin token and the first commands to send a signed
  * webhook. Production banners name where the admin token is kept, never the token.
  */
-export function banner(role: Role, gateway: Pick<Gateway, 'url' | 'adminToken' | 'embedded'>, config: Config): string {
+export function banner(role: Role, gateway: Pick<Gateway, 'url' | 'adminToken' | 'adminApi' | 'embedded'>, config: Config): string {
   const database = gateway.embedded ? `embedded PostgreSQL, data in ${config.SWITCHYARD_DATA_DIR}/pg` : 'DATABASE_URL';
   if (role === 'work') {
     return `\nSwitchyard worker is running (${config.SWITCHYARD_WORKER_CONCURRENCY} jobs at once, no HTTP)\n  database:    ${database}\n\n`;
@@ -16,8 +16,10 @@ export function banner(role: Role, gateway: Pick<Gateway, 'url' | 'adminToken' |
   const base = gateway.url;
   if (config.NODE_ENV === 'production') {
     // Production logs are kept and shipped: no secret goes to stdout.
-    const token = config.SWITCHYARD_ADMIN_TOKEN ? 'SWITCHYARD_ADMIN_TOKEN' : `${config.SWITCHYARD_DATA_DIR}/admin-token`;
-    return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n  admin token: in ${token} (not printed in production)\n\n`;
+    const admin = gateway.adminApi
+      ? '  admin token: in SWITCHYARD_ADMIN_TOKEN (not printed in production)'
+      : '  admin API:   off (no SWITCHYARD_ADMIN_TOKEN: /admin/* answers 404; `switchyard merchants create` makes merchants)';
+    return `\nSwitchyard is running at ${base}${role === 'serve' ? ' (API and inbound only)' : ''}\n  database:    ${database}\n${admin}\n\n`;
   }
   // A fresh stand-in for a Stripe whsec_… per start: a fixed one would be public, and is refused.
   const stripeSecret = `whsec_${Buffer.from(randomBytes(24)).toString('hex')}`;

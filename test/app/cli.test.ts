@@ -1,14 +1,16 @@
 // The `switchyard` CLI as a person runs it: a child process (tsx src/app/cli/index.ts …) on this
 // file's database, asserting on exit codes and what it prints.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateMasterKey } from '../../src/core/secrets.js';
 import { testApp, testDeps } from '../app.js';
+import { createSql } from '../../src/core/db/client.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { withDatabase } from '../global-setup.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -216,4 +218,85 @@ describe('switchyard CLI', () => {
       rmSync(home, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('in production writes nothing to its working directory: migrate and work need no admin token, serve without one answers /admin with 404 and says so', async () => {
+    // As the image's `node` user runs it: NODE_ENV=production, a working directory it cannot
+    // write (mode 555; root ignores modes, so the test also checks nothing appeared there).
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'switchyard-prod-'));
+    chmodSync(cwd, 0o555);
+    const fresh = `sy_prod_${process.pid}_${Date.now().toString(36)}`;
+    const admin = createSql(inject('adminUrl'), { max: 1 });
+    await admin.unsafe(`create database ${fresh}`);
+    const { SWITCHYARD_ADMIN_TOKEN: _token, SWITCHYARD_DATA_DIR: _dir, ...rest } = env();
+    const prodEnv: NodeJS.ProcessEnv = { ...rest, NODE_ENV: 'production', DATABASE_URL: withDatabase(inject('adminUrl'), fresh) };
+    const entry = [
+      process.execPath,
+      '--import',
+      pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+      path.join(root, 'src/app/cli/index.ts'),
+    ];
+    const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      spawn(entry[0]!, [...entry.slice(1), ...args], { cwd, env: { ...prodEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    /** Starts a role, waits for its banner, hands it to `whileUp`, then SIGTERM: its exit code and banner. */
+    const untilBanner = async (role: string, whileUp: (banner: string) => Promise<void> = async () => {}) => {
+      const child = run([role]);
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (/is running[^\n]*\n[\s\S]*\n\n/.test(stdout)) resolve();
+        });
+        child.on('close', () => reject(new Error(`${role} exited before it was running: ${stderr}`)));
+      });
+      try {
+        await whileUp(stdout);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      return { code: await exited, stdout, stderr };
+    };
+    try {
+      const migrated = await new Promise<Run>((resolve, reject) => {
+        const child = run(['migrate'], { SWITCHYARD_MASTER_KEY: undefined });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stdout).toBe('migrated\n');
+
+      const work = await untilBanner('work');
+      expect(work.code, work.stderr).toBe(0);
+      expect(work.stdout).toContain('worker is running');
+
+      const serve = await untilBanner('serve', async (banner) => {
+        const base = /running at (http:\/\/\S+)/.exec(banner)?.[1];
+        const res = await fetch(`${base}/admin/merchants`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer adm_guess_0123456789abcdef' },
+          body: '{"name":"Acme"}',
+        });
+        expect(res.status).toBe(404);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        const problem = (await res.json()) as { code: string; detail: string };
+        expect(problem.code).toBe('not_found');
+        expect(problem.detail).toContain('SWITCHYARD_ADMIN_TOKEN');
+      });
+      expect(serve.code, serve.stderr).toBe(0);
+      expect(serve.stdout).toContain('admin API:   off');
+      expect(serve.stdout).not.toMatch(/adm_/);
+      expect(readdirSync(cwd)).toEqual([]);
+    } finally {
+      await admin.unsafe(`drop database if exists ${fresh} with (force)`);
+      await admin.end();
+      chmodSync(cwd, 0o755);
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
