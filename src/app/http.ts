@@ -16,6 +16,7 @@ import { requestContext } from '../core/http/request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { swaggerUiAssets } from './node/swagger-ui-assets.js';
 import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
@@ -81,6 +82,6 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
   app.route('/v1', v1);
-  mountApiReference(app);
+  mountApiReference(app, swaggerUiAssets);
   return app;
 }
