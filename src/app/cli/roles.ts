@@ -1,6 +1,6 @@
 // (node) `switchyard all|serve|work` (run a role until a signal) and `switchyard migrate`.
 import { openDatabase, runRole, type Role } from '../gateway.js';
-import { createLogger } from '../node/logger.js';
+import { terminalLogger } from '../node/logger.js';
 import { help, parse, readConfig, usageError } from './args.js';
 import { DB_NOTE } from './database.js';
 
@@ -32,7 +32,7 @@ export async function roleCommand(role: Role, args: string[]): Promise<void> {
   if (values.help) return help(USAGE[role]);
   if (positionals.length > 0) usageError(USAGE[role], `unexpected argument ${positionals[0]}`);
   const cfg = readConfig();
-  await runRole(role, cfg, createLogger(cfg.LOG_LEVEL));
+  await runRole(role, cfg, terminalLogger(cfg));
 }
 
 /** `migrate`: applies the migrations and exits. */
@@ -42,7 +42,7 @@ export async function migrateCommand(args: string[]): Promise<void> {
   if (positionals.length > 0) usageError(USAGE.migrate, `unexpected argument ${positionals[0]}`);
   const cfg = readConfig();
   // Migrating opens no secret: the roles that do check the master key when they start.
-  const { sql, embedded } = await openDatabase(cfg, createLogger(cfg.LOG_LEVEL));
+  const { sql, embedded } = await openDatabase(cfg, terminalLogger(cfg));
   await sql.end();
   await embedded?.stop();
   process.stdout.write('migrated\n');
