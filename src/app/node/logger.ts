@@ -53,6 +53,6 @@ export function terminalLogger(
   if (!pretty) return createLogger(config.LOG_LEVEL, stdout === process.stdout ? undefined : (stdout as pino.DestinationStream));
   return createLogger(
     config.LOG_LEVEL,
-    pretty({ destination: stdout, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+    pretty({ destination: stdout, sync: true, colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
   );
 }
