@@ -1,13 +1,14 @@
 # Switchyard as a Node service. Build with dev dependencies, run with production ones.
-# The image has no embedded PostgreSQL (embedded-postgres is a dev dependency):
-# DATABASE_URL and SWITCHYARD_MASTER_KEY are required.
+# The image has no embedded PostgreSQL (embedded-postgres is a dev dependency): DATABASE_URL
+# is required, and SWITCHYARD_MASTER_KEY for every role but `migrate`. It writes nothing to
+# /app: without SWITCHYARD_ADMIN_TOKEN, /admin/* is off (404) and the banner says so.
 #
 #   docker build -t switchyard .
-#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -p 3000:3000 switchyard          # all
-#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -p 3000:3000 switchyard serve    # API + inbound
-#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… switchyard work                  # worker only
 #   docker run -e DATABASE_URL=… switchyard migrate                                          # any CLI command
-FROM node:20-bookworm-slim AS build
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -e SWITCHYARD_ADMIN_TOKEN=… -p 3000:3000 switchyard          # all
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… -e SWITCHYARD_ADMIN_TOKEN=… -p 3000:3000 switchyard serve    # API + inbound
+#   docker run -e DATABASE_URL=… -e SWITCHYARD_MASTER_KEY=… switchyard work                  # worker only
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the package's `prepare` builds from src/, which is copied (and built) below.
@@ -16,10 +17,11 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-bookworm-slim AS run
+FROM node:24-bookworm-slim AS run
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
+# No install script is needed at run time (swagger-ui-dist's @scarf/scarf would report home).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY sql ./sql

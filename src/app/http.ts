@@ -16,6 +16,7 @@ import { requestContext } from '../core/http/request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { currentMerchantRoutes, merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { swaggerUiAssets } from './node/swagger-ui-assets.js';
 import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
@@ -29,13 +30,14 @@ export type AppDeps = Deps & IngestOptions;
  * The whole HTTP surface of CONTRACT.md on one Hono app: health, `/metrics`, `/admin`, `/v1`,
  * `/inbound/{sourceId}`, `/openapi.json` and `/docs`. Bodies on `/v1` and `/admin` are
  * capped at SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`). `options.expectedMigration`
- * is the sql/ file `/readyz` waits for.
+ * is the sql/ file `/readyz` waits for. `options.adminApi: false` (production without
+ * SWITCHYARD_ADMIN_TOKEN) mounts no admin route: `/admin/*` answers 404 `not_found` naming the variable.
  *
  * @example
  * const app = createApp(deps);
  * serve({ fetch: app.fetch, port: 3000 });
  */
-export function createApp(deps: AppDeps, options: { expectedMigration?: string } = {}): OpenAPIHono<AppEnv> {
+export function createApp(deps: AppDeps, options: { expectedMigration?: string; adminApi?: boolean } = {}): OpenAPIHono<AppEnv> {
   const app = createRouter();
   app.use(
     '*',
@@ -55,7 +57,18 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string }
 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
-  app.route('/admin', merchantRoutes());
+  if (options.adminApi ?? true) app.route('/admin', merchantRoutes());
+  else {
+    app.all('/admin/*', () =>
+      problemResponse(
+        problemBody(
+          'not_found',
+          404,
+          'The admin API is off: this server runs with NODE_ENV=production and no SWITCHYARD_ADMIN_TOKEN. Set SWITCHYARD_ADMIN_TOKEN (16 characters at least) to turn it on, or create merchants with `switchyard merchants create`.',
+        ),
+      ),
+    );
+  }
   app.route('/inbound', ingestRoutes({ inboundBatcher: deps.inboundBatcher, sourceCache: deps.sourceCache }));
 
   const v1 = createRouter();
@@ -70,6 +83,6 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string }
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
   app.route('/v1', v1);
-  mountApiReference(app);
+  mountApiReference(app, swaggerUiAssets);
   return app;
 }

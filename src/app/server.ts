@@ -1,12 +1,12 @@
 // (node) `npm start`: the whole gateway (API, inbound, worker) in one process, the same
 // code as `switchyard all` (runRole in src/app/gateway.ts).
 import { loadConfig } from '../core/config.js';
-import { createLogger } from './node/logger.js';
+import { terminalLogger } from './node/logger.js';
 import { runRole } from './gateway.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  await runRole('all', config, createLogger(config.LOG_LEVEL));
+  await runRole('all', config, terminalLogger(config));
 }
 
 main().catch((error: unknown) => {

@@ -107,12 +107,16 @@ export function deliveryBudgetMs(config: Deps['config']): number {
   return Math.max(15_000, recoveryThresholdSeconds(config) * 1000 - config.SWITCHYARD_DELIVERY_TIMEOUT_MS - 15_000);
 }
 
-/** graphile-worker's logger, writing through ours (debug lines dropped). */
+/**
+ * graphile-worker's logger, writing through ours (its debug lines dropped). Its info line per
+ * finished job ("Completed task …", a cron's every minute too) goes to our debug: routine.
+ */
 export function graphileLogger(log: Log): GraphileLogger {
   return new GraphileLogger((scope) => (level, message, meta) => {
     const fields = { scope: { label: scope.label, taskIdentifier: scope.taskIdentifier, jobId: scope.jobId }, ...(meta ?? {}) };
     if (level === 'error') log.error(fields, message);
     else if (level === 'warning') log.warn(fields, message);
+    else if (level === 'info' && message.startsWith('Completed task ')) log.debug(fields, message);
     else if (level === 'info') log.info(fields, message);
   });
 }

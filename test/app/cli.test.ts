@@ -1,14 +1,16 @@
 // The `switchyard` CLI as a person runs it: a child process (tsx src/app/cli/index.ts …) on this
 // file's database, asserting on exit codes and what it prints.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateMasterKey } from '../../src/core/secrets.js';
 import { testApp, testDeps } from '../app.js';
+import { createSql } from '../../src/core/db/client.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { withDatabase } from '../global-setup.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -186,4 +188,141 @@ describe('switchyard CLI', () => {
     expect(code, stderr).toBe(0);
     expect(Date.now() - sent).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
   });
+
+  it('stops `npm start` on Ctrl-C (SIGINT to its process group): exit 0, no stack, the embedded PostgreSQL stopped, its data reusable at once', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'switchyard-ctrl-c-'));
+    chmodSync(home, 0o755); // the embedded server runs as the postgres user when we are root
+    // No DATABASE_URL: the embedded server, as after a fresh clone.
+    const { DATABASE_URL: _url, SWITCHYARD_MASTER_KEY: _key, ...rest } = env();
+    const startEnv: NodeJS.ProcessEnv = { ...rest, SWITCHYARD_DATA_DIR: home, LOG_LEVEL: 'info', NODE_ENV: 'development' };
+    /** One `npm start` in a process group of its own, as a shell runs a foreground job; Ctrl-C once it is up. */
+    const startThenCtrlC = async (): Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stderr: string;
+      postmaster: number;
+    }> => {
+      const child = spawn('npm', ['start'], { cwd: root, env: startEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (code, signal) => resolve([code, signal])),
+      );
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (stdout.includes('Switchyard is running at')) resolve();
+        });
+        child.on('close', () => reject(new Error(`npm start exited before it was running: ${stderr}`)));
+      });
+      const postmaster = Number(readFileSync(path.join(home, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(-child.pid!, 'SIGINT');
+      const [code, signal] = await exited;
+      return { code, signal, stderr, postmaster };
+    };
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const first = await startThenCtrlC();
+      expect({ code: first.code, signal: first.signal }, first.stderr).toEqual({ code: 0, signal: null });
+      expect(first.stderr).not.toMatch(/^\s+at /m);
+      expect(first.stderr).not.toContain('Unhandled');
+      expect(alive(first.postmaster)).toBe(false);
+
+      const second = await startThenCtrlC();
+      expect({ code: second.code, signal: second.signal }, second.stderr).toEqual({ code: 0, signal: null });
+      expect(second.stderr).not.toMatch(/^\s+at /m);
+      expect(alive(second.postmaster)).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('in production writes nothing to its working directory: migrate and work need no admin token, serve without one answers /admin with 404 and says so', async () => {
+    // As the image's `node` user runs it: NODE_ENV=production, a working directory it cannot
+    // write (mode 555; root ignores modes, so the test also checks nothing appeared there).
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'switchyard-prod-'));
+    chmodSync(cwd, 0o555);
+    const fresh = `sy_prod_${process.pid}_${Date.now().toString(36)}`;
+    const admin = createSql(inject('adminUrl'), { max: 1 });
+    await admin.unsafe(`create database ${fresh}`);
+    const { SWITCHYARD_ADMIN_TOKEN: _token, SWITCHYARD_DATA_DIR: _dir, ...rest } = env();
+    const prodEnv: NodeJS.ProcessEnv = { ...rest, NODE_ENV: 'production', DATABASE_URL: withDatabase(inject('adminUrl'), fresh) };
+    const entry = [
+      process.execPath,
+      '--import',
+      pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+      path.join(root, 'src/app/cli/index.ts'),
+    ];
+    const run = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      spawn(entry[0]!, [...entry.slice(1), ...args], { cwd, env: { ...prodEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    /** Starts a role, waits for its banner, hands it to `whileUp`, then SIGTERM: its exit code and banner. */
+    const untilBanner = async (role: string, whileUp: (banner: string) => Promise<void> = async () => {}) => {
+      const child = run([role]);
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (/is running[^\n]*\n[\s\S]*\n\n/.test(stdout)) resolve();
+        });
+        child.on('close', () => reject(new Error(`${role} exited before it was running: ${stderr}`)));
+      });
+      try {
+        await whileUp(stdout);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      return { code: await exited, stdout, stderr };
+    };
+    try {
+      const migrated = await new Promise<Run>((resolve, reject) => {
+        const child = run(['migrate'], { SWITCHYARD_MASTER_KEY: undefined });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stdout).toBe('migrated\n');
+
+      const work = await untilBanner('work');
+      expect(work.code, work.stderr).toBe(0);
+      expect(work.stdout).toContain('worker is running');
+
+      const serve = await untilBanner('serve', async (banner) => {
+        const base = /running at (http:\/\/\S+)/.exec(banner)?.[1];
+        const res = await fetch(`${base}/admin/merchants`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer adm_guess_0123456789abcdef' },
+          body: '{"name":"Acme"}',
+        });
+        expect(res.status).toBe(404);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        const problem = (await res.json()) as { code: string; detail: string };
+        expect(problem.code).toBe('not_found');
+        expect(problem.detail).toContain('SWITCHYARD_ADMIN_TOKEN');
+      });
+      expect(serve.code, serve.stderr).toBe(0);
+      expect(serve.stdout).toContain('admin API:   off');
+      expect(serve.stdout).not.toMatch(/adm_/);
+      expect(readdirSync(cwd)).toEqual([]);
+    } finally {
+      await admin.unsafe(`drop database if exists ${fresh} with (force)`);
+      await admin.end();
+      chmodSync(cwd, 0o755);
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -142,6 +142,26 @@ describe('GET /docs', () => {
     expect(html).toContain('SwaggerUIBundle');
     expect(html).toContain('/openapi.json');
   });
+
+  it('loads Swagger UI from the gateway itself (swagger-ui-dist), nothing from another host', async () => {
+    const app = testApp(deps);
+    const html = await (await app.request('/docs')).text();
+    expect(html).not.toMatch(/\/\/[a-z0-9.-]+\.[a-z]{2,}/i); // no https://host, no //host
+    expect(html).toContain("validatorUrl: 'none'");
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.sort()).toEqual(['/docs/assets/swagger-ui-dist/swagger-ui-bundle.js', '/docs/assets/swagger-ui-dist/swagger-ui.css']);
+    for (const [asset, type, marker] of [
+      [assets[0]!, 'text/javascript', 'SwaggerUIBundle'],
+      [assets[1]!, 'text/css', '.swagger-ui'],
+    ] as const) {
+      const res = await app.request(asset);
+      expect(res.status, asset).toBe(200);
+      expect(res.headers.get('content-type')).toContain(type);
+      expect(await res.text()).toContain(marker);
+    }
+    expect((await app.request('/docs/assets/swagger-ui-dist/index.html')).status).toBe(404);
+    expect((await app.request('/docs/assets/swagger-ui-dist/..%2Fpackage.json')).status).toBe(404);
+  });
 });
 
 describe('validation through the OpenAPI routes', () => {

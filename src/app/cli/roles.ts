@@ -1,6 +1,6 @@
 // (node) `switchyard all|serve|work` (run a role until a signal) and `switchyard migrate`.
-import { prepare, runRole, type Role } from '../gateway.js';
-import { createLogger } from '../node/logger.js';
+import { openDatabase, runRole, type Role } from '../gateway.js';
+import { terminalLogger } from '../node/logger.js';
 import { help, parse, readConfig, usageError } from './args.js';
 import { DB_NOTE } from './database.js';
 
@@ -21,7 +21,9 @@ without an HTTP server, until SIGTERM/SIGINT; then finishes its jobs within
 SWITCHYARD_SHUTDOWN_TIMEOUT_MS (exit 0; exit 1 when the bound passed). ${DB_NOTE}`,
   migrate: `switchyard migrate
 
-Applies graphile-worker's and Switchyard's migrations, then exits. ${DB_NOTE}`,
+Applies graphile-worker's and Switchyard's migrations, then exits. Needs neither
+SWITCHYARD_MASTER_KEY nor SWITCHYARD_ADMIN_TOKEN, and writes nothing outside the database
+(in development without DATABASE_URL, the embedded one under SWITCHYARD_DATA_DIR). ${DB_NOTE}`,
 };
 
 /** `serve`, `work`, `all`: starts the role, which runs until a signal (runRole in src/app/gateway.ts). */
@@ -30,7 +32,7 @@ export async function roleCommand(role: Role, args: string[]): Promise<void> {
   if (values.help) return help(USAGE[role]);
   if (positionals.length > 0) usageError(USAGE[role], `unexpected argument ${positionals[0]}`);
   const cfg = readConfig();
-  await runRole(role, cfg, createLogger(cfg.LOG_LEVEL));
+  await runRole(role, cfg, terminalLogger(cfg));
 }
 
 /** `migrate`: applies the migrations and exits. */
@@ -40,9 +42,8 @@ export async function migrateCommand(args: string[]): Promise<void> {
   if (positionals.length > 0) usageError(USAGE.migrate, `unexpected argument ${positionals[0]}`);
   const cfg = readConfig();
   // Migrating opens no secret: the roles that do check the master key when they start.
-  const { sql, embedded, deps } = await prepare(cfg, createLogger(cfg.LOG_LEVEL), { checkMasterKey: false });
+  const { sql, embedded } = await openDatabase(cfg, terminalLogger(cfg));
   await sql.end();
-  await deps.dispatcher?.close();
   await embedded?.stop();
   process.stdout.write('migrated\n');
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redactSecrets } from '../../core/redact.js';
-import { createLogger } from './logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, terminalLogger } from './logger.js';
 
 /** A logger at `debug` whose lines land in the returned array, parsed. */
 function capturedLogger() {
@@ -86,5 +87,51 @@ describe('redactSecrets', () => {
       'X-Square-HmacSha256-Signature': '[redacted]',
       Authorization: '[redacted]',
     });
+  });
+});
+
+describe('terminalLogger', () => {
+  /** A stdout stand-in: a terminal or not, keeping what is written. */
+  const screen = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    const stream = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(chunk.toString());
+          done();
+        },
+      }),
+      { isTTY },
+    );
+    return { stream, text: () => chunks.join('') };
+  };
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  it('writes one readable line per entry through pino-pretty in a development terminal, secrets still redacted', async () => {
+    const out = screen(true);
+    terminalLogger({ LOG_LEVEL: 'info', NODE_ENV: 'development' }, out.stream).warn(
+      { endpointId: 'ep_1', status: 500, secret: 'whsec_leak_pretty' },
+      'delivery failed',
+    );
+    await settle();
+    const text = out.text();
+    expect(() => JSON.parse(text)).toThrow();
+    expect(text).toContain('WARN');
+    expect(text).toContain('delivery failed');
+    expect(text).toContain('ep_1');
+    expect(text).not.toContain('whsec_leak_pretty');
+  });
+
+  it('keeps JSON lines in production and when stdout is not a terminal', async () => {
+    for (const [env, isTTY] of [
+      ['production', true],
+      ['development', false],
+      ['test', true],
+    ] as const) {
+      const out = screen(isTTY);
+      terminalLogger({ LOG_LEVEL: 'info', NODE_ENV: env }, out.stream).info({ jobId: '1' }, 'job done');
+      await settle();
+      expect(JSON.parse(out.text()), `${env}, isTTY ${isTTY}`).toMatchObject({ level: 30, jobId: '1', msg: 'job done' });
+    }
   });
 });

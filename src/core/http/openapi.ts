@@ -4,6 +4,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import type { MiddlewareHandler } from 'hono';
 import type { ErrorCode } from '../errors.js';
 import type { AppEnv } from '../deps.js';
+import { problemBody, problemResponse } from './problem.js';
 import { jsonBodyReader, validationError } from './validate.js';
 
 /** Name of the security scheme of `/v1/*`: `Authorization: Bearer <merchant API key>`. */
@@ -234,8 +235,26 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
   });
 }
 
-/** Mounts `GET /openapi.json` (built on first request: call it after every route) and `GET /docs` (Swagger UI from a CDN). */
-export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
+/** The files of the npm package swagger-ui-dist that `/docs` loads. */
+export type SwaggerUiFile = 'swagger-ui.css' | 'swagger-ui-bundle.js';
+
+/** Reads a file of the installed swagger-ui-dist (Node: src/app/node/swagger-ui-assets.ts); rejects if it is not installed. */
+export type SwaggerUiAssets = (file: SwaggerUiFile) => Promise<Uint8Array>;
+
+const SWAGGER_UI_TYPES: Record<SwaggerUiFile, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
+
+// @hono/swagger-ui puts `${baseUrl}/swagger-ui-dist/<file>` in the page.
+const DOCS_ASSETS = '/docs/assets';
+
+/**
+ * Mounts `GET /openapi.json` (built on first request: call it after every route) and `GET /docs`
+ * (Swagger UI), whose script and styles come from `GET /docs/assets/swagger-ui-dist/<file>`
+ * read through `assets`: the page loads nothing from another host (no CDN, no validator badge).
+ */
+export function mountApiReference(app: OpenAPIHono<AppEnv>, assets: SwaggerUiAssets): void {
   app.openAPIRegistry.registerComponent('securitySchemes', MERCHANT_API_KEY, {
     type: 'http',
     scheme: 'bearer',
@@ -252,5 +271,15 @@ export function mountApiReference(app: OpenAPIHono<AppEnv>): void {
     document ??= openApiDocument(app);
     return c.json(document);
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Switchyard API' }));
+  // validatorUrl 'none': Swagger UI would otherwise send the document to validator.swagger.io.
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Switchyard API', baseUrl: DOCS_ASSETS, validatorUrl: 'none' }));
+  app.get(`${DOCS_ASSETS}/swagger-ui-dist/:file`, async (c) => {
+    const file = c.req.param('file');
+    if (!Object.hasOwn(SWAGGER_UI_TYPES, file)) return problemResponse(problemBody('not_found', 404, 'No such file.'));
+    const body = await assets(file as SwaggerUiFile);
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': SWAGGER_UI_TYPES[file as SwaggerUiFile],
+      'cache-control': 'public, max-age=86400',
+    });
+  });
 }
