@@ -21,19 +21,35 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   return new TextDecoder('utf-8').decode(bytes.subarray(0, maxBytes), { stream: true });
 }
 
-/** Logs one attempt at info: `delivered` or `delivery failed`, with the next attempt's time if any. */
+/** Logs one attempt: `delivered` at info, `delivery failed` at warn with the endpoint's origin and the status or error; with the next attempt's time if any. */
 export function logOutcome(deps: Deps, item: DeliveryItem, sent: Sent, nextAttemptAt: Date | null): void {
   const { outcome } = sent;
-  deps.logger.info(
+  const fields = {
+    messageId: item.m.id,
+    endpointId: item.m.endpoint_id,
+    attempt: item.job.attempt,
+    durationMs: outcome.durationMs,
+    nextAttemptAt,
+  };
+  if (sent.verdict === 'success') {
+    deps.logger.info({ ...fields, status: outcome.kind === 'response' ? outcome.status : undefined }, 'delivered');
+    return;
+  }
+  // The endpoint's origin only: its path or query may carry a secret.
+  let endpoint: string | undefined;
+  try {
+    endpoint = new URL(item.m.url).origin;
+  } catch {
+    endpoint = undefined;
+  }
+  deps.logger.warn(
     {
-      messageId: item.m.id,
-      endpointId: item.m.endpoint_id,
-      attempt: item.job.attempt,
-      outcome: outcome.kind === 'response' ? outcome.status : outcome.error,
-      durationMs: outcome.durationMs,
-      nextAttemptAt,
+      ...fields,
+      endpoint,
+      status: outcome.kind === 'response' ? outcome.status : undefined,
+      error: outcome.kind === 'response' ? undefined : outcome.error,
     },
-    sent.verdict === 'success' ? 'delivered' : 'delivery failed',
+    'delivery failed',
   );
 }
 
