@@ -1,4 +1,4 @@
--- Double-entry ledger, per merchant and currency (DESIGN.md "Ledger postings").
+-- Double-entry ledger, per merchant and currency (docs/architecture.md "Ledger postings").
 -- Balances are debit-positive: balance = sum(debits) - sum(credits), maintained by
 -- gw.post_transaction under row locks taken in id order, so they read in O(1) and
 -- concurrent postings never deadlock. GET /v1/ledger/check proves them against the entries.

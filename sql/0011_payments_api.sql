@@ -61,7 +61,7 @@ create index psp_operations_source_reference_idx on gw.psp_operations (source_id
 create index psp_operations_awaiting_reference_idx on gw.psp_operations (source_id, currency, amount)
   where kind = 'create' and psp_reference is null and status in ('requested', 'pending');
 
--- PSP API credentials on a source (CONTRACT.md "Sources"): the API key encrypted under the
+-- PSP API credentials on a source (docs/http-api.md "Sources"): the API key encrypted under the
 -- master key (src/core/secrets.ts), an optional API base URL override (sandbox, local
 -- stand-in), and the PSP merchant account some PSPs need on every call (Adyen merchantAccount).
 alter table gw.sources

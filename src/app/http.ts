@@ -27,7 +27,7 @@ import { unstorableTextGuard } from '../core/http/validate.js';
 export type AppDeps = Deps & IngestOptions;
 
 /**
- * The whole HTTP surface of CONTRACT.md on one Hono app: health, `/metrics`, `/admin`, `/v1`,
+ * The whole HTTP surface of docs/http-api.md on one Hono app: health, `/metrics`, `/admin`, `/v1`,
  * `/inbound/{sourceId}`, `/openapi.json` and `/docs`. Bodies on `/v1` and `/admin` are
  * capped at SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`). `options.expectedMigration`
  * is the sql/ file `/readyz` waits for. `options.adminApi: false` (production without

@@ -4,10 +4,10 @@ const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) =
 
 const positiveInt = z.coerce.number().int().positive();
 
-/** Retry delays, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so 8 attempts (CONTRACT.md "Outbound webhooks"; Svix). */
+/** Retry delays, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so 8 attempts (docs/http-api.md "Outbound webhooks"; Svix). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
-/** Every setting with its default; CONTRACT.md "Configuration (environment)" fixes the first five names. */
+/** Every setting with its default; README.md "Configuration" fixes the first five names. */
 const configSchema = z.object({
   /** PostgreSQL URL. Unset: `npm start` runs an embedded PostgreSQL under the data dir. */
   DATABASE_URL: z.string().url().optional(),

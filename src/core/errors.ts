@@ -1,4 +1,4 @@
-/** Stable snake_case problem codes; clients may branch on them (CONTRACT.md: which route answers which). */
+/** Stable snake_case problem codes; clients may branch on them (docs/http-api.md: which route answers which). */
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'

@@ -1,4 +1,4 @@
-/** The id prefixes of CONTRACT.md, one per kind of object. */
+/** The id prefixes of docs/http-api.md, one per kind of object. */
 const ID_PREFIXES = {
   merchant: 'mch',
   apiKey: 'key',

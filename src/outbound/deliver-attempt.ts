@@ -8,7 +8,7 @@ import type { DeliveryRow } from './delivery-store.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 
-/** Sent as `user-agent` on every delivery (CONTRACT.md "Outbound webhooks"). */
+/** Sent as `user-agent` on every delivery (docs/http-api.md "Outbound webhooks"). */
 const USER_AGENT = 'Switchyard/0.1.0';
 /** Response bytes read from an endpoint at most; the rest is discarded. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -50,7 +50,7 @@ export interface Sent {
 }
 
 /**
- * Signs (every active secret, the message id as `webhook-id`) and POSTs one attempt (CONTRACT.md "Outbound
+ * Signs (every active secret, the message id as `webhook-id`) and POSTs one attempt (docs/http-api.md "Outbound
  * webhooks"), and reports it to the metrics. `secrets`: the batch's keys, already being decrypted; by default
  * the message's own. Never throws for the endpoint's failures, only SecretUnreadableError for unopenable keys.
  */

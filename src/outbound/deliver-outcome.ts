@@ -8,7 +8,7 @@ import { lockUncountedAttempt, recordAttempt, type AttemptRecord } from './deliv
 import { recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
 import { disableEndpointFor } from './endpoint-health-store.js';
 
-/** Response bytes kept on an attempt row (CONTRACT.md: first 4 KiB). */
+/** Response bytes kept on an attempt row (docs/http-api.md: first 4 KiB). */
 export const STORED_RESPONSE_BYTES = 4 * 1024;
 /** Longest `Retry-After` honoured, ms (a day); a longer one is clamped. */
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
@@ -54,7 +54,7 @@ export function logOutcome(deps: Deps, item: DeliveryItem, sent: Sent, nextAttem
 }
 
 /**
- * Records one attempt's outcome with the endpoint's health and the retry or disabling it causes (CONTRACT.md
+ * Records one attempt's outcome with the endpoint's health and the retry or disabling it causes (docs/http-api.md
  * "Outbound webhooks"). A retry waits the schedule's delay, or a throttling answer's `Retry-After` if longer (at
  * most a day); past the schedule the message fails. A 410, or SWITCHYARD_DISABLE_AFTER_SECONDS of failing every
  * attempt, disables the endpoint and emits `endpoint.disabled`. An attempt already recorded is skipped. Throws
@@ -111,7 +111,7 @@ export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, 
       await recordAttempt(tx, record(succeeded ? 'succeeded' : nextAttemptAt ? 'pending' : 'failed'));
       if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
         disabled = verdict === 'gone' ? 'gone' : 'failing';
-        // CONTRACT.md: the merchant hears of it on its other endpoints.
+        // docs/http-api.md: the merchant hears of it on its other endpoints.
         await emitEvent(tx, {
           merchantId: m.merchant_id,
           type: 'endpoint.disabled',

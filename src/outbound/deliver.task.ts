@@ -29,7 +29,7 @@ export async function deliverMessage(deps: Deps, job: DeliveryJob, slots?: Endpo
 
 /**
  * Makes the delivery attempts `jobs` ask for (each: attempt `attempt`, 1-based, of message `messageId`;
- * CONTRACT.md "Outbound webhooks"), once per message at the lowest number asked. Messages load
+ * docs/http-api.md "Outbound webhooks"), once per message at the lowest number asked. Messages load
  * {@link BATCH_CHUNK} per query; each endpoint's share goes to deliverToEndpoint, with `slots` shared by the
  * process's jobs. Attempts not started within `options.budgetMs`, or left after an endpoint failed, are queued
  * again as one batch job due now.

@@ -94,7 +94,7 @@ export async function lockUncountedAttempt(tx: Tx, messageId: string, attempt: n
   return rows.length > 0;
 }
 
-/** One attempt's outcome, as stored (CONTRACT.md "Events and attempts"). */
+/** One attempt's outcome, as stored (docs/http-api.md "Events and attempts"). */
 export interface AttemptRecord {
   messageId: string;
   eventId: string;

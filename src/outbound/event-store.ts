@@ -48,7 +48,7 @@ export async function getEvent(tx: Tx, merchantId: string, id: string): Promise<
   return row && toEvent(row);
 }
 
-/** A delivery attempt as CONTRACT.md "Events and attempts" lists it. */
+/** A delivery attempt as docs/http-api.md "Events and attempts" lists it. */
 interface AttemptRow {
   id: string;
   messageId: string;

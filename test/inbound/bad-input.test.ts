@@ -1,5 +1,5 @@
 // The bad-input table of issue #7: every kind of malformed request to POST /inbound/{sourceId}
-// gets the contract's 4xx (CONTRACT.md "Inbound"), never a 5xx, and stores nothing it did
+// gets the contract's 4xx (docs/http-api.md "Inbound"), never a 5xx, and stores nothing it did
 // not verify (rows in gw.inbound_events, jobs in graphile-worker's queue).
 //
 // Content type: the contract says nothing, and no PSP signs it (the signature covers the

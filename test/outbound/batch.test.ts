@@ -1,7 +1,7 @@
 // Batch delivery (src/outbound/deliver.task.ts `deliverMessages`, src/core/jobs/enqueue.ts
 // `enqueueFirstAttempts`): first attempts to one endpoint merge into one graphile-worker job,
 // a worker delivers them together, and every outcome keeps the single-attempt semantics
-// (CONTRACT.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
+// (docs/http-api.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
 // worker's task is called directly, as test/outbound/deliver.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';

@@ -1,7 +1,7 @@
 // A worker killed with SIGKILL mid-delivery leaves its graphile-worker job (and a named
 // queue, for jobs in one) locked for 4 hours, by graphile-worker's own expiry; Switchyard's runner
 // unlocks them (src/core/jobs/recovery.ts) and the message is delivered again with the same
-// webhook-id (DESIGN.md "graphile-worker: what it is and is not"). A real child process
+// webhook-id (docs/architecture.md "The job queue"). A real child process
 // (test/fixtures/worker-child.ts) takes the job and is killed; a real receiver on 127.0.0.1
 // hangs on the first request.
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,6 +1,6 @@
 // Outbound delivery end to end, short of a graphile runner: an endpoint made through the
 // API, an event emitted into the real database, `deliverMessage` called as the worker
-// would, and a real HTTP receiver on 127.0.0.1 (CONTRACT.md "Endpoints", "Outbound
+// would, and a real HTTP receiver on 127.0.0.1 (docs/http-api.md "Endpoints", "Outbound
 // webhooks", "Events and attempts").
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

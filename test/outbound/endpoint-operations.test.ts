@@ -1,6 +1,6 @@
 // Endpoint operations end to end, short of a graphile runner: PATCH, secret rotation, test
 // events, redelivery and recovery through the API, `deliverMessage` called as the worker
-// would, and real HTTP receivers on 127.0.0.1 (CONTRACT.md "Endpoints", "Outbound
+// would, and real HTTP receivers on 127.0.0.1 (docs/http-api.md "Endpoints", "Outbound
 // webhooks", "Events and attempts").
 import { Webhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';

@@ -4,7 +4,7 @@ import { newestAppliedMigration } from '../db/readiness-store.js';
 
 /**
  * `GET /healthz` (process up) and `GET /readyz` (database answers and has applied
- * `expectedMigration`, else 503), per CONTRACT.md "Operators".
+ * `expectedMigration`, else 503), per docs/http-api.md "Operators".
  */
 export function healthRoutes(expectedMigration?: string): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../../core/deps.js';
 
 /**
- * `GET /metrics`: Prometheus text of `deps.metrics.render()` (CONTRACT.md "Operators"), or
+ * `GET /metrics`: Prometheus text of `deps.metrics.render()` (docs/http-api.md "Operators"), or
  * 404 when it cannot render. Unauthenticated for Prometheus: keep it off the public
  * internet (it shows traffic per provider, no merchant data).
  *

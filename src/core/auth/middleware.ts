@@ -9,7 +9,7 @@ function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** `/v1/*`: `Authorization: Bearer <apiKey>` → `c.var.merchant`; else 401 `unauthorized` (CONTRACT.md "Merchants: authentication"). */
+/** `/v1/*`: `Authorization: Bearer <apiKey>` → `c.var.merchant`; else 401 `unauthorized` (docs/http-api.md "Authentication"). */
 export function requireMerchant(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header('authorization'));

@@ -6,7 +6,7 @@ import type { DeliveryJob } from '../jobs/catalog.js';
 import { enqueueFirstAttempts, enqueueHandoff, enqueuePutOff } from '../jobs/enqueue.js';
 import { insertEvents, insertMessages, listEmitTargets, type NewMessageRow } from './outbox-store.js';
 
-/** One merchant-facing event to emit (DESIGN.md "Merchant-facing events"). */
+/** One merchant-facing event to emit (docs/architecture.md "Merchant-facing events"). */
 export interface EventToEmit {
   merchantId: string;
   type: string;

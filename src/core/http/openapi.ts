@@ -127,7 +127,7 @@ export function urlWarning(detail: string | undefined): { warnings?: { code: 'ur
   return detail === undefined ? {} : { warnings: [{ code: 'url_unresolvable', detail }] };
 }
 
-/** A page of a list, as CONTRACT.md answers lists: `{"data": [...], "hasMore": bool}`. */
+/** A page of a list, as docs/http-api.md answers lists: `{"data": [...], "hasMore": bool}`. */
 export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodArray<S>; hasMore: z.ZodBoolean }> {
   return z.object({ data: z.array(item), hasMore: z.boolean() });
 }

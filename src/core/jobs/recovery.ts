@@ -10,7 +10,7 @@ export function recoveryThresholdSeconds(
   return Math.max(config.SWITCHYARD_JOB_RECOVERY_SECONDS, Math.ceil(config.SWITCHYARD_DELIVERY_TIMEOUT_MS / 1000) + 30);
 }
 
-/** Sweep interval, ms: a third of the threshold, at most 10 s, so a job reruns within DESIGN.md's minute of its worker's death. */
+/** Sweep interval, ms: a third of the threshold, at most 10 s, so a job reruns within docs/architecture.md's minute of its worker's death. */
 export function recoverySweepIntervalMs(thresholdSeconds: number): number {
   return Math.max(1, Math.min(10_000, Math.floor((thresholdSeconds * 1000) / 3)));
 }

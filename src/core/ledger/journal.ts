@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Posting } from '../payments/state-machine.js';
 
-/** An account of the chart (DESIGN.md "Ledger postings"), one per merchant and currency. */
+/** An account of the chart (docs/architecture.md "Ledger postings"), one per merchant and currency. */
 type AccountCode = 'psp_receivable' | 'merchant_payable' | 'bank' | 'psp_fees';
 
 /** One line of a journal: an amount in minor units on one side of one account. */
@@ -12,7 +12,7 @@ export interface JournalEntry {
   currency: string;
 }
 
-/** Debit and credit account of each posting kind (DESIGN.md "Ledger postings"); a reversal swaps the sides of what it reverses. */
+/** Debit and credit account of each posting kind (docs/architecture.md "Ledger postings"); a reversal swaps the sides of what it reverses. */
 const POSTING_ACCOUNTS: Readonly<Record<Posting['kind'], { debit: AccountCode; credit: AccountCode }>> = {
   capture: { debit: 'psp_receivable', credit: 'merchant_payable' },
   capture_reversal: { debit: 'merchant_payable', credit: 'psp_receivable' },

@@ -1,7 +1,7 @@
 // What a payment is made of (operation reports, PSP floors) and the status and amounts derived from it. Pure: no I/O.
 import { Decimal } from 'decimal.js';
 
-/** A payment's status (DESIGN.md "Payment states"). */
+/** A payment's status (docs/architecture.md "Payment states"). */
 export type PaymentStatus =
   | 'pending'
   | 'authorized'

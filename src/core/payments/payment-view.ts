@@ -1,4 +1,4 @@
-// How the API and merchant-facing events show a payment (CONTRACT.md "Payments").
+// How the API and merchant-facing events show a payment (docs/http-api.md "Payments").
 import { Decimal } from 'decimal.js';
 import { toJsonAmount } from '../money.js';
 import { foldOperations, OUTCOME_RANK, type OperationKind, type OperationOutcome } from './payment-state.js';
@@ -47,7 +47,7 @@ export function operationsView(p: Payment): OperationView[] {
 }
 
 /**
- * The payment as `GET /v1/payments/{id}` returns it and merchant events carry it as `data` (CONTRACT.md "Payments"), plus
+ * The payment as `GET /v1/payments/{id}` returns it and merchant events carry it as `data` (docs/http-api.md "Payments"), plus
  * `chargedBackAmount`, `overRefundedAmount`, `flags` (`["over_refund"]`) and {@link operationsView}; minor units.
  */
 export function paymentView(p: Payment): Record<string, unknown> {

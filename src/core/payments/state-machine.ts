@@ -42,7 +42,7 @@ const EVENT_KINDS = {
 /** A normalized event's kind; see {@link EVENT_KINDS}. */
 type PaymentEventKind = keyof typeof EVENT_KINDS;
 
-/** A ledger movement an event causes (DESIGN.md "Ledger postings"), minor units. */
+/** A ledger movement an event causes (docs/architecture.md "Ledger postings"), minor units. */
 export interface Posting {
   kind: 'capture' | 'capture_reversal' | 'refund' | 'refund_reversal' | 'dispute_loss' | 'dispute_loss_reversal';
   amount: Decimal;
@@ -56,7 +56,7 @@ export interface Outcome {
   postings: Posting[];
   /** Operation reports the event adds (already-known ones left out). */
   newOperations: OperationReport[];
-  /** Merchant-facing event types to emit (DESIGN.md "Merchant-facing events"). */
+  /** Merchant-facing event types to emit (docs/architecture.md "Merchant-facing events"). */
   events: string[];
   /** Nothing a merchant sees changed (a duplicate, or a late arrival); a new operation report is still recorded. */
   stale: boolean;

@@ -64,7 +64,7 @@ export interface IngestOptions {
 }
 
 /**
- * The inbound route (CONTRACT.md "Inbound"): reads the raw bytes under the size cap,
+ * The inbound route (docs/http-api.md "Inbound"): reads the raw bytes under the size cap,
  * verifies them, stores and queues them in one statement, and acks after the commit.
  *
  * Answers 200 `{"received": true, "duplicate": bool}` (`duplicate`: every item was stored

@@ -122,7 +122,7 @@ async function checkApiBaseUrl(deps: AppEnv['Variables']['deps'], url: string): 
 
 /** Longest overlap a rotation may give the previous secrets: 30 days, in seconds. */
 const MAX_PREVIOUS_EXPIRES_IN_SECONDS = 30 * 86_400;
-/** Default overlap of a rotation (CONTRACT.md "Sources": 24 h), seconds. */
+/** Default overlap of a rotation (docs/http-api.md "Sources": 24 h), seconds. */
 const DEFAULT_PREVIOUS_EXPIRES_IN_SECONDS = 86_400;
 
 const rotateSecretBody = z
@@ -207,7 +207,7 @@ const rotateSecretRoute = defineRoute({
 
 /**
  * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` and `POST
- * /v1/sources/{id}/secrets` (CONTRACT.md "Sources"). Secrets are checked per provider
+ * /v1/sources/{id}/secrets` (docs/http-api.md "Sources"). Secrets are checked per provider
  * (secret-rules.ts), stored encrypted and never returned.
  */
 export function sourceRoutes(): OpenAPIHono<AppEnv> {

@@ -9,7 +9,7 @@ import { verifyStandardWebhooks } from './standard-webhooks.js';
 import { verifyStripe } from './stripe.js';
 import type { Verifier } from './types.js';
 
-/** The providers a source can be configured with (CONTRACT.md "Sources"), in the contract's order. */
+/** The providers a source can be configured with (docs/http-api.md "Sources"), in the contract's order. */
 export const INBOUND_PROVIDERS = [
   'stripe',
   'standard-webhooks',

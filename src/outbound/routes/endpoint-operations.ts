@@ -43,7 +43,7 @@ function endpointDisabled(action: string): AppError {
 }
 
 /**
- * Adds the operations routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router: `POST /{id}/test` → 202
+ * Adds the operations routes of docs/http-api.md "Endpoints" to the `/v1/endpoints` router: `POST /{id}/test` → 202
  * `{"eventId", "messageId"}` (a `webhook.test` to this endpoint only), and `POST /{id}/recover {"since"}` → 202
  * `{"messages": n}` (see `recoverEndpointMessages`). Another merchant's or a deleted endpoint is 404 `not_found`,
  * a disabled one 409 `conflict`.

@@ -1,4 +1,4 @@
-// Request bodies and views of the endpoint routes (CONTRACT.md "Endpoints"), shared by the route files.
+// Request bodies and views of the endpoint routes (docs/http-api.md "Endpoints"), shared by the route files.
 import { z } from '@hono/zod-openapi';
 import { idParam, isoTimestamp, problems } from '../../core/http/openapi.js';
 import type { Endpoint } from '../endpoints/endpoint-store.js';
@@ -58,7 +58,7 @@ export const recoverBody = z
   .strict()
   .openapi('RecoverEndpoint');
 
-/** An endpoint as the API answers it (CONTRACT.md "Endpoints"); never its secret. */
+/** An endpoint as the API answers it (docs/http-api.md "Endpoints"); never its secret. */
 export const EndpointView = z
   .object({
     id: z.string().openapi({ example: 'ep_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),

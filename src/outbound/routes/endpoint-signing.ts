@@ -70,7 +70,7 @@ const disableEd25519Route = defineRoute({
 });
 
 /**
- * Adds the signing routes of CONTRACT.md "Endpoints" to the `/v1/endpoints` router: `GET /{id}/secret` and
+ * Adds the signing routes of docs/http-api.md "Endpoints" to the `/v1/endpoints` router: `GET /{id}/secret` and
  * `POST /{id}/secret/rotate` → 200 `{"secret"}`; `POST|GET /{id}/ed25519` → 200 `{"enabled", "publicKey"}`;
  * `DELETE /{id}/ed25519` → 204. Another merchant's or a deleted endpoint is 404 `not_found`.
  */

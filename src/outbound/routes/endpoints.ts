@@ -111,7 +111,7 @@ async function allowedUrl(url: string, config: Config): Promise<{ url: string; w
 }
 
 /**
- * The endpoint routes of CONTRACT.md "Endpoints", mounted at `/v1/endpoints`, with the signing and operations
+ * The endpoint routes of docs/http-api.md "Endpoints", mounted at `/v1/endpoints`, with the signing and operations
  * routes: `POST /` → 201 with its `secret`; `GET /` (paged); `GET /{id}`; `PATCH /{id}` → 200 (re-enabling also
  * clears the failure state); `DELETE /{id}` → 204. Another merchant's or a deleted endpoint is 404 `not_found`;
  * a bad body 400 `invalid_request`; a URL refused by the SSRF check (https required in production) 400

@@ -126,7 +126,7 @@ function eventView(e: EventRow): z.infer<typeof EventView> {
 }
 
 /**
- * The event routes of CONTRACT.md "Events and attempts", mounted at `/v1/events`; another merchant's event is 404
+ * The event routes of docs/http-api.md "Events and attempts", mounted at `/v1/events`; another merchant's event is 404
  * `not_found`. `GET /?type=` (paged), `GET /{id}`, `GET /{id}/attempts`, and `POST /{id}/redeliver {"endpointId"?}`
  * → 202 `{"messages": [ids]}` (see `redeliverEvent`): retries are scheduled by attempt number, so a message past
  * the schedule gets one attempt and one inside it resumes the schedule. An unknown, deleted or unsubscribed

@@ -6,7 +6,7 @@ import { getSourceApiRow } from './source-store.js';
 const CONNECTOR_PROVIDERS = ['stripe', 'adyen'] as const;
 
 /**
- * A source's PSP API credentials, decrypted (CONTRACT.md "Sources"). `apiKey.toJSON` redacts,
+ * A source's PSP API credentials, decrypted (docs/http-api.md "Sources"). `apiKey.toJSON` redacts,
  * so a logged object cannot leak it; only PSP call headers `reveal()` it.
  */
 export interface SourceCredentials {

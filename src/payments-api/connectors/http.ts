@@ -6,7 +6,7 @@ type PspHttp =
   | { kind: 'unknown'; reason: string }
   | Extract<PspResult, { kind: 'rejected' }>;
 
-/** `PspResult.code` of a call that was not sent because the source's `apiBaseUrl` is not allowed (CONTRACT.md "Payments"). */
+/** `PspResult.code` of a call that was not sent because the source's `apiBaseUrl` is not allowed (docs/http-api.md "Payments"). */
 export const URL_NOT_ALLOWED = 'url_not_allowed';
 
 const notAllowed = (why: string): PspHttp => ({

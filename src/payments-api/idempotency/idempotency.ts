@@ -1,5 +1,5 @@
 /**
- * Idempotency keys of the payments API (CONTRACT.md "Payments"; sources:
+ * Idempotency keys of the payments API (docs/http-api.md "Payments"; sources:
  * draft-ietf-httpapi-idempotency-key-header, https://docs.stripe.com/api/idempotent_requests):
  * scoped to the merchant, bound to a request fingerprint, kept 24 h. Execution follows
  * brandur.org/idempotency-keys: atomic phases, each committing its effects with the next
@@ -20,7 +20,7 @@ import {
   type IdempotencyKeyRow,
 } from './idempotency-store.js';
 
-/** How long a key is kept and replays, seconds (24 h, as Stripe and CONTRACT.md). */
+/** How long a key is kept and replays, seconds (24 h, as Stripe and docs/http-api.md). */
 const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 60 * 60;
 /** Default age after which a key's lock counts as abandoned by a crashed request, seconds. */
 const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;

@@ -44,7 +44,7 @@ const checkRoute = defineRoute({
 });
 
 /**
- * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (CONTRACT.md "Ledger").
+ * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (docs/http-api.md "Ledger").
  * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
  */
 export function ledgerRoutes(): OpenAPIHono<AppEnv> {

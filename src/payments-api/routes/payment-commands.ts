@@ -176,7 +176,7 @@ function paymentCommandsHook(
 }
 
 /**
- * `POST /v1/payments`, `/v1/payments/{id}/capture`, `/void`, `/refunds` (CONTRACT.md
+ * `POST /v1/payments`, `/v1/payments/{id}/capture`, `/void`, `/refunds` (docs/http-api.md
  * "Payments"): each requires `Idempotency-Key` and runs through the source's PSP connector
  * ({@link executePaymentCommand}). Mounted at `/v1/payments` beside the GET routes.
  */

@@ -115,7 +115,7 @@ const paymentLedgerRoute = defineRoute({
 });
 
 /**
- * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger` (CONTRACT.md
+ * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger` (docs/http-api.md
  * "Payments"). Amounts are integer minor units.
  */
 export function paymentRoutes(): OpenAPIHono<AppEnv> {
