@@ -54,7 +54,10 @@ export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId:
                           'deliver:' || s."endpointId" || ':' || (select lane_second from now),
                           null, null)::graphile_worker.job_spec
                  from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
-                group by s."endpointId"), true) as j`;
+                group by s."endpointId"
+                -- keys in one order in every transaction: add_jobs locks them in spec order, and two
+                -- transactions merging into the same endpoints' jobs in different orders deadlock
+                order by s."endpointId"), true) as j`;
     const done = new Set(queued.map((r) => r.endpointId));
     pending = pending.filter((p) => !done.has(p.endpointId));
   }
@@ -148,5 +151,6 @@ async function addDeliveryJobs(
   await tx`
     select count(*) from graphile_worker.add_jobs(array(
       select row('deliver_message', s.payload, null, s.run_at, ${JOB_MAX_ATTEMPTS}::smallint, s.job_key, null, null)::graphile_worker.job_spec
-        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)))`;
+        from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)
+       order by s.job_key))`;
 }
