@@ -45,8 +45,8 @@ function endpointSlotsFor(concurrency: number): EndpointSlots {
  * (malformed throws, so the job fails). Processing jobs running together share transactions of up to
  * SWITCHYARD_PROCESS_BATCH_SIZE events, at most SWITCHYARD_PROCESS_IN_FLIGHT at once (group commit: a
  * merchant's ledger rows are locked by a few transactions, not by every job), and hand the first attempts
- * they emit to `handoffs`. Deliveries share
- * one per-endpoint EndpointSlots cap and stop starting attempts after {@link deliveryBudgetMs}.
+ * they emit to `handoffs`. Deliveries share one per-endpoint EndpointSlots cap and stop starting attempts
+ * after {@link deliveryBudgetMs}.
  */
 export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskList {
   const concurrency = options.concurrency ?? deps.config.SWITCHYARD_WORKER_CONCURRENCY;
