@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { createSql, type Sql } from '../src/core/db/client.js';
 import { generateMasterKey } from '../src/core/secrets.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/app/db/embedded-postgres.js';
-import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
+import { stripeTemplate } from './stripe-template.js';
 import type { LoadRequest, LoadResult } from './inbound-load.js';
 import type { StepRequest, StepResult } from './e2e-load.js';
 import type { Received, ReceiverRequest } from './e2e-receiver.js';
@@ -95,24 +95,6 @@ const col = (v: unknown, width: number) => String(v ?? '-').padStart(width);
 function pct(xs: ArrayLike<number>, p: number): number {
   const s = Float64Array.from(xs).sort();
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-/** A Stripe payment_intent.succeeded of about 1.5 KB, as Stripe serialises it, with `__EVT__` and `__PI__` placeholders (the body of bench/inbound.ts). */
-function stripeTemplate(): string {
-  const event = buildStripeEvent('payment_intent.succeeded', {
-    paymentIntent: '__PI__',
-    amount: 2000,
-    base: {
-      paymentIntent: {
-        object: 'payment_intent',
-        livemode: false,
-        description: 'Order 4242 – bench',
-        metadata: { order_id: 'ord_0000000000000000', customer_email: 'bench@example.com', cart: 'x'.repeat(885) },
-      },
-    },
-  });
-  event.id = '__EVT__';
-  return JSON.stringify(event);
 }
 
 // ---------------------------------------------------------------- processes

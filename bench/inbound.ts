@@ -25,7 +25,7 @@ import { loadConfig } from '../src/core/config.js';
 import { createSql, type Sql } from '../src/core/db/client.js';
 import { createLogger } from '../src/app/node/logger.js';
 import { startGateway } from '../src/app/gateway.js';
-import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
+import { stripeTemplate } from './stripe-template.js';
 import type { LoadRequest, LoadResult } from './inbound-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -37,24 +37,6 @@ const HEADLINE = 50;
 
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
 const line = (s = '') => process.stdout.write(`${s}\n`);
-
-/** A Stripe payment_intent.succeeded of about 1.5 KB, as Stripe serialises it, with `__EVT__` and `__PI__` placeholders. */
-function stripeTemplate(): string {
-  const event = buildStripeEvent('payment_intent.succeeded', {
-    paymentIntent: '__PI__',
-    amount: 2000,
-    base: {
-      paymentIntent: {
-        object: 'payment_intent',
-        livemode: false,
-        description: 'Order 4242 – bench',
-        metadata: { order_id: 'ord_0000000000000000', customer_email: 'bench@example.com', cart: 'x'.repeat(885) },
-      },
-    },
-  });
-  event.id = '__EVT__';
-  return JSON.stringify(event);
-}
 
 /** Runs autocannon in a child process against `url`; returns its summary and the event ids answered 200. */
 async function load(
