@@ -66,7 +66,7 @@ export async function processInboundEvents(deps: Deps, ids: string[], options: P
   }
 }
 
-/** The task for a one-event job (`{"inboundEventId"}`); see {@link processInboundEvents}. */
+/** {@link processInboundEvents} of one event (`{"inboundEventId"}`); the runner's task groups jobs instead (src/app/worker.ts). */
 export async function processInboundEvent(
   deps: Deps,
   job: { inboundEventId: string },

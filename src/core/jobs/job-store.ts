@@ -57,12 +57,10 @@ export async function removeHandedJobs(sql: Tx, ids: readonly string[], poolId: 
 
 /** Unlocks the jobs `ids` that `poolId` holds (enqueue.ts `enqueueHandoff`), so any worker runs them now, and wakes the runners. */
 export async function releaseHandedJobs(sql: Tx, ids: readonly string[], poolId: string): Promise<void> {
-  await sql`
-    with released as (
-      update graphile_worker._private_jobs set locked_at = null, locked_by = null
-       where id = any(${ids as string[]}::bigint[]) and locked_by = ${poolId}
-      returning 1)
-    select pg_notify('jobs:insert', json_build_object('r', random(), 'count', (select count(*) from released))::text)`;
+  const released = await sql`
+    update graphile_worker._private_jobs set locked_at = null, locked_by = null
+     where id = any(${ids as string[]}::bigint[]) and locked_by = ${poolId}`;
+  if (released.count > 0) await wakeRunners(sql, released.count);
 }
 
 /** Sends graphile-worker's own `jobs:insert` wake-up (on commit), so idle runners take `count` jobs now rather than at their next poll. */
