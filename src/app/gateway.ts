@@ -13,6 +13,7 @@ import { migrate, newestMigration } from './db/migrate.js';
 import { waitForDatabase } from './db/wait-for-database.js';
 import { createApp, type AppDeps } from './http.js';
 import { startRunner } from './worker.js';
+import type { ProcessingHandoff } from '../core/jobs/processing-handoff.js';
 import { loadOrCreateSecretFile } from './node/local-state.js';
 import { createLogger, type Logger } from './node/logger.js';
 import { createMetrics } from './node/metrics.js';
@@ -136,7 +137,7 @@ export async function openDatabase(
 export async function prepare(
   config: Config,
   logger: Logger,
-  options: { checkMasterKey?: boolean; adminApi?: boolean } = {},
+  options: { checkMasterKey?: boolean; adminApi?: boolean; processingHandoff?: ProcessingHandoff } = {},
 ): Promise<{ deps: AppDeps; databaseUrl: string; embedded?: EmbeddedDatabase; sql: Sql; adminToken?: string }> {
   if (config.NODE_ENV === 'production' && !config.SWITCHYARD_MASTER_KEY) {
     throw new Error('SWITCHYARD_MASTER_KEY is required in production (base64 of 32 random bytes: `openssl rand -base64 32`).');
@@ -189,6 +190,7 @@ export async function prepare(
             windowMs: config.SWITCHYARD_INBOUND_BATCH_WINDOW_MS,
             maxInFlight: config.SWITCHYARD_INBOUND_BATCH_IN_FLIGHT,
             timeoutMs: config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS,
+            ...(options.processingHandoff ? { handoff: options.processingHandoff } : {}),
           }),
         }
       : {}),
@@ -206,7 +208,17 @@ export async function startGateway(
 ): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const http = options.http ?? true;
-  const { deps, databaseUrl, embedded, sql, adminToken } = await prepare(config, logger, { adminApi: http });
+  const withWorker = options.withWorker ?? true;
+  // `all`: the ack path hands its processing jobs to this process's runner once it has started.
+  const handoff: ProcessingHandoff & { target?: ProcessingHandoff } = {
+    reserve() {
+      return this.target?.reserve();
+    },
+  };
+  const { deps, databaseUrl, embedded, sql, adminToken } = await prepare(config, logger, {
+    adminApi: http,
+    ...(http && withWorker ? { processingHandoff: handoff } : {}),
+  });
   let server: ServerType | undefined;
   let url = '';
   let inFlightRequests = 0;
@@ -237,8 +249,10 @@ export async function startGateway(
       const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
       url = `http://${host}:${port}`;
     }
-    if (options.withWorker ?? true) {
-      runner = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
+    if (withWorker) {
+      const started = await startRunner(deps, { connectionString: databaseUrl, concurrency: config.SWITCHYARD_WORKER_CONCURRENCY });
+      handoff.target = started.processingHandoff;
+      runner = started;
       runner.events.on('job:start', ({ job }) => runningJobs.set(job.id, job.task_identifier));
       runner.events.on('job:complete', ({ job }) => runningJobs.delete(job.id));
     }

@@ -1,5 +1,6 @@
 // (node) The graphile-worker runner with Switchyard's tasks.
-import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages, HandoffDeliveries } from '../outbound/deliver.task.js';
@@ -9,7 +10,8 @@ import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
-import { isJobExhausted } from '../core/jobs/job-store.js';
+import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
+import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
@@ -33,6 +35,16 @@ interface TaskListOptions {
   slots?: EndpointSlots;
   /** Where processing hands its first attempts (default: a new {@link HandoffDeliveries} on `slots`, never stopped). */
   handoffs?: HandoffDeliveries;
+  /** Out: set to where the ack path of this process hands processing jobs (see {@link HandedProcessing}). */
+  handedProcessing?: { value?: HandedProcessing };
+}
+
+/** One processing job in the group-commit batcher: its events, its pool and, when the ack path handed it over, its job. */
+interface ProcessingItem {
+  ids: string[];
+  poolId: string;
+  /** A job committed locked by the pool (core/jobs/processing-handoff.ts); `removed` once a transaction deleted it. */
+  handed?: { jobId: string; removed: boolean };
 }
 
 /** A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency. */
@@ -53,15 +65,19 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
   const slots = options.slots ?? endpointSlotsFor(concurrency);
   const budgetMs = deliveryBudgetMs(deps.config);
   const handoffs = options.handoffs ?? new HandoffDeliveries(deps, slots, { budgetMs, maxInFlight: concurrency });
-  const processing = new Batcher<{ ids: string[]; poolId: string }, void>({
+  const processing = new Batcher<ProcessingItem, void>({
     run: async (jobs) => {
-      const handoff: FirstAttemptHandoff = { poolId: jobs[0]!.poolId, attempts: [], jobIds: [] };
+      const poolId = jobs[0]!.poolId;
+      const handoff: FirstAttemptHandoff = { poolId, attempts: [], jobIds: [] };
+      const handed = jobs.flatMap((j) => (j.handed ? [j.handed] : []));
+      const handedJobs = { poolId, jobIds: handed.map((h) => h.jobId), removed: false };
       try {
         await processInboundEvents(
           deps,
           jobs.flatMap((j) => j.ids),
-          { handoff },
+          { handoff, handedJobs },
         );
+        if (handedJobs.removed) for (const h of handed) h.removed = true;
       } finally {
         // What committed (all, or the events that went through alone after a failure) is delivered now.
         await handoffs.start(handoff);
@@ -75,6 +91,9 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
     windowMs: 0,
     maxInFlight: deps.config.SWITCHYARD_PROCESS_IN_FLIGHT,
   });
+  if (options.handedProcessing) {
+    options.handedProcessing.value = new HandedProcessing(deps, (item) => processing.submit(item), HANDED_PROCESSING_MAX);
+  }
   return {
     ...paymentsApiTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
@@ -96,6 +115,79 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
       }
     }),
   } satisfies Record<TaskName, Task>;
+}
+
+/** Handed processing jobs a process holds at once; past it the ack path queues jobs for any worker. */
+const HANDED_PROCESSING_MAX = 64;
+
+/**
+ * The worker side of {@link ProcessingHandoff} (`switchyard all`): a handed job's events go into the same group
+ * commit as fetched jobs; the transaction deletes the job, or it is deleted after the events went through one by
+ * one. A job whose processing failed is unlocked for any worker, which retries it with graphile-worker's backoff;
+ * one whose unlock failed too is left to recovery (core/jobs/recovery.ts). Takes no ticket before {@link attach},
+ * after {@link stop}, or past `max` held.
+ */
+export class HandedProcessing implements ProcessingHandoff {
+  private poolId: string | undefined;
+  private held = 0;
+  private stopping = false;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly submit: (item: ProcessingItem) => Promise<void>,
+    private readonly max: number,
+  ) {}
+
+  /** Starts taking tickets for the graphile-worker pool `poolId` (known once the runner created it). */
+  attach(poolId: string): void {
+    this.poolId = poolId;
+  }
+
+  reserve(): ProcessingTicket | undefined {
+    const poolId = this.poolId;
+    if (poolId === undefined || this.stopping || this.held >= this.max) return undefined;
+    this.held += 1;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.held -= 1;
+      if (this.held === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+    return {
+      poolId,
+      cancel: finish,
+      hand: (job) => {
+        void this.process(poolId, job).finally(finish);
+      },
+    };
+  }
+
+  private async process(poolId: string, job: { jobId: string; inboundEventIds: string[] }): Promise<void> {
+    const { deps } = this;
+    const item: ProcessingItem = { ids: job.inboundEventIds, poolId, handed: { jobId: job.jobId, removed: false } };
+    try {
+      await this.submit(item);
+    } catch (err) {
+      deps.metrics?.job('process_inbound_event', 'error');
+      deps.logger.warn({ err, jobId: job.jobId }, 'processing of events just stored failed; their job is released to any worker');
+      await releaseHandedJobs(deps.sql, [job.jobId], poolId).catch(() => {}); // else recovery unlocks it
+      return;
+    }
+    deps.metrics?.job('process_inbound_event', 'ok');
+    if (item.handed!.removed) return;
+    await removeHandedJobs(deps.sql, [job.jobId], poolId).catch((err) => {
+      // The events are processed: should the job run again after recovery, it finds nothing left to do.
+      deps.logger.warn({ err, jobId: job.jobId }, 'could not delete a processed job; recovery will run it again');
+    });
+  }
+
+  /** Takes no new ticket and waits until every ticket given out is cancelled or its job processed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.held > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
 }
 
 /**
@@ -153,18 +245,26 @@ export interface RecoveryOptions {
  * signals are left to the caller (`stop()` finishes in-flight jobs). Throws if it cannot
  * connect. Also sweeps, every `recovery.everyMs`, for jobs a dead worker left locked
  * (graphile-worker would hold them 4 hours) via {@link unlockAbandonedJobs}; a failed sweep
- * is logged and retried next tick.
+ * is logged and retried next tick. `processingHandoff` is where this process's ack path hands
+ * the processing jobs it commits ({@link HandedProcessing}; takes none when
+ * SWITCHYARD_PROCESS_HANDOFF is false).
  */
 export async function startRunner(
   deps: Deps,
   options: { connectionString: string; concurrency: number; pollIntervalMs?: number; localQueueSize?: number; recovery?: RecoveryOptions },
-): Promise<Runner> {
+): Promise<Runner & { processingHandoff: ProcessingHandoff }> {
   const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
   const localQueueSize = options.localQueueSize ?? deps.config.SWITCHYARD_WORKER_LOCAL_QUEUE;
   const slots = endpointSlotsFor(options.concurrency);
   const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
+  const handedProcessing: { value?: HandedProcessing } = {};
+  const taskList = createTaskList(deps, { concurrency: options.concurrency, slots, handoffs, handedProcessing });
+  // Our emitter, to learn the pool's id (the `locked_by` of handed jobs) as graphile-worker creates it.
+  const events = new EventEmitter() as WorkerEvents;
+  events.once('pool:create', ({ workerPool }) => handedProcessing.value?.attach(workerPool.id));
   const runner = await run({
     connectionString: withAsyncCommit(options.connectionString),
+    events,
     concurrency: options.concurrency,
     // graphile-worker's own pool: one connection per concurrent job, as it recommends; tasks use deps.sql.
     maxPoolSize: Math.max(10, options.concurrency + 1),
@@ -172,7 +272,7 @@ export async function startRunner(
     noHandleSignals: true,
     parsedCronItems: paymentsApiCronItems(),
     logger: graphileLogger(deps.logger),
-    taskList: createTaskList(deps, { concurrency: options.concurrency, slots, handoffs }),
+    taskList,
     preset: {
       worker: {
         // One query fetches (and locks) up to `size` jobs for the pool; they go back after `ttl`, well before the
@@ -209,11 +309,15 @@ export async function startRunner(
   // Also when graphile-worker stops the runner itself (it emits 'stop' from runner.stop()).
   runner.events.once('stop', () => clearInterval(timer));
 
+  const noHandoff: ProcessingHandoff = { reserve: () => undefined };
   return {
     ...runner,
+    processingHandoff: deps.config.SWITCHYARD_PROCESS_HANDOFF ? (handedProcessing.value ?? noHandoff) : noHandoff,
     async stop() {
       clearInterval(timer);
       await sweeping; // never rejects; the caller may end deps.sql right after stop()
+      // Handed jobs first (they feed the group commit and the first attempts), then the runner's, then the attempts.
+      await handedProcessing.value?.stop();
       await runner.stop();
       await handoffs.stop();
     },

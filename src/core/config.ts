@@ -47,6 +47,11 @@ const configSchema = z.object({
   SWITCHYARD_PROCESS_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   /** Processing transactions one worker process runs at once; the processing jobs waiting meanwhile share the next. */
   SWITCHYARD_PROCESS_IN_FLIGHT: z.coerce.number().int().min(1).max(32).default(2),
+  /**
+   * `switchyard all`: the processing job of events just stored is committed locked by this process's worker and
+   * processed right after the ack (no NOTIFY, fetch or separate completion); false queues it for any worker.
+   */
+  SWITCHYARD_PROCESS_HANDOFF: boolean.default(true),
   /** Jobs one worker process runs at once. */
   SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(32),
   /**

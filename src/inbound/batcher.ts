@@ -2,7 +2,8 @@
 // processing job and one commit. Plain timers only, so it also loads on Workers.
 import type { Tx } from '../core/db/client.js';
 import { isStatementRefusal } from '../core/db/errors.js';
-import { storeInboundEvents, type NewInboundEvent, type StoredInboundEvent } from './inbound-event-store.js';
+import { storeInboundBatch, type NewInboundEvent, type StoredInboundBatch, type StoredInboundEvent } from './inbound-event-store.js';
+import type { ProcessingHandoff } from '../core/jobs/processing-handoff.js';
 
 /** The timer a {@link Batcher} waits with; injectable so tests drive the window by hand. */
 export interface BatchTimer {
@@ -189,12 +190,31 @@ type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 /** The inbound route's batcher: each item is one request's events, weighed by their number. */
 export type InboundBatcher = Batcher<NewInboundEvent[], StoredInboundEvent[]>;
 
-/** Stores several requests' events in one {@link storeInboundEvents} statement; results per request, in order. Throws the database error. */
-export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): Promise<StoredInboundEvent[][]> {
-  const stored = await storeInboundEvents(sql, groups.flat());
+/**
+ * Stores several requests' events in one {@link storeInboundBatch} statement; results per request, in order. With
+ * `handoff`, the job is committed locked by the pool of the ticket it reserves and handed to it (or the ticket
+ * cancelled). Throws the database error.
+ */
+export async function storeInboundGroups(
+  sql: Tx,
+  groups: NewInboundEvent[][],
+  handoff?: ProcessingHandoff,
+): Promise<StoredInboundEvent[][]> {
+  const ticket = handoff?.reserve();
+  let batch: StoredInboundBatch;
+  try {
+    batch = await storeInboundBatch(sql, groups.flat(), ticket ? { lockedBy: ticket.poolId } : {});
+  } catch (error) {
+    ticket?.cancel();
+    throw error;
+  }
+  if (ticket) {
+    if (batch.handed) ticket.hand(batch.handed);
+    else ticket.cancel();
+  }
   let at = 0;
   return groups.map((g) => {
-    const mine = stored.slice(at, at + g.length);
+    const mine = batch.stored.slice(at, at + g.length);
     at += g.length;
     return mine;
   });
@@ -203,15 +223,19 @@ export async function storeInboundGroups(sql: Tx, groups: NewInboundEvent[][]): 
 /**
  * A {@link Batcher} storing each batch with {@link storeInboundGroups} in autocommit, so a
  * refused statement wrote nothing and its halves can be retried ({@link isStatementRefusal}).
+ * `handoff`: the worker of this process, when it runs one (`switchyard all`).
  */
 export function createInboundBatcher(
   sql: Tx,
-  options: Pick<BatcherOptions<unknown, unknown>, 'maxWeight' | 'windowMs' | 'maxInFlight' | 'timer' | 'timeoutMs'>,
+  options: Pick<BatcherOptions<unknown, unknown>, 'maxWeight' | 'windowMs' | 'maxInFlight' | 'timer' | 'timeoutMs'> & {
+    handoff?: ProcessingHandoff;
+  },
 ): InboundBatcher {
+  const { handoff, ...batching } = options;
   return new Batcher<NewInboundEvent[], StoredInboundEvent[]>({
-    ...options,
+    ...batching,
     weight: (events) => events.length,
     isolate: isStatementRefusal,
-    run: (groups) => storeInboundGroups(sql, groups),
+    run: (groups) => storeInboundGroups(sql, groups, handoff),
   });
 }

@@ -99,7 +99,30 @@ export interface StoredInboundEvent {
  * // r.duplicate === false, r.id === 'iev_…'
  */
 export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEvent[]): Promise<StoredInboundEvent[]> {
-  if (events.length === 0) return [];
+  return (await storeInboundBatch(tx, events)).stored;
+}
+
+/** What {@link storeInboundBatch} stored and queued. */
+export interface StoredInboundBatch {
+  /** One result per input, in input order (see {@link storeInboundEvents}). */
+  stored: StoredInboundEvent[];
+  /** The job committed locked by `lockedBy`, and the inbound events it processes; absent when none was (nothing new, or no `lockedBy`). */
+  handed?: { jobId: string; inboundEventIds: string[] };
+}
+
+/**
+ * {@link storeInboundEvents}, whose job, with `options.lockedBy`, is inserted already locked by that graphile-worker
+ * pool (`locked_at` now, no NOTIFY), for the caller to hand to it (core/jobs/processing-handoff.ts): no other worker
+ * fetches it, and recovery unlocks it should the pool die first (core/jobs/recovery.ts). Where the task is not
+ * registered yet, the job is queued with add_job as usual and `handed` is absent. Throws the database error.
+ * Source: node_modules/graphile-worker/sql/000018.sql (`add_job`), which the direct insert mirrors
+ */
+export async function storeInboundBatch(
+  tx: Tx,
+  events: readonly NewInboundEvent[],
+  options: { lockedBy?: string } = {},
+): Promise<StoredInboundBatch> {
+  if (events.length === 0) return { stored: [] };
   const ids = events.map(() => newId('iev'));
   const order = events.map((_, i) => i).sort((a, b) => compareKeys(events[a]!, events[b]!));
   // Rows as one JSON document and bodies as one bytea: the statement text does not vary with
@@ -132,7 +155,7 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
     at += e.rawBody.byteLength;
   }
   const bodies = concatBytes(...order.map((i) => events[i]!.rawBody));
-  const [result] = await tx<{ inserted: string[] }[]>`
+  const [result] = await tx<{ inserted: string[]; handed: string | null }[]>`
     with ins as (
       insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type, raw_body, headers)
       select r.id, r."sourceId", r."merchantId", r."eventId", r."eventType",
@@ -143,11 +166,21 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
        order by r.ord
       on conflict (source_id, event_id) do nothing
       returning id
+    ), handed as (
+      -- the job locked by the caller's pool, when it gave one (max_attempts: add_job's default)
+      insert into graphile_worker._private_jobs (task_id, payload, max_attempts, locked_at, locked_by)
+      select t.id, json_build_object('inboundEventIds', (select json_agg(id order by id) from ins)), 25, now(), ${options.lockedBy ?? null}::text
+        from graphile_worker._private_tasks t
+       where t.identifier = 'process_inbound_event'
+         and ${options.lockedBy ?? null}::text is not null
+         and exists (select 1 from ins)
+      returning id
     )
     -- add_job sits in a case: an all-duplicate batch queues nothing and sends no NOTIFY. It is written here, not
     -- through core/jobs/enqueue.ts, because the ack path pays for a postgres.js fragment (payload: core/jobs/catalog.ts).
     select (select coalesce(json_agg(id), '[]') from ins) as inserted,
-           case when exists (select 1 from ins) then (
+           (select id::text from handed) as handed,
+           case when exists (select 1 from ins) and not exists (select 1 from handed) then (
              select (graphile_worker.add_job('process_inbound_event',
                        json_build_object('inboundEventIds', (select json_agg(id order by id) from ins)))).id
            ) end as queued`;
@@ -168,7 +201,7 @@ export async function storeInboundEvents(tx: Tx, events: readonly NewInboundEven
       out[i]!.id = byKey.get(`${events[i]!.sourceId}\u0000${events[i]!.eventId}`) ?? out[i]!.id;
     }
   }
-  return out;
+  return result!.handed ? { stored: out, handed: { jobId: result!.handed, inboundEventIds: [...inserted].sort() } } : { stored: out };
 }
 
 function compareKeys(a: NewInboundEvent, b: NewInboundEvent): number {

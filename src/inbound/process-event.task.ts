@@ -4,6 +4,7 @@ import type { Deps } from '../core/deps.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
+import { removeHandedJobs } from '../core/jobs/job-store.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 
@@ -30,6 +31,20 @@ interface ProcessOptions {
    * transactions' attempts are added to it. Default: queued as jobs due now.
    */
   handoff?: FirstAttemptHandoff;
+  /**
+   * Jobs of these events that the ack path committed locked by pool `poolId` and handed over
+   * (core/jobs/processing-handoff.ts): deleted in the same transaction when all the events go
+   * through together, and then `removed` is set; otherwise left to the caller.
+   */
+  handedJobs?: HandedJobs;
+}
+
+/** Jobs held locked by a pool and deleted by the transaction that does their work. */
+interface HandedJobs {
+  poolId: string;
+  jobIds: string[];
+  /** Out: the jobs were deleted by the committed transaction. */
+  removed?: boolean;
 }
 
 /**
@@ -44,7 +59,7 @@ interface ProcessOptions {
 export async function processInboundEvents(deps: Deps, ids: string[], options: ProcessOptions = {}): Promise<ProcessOutcome[]> {
   const more = Math.max(0, Math.floor(options.batchSize ?? 1) - ids.length);
   try {
-    return await processTogether(deps, ids, options, more);
+    return await processTogether(deps, ids, options, more, options.handedJobs);
   } catch (error) {
     if (ids.length + more <= 1) throw error;
     deps.logger.warn(
@@ -79,7 +94,7 @@ export async function processInboundEvent(
 /** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
 async function processAlone(deps: Deps, id: string, options: ProcessOptions): Promise<ProcessOutcome> {
   try {
-    const [outcome] = await processTogether(deps, [id], options, 0);
+    const [outcome] = await processTogether(deps, [id], options, 0); // never the handed jobs: they may hold other events too
     return outcome!;
   } catch (error) {
     if (sqlState(error)?.slice(0, 2) !== '22') throw error;
@@ -90,7 +105,13 @@ async function processAlone(deps: Deps, id: string, options: ProcessOptions): Pr
   }
 }
 
-async function processTogether(deps: Deps, ids: string[], options: ProcessOptions, more: number): Promise<ProcessOutcome[]> {
+async function processTogether(
+  deps: Deps,
+  ids: string[],
+  options: ProcessOptions,
+  more: number,
+  handed?: HandedJobs,
+): Promise<ProcessOutcome[]> {
   // A transaction that rolls back must not hand over attempts it queued: collect them apart, keep them on commit.
   const handoff = options.handoff && { ...options.handoff, attempts: [], jobIds: [] };
   const outcomes = await deps.sql.begin(async (tx) => {
@@ -133,9 +154,14 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
       );
     });
     // sent without waiting between them: the marks, then the reports' writes (postings last)
-    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff)]);
+    await Promise.all([
+      markInboundEvents(tx, marks, now),
+      writePaymentReports(tx, prepared, handoff),
+      handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
+    ]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });
+  if (handed) handed.removed = true;
   if (handoff) {
     options.handoff!.attempts.push(...handoff.attempts);
     options.handoff!.jobIds.push(...handoff.jobIds);
