@@ -17,6 +17,7 @@ import { startRunner } from '../../src/app/worker.js';
 import { createSecretBox, generateMasterKey } from '../../src/core/secrets.js';
 import { emitEvent } from '../../src/core/events/outbox.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
+import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { recordInboundEvent } from '../record-inbound-event.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
@@ -191,8 +192,11 @@ async function hangingFirstReceiver() {
 }
 
 /** The worker child: started through the tsx binary in its own process group (tsx runs the script in a node grandchild). */
-async function startChildWorker(databaseUrl: string, masterKey: string) {
-  const child: ChildProcess = spawn(TSX, [CHILD, databaseUrl, masterKey], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+async function startChildWorker(databaseUrl: string, masterKey: string, mode?: 'serve') {
+  const child: ChildProcess = spawn(TSX, [CHILD, databaseUrl, masterKey, ...(mode ? [mode] : [])], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const killGroup = () => {
     try {
@@ -381,5 +385,63 @@ describe('a worker killed with SIGKILL while the first attempts its processing h
     expect(new Set(ids).size).toBe(messages.length);
     expect(ids).toHaveLength(messages.length + 1);
     expect(await db.sql`select 1 from graphile_worker._private_jobs`).toHaveLength(0);
+  });
+});
+
+describe('a process killed with SIGKILL after its ack path handed it the processing job', () => {
+  it(`leaves the job locked by its pool, which recovery unlocks: the event processed once and delivered within ${RECOVERY_BOUND_MS / 1000} s`, async () => {
+    const db = await freshDatabase();
+    const masterKey = generateMasterKey();
+    const deps: Deps = { ...(await testDeps(db)), secretBox: await createSecretBox(masterKey) };
+    const receiver = await hangingFirstReceiver();
+    const merchant = await aMerchant(deps);
+    const app = testApp(deps);
+    expect((await app.request('/v1/endpoints', jsonRequest('POST', { url: receiver.url }, merchant.apiKey))).status).toBe(201);
+    const secret = 'whsec_crash_recovery_0123456789';
+    const source = await app.request('/v1/sources', jsonRequest('POST', { provider: 'stripe', secret }, merchant.apiKey));
+    const sourceId = ((await source.json()) as { id: string }).id;
+
+    const child = await startChildWorker(db.url, masterKey, 'serve');
+    const [, url] = await child.waitLine(/^listening (\S+)$/, 1_000);
+    // Processing cannot write a payment while this transaction holds the table: the handed job stays held.
+    const blocker = await db.sql.reserve();
+    cleanups.push(async () => blocker.release());
+    await blocker`begin`;
+    await blocker`lock table gw.payments in share row exclusive mode`;
+    const event = buildStripeEvent('payment_intent.succeeded', { amount: 2600, at: new Date() }) as { id: string };
+    const body = JSON.stringify(event);
+    const ack = await fetch(`${url}/inbound/${sourceId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': await signStripe(body, secret, new Date()) },
+      body,
+    });
+    expect(ack.status).toBe(200);
+    const processingJobs = () => db.sql<{ locked_by: string | null; attempts: number }[]>`
+      select j.locked_by, j.attempts from graphile_worker._private_jobs j
+        join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'process_inbound_event'`;
+    const [held] = await processingJobs();
+    // Never fetched (a fetch counts an attempt): committed locked by the child's pool with the ack.
+    expect(held).toMatchObject({ locked_by: expect.stringMatching(/^pool-/), attempts: 0 });
+
+    child.killGroup();
+    const killedAt = Date.now();
+    expect(await child.exited).toBe('SIGKILL');
+    await blocker`rollback`;
+
+    await runnerFor(db, deps, RECOVERY);
+    const processed = await eventually(
+      async () => {
+        const rows = await db.sql<{ status: string }[]>`select status from gw.inbound_events where source_id = ${sourceId}`;
+        return rows.length === 1 && rows[0]!.status === 'processed' ? rows : undefined;
+      },
+      RECOVERY_BOUND_MS - (Date.now() - killedAt) + 2_000,
+      'the handed event processed',
+    );
+    expect(processed).toHaveLength(1);
+    const [payments] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.payments where merchant_id = ${merchant.id}`;
+    expect(payments!.n).toBe(1);
+    // The receiver hangs on its first request; the message is then sent again by its retry.
+    await eventually(async () => (receiver.received.length >= 1 ? true : undefined), 10_000, 'the delivery');
+    expect(await processingJobs()).toEqual([]);
   });
 });
