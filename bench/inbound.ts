@@ -190,6 +190,8 @@ async function main(): Promise<void> {
 
     // The ceilings: a table shaped like ours for single-row insert transactions, and a bare route.
     await sql`create table bench_ceiling (like gw.inbound_events including defaults including constraints including indexes)`;
+    // the body columns live in gw.inbound_event_bodies (retention); the ceiling keeps them in its one row
+    await sql`alter table bench_ceiling add column raw_body bytea not null, add column headers jsonb not null`;
     const body = new TextEncoder().encode(template);
     const ceilingLines: string[] = [];
     const ceilings = new Map<number, { inserts: number; bare: number }>();

@@ -71,7 +71,18 @@ async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: 
   }
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500);
-    await sql`insert into gw.inbound_events ${sql(batch, 'id', 'source_id', 'merchant_id', 'event_id', 'event_type', 'raw_body', 'headers')}`;
+    const input = batch.map((r) => ({ ...r, raw_body: r.raw_body.toString('base64') }));
+    await sql`
+      with r as (
+        select * from json_to_recordset(${sql.json(input)}::json)
+                 as r(id text, source_id text, merchant_id text, event_id text, event_type text, raw_body text, headers jsonb)
+      ), ins as (
+        insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type)
+        select id, source_id, merchant_id, event_id, event_type from r
+        returning id, received_at
+      )
+      insert into gw.inbound_event_bodies (inbound_event_id, received_at, raw_body, headers)
+      select ins.id, ins.received_at, decode(r.raw_body, 'base64'), r.headers from ins join r on r.id = ins.id`;
   }
   return rows.map((r) => r.id);
 }

@@ -1,6 +1,15 @@
 // (node) The graphile-worker runner with Switchyard's tasks.
 import { EventEmitter } from 'node:events';
-import { Logger as GraphileLogger, run, type Runner, type Task, type TaskList, type WorkerEvents } from 'graphile-worker';
+import {
+  Logger as GraphileLogger,
+  parseCronItems,
+  run,
+  type ParsedCronItem,
+  type Runner,
+  type Task,
+  type TaskList,
+  type WorkerEvents,
+} from 'graphile-worker';
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages, HandoffDeliveries } from '../outbound/deliver.task.js';
@@ -13,6 +22,7 @@ import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
+import { createRetentionPartitions, purgeExpiredPartitions } from '../core/retention/retention.task.js';
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
 function counted(deps: Deps, name: TaskName, task: Task): Task {
@@ -25,6 +35,17 @@ function counted(deps: Deps, name: TaskName, task: Task): Task {
     }
     deps.metrics?.job(name, 'ok');
   };
+}
+
+/**
+ * Retention's cron items (docs/architecture.md "Retention"): partitions made ahead at minute 7 of every hour, expired
+ * ones dropped at minute 37; no backfill (each run does all that is due).
+ */
+export function retentionCronItems(): ParsedCronItem[] {
+  return parseCronItems([
+    { task: 'create_retention_partitions' satisfies TaskName, match: '7 * * * *', identifier: 'create_retention_partitions' },
+    { task: 'purge_expired_partitions' satisfies TaskName, match: '37 * * * *', identifier: 'purge_expired_partitions' },
+  ]);
 }
 
 /** Options of {@link createTaskList}. */
@@ -96,6 +117,14 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
   }
   return {
     ...paymentsApiTaskList(deps),
+    create_retention_partitions: async (payload) => {
+      parseJobPayload('create_retention_partitions', payload);
+      await createRetentionPartitions(deps);
+    },
+    purge_expired_partitions: async (payload) => {
+      parseJobPayload('purge_expired_partitions', payload);
+      await purgeExpiredPartitions(deps);
+    },
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
       const job = parseJobPayload('process_inbound_event', payload);
       const ids = 'inboundEventIds' in job ? job.inboundEventIds : [job.inboundEventId];
@@ -270,7 +299,7 @@ export async function startRunner(
     maxPoolSize: Math.max(10, options.concurrency + 1),
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
-    parsedCronItems: paymentsApiCronItems(),
+    parsedCronItems: [...paymentsApiCronItems(), ...retentionCronItems()],
     logger: graphileLogger(deps.logger),
     taskList,
     preset: {

@@ -4,6 +4,9 @@ const boolean = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) =
 
 const positiveInt = z.coerce.number().int().positive();
 
+// Whole days, 0 = forever; 100 years at most.
+const retentionDays = z.coerce.number().int().min(0).max(36_500).default(30);
+
 /** Retry delays, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so 8 attempts (docs/http-api.md "Outbound webhooks"; Svix). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
@@ -87,6 +90,15 @@ const configSchema = z.object({
   SWITCHYARD_HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
   /** Connections the HTTP server holds at once (node:http `maxConnections`). */
   SWITCHYARD_HTTP_MAX_CONNECTIONS: positiveInt.default(4096),
+  /**
+   * Days raw inbound bodies and headers are kept (GET /v1/inbound-events/{id} shows null after), at least this long and
+   * at most a month more (whole month partitions are dropped); 0 keeps them forever. The inbound events stay.
+   */
+  SWITCHYARD_RETENTION_INBOUND_BODY_DAYS: retentionDays,
+  /** Days event payloads are kept (GET /v1/events/{id} answers 410 event_expired after); 0 forever. The events stay. */
+  SWITCHYARD_RETENTION_EVENT_PAYLOAD_DAYS: retentionDays,
+  /** Days attempt response bodies are kept (null in the attempt list after); 0 forever. The attempts stay. */
+  SWITCHYARD_RETENTION_ATTEMPT_RESPONSE_DAYS: retentionDays,
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `production` requires SWITCHYARD_MASTER_KEY and DATABASE_URL. */

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'amount_out_of_range'
   | 'unsupported_media_type'
   | 'conflict'
+  | 'event_expired'
   | 'idempotency_key_missing'
   | 'idempotency_key_invalid'
   | 'idempotency_key_reused'

@@ -16,23 +16,26 @@ export interface InboundEventRow {
   error: string | null;
   receivedAt: Date;
   processedAt: Date | null;
-  headers: Record<string, string>;
-  rawBody: Uint8Array;
+}
+
+/** An inbound event with what PSP sent; both null once expired (SWITCHYARD_RETENTION_INBOUND_BODY_DAYS). */
+export interface InboundEventWithBody extends InboundEventRow {
+  headers: Record<string, string> | null;
+  rawBody: Uint8Array | null;
 }
 
 const columns = (tx: Tx) => tx`
-  id, source_id as "sourceId", event_id as "eventId", event_type as "eventType", status, stale,
-  payment_id as "paymentId", error, received_at as "receivedAt", processed_at as "processedAt",
-  headers, raw_body as "rawBody"`;
+  i.id, i.source_id as "sourceId", i.event_id as "eventId", i.event_type as "eventType", i.status, i.stale,
+  i.payment_id as "paymentId", i.error, i.received_at as "receivedAt", i.processed_at as "processedAt"`;
 
-/** The merchant's inbound events, newest first, filtered; `limit + 1` rows. */
+/** The merchant's inbound events (without bodies), newest first, filtered; `limit + 1` rows. */
 export async function listInboundEvents(
   tx: Tx,
   merchantId: string,
   q: { limit: number; startingAfter?: string; sourceId?: string; status?: string },
 ): Promise<InboundEventRow[]> {
   return tx<InboundEventRow[]>`
-    select ${columns(tx)} from gw.inbound_events
+    select ${columns(tx)} from gw.inbound_events i
      where merchant_id = ${merchantId}
        ${q.startingAfter ? tx`and id < ${q.startingAfter}` : tx``}
        ${q.sourceId ? tx`and source_id = ${q.sourceId}` : tx``}
@@ -41,10 +44,13 @@ export async function listInboundEvents(
      limit ${q.limit + 1}`;
 }
 
-/** One of the merchant's inbound events, or undefined. */
-export async function getInboundEvent(tx: Tx, merchantId: string, id: string): Promise<InboundEventRow | undefined> {
-  const [row] = await tx<InboundEventRow[]>`
-    select ${columns(tx)} from gw.inbound_events where id = ${id} and merchant_id = ${merchantId}`;
+/** One of the merchant's inbound events with its headers and body (null once expired), or undefined. */
+export async function getInboundEvent(tx: Tx, merchantId: string, id: string): Promise<InboundEventWithBody | undefined> {
+  const [row] = await tx<InboundEventWithBody[]>`
+    select ${columns(tx)}, b.headers, b.raw_body as "rawBody"
+      from gw.inbound_events i
+      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+     where i.id = ${id} and i.merchant_id = ${merchantId}`;
   return row;
 }
 
@@ -156,16 +162,22 @@ export async function storeInboundBatch(
   }
   const bodies = concatBytes(...order.map((i) => events[i]!.rawBody));
   const [result] = await tx<{ inserted: string[]; handed: string | null }[]>`
-    with ins as (
-      insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type, raw_body, headers)
-      select r.id, r."sourceId", r."merchantId", r."eventId", r."eventType",
-             substring(${bodies}::bytea from r.off + 1 for r.len), r.headers
-        from jsonb_to_recordset(${tx.json(rows as unknown as postgres.JSONValue)}::jsonb)
+    with r as (
+      select * from jsonb_to_recordset(${tx.json(rows as unknown as postgres.JSONValue)}::jsonb)
                as r(ord int, id text, "sourceId" text, "merchantId" text, "eventId" text, "eventType" text,
                     off int, len int, headers jsonb)
+    ), ins as (
+      insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type)
+      select r.id, r."sourceId", r."merchantId", r."eventId", r."eventType"
+        from r
        order by r.ord
       on conflict (source_id, event_id) do nothing
-      returning id
+      returning id, received_at
+    ), body as (
+      -- the bytes go to the month partition of received_at (sql/0025_retention.sql)
+      insert into gw.inbound_event_bodies (inbound_event_id, received_at, raw_body, headers)
+      select ins.id, ins.received_at, substring(${bodies}::bytea from r.off + 1 for r.len), r.headers
+        from ins join r on r.id = ins.id
     ), handed as (
       -- the job locked by the caller's pool, when it gave one (max_attempts: add_job's default)
       insert into graphile_worker._private_jobs (task_id, payload, max_attempts, locked_at, locked_by)
@@ -209,13 +221,13 @@ function compareKeys(a: NewInboundEvent, b: NewInboundEvent): number {
   return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
 }
 
-/** A stored inbound event still to process: its bytes, and the provider of its source. */
+/** A stored inbound event still to process: its bytes (null once expired), and the provider of its source. */
 interface ReceivedInboundEvent {
   id: string;
   merchantId: string;
   sourceId: string;
   provider: string;
-  rawBody: Uint8Array;
+  rawBody: Uint8Array | null;
 }
 
 /**
@@ -230,10 +242,11 @@ export async function lockReceivedInboundEvents(
   options: { more: number; synchronousCommit: boolean },
 ): Promise<ReceivedInboundEvent[]> {
   const rows = await tx<(ReceivedInboundEvent & { status: string })[]>`
-    select i.id, i.status, i.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
+    select i.id, i.status, b.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
            set_config('synchronous_commit', ${options.synchronousCommit ? 'on' : 'off'}, true) as synchronous_commit
       from gw.inbound_events i
       join gw.sources s on s.id = i.source_id
+      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
      where i.id = any(${ids as string[]}::text[])
      order by i.id
        for update of i`;
@@ -242,9 +255,10 @@ export async function lockReceivedInboundEvents(
     .map((r) => ({ id: r.id, merchantId: r.merchantId, sourceId: r.sourceId, provider: r.provider, rawBody: r.rawBody }));
   if (options.more > 0 && received.length > 0) {
     const more = await tx<ReceivedInboundEvent[]>`
-      select i.id, i.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
+      select i.id, b.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
         from gw.inbound_events i
         join gw.sources s on s.id = i.source_id
+        left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
        where i.merchant_id = ${received[0]!.merchantId}
          and i.status = 'received'
          and i.id <> all(${ids as string[]}::text[])

@@ -121,6 +121,13 @@ async function processTogether(
     const marks: InboundEventMark[] = [];
     const items: ReportToApply[] = [];
     for (const iev of events) {
+      if (iev.rawBody === null) {
+        // Its body's month was purged before it was processed (a retention shorter than the backlog).
+        const reason = 'the raw body expired (SWITCHYARD_RETENTION_INBOUND_BODY_DAYS) before the event was processed';
+        marks.push({ id: iev.id, status: 'failed', paymentId: null, error: reason, stale: false });
+        outcomes.set(iev.id, { result: 'failed', reason });
+        continue;
+      }
       const normalized = normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
         items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id });

@@ -6,7 +6,7 @@ import { releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import type { DeliveryItem } from './deliver-attempt.js';
 import { deliverToEndpoint } from './deliver-endpoint.js';
-import { loadDeliveries } from './delivery-store.js';
+import { failMessages, loadDeliveries } from './delivery-store.js';
 import type { HealthPolicy } from './endpoint-health.js';
 import type { EndpointSlots } from './endpoint-slots.js';
 
@@ -74,13 +74,22 @@ export async function deliverMessages(
       ).map((r) => [r.id, r]),
     );
     const byEndpoint = new Map<string, DeliveryItem[]>();
+    const expired: string[] = [];
     for (const job of chunk) {
-      const m = rows.get(job.messageId);
-      if (!m || m.attempts >= job.attempt) continue; // nothing left to send, or already recorded
+      const loaded = rows.get(job.messageId);
+      if (!loaded || loaded.attempts >= job.attempt) continue; // nothing left to send, or already recorded
+      const { payload } = loaded;
+      if (payload === null) {
+        // The event's payload was purged (retention) while the message was still pending: it can never be sent.
+        expired.push(loaded.id);
+        continue;
+      }
+      const m = { ...loaded, payload };
       const group = byEndpoint.get(m.endpoint_id) ?? [];
       group.push({ job, m });
       byEndpoint.set(m.endpoint_id, group);
     }
+    await failMessages(deps.sql, expired);
     const leftovers = await Promise.all([...byEndpoint.values()].map((items) => deliverToEndpoint(deps, items, slots, policy, deadline)));
     for (const l of leftovers) left.push(...l);
   }

@@ -28,11 +28,14 @@ export interface DeliveryRow {
   waits_until: Date | null;
 }
 
+/** A {@link DeliveryRow} as loaded: `payload` is null once the event expired (SWITCHYARD_RETENTION_EVENT_PAYLOAD_DAYS). */
+export type LoadedDelivery = Omit<DeliveryRow, 'payload'> & { payload: Uint8Array | null };
+
 /** The pending ones among `messageIds`, with everything their attempts need, in one query, in no order. */
-export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now: Date): Promise<DeliveryRow[]> {
+export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now: Date): Promise<LoadedDelivery[]> {
   if (messageIds.length === 0) return [];
-  return tx<DeliveryRow[]>`
-    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, e.payload, ep.url, ep.status as endpoint_status,
+  return tx<LoadedDelivery[]>`
+    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, p.payload, ep.url, ep.status as endpoint_status,
            ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second,
            ep.max_in_flight, ep.ed25519_private_envelope as ed25519_envelope,
            case when ep.ordered and m.ordered_payment_id is not null then exists (
@@ -46,6 +49,7 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
            s.secret_envelopes
       from gw.messages m
       join gw.events e on e.id = m.event_id
+      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
       join gw.endpoints ep on ep.id = m.endpoint_id
       cross join lateral (
         select array(select s.ciphertext from gw.endpoint_secrets s
@@ -54,7 +58,7 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
      where m.id = any(${messageIds as string[]}::text[]) and m.status = 'pending'`;
 }
 
-/** Fails the pending messages among `messageIds` (their endpoint is no longer enabled). */
+/** Fails the pending messages among `messageIds` (their endpoint is no longer enabled, or their event expired). */
 export async function failMessages(tx: Tx, messageIds: readonly string[]): Promise<void> {
   if (messageIds.length === 0) return;
   await tx`
@@ -123,12 +127,15 @@ export async function recordAttempt(tx: Tx, a: AttemptRecord): Promise<boolean> 
          for update
     ), attempt as (
       insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
-                               response_body, error, duration_ms, attempted_at, next_attempt_at)
+                               error, duration_ms, attempted_at, next_attempt_at)
       select gw.new_id('att'), m.id, ${a.eventId}, ${a.endpointId}, ${a.attempt},
-             ${a.succeeded ? 'succeeded' : 'failed'}, ${a.responseStatus}, ${a.responseBody}, ${a.error},
+             ${a.succeeded ? 'succeeded' : 'failed'}, ${a.responseStatus}, ${a.error},
              ${a.durationMs}, ${a.attemptedAt}, ${a.nextAttemptAt}
         from m
-      returning message_id
+      returning id, message_id, attempted_at
+    ), body as (
+      insert into gw.attempt_response_bodies (attempt_id, attempted_at, response_body)
+      select id, attempted_at, ${a.responseBody}::text from attempt where ${a.responseBody}::text is not null
     )
     update gw.messages
        set attempts = ${a.attempt}, status = ${a.messageStatus}, last_attempt_at = ${a.attemptedAt},
@@ -171,12 +178,17 @@ export async function recordSuccesses(tx: Tx, records: readonly SuccessRecord[])
        where msg.id = i.message_id and msg.status = 'pending' and msg.attempts < i.attempt_number
       returning msg.id, msg.event_id, msg.endpoint_id, i.attempt_id, i.attempt_number, i.response_status,
                 i.response_body, i.duration_ms, i.attempted_at
+    ), attempt as (
+      insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
+                               error, duration_ms, attempted_at, next_attempt_at)
+      select attempt_id, id, event_id, endpoint_id, attempt_number, 'succeeded', response_status,
+             null, duration_ms, attempted_at, null
+        from moved
+      returning id, message_id
+    ), body as (
+      insert into gw.attempt_response_bodies (attempt_id, attempted_at, response_body)
+      select attempt_id, attempted_at, response_body from moved where response_body is not null
     )
-    insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
-                             response_body, error, duration_ms, attempted_at, next_attempt_at)
-    select attempt_id, id, event_id, endpoint_id, attempt_number, 'succeeded', response_status,
-           response_body, null, duration_ms, attempted_at, null
-      from moved
-    returning message_id as id`;
+    select message_id as id from attempt`;
   return rows.map((r) => r.id);
 }

@@ -1,11 +1,11 @@
 import type { Tx } from '../core/db/client.js';
 
-/** A merchant-facing event with its body (the exact bytes delivered). */
+/** A merchant-facing event with its body (the exact bytes delivered); `payload` null once expired (retention). */
 export interface EventRow {
   id: string;
   type: string;
   paymentId: string | null;
-  payload: Uint8Array;
+  payload: Uint8Array | null;
   createdAt: Date;
 }
 
@@ -13,7 +13,7 @@ interface EventDbRow {
   id: string;
   type: string;
   payment_id: string | null;
-  payload: Uint8Array;
+  payload: Uint8Array | null;
   created_at: Date;
 }
 
@@ -32,11 +32,13 @@ export async function listEvents(
   q: { limit: number; startingAfter?: string; type?: string },
 ): Promise<EventRow[]> {
   const rows = await tx<EventDbRow[]>`
-    select id, type, payment_id, payload, created_at from gw.events
-     where merchant_id = ${merchantId}
-       ${q.startingAfter ? tx`and id < ${q.startingAfter}` : tx``}
-       ${q.type ? tx`and type = ${q.type}` : tx``}
-     order by id desc
+    select e.id, e.type, e.payment_id, p.payload, e.created_at
+      from gw.events e
+      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+     where e.merchant_id = ${merchantId}
+       ${q.startingAfter ? tx`and e.id < ${q.startingAfter}` : tx``}
+       ${q.type ? tx`and e.type = ${q.type}` : tx``}
+     order by e.id desc
      limit ${q.limit + 1}`;
   return rows.map(toEvent);
 }
@@ -44,7 +46,10 @@ export async function listEvents(
 /** One of the merchant's events, or undefined. */
 export async function getEvent(tx: Tx, merchantId: string, id: string): Promise<EventRow | undefined> {
   const [row] = await tx<EventDbRow[]>`
-    select id, type, payment_id, payload, created_at from gw.events where id = ${id} and merchant_id = ${merchantId}`;
+    select e.id, e.type, e.payment_id, p.payload, e.created_at
+      from gw.events e
+      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+     where e.id = ${id} and e.merchant_id = ${merchantId}`;
   return row && toEvent(row);
 }
 
@@ -56,6 +61,7 @@ interface AttemptRow {
   attemptNumber: number;
   status: 'succeeded' | 'failed';
   responseStatus: number | null;
+  /** Null when there was none, or once expired (SWITCHYARD_RETENTION_ATTEMPT_RESPONSE_DAYS). */
   responseBody: string | null;
   error: string | null;
   durationMs: number;
@@ -66,10 +72,11 @@ interface AttemptRow {
 /** Every attempt to deliver an event, to any endpoint, oldest first. */
 export async function listAttempts(tx: Tx, eventId: string): Promise<AttemptRow[]> {
   return tx<AttemptRow[]>`
-    select id, message_id as "messageId", endpoint_id as "endpointId", attempt_number as "attemptNumber",
-           status, response_status as "responseStatus", response_body as "responseBody", error,
-           duration_ms as "durationMs", attempted_at as "attemptedAt", next_attempt_at as "nextAttemptAt"
-      from gw.attempts
-     where event_id = ${eventId}
-     order by id`;
+    select a.id, a.message_id as "messageId", a.endpoint_id as "endpointId", a.attempt_number as "attemptNumber",
+           a.status, a.response_status as "responseStatus", b.response_body as "responseBody", a.error,
+           a.duration_ms as "durationMs", a.attempted_at as "attemptedAt", a.next_attempt_at as "nextAttemptAt"
+      from gw.attempts a
+      left join gw.attempt_response_bodies b on b.attempt_id = a.id and b.attempted_at = a.attempted_at
+     where a.event_id = ${eventId}
+     order by a.id`;
 }

@@ -357,7 +357,9 @@ describe('POST /inbound/{sourceId} with group commit', () => {
       });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ received: true, duplicate: false });
-      const [row] = await db.sql<{ raw_body: Uint8Array }[]>`select raw_body from gw.inbound_events where event_id = ${event.id as string}`;
+      const [row] = await db.sql<{ raw_body: Uint8Array }[]>`
+        select b.raw_body from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id
+         where i.event_id = ${event.id as string}`;
       expect(Buffer.from(row!.raw_body).equals(Buffer.from(body, 'utf8'))).toBe(true);
 
       const big = 'x'.repeat(5000);

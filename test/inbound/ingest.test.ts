@@ -66,9 +66,10 @@ async function jobsFor(inboundEventId: string): Promise<{ key: string | null; id
 
 async function rowsFor(sourceId: string, eventId: string) {
   return db.sql<{ id: string; raw_body: Uint8Array; status: string; event_type: string | null; headers: Record<string, string> }[]>`
-    select id, raw_body, status, event_type, headers
-      from gw.inbound_events
-     where source_id = ${sourceId} and event_id = ${eventId}`;
+    select i.id, b.raw_body, i.status, i.event_type, b.headers
+      from gw.inbound_events i
+      join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+     where i.source_id = ${sourceId} and i.event_id = ${eventId}`;
 }
 
 /** Asserts an RFC 9457 problem response with `status` and `code`, and returns its body. */

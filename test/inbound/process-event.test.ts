@@ -214,7 +214,9 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
     const paymentId = (outcome as { paymentId: string }).paymentId;
 
     const events = await db.sql<{ id: string; type: string; payment_id: string; payload: Uint8Array }[]>`
-      select id, type, payment_id, payload from gw.events where merchant_id = ${shop.merchantId} and type = 'payment.captured'`;
+      select e.id, e.type, e.payment_id, p.payload
+        from gw.events e join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+       where e.merchant_id = ${shop.merchantId} and e.type = 'payment.captured'`;
     expect(events).toHaveLength(1);
     const captured = events[0]!;
     expect(captured.id).toMatch(/^evt_/);

@@ -125,8 +125,10 @@ interface AttemptDbRow {
 }
 async function attemptRows(messageId: string): Promise<AttemptDbRow[]> {
   return db.sql<AttemptDbRow[]>`
-    select attempt_number, status, response_status, response_body, error, duration_ms, attempted_at, next_attempt_at
-      from gw.attempts where message_id = ${messageId} order by attempt_number`;
+    select a.attempt_number, a.status, a.response_status, b.response_body, a.error, a.duration_ms, a.attempted_at, a.next_attempt_at
+      from gw.attempts a
+      left join gw.attempt_response_bodies b on b.attempt_id = a.id and b.attempted_at = a.attempted_at
+     where a.message_id = ${messageId} order by a.attempt_number`;
 }
 
 interface JobRow {

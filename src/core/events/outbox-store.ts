@@ -25,13 +25,23 @@ export async function insertEvents(tx: Tx, events: readonly NewEventRow[]): Prom
     at: e.at.toISOString(),
   }));
   const inserted = await tx<{ id: string }[]>`
-    insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, payload, created_at)
-    select e.id, e."merchantId", e.type, e."paymentId", e."dedupeKey", decode(e.payload, 'base64'), e.at
-      from json_to_recordset(${tx.json(rows)}::json)
-             as e(id text, "merchantId" text, type text, "paymentId" text, "dedupeKey" text, payload text, at timestamptz)
-     order by e.id
-    on conflict (merchant_id, dedupe_key) do nothing
-    returning id`;
+    with e as (
+      select * from json_to_recordset(${tx.json(rows)}::json)
+               as e(id text, "merchantId" text, type text, "paymentId" text, "dedupeKey" text, payload text, at timestamptz)
+    ), ins as (
+      insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, created_at)
+      select e.id, e."merchantId", e.type, e."paymentId", e."dedupeKey", e.at
+        from e
+       order by e.id
+      on conflict (merchant_id, dedupe_key) do nothing
+      returning id, created_at
+    ), body as (
+      -- the bytes go to the month partition of created_at (sql/0025_retention.sql)
+      insert into gw.event_payloads (event_id, created_at, payload)
+      select ins.id, ins.created_at, decode(e.payload, 'base64')
+        from ins join e on e.id = ins.id
+    )
+    select id from ins`;
   return new Set(inserted.map((r) => r.id));
 }
 

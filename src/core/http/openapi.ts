@@ -52,7 +52,7 @@ const Problem = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`.' });
 
-type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 502 | 503;
+type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 500 | 502 | 503;
 
 const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   400: 'The request is invalid',
@@ -60,6 +60,7 @@ const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   403: 'Forbidden',
   404: 'Not found (objects of other merchants are not found too)',
   409: 'Conflict with the object’s current state',
+  410: 'Gone: the object’s data has expired (retention)',
   413: 'The body is too large',
   415: 'Unsupported media type',
   422: 'Unprocessable',

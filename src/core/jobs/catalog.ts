@@ -17,6 +17,10 @@ const catalog = {
   sync_stale_psp_operations: cron,
   /** Cron, every 10 minutes: delete expired idempotency keys. */
   purge_idempotency_keys: cron,
+  /** Cron, hourly: create the retained tables' month partitions for this month and the next two (src/core/retention). */
+  create_retention_partitions: cron,
+  /** Cron, hourly: drop the retained tables' month partitions older than their retention setting. */
+  purge_expired_partitions: cron,
 };
 
 /** A graphile-worker task name. */

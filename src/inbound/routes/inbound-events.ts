@@ -28,8 +28,14 @@ const InboundEventSummary = z
   .openapi('InboundEventSummary');
 
 const InboundEventView = InboundEventSummary.extend({
-  headers: z.record(z.string(), z.string()).openapi({ description: 'The request headers as received (lower-cased names).' }),
-  rawBody: z.string().openapi({ description: 'The request body exactly as received, decoded as UTF-8.' }),
+  headers: z
+    .record(z.string(), z.string())
+    .nullable()
+    .openapi({ description: 'The request headers as received (lower-cased names); null once expired (retention).' }),
+  rawBody: z
+    .string()
+    .nullable()
+    .openapi({ description: 'The request body exactly as received, decoded as UTF-8; null once expired (retention).' }),
 }).openapi('InboundEvent');
 
 type Summary = z.infer<typeof InboundEventSummary>;
@@ -85,7 +91,7 @@ export function inboundEventRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(getRoute, async (c) => {
     const e = await getInboundEvent(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!e) throw new NotFoundError('Inbound event');
-    return c.json({ ...summary(e), headers: e.headers, rawBody: decoder.decode(e.rawBody) }, 200);
+    return c.json({ ...summary(e), headers: e.headers, rawBody: e.rawBody && decoder.decode(e.rawBody) }, 200);
   });
   return app;
 }

@@ -35,7 +35,10 @@ const EventView = z
     id: z.string().openapi({ example: 'evt_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
     type: z.string().openapi({ example: 'payment.captured' }),
     paymentId: z.string().nullable(),
-    payload: z.unknown().openapi({ description: 'The body that was signed and sent: `{"type", "timestamp", "data"}`.' }),
+    payload: z.unknown().openapi({
+      description:
+        'The body that was signed and sent: `{"type", "timestamp", "data"}`; in a list, null once expired (SWITCHYARD_RETENTION_EVENT_PAYLOAD_DAYS).',
+    }),
     createdAt: isoTimestamp(),
   })
   .openapi('Event');
@@ -76,7 +79,7 @@ const getRoute = defineRoute({
   summary: 'Get an event',
   security: merchantAuth,
   request: { params: eventId },
-  responses: { 200: jsonResponse(EventView, 'The event'), ...problems({ 404: ['not_found'] }) },
+  responses: { 200: jsonResponse(EventView, 'The event'), ...problems({ 404: ['not_found'], 410: ['event_expired'] }) },
 });
 
 const attemptsRoute = defineRoute({
@@ -98,7 +101,7 @@ const redeliverRoute = defineRoute({
   request: { params: eventId, body: { ...jsonBodyOf(redeliverBody), required: false } },
   responses: {
     202: jsonResponse(z.object({ messages: z.array(z.string()) }), 'The messages queued again'),
-    ...problems({ 404: ['not_found'], 409: ['conflict'] }),
+    ...problems({ 404: ['not_found'], 409: ['conflict'], 410: ['event_expired'] }),
   },
 });
 
@@ -114,13 +117,22 @@ function redeliverRefused(error: RequeueRefusal): AppError {
   }
 }
 
-/** The event as the API shows it: its metadata and the body that was signed, parsed. */
+/** 410 `event_expired`: the event's payload was purged (retention); its attempts stay listed. */
+function eventExpired(e: EventRow): AppError {
+  return new AppError(
+    'event_expired',
+    410,
+    `The payload of event ${e.id} (created ${e.createdAt.toISOString()}) has expired under the retention setting; its attempts are still listed at /v1/events/${e.id}/attempts.`,
+  );
+}
+
+/** The event as the API shows it: its metadata and the body that was signed, parsed (null once expired). */
 function eventView(e: EventRow): z.infer<typeof EventView> {
   return {
     id: e.id,
     type: e.type,
     paymentId: e.paymentId,
-    payload: JSON.parse(decoder.decode(e.payload)) as unknown,
+    payload: e.payload && (JSON.parse(decoder.decode(e.payload)) as unknown),
     createdAt: e.createdAt.toISOString(),
   };
 }
@@ -130,7 +142,8 @@ function eventView(e: EventRow): z.infer<typeof EventView> {
  * `not_found`. `GET /?type=` (paged), `GET /{id}`, `GET /{id}/attempts`, and `POST /{id}/redeliver {"endpointId"?}`
  * → 202 `{"messages": [ids]}` (see `redeliverEvent`): retries are scheduled by attempt number, so a message past
  * the schedule gets one attempt and one inside it resumes the schedule. An unknown, deleted or unsubscribed
- * endpoint is 404, a disabled one 409 `conflict`.
+ * endpoint is 404, a disabled one 409 `conflict`. An event whose payload expired (retention) is 410 `event_expired`
+ * on `GET /{id}` and redeliver, listed with `payload: null`, and its attempts are still listed.
  */
 export function eventRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();
@@ -142,6 +155,7 @@ export function eventRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(getRoute, async (c) => {
     const e = await getEvent(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!e) throw new NotFoundError('Event');
+    if (!e.payload) throw eventExpired(e);
     return c.json(eventView(e), 200);
   });
   app.openapi(attemptsRoute, async (c) => {
@@ -166,6 +180,7 @@ export function eventRoutes(): OpenAPIHono<AppEnv> {
     const merchantId = c.var.merchant.id;
     const event = await getEvent(sql, merchantId, c.req.valid('param').id);
     if (!event) throw new NotFoundError('Event');
+    if (!event.payload) throw eventExpired(event);
     const outcome = await sql.begin((tx) =>
       redeliverEvent(tx, {
         merchantId,
