@@ -307,7 +307,7 @@ describe('emitEvents', () => {
     );
     expect(out.map((o) => o?.messageIds.length)).toEqual([1, undefined, 2, undefined]);
     expect(out[0]!.eventId < out[2]!.eventId).toBe(true);
-    const [body] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.events where id = ${out[2]!.eventId}`;
+    const [body] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.event_payloads where event_id = ${out[2]!.eventId}`;
     expect(JSON.parse(Buffer.from(body!.payload).toString('utf8'))).toEqual({
       type: 'payment.refunded',
       timestamp: at.toISOString(),

@@ -206,7 +206,7 @@ describe('delivering a message to an endpoint that answers 200', () => {
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.headers['user-agent']).toMatch(/^Switchyard\//);
 
-    const [event] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.events where id = ${eventId}`;
+    const [event] = await db.sql<{ payload: Uint8Array }[]>`select payload from gw.event_payloads where event_id = ${eventId}`;
     expect(req.body.toString('hex')).toBe(Buffer.from(event!.payload).toString('hex'));
 
     const verified = new Webhook(endpoint.secret).verify(req.body, flatHeaders(req));

@@ -62,12 +62,7 @@ export function parsePartitionName(table: RetainedTable, name: string): MonthPar
  * A row is thus kept at least `retentionDays` days and at most that plus one month.
  * `retentionDays` 0 keeps everything. Days are 86,400 s (UTC has no DST).
  */
-export function expiredPartitions(
-  table: RetainedTable,
-  names: readonly string[],
-  now: Date,
-  retentionDays: number,
-): MonthPartition[] {
+export function expiredPartitions(table: RetainedTable, names: readonly string[], now: Date, retentionDays: number): MonthPartition[] {
   if (retentionDays <= 0) return [];
   const cutoff = now.getTime() - retentionDays * 86_400_000;
   return names
