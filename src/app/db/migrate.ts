@@ -13,11 +13,10 @@ const MIGRATION_LOCK = 4_711_042;
 /**
  * Applies graphile-worker's schema, then each `sql/NNNN_name.sql` not yet in `gw.migrations`
  * in one transaction, under an advisory lock. Idempotent. Returns the files applied; throws
- * the database error of a failing file (everything is rolled back). `options.upTo`: stop after
- * that file (tests that fill an older schema, then migrate it).
+ * the database error of a failing file (everything is rolled back).
  */
-export async function migrate(sql: Sql, connectionString: string, options: { upTo?: string } = {}): Promise<string[]> {
-  const files = (await readdir(SQL_DIR)).filter((f) => MIGRATION_FILE.test(f) && (options.upTo === undefined || f <= options.upTo)).sort();
+export async function migrate(sql: Sql, connectionString: string): Promise<string[]> {
+  const files = (await readdir(SQL_DIR)).filter((f) => MIGRATION_FILE.test(f)).sort();
   const applied: string[] = [];
   // A session lock held on one reserved connection across both migrators: graphile-worker's
   // own is not safe to run twice at once on an empty database (CREATE SCHEMA races).
