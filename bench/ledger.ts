@@ -79,10 +79,10 @@ async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: 
       ), ins as (
         insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type)
         select id, source_id, merchant_id, event_id, event_type from r
-        returning id, received_at
+        returning id
       )
-      insert into gw.inbound_event_bodies (inbound_event_id, received_at, raw_body, headers)
-      select ins.id, ins.received_at, decode(r.raw_body, 'base64'), r.headers from ins join r on r.id = ins.id`;
+      insert into gw.inbound_event_bodies (inbound_event_id, raw_body, headers)
+      select ins.id, decode(r.raw_body, 'base64'), r.headers from ins join r on r.id = ins.id`;
   }
   return rows.map((r) => r.id);
 }

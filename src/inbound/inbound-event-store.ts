@@ -49,7 +49,7 @@ export async function getInboundEvent(tx: Tx, merchantId: string, id: string): P
   const [row] = await tx<InboundEventWithBody[]>`
     select ${columns(tx)}, b.headers, b.raw_body as "rawBody"
       from gw.inbound_events i
-      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id
      where i.id = ${id} and i.merchant_id = ${merchantId}`;
   return row;
 }
@@ -172,11 +172,11 @@ export async function storeInboundBatch(
         from r
        order by r.ord
       on conflict (source_id, event_id) do nothing
-      returning id, received_at
+      returning id
     ), body as (
-      -- the bytes go to the month partition of received_at (sql/0025_retention.sql)
-      insert into gw.inbound_event_bodies (inbound_event_id, received_at, raw_body, headers)
-      select ins.id, ins.received_at, substring(${bodies}::bytea from r.off + 1 for r.len), r.headers
+      -- the bytes go to the month partition of the id (sql/0025_retention.sql)
+      insert into gw.inbound_event_bodies (inbound_event_id, raw_body, headers)
+      select ins.id, substring(${bodies}::bytea from r.off + 1 for r.len), r.headers
         from ins join r on r.id = ins.id
     ), handed as (
       -- the job locked by the caller's pool, when it gave one (max_attempts: add_job's default)
@@ -246,7 +246,7 @@ export async function lockReceivedInboundEvents(
            set_config('synchronous_commit', ${options.synchronousCommit ? 'on' : 'off'}, true) as synchronous_commit
       from gw.inbound_events i
       join gw.sources s on s.id = i.source_id
-      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id
      where i.id = any(${ids as string[]}::text[])
      order by i.id
        for update of i`;
@@ -258,7 +258,7 @@ export async function lockReceivedInboundEvents(
       select i.id, b.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
         from gw.inbound_events i
         join gw.sources s on s.id = i.source_id
-        left join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+        left join gw.inbound_event_bodies b on b.inbound_event_id = i.id
        where i.merchant_id = ${received[0]!.merchantId}
          and i.status = 'received'
          and i.id <> all(${ids as string[]}::text[])

@@ -48,8 +48,8 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
                 and p.id < m.id and p.status = 'pending') end as waits_until,
            s.secret_envelopes
       from gw.messages m
-      join gw.events e on e.id = m.event_id
-      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+      -- the payload's primary key is the event id: one partition's index (sql/0025_retention.sql)
+      left join gw.event_payloads p on p.event_id = m.event_id
       join gw.endpoints ep on ep.id = m.endpoint_id
       cross join lateral (
         select array(select s.ciphertext from gw.endpoint_secrets s
@@ -128,14 +128,14 @@ export async function recordAttempt(tx: Tx, a: AttemptRecord): Promise<boolean> 
     ), attempt as (
       insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status,
                                error, duration_ms, attempted_at, next_attempt_at)
-      select gw.new_id('att'), m.id, ${a.eventId}, ${a.endpointId}, ${a.attempt},
+      select ${newId('att', a.attemptedAt)}, m.id, ${a.eventId}, ${a.endpointId}, ${a.attempt},
              ${a.succeeded ? 'succeeded' : 'failed'}, ${a.responseStatus}, ${a.error},
              ${a.durationMs}, ${a.attemptedAt}, ${a.nextAttemptAt}
         from m
-      returning id, message_id, attempted_at
+      returning id, message_id
     ), body as (
-      insert into gw.attempt_response_bodies (attempt_id, attempted_at, response_body)
-      select id, attempted_at, ${a.responseBody}::text from attempt where ${a.responseBody}::text is not null
+      insert into gw.attempt_response_bodies (attempt_id, response_body)
+      select id, ${a.responseBody}::text from attempt where ${a.responseBody}::text is not null
     )
     update gw.messages
        set attempts = ${a.attempt}, status = ${a.messageStatus}, last_attempt_at = ${a.attemptedAt},
@@ -186,8 +186,8 @@ export async function recordSuccesses(tx: Tx, records: readonly SuccessRecord[])
         from moved
       returning id, message_id
     ), body as (
-      insert into gw.attempt_response_bodies (attempt_id, attempted_at, response_body)
-      select attempt_id, attempted_at, response_body from moved where response_body is not null
+      insert into gw.attempt_response_bodies (attempt_id, response_body)
+      select attempt_id, response_body from moved where response_body is not null
     )
     select message_id as id from attempt`;
   return rows.map((r) => r.id);

@@ -34,7 +34,7 @@ export async function listEvents(
   const rows = await tx<EventDbRow[]>`
     select e.id, e.type, e.payment_id, p.payload, e.created_at
       from gw.events e
-      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+      left join gw.event_payloads p on p.event_id = e.id
      where e.merchant_id = ${merchantId}
        ${q.startingAfter ? tx`and e.id < ${q.startingAfter}` : tx``}
        ${q.type ? tx`and e.type = ${q.type}` : tx``}
@@ -48,7 +48,7 @@ export async function getEvent(tx: Tx, merchantId: string, id: string): Promise<
   const [row] = await tx<EventDbRow[]>`
     select e.id, e.type, e.payment_id, p.payload, e.created_at
       from gw.events e
-      left join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+      left join gw.event_payloads p on p.event_id = e.id
      where e.id = ${id} and e.merchant_id = ${merchantId}`;
   return row && toEvent(row);
 }
@@ -76,7 +76,7 @@ export async function listAttempts(tx: Tx, eventId: string): Promise<AttemptRow[
            a.status, a.response_status as "responseStatus", b.response_body as "responseBody", a.error,
            a.duration_ms as "durationMs", a.attempted_at as "attemptedAt", a.next_attempt_at as "nextAttemptAt"
       from gw.attempts a
-      left join gw.attempt_response_bodies b on b.attempt_id = a.id and b.attempted_at = a.attempted_at
+      left join gw.attempt_response_bodies b on b.attempt_id = a.id
      where a.event_id = ${eventId}
      order by a.id`;
 }

@@ -11,7 +11,7 @@ import { fixedClock } from '../../src/core/clock.js';
 import { createSql, type Sql } from '../../src/core/db/client.js';
 import type { Deps } from '../../src/core/deps.js';
 import { migrate } from '../../src/app/db/migrate.js';
-import { monthPartition } from '../../src/core/retention/partitions.js';
+import { idTime, monthPartition } from '../../src/core/retention/partitions.js';
 import { storeInboundEvents } from '../../src/inbound/inbound-event-store.js';
 import { emitEvent } from '../../src/core/events/outbox.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
@@ -114,24 +114,7 @@ describe('converting a database filled by the previous release (sql/0025_retenti
 
     // The previous code paths: stored inbound events (in batches, one a duplicate), events emitted at shifted times
     // with their messages, attempts with and without response bodies.
-    for (let b = 0; b < 4; b++) {
-      const batch = Array.from({ length: 25 }, (_, i) => ({
-        sourceId,
-        merchantId: merchant.id,
-        eventId: `evt_prev_${b}_${i}`,
-        eventType: i % 5 === 0 ? null : 'payment_intent.succeeded',
-        rawBody: i % 2 === 0 ? binary(i) : new TextEncoder().encode(JSON.stringify({ id: `evt_prev_${b}_${i}`, note: 'café ✓' })),
-        headers: { 'stripe-signature': `t=${i},v1=00`, 'x-batch': String(b) },
-      }));
-      await previous.storeInboundEvents(sql, batch);
-    }
-    expect(
-      (
-        await previous.storeInboundEvents(sql, [
-          { sourceId, merchantId: merchant.id, eventId: 'evt_prev_0_0', eventType: null, rawBody: binary(1), headers: {} },
-        ])
-      )[0]!.duplicate,
-    ).toBe(true);
+    // Events first: ids never go backwards within a process, so the shifted times must increase.
     let n = 0;
     for (const at of INSTANTS) {
       for (let k = 0; k < 6; k++) {
@@ -165,6 +148,24 @@ describe('converting a database filled by the previous release (sql/0025_retenti
       }
     }
 
+    for (let b = 0; b < 4; b++) {
+      const batch = Array.from({ length: 25 }, (_, i) => ({
+        sourceId,
+        merchantId: merchant.id,
+        eventId: `evt_prev_${b}_${i}`,
+        eventType: i % 5 === 0 ? null : 'payment_intent.succeeded',
+        rawBody: i % 2 === 0 ? binary(i) : new TextEncoder().encode(JSON.stringify({ id: `evt_prev_${b}_${i}`, note: 'café ✓' })),
+        headers: { 'stripe-signature': `t=${i},v1=00`, 'x-batch': String(b) },
+      }));
+      await previous.storeInboundEvents(sql, batch);
+    }
+    expect(
+      (
+        await previous.storeInboundEvents(sql, [
+          { sourceId, merchantId: merchant.id, eventId: 'evt_prev_0_0', eventType: null, rawBody: binary(1), headers: {} },
+        ])
+      )[0]!.duplicate,
+    ).toBe(true);
     const before = {
       inbound: await sql<Record<string, unknown>[]>`select * from gw.inbound_events order by id`,
       events: await sql<Record<string, unknown>[]>`select * from gw.events order by id`,
@@ -185,14 +186,14 @@ describe('converting a database filled by the previous release (sql/0025_retenti
     const after = {
       inbound: await sql<Record<string, unknown>[]>`
         select i.*, b.raw_body, b.headers
-          from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+          from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id
          order by i.id`,
       events: await sql<Record<string, unknown>[]>`
-        select e.*, p.payload from gw.events e join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at order by e.id`,
+        select e.*, p.payload from gw.events e join gw.event_payloads p on p.event_id = e.id order by e.id`,
       messages: await sql<Record<string, unknown>[]>`select * from gw.messages order by id`,
       attempts: await sql<Record<string, unknown>[]>`
         select a.*, b.response_body
-          from gw.attempts a left join gw.attempt_response_bodies b on b.attempt_id = a.id and b.attempted_at = a.attempted_at
+          from gw.attempts a left join gw.attempt_response_bodies b on b.attempt_id = a.id
          order by a.id`,
     };
     for (const table of ['inbound', 'events', 'messages', 'attempts'] as const) {
@@ -202,14 +203,17 @@ describe('converting a database filled by the previous release (sql/0025_retenti
     expect(empty!.n).toBe(INSTANTS.length * 5);
 
     // Each body in the month partition of its row's time, none in a default partition.
-    const placed = await sql<{ part: string; ts: Date }[]>`
-      select tableoid::regclass::text as part, created_at as ts from gw.event_payloads
-      union all select tableoid::regclass::text, attempted_at from gw.attempt_response_bodies
-      union all select tableoid::regclass::text, received_at from gw.inbound_event_bodies`;
-    for (const { part, ts } of placed) {
+    const placed = await sql<{ part: string; id: string }[]>`
+      select tableoid::regclass::text as part, event_id as id from gw.event_payloads
+      union all select tableoid::regclass::text, attempt_id from gw.attempt_response_bodies
+      union all select tableoid::regclass::text, inbound_event_id from gw.inbound_event_bodies`;
+    for (const { part, id } of placed) {
       const table = part.replace(/^gw\./, '').replace(/_y\d{4}m\d{2}$|_default$/, '') as Parameters<typeof monthPartition>[0];
-      expect(part).toBe(`gw.${monthPartition(table, ts).name}`);
+      expect(part, id).toBe(`gw.${monthPartition(table, idTime(id)!).name}`);
     }
+    const months = new Set(placed.filter((p) => p.part.startsWith('gw.event_payloads')).map((p) => p.part));
+    // one month partition per instant: 2024-02 (leap day), 2024-03, 2025-12, 2026-01, 2026-06
+    expect(months.size).toBe(INSTANTS.length);
     expect(placed).toHaveLength(100 + 30 + 50);
 
     // Dedup stays exact across the conversion; the converted tables take new rows; append-only still holds.

@@ -51,8 +51,56 @@ async function merchantWith(d: Deps, url: string) {
   };
 }
 
+// First: ids are monotonic within a process (src/core/ids.ts), so the test made at today's time runs before the
+// ones that make ids at later, shifted times.
+describe('purging expired raw bodies', () => {
+  it('keeps detecting a PSP retry exactly after its raw body is purged, and fails an event whose body expired unprocessed', async () => {
+    const { app, merchant, sourceId } = await merchantWith(deps, 'https://example.com/hook');
+    const body = new TextEncoder().encode('{"id":"evt_retention_1","type":"payment_intent.succeeded"}');
+    const [stored] = await storeInboundEvents(db.sql, [
+      {
+        sourceId,
+        merchantId: merchant.id,
+        eventId: 'evt_retention_1',
+        eventType: 'payment_intent.succeeded',
+        rawBody: body,
+        headers: { a: 'b' },
+      },
+    ]);
+    const [unprocessed] = await storeInboundEvents(db.sql, [
+      { sourceId, merchantId: merchant.id, eventId: 'evt_retention_2', eventType: 'payment_intent.succeeded', rawBody: body, headers: {} },
+    ]);
+    const auth = { headers: { authorization: `Bearer ${merchant.apiKey}` } };
+    expect(((await (await app.request(`/v1/inbound-events/${stored!.id}`, auth)).json()) as { rawBody: string }).rawBody).toBe(
+      new TextDecoder().decode(body),
+    );
+
+    // Far enough ahead that this month's partition is past its 30 days.
+    const later = new Date(Date.now() + 100 * 86_400_000);
+    const dropped = await purgeExpiredPartitions({ ...deps, clock: fixedClock(later) });
+    expect(dropped.map((p) => p.name)).toContain(monthPartition('inbound_event_bodies', new Date()).name);
+
+    const view = (await (await app.request(`/v1/inbound-events/${stored!.id}`, auth)).json()) as {
+      rawBody: unknown;
+      headers: unknown;
+      eventId: string;
+    };
+    expect(view).toMatchObject({ eventId: 'evt_retention_1', rawBody: null, headers: null });
+
+    const [again] = await storeInboundEvents(db.sql, [
+      { sourceId, merchantId: merchant.id, eventId: 'evt_retention_1', eventType: 'payment_intent.succeeded', rawBody: body, headers: {} },
+    ]);
+    expect(again).toEqual({ id: stored!.id, duplicate: true });
+
+    const [outcome] = await processInboundEvents(deps, [unprocessed!.id]);
+    expect(outcome).toMatchObject({ result: 'failed', reason: expect.stringMatching(/raw body expired/) });
+    const [row] = await db.sql<{ status: string }[]>`select status from gw.inbound_events where id = ${unprocessed!.id}`;
+    expect(row!.status).toBe('failed');
+  });
+});
+
 describe('retention partitions', () => {
-  it('puts each body in the UTC month partition of its row, whatever the session time zone', async () => {
+  it('puts each body in the UTC month partition of the time its id was made, whatever the session time zone', async () => {
     const p = monthPartition('event_payloads', new Date('2031-03-15T00:00:00Z'));
     const next = monthPartition('event_payloads', new Date('2031-04-15T00:00:00Z'));
     await db.sql.begin(async (tx) => {
@@ -61,6 +109,14 @@ describe('retention partitions', () => {
       await createMonthPartition(tx, p);
       await createMonthPartition(tx, next);
     });
+    // The migration computes bounds in SQL: the same keys as the TS module under a far-off session time zone.
+    const [bounds] = await db.sql.begin(async (tx) => {
+      await tx`set local timezone = 'Pacific/Kiritimati'`;
+      return tx<{ from: string; to: string }[]>`
+        select gw.id_lower_bound('evt', date_trunc('month', ${new Date('2031-03-31T23:59:59.999Z')}::timestamptz, 'UTC')) as from,
+               gw.id_lower_bound('evt', date_trunc('month', ${new Date('2031-04-01T00:00:00Z')}::timestamptz, 'UTC')) as to`;
+    });
+    expect(bounds).toEqual({ from: p.fromKey, to: next.fromKey });
     const merchant = await aMerchant(deps);
     const last = await emitEvent(db.sql, {
       merchantId: merchant.id,
@@ -123,53 +179,9 @@ describe('retention partitions', () => {
   });
 });
 
-describe('purging expired bodies', () => {
+describe('purging expired event payloads and response bodies', () => {
   const JAN = new Date('2034-01-15T12:00:00Z');
   const MARCH = new Date('2034-03-05T00:00:00Z');
-
-  it('keeps detecting a PSP retry exactly after its raw body is purged, and fails an event whose body expired unprocessed', async () => {
-    const { app, merchant, sourceId } = await merchantWith(deps, 'https://example.com/hook');
-    const body = new TextEncoder().encode('{"id":"evt_retention_1","type":"payment_intent.succeeded"}');
-    const [stored] = await storeInboundEvents(db.sql, [
-      {
-        sourceId,
-        merchantId: merchant.id,
-        eventId: 'evt_retention_1',
-        eventType: 'payment_intent.succeeded',
-        rawBody: body,
-        headers: { a: 'b' },
-      },
-    ]);
-    const [unprocessed] = await storeInboundEvents(db.sql, [
-      { sourceId, merchantId: merchant.id, eventId: 'evt_retention_2', eventType: 'payment_intent.succeeded', rawBody: body, headers: {} },
-    ]);
-    const auth = { headers: { authorization: `Bearer ${merchant.apiKey}` } };
-    expect(((await (await app.request(`/v1/inbound-events/${stored!.id}`, auth)).json()) as { rawBody: string }).rawBody).toBe(
-      new TextDecoder().decode(body),
-    );
-
-    // Far enough ahead that this month's partition is past its 30 days.
-    const later = new Date(Date.now() + 100 * 86_400_000);
-    const dropped = await purgeExpiredPartitions({ ...deps, clock: fixedClock(later) });
-    expect(dropped.map((p) => p.name)).toContain(monthPartition('inbound_event_bodies', new Date()).name);
-
-    const view = (await (await app.request(`/v1/inbound-events/${stored!.id}`, auth)).json()) as {
-      rawBody: unknown;
-      headers: unknown;
-      eventId: string;
-    };
-    expect(view).toMatchObject({ eventId: 'evt_retention_1', rawBody: null, headers: null });
-
-    const [again] = await storeInboundEvents(db.sql, [
-      { sourceId, merchantId: merchant.id, eventId: 'evt_retention_1', eventType: 'payment_intent.succeeded', rawBody: body, headers: {} },
-    ]);
-    expect(again).toEqual({ id: stored!.id, duplicate: true });
-
-    const [outcome] = await processInboundEvents(deps, [unprocessed!.id]);
-    expect(outcome).toMatchObject({ result: 'failed', reason: expect.stringMatching(/raw body expired/) });
-    const [row] = await db.sql<{ status: string }[]>`select status from gw.inbound_events where id = ${unprocessed!.id}`;
-    expect(row!.status).toBe('failed');
-  });
 
   it('drops the expired months: the event answers 410 event_expired, its attempts are still listed, the rest stays', async () => {
     const r = await receiver((n) => (n === 0 ? 500 : 200));

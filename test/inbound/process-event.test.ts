@@ -215,7 +215,7 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
 
     const events = await db.sql<{ id: string; type: string; payment_id: string; payload: Uint8Array }[]>`
       select e.id, e.type, e.payment_id, p.payload
-        from gw.events e join gw.event_payloads p on p.event_id = e.id and p.created_at = e.created_at
+        from gw.events e join gw.event_payloads p on p.event_id = e.id
        where e.merchant_id = ${shop.merchantId} and e.type = 'payment.captured'`;
     expect(events).toHaveLength(1);
     const captured = events[0]!;

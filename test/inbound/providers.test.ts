@@ -49,7 +49,7 @@ function postInbound(id: string, body: string, headers: Record<string, string>) 
 async function rowsOf(id: string) {
   return db.sql<{ id: string; event_id: string; status: string; raw_body: Uint8Array }[]>`
     select i.id, i.event_id, i.status, b.raw_body
-      from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+      from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id
      where i.source_id = ${id} order by i.event_id`;
 }
 

@@ -127,7 +127,7 @@ async function attemptRows(messageId: string): Promise<AttemptDbRow[]> {
   return db.sql<AttemptDbRow[]>`
     select a.attempt_number, a.status, a.response_status, b.response_body, a.error, a.duration_ms, a.attempted_at, a.next_attempt_at
       from gw.attempts a
-      left join gw.attempt_response_bodies b on b.attempt_id = a.id and b.attempted_at = a.attempted_at
+      left join gw.attempt_response_bodies b on b.attempt_id = a.id
      where a.message_id = ${messageId} order by a.attempt_number`;
 }
 

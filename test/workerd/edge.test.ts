@@ -92,7 +92,7 @@ async function inboundRows(eventId: string) {
   return db.sql<{ id: string; raw_body: Uint8Array; status: string; event_type: string | null; payment_id: string | null }[]>`
     select i.id, b.raw_body, i.status, i.event_type, i.payment_id
       from gw.inbound_events i
-      join gw.inbound_event_bodies b on b.inbound_event_id = i.id and b.received_at = i.received_at
+      join gw.inbound_event_bodies b on b.inbound_event_id = i.id
      where i.source_id = ${sourceId} and i.event_id = ${eventId}`;
 }
 

@@ -34,11 +34,11 @@ export async function insertEvents(tx: Tx, events: readonly NewEventRow[]): Prom
         from e
        order by e.id
       on conflict (merchant_id, dedupe_key) do nothing
-      returning id, created_at
+      returning id
     ), body as (
-      -- the bytes go to the month partition of created_at (sql/0025_retention.sql)
-      insert into gw.event_payloads (event_id, created_at, payload)
-      select ins.id, ins.created_at, decode(e.payload, 'base64')
+      -- the bytes go to the month partition of the id (sql/0025_retention.sql)
+      insert into gw.event_payloads (event_id, payload)
+      select ins.id, decode(e.payload, 'base64')
         from ins join e on e.id = ins.id
     )
     select id from ins`;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expiredPartitions, monthPartition, monthStart, parsePartitionName, partitionsAhead } from './partitions.js';
+import { newId } from '../ids.js';
+import { expiredPartitions, idTime, monthPartition, monthStart, parsePartitionName, partitionsAhead } from './partitions.js';
 
 const utc = (s: string): Date => new Date(s);
 
@@ -22,6 +23,8 @@ describe('month partitions', () => {
       name: 'event_payloads_y2026m12',
       from: utc('2026-12-01T00:00:00Z'),
       to: utc('2027-01-01T00:00:00Z'),
+      fromKey: `evt_${utc('2026-12-01T00:00:00Z').getTime().toString(16).padStart(12, '0')}00000000000000000000`,
+      toKey: `evt_${utc('2027-01-01T00:00:00Z').getTime().toString(16).padStart(12, '0')}00000000000000000000`,
     });
     expect(b.name).toBe('event_payloads_y2027m01');
     expect(b.from).toEqual(a.to);
@@ -78,6 +81,21 @@ describe('month partitions', () => {
         expect(monthStart(p.to)).toEqual(p.to);
       }),
     );
+  });
+
+  it('bounds the ids made in the month: an id made at any instant sorts within its partition, and gives that instant back', () => {
+    fc.assert(
+      fc.property(fc.date({ min: utc('2000-01-01T00:00:00Z'), max: utc('2999-12-31T23:59:59Z'), noInvalidDate: true }), (at) => {
+        // newId never goes backwards within a process, so only ids made in increasing time are checked against `at`
+        const id = newId('att', at);
+        const made = idTime(id)!;
+        const p = monthPartition('attempt_response_bodies', made);
+        expect(p.fromKey <= id && id < p.toKey).toBe(true);
+        expect(made.getTime()).toBeGreaterThanOrEqual(at.getTime());
+      }),
+    );
+    expect(idTime('att_0123')).toBeUndefined();
+    expect(monthPartition('inbound_event_bodies', utc('2026-01-01T00:00:00Z')).fromKey).toMatch(/^iev_[0-9a-f]{32}$/);
   });
 
   it('expires a month only once its last row is older than the retention', () => {

@@ -16,14 +16,14 @@ export async function listPartitions(tx: Tx, table: RetainedTable): Promise<stri
 }
 
 /**
- * Creates month partition `p` unless it exists (gw.create_month_partition, sql/0025_retention.sql); true when created.
+ * Creates month partition `p` (ids `p.fromKey` to `p.toKey`) unless it exists (gw.create_month_partition, sql/0025_retention.sql); true when created.
  * Run in its own transaction: it sets a local `lock_timeout`. Throws the database error, e.g. 55P03 on lock
  * timeout, or 23514 when the default partition already holds rows of that month.
  */
 export async function createMonthPartition(tx: Tx, p: MonthPartition): Promise<boolean> {
   await tx`select set_config('lock_timeout', ${DDL_LOCK_TIMEOUT}, true)`;
   const [row] = await tx<{ created: boolean }[]>`
-    select gw.create_month_partition(${p.table}, ${p.name}, ${p.from}, ${p.to}) as created`;
+    select gw.create_month_partition(${p.table}, ${p.name}, ${p.fromKey}, ${p.toKey}) as created`;
   return row!.created;
 }
 
