@@ -56,45 +56,43 @@ async function fillMonth(
   for (let start = 0; start < n; start += CHUNK) {
     const count = Math.min(CHUNK, n - start);
     const tag = `${month}_${start}`;
-    // md5 text repeated: distinct per row, so the sizes are not those of one compressible value
+    // Ids carry the shifted time (the body tables are partitioned by id range); md5 text repeated makes bodies
+    // distinct per row, so the sizes are not those of one compressible value.
     await sql`
-      with g as (
-        select k, ${from}::timestamptz + ((${start}::bigint + k - 1) * ${spanMs}::bigint / ${n}::bigint) * interval '1 millisecond' as at,
-               md5(${tag} || ':' || k) as h
-          from generate_series(1, ${count}::int) as k
+      with g as materialized (
+        select k, at, h,
+               lpad(to_hex((extract(epoch from at) * 1000)::bigint), 12, '0') || lpad(to_hex(${month}::bigint * 4294967296 + ${start} + k), 20, '0') as body_id
+          from (select k, ${from}::timestamptz + ((${start}::bigint + k - 1) * ${spanMs}::bigint / ${n}::bigint) * interval '1 millisecond' as at,
+                       md5(${tag} || ':' || k) as h
+                  from generate_series(1, ${count}::int) as k) as x
       ), iev as (
         insert into gw.inbound_events (id, source_id, merchant_id, event_id, event_type, status, received_at, processed_at)
-        select 'iev_' || ${tag} || '_' || k, ${ids.sourceId}, ${ids.merchantId}, 'evt_' || ${tag} || '_' || k,
-               'payment_intent.succeeded', 'processed', at, at
+        select 'iev_' || body_id, ${ids.sourceId}, ${ids.merchantId}, 'evt_psp_' || body_id, 'payment_intent.succeeded', 'processed', at, at
           from g
-        returning id, received_at
       ), iev_body as (
-        insert into gw.inbound_event_bodies (inbound_event_id, received_at, raw_body, headers)
-        select iev.id, iev.received_at, convert_to(substr(repeat(g.h, ${Math.ceil(RAW_BODY_BYTES / 32)}::int), 1, ${RAW_BODY_BYTES}::int), 'UTF8'),
-               jsonb_build_object('content-type', 'application/json', 'stripe-signature', 't=1,v1=' || g.h)
-          from iev join g on iev.id = 'iev_' || ${tag} || '_' || g.k
+        insert into gw.inbound_event_bodies (inbound_event_id, raw_body, headers)
+        select 'iev_' || body_id, convert_to(substr(repeat(h, ${Math.ceil(RAW_BODY_BYTES / 32)}::int), 1, ${RAW_BODY_BYTES}::int), 'UTF8'),
+               jsonb_build_object('content-type', 'application/json', 'stripe-signature', 't=1,v1=' || h)
+          from g
       ), evt as (
         insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, created_at)
-        select 'evt_' || ${tag} || '_' || k, ${ids.merchantId}, 'payment.captured', null, 'bench:' || ${tag} || ':' || k, at
+        select 'evt_' || body_id, ${ids.merchantId}, 'payment.captured', null, 'bench:' || body_id, at
           from g
-        returning id, created_at
       ), evt_body as (
-        insert into gw.event_payloads (event_id, created_at, payload)
-        select evt.id, evt.created_at, convert_to(substr(repeat(g.h, ${Math.ceil(PAYLOAD_BYTES / 32)}::int), 1, ${PAYLOAD_BYTES}::int), 'UTF8')
-          from evt join g on evt.id = 'evt_' || ${tag} || '_' || g.k
+        insert into gw.event_payloads (event_id, payload)
+        select 'evt_' || body_id, convert_to(substr(repeat(h, ${Math.ceil(PAYLOAD_BYTES / 32)}::int), 1, ${PAYLOAD_BYTES}::int), 'UTF8')
+          from g
       ), msg as (
         insert into gw.messages (id, event_id, endpoint_id, merchant_id, status, attempts, last_attempt_at, created_at)
-        select 'msg_' || ${tag} || '_' || g.k, evt.id, ${ids.endpointId}, ${ids.merchantId}, 'succeeded', 1, g.at, g.at
-          from evt join g on evt.id = 'evt_' || ${tag} || '_' || g.k
-        returning id, event_id, created_at
+        select 'msg_' || body_id, 'evt_' || body_id, ${ids.endpointId}, ${ids.merchantId}, 'succeeded', 1, at, at
+          from g
       ), att as (
         insert into gw.attempts (id, message_id, event_id, endpoint_id, attempt_number, status, response_status, duration_ms, attempted_at)
-        select 'att_' || substr(msg.id, 5), msg.id, msg.event_id, ${ids.endpointId}, 1, 'succeeded', 200, 12, msg.created_at
-          from msg
-        returning id, attempted_at
+        select 'att_' || body_id, 'msg_' || body_id, 'evt_' || body_id, ${ids.endpointId}, 1, 'succeeded', 200, 12, at
+          from g
       )
-      insert into gw.attempt_response_bodies (attempt_id, attempted_at, response_body)
-      select att.id, att.attempted_at, substr(repeat('ok', ${Math.ceil(RESPONSE_BYTES / 2)}::int), 1, ${RESPONSE_BYTES}::int) from att`;
+      insert into gw.attempt_response_bodies (attempt_id, response_body)
+      select 'att_' || body_id, substr(repeat('ok', ${Math.ceil(RESPONSE_BYTES / 2)}::int), 1, ${RESPONSE_BYTES}::int) from g`;
   }
 }
 
@@ -168,7 +166,9 @@ async function main(): Promise<void> {
         `(each: inbound event + ${RAW_BODY_BYTES} B raw body, event + ${PAYLOAD_BYTES} B payload, message, attempt + ${RESPONSE_BYTES} B response); retention ${DAYS} days`,
     );
     console.log('(the first purge also drops the empty partitions the migration made for the real current months)');
-    console.log('month    events   fill s  make ms  purge ms  partitions dropped  rows dropped  bodies MiB  kept-forever MiB');
+    console.log(
+      'month    events   fill s  make ms  purge ms  partitions dropped  ms/partition  rows dropped  bodies MiB  kept-forever MiB',
+    );
     const perMonth = Math.floor(EVENTS / MONTHS);
     const purges: number[] = [];
     const rowsByMonth = new Map<number, number>();
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
       for (const t of ['inbound_events', 'events', 'messages', 'attempts']) kept += await sizeOf(sql, t);
       console.log(
         `${from.toISOString().slice(0, 7)} ${pad(n.toLocaleString('en'), 9)} ${pad(fillS.toFixed(1), 8)} ${pad(makeMs.toFixed(1), 8)} ${pad(purgeMs.toFixed(1), 9)}` +
-          ` ${pad(dropped.length, 19)} ${pad(rowsDropped.toLocaleString('en'), 13)} ${pad(mib(bodies), 11)} ${pad(mib(kept), 17)}`,
+          ` ${pad(dropped.length, 19)} ${pad(dropped.length > 0 ? (purgeMs / dropped.length).toFixed(1) : '-', 13)} ${pad(rowsDropped.toLocaleString('en'), 13)} ${pad(mib(bodies), 11)} ${pad(mib(kept), 17)}`,
       );
     }
     const withDrops = purges.filter((_, i) => i > 0);
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
         'a purge drops whole partitions (DDL), so its time does not grow with the rows it removes',
     );
     const [left] = await sql<{ months: number }[]>`
-      select count(distinct date_trunc('month', created_at, 'UTC'))::int as months from gw.event_payloads`;
+      select count(distinct date_trunc('month', gw.id_time(event_id), 'UTC'))::int as months from gw.event_payloads`;
     console.log(`event payloads left at the end: ${left!.months} month(s) of ${MONTHS}`);
     console.log(
       JSON.stringify({
