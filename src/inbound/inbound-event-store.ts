@@ -221,6 +221,10 @@ function compareKeys(a: NewInboundEvent, b: NewInboundEvent): number {
   return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
 }
 
+// A correlated subquery, not a join: one primary-key probe per row, pruned to the id's month at run time, where the
+// planner could otherwise hash-join every partition of a small table (sql/0025_retention.sql).
+const rawBodyOf = (tx: Tx) => tx`(select b.raw_body from gw.inbound_event_bodies b where b.inbound_event_id = i.id)`;
+
 /** A stored inbound event still to process: its bytes (null once expired), and the provider of its source. */
 interface ReceivedInboundEvent {
   id: string;
@@ -242,11 +246,10 @@ export async function lockReceivedInboundEvents(
   options: { more: number; synchronousCommit: boolean },
 ): Promise<ReceivedInboundEvent[]> {
   const rows = await tx<(ReceivedInboundEvent & { status: string })[]>`
-    select i.id, i.status, b.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
+    select i.id, i.status, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
            set_config('synchronous_commit', ${options.synchronousCommit ? 'on' : 'off'}, true) as synchronous_commit
       from gw.inbound_events i
       join gw.sources s on s.id = i.source_id
-      left join gw.inbound_event_bodies b on b.inbound_event_id = i.id
      where i.id = any(${ids as string[]}::text[])
      order by i.id
        for update of i`;
@@ -255,10 +258,9 @@ export async function lockReceivedInboundEvents(
     .map((r) => ({ id: r.id, merchantId: r.merchantId, sourceId: r.sourceId, provider: r.provider, rawBody: r.rawBody }));
   if (options.more > 0 && received.length > 0) {
     const more = await tx<ReceivedInboundEvent[]>`
-      select i.id, b.raw_body as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
+      select i.id, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
         from gw.inbound_events i
         join gw.sources s on s.id = i.source_id
-        left join gw.inbound_event_bodies b on b.inbound_event_id = i.id
        where i.merchant_id = ${received[0]!.merchantId}
          and i.status = 'received'
          and i.id <> all(${ids as string[]}::text[])

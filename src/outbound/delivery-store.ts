@@ -35,7 +35,9 @@ export type LoadedDelivery = Omit<DeliveryRow, 'payload'> & { payload: Uint8Arra
 export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now: Date): Promise<LoadedDelivery[]> {
   if (messageIds.length === 0) return [];
   return tx<LoadedDelivery[]>`
-    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id, p.payload, ep.url, ep.status as endpoint_status,
+    select m.id, m.status, m.attempts, m.event_id, m.endpoint_id,
+           -- a correlated subquery: one primary-key probe per message, pruned to the id's month (sql/0025_retention.sql)
+           (select p.payload from gw.event_payloads p where p.event_id = m.event_id) as payload, ep.url, ep.status as endpoint_status,
            ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second,
            ep.max_in_flight, ep.ed25519_private_envelope as ed25519_envelope,
            case when ep.ordered and m.ordered_payment_id is not null then exists (
@@ -48,8 +50,6 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
                 and p.id < m.id and p.status = 'pending') end as waits_until,
            s.secret_envelopes
       from gw.messages m
-      -- the payload's primary key is the event id: one partition's index (sql/0025_retention.sql)
-      left join gw.event_payloads p on p.event_id = m.event_id
       join gw.endpoints ep on ep.id = m.endpoint_id
       cross join lateral (
         select array(select s.ciphertext from gw.endpoint_secrets s

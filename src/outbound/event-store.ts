@@ -25,6 +25,9 @@ const toEvent = (r: EventDbRow): EventRow => ({
   createdAt: r.created_at,
 });
 
+// Bodies are read by correlated subquery: one primary-key probe per row, pruned to the id's month (sql/0025_retention.sql).
+const payloadOf = (tx: Tx) => tx`(select p.payload from gw.event_payloads p where p.event_id = e.id)`;
+
 /** The merchant's events, newest first, optionally of one type; `limit + 1` rows. */
 export async function listEvents(
   tx: Tx,
@@ -32,9 +35,8 @@ export async function listEvents(
   q: { limit: number; startingAfter?: string; type?: string },
 ): Promise<EventRow[]> {
   const rows = await tx<EventDbRow[]>`
-    select e.id, e.type, e.payment_id, p.payload, e.created_at
+    select e.id, e.type, e.payment_id, ${payloadOf(tx)} as payload, e.created_at
       from gw.events e
-      left join gw.event_payloads p on p.event_id = e.id
      where e.merchant_id = ${merchantId}
        ${q.startingAfter ? tx`and e.id < ${q.startingAfter}` : tx``}
        ${q.type ? tx`and e.type = ${q.type}` : tx``}
@@ -46,9 +48,8 @@ export async function listEvents(
 /** One of the merchant's events, or undefined. */
 export async function getEvent(tx: Tx, merchantId: string, id: string): Promise<EventRow | undefined> {
   const [row] = await tx<EventDbRow[]>`
-    select e.id, e.type, e.payment_id, p.payload, e.created_at
+    select e.id, e.type, e.payment_id, ${payloadOf(tx)} as payload, e.created_at
       from gw.events e
-      left join gw.event_payloads p on p.event_id = e.id
      where e.id = ${id} and e.merchant_id = ${merchantId}`;
   return row && toEvent(row);
 }
@@ -73,10 +74,10 @@ interface AttemptRow {
 export async function listAttempts(tx: Tx, eventId: string): Promise<AttemptRow[]> {
   return tx<AttemptRow[]>`
     select a.id, a.message_id as "messageId", a.endpoint_id as "endpointId", a.attempt_number as "attemptNumber",
-           a.status, a.response_status as "responseStatus", b.response_body as "responseBody", a.error,
+           a.status, a.response_status as "responseStatus",
+           (select b.response_body from gw.attempt_response_bodies b where b.attempt_id = a.id) as "responseBody", a.error,
            a.duration_ms as "durationMs", a.attempted_at as "attemptedAt", a.next_attempt_at as "nextAttemptAt"
       from gw.attempts a
-      left join gw.attempt_response_bodies b on b.attempt_id = a.id
      where a.event_id = ${eventId}
      order by a.id`;
 }
