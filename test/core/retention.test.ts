@@ -10,6 +10,7 @@ import { createRetentionPartitions, purgeExpiredPartitions } from '../../src/cor
 import { storeInboundEvents } from '../../src/inbound/inbound-event-store.js';
 import { processInboundEvents } from '../../src/inbound/process-event.task.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
+import { createTaskList, retentionCronItems } from '../../src/app/worker.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { receiversClosedAfterEach } from '../receiver.js';
@@ -160,6 +161,18 @@ describe('retention partitions', () => {
          where tgrelid = to_regclass(${`gw.${table}_y2032m06`}) and tgname like '%append_only%'`;
       expect(t!.n, table).toBe(1);
     }
+  });
+
+  it('runs both tasks from the worker: hourly cron items, payloads parsed by the job catalog', async () => {
+    expect(retentionCronItems().map((c) => [c.task, c.identifier])).toEqual([
+      ['create_retention_partitions', 'create_retention_partitions'],
+      ['purge_expired_partitions', 'purge_expired_partitions'],
+    ]);
+    const tasks = createTaskList({ ...deps, clock: fixedClock(new Date('2035-05-05T00:00:00Z')) });
+    await tasks.create_retention_partitions!({ _cron: { ts: '2035-05-05T00:00:00Z', backfilled: false } }, {} as never);
+    const [made] = await db.sql<{ ok: boolean }[]>`select to_regclass('gw.event_payloads_y2035m07') is not null as ok`;
+    expect(made!.ok).toBe(true);
+    await expect(tasks.purge_expired_partitions!([], {} as never)).rejects.toThrow();
   });
 
   it('creates each partition once: a second run creates none', async () => {
