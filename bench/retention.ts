@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     const withDrops = purges.filter((_, i) => i > 0);
     console.log(
       `purge: max ${Math.max(...purges).toFixed(1)} ms, mean ${(withDrops.reduce((a, b) => a + b, 0) / Math.max(1, withDrops.length)).toFixed(1)} ms after the first month; ` +
-        'a purge drops whole partitions (DDL), so its time does not grow with the rows it removes',
+        'a purge drops whole partitions (DDL): no per-row work, its files are truncated',
     );
     const [left] = await sql<{ months: number }[]>`
       select count(distinct date_trunc('month', gw.id_time(event_id), 'UTC'))::int as months from gw.event_payloads`;

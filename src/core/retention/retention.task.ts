@@ -44,7 +44,7 @@ export async function createRetentionPartitions(deps: Deps, now = deps.clock()):
 /**
  * The `purge_expired_partitions` cron task: drops every month partition whose rows are all older than its table's
  * retention at `deps.clock()` (partitions.ts expiredPartitions; 0 days keeps all); returns the ones dropped. A drop is
- * DDL on one table, so it costs the same whatever the rows it removes. Each in its own transaction; throws the first
+ * DDL on one table: no per-row work, whatever the rows it removes. Each in its own transaction; throws the first
  * database error after trying the others.
  */
 export async function purgeExpiredPartitions(deps: Deps, now = deps.clock()): Promise<MonthPartition[]> {
