@@ -25,13 +25,18 @@ afterAll(async () => {
 });
 
 describe('startRunner', () => {
-  it('registers the payments API cron items with graphile-worker', async () => {
+  it('registers the payments API and retention cron items with graphile-worker', async () => {
     const known = await eventually(async () => {
       const rows = await db.sql<{ identifier: string }[]>`
         select identifier from graphile_worker._private_known_crontabs order by identifier`;
-      return rows.length >= 2 ? rows.map((r) => r.identifier) : undefined;
+      return rows.length >= 4 ? rows.map((r) => r.identifier) : undefined;
     });
-    expect(known).toEqual(['purge_idempotency_keys', 'sync_stale_psp_operations']);
+    expect(known).toEqual([
+      'create_retention_partitions',
+      'purge_expired_partitions',
+      'purge_idempotency_keys',
+      'sync_stale_psp_operations',
+    ]);
   });
 
   it('runs the idempotency-key purge: an expired key is deleted, a live one kept', async () => {
