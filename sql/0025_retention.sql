@@ -60,19 +60,22 @@ end $$;
 -- Writers wait while the rows are copied (reads go on), so no row written meanwhile is missed.
 lock table gw.inbound_events, gw.events, gw.attempts in share mode;
 
+-- No foreign key to the row: a body is written only by the statement that inserts its row, and
+-- those rows are never deleted; the key's check would lock the row (KEY SHARE) for every body
+-- on the hot path (docs/architecture.md "Retention").
 create table gw.inbound_event_bodies (
-  inbound_event_id  text primary key references gw.inbound_events (id),
+  inbound_event_id  text primary key,
   raw_body          bytea not null,
   headers           jsonb not null
 ) partition by range (inbound_event_id);
 
 create table gw.event_payloads (
-  event_id  text primary key references gw.events (id),
+  event_id  text primary key,
   payload   bytea not null
 ) partition by range (event_id);
 
 create table gw.attempt_response_bodies (
-  attempt_id     text primary key references gw.attempts (id),
+  attempt_id     text primary key,
   response_body  text not null
 ) partition by range (attempt_id);
 
