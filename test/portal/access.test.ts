@@ -148,13 +148,28 @@ describe('portal sessions', () => {
     expect((await app.request(`${ORIGIN}/portal/endpoints`, form({ url, _csrf: csrf }, { origin: 'https://evil.example' }))).status).toBe(
       403,
     );
-    const created = await app.request(`${ORIGIN}/portal/endpoints`, form({ url, _csrf: csrf }, { origin: ORIGIN }));
+    // Hosts are compared, not schemes: behind a TLS-ending proxy the page is https, the request http.
+    const created = await app.request(
+      `${ORIGIN}/portal/endpoints`,
+      form({ url, _csrf: csrf }, { origin: ORIGIN.replace('http:', 'https:') }),
+    );
     expect(created.status).toBe(201);
     expect(await created.text()).toMatch(/whsec_/);
     // A bad field is a 400 page naming it, not a 500.
     const bad = await app.request(`${ORIGIN}/portal/endpoints`, form({ url, _csrf: csrf, rateLimitPerSecond: 'lots' }));
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('rateLimitPerSecond');
+  });
+
+  it('refuses a login or link form posted from another site', async () => {
+    const m = await aMerchant(deps);
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' };
+    const res = await app.request(`${ORIGIN}/portal/login`, { method: 'POST', headers, body: `apiKey=${m.apiKey}` });
+    expect(res.status).toBe(403);
+    expect(sessionCookie(res)).toBeUndefined();
+    const link = (await (await createLink(m.apiKey, {})).json()) as { url: string };
+    expect((await app.request(link.url, { method: 'POST', headers })).status).toBe(403);
+    expect((await openLink(link.url)).status).toBe(303);
   });
 
   it('logout ends the session on the server', async () => {
@@ -185,6 +200,62 @@ describe('portal sessions', () => {
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('manage_endpoints');
     expect(await db.sql`select 1 from gw.endpoints where merchant_id = ${m.id}`).toHaveLength(0);
+  });
+});
+
+describe('endpoint actions', () => {
+  it('edit, disable and enable, rotate (the new secret shown once), send a test event, recover', async () => {
+    const m = await aMerchant(deps);
+    const cookie = sessionCookie(await login(m.apiKey))!;
+    const csrf = await csrfOf(cookie);
+    const post = (path: string, fields: Record<string, string> = {}) =>
+      app.request(`${ORIGIN}/portal${path}`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+      });
+    const created = await (await post('/endpoints', { url: 'http://127.0.0.1:9/first' })).text();
+    const id = created.match(/href="\/portal\/endpoints\/(ep_[0-9a-f]{32})"/)![1]!;
+    const firstSecret = created.match(/whsec_[A-Za-z0-9+/=]+/)![0];
+    const page = async () => (await app.request(`${ORIGIN}/portal/endpoints/${id}`, { headers: { cookie } })).text();
+    expect(await page()).not.toContain(firstSecret);
+
+    const edited = await post(`/endpoints/${id}`, {
+      url: 'http://127.0.0.1:9/second',
+      eventTypes: 'payment.captured, payment.refunded',
+      rateLimitPerSecond: '5',
+    });
+    expect(edited.status).toBe(303);
+    expect(edited.headers.get('location')).toBe(`/portal/endpoints/${id}?notice=updated`);
+    const [row] = await db.sql<{ url: string; event_types: string[]; rate_limit_per_second: number }[]>`
+      select url, event_types, rate_limit_per_second from gw.endpoints where id = ${id}`;
+    expect(row).toEqual({
+      url: 'http://127.0.0.1:9/second',
+      event_types: ['payment.captured', 'payment.refunded'],
+      rate_limit_per_second: 5,
+    });
+
+    expect((await post(`/endpoints/${id}/disable`)).status).toBe(303);
+    expect(await page()).toContain('>Enable</button>');
+    expect((await post(`/endpoints/${id}/test`)).status).toBe(409);
+    expect((await post(`/endpoints/${id}/enable`)).status).toBe(303);
+
+    const rotated = await post(`/endpoints/${id}/rotate`);
+    expect(rotated.status).toBe(200);
+    const newSecret = (await rotated.text()).match(/whsec_[A-Za-z0-9+/=]+/)![0];
+    expect(newSecret).not.toBe(firstSecret);
+    expect(await page()).not.toContain(newSecret);
+
+    const test = await post(`/endpoints/${id}/test`);
+    expect(test.status).toBe(303);
+    const eventId = test.headers.get('location')!.split('/').at(-1)!;
+    const [event] = await db.sql<{ type: string }[]>`select type from gw.events where id = ${eventId} and merchant_id = ${m.id}`;
+    expect(event!.type).toBe('webhook.test');
+
+    await db.sql`update gw.messages set status = 'failed', next_attempt_at = null where endpoint_id = ${id}`;
+    const recovered = await post(`/endpoints/${id}/recover`, { since: '2026-01-01T00:00' });
+    expect(recovered.headers.get('location')).toBe(`/portal/endpoints/${id}?recovered=1`);
+    expect((await post(`/endpoints/${id}/recover`, { since: 'yesterday' })).status).toBe(400);
   });
 });
 

@@ -103,6 +103,7 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 .secret { font-size: 1.05em; background: #fefce8; padding: .3rem .5rem; border: 1px dashed #ca8a04; word-break: break-all; }
 .muted { color: var(--muted); }
 .chart { min-height: 300px; }
+figure { margin: 0; }
 dl.props { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: 0; }
 dl.props dt { font-weight: 600; }
 dl.props dd { margin: 0; word-break: break-all; }

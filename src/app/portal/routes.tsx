@@ -14,6 +14,7 @@ import {
   ALL_CAPABILITIES,
   clearSessionCookie,
   clientAddress,
+  fromThisSite,
   LOGIN_FAILURES_ALLOWED,
   LOGIN_SESSION_SECONDS,
   LOGIN_WINDOW_SECONDS,
@@ -117,7 +118,9 @@ export function portalRoutes(): Hono<PortalEnv> {
 
   app.get('/login', (c) => c.html(<LoginPage />));
 
+  // Login and link forms carry no CSRF token (there is no session yet); a POST from another site is refused.
   app.post('/login', async (c) => {
+    if (!fromThisSite(c)) throw new AppError('unauthorized', 403, 'This form was sent from another site.');
     const { sql, clock } = c.var.deps;
     const now = clock();
     const address = clientAddress(c);
@@ -169,6 +172,7 @@ export function portalRoutes(): Hono<PortalEnv> {
   );
 
   app.post('/sessions/:token', async (c) => {
+    if (!fromThisSite(c)) throw new AppError('unauthorized', 403, 'This form was sent from another site.');
     const { sql, clock } = c.var.deps;
     const now = clock();
     const link = await useLink(sql, await sha256Hex(c.req.param('token')), now);

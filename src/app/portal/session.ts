@@ -70,9 +70,27 @@ export function clientAddress(c: Context): string {
 }
 
 /**
+ * Whether a POST's `Origin` (sent by browsers) names this host: the request's own, or SWITCHYARD_PUBLIC_URL's. Hosts,
+ * not origins, are compared: behind a proxy that ends TLS the request arrives as http for an https page. No `Origin`
+ * (an older browser, a script) passes; the CSRF token still guards sessions.
+ */
+export function fromThisSite(c: Context<PortalEnv>): boolean {
+  const origin = c.req.header('origin');
+  if (origin === undefined) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  const publicUrl = c.var.deps.config.SWITCHYARD_PUBLIC_URL;
+  return host === new URL(c.req.url).host || (publicUrl !== undefined && host === new URL(publicUrl).host);
+}
+
+/**
  * Requires a live session: sets `c.var.portal` (merchant, capabilities, CSRF token); without one, a GET is redirected
  * to `/portal/login` and anything else is 401. A POST must carry the session's CSRF token (form field `_csrf` or header
- * `x-csrf-token`) and, when the browser sends `Origin`, come from this origin; else 403.
+ * `x-csrf-token`) and pass {@link fromThisSite}; else 403.
  */
 export function requireSession(): MiddlewareHandler<PortalEnv> {
   return async (c, next) => {
@@ -93,8 +111,7 @@ export function requireSession(): MiddlewareHandler<PortalEnv> {
     const csrf = await csrfFor(token);
     c.set('portal', { ...session, csrf, tokenHash });
     if (c.req.method === 'POST') {
-      const origin = c.req.header('origin');
-      if (origin && origin !== new URL(c.req.url).origin) throw new AppError('unauthorized', 403, 'This form was sent from another site.');
+      if (!fromThisSite(c)) throw new AppError('unauthorized', 403, 'This form was sent from another site.');
       let sent = c.req.header('x-csrf-token');
       if (sent === undefined && (c.req.header('content-type') ?? '').match(/^(application\/x-www-form-urlencoded|multipart\/form-data)/)) {
         const form = await c.req.parseBody();
