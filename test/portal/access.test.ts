@@ -131,6 +131,12 @@ describe('portal sessions', () => {
     expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).status).toBe(200);
     now = new Date(now.getTime() + 2000);
     expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).status).toBe(303);
+    const rows = () => db.sql`select 1 from gw.portal_sessions where merchant_id = ${m.id}`;
+    expect(await rows()).toHaveLength(2);
+    // A login sweeps sessions that expired a day ago or more.
+    now = new Date(now.getTime() + 24 * 3600_000);
+    expect((await login(m.apiKey)).status).toBe(303);
+    expect(await rows()).toHaveLength(1);
   });
 
   it('a POST needs the session’s CSRF token and, when the browser names one, this origin', async () => {

@@ -23,6 +23,12 @@ export async function insertPortalSession(
     values (${input.tokenHash}, ${input.kind}, ${input.merchantId}, ${input.capabilities}, ${input.createdAt}, ${input.expiresAt})`;
 }
 
+/** Deletes links and sessions that expired before `before` (they open nothing); how many. */
+export async function deleteExpiredPortalSessions(tx: Tx, before: Date): Promise<number> {
+  const rows = await tx`delete from gw.portal_sessions where expires_at < ${before} returning 1`;
+  return rows.length;
+}
+
 /**
  * Marks the unexpired, unused link with this token hash used at `now` and returns its merchant, capabilities and
  * expiry; undefined when there is none (unknown, used before, or expired): a link works once.

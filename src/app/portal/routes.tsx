@@ -9,7 +9,14 @@ import { addEndpointPages } from './endpoint-pages.js';
 import { addEventPages } from './event-pages.js';
 import { addMoneyPages } from './money-pages.js';
 import { addOverviewPage } from './overview-page.js';
-import { endSession, insertPortalSession, recentLoginFailures, recordLoginFailure, useLink } from './portal-store.js';
+import {
+  deleteExpiredPortalSessions,
+  endSession,
+  insertPortalSession,
+  recentLoginFailures,
+  recordLoginFailure,
+  useLink,
+} from './portal-store.js';
 import {
   ALL_CAPABILITIES,
   clearSessionCookie,
@@ -150,6 +157,8 @@ export function portalRoutes(): Hono<PortalEnv> {
       createdAt: now,
       expiresAt,
     });
+    // Each login sweeps what expired a day ago or more, so the table holds live sessions and a day of history.
+    await deleteExpiredPortalSessions(sql, new Date(now.getTime() - 24 * 3600_000));
     c.var.log.info({ merchantId: merchant.id }, 'portal login');
     setSessionCookie(c, token, expiresAt);
     return c.redirect('/portal', 303);
