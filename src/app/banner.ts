@@ -66,6 +66,7 @@ export function banner(role: Role, gateway: Pick<Gateway, 'url' | 'adminToken' |
     `  database:    ${database}`,
     `  admin token: ${gateway.adminToken} (${tokenFile})`,
     `  API docs:    ${base}/docs`,
+    `  portal:      ${base}/portal (log in with a merchant's API key)`,
     '',
     'The next five minutes (README.md "Five minutes with Switchyard"). In a second terminal:',
     '',

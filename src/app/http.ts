@@ -16,6 +16,8 @@ import { requestContext } from '../core/http/request-context.js';
 import { healthRoutes } from './routes/health.js';
 import { currentMerchantRoutes, merchantRoutes } from './routes/merchants.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { portalSessionRoutes } from './routes/portal-sessions.js';
+import { portalRoutes } from './portal/routes.js';
 import { swaggerUiAssets } from './node/swagger-ui-assets.js';
 import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
@@ -28,7 +30,7 @@ export type AppDeps = Deps & IngestOptions;
 
 /**
  * The whole HTTP surface of docs/http-api.md on one Hono app: health, `/metrics`, `/admin`, `/v1`,
- * `/inbound/{sourceId}`, `/openapi.json` and `/docs`. Bodies on `/v1` and `/admin` are
+ * `/inbound/{sourceId}`, `/openapi.json`, `/docs` and the merchant portal at `/portal`. Bodies on `/v1` and `/admin` are
  * capped at SWITCHYARD_API_MAX_BYTES (413 `payload_too_large`). `options.expectedMigration`
  * is the sql/ file `/readyz` waits for. `options.adminApi: false` (production without
  * SWITCHYARD_ADMIN_TOKEN) mounts no admin route: `/admin/*` answers 404 `not_found` naming the variable.
@@ -82,7 +84,9 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', paymentCommandRoutes());
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
+  v1.route('/portal', portalSessionRoutes());
   app.route('/v1', v1);
+  app.route('/portal', portalRoutes());
   mountApiReference(app, swaggerUiAssets);
   return app;
 }

@@ -99,7 +99,7 @@ const deleteRoute = defineRoute({
  * The URL as it will be stored, after the SSRF check, with the check's warning (a host that does not resolve now);
  * throws 400 `url_not_allowed` when it is refused (https is required when NODE_ENV=production).
  */
-async function allowedUrl(url: string, config: Config): Promise<{ url: string; warning?: string }> {
+export async function allowedUrl(url: string, config: Config): Promise<{ url: string; warning?: string }> {
   const requireHttps = config.NODE_ENV === 'production' && !config.SWITCHYARD_ALLOW_PRIVATE_URLS;
   const checked = await checkEndpointUrl(url, { allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS, requireHttps });
   if (!checked.ok) {
