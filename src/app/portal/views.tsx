@@ -115,8 +115,9 @@ export function Pager(props: { path: string; query: Record<string, string | unde
   );
 }
 
-/** Bytes as text for a `<pre>`: pretty-printed when they are JSON, else the UTF-8 text as it is. */
-export function prettyBody(bytes: Uint8Array | string): string {
+/** Bytes as text for a `<pre>`: pretty-printed when they are JSON, else the UTF-8 text as it is; `null` (purged by retention) says so. */
+export function prettyBody(bytes: Uint8Array | string | null): string {
+  if (bytes === null) return '(no longer kept: its retention period has passed; README "Retention")';
   const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
   try {
     return JSON.stringify(JSON.parse(text), null, 2);
