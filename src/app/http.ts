@@ -21,6 +21,7 @@ import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
 import { paymentRoutes } from '../payments-api/routes/payments.js';
+import { riskRuleRoutes } from '../payments-api/routes/risk-rules.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', paymentCommandRoutes());
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
+  v1.route('/risk/rules', riskRuleRoutes());
   app.route('/v1', v1);
   mountApiReference(app, swaggerUiAssets);
   return app;

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'invalid_payment_state'
   | 'psp_not_configured'
   | 'psp_request_rejected'
+  | 'invalid_rule'
+  | 'payment_blocked'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -11,6 +11,7 @@ const ID_PREFIXES = {
   attempt: 'att',
   reconciliation: 'rcn',
   request: 'req',
+  riskRule: 'rul',
 } as const;
 
 /** One of the prefixes above. */

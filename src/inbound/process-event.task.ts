@@ -4,6 +4,7 @@ import type { Deps } from '../core/deps.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
+import { assessInboundPayments, riskRulesOf } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 
@@ -98,11 +99,11 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
     const now = deps.clock();
     const outcomes = new Map<string, ProcessOutcome>();
     const marks: InboundEventMark[] = [];
-    const items: ReportToApply[] = [];
+    const items: (ReportToApply & { provider: string })[] = [];
     for (const iev of events) {
       const normalized = normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
-        items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id });
+        items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id, provider: iev.provider });
         continue;
       }
       const result = normalized.kind === 'ignored' ? 'ignored' : 'failed';
@@ -132,8 +133,16 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
             },
       );
     });
+    // risk rules on payments these events authorized or captured first (README "Risk rules"): a decision row each
+    const risk = assessInboundPayments(
+      tx,
+      riskRulesOf(deps),
+      items.map((i) => ({ merchantId: i.merchantId, cause: i.cause, provider: i.provider, riskFacts: i.report.riskFacts })),
+      prepared.results,
+      now,
+    );
     // sent without waiting between them: the marks, then the reports' writes (postings last)
-    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff)]);
+    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff), risk]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });
   if (handoff) {

@@ -20,7 +20,10 @@ import { sha256Hex } from '../core/crypto.js';
 import { toJsonAmount } from '../core/money.js';
 import { hasPendingReference } from '../core/payments/operations.js';
 import { getPayment, lockPayment } from '../core/payments/payment-store.js';
-import { getOperation, inFlightRefundTotal, insertOperation, type PspOperation } from '../core/payments/operation-store.js';
+import { assessPayments, riskRulesOf } from '../core/risk/assess.js';
+import type { RuleRef } from '../core/risk/risk-store.js';
+import { apiRiskSubject } from './risk-facts.js';
+import { getOperation, inFlightRefundTotal, insertOperation, newOperationId, type PspOperation } from '../core/payments/operation-store.js';
 import {
   atomicPhase,
   claimIdempotencyKey,
@@ -90,7 +93,17 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
     const { input } = command;
     const creds = await loadSourceCredentials(tx, deps.secretBox, merchantId, input.sourceId);
     if (!creds.ok) return credentialsProblem(creds.error);
+    // the rules run before anything is sent to the PSP; a block is stored under the Idempotency-Key and replayed
+    const operationId = newOperationId(now);
+    const [decision] = await assessPayments(
+      tx,
+      riskRulesOf(deps),
+      [apiRiskSubject(merchantId, operationId, creds.value.provider, input)],
+      now,
+    );
+    if (decision?.action === 'block') return blocked(decision.decidedBy!);
     const op = await insertOperation(tx, {
+      id: operationId,
       merchantId,
       sourceId: input.sourceId,
       paymentId: null,
@@ -154,6 +167,19 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
     now,
   });
   return { next: 'operation_created', operationId: op.id };
+}
+
+/** 402 `payment_blocked` naming the rule; stored under the Idempotency-Key, so a retry replays the refusal. */
+function blocked(rule: RuleRef): PhaseOutcome {
+  return {
+    response: {
+      status: 402,
+      body: {
+        ...problemBody('payment_blocked', 402, `Risk rule "${rule.name}" blocked the payment; nothing was sent to the PSP.`),
+        rule: { id: rule.id, name: rule.name },
+      },
+    },
+  };
 }
 
 function credentialsProblem(error: CredentialsProblem): PhaseOutcome {

@@ -166,6 +166,7 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
       flags: [],
       merchantReference: null,
       operations: [],
+      possibleDuplicateOf: null,
       createdAt: expect.any(String),
       updatedAt: AT,
     });
