@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'psp_request_rejected'
   | 'invalid_rule'
   | 'payment_blocked'
+  | 'review_closed'
+  | 'payment_in_review'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

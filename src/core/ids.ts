@@ -12,6 +12,7 @@ const ID_PREFIXES = {
   reconciliation: 'rcn',
   request: 'req',
   riskRule: 'rul',
+  review: 'rev',
 } as const;
 
 /** One of the prefixes above. */

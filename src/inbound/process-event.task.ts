@@ -4,7 +4,7 @@ import type { Deps } from '../core/deps.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
-import { assessInboundPayments, riskRulesOf } from '../core/risk/assess.js';
+import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 
@@ -97,6 +97,9 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
   const outcomes = await deps.sql.begin(async (tx) => {
     const events = await lockReceivedInboundEvents(tx, ids, { more, synchronousCommit: options.synchronousCommit ?? false });
     const now = deps.clock();
+    // the merchants' risk rules (one small read, cached by version), sent along with the reads below
+    const rules = riskRulesOf(deps).load(tx, [...new Set(events.map((e) => e.merchantId))]);
+    rules.catch(() => undefined); // awaited below; a failure there fails the transaction
     const outcomes = new Map<string, ProcessOutcome>();
     const marks: InboundEventMark[] = [];
     const items: (ReportToApply & { provider: string })[] = [];
@@ -133,16 +136,17 @@ async function processTogether(deps: Deps, ids: string[], options: ProcessOption
             },
       );
     });
-    // risk rules on payments these events authorized or captured first (README "Risk rules"): a decision row each
-    const risk = assessInboundPayments(
+    // risk rules on payments these events authorized or captured first (README "Risk rules"), read before any write
+    // so the merchant's ledger accounts are not held while they run
+    const risk = await planInboundAssessment(
       tx,
-      riskRulesOf(deps),
+      await rules,
       items.map((i) => ({ merchantId: i.merchantId, cause: i.cause, provider: i.provider, riskFacts: i.report.riskFacts })),
       prepared.results,
       now,
     );
     // sent without waiting between them: the marks, then the reports' writes (postings last)
-    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff), risk]);
+    await Promise.all([markInboundEvents(tx, marks, now), writePaymentReports(tx, prepared, handoff), writeAssessment(tx, risk)]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });
   if (handoff) {

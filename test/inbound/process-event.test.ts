@@ -167,6 +167,7 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
       merchantReference: null,
       operations: [],
       possibleDuplicateOf: null,
+      review: null,
       createdAt: expect.any(String),
       updatedAt: AT,
     });

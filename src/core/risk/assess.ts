@@ -2,7 +2,9 @@
 // rule version, counts read only when a rule needs them, one decision row per payment.
 import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
+import { emitEvents } from '../events/outbox.js';
 import type { Payment } from '../payments/payment-store.js';
+import { openReviews, reviewView } from './review-store.js';
 import type { Outcome } from '../payments/state-machine.js';
 import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
 import {
@@ -18,10 +20,10 @@ import {
   enabledRules,
   insertDecisions,
   insertFacts,
-  paymentsCreatedByApi,
   readComputedFacts,
   ruleSetStates,
   type FactsKey,
+  type FactsRow,
   type RiskAction,
   type RiskDecision,
   type RiskRule,
@@ -34,7 +36,8 @@ interface CompiledRule {
   expression: CompiledExpression;
 }
 
-interface RuleSet {
+/** A merchant's enabled rules, compiled, in evaluation order, and the computed attributes they read. */
+export interface RuleSet {
   version: string;
   rules: CompiledRule[];
   needs: Set<keyof ComputedFacts>;
@@ -115,83 +118,101 @@ export interface RiskSubject {
 /** The outcome for one subject: the decision (also written), or null when the merchant has no enabled rule. */
 export type Assessment = RiskDecision | null;
 
-/**
- * Assesses `subjects` in `tx` at `now`: each merchant's enabled rules (cached by version) run in Radar's order and the
- * first match of the strongest action decides (allow, else block, else review; no match allows). Records the
- * payments' facts (for duplicate and velocity counts) and one gw.risk_decisions row each. Returns one assessment per
- * subject, in order. A payment of a merchant without enabled rules is neither assessed nor recorded. Throws only
- * database errors.
- */
-export async function assessPayments(tx: Tx, cache: RiskRuleCache, subjects: readonly RiskSubject[], now: Date): Promise<Assessment[]> {
-  if (subjects.length === 0) return [];
-  return assessWith(tx, await cache.load(tx, [...new Set(subjects.map((s) => s.merchantId))]), subjects, now);
+/** Assessments decided in memory ({@link planInboundAssessment}); {@link writeAssessment} writes them. */
+export interface PlannedAssessment {
+  decisions: RiskDecision[];
+  factRows: FactsRow[];
 }
 
 /**
- * {@link assessPayments} for the payments an inbound batch moved to `authorized` or `captured` for the first time
- * (from `pending`, or created so), leaving out those created through `POST /v1/payments` (their rules ran there).
- * Costs one query when no merchant of the batch has an enabled rule.
+ * Assesses `subjects` in `tx` at `now`: each merchant's enabled rules (cached by version) run in Radar's order and the
+ * first match of the strongest action decides (allow, else block, else review; no match allows). Records the
+ * payments' facts (for duplicate and velocity counts) and one gw.risk_decisions row each, and opens a review for each
+ * `review` decision. Returns one assessment per subject, in order. A payment of a merchant without enabled rules is
+ * neither assessed nor recorded. Throws only database errors.
  */
-export async function assessInboundPayments(
+export async function assessPayments(tx: Tx, cache: RiskRuleCache, subjects: readonly RiskSubject[], now: Date): Promise<Assessment[]> {
+  if (subjects.length === 0) return [];
+  const sets = await cache.load(tx, [...new Set(subjects.map((s) => s.merchantId))]);
+  const out: Assessment[] = subjects.map(() => null);
+  const todo = subjects.flatMap((s, n) => (sets.has(s.merchantId) ? [n] : []));
+  if (todo.length === 0) return out;
+  const plan = await plan_(
+    tx,
+    sets,
+    todo.map((n) => subjects[n]!),
+    now,
+    false,
+  );
+  await writeAssessment(tx, plan);
+  let i = 0;
+  for (const n of todo) out[n] = plan.decisions[i++] ?? null;
+  return out;
+}
+
+/**
+ * Plans the assessment of the payments an inbound batch moved to `authorized` or `captured` for the first time (from
+ * `pending`, or created so), leaving out those created through `POST /v1/payments` (their rules ran there). `sets` is
+ * the batch's merchants' rules ({@link RiskRuleCache.load}, best started before the batch's other reads). Costs
+ * one query, none when no payment qualifies or no merchant of the batch has an enabled rule.
+ */
+export async function planInboundAssessment(
   tx: Tx,
-  cache: RiskRuleCache,
+  sets: Map<string, RuleSet>,
   reports: readonly { merchantId: string; cause: string; provider: string; riskFacts?: PspRiskFacts | undefined }[],
   results: readonly { result: string; payment: Payment; outcome?: Outcome }[],
   now: Date,
-): Promise<Assessment[]> {
-  const candidates = reports.flatMap((r, n) => {
+): Promise<PlannedAssessment> {
+  const subjects: RiskSubject[] = [];
+  reports.forEach((r, n) => {
     const res = results[n]!;
-    const reached =
-      res.result === 'applied' && res.outcome?.steps.some((st) => FIRST_MOVES.has(st.to) && (st.from === null || st.from === 'pending'));
-    return reached ? [{ ...r, payment: res.payment }] : [];
-  });
-  if (candidates.length === 0) return [];
-  const sets = await cache.load(tx, [...new Set(candidates.map((c) => c.merchantId))]);
-  const ruled = candidates.filter((c) => sets.has(c.merchantId));
-  if (ruled.length === 0) return [];
-  const byApi = await paymentsCreatedByApi(
-    tx,
-    ruled.map((c) => c.payment.id),
-  );
-  const subjects: RiskSubject[] = ruled
-    .filter((c) => !byApi.has(c.payment.id))
-    .map((c) => ({
-      merchantId: c.merchantId,
-      subjectId: c.payment.id,
-      paymentId: c.payment.id,
+    if (!sets.has(r.merchantId) || res.result !== 'applied') return;
+    if (!res.outcome?.steps.some((st) => FIRST_MOVES.has(st.to) && (st.from === null || st.from === 'pending'))) return;
+    const p = res.payment;
+    subjects.push({
+      merchantId: r.merchantId,
+      subjectId: p.id,
+      paymentId: p.id,
       operationId: null,
       stage: 'inbound',
-      cause: c.cause,
-      facts: { ...c.riskFacts, amount: c.payment.amount, currency: c.payment.currency, provider: c.provider },
-    }));
-  return assessWith(tx, sets, subjects, now);
+      cause: r.cause,
+      facts: { ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
+    });
+  });
+  if (subjects.length === 0) return { decisions: [], factRows: [] };
+  return plan_(tx, sets, subjects, now, true);
 }
 
 const FIRST_MOVES = new Set(['authorized', 'captured']);
 
-async function assessWith(tx: Tx, sets: Map<string, RuleSet>, subjects: readonly RiskSubject[], now: Date): Promise<Assessment[]> {
-  const out: Assessment[] = subjects.map(() => null);
-  const todo = subjects.flatMap((s, n) => (sets.has(s.merchantId) ? [n] : []));
-  if (todo.length === 0) return out;
-
-  const keys: FactsKey[] = todo.map((n) => factsKey(subjects[n]!.facts, subjects[n]!.merchantId, now));
-  const needs = new Set<keyof ComputedFacts>();
-  for (const n of todo) for (const x of sets.get(subjects[n]!.merchantId)!.needs) needs.add(x);
-  needs.add('duplicates_24h');
-  const computed = await readComputedFacts(tx, keys, needs, now);
+/** Reads the computed attributes (one query) and decides each subject in memory. */
+async function plan_(
+  tx: Tx,
+  sets: Map<string, RuleSet>,
+  all: readonly RiskSubject[],
+  now: Date,
+  skipCreatedByApi: boolean,
+): Promise<PlannedAssessment> {
+  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
+  const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
+  for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
+  const read = await readComputedFacts(tx, keys, needs, now, skipCreatedByApi ? all.map((s) => s.paymentId) : undefined);
+  const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
+  const subjects = keep.map((i) => all[i]!);
+  const keysKept = keep.map((i) => keys[i]!);
+  const computed = keep.map((i) => read[i]!);
   // payments of the same batch see each other, as if recorded one by one
-  addBatchCounts(keys, subjects, todo, computed);
+  addBatchCounts(keysKept, subjects, computed);
 
   const decisions: RiskDecision[] = [];
-  const factRows = [];
-  for (const [i, n] of todo.entries()) {
-    const s = subjects[n]!;
+  const factRows: FactsRow[] = [];
+  for (const [i, s] of subjects.entries()) {
     const set = sets.get(s.merchantId)!;
     const values = attributeValues(s.facts, computed[i]!.facts);
     const matched: RuleRef[] = [];
     for (const rule of set.rules) if (rule.expression.matches(values)) matched.push(rule.ref);
     const decidedBy = matched[0] ?? null;
-    const decision: RiskDecision = {
+    decisions.push({
       merchantId: s.merchantId,
       paymentId: s.paymentId,
       operationId: s.operationId,
@@ -203,15 +224,55 @@ async function assessWith(tx: Tx, sets: Map<string, RuleSet>, subjects: readonly
       attributes: valuesJson(values),
       cause: s.cause,
       decidedAt: now,
-    };
-    decisions.push(decision);
-    out[n] = decision;
+    });
     if (s.subjectId) {
-      factRows.push({ ...keys[i]!, subjectId: s.subjectId, amount: s.facts.amount, duplicateOf: computed[i]!.duplicateOf, seenAt: now });
+      factRows.push({
+        ...keysKept[i]!,
+        subjectId: s.subjectId,
+        amount: s.facts.amount,
+        duplicateOf: computed[i]!.duplicateOf,
+        seenAt: now,
+      });
     }
   }
-  await Promise.all([insertFacts(tx, factRows), insertDecisions(tx, decisions)]);
-  return out;
+  return { decisions, factRows };
+}
+
+/**
+ * Writes a planned assessment: facts and decisions (two statements sent together); then, for each `review` decision
+ * (and each inbound `block`: the PSP already took that payment, so a person must look), a review and its
+ * `review.opened` event (Stripe's name) to the merchant's endpoints.
+ */
+export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<void> {
+  if (plan.decisions.length === 0) return;
+  const [, ids] = await Promise.all([insertFacts(tx, plan.factRows), insertDecisions(tx, plan.decisions)]);
+  const toOpen = plan.decisions.flatMap((d, i) =>
+    d.decidedBy && (d.action === 'review' || (d.action === 'block' && d.stage === 'inbound'))
+      ? [
+          {
+            merchantId: d.merchantId,
+            paymentId: d.paymentId,
+            operationId: d.operationId,
+            decisionId: ids[i]!,
+            openedBy: d.decidedBy,
+            at: d.decidedAt,
+          },
+        ]
+      : [],
+  );
+  if (toOpen.length === 0) return;
+  const reviews = await openReviews(tx, toOpen);
+  await emitEvents(
+    tx,
+    reviews.map((r) => ({
+      merchantId: r.merchantId,
+      type: 'review.opened',
+      paymentId: r.paymentId,
+      dedupeKey: `${r.id}:review.opened`,
+      data: reviewView(r),
+      at: r.openedAt,
+    })),
+  );
 }
 
 /**
@@ -238,10 +299,9 @@ export function factsKey(facts: PaymentFacts, merchantId: string, now: Date): Fa
 function addBatchCounts(
   keys: FactsKey[],
   subjects: readonly RiskSubject[],
-  todo: number[],
   computed: { facts: ComputedFacts; duplicateOf: string | null }[],
 ): void {
-  if (todo.length < 2) return;
+  if (keys.length < 2) return;
   // earlier payments of the batch, by key: how many, their amount, the latest subject
   const seen = new Map<string, { n: number; amount: Decimal; last: string | null }>();
   const bump = (key: string, amount: Decimal, subject: string | null) => {
@@ -250,7 +310,7 @@ function addBatchCounts(
   };
   for (const [i, k] of keys.entries()) {
     const c = computed[i]!;
-    const s = subjects[todo[i]!]!;
+    const s = subjects[i]!;
     const dupKey = k.duplicateKey !== null ? `${k.merchantId}\u0000d\u0000${k.duplicateKey}` : null;
     const cardKey = k.cardFingerprint !== null ? `${k.merchantId}\u0000c\u0000${k.cardFingerprint}` : null;
     const custKey = k.customerId !== null ? `${k.merchantId}\u0000u\u0000${k.customerId}\u0000${k.currency}` : null;

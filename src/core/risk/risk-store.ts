@@ -115,14 +115,6 @@ export async function enabledRules(tx: Tx, merchantId: string): Promise<RiskRule
   return rows.map(toRule);
 }
 
-/** The payments among `paymentIds` that were created through `POST /v1/payments` (their rules ran there). */
-export async function paymentsCreatedByApi(tx: Tx, paymentIds: readonly string[]): Promise<Set<string>> {
-  if (paymentIds.length === 0) return new Set();
-  const rows = await tx<{ payment_id: string }[]>`
-    select distinct payment_id from gw.psp_operations where kind = 'create' and payment_id = any(${[...paymentIds]}::text[])`;
-  return new Set(rows.map((r) => r.payment_id));
-}
-
 /** What the counts are looked up by, for one payment. */
 export interface FactsKey {
   merchantId: string;
@@ -137,15 +129,18 @@ export type ComputedNeeds = ReadonlySet<keyof ComputedFacts>;
 
 /**
  * Reads the computed attributes `needs` names for each key at `now`, one statement for all keys; each count is one
- * index range scan over the window (sql/0050 indexes). `duplicateOf`: the latest earlier subject with the key.
+ * index range scan over the window (sql/0050 indexes). `duplicateOf`: the latest earlier subject with the key;
+ * `createdByApi`: the payment of `paymentIds[i]` was created through `POST /v1/payments`.
  */
 export async function readComputedFacts(
   tx: Tx,
   keys: readonly FactsKey[],
   needs: ComputedNeeds,
   now: Date,
-): Promise<{ facts: ComputedFacts; duplicateOf: string | null }[]> {
+  paymentIds?: readonly (string | null)[],
+): Promise<{ facts: ComputedFacts; duplicateOf: string | null; createdByApi: boolean }[]> {
   if (keys.length === 0) return [];
+  const pids = paymentIds ?? keys.map(() => null);
   const dup = needs.has('duplicates_24h');
   const card1h = needs.has('count_same_fingerprint_1h');
   const firstCard = needs.has('is_first_seen_card');
@@ -158,9 +153,11 @@ export async function readComputedFacts(
       seen_card: boolean | null;
       cust_n: string | null;
       cust_sum: string | null;
+      by_api: boolean;
     }[]
   >`
     select
+      k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create') as by_api,
       ${dup ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as dup,
       (select f.subject_id from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours'
         order by f.seen_at desc limit 1) as dup_of,
@@ -169,7 +166,8 @@ export async function readComputedFacts(
       ${cust ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_n,
       ${cust ? tx`(select coalesce(sum(f.amount), 0) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_sum
     from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
-                ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[]) with ordinality as k (m, dk, cf, cu, cur, n)
+                ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${[...pids]}::text[])
+                with ordinality as k (m, dk, cf, cu, cur, pid, n)
     order by k.n`;
   return rows.map((r, n) => {
     const key = keys[n]!;
@@ -181,7 +179,7 @@ export async function readComputedFacts(
       if (needs.has('count_same_customer_24h')) facts.count_same_customer_24h = Number(r.cust_n);
       if (needs.has('amount_same_customer_24h')) facts.amount_same_customer_24h = new Decimal(r.cust_sum ?? 0);
     }
-    return { facts, duplicateOf: key.duplicateKey === null ? null : r.dup_of };
+    return { facts, duplicateOf: key.duplicateKey === null ? null : r.dup_of, createdByApi: r.by_api };
   });
 }
 
@@ -227,17 +225,21 @@ export interface RiskDecision {
   decidedAt: Date;
 }
 
-/** Appends decisions (one statement). */
-export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx`
+/** Appends decisions (one statement); returns their ids, in input order. */
+export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const ids = await tx<{ id: string }[]>`
     insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, evaluated, attributes, cause, decided_at)
     select m, p, o, s, a, db::jsonb, mt::jsonb, ev::jsonb, at::jsonb, c, t from unnest(
       ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.operationId)}::text[],
       ${rows.map((r) => r.stage)}::text[], ${rows.map((r) => r.action)}::text[], ${rows.map((r) => JSON.stringify(r.decidedBy))}::text[],
       ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => JSON.stringify(r.evaluated))}::text[],
-      ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[], ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
-    ) as d (m, p, o, s, a, db, mt, ev, at, c, t)`;
+      ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[],
+      ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
+    ) with ordinality as d (m, p, o, s, a, db, mt, ev, at, c, t, n)
+    order by n
+    returning id::text`;
+  return ids.map((r) => r.id);
 }
 
 /** The decisions about a payment (made on it, or on the API operation that created it), oldest first. */

@@ -5,6 +5,7 @@ import { toJsonAmount } from '../../core/money.js';
 import { getPayment, listPayments, listTransitions } from '../../core/payments/payment-store.js';
 import { paymentView } from '../../core/payments/payment-view.js';
 import { listPaymentDecisions, possibleDuplicateOf } from '../../core/risk/risk-store.js';
+import { latestReviewOf } from '../../core/risk/review-store.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
@@ -42,6 +43,11 @@ export const PaymentView = z
     possibleDuplicateOf: z.string().nullable().optional().openapi({
       description: '`GET /v1/payments/{id}` only: an earlier payment with the same duplicate fingerprint (README "Risk rules")',
     }),
+    review: z
+      .object({ id: z.string(), status: z.enum(['open', 'approved', 'rejected']) })
+      .nullable()
+      .optional()
+      .openapi({ description: '`GET /v1/payments/{id}` only: the latest risk review of the payment (README "Risk rules")' }),
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
   })
@@ -170,8 +176,15 @@ export function paymentRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(getPaymentRoute, async (c) => {
     const p = await load(c, c.req.valid('param').id);
-    const possible = await possibleDuplicateOf(c.var.deps.sql, p.id);
-    return c.json({ ...(paymentView(p) as PaymentJson), possibleDuplicateOf: possible }, 200);
+    const [possible, review] = await Promise.all([possibleDuplicateOf(c.var.deps.sql, p.id), latestReviewOf(c.var.deps.sql, p.id)]);
+    return c.json(
+      {
+        ...(paymentView(p) as PaymentJson),
+        possibleDuplicateOf: possible,
+        review: review ? { id: review.id, status: review.status } : null,
+      },
+      200,
+    );
   });
 
   app.openapi(paymentRiskRoute, async (c) => {
