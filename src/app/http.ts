@@ -22,6 +22,7 @@ import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
 import { paymentRoutes } from '../payments-api/routes/payments.js';
 import { riskRuleRoutes } from '../payments-api/routes/risk-rules.js';
+import { riskListRoutes } from '../payments-api/routes/risk-lists.js';
 import { reviewRoutes } from '../payments-api/routes/reviews.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 
@@ -85,6 +86,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
   v1.route('/risk/rules', riskRuleRoutes());
+  v1.route('/risk/lists', riskListRoutes());
   v1.route('/reviews', reviewRoutes());
   app.route('/v1', v1);
   mountApiReference(app, swaggerUiAssets);

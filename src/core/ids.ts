@@ -13,6 +13,7 @@ const ID_PREFIXES = {
   request: 'req',
   riskRule: 'rul',
   review: 'rev',
+  riskList: 'rsl',
 } as const;
 
 /** One of the prefixes above. */

@@ -23,6 +23,7 @@ import { getPayment, lockPayment } from '../core/payments/payment-store.js';
 import { assessPayments, riskRulesOf } from '../core/risk/assess.js';
 import { closeReview, getReview, latestReviewOf, reviewView, type Compensation } from '../core/risk/review-store.js';
 import { emitEvent } from '../core/events/outbox.js';
+import { addToBlockLists } from '../core/risk/list-store.js';
 import type { RuleRef } from '../core/risk/risk-store.js';
 import { apiRiskSubject } from './risk-facts.js';
 import { getOperation, inFlightRefundTotal, insertOperation, newOperationId, type PspOperation } from '../core/payments/operation-store.js';
@@ -194,7 +195,8 @@ function blocked(rule: RuleRef): PhaseOutcome {
 
 /**
  * Phase `started` of a review decision: locks the review (two decisions at once: the second waits, then finds it
- * closed, 409 `review_closed`, not stored). Approve closes it. Reject closes it and compensates: a captured payment is
+ * closed, 409 `review_closed`, not stored). Approve closes it. Reject closes it, adds the card fingerprint and customer
+ * its rules saw to the built-in block lists, and compensates: a captured payment is
  * refunded (all that is left), an authorized one voided, through the PSP as `POST /v1/payments/{id}/refunds` and
  * `/void` do (the operation is inserted here, called in the next phase); without a usable PSP apiKey it is marked
  * `refund_required` and nothing is sent. Both emit `review.closed`.
@@ -221,6 +223,8 @@ async function startReviewDecision(
         'The PSP has not confirmed this payment yet (its creation is being synced); retry later.',
       );
     }
+    // so the next attempt with this card or customer is blocked (the built-in rule "Blocked card or customer")
+    await addToBlockLists(tx, { merchantId, paymentId: payment.id, reviewId: review.id, now });
     let kind: 'refund' | 'void' | null = null;
     let amount: Decimal | null = null;
     if (payment.status === 'captured' || payment.status === 'partially_refunded') {

@@ -132,7 +132,7 @@ describe('reviews', () => {
   it('rejecting a captured payment refunds it through the PSP once, even with two rejects at once; the refund webhook reverses the ledger, balanced', async () => {
     const { shop, sim } = await stripeShop();
     await addRule(shop.apiKey, { name: 'Everything', action: 'review', expression: 'amount > 0' });
-    const res = await commands.request('/v1/payments', command(shop, 'rf-1', createBody(shop)));
+    const res = await commands.request('/v1/payments', command(shop, 'rf-1', createBody(shop, { customer: { reference: 'cust-bad' } })));
     const payment = (await res.json()) as { id: string; status: string };
     expect(payment.status).toBe('captured');
     const [review] = (await getJson<{ data: { id: string }[] }>(app, shop, '/v1/reviews?status=open')).data;
@@ -154,6 +154,18 @@ describe('reviews', () => {
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded', review: { status: 'rejected' } });
     expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
     expect(await eventsOf(shop.merchantId)).toEqual(['review.opened', 'review.closed']);
+
+    // the customer went onto the built-in block list: the next attempt is blocked before the PSP
+    const lists = await getJson<{ data: { id: string; alias: string }[] }>(app, shop, '/v1/risk/lists');
+    const customers = lists.data.find((l) => l.alias === 'blocked_customers')!;
+    expect(await getJson(app, shop, `/v1/risk/lists/${customers.id}/items`)).toMatchObject({
+      data: [{ value: 'cust-bad', addedBy: review!.id }],
+    });
+    const calls = sim.calls.length;
+    const next = await commands.request('/v1/payments', command(shop, 'rf-2', createBody(shop, { customer: { reference: 'cust-bad' } })));
+    expect(next.status).toBe(402);
+    expect(await next.json()).toMatchObject({ code: 'payment_blocked', rule: { name: 'Blocked card or customer' } });
+    expect(sim.calls).toHaveLength(calls);
   });
 
   it('rejecting an authorized payment voids it through the PSP', async () => {

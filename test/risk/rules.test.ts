@@ -39,7 +39,11 @@ describe('risk rules', () => {
     const id = created.body!.id as string;
 
     const list = await call(m.apiKey, 'GET', '/v1/risk/rules');
-    expect(list.body!.data.map((r: { name: string }) => r.name)).toEqual(['High value abroad', 'Possible duplicate payment']);
+    expect(list.body!.data.map((r: { name: string }) => r.name).sort()).toEqual([
+      'Blocked card or customer',
+      'High value abroad',
+      'Possible duplicate payment',
+    ]);
 
     const patched = await call(m.apiKey, 'PATCH', `/v1/risk/rules/${id}`, { action: 'block', priority: -5 });
     expect(patched).toMatchObject({
@@ -63,19 +67,23 @@ describe('risk rules', () => {
     ]);
   });
 
-  it('gives every merchant the editable built-in duplicate rule', async () => {
+  it('gives every merchant the editable built-in duplicate and block-list rules', async () => {
     const m = await aMerchant(deps, 'Defaults');
     const list = await call(m.apiKey, 'GET', '/v1/risk/rules');
-    expect(list.body!.data).toEqual([
-      expect.objectContaining({
-        name: 'Possible duplicate payment',
-        action: 'review',
-        expression: 'duplicates_24h > 0',
-        builtIn: 'duplicate_payment',
-        enabled: true,
-      }),
-    ]);
-    const id = list.body!.data[0].id as string;
+    expect(list.body!.data).toHaveLength(2);
+    expect(list.body!.data).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: 'Possible duplicate payment',
+          action: 'review',
+          expression: 'duplicates_24h > 0',
+          builtIn: 'duplicate_payment',
+          enabled: true,
+        }),
+        expect.objectContaining({ name: 'Blocked card or customer', action: 'block', builtIn: 'block_lists', enabled: true }),
+      ]),
+    );
+    const id = list.body!.data.find((r: { builtIn: string }) => r.builtIn === 'duplicate_payment').id as string;
     expect(await call(m.apiKey, 'PATCH', `/v1/risk/rules/${id}`, { action: 'block' })).toMatchObject({
       status: 200,
       body: { action: 'block', version: 2 },
@@ -120,7 +128,7 @@ describe('risk rules', () => {
 
   it('keeps rule versions, decisions and facts append-only and rules undeletable in the database', async () => {
     const m = await aMerchant(deps, 'Invariants');
-    const [rule] = await db.sql<{ id: string }[]>`select id from gw.risk_rules where merchant_id = ${m.id}`;
+    const [rule] = await db.sql<{ id: string }[]>`select id from gw.risk_rules where merchant_id = ${m.id} limit 1`;
     await expect(db.sql`delete from gw.risk_rules where id = ${rule!.id}`).rejects.toMatchObject({ code: '23001' });
     await expect(db.sql`update gw.risk_rule_versions set action = 'allow' where rule_id = ${rule!.id}`).rejects.toMatchObject({
       code: '23001',

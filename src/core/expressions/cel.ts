@@ -37,6 +37,8 @@ export interface CompiledExpression {
   readonly source: string;
   /** Attributes the expression reads: top-level names and `object.field` paths. */
   readonly attributes: ReadonlySet<string>;
+  /** Declared functions the expression calls. */
+  readonly functions: ReadonlySet<string>;
   /**
    * True when the expression evaluates to `true` on `values`; false otherwise, also when it reads an attribute
    * missing from `values` or fails at run time (division by zero, overflow). Never throws.
@@ -97,10 +99,11 @@ export function createExpressionEnvironment(
       }
       if (!checked.valid) return err(problemOf(checked.error));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const attributes = walked.value;
+      const { attributes, functions: called } = walked.value;
       return ok({
         source,
         attributes,
+        functions: called,
         matches(values, extras) {
           currentExtras = extras;
           try {
@@ -126,13 +129,15 @@ interface AstNode {
 const isNode = (x: unknown): x is AstNode => typeof x === 'object' && x !== null && 'op' in x;
 
 /** Collects the attributes read and refuses forbidden field names (`a.constructor`, `a["__proto__"]`). */
-function walk(root: AstNode): Result<Set<string>, ExpressionProblem> {
+function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<string> }, ExpressionProblem> {
   const attributes = new Set<string>();
+  const functions = new Set<string>();
   const stack: AstNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const args = node.args;
     if (node.op === 'id' && typeof args === 'string') attributes.add(args);
+    if (node.op === 'call' && Array.isArray(args) && typeof args[0] === 'string') functions.add(args[0]);
     if ((node.op === '.' || node.op === '.?') && Array.isArray(args) && typeof args[1] === 'string') {
       if (FORBIDDEN_KEYS.has(args[1])) {
         return err({ position: Math.max(0, (node.end ?? 0) - args[1].length), reason: `the field name ${args[1]} is not allowed` });
@@ -148,7 +153,7 @@ function walk(root: AstNode): Result<Set<string>, ExpressionProblem> {
     if (Array.isArray(args)) for (const a of args) pushNodes(stack, a);
     else pushNodes(stack, args);
   }
-  return ok(attributes);
+  return ok({ attributes, functions });
 }
 
 function pushNodes(stack: AstNode[], x: unknown): void {

@@ -14,8 +14,10 @@ import {
   valuesJson,
   type ComputedFacts,
   type PaymentFacts,
+  type ListItems,
   type PspRiskFacts,
 } from './attributes.js';
+import { merchantListItems } from './list-store.js';
 import {
   enabledRules,
   insertDecisions,
@@ -41,6 +43,8 @@ export interface RuleSet {
   version: string;
   rules: CompiledRule[];
   needs: Set<keyof ComputedFacts>;
+  /** The merchant's lists, alias → values, when a rule calls `list()`. */
+  lists?: ListItems;
 }
 
 /**
@@ -62,6 +66,7 @@ export class RiskRuleCache {
       let set = this.sets.get(merchantId);
       if (set?.version !== state.version) {
         set = this.build(state.version, await enabledRules(tx, merchantId));
+        if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
         this.sets.set(merchantId, set);
       }
       out.set(merchantId, set);
@@ -210,7 +215,7 @@ async function plan_(
     const set = sets.get(s.merchantId)!;
     const values = attributeValues(s.facts, computed[i]!.facts);
     const matched: RuleRef[] = [];
-    for (const rule of set.rules) if (rule.expression.matches(values)) matched.push(rule.ref);
+    for (const rule of set.rules) if (rule.expression.matches(values, set.lists)) matched.push(rule.ref);
     const decidedBy = matched[0] ?? null;
     decisions.push({
       merchantId: s.merchantId,

@@ -70,13 +70,15 @@ const DECLARATIONS: AttributeDeclarations = {
   is_first_seen_card: 'bool',
 };
 
+const NO_ITEMS: readonly string[] = Object.freeze([]);
+
 /** The lists a merchant's rules may name with `list("alias")`: alias → items. */
 export type ListItems = ReadonlyMap<string, readonly string[]>;
 
 /** The CEL environment of risk rules: the attributes above and `list(alias): list<string>` (empty for an unknown alias). */
 export function createRiskEnvironment(): ExpressionEnvironment {
   return createExpressionEnvironment(DECLARATIONS, {
-    list: { returns: 'list<string>', handler: (extras, alias) => [...((extras as ListItems | undefined)?.get(alias) ?? [])] },
+    list: { returns: 'list<string>', handler: (extras, alias) => (extras as ListItems | undefined)?.get(alias) ?? NO_ITEMS },
   });
 }
 

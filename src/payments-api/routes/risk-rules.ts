@@ -28,7 +28,7 @@ const RiskRuleView = z
     enabled: z.boolean(),
     priority: z.number().int(),
     version: z.number().int().openapi({ description: 'Moves by one on every change; decisions name the version they ran' }),
-    builtIn: z.enum(['duplicate_payment']).nullable(),
+    builtIn: z.enum(['duplicate_payment', 'block_lists']).nullable(),
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
   })
@@ -113,7 +113,7 @@ const ruleView = (r: RiskRule): z.infer<typeof RiskRuleView> => ({
   enabled: r.enabled,
   priority: r.priority,
   version: r.version,
-  builtIn: r.builtIn === 'duplicate_payment' ? 'duplicate_payment' : null,
+  builtIn: r.builtIn === 'duplicate_payment' || r.builtIn === 'block_lists' ? r.builtIn : null,
   createdAt: r.createdAt.toISOString(),
   updatedAt: r.updatedAt.toISOString(),
 });
