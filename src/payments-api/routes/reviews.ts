@@ -57,6 +57,7 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({ content
 const decisionResponses = {
   ...problems({
     400: ['idempotency_key_missing', 'idempotency_key_invalid', 'invalid_request'],
+    401: ['unauthorized'],
     404: ['not_found'],
     409: ['idempotency_key_in_progress', 'review_closed', 'invalid_payment_state'],
     422: ['idempotency_key_reused', 'url_not_allowed'],
