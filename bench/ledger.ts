@@ -8,7 +8,9 @@
 // Needs a PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped),
 // default postgres://postgres@127.0.0.1:5432/postgres.
 // Knobs: BENCH_PAYMENTS (per phase, default 1000; 3 events each), BENCH_WORKERS (default 8),
-// BENCH_ENDPOINTS (endpoints subscribed to every event, default 0), BENCH_CEILING_MS (2000).
+// BENCH_ENDPOINTS (endpoints subscribed to every event, default 0), BENCH_CEILING_MS (2000),
+// BENCH_RISK_ONLY=1 (only the risk-rules comparison: batched task with 0 and with 20 enabled rules,
+// alternated twice, on a merchant whose payments name customers). The other phases run with no rule enabled.
 import os from 'node:os';
 import postgres from 'postgres';
 import { loadConfig } from '../src/core/config.js';
@@ -23,6 +25,33 @@ import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
 import { systemClock } from '../src/core/clock.js';
 import { processInboundEvent, processInboundEvents } from '../src/inbound/process-event.task.js';
 import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
+import { RiskRuleCache } from '../src/core/risk/assess.js';
+
+const RISK_ONLY = process.env.BENCH_RISK_ONLY === '1';
+
+/** Twenty rules of the kinds merchants write (README "Risk rules"), velocity and duplicate counts included; few match. */
+const TWENTY_RULES: [action: string, expression: string][] = [
+  ['review', 'amount > 1000000'],
+  ['review', 'currency == "EUR" && amount > 50000'],
+  ['review', 'duplicates_24h > 2'],
+  ['review', 'count_same_customer_24h > 500'],
+  ['block', 'amount_same_customer_24h > 100000000'],
+  ['block', 'customer.email_domain == "fraud.test"'],
+  ['block', 'card.country in ["KP", "IR"]'],
+  ['review', 'is_round_amount && amount > 1000000'],
+  ['review', 'metadata.risk == "high"'],
+  ['block', 'count_same_fingerprint_1h > 10'],
+  ['review', 'is_first_seen_card && amount > 500000'],
+  ['block', 'customer.id in list("blocked_customers")'],
+  ['review', 'ip_country == "XX"'],
+  ['review', 'card.bin.startsWith("999")'],
+  ['review', 'source.provider == "adyen" && amount > 10'],
+  ['review', 'amount_major > 99999.0'],
+  ['allow', 'customer.email_domain == "trusted.test"'],
+  ['review', 'payment_method.type == "crypto"'],
+  ['block', 'customer.email.endsWith("@mailinator.com")'],
+  ['review', 'amount < 0'],
+];
 
 const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
@@ -39,7 +68,14 @@ const withDatabase = (url: string, db: string): string => {
 const round = (x: number): number => Math.round(x);
 
 /** Stores `payments` payments' worth of Stripe events (succeeded, two partial refunds) as received inbound rows. */
-async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: string, payments: number): Promise<string[]> {
+async function storeEvents(
+  sql: Sql,
+  merchantId: string,
+  sourceId: string,
+  tag: string,
+  payments: number,
+  customers = 0,
+): Promise<string[]> {
   const rows: {
     id: string;
     source_id: string;
@@ -58,6 +94,11 @@ async function storeEvents(sql: Sql, merchantId: string, sourceId: string, tag: 
       ['charge.refunded', Math.floor(amount / 2)],
     ] as const) {
       const event = buildStripeEvent(type, { paymentIntent: pi, amount, ...(refunded !== undefined ? { amountRefunded: refunded } : {}) });
+      if (customers > 0) {
+        const object = (event.data as { object: Record<string, unknown> }).object;
+        object.customer = `cus_${i % customers}`;
+        object.receipt_email = `shopper${i % customers}@example.com`;
+      }
       rows.push({
         id: newId('iev'),
         source_id: sourceId,
@@ -153,11 +194,18 @@ async function main(): Promise<void> {
       logger,
       secretBox: await createSecretBox(generateMasterKey()),
       adminToken: 'bench',
+      riskRules: new RiskRuleCache(),
     };
     const merchantId = newId('mch');
     const sourceId = newId('src');
     await sql`insert into gw.merchants (id, name) values (${merchantId}, 'Bench')`;
     await sql`insert into gw.sources (id, merchant_id, provider) values (${sourceId}, ${merchantId}, 'stripe')`;
+    // the phases below measure processing without risk rules: the built-in duplicate rule off
+    await sql`update gw.risk_rules set enabled = false, version = version + 1 where merchant_id = ${merchantId}`;
+    if (RISK_ONLY) {
+      await riskComparison(deps, sql);
+      return;
+    }
     for (let e = 0; e < ENDPOINTS; e++) {
       await sql`insert into gw.endpoints (id, merchant_id, url, status) values (${newId('ep')}, ${merchantId}, ${`http://127.0.0.1:9/${e}`}, 'enabled')`;
     }
@@ -281,6 +329,62 @@ async function main(): Promise<void> {
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
     await admin.end();
   }
+}
+
+/**
+ * The batched task (BATCH events per transaction, WORKERS at once) on one merchant with its rules off, then with 20
+ * enabled rules, alternated twice (0, 20, 0, 20) so a change of the shared machine's load hits both; prints each
+ * and the ratio of the sums.
+ */
+async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
+  const merchantId = newId('mch');
+  const sourceId = newId('src');
+  await sql`insert into gw.merchants (id, name) values (${merchantId}, 'Bench risk')`;
+  await sql`insert into gw.sources (id, merchant_id, provider) values (${sourceId}, ${merchantId}, 'stripe')`;
+  await sql`update gw.risk_rules set enabled = false, version = version + 1 where merchant_id = ${merchantId}`;
+  for (const [n, [action, expression]] of TWENTY_RULES.entries()) {
+    await sql`insert into gw.risk_rules (id, merchant_id, name, action, expression, enabled)
+              values (${newId('rul')}, ${merchantId}, ${`bench rule ${n}`}, ${action}, ${expression}, false)`;
+  }
+  const setRules = (on: boolean) =>
+    sql`update gw.risk_rules set enabled = ${on}, version = version + 1 where merchant_id = ${merchantId} and built_in is null`;
+  await drain(deps, await storeEvents(sql, merchantId, sourceId, 'rwarm', 100, 200), WORKERS, BATCH);
+  const seconds: Record<'0' | '20', number[]> = { '0': [], '20': [] };
+  for (const pass of [0, 1]) {
+    for (const rules of ['0', '20'] as const) {
+      await setRules(rules === '20');
+      const r = await drain(deps, await storeEvents(sql, merchantId, sourceId, `r${rules}_${pass}`, PAYMENTS, 200), WORKERS, BATCH);
+      seconds[rules].push(r.seconds);
+    }
+  }
+  const [decisions] = await sql<{ n: number }[]>`select count(*)::int as n from gw.risk_decisions where merchant_id = ${merchantId}`;
+  const events = PAYMENTS * 3;
+  const cpu = os.cpus();
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  console.log(
+    `machine: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}, node ${process.version}`,
+  );
+  console.log(
+    `workload: ${PAYMENTS} Stripe payments per run × 3 events, 200 customers, batches of ${BATCH}, ${WORKERS} workers; runs alternated 0, 20, 0, 20 rules`,
+  );
+  for (const rules of ['0', '20'] as const) {
+    console.log(`${rules.padStart(2)} enabled rules: ${seconds[rules].map((x) => `${round(events / x)} events/s`).join(', ')}`);
+  }
+  const ratio = sum(seconds['20']) / sum(seconds['0']);
+  console.log(
+    `time with 20 rules / time with 0: ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)} %); decisions recorded: ${decisions!.n}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'ledger-risk',
+      eventsPerSec0: seconds['0'].map((x) => round(events / x)),
+      eventsPerSec20: seconds['20'].map((x) => round(events / x)),
+      ratio,
+    }),
+  );
 }
 
 main().catch((e: unknown) => {

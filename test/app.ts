@@ -7,6 +7,7 @@ import type { Deps, Log } from '../src/core/deps.js';
 import { insertMerchant } from '../src/core/merchants/merchant-store.js';
 import { createSecretBox, generateMasterKey } from '../src/core/secrets.js';
 import { checkEndpointUrl } from '../src/outbound/ssrf.js';
+import { RiskRuleCache } from '../src/core/risk/assess.js';
 import type { TestDatabase } from './db.js';
 
 /** The admin token every test app accepts. */
@@ -48,6 +49,7 @@ export async function testDeps(
     secretBox: await createSecretBox(generateMasterKey()),
     adminToken: TEST_ADMIN_TOKEN,
     checkOutboundUrl: checkEndpointUrl,
+    riskRules: new RiskRuleCache(),
   };
 }
 

@@ -21,6 +21,7 @@ import { checkMasterKey } from '../core/master-key.js';
 import { createSecretBox, generateMasterKey, type SecretBox } from '../core/secrets.js';
 import { createInboundBatcher } from '../inbound/batcher.js';
 import { SourceCache } from '../inbound/source-cache.js';
+import { RiskRuleCache } from '../core/risk/assess.js';
 import { guardedPspFetch } from './node/psp-fetch.js';
 import { nodeHmacBackend } from './node/hmac-backend.js';
 import { readIncomingBody } from './node/raw-body.js';
@@ -182,6 +183,7 @@ export async function prepare(
     hmac: nodeHmacBackend,
     metrics: createMetrics(sql, { logger, process: true }),
     sourceCache: new SourceCache({ ttlMs: config.SWITCHYARD_SOURCE_CACHE_TTL_MS }),
+    riskRules: new RiskRuleCache(),
     readRawBody: readIncomingBody,
     ...(config.SWITCHYARD_INBOUND_BATCHING
       ? {

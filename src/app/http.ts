@@ -23,6 +23,9 @@ import { operationRoutes } from '../payments-api/routes/operations.js';
 import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js';
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
 import { paymentRoutes } from '../payments-api/routes/payments.js';
+import { riskRuleRoutes } from '../payments-api/routes/risk-rules.js';
+import { riskListRoutes } from '../payments-api/routes/risk-lists.js';
+import { reviewRoutes } from '../payments-api/routes/reviews.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
@@ -85,6 +88,9 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
   v1.route('/portal', portalSessionRoutes());
+  v1.route('/risk/rules', riskRuleRoutes());
+  v1.route('/risk/lists', riskListRoutes());
+  v1.route('/reviews', reviewRoutes());
   app.route('/v1', v1);
   app.route('/portal', portalRoutes());
   mountApiReference(app, swaggerUiAssets);

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Result } from './result.js';
+import type { RiskRuleCache } from './risk/assess.js';
 import type { Sql } from './db/client.js';
 import type { HmacBackend } from './crypto.js';
 import type { SecretBox } from './secrets.js';
@@ -71,6 +72,8 @@ export interface Deps {
   hmac?: HmacBackend;
   /** Counters and histograms for `GET /metrics`; absent, nothing is counted. */
   metrics?: MetricsSink;
+  /** Compiled risk rules per merchant and rule version (src/core/risk/assess.ts); absent, rules compile on each use. */
+  riskRules?: RiskRuleCache;
 }
 
 /** The merchant an API key authenticated. */

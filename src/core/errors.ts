@@ -28,6 +28,10 @@ export type ErrorCode =
   | 'invalid_payment_state'
   | 'psp_not_configured'
   | 'psp_request_rejected'
+  | 'invalid_rule'
+  | 'payment_blocked'
+  | 'review_closed'
+  | 'payment_in_review'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -11,6 +11,9 @@ const ID_PREFIXES = {
   attempt: 'att',
   reconciliation: 'rcn',
   request: 'req',
+  riskRule: 'rul',
+  review: 'rev',
+  riskList: 'rsl',
 } as const;
 
 /** One of the prefixes above. */

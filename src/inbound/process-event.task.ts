@@ -5,6 +5,7 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { removeHandedJobs } from '../core/jobs/job-store.js';
+import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 
@@ -117,9 +118,12 @@ async function processTogether(
   const outcomes = await deps.sql.begin(async (tx) => {
     const events = await lockReceivedInboundEvents(tx, ids, { more, synchronousCommit: options.synchronousCommit ?? false });
     const now = deps.clock();
+    // the merchants' risk rules (one small read, cached by version), sent along with the reads below
+    const rules = riskRulesOf(deps).load(tx, [...new Set(events.map((e) => e.merchantId))]);
+    rules.catch(() => undefined); // awaited below; a failure there fails the transaction
     const outcomes = new Map<string, ProcessOutcome>();
     const marks: InboundEventMark[] = [];
-    const items: ReportToApply[] = [];
+    const items: (ReportToApply & { provider: string })[] = [];
     for (const iev of events) {
       if (iev.rawBody === null) {
         // Its body's month was purged before it was processed (a retention shorter than the backlog).
@@ -130,7 +134,7 @@ async function processTogether(
       }
       const normalized = normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
-        items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id });
+        items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id, provider: iev.provider });
         continue;
       }
       const result = normalized.kind === 'ignored' ? 'ignored' : 'failed';
@@ -160,10 +164,20 @@ async function processTogether(
             },
       );
     });
+    // risk rules on payments these events authorized or captured first (README "Risk rules"), read before any write
+    // so the merchant's ledger accounts are not held while they run
+    const risk = await planInboundAssessment(
+      tx,
+      await rules,
+      items.map((i) => ({ merchantId: i.merchantId, cause: i.cause, provider: i.provider, riskFacts: i.report.riskFacts })),
+      prepared.results,
+      now,
+    );
     // sent without waiting between them: the marks, then the reports' writes (postings last)
     await Promise.all([
       markInboundEvents(tx, marks, now),
       writePaymentReports(tx, prepared, handoff),
+      writeAssessment(tx, risk),
       handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
     ]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));

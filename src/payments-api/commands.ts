@@ -27,4 +27,6 @@ export type PaymentCommand =
   | { kind: 'create'; input: CreatePaymentInput }
   | { kind: 'capture'; paymentId: string; amount?: number }
   | { kind: 'void'; paymentId: string }
-  | { kind: 'refund'; paymentId: string; amount?: number };
+  | { kind: 'refund'; paymentId: string; amount?: number }
+  /** Approve or reject a risk review (README "Risk rules"); a rejection refunds or voids the payment through the PSP. */
+  | { kind: 'review'; reviewId: string; decision: 'approve' | 'reject'; reason?: string };

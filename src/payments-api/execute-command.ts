@@ -20,7 +20,13 @@ import { sha256Hex } from '../core/crypto.js';
 import { toJsonAmount } from '../core/money.js';
 import { hasPendingReference } from '../core/payments/operations.js';
 import { getPayment, lockPayment } from '../core/payments/payment-store.js';
-import { getOperation, inFlightRefundTotal, insertOperation, type PspOperation } from '../core/payments/operation-store.js';
+import { assessPayments, riskRulesOf } from '../core/risk/assess.js';
+import { closeReview, getReview, latestReviewOf, reviewView, type Compensation } from '../core/risk/review-store.js';
+import { emitEvent } from '../core/events/outbox.js';
+import { addToBlockLists } from '../core/risk/list-store.js';
+import type { RuleRef } from '../core/risk/risk-store.js';
+import { apiRiskSubject } from './risk-facts.js';
+import { getOperation, inFlightRefundTotal, insertOperation, newOperationId, type PspOperation } from '../core/payments/operation-store.js';
 import {
   atomicPhase,
   claimIdempotencyKey,
@@ -74,7 +80,7 @@ export async function executePaymentCommand(
   const pspKey = await pspIdempotencyKey(input.merchantId, input.idempotencyKey, claim.key.id);
   const response = await runPhases(deps, claim, {
     started: () => atomicPhase(deps, claim, (tx) => startOperation(deps, tx, input.merchantId, input.command, pspKey)),
-    operation_created: (key) => callAndSettle(deps, claim, key.operationId!, options),
+    operation_created: (key) => callAndSettle(deps, claim, key.operationId!, options, input.command),
   });
   return idempotentResponse(response, false);
 }
@@ -90,7 +96,17 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
     const { input } = command;
     const creds = await loadSourceCredentials(tx, deps.secretBox, merchantId, input.sourceId);
     if (!creds.ok) return credentialsProblem(creds.error);
+    // the rules run before anything is sent to the PSP; a block is stored under the Idempotency-Key and replayed
+    const operationId = newOperationId(now);
+    const [decision] = await assessPayments(
+      tx,
+      riskRulesOf(deps),
+      [apiRiskSubject(merchantId, operationId, creds.value.provider, input)],
+      now,
+    );
+    if (decision?.action === 'block') return blocked(decision.decidedBy!);
     const op = await insertOperation(tx, {
+      id: operationId,
       merchantId,
       sourceId: input.sourceId,
       paymentId: null,
@@ -105,6 +121,7 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
     return { next: 'operation_created', operationId: op.id };
   }
 
+  if (command.kind === 'review') return startReviewDecision(deps, tx, merchantId, command, pspKey);
   const payment = await lockPayment(tx, merchantId, command.paymentId);
   if (!payment) return refusal('not_found', 404, 'Payment was not found.');
   if (hasPendingReference(payment)) {
@@ -115,6 +132,13 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
 
   let amount: Decimal | null = null;
   if (command.kind === 'capture') {
+    if ((await latestReviewOf(tx, payment.id))?.status === 'open') {
+      return refusal(
+        'payment_in_review',
+        409,
+        'A risk review of this payment is open: approve it (POST /v1/reviews/{id}/approve) before capturing.',
+      );
+    }
     if (payment.status !== 'authorized') {
       return refusal('invalid_payment_state', 409, `Only an authorized payment can be captured; this one is ${payment.status}.`);
     }
@@ -156,6 +180,97 @@ async function startOperation(deps: Deps, tx: Tx, merchantId: string, command: P
   return { next: 'operation_created', operationId: op.id };
 }
 
+/** 402 `payment_blocked` naming the rule; stored under the Idempotency-Key, so a retry replays the refusal. */
+function blocked(rule: RuleRef): PhaseOutcome {
+  return {
+    response: {
+      status: 402,
+      body: {
+        ...problemBody('payment_blocked', 402, `Risk rule "${rule.name}" blocked the payment; nothing was sent to the PSP.`),
+        rule: { id: rule.id, name: rule.name },
+      },
+    },
+  };
+}
+
+/**
+ * Phase `started` of a review decision: locks the review (two decisions at once: the second waits, then finds it
+ * closed, 409 `review_closed`, not stored). Approve closes it. Reject closes it, adds the card fingerprint and customer
+ * its rules saw to the built-in block lists, and compensates: a captured payment is
+ * refunded (all that is left), an authorized one voided, through the PSP as `POST /v1/payments/{id}/refunds` and
+ * `/void` do (the operation is inserted here, called in the next phase); without a usable PSP apiKey it is marked
+ * `refund_required` and nothing is sent. Both emit `review.closed`.
+ */
+async function startReviewDecision(
+  deps: Deps,
+  tx: Tx,
+  merchantId: string,
+  command: Extract<PaymentCommand, { kind: 'review' }>,
+  pspKey: string,
+): Promise<PhaseOutcome> {
+  const now = deps.clock();
+  const review = await getReview(tx, merchantId, command.reviewId, true);
+  if (!review) return refusal('not_found', 404, 'Review was not found.');
+  if (review.status !== 'open') return refusal('review_closed', 409, `This review is already ${review.status}; a review is decided once.`);
+  const payment = review.paymentId ? await lockPayment(tx, merchantId, review.paymentId) : undefined;
+  let compensation: Compensation | null = null;
+  let operationId: string | null = null;
+  if (command.decision === 'reject') {
+    if (!payment || hasPendingReference(payment)) {
+      return refusal(
+        'invalid_payment_state',
+        409,
+        'The PSP has not confirmed this payment yet (its creation is being synced); retry later.',
+      );
+    }
+    // so the next attempt with this card or customer is blocked (the built-in rule "Blocked card or customer")
+    await addToBlockLists(tx, { merchantId, paymentId: payment.id, reviewId: review.id, now });
+    let kind: 'refund' | 'void' | null = null;
+    let amount: Decimal | null = null;
+    if (payment.status === 'captured' || payment.status === 'partially_refunded') {
+      amount = payment.capturedAmount.minus(payment.refundedAmount).minus(await inFlightRefundTotal(tx, payment.id));
+      if (amount.greaterThan(0)) kind = 'refund';
+    } else if (payment.status === 'authorized' && payment.capturedAmount.isZero()) {
+      kind = 'void';
+    }
+    const creds = kind ? await loadSourceCredentials(tx, deps.secretBox, merchantId, payment.sourceId) : undefined;
+    compensation = !kind ? 'none' : creds?.ok ? kind : 'refund_required';
+    if (kind && creds?.ok) {
+      operationId = newOperationId(now);
+      await insertOperation(tx, {
+        id: operationId,
+        merchantId,
+        sourceId: payment.sourceId,
+        paymentId: payment.id,
+        kind,
+        amount,
+        currency: payment.currency,
+        pspIdempotencyKey: pspKey,
+        pspReference: payment.pspReference,
+        request: { paymentId: payment.id, reviewId: review.id, ...(amount ? { amount: toJsonAmount(amount) } : {}) },
+        now,
+      });
+    }
+  }
+  const closed = await closeReview(tx, review, {
+    status: command.decision === 'approve' ? 'approved' : 'rejected',
+    reason: command.reason ?? null,
+    compensation,
+    compensationOperationId: operationId,
+    now,
+  });
+  await emitEvent(tx, {
+    merchantId,
+    type: 'review.closed',
+    paymentId: payment?.id ?? null,
+    dedupeKey: `${closed.id}:review.closed`,
+    data: reviewView(closed),
+    at: now,
+  });
+  if (operationId) return { next: 'operation_created', operationId };
+  return { response: { status: 200, body: reviewView(closed) } };
+}
+
 function credentialsProblem(error: CredentialsProblem): PhaseOutcome {
   if (error === 'source_not_found') return refusal('source_not_found', 404, 'Source was not found.');
   if (error === 'no_api_key')
@@ -169,6 +284,7 @@ async function callAndSettle(
   claim: Extract<Claim, { kind: 'run' }>,
   operationId: string,
   options: PaymentCommandOptions,
+  command: PaymentCommand,
 ): Promise<PhaseOutcome> {
   const op = await getOperation(deps.sql, operationId);
   if (!op) throw new Error(`operation ${operationId} of an idempotency key is missing`);
@@ -198,6 +314,11 @@ async function callAndSettle(
       return problem('psp_request_rejected', 502, `The PSP refused the request: ${settled.message}`);
     }
     const status = settled.op.status === 'pending' ? 202 : op.kind === 'create' ? 201 : 200;
+    if (command.kind === 'review') {
+      // a rejection's answer: the review, with the payment and the compensating operation
+      const review = await getReview(tx, op.merchantId, command.reviewId);
+      return { response: { status, body: { ...reviewView(review!), payment: commandView(settled.payment, settled.op) } } };
+    }
     return { response: { status, body: commandView(settled.payment, settled.op) } };
   });
 }

@@ -166,6 +166,8 @@ describe('processInboundEvent on a Stripe payment_intent.succeeded', () => {
       flags: [],
       merchantReference: null,
       operations: [],
+      possibleDuplicateOf: null,
+      review: null,
       createdAt: expect.any(String),
       updatedAt: AT,
     });

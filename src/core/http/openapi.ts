@@ -52,11 +52,12 @@ const Problem = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`.' });
 
-type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 500 | 502 | 503;
+type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 500 | 502 | 503;
 
 const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   400: 'The request is invalid',
   401: 'Missing or wrong bearer credentials',
+  402: 'The payment was refused (a risk rule blocked it)',
   403: 'Forbidden',
   404: 'Not found (objects of other merchants are not found too)',
   409: 'Conflict with the object’s current state',

@@ -9,6 +9,7 @@ import { claimPendingReferences, settleOperationsByWebhook, type OperationSettle
 import { lockOrCreatePayments, savePaymentOutcomes, type Payment, type PaymentOutcomes } from './payment-store.js';
 import { paymentView } from './payment-view.js';
 import { next, type Outcome, type PaymentEvent } from './state-machine.js';
+import type { PspRiskFacts } from '../risk/attributes.js';
 
 /** A PSP-neutral report on one payment: its PSP reference, currency (ISO 4217, upper case) and what happened (minor units). */
 export interface PaymentReport extends PaymentEvent {
@@ -20,6 +21,8 @@ export interface PaymentReport extends PaymentEvent {
    * under `pending:<operationId>` (its create call timed out) is first linked to `pspReference`.
    */
   operationId?: string;
+  /** What the PSP payload says of the card, customer and shopper, for risk rules (README "Risk rules"). */
+  riskFacts?: PspRiskFacts;
 }
 
 /** One report to apply, with the merchant and source it came through. */

@@ -71,7 +71,7 @@ const toOp = (r: DbRow): PspOperation => ({
 });
 
 /** A new operation id: `pop_` + the time-sortable body of {@link newId}. */
-function newOperationId(now: Date): string {
+export function newOperationId(now: Date): string {
   return `pop_${newId('req', now).slice('req_'.length)}`;
 }
 
@@ -81,12 +81,12 @@ export async function insertOperation(
   input: Pick<
     PspOperation,
     'merchantId' | 'sourceId' | 'paymentId' | 'kind' | 'amount' | 'currency' | 'pspIdempotencyKey' | 'pspReference' | 'request'
-  > & { now: Date },
+  > & { now: Date; id?: string },
 ): Promise<PspOperation> {
   const [row] = await tx<DbRow[]>`
     insert into gw.psp_operations (id, merchant_id, source_id, payment_id, kind, amount, currency, psp_idempotency_key,
                                    psp_reference, request, created_at, updated_at)
-    values (${newOperationId(input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.paymentId}, ${input.kind},
+    values (${input.id ?? newOperationId(input.now)}, ${input.merchantId}, ${input.sourceId}, ${input.paymentId}, ${input.kind},
             ${input.amount === null ? null : toMinorText(input.amount)}, ${input.currency}, ${input.pspIdempotencyKey},
             ${input.pspReference}, ${tx.json(input.request as postgres.JSONValue)}, ${input.now}, ${input.now})
     returning *`;

@@ -26,7 +26,40 @@ describe('normalizeAdyen', () => {
   it('maps a successful AUTHORISATION to authorized for its pspReference with amount and merchantReference', () => {
     expect(plain(normalizeAdyen(fixtureItem('authorisation-true')))).toEqual({
       kind: 'event',
-      event: { kind: 'authorized', pspReference: '123456789', currency: 'EUR', amount: '10100', merchantReference: '8313842560770001' },
+      event: {
+        kind: 'authorized',
+        pspReference: '123456789',
+        currency: 'EUR',
+        amount: '10100',
+        merchantReference: '8313842560770001',
+        riskFacts: { paymentMethodType: 'visa' },
+      },
+    });
+  });
+
+  it('carries additionalData card, shopper and metadata fields as risk facts', () => {
+    const item = {
+      ...fixtureItem('authorisation-true'),
+      additionalData: {
+        alias: 'H167852639363479',
+        cardBin: '411111',
+        issuerCountry: 'nl',
+        shopperReference: 'cust-9',
+        shopperEmail: 'a@example.com',
+        shopperIP: '192.0.2.7',
+        'metadata.channel': 'web',
+      },
+    };
+    const n = normalizeAdyen(item);
+    expect(n.kind === 'event' && n.event.riskFacts).toEqual({
+      paymentMethodType: 'visa',
+      cardFingerprint: 'H167852639363479',
+      cardCountry: 'NL',
+      cardBin: '411111',
+      customerId: 'cust-9',
+      customerEmail: 'a@example.com',
+      ip: '192.0.2.7',
+      metadata: { channel: 'web' },
     });
   });
 
@@ -44,6 +77,7 @@ describe('normalizeAdyen', () => {
         currency: 'USD',
         operation: { kind: 'capture', reference: 'PSP_REFERENCE', outcome: 'succeeded', amount: '23623' },
         merchantReference: '00000001',
+        riskFacts: { paymentMethodType: 'visa' },
       },
     });
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
 import type { OperationKind, OperationOutcome } from '../../core/payments/payment-state.js';
 import { isOperationId, OPERATION_METADATA_KEY } from '../../core/payments/operation-ids.js';
+import { adyenRiskFacts } from './risk-facts.js';
 import type { Normalized, NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -56,10 +57,13 @@ export function normalizeAdyen(body: unknown): Normalized {
   const value = minorUnits(item.amount.value);
   // The operation that created the payment, echoed from the /payments request's metadata.
   const operationId = item.additionalData?.[`metadata.${OPERATION_METADATA_KEY}`];
+  const riskFacts =
+    item.eventCode === 'AUTHORISATION' || item.eventCode === 'CAPTURE' ? adyenRiskFacts(body as Record<string, unknown>) : undefined;
   const withRef = (ev: NormalizedEvent): Normalized => ({
     kind: 'event',
     event: {
       ...ev,
+      ...(riskFacts ? { riskFacts } : {}),
       ...(item.merchantReference ? { merchantReference: item.merchantReference } : {}),
       ...(typeof operationId === 'string' && isOperationId(operationId) ? { operationId } : {}),
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
 import { isOperationId, OPERATION_METADATA_KEY } from '../../core/payments/operation-ids.js';
+import { stripeRiskFacts } from './risk-facts.js';
 import type { Normalized, NormalizedEvent } from './types.js';
 
 const amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -117,8 +118,10 @@ export function normalizeStripe(body: unknown): Normalized {
   if (!pi.success) return { kind: 'invalid', reason: `${e.data.type} without a valid payment_intent object` };
   const currency = normalizeCurrency(pi.data.currency);
   if (!currency) return { kind: 'invalid', reason: `invalid currency ${pi.data.currency}` };
+  const riskFacts = stripeRiskFacts(e.data.data.object);
   return withReference(pi.data.metadata, {
     kind,
+    ...(riskFacts ? { riskFacts } : {}),
     pspReference: pi.data.id,
     currency,
     amount: minorUnits(pi.data.amount),

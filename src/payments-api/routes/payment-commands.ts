@@ -23,7 +23,7 @@ const amount = z
   .int()
   .openapi({ description: 'Integer minor units (ISO 4217 exponent).', example: 2000 });
 
-const idempotencyHeaders = z.object({
+export const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).openapi({
     description: 'Required. 1–255 characters, e.g. a V4 UUID (draft-ietf-httpapi-idempotency-key-header). Kept 24 h.',
     example: '7f1c3c9e-1f0b-4c55-9d4e-0b7d5f1e2a10',
@@ -60,7 +60,7 @@ const idParams = z.object({
 });
 
 // The payment as GET /v1/payments/{id} shows it, plus the operation this request made.
-const commandResult = PaymentView.extend({
+export const commandResult = PaymentView.extend({
   operation: z.object({
     id: z.string(),
     kind: z.enum(['create', 'capture', 'void', 'refund']),
@@ -72,7 +72,7 @@ const commandResult = PaymentView.extend({
 }).openapi('PaymentCommandResult');
 
 const json = <S extends z.ZodType>(schema: S, description: string) => ({ content: { 'application/json': { schema } }, description });
-const replayed = { 'Idempotent-Replayed': { schema: { type: 'string' as const }, description: '`true` on a replayed response.' } };
+export const replayed = { 'Idempotent-Replayed': { schema: { type: 'string' as const }, description: '`true` on a replayed response.' } };
 
 const commonResponses = {
   202: {
@@ -84,7 +84,8 @@ const commonResponses = {
     400: ['idempotency_key_missing', 'idempotency_key_invalid', 'invalid_request'],
     401: ['unauthorized'],
     404: ['not_found', 'source_not_found'],
-    409: ['idempotency_key_in_progress', 'invalid_payment_state'],
+    402: ['payment_blocked'],
+    409: ['idempotency_key_in_progress', 'invalid_payment_state', 'payment_in_review'],
     422: ['idempotency_key_reused', 'amount_out_of_range', 'psp_not_configured', 'url_not_allowed'],
     502: ['psp_request_rejected'],
   }),
@@ -148,7 +149,7 @@ const routes = {
  * 1–255 characters → 400 `idempotency_key_invalid`; anything else → 400 `invalid_request` (thrown, as createRouter
  * does). None is stored, so a corrected retry may reuse the key.
  */
-function paymentCommandsHook(
+export function paymentCommandsHook(
   result:
     | { success: true }
     | { success: false; error: z.ZodError; target?: string }

@@ -4,6 +4,8 @@ import { listPaymentLedger } from '../../core/ledger/ledger-store.js';
 import { toJsonAmount } from '../../core/money.js';
 import { getPayment, listPayments, listTransitions } from '../../core/payments/payment-store.js';
 import { paymentView } from '../../core/payments/payment-view.js';
+import { listPaymentDecisions, possibleDuplicateOf } from '../../core/risk/risk-store.js';
+import { latestReviewOf } from '../../core/risk/review-store.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, isoTimestamp, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
@@ -38,6 +40,14 @@ export const PaymentView = z
     flags: z.array(z.enum(['over_refund'])),
     merchantReference: z.string().nullable(),
     operations: z.array(OperationView),
+    possibleDuplicateOf: z.string().nullable().optional().openapi({
+      description: '`GET /v1/payments/{id}` only: an earlier payment with the same duplicate fingerprint (README "Risk rules")',
+    }),
+    review: z
+      .object({ id: z.string(), status: z.enum(['open', 'approved', 'rejected']) })
+      .nullable()
+      .optional()
+      .openapi({ description: '`GET /v1/payments/{id}` only: the latest risk review of the payment (README "Risk rules")' }),
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
   })
@@ -64,6 +74,25 @@ const LedgerTransactionView = z
     ),
   })
   .openapi('LedgerTransaction');
+
+const RuleRefView = z.object({ id: z.string(), name: z.string(), version: z.number().int(), action: z.enum(['allow', 'review', 'block']) });
+const RiskDecisionView = z
+  .object({
+    stage: z
+      .enum(['api', 'inbound'])
+      .openapi({ description: '`api`: on POST /v1/payments; `inbound`: when a webhook authorized or captured it' }),
+    action: z.enum(['allow', 'review', 'block']),
+    decidedBy: RuleRefView.nullable().openapi({ description: 'The rule that decided; null when none matched' }),
+    matched: z.array(RuleRefView),
+    evaluated: z.array(RuleRefView),
+    attributes: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'The attribute values the rules saw (int attributes as decimal strings)' }),
+    operationId: z.string().nullable(),
+    cause: z.string(),
+    decidedAt: isoTimestamp(),
+  })
+  .openapi('RiskDecision');
 
 const listPaymentsQuery = pageQuery('pay').extend({
   status: z.enum(STATUSES).optional(),
@@ -114,8 +143,18 @@ const paymentLedgerRoute = defineRoute({
   responses: { 200: jsonResponse(z.object({ data: z.array(LedgerTransactionView) }), 'The ledger transactions'), ...notFound },
 });
 
+const paymentRiskRoute = defineRoute({
+  method: 'get',
+  path: '/{id}/risk',
+  tags: ['Payments', 'Risk'],
+  summary: 'The risk decisions about the payment, oldest first',
+  security: merchantAuth,
+  request: { params: paymentId },
+  responses: { 200: jsonResponse(z.object({ data: z.array(RiskDecisionView) }), 'The decisions'), ...notFound },
+});
+
 /**
- * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger` (docs/http-api.md
+ * `GET /v1/payments`, `/v1/payments/{id}`, `/transitions`, `/ledger`, `/risk` (docs/http-api.md
  * "Payments"). Amounts are integer minor units.
  */
 export function paymentRoutes(): OpenAPIHono<AppEnv> {
@@ -135,7 +174,39 @@ export function paymentRoutes(): OpenAPIHono<AppEnv> {
     return p;
   };
 
-  app.openapi(getPaymentRoute, async (c) => c.json(paymentView(await load(c, c.req.valid('param').id)) as PaymentJson, 200));
+  app.openapi(getPaymentRoute, async (c) => {
+    const p = await load(c, c.req.valid('param').id);
+    const [possible, review] = await Promise.all([possibleDuplicateOf(c.var.deps.sql, p.id), latestReviewOf(c.var.deps.sql, p.id)]);
+    return c.json(
+      {
+        ...(paymentView(p) as PaymentJson),
+        possibleDuplicateOf: possible,
+        review: review ? { id: review.id, status: review.status } : null,
+      },
+      200,
+    );
+  });
+
+  app.openapi(paymentRiskRoute, async (c) => {
+    const p = await load(c, c.req.valid('param').id);
+    const rows = await listPaymentDecisions(c.var.deps.sql, p.id);
+    return c.json(
+      {
+        data: rows.map((d) => ({
+          stage: d.stage,
+          action: d.action,
+          decidedBy: d.decidedBy,
+          matched: d.matched,
+          evaluated: d.evaluated,
+          attributes: d.attributes,
+          operationId: d.operationId,
+          cause: d.cause,
+          decidedAt: d.decidedAt.toISOString(),
+        })),
+      },
+      200,
+    );
+  });
 
   app.openapi(transitionsRoute, async (c) => {
     const p = await load(c, c.req.valid('param').id);

@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createExpressionEnvironment } from './cel.js';
+
+const env = createExpressionEnvironment(
+  {
+    amount: 'int',
+    ratio: 'double',
+    currency: 'string',
+    flagged: 'bool',
+    metadata: 'map<string, string>',
+    card: { country: 'string', bin: 'string' },
+  },
+  { list: { returns: 'list<string>', handler: (extras, alias) => (extras as Record<string, string[]> | undefined)?.[alias] ?? [] } },
+);
+
+const compile = (s: string) => {
+  const r = env.compile(s);
+  if (!r.ok) throw new Error(`${s}: ${r.error.reason} at ${r.error.position}`);
+  return r.value;
+};
+
+describe('createExpressionEnvironment', () => {
+  it('evaluates a declared expression and lists the attributes it reads', () => {
+    const e = compile('amount > 100 && card.country != "US" && metadata.channel == "web"');
+    expect(e.matches({ amount: 250n, card: { country: 'FR', bin: '424242' }, metadata: { channel: 'web' } })).toBe(true);
+    expect(e.matches({ amount: 50n, card: { country: 'FR', bin: '424242' }, metadata: { channel: 'web' } })).toBe(false);
+    expect([...e.attributes].sort()).toEqual(['amount', 'card', 'card.country', 'metadata', 'metadata.channel']);
+  });
+
+  it('does not match when an attribute is missing, and never throws', () => {
+    const e = compile('card.country == "FR"');
+    expect(e.matches({})).toBe(false);
+    expect(e.matches({ card: {} })).toBe(false);
+    expect(compile('metadata.channel == "web"').matches({ metadata: {} })).toBe(false);
+    expect(compile('amount / 0 > 1').matches({ amount: 5n })).toBe(false);
+  });
+
+  it('refuses an unknown attribute or field, a type mismatch, bad syntax, a non-bool, naming position and reason', () => {
+    expect(env.compile('customer_tier == "gold"')).toEqual({
+      ok: false,
+      error: { position: 0, reason: 'Unknown variable: customer_tier' },
+    });
+    expect(env.compile('card.brand == "visa"')).toMatchObject({ ok: false, error: { position: 5, reason: 'No such key: brand' } });
+    expect(env.compile('amount == "x"')).toMatchObject({ ok: false, error: { reason: 'no such overload: int == string' } });
+    expect(env.compile('amount >')).toMatchObject({ ok: false, error: { position: 8, reason: 'Unexpected token: EOF' } });
+    expect(env.compile('amount + 1')).toMatchObject({ ok: false, error: { reason: 'the expression must yield bool, not int' } });
+    expect(env.compile('x'.repeat(2001))).toMatchObject({ ok: false });
+  });
+
+  it('refuses expressions that reach for the process or the prototype chain', () => {
+    for (const s of [
+      'process.env.HOME == ""',
+      'globalThis.process != null',
+      'require("fs") == null',
+      'card.constructor == "x"',
+      'metadata.constructor == "x"',
+      'metadata["__proto__"] == "x"',
+      'metadata.prototype == "x"',
+      '"".constructor == "x"',
+      'card.country.constructor.constructor("return process")() == null',
+      'this.process == null',
+    ]) {
+      expect(env.compile(s).ok, s).toBe(false);
+    }
+  });
+
+  it('calls a declared function with the evaluation extras', () => {
+    const e = compile('card.bin in list("blocked_bins")');
+    expect(e.matches({ card: { bin: '411111', country: 'US' } }, { blocked_bins: ['411111'] })).toBe(true);
+    expect(e.matches({ card: { bin: '411111', country: 'US' } }, {})).toBe(false);
+  });
+
+  it('any generated expression is refused at creation, or compiles and evaluates without throwing', () => {
+    const atom = fc.oneof(
+      fc.constantFrom(
+        'amount',
+        'ratio',
+        'currency',
+        'flagged',
+        'card.country',
+        'card.bin',
+        'metadata.k',
+        'metadata["k"]',
+        'nope',
+        'card.nope',
+      ),
+      fc.constantFrom('constructor', '__proto__', 'process', 'card.constructor', 'list("a")', 'size(metadata)'),
+      fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Number.isInteger(d) ? `${d}.0` : String(d))),
+      fc.string({ maxLength: 6 }).map((s) => JSON.stringify(s)),
+      fc.constantFrom('true', 'false', 'null', '[]', '{}'),
+    );
+    const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
+      e: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        atom,
+        fc
+          .tuple(tie('e'), fc.constantFrom('==', '!=', '<', '<=', '>', '>=', '&&', '||', '+', '-', '*', '/', '%', 'in'), tie('e'))
+          .map(([a, op, b]) => `(${a} ${op} ${b})`),
+        tie('e').map((a) => `!${a}`),
+        fc.tuple(tie('e'), tie('e'), tie('e')).map(([a, b, c]) => `(${a} ? ${b} : ${c})`),
+        fc
+          .tuple(tie('e'), fc.constantFrom('size()', 'startsWith("a")', 'contains("1")', 'matches("^[0-9]+$")'))
+          .map(([a, m]) => `${a}.${m}`),
+      ),
+    })).e;
+    const values = fc.record(
+      {
+        amount: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        ratio: fc.double(),
+        currency: fc.string(),
+        flagged: fc.boolean(),
+        metadata: fc.dictionary(fc.constantFrom('k', 'j'), fc.string()),
+        card: fc.record({ country: fc.string(), bin: fc.string() }, { requiredKeys: [] }),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(expr, fc.string({ maxLength: 40 })), values, (source, v) => {
+        const r = env.compile(source);
+        if (!r.ok) {
+          expect(r.error.reason.length).toBeGreaterThan(0);
+          expect(r.error.position).toBeGreaterThanOrEqual(0);
+          return;
+        }
+        expect(typeof r.value.matches(v, { a: ['x'] })).toBe('boolean');
+      }),
+      { numRuns: 600 },
+    );
+  });
+});

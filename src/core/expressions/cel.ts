@@ -1,0 +1,171 @@
+// CEL (Common Expression Language, github.com/google/cel-spec) through @marcbachmann/cel-js: expressions are
+// type-checked against a declared set of attributes when they are created, evaluated later against plain objects.
+// Generic: risk rules use it, and so may any feature that lets a merchant write a condition.
+import { Environment } from '@marcbachmann/cel-js';
+import { err, ok, type Result } from '../result.js';
+
+/** A CEL type an attribute may be declared with (cel-js type names). */
+export type CelType = 'int' | 'double' | 'string' | 'bool' | 'map<string, string>' | 'list<string>';
+
+/** Declared attributes: a top-level name → its type, or → the fields of an object attribute (`card.fingerprint`). */
+export type AttributeDeclarations = Record<string, CelType | Record<string, CelType>>;
+
+/**
+ * A function expressions may call, `name(string): <returns>`; `handler` gets the evaluation's `extras`
+ * ({@link CompiledExpression.matches}) and the argument, and must not throw.
+ */
+export interface ExpressionFunction {
+  returns: CelType;
+  handler: (extras: unknown, arg: string) => unknown;
+}
+
+/** Where and why an expression was refused: `position` is the 0-based character offset of the fault. */
+export interface ExpressionProblem {
+  position: number;
+  reason: string;
+}
+
+/** Limits that keep one expression cheap to check and to run. */
+const LIMITS = { maxAstNodes: 400, maxDepth: 32, maxListElements: 200, maxMapEntries: 50, maxCallArguments: 4 };
+/** Longest accepted expression, characters. */
+export const MAX_EXPRESSION_LENGTH = 2000;
+/** Names that reach JavaScript's object model: refused as field or key names even where a map would allow them. */
+const FORBIDDEN_KEYS = new Set(['constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__']);
+
+/** A checked, parsed expression; evaluate it as often as needed. */
+export interface CompiledExpression {
+  readonly source: string;
+  /** Attributes the expression reads: top-level names and `object.field` paths. */
+  readonly attributes: ReadonlySet<string>;
+  /** Declared functions the expression calls. */
+  readonly functions: ReadonlySet<string>;
+  /**
+   * True when the expression evaluates to `true` on `values`; false otherwise, also when it reads an attribute
+   * missing from `values` or fails at run time (division by zero, overflow). Never throws.
+   */
+  matches(values: Readonly<Record<string, unknown>>, extras?: unknown): boolean;
+}
+
+/** An environment: declared attributes and functions; compile expressions against it. */
+export interface ExpressionEnvironment {
+  /**
+   * Parses and type-checks `source` (a CEL expression that must yield bool). Errors name the position and the
+   * reason: a syntax error, an undeclared attribute or field, a type mismatch, a forbidden name, a limit exceeded.
+   * @example
+   * const env = createExpressionEnvironment({ amount: 'int', card: { country: 'string' } });
+   * const r = env.compile('amount > 100000 && card.country != "US"');
+   * if (r.ok) r.value.matches({ amount: 250000n, card: { country: 'FR' } }); // true
+   */
+  compile(source: string): Result<CompiledExpression, ExpressionProblem>;
+}
+
+// The extras of the evaluation running now. Evaluation is synchronous (no async function is registered), so no
+// other evaluation can interleave between setting and clearing it.
+let currentExtras: unknown;
+
+/**
+ * Builds an environment over `attributes` (values given to {@link CompiledExpression.matches}: int attributes as
+ * bigint, double as number) and `functions` (one string argument each). Build it once; it is not cheap.
+ */
+export function createExpressionEnvironment(
+  attributes: AttributeDeclarations,
+  functions: Record<string, ExpressionFunction> = {},
+): ExpressionEnvironment {
+  const env = new Environment({ limits: LIMITS, homogeneousAggregateLiterals: true });
+  for (const [name, type] of Object.entries(attributes)) {
+    if (typeof type === 'string') env.registerVariable(name, type);
+    else env.registerVariable({ name, schema: type });
+  }
+  for (const [name, fn] of Object.entries(functions)) {
+    env.registerFunction(`${name}(string): ${fn.returns}`, (arg: string) => fn.handler(currentExtras, arg));
+  }
+  return {
+    compile(source) {
+      if (source.length > MAX_EXPRESSION_LENGTH)
+        return err({ position: MAX_EXPRESSION_LENGTH, reason: `longer than ${MAX_EXPRESSION_LENGTH} characters` });
+      let parsed: ReturnType<Environment['parse']>;
+      try {
+        parsed = env.parse(source);
+      } catch (e) {
+        return err(problemOf(e));
+      }
+      const walked = walk(parsed.ast as AstNode);
+      if (!walked.ok) return walked;
+      let checked: ReturnType<typeof parsed.check>;
+      try {
+        checked = parsed.check();
+      } catch (e) {
+        return err(problemOf(e));
+      }
+      if (!checked.valid) return err(problemOf(checked.error));
+      if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
+      const { attributes, functions: called } = walked.value;
+      return ok({
+        source,
+        attributes,
+        functions: called,
+        matches(values, extras) {
+          currentExtras = extras;
+          try {
+            return parsed(values as Record<string, unknown>) === true;
+          } catch {
+            return false;
+          } finally {
+            currentExtras = undefined;
+          }
+        },
+      });
+    },
+  };
+}
+
+interface AstNode {
+  op: string;
+  args: unknown;
+  start?: number;
+  end?: number;
+}
+
+const isNode = (x: unknown): x is AstNode => typeof x === 'object' && x !== null && 'op' in x;
+
+/** Collects the attributes read and refuses forbidden field names (`a.constructor`, `a["__proto__"]`). */
+function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<string> }, ExpressionProblem> {
+  const attributes = new Set<string>();
+  const functions = new Set<string>();
+  const stack: AstNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const args = node.args;
+    if (node.op === 'id' && typeof args === 'string') attributes.add(args);
+    if (node.op === 'call' && Array.isArray(args) && typeof args[0] === 'string') functions.add(args[0]);
+    if ((node.op === '.' || node.op === '.?') && Array.isArray(args) && typeof args[1] === 'string') {
+      if (FORBIDDEN_KEYS.has(args[1])) {
+        return err({ position: Math.max(0, (node.end ?? 0) - args[1].length), reason: `the field name ${args[1]} is not allowed` });
+      }
+      const base = args[0];
+      if (isNode(base) && base.op === 'id' && typeof base.args === 'string') attributes.add(`${base.args}.${args[1]}`);
+    }
+    if ((node.op === '[]' || node.op === '[?]') && Array.isArray(args) && isNode(args[1]) && args[1].op === 'value') {
+      const key = args[1].args;
+      if (typeof key === 'string' && FORBIDDEN_KEYS.has(key))
+        return err({ position: args[1].start ?? 0, reason: `the key ${key} is not allowed` });
+    }
+    if (Array.isArray(args)) for (const a of args) pushNodes(stack, a);
+    else pushNodes(stack, args);
+  }
+  return ok({ attributes, functions });
+}
+
+function pushNodes(stack: AstNode[], x: unknown): void {
+  if (isNode(x)) stack.push(x);
+  else if (Array.isArray(x)) for (const y of x) pushNodes(stack, y);
+}
+
+/** cel-js errors carry `summary` (the reason) and `range.start` (the offset); anything else becomes position 0. */
+function problemOf(e: unknown): ExpressionProblem {
+  const x = e as { summary?: unknown; message?: unknown; range?: { start?: unknown } } | undefined;
+  const reason =
+    typeof x?.summary === 'string' ? x.summary : typeof x?.message === 'string' ? x.message.split('\n')[0]! : 'invalid expression';
+  const position = typeof x?.range?.start === 'number' ? x.range.start : 0;
+  return { position, reason };
+}

@@ -1,0 +1,342 @@
+// Runs a merchant's risk rules on payments inside the caller's transaction (README "Risk rules"): compiled once per
+// rule version, counts read only when a rule needs them, one decision row per payment.
+import type { Decimal } from 'decimal.js';
+import type { Tx } from '../db/client.js';
+import { emitEvents } from '../events/outbox.js';
+import type { Payment } from '../payments/payment-store.js';
+import { openReviews, reviewView } from './review-store.js';
+import type { Outcome } from '../payments/state-machine.js';
+import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
+import {
+  attributeValues,
+  COMPUTED_ATTRIBUTES,
+  createRiskEnvironment,
+  valuesJson,
+  type ComputedFacts,
+  type PaymentFacts,
+  type ListItems,
+  type PspRiskFacts,
+} from './attributes.js';
+import { merchantListItems } from './list-store.js';
+import {
+  enabledRules,
+  insertDecisions,
+  insertFacts,
+  readComputedFacts,
+  ruleSetStates,
+  type FactsKey,
+  type FactsRow,
+  type RiskAction,
+  type RiskDecision,
+  type RiskRule,
+  type RuleRef,
+} from './risk-store.js';
+
+interface CompiledRule {
+  ref: RuleRef;
+  priority: number;
+  expression: CompiledExpression;
+}
+
+/** A merchant's enabled rules, compiled, in evaluation order, and the computed attributes they read. */
+export interface RuleSet {
+  version: string;
+  rules: CompiledRule[];
+  needs: Set<keyof ComputedFacts>;
+  /** The merchant's lists, alias → values, when a rule calls `list()`. */
+  lists?: ListItems;
+}
+
+/**
+ * Compiled rules per merchant, keyed by the merchant's rule-set version (gw.risk_rule_sets), and compiled
+ * expressions per rule version. One per process, built by the entry file (src/app); safe to share across requests.
+ */
+export class RiskRuleCache {
+  readonly environment: ExpressionEnvironment = createRiskEnvironment();
+  private readonly sets = new Map<string, RuleSet>();
+  private readonly compiled = new Map<string, CompiledExpression | null>();
+
+  /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
+  async load(tx: Tx, merchantIds: readonly string[]): Promise<Map<string, RuleSet>> {
+    const states = await ruleSetStates(tx, merchantIds);
+    const out = new Map<string, RuleSet>();
+    for (const merchantId of merchantIds) {
+      const state = states.get(merchantId);
+      if (!state || state.enabledRules === 0) continue;
+      let set = this.sets.get(merchantId);
+      if (set?.version !== state.version) {
+        set = this.build(state.version, await enabledRules(tx, merchantId));
+        if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
+        this.sets.set(merchantId, set);
+      }
+      out.set(merchantId, set);
+    }
+    return out;
+  }
+
+  private build(version: string, rules: RiskRule[]): RuleSet {
+    const compiledRules: CompiledRule[] = [];
+    const needs = new Set<keyof ComputedFacts>();
+    for (const rule of rules) {
+      const key = `${rule.id}:${rule.version}`;
+      let expression = this.compiled.get(key);
+      if (expression === undefined) {
+        const r = this.environment.compile(rule.expression);
+        // validated at creation; a rule the environment no longer accepts never matches
+        expression = r.ok ? r.value : null;
+        this.compiled.set(key, expression);
+      }
+      if (!expression) continue;
+      for (const name of COMPUTED_ATTRIBUTES) if (expression.attributes.has(name)) needs.add(name);
+      compiledRules.push({
+        ref: { id: rule.id, name: rule.name, version: rule.version, action: rule.action },
+        priority: rule.priority,
+        expression,
+      });
+    }
+    compiledRules.sort((a, b) => ORDER[a.ref.action] - ORDER[b.ref.action] || a.priority - b.priority || (a.ref.id < b.ref.id ? -1 : 1));
+    return { version, rules: compiledRules, needs };
+  }
+}
+
+/** The deps' cache, or a fresh one (rules then compile on each use) when the entry file made none. */
+export function riskRulesOf(deps: { riskRules?: RiskRuleCache }): RiskRuleCache {
+  return deps.riskRules ?? new RiskRuleCache();
+}
+
+/** Radar's evaluation order: allow rules first, then block, then review. */
+const ORDER: Record<RiskAction, number> = { allow: 0, block: 1, review: 2 };
+
+/** A payment to assess: who, what is known, and what to record the decision under. */
+export interface RiskSubject {
+  merchantId: string;
+  /** `pay_…` (inbound), or the create operation `pop_…` (API): the facts row's key. Absent: a refused API request. */
+  subjectId: string | null;
+  paymentId: string | null;
+  operationId: string | null;
+  stage: 'api' | 'inbound';
+  /** The inbound event or API operation that caused the evaluation. */
+  cause: string;
+  facts: PaymentFacts;
+}
+
+/** The outcome for one subject: the decision (also written), or null when the merchant has no enabled rule. */
+export type Assessment = RiskDecision | null;
+
+/** Assessments decided in memory ({@link planInboundAssessment}); {@link writeAssessment} writes them. */
+export interface PlannedAssessment {
+  decisions: RiskDecision[];
+  factRows: FactsRow[];
+}
+
+/**
+ * Assesses `subjects` in `tx` at `now`: each merchant's enabled rules (cached by version) run in Radar's order and the
+ * first match of the strongest action decides (allow, else block, else review; no match allows). Records the
+ * payments' facts (for duplicate and velocity counts) and one gw.risk_decisions row each, and opens a review for each
+ * `review` decision. Returns one assessment per subject, in order. A payment of a merchant without enabled rules is
+ * neither assessed nor recorded. Throws only database errors.
+ */
+export async function assessPayments(tx: Tx, cache: RiskRuleCache, subjects: readonly RiskSubject[], now: Date): Promise<Assessment[]> {
+  if (subjects.length === 0) return [];
+  const sets = await cache.load(tx, [...new Set(subjects.map((s) => s.merchantId))]);
+  const out: Assessment[] = subjects.map(() => null);
+  const todo = subjects.flatMap((s, n) => (sets.has(s.merchantId) ? [n] : []));
+  if (todo.length === 0) return out;
+  const plan = await plan_(
+    tx,
+    sets,
+    todo.map((n) => subjects[n]!),
+    now,
+    false,
+  );
+  await writeAssessment(tx, plan);
+  let i = 0;
+  for (const n of todo) out[n] = plan.decisions[i++] ?? null;
+  return out;
+}
+
+/**
+ * Plans the assessment of the payments an inbound batch moved to `authorized` or `captured` for the first time (from
+ * `pending`, or created so), leaving out those created through `POST /v1/payments` (their rules ran there). `sets` is
+ * the batch's merchants' rules ({@link RiskRuleCache.load}, best started before the batch's other reads). Costs
+ * one query, none when no payment qualifies or no merchant of the batch has an enabled rule.
+ */
+export async function planInboundAssessment(
+  tx: Tx,
+  sets: Map<string, RuleSet>,
+  reports: readonly { merchantId: string; cause: string; provider: string; riskFacts?: PspRiskFacts | undefined }[],
+  results: readonly { result: string; payment: Payment; outcome?: Outcome }[],
+  now: Date,
+): Promise<PlannedAssessment> {
+  const subjects: RiskSubject[] = [];
+  reports.forEach((r, n) => {
+    const res = results[n]!;
+    if (!sets.has(r.merchantId) || res.result !== 'applied') return;
+    if (!res.outcome?.steps.some((st) => FIRST_MOVES.has(st.to) && (st.from === null || st.from === 'pending'))) return;
+    const p = res.payment;
+    subjects.push({
+      merchantId: r.merchantId,
+      subjectId: p.id,
+      paymentId: p.id,
+      operationId: null,
+      stage: 'inbound',
+      cause: r.cause,
+      facts: { ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
+    });
+  });
+  if (subjects.length === 0) return { decisions: [], factRows: [] };
+  return plan_(tx, sets, subjects, now, true);
+}
+
+const FIRST_MOVES = new Set(['authorized', 'captured']);
+
+/** Reads the computed attributes (one query) and decides each subject in memory. */
+async function plan_(
+  tx: Tx,
+  sets: Map<string, RuleSet>,
+  all: readonly RiskSubject[],
+  now: Date,
+  skipCreatedByApi: boolean,
+): Promise<PlannedAssessment> {
+  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
+  const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
+  for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
+  const read = await readComputedFacts(tx, keys, needs, now, skipCreatedByApi ? all.map((s) => s.paymentId) : undefined);
+  const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
+  const subjects = keep.map((i) => all[i]!);
+  const keysKept = keep.map((i) => keys[i]!);
+  const computed = keep.map((i) => read[i]!);
+  // payments of the same batch see each other, as if recorded one by one
+  addBatchCounts(keysKept, subjects, computed);
+
+  const decisions: RiskDecision[] = [];
+  const factRows: FactsRow[] = [];
+  for (const [i, s] of subjects.entries()) {
+    const set = sets.get(s.merchantId)!;
+    const values = attributeValues(s.facts, computed[i]!.facts);
+    const matched: RuleRef[] = [];
+    for (const rule of set.rules) if (rule.expression.matches(values, set.lists)) matched.push(rule.ref);
+    const decidedBy = matched[0] ?? null;
+    decisions.push({
+      merchantId: s.merchantId,
+      paymentId: s.paymentId,
+      operationId: s.operationId,
+      stage: s.stage,
+      action: decidedBy?.action ?? 'allow',
+      decidedBy,
+      matched,
+      evaluated: set.rules.map((r) => r.ref),
+      attributes: valuesJson(values),
+      cause: s.cause,
+      decidedAt: now,
+    });
+    if (s.subjectId) {
+      factRows.push({
+        ...keysKept[i]!,
+        subjectId: s.subjectId,
+        amount: s.facts.amount,
+        duplicateOf: computed[i]!.duplicateOf,
+        seenAt: now,
+      });
+    }
+  }
+  return { decisions, factRows };
+}
+
+/**
+ * Writes a planned assessment: facts and decisions (two statements sent together); then, for each `review` decision
+ * (and each inbound `block`: the PSP already took that payment, so a person must look), a review and its
+ * `review.opened` event (Stripe's name) to the merchant's endpoints.
+ */
+export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<void> {
+  if (plan.decisions.length === 0) return;
+  const [, ids] = await Promise.all([insertFacts(tx, plan.factRows), insertDecisions(tx, plan.decisions)]);
+  const toOpen = plan.decisions.flatMap((d, i) =>
+    d.decidedBy && (d.action === 'review' || (d.action === 'block' && d.stage === 'inbound'))
+      ? [
+          {
+            merchantId: d.merchantId,
+            paymentId: d.paymentId,
+            operationId: d.operationId,
+            decisionId: ids[i]!,
+            openedBy: d.decidedBy,
+            at: d.decidedAt,
+          },
+        ]
+      : [],
+  );
+  if (toOpen.length === 0) return;
+  const reviews = await openReviews(tx, toOpen);
+  await emitEvents(
+    tx,
+    reviews.map((r) => ({
+      merchantId: r.merchantId,
+      type: 'review.opened',
+      paymentId: r.paymentId,
+      dedupeKey: `${r.id}:review.opened`,
+      data: reviewView(r),
+      at: r.openedAt,
+    })),
+  );
+}
+
+/**
+ * The lookup keys of a payment. The duplicate key is (customer id, else card fingerprint, else e-mail), amount (minor
+ * units), currency and the UTC day of `now`; null when the payment names no customer, card or e-mail.
+ */
+export function factsKey(facts: PaymentFacts, merchantId: string, now: Date): FactsKey {
+  const who = facts.customerId
+    ? `customer:${facts.customerId}`
+    : facts.cardFingerprint
+      ? `card:${facts.cardFingerprint}`
+      : facts.customerEmail
+        ? `email:${facts.customerEmail.toLowerCase()}`
+        : null;
+  return {
+    merchantId,
+    duplicateKey: who && `${who}|${facts.amount.toFixed(0)}|${facts.currency}|${now.toISOString().slice(0, 10)}`,
+    cardFingerprint: facts.cardFingerprint ?? null,
+    customerId: facts.customerId ?? null,
+    currency: facts.currency,
+  };
+}
+
+function addBatchCounts(
+  keys: FactsKey[],
+  subjects: readonly RiskSubject[],
+  computed: { facts: ComputedFacts; duplicateOf: string | null }[],
+): void {
+  if (keys.length < 2) return;
+  // earlier payments of the batch, by key: how many, their amount, the latest subject
+  const seen = new Map<string, { n: number; amount: Decimal; last: string | null }>();
+  const bump = (key: string, amount: Decimal, subject: string | null) => {
+    const e = seen.get(key);
+    seen.set(key, e ? { n: e.n + 1, amount: e.amount.plus(amount), last: subject ?? e.last } : { n: 1, amount, last: subject });
+  };
+  for (const [i, k] of keys.entries()) {
+    const c = computed[i]!;
+    const s = subjects[i]!;
+    const dupKey = k.duplicateKey !== null ? `${k.merchantId}\u0000d\u0000${k.duplicateKey}` : null;
+    const cardKey = k.cardFingerprint !== null ? `${k.merchantId}\u0000c\u0000${k.cardFingerprint}` : null;
+    const custKey = k.customerId !== null ? `${k.merchantId}\u0000u\u0000${k.customerId}\u0000${k.currency}` : null;
+    const dup = dupKey ? seen.get(dupKey) : undefined;
+    if (dup) {
+      if (c.facts.duplicates_24h !== undefined) c.facts.duplicates_24h += dup.n;
+      c.duplicateOf = dup.last ?? c.duplicateOf;
+    }
+    const card = cardKey ? seen.get(cardKey) : undefined;
+    if (card) {
+      if (c.facts.count_same_fingerprint_1h !== undefined) c.facts.count_same_fingerprint_1h += card.n;
+      if (c.facts.is_first_seen_card !== undefined) c.facts.is_first_seen_card = false;
+    }
+    const cust = custKey ? seen.get(custKey) : undefined;
+    if (cust) {
+      if (c.facts.count_same_customer_24h !== undefined) c.facts.count_same_customer_24h += cust.n;
+      if (c.facts.amount_same_customer_24h !== undefined)
+        c.facts.amount_same_customer_24h = c.facts.amount_same_customer_24h.plus(cust.amount);
+    }
+    if (dupKey) bump(dupKey, s.facts.amount, s.subjectId);
+    if (cardKey) bump(cardKey, s.facts.amount, s.subjectId);
+    if (custKey) bump(custKey, s.facts.amount, s.subjectId);
+  }
+}

@@ -1,0 +1,292 @@
+// Risk rules, rule-set versions, payment facts and decisions (gw.risk_*; sql/0050_risk_rules.sql).
+import { Decimal } from 'decimal.js';
+import type { Tx } from '../db/client.js';
+import { newId } from '../ids.js';
+import type { ComputedFacts } from './attributes.js';
+
+/** The action of a rule, strongest last in Radar's evaluation order (allow, then block, then review). */
+export type RiskAction = 'allow' | 'review' | 'block';
+
+/** A rule as stored; `version` moves by one on every change. */
+export interface RiskRule {
+  id: string;
+  merchantId: string;
+  name: string;
+  action: RiskAction;
+  expression: string;
+  enabled: boolean;
+  priority: number;
+  version: number;
+  builtIn: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface RuleRow {
+  id: string;
+  merchant_id: string;
+  name: string;
+  action: RiskAction;
+  expression: string;
+  enabled: boolean;
+  priority: number;
+  version: number;
+  built_in: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toRule = (r: RuleRow): RiskRule => ({
+  id: r.id,
+  merchantId: r.merchant_id,
+  name: r.name,
+  action: r.action,
+  expression: r.expression,
+  enabled: r.enabled,
+  priority: r.priority,
+  version: r.version,
+  builtIn: r.built_in,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Inserts a rule (version 1); returns it. */
+export async function insertRule(
+  tx: Tx,
+  input: { merchantId: string; name: string; action: RiskAction; expression: string; enabled: boolean; priority: number; now: Date },
+): Promise<RiskRule> {
+  const [row] = await tx<RuleRow[]>`
+    insert into gw.risk_rules (id, merchant_id, name, action, expression, enabled, priority, created_at, updated_at)
+    values (${newId('rul', input.now)}, ${input.merchantId}, ${input.name}, ${input.action}, ${input.expression}, ${input.enabled},
+            ${input.priority}, ${input.now}, ${input.now})
+    returning *`;
+  return toRule(row!);
+}
+
+/** The merchant's rule, not deleted; `lock` takes it FOR UPDATE. */
+export async function getRule(tx: Tx, merchantId: string, id: string, lock = false): Promise<RiskRule | undefined> {
+  const rows = lock
+    ? await tx<RuleRow[]>`select * from gw.risk_rules where id = ${id} and merchant_id = ${merchantId} and deleted_at is null for update`
+    : await tx<RuleRow[]>`select * from gw.risk_rules where id = ${id} and merchant_id = ${merchantId} and deleted_at is null`;
+  return rows[0] && toRule(rows[0]);
+}
+
+/** The merchant's rules, newest first, `limit + 1` rows after `startingAfter`. */
+export async function listRules(tx: Tx, merchantId: string, q: { limit: number; startingAfter?: string | undefined }): Promise<RiskRule[]> {
+  const rows = await tx<RuleRow[]>`
+    select * from gw.risk_rules
+    where merchant_id = ${merchantId} and deleted_at is null ${q.startingAfter ? tx`and id < ${q.startingAfter}` : tx``}
+    order by id desc limit ${q.limit + 1}`;
+  return rows.map(toRule);
+}
+
+/** Saves a changed rule as its next version (the trigger appends the version row). */
+export async function updateRule(
+  tx: Tx,
+  rule: RiskRule,
+  change: { name: string; action: RiskAction; expression: string; enabled: boolean; priority: number; now: Date },
+): Promise<RiskRule> {
+  const [row] = await tx<RuleRow[]>`
+    update gw.risk_rules set name = ${change.name}, action = ${change.action}, expression = ${change.expression},
+      enabled = ${change.enabled}, priority = ${change.priority}, version = version + 1, updated_at = ${change.now}
+    where id = ${rule.id} returning *`;
+  return toRule(row!);
+}
+
+/** Marks a rule deleted (a new version); decisions keep naming it. */
+export async function deleteRule(tx: Tx, rule: RiskRule, now: Date): Promise<void> {
+  await tx`update gw.risk_rules set deleted_at = ${now}, enabled = false, version = version + 1, updated_at = ${now} where id = ${rule.id}`;
+}
+
+/** Each merchant's rule-set version and enabled-rule count (merchants without a row have none). */
+export async function ruleSetStates(
+  tx: Tx,
+  merchantIds: readonly string[],
+): Promise<Map<string, { version: string; enabledRules: number }>> {
+  const rows = await tx<{ merchant_id: string; version: string; enabled_rules: number }[]>`
+    select merchant_id, version::text, enabled_rules from gw.risk_rule_sets where merchant_id = any(${[...merchantIds]}::text[])`;
+  return new Map(rows.map((r) => [r.merchant_id, { version: r.version, enabledRules: r.enabled_rules }]));
+}
+
+/** The merchant's enabled rules. */
+export async function enabledRules(tx: Tx, merchantId: string): Promise<RiskRule[]> {
+  const rows = await tx<RuleRow[]>`
+    select * from gw.risk_rules where merchant_id = ${merchantId} and enabled and deleted_at is null order by priority, id`;
+  return rows.map(toRule);
+}
+
+/** What the counts are looked up by, for one payment. */
+export interface FactsKey {
+  merchantId: string;
+  duplicateKey: string | null;
+  cardFingerprint: string | null;
+  customerId: string | null;
+  currency: string;
+}
+
+/** Which computed attributes to read. */
+export type ComputedNeeds = ReadonlySet<keyof ComputedFacts>;
+
+/**
+ * Reads the computed attributes `needs` names for each key at `now`, one statement for all keys; each count is one
+ * index range scan over the window (sql/0050 indexes). `duplicateOf`: the latest earlier subject with the key;
+ * `createdByApi`: the payment of `paymentIds[i]` was created through `POST /v1/payments`.
+ */
+export async function readComputedFacts(
+  tx: Tx,
+  keys: readonly FactsKey[],
+  needs: ComputedNeeds,
+  now: Date,
+  paymentIds?: readonly (string | null)[],
+): Promise<{ facts: ComputedFacts; duplicateOf: string | null; createdByApi: boolean }[]> {
+  if (keys.length === 0) return [];
+  const pids = paymentIds ?? keys.map(() => null);
+  const dup = needs.has('duplicates_24h');
+  const card1h = needs.has('count_same_fingerprint_1h');
+  const firstCard = needs.has('is_first_seen_card');
+  const cust = needs.has('count_same_customer_24h') || needs.has('amount_same_customer_24h');
+  const rows = await tx<
+    {
+      dup: string | null;
+      dup_of: string | null;
+      card1h: string | null;
+      seen_card: boolean | null;
+      cust_n: string | null;
+      cust_sum: string | null;
+      by_api: boolean;
+    }[]
+  >`
+    select
+      k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create') as by_api,
+      ${dup ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as dup,
+      (select f.subject_id from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours'
+        order by f.seen_at desc limit 1) as dup_of,
+      ${card1h ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf and f.seen_at > ${now}::timestamptz - interval '1 hour')` : tx`null`}::text as card1h,
+      ${firstCard ? tx`exists (select 1 from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf)` : tx`null::boolean`} as seen_card,
+      ${cust ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_n,
+      ${cust ? tx`(select coalesce(sum(f.amount), 0) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_sum
+    from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
+                ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${[...pids]}::text[])
+                with ordinality as k (m, dk, cf, cu, cur, pid, n)
+    order by k.n`;
+  return rows.map((r, n) => {
+    const key = keys[n]!;
+    const facts: ComputedFacts = {};
+    if (dup && key.duplicateKey !== null) facts.duplicates_24h = Number(r.dup);
+    if (card1h && key.cardFingerprint !== null) facts.count_same_fingerprint_1h = Number(r.card1h);
+    if (firstCard && key.cardFingerprint !== null) facts.is_first_seen_card = r.seen_card === false;
+    if (cust && key.customerId !== null) {
+      if (needs.has('count_same_customer_24h')) facts.count_same_customer_24h = Number(r.cust_n);
+      if (needs.has('amount_same_customer_24h')) facts.amount_same_customer_24h = new Decimal(r.cust_sum ?? 0);
+    }
+    return { facts, duplicateOf: key.duplicateKey === null ? null : r.dup_of, createdByApi: r.by_api };
+  });
+}
+
+/** One row of gw.risk_payment_facts. */
+export interface FactsRow extends FactsKey {
+  subjectId: string;
+  amount: Decimal;
+  duplicateOf: string | null;
+  seenAt: Date;
+}
+
+/** Records what rules saw of each payment, for later counts; a subject already recorded is left as it was. */
+export async function insertFacts(tx: Tx, rows: readonly FactsRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx`
+    insert into gw.risk_payment_facts (subject_id, merchant_id, duplicate_key, card_fingerprint, customer_id, amount, currency, duplicate_of, seen_at)
+    select * from unnest(${rows.map((r) => r.subjectId)}::text[], ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.duplicateKey)}::text[],
+      ${rows.map((r) => r.cardFingerprint)}::text[], ${rows.map((r) => r.customerId)}::text[], ${rows.map((r) => r.amount.toFixed(0))}::bigint[],
+      ${rows.map((r) => r.currency)}::text[], ${rows.map((r) => r.duplicateOf)}::text[], ${rows.map((r) => r.seenAt.toISOString())}::timestamptz[])
+    on conflict (subject_id) do nothing`;
+}
+
+/** A rule as a decision names it. */
+export interface RuleRef {
+  id: string;
+  name: string;
+  version: number;
+  action: RiskAction;
+}
+
+/** One evaluation, as gw.risk_decisions keeps it. */
+export interface RiskDecision {
+  merchantId: string;
+  paymentId: string | null;
+  operationId: string | null;
+  stage: 'api' | 'inbound';
+  action: RiskAction;
+  decidedBy: RuleRef | null;
+  matched: RuleRef[];
+  evaluated: RuleRef[];
+  attributes: Record<string, unknown>;
+  cause: string;
+  decidedAt: Date;
+}
+
+/** Appends decisions (one statement); returns their ids, in input order. */
+export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const ids = await tx<{ id: string }[]>`
+    insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, evaluated, attributes, cause, decided_at)
+    select m, p, o, s, a, db::jsonb, mt::jsonb, ev::jsonb, at::jsonb, c, t from unnest(
+      ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.operationId)}::text[],
+      ${rows.map((r) => r.stage)}::text[], ${rows.map((r) => r.action)}::text[], ${rows.map((r) => JSON.stringify(r.decidedBy))}::text[],
+      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => JSON.stringify(r.evaluated))}::text[],
+      ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[],
+      ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
+    ) with ordinality as d (m, p, o, s, a, db, mt, ev, at, c, t, n)
+    order by n
+    returning id::text`;
+  return ids.map((r) => r.id);
+}
+
+/** The decisions about a payment (made on it, or on the API operation that created it), oldest first. */
+export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<RiskDecision[]> {
+  const rows = await tx<
+    {
+      merchant_id: string;
+      payment_id: string | null;
+      operation_id: string | null;
+      stage: 'api' | 'inbound';
+      action: RiskAction;
+      decided_by: RuleRef | null;
+      matched: RuleRef[];
+      evaluated: RuleRef[];
+      attributes: Record<string, unknown>;
+      cause: string;
+      decided_at: Date;
+    }[]
+  >`
+    select * from gw.risk_decisions
+    where payment_id = ${paymentId}
+       or operation_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create')
+    order by id`;
+  return rows.map((r) => ({
+    merchantId: r.merchant_id,
+    paymentId: r.payment_id ?? paymentId,
+    operationId: r.operation_id,
+    stage: r.stage,
+    action: r.action,
+    decidedBy: r.decided_by,
+    matched: r.matched,
+    evaluated: r.evaluated,
+    attributes: r.attributes,
+    cause: r.cause,
+    decidedAt: r.decided_at,
+  }));
+}
+
+/** The earlier payment this one may duplicate (its facts row's `duplicate_of`, an operation resolved to its payment). */
+export async function possibleDuplicateOf(tx: Tx, paymentId: string): Promise<string | null> {
+  const [row] = await tx<{ of: string | null }[]>`
+    select coalesce(o.payment_id, case when f.duplicate_of like 'pay\\_%' then f.duplicate_of end) as of
+    from gw.risk_payment_facts f
+    left join gw.psp_operations o on o.id = f.duplicate_of
+    where f.duplicate_of is not null
+      and (f.subject_id = ${paymentId}
+           or f.subject_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create'))
+    limit 1`;
+  return row?.of ?? null;
+}

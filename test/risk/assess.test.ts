@@ -1,0 +1,215 @@
+// Where risk rules run: POST /v1/payments before the PSP call, and the processing of inbound events; duplicates.
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Deps } from '../../src/core/deps.js';
+import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/index.js';
+import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
+import { signStripe } from '../../src/inbound/verifiers/testing.js';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+import { jsonRequest, testDeps } from '../app.js';
+import { aShop, apps, command, getJson, processReceived, STRIPE_BASE, type Shop } from '../payments-api/harness.js';
+
+const SECRET = 'whsec_risk_rules_0123456789abcdef';
+const SK = 'sk_test_simulated_risk_0123456789';
+
+let db: TestDatabase;
+let deps: Deps;
+let app: ReturnType<typeof apps>['app'];
+let commands: ReturnType<typeof apps>['commands'];
+let now = new Date('2026-03-02T10:00:00Z');
+const server = setupServer();
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  deps = await testDeps(db, { clock: () => now });
+  ({ app, commands } = apps(deps));
+  server.listen({ onUnhandledRequest: 'error' });
+});
+afterEach(() => server.resetHandlers());
+afterAll(async () => {
+  server.close();
+  await db.drop();
+});
+
+async function stripeShop(): Promise<{ shop: Shop; sim: StripeSimulator }> {
+  const shop = await aShop(deps, app, { provider: 'stripe', secret: SECRET, apiKey: SK, apiBaseUrl: STRIPE_BASE });
+  const sim = stripeSimulator({
+    baseUrl: STRIPE_BASE,
+    apiKey: SK,
+    webhooks: { url: shop.inboundUrl, secret: SECRET, delivery: 'manual', send: async (r) => app.request(r) },
+  });
+  server.use(...sim.handlers);
+  return { shop, sim };
+}
+
+async function addRule(shop: Shop, rule: Record<string, unknown>): Promise<{ id: string; name: string }> {
+  const res = await app.request('/v1/risk/rules', jsonRequest('POST', rule, shop.apiKey));
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; name: string };
+}
+
+const createBody = (shop: Shop, extra: Record<string, unknown> = {}) => ({
+  amount: 2000,
+  currency: 'usd',
+  sourceId: shop.sourceId,
+  merchantReference: 'order-1',
+  paymentMethod: 'pm_card_visa',
+  ...extra,
+});
+
+async function postWebhook(shop: Shop, event: Record<string, unknown>): Promise<void> {
+  const raw = JSON.stringify(event);
+  const res = await app.request(shop.inboundUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': await signStripe(raw, SECRET, now) },
+    body: raw,
+  });
+  expect(res.status).toBe(200);
+}
+
+describe('risk rules on POST /v1/payments', () => {
+  it('a block rule refuses with 402 payment_blocked naming the rule; nothing reaches the PSP; the key replays the refusal', async () => {
+    const { shop, sim } = await stripeShop();
+    const rule = await addRule(shop, { name: 'Big tickets', action: 'block', expression: 'amount_major >= 1000.0 && currency == "USD"' });
+    const send = () => commands.request('/v1/payments', command(shop, 'blocked-1', createBody(shop, { amount: 150000 })));
+    const res = await send();
+    expect(res.status).toBe(402);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ code: 'payment_blocked', status: 402, rule: { id: rule.id, name: 'Big tickets' } });
+    const again = await send();
+    expect(again.status).toBe(402);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(body);
+    expect(sim.calls).toHaveLength(0);
+    expect(await db.sql`select 1 from gw.psp_operations where merchant_id = ${shop.merchantId}`).toHaveLength(0);
+    const [decision] = await db.sql<{ action: string; stage: string; decided_by: { id: string; version: number } }[]>`
+      select action, stage, decided_by from gw.risk_decisions where merchant_id = ${shop.merchantId}`;
+    expect(decision).toMatchObject({ action: 'block', stage: 'api', decided_by: { id: rule.id, version: 1 } });
+
+    // under the limit: allowed and sent
+    const ok = await commands.request('/v1/payments', command(shop, 'allowed-1', createBody(shop, { amount: 99999 })));
+    expect(ok.status).toBe(201);
+    expect(sim.calls).toHaveLength(1);
+  });
+
+  it('runs allow, then block, then review: the first match of the strongest action decides', async () => {
+    const { shop } = await stripeShop();
+    await addRule(shop, { name: 'review all', action: 'review', expression: 'amount > 0' });
+    const block = await addRule(shop, { name: 'block vip-less', action: 'block', expression: 'amount > 1000', priority: 2 });
+    const block2 = await addRule(shop, { name: 'block earlier', action: 'block', expression: 'amount > 1000', priority: 1 });
+    const allow = await addRule(shop, { name: 'allow vip', action: 'allow', expression: 'metadata.tier == "vip"' });
+    const decide = async (key: string, extra: Record<string, unknown>) => {
+      const res = await commands.request('/v1/payments', command(shop, key, createBody(shop, extra)));
+      if (res.status === 402) return { status: 402, rule: ((await res.json()) as { rule: { id: string } }).rule.id };
+      const p = (await res.json()) as { id: string };
+      const risk = await getJson<{ data: { action: string; decidedBy: { id: string } | null; matched: unknown[] }[] }>(
+        app,
+        shop,
+        `/v1/payments/${p.id}/risk`,
+      );
+      return { status: res.status, action: risk.data[0]!.action, rule: risk.data[0]!.decidedBy?.id, matched: risk.data[0]!.matched.length };
+    };
+    expect(await decide('o-1', { amount: 5000, metadata: { tier: 'vip' } })).toEqual({
+      status: 201,
+      action: 'allow',
+      rule: allow.id,
+      matched: 4,
+    });
+    expect(await decide('o-2', { amount: 5000 })).toEqual({ status: 402, rule: block2.id });
+    expect(await decide('o-3', { amount: 500 })).toMatchObject({ status: 201, action: 'review', matched: 1 });
+    expect(block.id).not.toBe(block2.id);
+  });
+
+  it('finds a duplicate pair (same customer, amount, day) by the built-in rule, and not a near miss on another day', async () => {
+    const { shop } = await stripeShop();
+    const create = async (key: string, extra: Record<string, unknown> = {}) => {
+      const res = await commands.request(
+        '/v1/payments',
+        command(shop, key, createBody(shop, { customer: { reference: 'cust-7' }, ...extra })),
+      );
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    now = new Date('2026-03-02T10:00:00Z');
+    const first = await create('d-1');
+    now = new Date('2026-03-02T18:00:00Z');
+    const second = await create('d-2');
+    const other = await create('d-3', { amount: 2001 });
+    expect(await getJson(app, shop, `/v1/payments/${first}`)).toMatchObject({ possibleDuplicateOf: null });
+    expect(await getJson(app, shop, `/v1/payments/${second}`)).toMatchObject({ possibleDuplicateOf: first });
+    expect(await getJson(app, shop, `/v1/payments/${other}`)).toMatchObject({ possibleDuplicateOf: null });
+    const risk = await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${second}/risk`);
+    expect(risk.data).toEqual([
+      expect.objectContaining({
+        stage: 'api',
+        action: 'review',
+        decidedBy: expect.objectContaining({ name: 'Possible duplicate payment', version: 1 }),
+        attributes: expect.objectContaining({ amount: '2000', currency: 'USD', duplicates_24h: '1', customer: { id: 'cust-7' } }),
+      }),
+    ]);
+    // the next UTC day (within 24 h of the second): another fingerprint
+    now = new Date('2026-03-03T01:00:00Z');
+    const nextDay = await create('d-4');
+    expect(await getJson(app, shop, `/v1/payments/${nextDay}`)).toMatchObject({ possibleDuplicateOf: null });
+    const nd = await getJson<{ data: { action: string; attributes: Record<string, unknown> }[] }>(
+      app,
+      shop,
+      `/v1/payments/${nextDay}/risk`,
+    );
+    expect(nd.data[0]).toMatchObject({ action: 'allow', attributes: { duplicates_24h: '0' } });
+  });
+
+  it('a merchant with every rule disabled is not assessed', async () => {
+    const { shop } = await stripeShop();
+    const rules = await db.sql<{ id: string }[]>`select id from gw.risk_rules where merchant_id = ${shop.merchantId}`;
+    expect(rules).toHaveLength(2);
+    for (const rule of rules) {
+      const res = await app.request(`/v1/risk/rules/${rule.id}`, jsonRequest('PATCH', { enabled: false }, shop.apiKey));
+      expect(res.status).toBe(200);
+    }
+    const p = await commands.request('/v1/payments', command(shop, 'n-1', createBody(shop)));
+    const id = ((await p.json()) as { id: string }).id;
+    expect(await getJson(app, shop, `/v1/payments/${id}/risk`)).toEqual({ data: [] });
+  });
+});
+
+describe('risk rules on inbound events', () => {
+  it('a high-value rule reviews a payment that arrives by webhook, once, with the attributes it saw', async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, {
+      name: 'High value',
+      action: 'review',
+      expression: 'amount >= 100000 && source.provider == "stripe"',
+    });
+    const pi = 'pi_made_in_dashboard_1';
+    await postWebhook(shop, buildStripeEvent('payment_intent.amount_capturable_updated', { paymentIntent: pi, amount: 250000, at: now }));
+    await postWebhook(shop, buildStripeEvent('payment_intent.succeeded', { paymentIntent: pi, amount: 250000, at: now }));
+    await postWebhook(shop, buildStripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_small_1', amount: 500, at: now }));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied', 'applied', 'applied']);
+    const [big] = await db.sql<{ id: string }[]>`select id from gw.payments where psp_reference = ${pi}`;
+    const risk = await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${big!.id}/risk`);
+    expect(risk.data).toHaveLength(1);
+    expect(risk.data[0]).toMatchObject({
+      stage: 'inbound',
+      action: 'review',
+      decidedBy: { id: rule.id, name: 'High value', version: 1, action: 'review' },
+      attributes: { amount: '250000', amount_major: 2500, currency: 'USD', is_round_amount: true, source: { provider: 'stripe' } },
+    });
+    expect(risk.data[0]!.cause).toMatch(/^iev_/);
+    const [small] = await db.sql<{ id: string }[]>`select id from gw.payments where psp_reference = 'pi_small_1'`;
+    expect((await getJson<{ data: { action: string }[] }>(app, shop, `/v1/payments/${small!.id}/risk`)).data).toEqual([
+      expect.objectContaining({ action: 'allow', decidedBy: null }),
+    ]);
+  });
+
+  it('does not assess again a payment created through the API when its webhooks arrive', async () => {
+    const { shop, sim } = await stripeShop();
+    await addRule(shop, { name: 'any', action: 'review', expression: 'amount > 0' });
+    const res = await commands.request('/v1/payments', command(shop, 'api-1', createBody(shop)));
+    const id = ((await res.json()) as { id: string }).id;
+    await sim.webhooks.flush();
+    await processReceived(deps, shop.sourceId);
+    const risk = await getJson<{ data: { stage: string }[] }>(app, shop, `/v1/payments/${id}/risk`);
+    expect(risk.data.map((d) => d.stage)).toEqual(['api']);
+  });
+});
