@@ -22,6 +22,7 @@ import { paymentCommandRoutes } from '../payments-api/routes/payment-commands.js
 import { ledgerRoutes } from '../payments-api/routes/ledger.js';
 import { paymentRoutes } from '../payments-api/routes/payments.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
+import { settlementRoutes } from '../reconciliation/routes/settlements.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
 export type AppDeps = Deps & IngestOptions;
@@ -53,7 +54,10 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
     onError: () => problemResponse(problemBody('payload_too_large', 413, `The body exceeds ${maxBytes} bytes.`), { connection: 'close' }),
   });
   app.use('/admin/*', apiBodyLimit, unstorableTextGuard());
-  app.use('/v1/*', apiBodyLimit);
+  // A settlement report is streamed under its own cap (50 MiB), never read whole.
+  app.use('/v1/*', (c, next) =>
+    c.req.path === '/v1/reconciliation/settlements' && c.req.method === 'POST' ? next() : apiBodyLimit(c, next),
+  );
 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
@@ -82,6 +86,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', paymentCommandRoutes());
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
+  v1.route('/reconciliation/settlements', settlementRoutes());
   app.route('/v1', v1);
   mountApiReference(app, swaggerUiAssets);
   return app;

@@ -7,6 +7,7 @@ import { Batcher } from '../inbound/batcher.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
+import { reconciliationTaskList } from '../reconciliation/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted } from '../core/jobs/job-store.js';
@@ -77,6 +78,7 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
   });
   return {
     ...paymentsApiTaskList(deps),
+    ...reconciliationTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
       const job = parseJobPayload('process_inbound_event', payload);
       const ids = 'inboundEventIds' in job ? job.inboundEventIds : [job.inboundEventId];

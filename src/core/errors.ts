@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'invalid_payment_state'
   | 'psp_not_configured'
   | 'psp_request_rejected'
+  | 'report_format_unknown'
+  | 'report_format_mismatch'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -17,6 +17,8 @@ const catalog = {
   sync_stale_psp_operations: cron,
   /** Cron, every 10 minutes: delete expired idempotency keys. */
   purge_idempotency_keys: cron,
+  /** Match, post and report one loaded settlement report (src/reconciliation). */
+  reconcile_settlement_report: z.object({ runId: id }),
 };
 
 /** A graphile-worker task name. */
