@@ -5,7 +5,7 @@ import { currencyExponent, normalizeCurrency } from '../core/money.js';
 /** A report format Switchyard reads. */
 export type ReportFormat = 'stripe' | 'adyen';
 
-/** What a line moves, PSP-neutral; `payout` and `other` move no payment money (result `ignored`). */
+/** What a line moves, PSP-neutral; `fee` is a PSP fee billed on its own line; `payout` and `other` move no payment money (result `ignored`). */
 export type LineCategory =
   | 'charge'
   | 'capture_reversal'
@@ -13,6 +13,7 @@ export type LineCategory =
   | 'refund_reversal'
   | 'dispute'
   | 'dispute_reversal'
+  | 'fee'
   | 'payout'
   | 'other';
 
@@ -113,6 +114,8 @@ const STRIPE_CATEGORIES: Record<string, LineCategory> = {
   refund_failure: 'refund_reversal',
   dispute: 'dispute',
   dispute_reversal: 'dispute_reversal',
+  fee: 'fee',
+  tax: 'fee',
   payout: 'payout',
   payout_reversal: 'payout',
   transfer: 'payout',
@@ -126,6 +129,10 @@ const ADYEN_TYPES: Record<string, LineCategory> = {
   Chargeback: 'dispute',
   SecondChargeback: 'dispute',
   ChargebackReversed: 'dispute_reversal',
+  Fee: 'fee',
+  MiscCosts: 'fee',
+  PaymentCost: 'fee',
+  InvoiceDeduction: 'fee',
   MerchantPayout: 'payout',
 };
 
@@ -192,7 +199,7 @@ function stripeLine(row: readonly string[], header: ReportHeader, lineNo: number
       orNull(cell(row, header, 'payment_intent_id')) ??
       orNull(cell(row, header, 'charge_id')) ??
       (/^(ch|py|pi)_/.test(sourceId) ? sourceId : null);
-    if (paymentRef === null && category !== 'payout' && category !== 'other') {
+    if (paymentRef === null && category !== 'payout' && category !== 'other' && category !== 'fee') {
       return fail(`a ${pspType} line names no payment_intent_id, charge_id or charge source_id`);
     }
     const created = cell(row, header, 'created_utc') || cell(row, header, 'created');
@@ -221,7 +228,11 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
   const pspRef = cell(row, header, 'Psp Reference');
   const modRef = cell(row, header, 'Modification Reference');
   const pspType = cell(row, header, 'Type');
-  const lineId = `${pspRef}:${modRef}:${pspType}`;
+  // a payment line is named by its references; a fee or payout line (no Psp Reference) also by its batch and time
+  const lineId =
+    pspRef === ''
+      ? `:${modRef}:${pspType}:${cell(row, header, 'Creation Date')}:${cell(row, header, 'Batch Number')}`
+      : `${pspRef}:${modRef}:${pspType}`;
   const fail = (error: string): LineError => ({ lineNo, error, lineId, pspType: orNull(pspType) });
   if (pspType === '') return fail('Type is empty');
   const netText = cell(row, header, 'Net Currency');
@@ -244,7 +255,8 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
         majorToMinor(cell(row, header, 'Gross Debit (GC)'), currency, 'Gross Debit (GC)');
     }
     const category = ADYEN_TYPES[pspType] ?? 'other';
-    if (pspRef === '' && category !== 'payout' && category !== 'other') return fail(`a ${pspType} line has no Psp Reference`);
+    if (pspRef === '' && category !== 'payout' && category !== 'other' && category !== 'fee')
+      return fail(`a ${pspType} line has no Psp Reference`);
     const zone = cell(row, header, 'TimeZone');
     return {
       lineNo,

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse';
 import type { Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { enqueueReconciliation } from '../core/jobs/enqueue.js';
 import { detectFormat, isLineError, readLine, type ReportFormat, type ReportHeader } from './formats.js';
 import { copyItems, copyRow, finishLoad, findRunByHash, insertRun, type RunRow } from './reconciliation-store.js';
 
@@ -182,6 +183,7 @@ export async function loadReport(
         payoutId: header.format === 'stripe' ? single : null,
         batchNumber: header.format === 'adyen' ? single : null,
       });
+      await enqueueReconciliation(tx, runId);
       return { kind: 'created' as const, runId };
     });
   } catch (err) {

@@ -55,7 +55,7 @@ export async function findRunByHash(tx: Tx, sourceId: string, sha256: Uint8Array
   return row;
 }
 
-/** Records what loading found (hash, line count, payout or batch, period) and queues the matching job. */
+/** Records what loading found: hash, line count, payout or batch, period. */
 export async function finishLoad(
   tx: Tx,
   runId: string,
@@ -68,9 +68,6 @@ export async function finishLoad(
            period_start = (select min(occurred_at) from gw.reconciliation_items where run_id = ${runId}),
            period_end = (select max(occurred_at) from gw.reconciliation_items where run_id = ${runId})
      where id = ${runId}`;
-  await tx`
-    select graphile_worker.add_job('reconcile_settlement_report', ${tx.json({ runId })}::json,
-                                   max_attempts => 5, job_key => ${`reconcile:${runId}`}::text)`;
 }
 
 /** The columns COPY writes, in the order {@link copyRow} joins them. */
@@ -133,7 +130,7 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
                when 'dispute_reversal' then case when o.won then o.amount end
              end as expected
         from lines l
-        left join pays p on p.psp_reference = l.payment_ref and l.category not in ('payout', 'other')
+        left join pays p on p.psp_reference = l.payment_ref and l.category not in ('payout', 'other', 'fee')
         left join ops o
           on o.payment_id = p.id and o.psp_reference = l.operation_ref
          and o.kind = case l.category when 'charge' then 'capture' when 'refund' then 'refund' when 'refund_reversal' then 'refund'
@@ -141,9 +138,10 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
     )
     update gw.reconciliation_items i
        set payment_id = m.payment_id,
-           expected = case when m.payment_currency = m.currency then m.expected end,
+           expected = case when m.category = 'fee' then m.gross when m.payment_currency = m.currency then m.expected end,
            result = case
                       when m.category in ('payout', 'other') then 'ignored'
+                      when m.category = 'fee' then 'matched'
                       when m.payment_id is null then 'missingInLedger'
                       when m.payment_currency <> m.currency then 'amountMismatch'
                       when m.expected is null then 'missingInLedger'
@@ -152,6 +150,7 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
                     end,
            detail = case
                       when m.category in ('payout', 'other') then m.psp_type || ' moves no payment money'
+                      when m.category = 'fee' then 'a fee billed on its own line: posted to psp_fees'
                       when m.payment_id is null then 'no payment ' || m.payment_ref || ' of this source in the ledger'
                       when m.payment_currency <> m.currency then 'the payment is in ' || m.payment_currency || ', the line in ' || m.currency
                       when m.expected is null then 'the ledger has no ' || m.category || ' ' || coalesce(m.operation_ref, m.payment_ref)
@@ -198,7 +197,8 @@ export async function claimSettlements(tx: Tx, run: { id: string; sourceId: stri
  * Posts one `settlement` ledger transaction per line this run claimed in positions [lo, hi], through
  * gw.post_transactions (sql/0009) with the JSON built in the database: `psp_receivable` credited the expected gross,
  * `psp_fees` debited the fee, `bank` debited the net, `settlement_differences` debited expected less reported gross
- * (signs flip for negative amounts; zero entries left out). Cause `settlement:<source>:<line id>`. Returns the ids posted.
+ * (signs flip for negative amounts; zero entries left out); a `fee` line (a fee billed alone) debits `psp_fees` what
+ * it takes from `bank`. Cause `settlement:<source>:<line id>`. Returns the ids posted.
  */
 export async function postSettlements(
   tx: Tx,
@@ -217,8 +217,11 @@ export async function postSettlements(
                    select jsonb_agg(jsonb_build_object('account', v.account,
                                                        'direction', case when v.amount > 0 then 'debit' else 'credit' end,
                                                        'amount', abs(v.amount)::text, 'currency', i.currency) order by v.n) as entries
-                     from (values (1, 'psp_receivable', -i.expected), (2, 'psp_fees', i.fee), (3, 'bank', i.net),
-                                  (4, 'settlement_differences', i.expected - i.gross)) v(n, account, amount)
+                     from (values (1, 'psp_receivable', case when i.category = 'fee' then 0 else -i.expected end),
+                                  (2, 'psp_fees', case when i.category = 'fee' then i.fee - i.gross else i.fee end),
+                                  (3, 'bank', i.net),
+                                  (4, 'settlement_differences', case when i.category = 'fee' then 0 else i.expected - i.gross end))
+                          v(n, account, amount)
                     where v.amount <> 0) x
              where sp.source_id = ${run.sourceId} and sp.run_id = ${run.id} and sp.position between ${lo} and ${hi}
                and x.entries is not null) s`;

@@ -340,11 +340,13 @@ describe('an Adyen Settlement details report (KWD, partial captures, a refund, a
       ]),
     );
     expect(run).toMatchObject({ status: 'completed', format: 'adyen', batchNumber: '42' });
-    expect(run.counts).toMatchObject({ lines: 8, matched: 5, ignored: 2, invalid: 1, amountMismatch: 0, missingInLedger: 0 });
+    expect(run.counts).toMatchObject({ lines: 8, matched: 6, ignored: 1, invalid: 1, amountMismatch: 0, missingInLedger: 0 });
     const [bad] = await items(shop, run.id, 'invalid');
     expect(bad!.detail).toMatch(/^line 9: Net Credit \(NC\) 1\.0005 has more decimals than KWD has \(3\)/);
-    expect(await balance(deps, shop, 'bank', 'KWD')).toBe(3950n + 2970n - 1000n + 2475n - 2600n);
-    expect(await balance(deps, shop, 'psp_fees', 'KWD')).toBe(50n + 30n + 25n + 100n);
+    // the payout: each line's net, the fee billed on its own line included
+    expect(await balance(deps, shop, 'bank', 'KWD')).toBe(3950n + 2970n - 1000n + 2475n - 2600n - 10n);
+    expect(3950n + 2970n - 1000n + 2475n - 2600n - 10n).toBe(5785n);
+    expect(await balance(deps, shop, 'psp_fees', 'KWD')).toBe(50n + 30n + 25n + 100n + 10n);
     const receivable = await receivableByPayment(deps, shop);
     expect(receivable.get('AUTHKWD000000001')).toBe(0n);
     expect(receivable.get('AUTHKWD000000002')).toBe(0n);
@@ -399,6 +401,23 @@ describe('uploads that are refused', () => {
     const run = await reconcile(deps, app, shop, body);
     expect(run.counts).toMatchObject({ lines: 1, matched: 1 });
     expect((await receivableByPayment(deps, shop)).get('pi_bom')).toBe(0n);
+  });
+
+  it('queues one reconcile_settlement_report job for the run it answers 202 with', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    const up = await upload(
+      app,
+      shop,
+      stripeReport([{ txn: 'txn_q', category: 'payout', currency: 'usd', gross: '-1.00', fee: '0', net: '-1.00' }]),
+    );
+    expect(up.status).toBe(202);
+    expect(up.body).toEqual({ id: expect.stringMatching(/^rcn_/), status: 'processing' });
+    const jobs = await db.sql<{ payload: { runId: string } }[]>`
+      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+       where t.identifier = 'reconcile_settlement_report' and j.payload->>'runId' = ${up.body.id as string}`;
+    expect(jobs).toHaveLength(1);
+    const processing = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
+    expect(processing).toMatchObject({ status: 'processing', counts: { lines: 1, ignored: 0 } });
   });
 
   it('names a line that CSV cannot read and reconciles the rest', async () => {
