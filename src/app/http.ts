@@ -23,6 +23,7 @@ import { ledgerRoutes } from '../payments-api/routes/ledger.js';
 import { paymentRoutes } from '../payments-api/routes/payments.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
 import { settlementRoutes } from '../reconciliation/routes/settlements.js';
+import { ledgerCheckRoutes } from '../reconciliation/routes/ledger-checks.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
 export type AppDeps = Deps & IngestOptions;
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/payments', paymentCommandRoutes());
   v1.route('/payments', operationRoutes());
   v1.route('/ledger', ledgerRoutes());
+  v1.route('/ledger', ledgerCheckRoutes());
   v1.route('/reconciliation/settlements', settlementRoutes());
   app.route('/v1', v1);
   mountApiReference(app, swaggerUiAssets);

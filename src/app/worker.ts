@@ -7,7 +7,7 @@ import { Batcher } from '../inbound/batcher.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
-import { reconciliationTaskList } from '../reconciliation/tasks.js';
+import { reconciliationCronItems, reconciliationTaskList } from '../reconciliation/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted } from '../core/jobs/job-store.js';
@@ -172,7 +172,7 @@ export async function startRunner(
     maxPoolSize: Math.max(10, options.concurrency + 1),
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
-    parsedCronItems: paymentsApiCronItems(),
+    parsedCronItems: [...paymentsApiCronItems(), ...reconciliationCronItems(deps.config)],
     logger: graphileLogger(deps.logger),
     taskList: createTaskList(deps, { concurrency: options.concurrency, slots, handoffs }),
     preset: {

@@ -19,6 +19,8 @@ const catalog = {
   purge_idempotency_keys: cron,
   /** Match, post and report one loaded settlement report (src/reconciliation). */
   reconcile_settlement_report: z.object({ runId: id }),
+  /** Cron, every SWITCHYARD_LEDGER_CHECK_EVERY_MINUTES: check every merchant's ledger (src/reconciliation/ledger-check.task.ts). */
+  check_ledgers: cron,
 };
 
 /** A graphile-worker task name. */
