@@ -3,6 +3,7 @@ import type { Deps } from '../core/deps.js';
 import { emitEvents, type EventToEmit } from '../core/events/outbox.js';
 import {
   addMissingInReport,
+  analyzeItems,
   claimSettlements,
   completeRun,
   failRun,
@@ -17,8 +18,8 @@ import {
 } from './reconciliation-store.js';
 import { itemView, runView } from './reconciliation-view.js';
 
-/** Lines matched and posted per transaction: bounds a transaction's size and paces the progress the CLI shows. */
-export const CHUNK_LINES = 10_000;
+/** Lines matched and posted per transaction: bounds a transaction's size and locks, and paces the progress the CLI shows. */
+export const CHUNK_LINES = 2_000;
 
 /** The `reconciliation.mismatch` event of an item; a `missingInReport` one is named once per source and operation. */
 function mismatchEvent(run: { id: string; merchantId: string; sourceId: string }, item: ItemRow, at: Date): EventToEmit {
@@ -50,6 +51,7 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
   const source = await getSourceForReconciliation(deps.sql, row.merchant_id, row.source_id);
   if (!source) throw new Error(`source ${row.source_id} of ${runId} is gone`);
   const run = { id: row.id, merchantId: row.merchant_id, sourceId: row.source_id, provider: source.provider };
+  await analyzeItems(deps.sql);
   for (;;) {
     const done = await deps.sql.begin(async (tx) => {
       const current = await getRun(tx, null, runId);

@@ -257,6 +257,14 @@ export async function listNoticeItems(tx: Tx, runId: string, lo: number, hi: num
      order by position`;
 }
 
+/**
+ * Refreshes the planner's statistics of the items table: right after a bulk load they still describe the table before
+ * it, and the matching statement's hash joins are only chosen on figures near the truth. Sample-based (bounded cost).
+ */
+export async function analyzeItems(tx: Tx): Promise<void> {
+  await tx`analyze gw.reconciliation_items`;
+}
+
 /** The next `size` report lines of a run after position `after`: their first and last positions, or undefined when none remain. */
 export async function nextChunk(
   tx: Tx,
