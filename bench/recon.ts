@@ -33,13 +33,16 @@ async function seed(sql: Sql, merchantId: string, tag: string, n: number): Promi
     select gw.new_id('pay'), ${merchantId}, ${sourceId}, 'pi_' || ${tag} || '_' || g, 'captured', 1000 + g % 9000, 'USD', 1000 + g % 9000,
            1000 + g % 9000, 1000 + g % 9000
       from generate_series(0, ${n - 1}) g`;
-  for (let off = 0; off < n; off += 10_000) {
+  // batches of 1,000: gw.post_transactions matches what it inserted back to its input by a nested loop
+  for (let off = 0; off < n; off += 1_000) {
     await sql`
       select gw.post_transactions(${merchantId}, (
         select jsonb_agg(jsonb_build_object('paymentId', id, 'cause', 'bench', 'kind', 'capture', 'entries', jsonb_build_array(
                  jsonb_build_object('account', 'psp_receivable', 'direction', 'debit', 'amount', amount::text, 'currency', 'USD'),
                  jsonb_build_object('account', 'merchant_payable', 'direction', 'credit', 'amount', amount::text, 'currency', 'USD'))))
-          from (select id, amount from gw.payments where source_id = ${sourceId} order by id offset ${off} limit 10000) p))`;
+          from (select id, amount from gw.payments
+                 where source_id = ${sourceId}
+                   and psp_reference in (select 'pi_' || ${tag} || '_' || g from generate_series(${off}::int, ${Math.min(n, off + 1000) - 1}::int) g)) p))`;
   }
   return sourceId;
 }

@@ -82,6 +82,7 @@ create table gw.settlement_postings (
   created_at     timestamptz not null default now(),
   constraint settlement_postings_pkey primary key (source_id, line_id)
 );
+create index settlement_postings_run_idx on gw.settlement_postings (run_id, position);
 create index settlement_postings_payment_idx on gw.settlement_postings (payment_id, category);
 create index settlement_postings_operation_idx on gw.settlement_postings (source_id, operation_ref) where operation_ref is not null;
 
