@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { checkLedger } from '../../src/core/ledger/ledger-store.js';
+import { loadReport } from '../../src/reconciliation/load-report.js';
 import { reconcileRun } from '../../src/reconciliation/reconcile.task.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { testApp, testDeps } from '../app.js';
@@ -390,6 +391,36 @@ describe('uploads that are refused', () => {
       body: stripeReport([]),
     });
     expect(bad.status).toBe(400);
+  });
+
+  it('answers 413 past the size cap (declared or streamed) and 400 for a body that is not UTF-8, storing nothing', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    const declared = await app.request(`/v1/reconciliation/settlements?sourceId=${shop.sourceId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', 'content-length': String(50 * 1024 * 1024 + 1), authorization: `Bearer ${shop.apiKey}` },
+      body: 'x',
+    });
+    expect(declared.status).toBe(413);
+    expect(((await declared.json()) as { code: string }).code).toBe('payload_too_large');
+    const body = stripeReport([{ txn: 'txn_big', category: 'payout', currency: 'usd', gross: '-1.00', fee: '0', net: '-1.00' }]);
+    await expect(
+      loadReport(deps, {
+        merchantId: shop.merchantId,
+        sourceId: shop.sourceId,
+        provider: 'stripe',
+        body: new Blob([body]).stream(),
+        maxBytes: 100,
+      }),
+    ).rejects.toMatchObject({ code: 'payload_too_large', status: 413 });
+    const latin1 = await app.request(`/v1/reconciliation/settlements?sourceId=${shop.sourceId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', authorization: `Bearer ${shop.apiKey}` },
+      body: new Uint8Array([...new TextEncoder().encode(body.slice(0, 40)), 0xff, 0xfe, 0x0a]),
+    });
+    expect(latin1.status).toBe(400);
+    expect(((await latin1.json()) as { code: string }).code).toBe('invalid_request');
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.reconciliation_runs where source_id = ${shop.sourceId}`;
+    expect(row!.n).toBe(0);
   });
 
   it('reads a BOM, quoted fields, CRLF and columns in any order, ignoring unknown ones', async () => {
