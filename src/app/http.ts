@@ -27,6 +27,8 @@ import { riskRuleRoutes } from '../payments-api/routes/risk-rules.js';
 import { riskListRoutes } from '../payments-api/routes/risk-lists.js';
 import { reviewRoutes } from '../payments-api/routes/reviews.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
+import { settlementRoutes } from '../reconciliation/routes/settlements.js';
+import { ledgerCheckRoutes } from '../reconciliation/routes/ledger-checks.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
 export type AppDeps = Deps & IngestOptions;
@@ -58,7 +60,10 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
     onError: () => problemResponse(problemBody('payload_too_large', 413, `The body exceeds ${maxBytes} bytes.`), { connection: 'close' }),
   });
   app.use('/admin/*', apiBodyLimit, unstorableTextGuard());
-  app.use('/v1/*', apiBodyLimit);
+  // A settlement report is streamed under its own cap (50 MiB), never read whole.
+  app.use('/v1/*', (c, next) =>
+    c.req.path === '/v1/reconciliation/settlements' && c.req.method === 'POST' ? next() : apiBodyLimit(c, next),
+  );
 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
@@ -91,6 +96,8 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/risk/rules', riskRuleRoutes());
   v1.route('/risk/lists', riskListRoutes());
   v1.route('/reviews', reviewRoutes());
+  v1.route('/ledger', ledgerCheckRoutes());
+  v1.route('/reconciliation/settlements', settlementRoutes());
   app.route('/v1', v1);
   app.route('/portal', portalRoutes());
   mountApiReference(app, swaggerUiAssets);

@@ -17,6 +17,7 @@ import { Batcher } from '../inbound/batcher.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
+import { reconciliationCronItems, reconciliationTaskList } from '../reconciliation/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
@@ -125,6 +126,7 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
       parseJobPayload('purge_expired_partitions', payload);
       await purgeExpiredPartitions(deps);
     },
+    ...reconciliationTaskList(deps),
     process_inbound_event: counted(deps, 'process_inbound_event', async (payload, helpers) => {
       const job = parseJobPayload('process_inbound_event', payload);
       const ids = 'inboundEventIds' in job ? job.inboundEventIds : [job.inboundEventId];
@@ -299,7 +301,7 @@ export async function startRunner(
     maxPoolSize: Math.max(10, options.concurrency + 1),
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
-    parsedCronItems: [...paymentsApiCronItems(), ...retentionCronItems()],
+    parsedCronItems: [...paymentsApiCronItems(), ...retentionCronItems(), ...reconciliationCronItems(deps.config)],
     logger: graphileLogger(deps.logger),
     taskList,
     preset: {

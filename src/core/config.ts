@@ -32,6 +32,8 @@ const configSchema = z.object({
   SWITCHYARD_INBOUND_MAX_BYTES: positiveInt.default(1_048_576),
   /** Deepest array/object nesting accepted in an inbound body (400 payload_too_deep beyond); PSP events nest under 15. */
   SWITCHYARD_INBOUND_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  /** Minutes between two continuous checks of every merchant's ledger (a cron task; a full pass once a day). */
+  SWITCHYARD_LEDGER_CHECK_EVERY_MINUTES: z.coerce.number().int().min(1).max(59).default(5),
   /** Largest request body accepted on /v1 and /admin, in bytes (1 MiB; 413 beyond). */
   SWITCHYARD_API_MAX_BYTES: positiveInt.default(1_048_576),
   /** Node only: concurrent inbound requests share one statement and commit (src/inbound/batcher.ts); `false`: each commits alone. */

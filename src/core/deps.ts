@@ -38,7 +38,7 @@ export interface MetricsSink {
   job(task: string, outcome: 'ok' | 'error'): void;
   delivery(outcome: DeliveryOutcome, seconds: number): void;
   endpointDisabled(reason: DisableReason): void;
-  /** `GET /v1/ledger/check` found the ledger unbalanced. */
+  /** A ledger check (the continuous check task, or `GET /v1/ledger/check`) found the ledger unbalanced. */
   ledgerCheckFailed(): void;
   /** The Prometheus exposition, database gauges included; `GET /metrics` is mounted only when present (Node). */
   render?(): Promise<{ contentType: string; body: string }>;

@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'payment_blocked'
   | 'review_closed'
   | 'payment_in_review'
+  | 'report_format_unknown'
+  | 'report_format_mismatch'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -10,6 +10,7 @@ const ID_PREFIXES = {
   endpoint: 'ep',
   attempt: 'att',
   reconciliation: 'rcn',
+  ledgerCheck: 'lck',
   request: 'req',
   riskRule: 'rul',
   review: 'rev',

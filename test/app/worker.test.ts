@@ -5,7 +5,8 @@ import type { Runner } from 'graphile-worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { startRunner } from '../../src/app/worker.js';
-import { aMerchant, testDeps } from '../app.js';
+import { aMerchant, testApp, testDeps } from '../app.js';
+import { aShop, getJson, stripeEvent, stripeReport, upload, type RunJson } from '../reconciliation/harness.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { eventually } from '../eventually.js';
 
@@ -25,18 +26,36 @@ afterAll(async () => {
 });
 
 describe('startRunner', () => {
-  it('registers the payments API and retention cron items with graphile-worker', async () => {
+  it('registers the payments API, retention and reconciliation cron items with graphile-worker', async () => {
     const known = await eventually(async () => {
       const rows = await db.sql<{ identifier: string }[]>`
         select identifier from graphile_worker._private_known_crontabs order by identifier`;
-      return rows.length >= 4 ? rows.map((r) => r.identifier) : undefined;
+      return rows.length >= 5 ? rows.map((r) => r.identifier) : undefined;
     });
     expect(known).toEqual([
+      'check_ledgers',
       'create_retention_partitions',
       'purge_expired_partitions',
       'purge_idempotency_keys',
       'sync_stale_psp_operations',
     ]);
+  });
+
+  it('runs an uploaded settlement report to completion', async () => {
+    const app = testApp(deps);
+    const shop = await aShop(deps, app, 'stripe');
+    await stripeEvent(deps, app, shop, 'payment_intent.succeeded', { paymentIntent: 'pi_worker', amount: 800 });
+    const up = await upload(
+      app,
+      shop,
+      stripeReport([{ txn: 'txn_worker', category: 'charge', currency: 'usd', gross: '8.00', fee: '0.53', net: '7.47', pi: 'pi_worker' }]),
+    );
+    expect(up.status).toBe(202);
+    const run = await eventually(async () => {
+      const r = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
+      return r.status === 'processing' ? undefined : r;
+    });
+    expect(run).toMatchObject({ status: 'completed', counts: { lines: 1, matched: 1 } });
   });
 
   it('runs the idempotency-key purge: an expired key is deleted, a live one kept', async () => {

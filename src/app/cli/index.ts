@@ -5,6 +5,7 @@ import { eventsCommand } from './events.js';
 import { ledgerCommand } from './ledger.js';
 import { listenCommand } from './listen.js';
 import { merchantsCommand } from './merchants.js';
+import { reconcileCommand } from './reconcile.js';
 import { migrateCommand, roleCommand } from './roles.js';
 import { simulateCommand } from './simulate.js';
 
@@ -20,6 +21,9 @@ Commands:
   ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not);
                                  --api-key <sk_…> instead names the key's merchant
   simulate <psp> <event-type>    post one signed Stripe or Adyen event to a running gateway
+  reconcile <file.csv> --source <src_…>
+                                 upload a settlement report to a running gateway, show its
+                                 progress and counts (exit 1 when anything is unmatched)
   listen                         a local endpoint that prints each delivery
 
 Run \`switchyard <command> --help\` for a command's options.
@@ -77,6 +81,9 @@ async function main(): Promise<boolean> {
       return false;
     case 'simulate':
       await simulateCommand(rest);
+      return false;
+    case 'reconcile':
+      await reconcileCommand(rest);
       return false;
     case 'listen':
       await listenCommand(rest);

@@ -86,7 +86,7 @@ export function createMetrics(sql: Sql, options: { logger?: Log; process?: boole
   });
   const ledgerCheckFailures = new Counter({
     name: 'switchyard_ledger_check_failures_total',
-    help: 'GET /v1/ledger/check answers that found the ledger unbalanced.',
+    help: 'Ledger checks that found the ledger unbalanced: the continuous check task and GET /v1/ledger/check.',
     registers,
   });
   const perTask = (stats: QueueStats[]): QueueStats[] => {

@@ -21,6 +21,10 @@ const catalog = {
   create_retention_partitions: cron,
   /** Cron, hourly: drop the retained tables' month partitions older than their retention setting. */
   purge_expired_partitions: cron,
+  /** Match, post and report one loaded settlement report (src/reconciliation). */
+  reconcile_settlement_report: z.object({ runId: id }),
+  /** Cron, every SWITCHYARD_LEDGER_CHECK_EVERY_MINUTES: check every merchant's ledger (src/reconciliation/ledger-check.task.ts). */
+  check_ledgers: cron,
 };
 
 /** A graphile-worker task name. */

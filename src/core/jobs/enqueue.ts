@@ -16,6 +16,14 @@ export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: D
       job_key => ${`psp-sync:${operationId}`}::text)`;
 }
 
+/** Queues `reconcile_settlement_report` for a loaded run, once (job key), with up to 5 attempts. */
+export async function enqueueReconciliation(tx: Tx, runId: string): Promise<void> {
+  const payload: JobPayload<'reconcile_settlement_report'> = { runId };
+  await tx`
+    select graphile_worker.add_job('reconcile_settlement_report', ${tx.json(payload)}::json,
+                                   max_attempts => 5, job_key => ${`reconcile:${runId}`}::text)`;
+}
+
 /** graphile-worker's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
 const JOB_MAX_ATTEMPTS = 25;
 /** Batch jobs of first attempts per endpoint and second (see {@link enqueueFirstAttempts}). */

@@ -1,0 +1,103 @@
+// (node) The `reconcile_settlement_report` job: match a loaded report in chunks, post settlements, tell the merchant.
+import type { Deps } from '../core/deps.js';
+import { emitEvents, type EventToEmit } from '../core/events/outbox.js';
+import {
+  addMissingInReport,
+  analyzeItems,
+  claimSettlements,
+  completeRun,
+  failRun,
+  getRun,
+  getSourceForReconciliation,
+  listNoticeItems,
+  matchItems,
+  nextChunk,
+  postSettlements,
+  setProgress,
+  type ItemRow,
+} from './reconciliation-store.js';
+import { itemView, runView } from './reconciliation-view.js';
+
+/** Lines matched and posted per transaction: bounds a transaction's size and locks, and paces the progress the CLI shows. */
+export const CHUNK_LINES = 2_000;
+
+/** The `reconciliation.mismatch` event of an item; a `missingInReport` one is named once per source and operation. */
+function mismatchEvent(run: { id: string; merchantId: string; sourceId: string }, item: ItemRow, at: Date): EventToEmit {
+  const dedupeKey =
+    item.result === 'missingInReport'
+      ? `reconciliation.mismatch:missingInReport:${run.sourceId}:${item.payment_id}:${item.category}:${item.operation_ref ?? ''}`
+      : `reconciliation.mismatch:${run.id}:${item.position}`;
+  return {
+    merchantId: run.merchantId,
+    type: 'reconciliation.mismatch',
+    paymentId: item.payment_id,
+    dedupeKey,
+    data: { reconciliationId: run.id, sourceId: run.sourceId, ...itemView(item) },
+    at,
+  };
+}
+
+/**
+ * Reconciles a loaded run (load-report.ts): per chunk of {@link CHUNK_LINES} lines, one transaction matches them
+ * (reconciliation-store.ts `matchItems`), claims and posts the settlements and emits one `reconciliation.mismatch` per
+ * item that is not `matched` or `ignored`; it resumes after the last committed chunk. Then `missingInReport` items
+ * (captures and refunds older than the source's settlement delay and than the report's last line, not settled by any
+ * report), the counts, and `reconciliation.completed`. A run not `processing` is left as it is.
+ */
+export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: string, options: { chunkLines?: number } = {}): Promise<void> {
+  const chunkLines = options.chunkLines ?? CHUNK_LINES;
+  const row = await getRun(deps.sql, null, runId);
+  if (row?.status !== 'processing') return;
+  const source = await getSourceForReconciliation(deps.sql, row.merchant_id, row.source_id);
+  if (!source) throw new Error(`source ${row.source_id} of ${runId} is gone`);
+  const run = { id: row.id, merchantId: row.merchant_id, sourceId: row.source_id, provider: source.provider };
+  await analyzeItems(deps.sql);
+  for (;;) {
+    const done = await deps.sql.begin(async (tx) => {
+      const current = await getRun(tx, null, runId);
+      const chunk = await nextChunk(tx, runId, current!.position_done, chunkLines);
+      if (!chunk) return true;
+      await matchItems(tx, run, chunk.lo, chunk.hi);
+      await claimSettlements(tx, run, chunk.lo, chunk.hi);
+      await postSettlements(tx, run, chunk.lo, chunk.hi);
+      const at = deps.clock();
+      await emitEvents(
+        tx,
+        (await listNoticeItems(tx, runId, chunk.lo, chunk.hi)).map((item) => mismatchEvent(run, item, at)),
+      );
+      await setProgress(tx, runId, chunk.hi, chunk.lines);
+      return false;
+    });
+    if (done) break;
+  }
+  await deps.sql.begin(async (tx) => {
+    const current = (await getRun(tx, null, runId))!;
+    if (current.status !== 'processing') return;
+    const now = deps.clock();
+    const delayed = new Date(now.getTime() - source.settlementDelaySeconds * 1000);
+    const before = current.period_end && current.period_end < delayed ? current.period_end : delayed;
+    const after = current.position_done;
+    const added = await addMissingInReport(tx, run, after, before);
+    const notices = added > 0 ? await listNoticeItems(tx, runId, after + 1, after + added) : [];
+    await emitEvents(
+      tx,
+      notices.map((item) => mismatchEvent(run, item, now)),
+    );
+    const completed = await completeRun(tx, runId, now);
+    await emitEvents(tx, [
+      {
+        merchantId: run.merchantId,
+        type: 'reconciliation.completed',
+        paymentId: null,
+        dedupeKey: `reconciliation.completed:${runId}`,
+        data: runView(completed),
+        at: now,
+      },
+    ]);
+  });
+}
+
+/** Marks a run whose job has failed for the last time as `failed`, with a reason the merchant may read. */
+export async function giveUpRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: string): Promise<void> {
+  await failRun(deps.sql, runId, 'Reconciliation failed after several attempts; the server logs name the cause.', deps.clock());
+}
