@@ -8,6 +8,7 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
+import { SlotLeases } from '../outbound/slot-leases.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted } from '../core/jobs/job-store.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
@@ -35,9 +36,12 @@ interface TaskListOptions {
   handoffs?: HandoffDeliveries;
 }
 
-/** A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency. */
-function endpointSlotsFor(concurrency: number): EndpointSlots {
-  return new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
+/**
+ * A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency.
+ * With `leases`, within this process's share of each endpoint's max_in_flight across processes.
+ */
+function endpointSlotsFor(concurrency: number, leases?: SlotLeases): EndpointSlots {
+  return new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)), leases);
 }
 
 /**
@@ -161,7 +165,9 @@ export async function startRunner(
 ): Promise<Runner> {
   const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
   const localQueueSize = options.localQueueSize ?? deps.config.SWITCHYARD_WORKER_LOCAL_QUEUE;
-  const slots = endpointSlotsFor(options.concurrency);
+  // Every runner shares each endpoint's max_in_flight with the other processes through leases.
+  const leases = new SlotLeases(deps.sql, { logger: deps.logger });
+  const slots = endpointSlotsFor(options.concurrency, leases);
   const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
   const runner = await run({
     connectionString: withAsyncCommit(options.connectionString),
@@ -184,6 +190,8 @@ export async function startRunner(
       },
     },
   });
+
+  leases.start();
 
   const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
   const sweepOnce = async (): Promise<void> => {
@@ -216,6 +224,7 @@ export async function startRunner(
       await sweeping; // never rejects; the caller may end deps.sql right after stop()
       await runner.stop();
       await handoffs.stop();
+      await leases.stop();
     },
   };
 }
