@@ -3,9 +3,15 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
+import { emitEvent } from '../../src/core/events/outbox.js';
+import { deliverMessages } from '../../src/outbound/deliver.task.js';
+import { EndpointSlots } from '../../src/outbound/endpoint-slots.js';
 import { SlotLeases } from '../../src/outbound/slot-leases.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { receiversClosedAfterEach } from '../receiver.js';
+
+const receiver = receiversClosedAfterEach();
 
 let db: TestDatabase;
 let deps: Deps;
@@ -162,5 +168,54 @@ describe('SlotLeases', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('a worker whose share of an endpoint is none (another process holds its slots)', () => {
+  // The delivery timeout sets how long a slow endpoint's attempts are put off: 2.5–5 s at 15 s.
+  const slowDeps = async () => testDeps(db, { env: { SWITCHYARD_DELIVERY_TIMEOUT_MS: '15000' } });
+
+  async function turnedAway(held: boolean) {
+    const d = { ...(await slowDeps()), secretBox: deps.secretBox };
+    const r = await receiver();
+    // A merchant of its own: emitEvent sends to every endpoint of the merchant.
+    const m = await aMerchant(d);
+    const res = await testApp(d).request('/v1/endpoints', jsonRequest('POST', { url: r.url, maxInFlight: 2 }, m.apiKey));
+    const ep = ((await res.json()) as { id: string }).id;
+    const other = aProcess();
+    await other.grow(ep, 2);
+    other.started(ep, 2);
+    other.started(ep, 2);
+    if (held) await db.sql`update gw.endpoints set held_until = now() + interval '4 seconds' where id = ${ep}`;
+    const emitted = await emitEvent(db.sql, {
+      merchantId: m.id,
+      type: 'payment.captured',
+      paymentId: null,
+      dedupeKey: `away-${held}`,
+      data: {},
+      at: new Date(),
+    });
+    const messageId = emitted!.messageIds[0]!;
+    const before = Date.now();
+    await deliverMessages(d, [{ messageId, attempt: 1 }], new EndpointSlots(undefined, undefined, undefined, 8, aProcess()));
+    const [row] = await db.sql<
+      { attempts: number; next_attempt_at: Date }[]
+    >`select attempts, next_attempt_at from gw.messages where id = ${messageId}`;
+    const [e] = await db.sql<{ held_until: Date | null }[]>`select held_until from gw.endpoints where id = ${ep}`;
+    return { sent: r.received.length, attempts: row!.attempts, inMs: row!.next_attempt_at.getTime() - before, heldUntil: e!.held_until };
+  }
+
+  it('puts the attempt off for seconds, uncounted, when the endpoint is held (found slow by another process)', async () => {
+    const away = await turnedAway(true);
+    expect({ sent: away.sent, attempts: away.attempts }).toEqual({ sent: 0, attempts: 0 });
+    expect(away.inMs).toBeGreaterThanOrEqual(2_500);
+    expect(away.heldUntil!.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('puts it off briefly when the endpoint is only busy', async () => {
+    const away = await turnedAway(false);
+    expect({ sent: away.sent, attempts: away.attempts }).toEqual({ sent: 0, attempts: 0 });
+    expect(away.inMs).toBeLessThan(1_000);
+    expect(away.heldUntil).toBeNull();
   });
 });
