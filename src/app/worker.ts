@@ -157,7 +157,8 @@ export interface RecoveryOptions {
  * signals are left to the caller (`stop()` finishes in-flight jobs). Throws if it cannot
  * connect. Also sweeps, every `recovery.everyMs`, for jobs a dead worker left locked
  * (graphile-worker would hold them 4 hours) via {@link unlockAbandonedJobs}; a failed sweep
- * is logged and retried next tick.
+ * is logged and retried next tick. Deliveries keep to this process's leased share of each
+ * endpoint's max_in_flight ({@link SlotLeases}, renewed every second; `stop()` drops the leases).
  */
 export async function startRunner(
   deps: Deps,
