@@ -48,12 +48,11 @@ export class EndpointSlots {
       const waiting = this.waiters.get(endpointId)?.length ?? 0;
       if (inFlight.size + waiting < this.cap(endpointId, limit)) return this.take(endpointId, inFlight, { at: this.now() }, limit);
       // No share here: no attempt of this process will end to free one.
-      if (this.leases.usable(endpointId) === 0) return this.leave(endpointId, inFlight, undefined);
+      if (this.leases.usable(endpointId) === 0) return this.leave(endpointId, inFlight);
     }
     const max = this.cap(endpointId, limit);
-    if (this.isSlow(endpointId, inFlight)) return this.leave(endpointId, inFlight, undefined);
-    if (!this.meanMs.has(endpointId) && (this.waiters.get(endpointId)?.length ?? 0) >= max)
-      return this.leave(endpointId, inFlight, undefined);
+    if (this.isSlow(endpointId, inFlight)) return this.leave(endpointId, inFlight);
+    if (!this.meanMs.has(endpointId) && (this.waiters.get(endpointId)?.length ?? 0) >= max) return this.leave(endpointId, inFlight);
     // Also stop waiting when the endpoint turns slow: a hanging endpoint's jobs must not hold workers all the wait.
     const started = this.now();
     const slot = await new Promise<{ at: number } | undefined>((resolve) => {
@@ -81,7 +80,7 @@ export class EndpointSlots {
       queue.push(handOver);
       check();
     });
-    return slot ? this.take(endpointId, inFlight, slot, limit) : this.leave(endpointId, inFlight, undefined);
+    return slot ? this.take(endpointId, inFlight, slot, limit) : this.leave(endpointId, inFlight);
   }
 
   /** The slots of `endpointId` this process may fill: `limit`, or less when its leased share is smaller. */
@@ -89,13 +88,13 @@ export class EndpointSlots {
     return this.leases ? Math.min(limit, this.leases.usable(endpointId)) : limit;
   }
 
-  /** Returns `result`, forgetting the endpoint's empty bookkeeping (so an endpoint turned away leaves nothing behind). */
-  private leave<T>(endpointId: string, inFlight: Set<{ at: number }>, result: T): T {
+  /** Forgets the endpoint's bookkeeping once empty (an endpoint turned away leaves nothing behind); undefined. */
+  private leave(endpointId: string, inFlight: Set<{ at: number }>): undefined {
     if (inFlight.size === 0 && !this.waiters.get(endpointId)?.length) {
       this.started.delete(endpointId);
       this.waiters.delete(endpointId);
     }
-    return result;
+    return undefined;
   }
 
   /** Slots taken for an endpoint now. */
@@ -142,7 +141,7 @@ export class EndpointSlots {
       // Not past a share that shrank meanwhile: the waiter then gives up at the end of its wait.
       const next = inFlight.size < this.cap(endpointId, limit) ? this.waiters.get(endpointId)?.shift() : undefined;
       if (next) next({ at: this.now() });
-      else this.leave(endpointId, inFlight, undefined);
+      else this.leave(endpointId, inFlight);
     };
   }
 }
