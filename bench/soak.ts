@@ -264,7 +264,7 @@ async function chart(rows: Row[]): Promise<Buffer> {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'minute', type: 'quantitative', title: 'minute', axis: { tickMinStep: 1, format: 'd' } },
-        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: true }, axis: { format: '~s' } },
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: true }, axis: { format: ',d' } },
       },
     },
     resolve: { scale: { y: 'independent' } },
