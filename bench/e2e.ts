@@ -83,7 +83,8 @@ const SETTLE_MS = 1000;
 const ACK_ONLY_CONNECTIONS = 50;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_TOKEN = `adm_bench_${randomBytes(16).toString('hex')}`;
-const STRIPE_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
+/** The signing secret of the Stripe source {@link setUp} makes; the load generator signs with it. */
+export const STRIPE_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 
 const round = (x: number, digits = 0) => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : null);
 const line = (s = '') => process.stdout.write(`${s}\n`);
@@ -92,7 +93,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const col = (v: unknown, width: number) => String(v ?? '-').padStart(width);
 
 /** The `p`-th percentile (nearest rank) of `xs`; NaN when empty. */
-function pct(xs: ArrayLike<number>, p: number): number {
+export function pct(xs: ArrayLike<number>, p: number): number {
   const s = Float64Array.from(xs).sort();
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
@@ -113,13 +114,13 @@ function forkHelper(file: string): ChildProcess {
   return child;
 }
 
-interface Receiver {
+export interface Receiver {
   child: ChildProcess;
   url: string;
   ask<T>(request: Omit<ReceiverRequest, 'id'>): Promise<T>;
 }
 
-async function startReceiver(): Promise<Receiver> {
+export async function startReceiver(): Promise<Receiver> {
   const child = forkHelper('./e2e-receiver.ts');
   const pending = new Map<number, (v: unknown) => void>();
   let seq = 0;
@@ -145,12 +146,12 @@ async function startReceiver(): Promise<Receiver> {
   };
 }
 
-interface LoadGenerator {
+export interface LoadGenerator {
   child: ChildProcess;
   run(request: Omit<StepRequest, 'id'>): Promise<StepResult>;
 }
 
-function startLoadGenerator(): LoadGenerator {
+export function startLoadGenerator(): LoadGenerator {
   const child = forkHelper('./e2e-load.ts');
   const pending = new Map<number, { resolve: (r: StepResult) => void; reject: (e: Error) => void }>();
   let seq = 0;
@@ -175,7 +176,7 @@ function startLoadGenerator(): LoadGenerator {
   };
 }
 
-interface RoleProcess {
+export interface RoleProcess {
   role: 'all' | 'serve' | 'work';
   child: ChildProcess;
   pid: number;
@@ -186,7 +187,7 @@ interface RoleProcess {
 }
 
 /** The environment of every `switchyard` child: the caller's SWITCHYARD_* settings, then the bench's. */
-function roleEnv(databaseUrl: string, dataDir: string, masterKey: string): NodeJS.ProcessEnv {
+export function roleEnv(databaseUrl: string, dataDir: string, masterKey: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: databaseUrl,
@@ -202,7 +203,7 @@ function roleEnv(databaseUrl: string, dataDir: string, masterKey: string): NodeJ
 }
 
 /** Runs `switchyard migrate` to its end; throws with its output when it fails. */
-async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
+export async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/index.ts', 'migrate'], {
     cwd: ROOT,
     env,
@@ -216,7 +217,12 @@ async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 /** Starts `switchyard <role>` and resolves once its banner is out (stdout and stderr go to `logFile`). */
-async function startRole(role: RoleProcess['role'], env: NodeJS.ProcessEnv, logFile: string, profileDir?: string): Promise<RoleProcess> {
+export async function startRole(
+  role: RoleProcess['role'],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  profileDir?: string,
+): Promise<RoleProcess> {
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'src/app/cli/index.ts', role];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -247,7 +253,7 @@ async function startRole(role: RoleProcess['role'], env: NodeJS.ProcessEnv, logF
 }
 
 /** SIGTERM, then waits for the exit (SIGKILL after 60 s). */
-async function stopRole(p: RoleProcess): Promise<{ code: number | null; signal: string | null; ms: number }> {
+export async function stopRole(p: RoleProcess): Promise<{ code: number | null; signal: string | null; ms: number }> {
   const started = performance.now();
   if (p.child.exitCode !== null || p.child.signalCode !== null) return { code: p.child.exitCode, signal: p.child.signalCode, ms: 0 };
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
@@ -261,7 +267,7 @@ async function stopRole(p: RoleProcess): Promise<{ code: number | null; signal: 
 }
 
 /** The lines a role wrote to stderr (warn and above): how many, and the first few. */
-async function logSummary(file: string): Promise<{ lines: number; head: string[] }> {
+export async function logSummary(file: string): Promise<{ lines: number; head: string[] }> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const lines = text.split('\n').filter((l) => l.startsWith('{'));
   return { lines: lines.length, head: lines.slice(0, 3).map((l) => l.slice(0, 300)) };
@@ -269,7 +275,7 @@ async function logSummary(file: string): Promise<{ lines: number; head: string[]
 
 // ---------------------------------------------------------------- database
 
-interface Server {
+export interface Server {
   adminUrl: string;
   kind: 'embedded' | 'DATABASE_URL';
   version: string;
@@ -288,7 +294,7 @@ async function findPostmaster(sql: Sql, dataDirectory?: string): Promise<number 
   return cmdline.includes('postgres') ? parentPid(backend) : undefined;
 }
 
-async function startServer(tmp: string): Promise<Server> {
+export async function startServer(tmp: string): Promise<Server> {
   let embedded: EmbeddedDatabase | undefined;
   let adminUrl = process.env.DATABASE_URL;
   const pgDir = path.join(tmp, 'pg');
@@ -323,7 +329,7 @@ async function startServer(tmp: string): Promise<Server> {
 const databases = new Set<string>();
 
 /** A new database on the server; its URL. */
-async function createDatabase(server: Server, label: string): Promise<{ name: string; url: string }> {
+export async function createDatabase(server: Server, label: string): Promise<{ name: string; url: string }> {
   const name = `sy_e2e_${label}_${process.pid}_${Date.now().toString(36)}`;
   const admin = createSql(server.adminUrl, { max: 1, applicationName: 'bench-e2e' });
   try {
@@ -360,7 +366,7 @@ async function api(base: string, p: string, token: string, body: unknown): Promi
 }
 
 /** One merchant, its Stripe source (signing secret STRIPE_SECRET) and, with `endpointUrl`, an endpoint for payment.captured; the source's inbound URL. */
-async function setUp(base: string, endpointUrl?: string): Promise<string> {
+export async function setUp(base: string, endpointUrl?: string): Promise<string> {
   const merchant = await api(base, '/admin/merchants', ADMIN_TOKEN, { name: 'Bench e2e' });
   const source = await api(base, '/v1/sources', merchant.apiKey!, { provider: 'stripe', secret: STRIPE_SECRET });
   if (endpointUrl) await api(base, '/v1/endpoints', merchant.apiKey!, { url: endpointUrl, eventTypes: ['payment.captured'] });
@@ -1038,7 +1044,7 @@ async function main(): Promise<void> {
 let cleaning: Promise<void> | undefined;
 
 /** Kills what is left of the children, drops the bench's databases, stops the embedded server, removes `tmp`; once. */
-function cleanUp(server: Server | undefined, tmp: string): Promise<void> {
+export function cleanUp(server: Server | undefined, tmp: string): Promise<void> {
   cleaning ??= (async () => {
     for (const c of children) c.kill('SIGKILL');
     if (server) for (const name of [...databases]) await dropDatabase(server, name).catch(() => {});
@@ -1048,10 +1054,13 @@ function cleanUp(server: Server | undefined, tmp: string): Promise<void> {
   return cleaning;
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`bench:e2e failed: ${String((error as Error)?.stack ?? error)}\n`);
-    process.exit(1);
-  },
-);
+// Only when run as the bench: bench/soak.ts imports the helpers above.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench:e2e failed: ${String((error as Error)?.stack ?? error)}\n`);
+      process.exit(1);
+    },
+  );
+}

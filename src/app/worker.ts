@@ -19,6 +19,7 @@ import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { reconciliationCronItems, reconciliationTaskList } from '../reconciliation/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
+import { SlotLeases } from '../outbound/slot-leases.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
@@ -69,9 +70,12 @@ interface ProcessingItem {
   handed?: { jobId: string; removed: boolean };
 }
 
-/** A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency. */
-function endpointSlotsFor(concurrency: number): EndpointSlots {
-  return new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)));
+/**
+ * A hanging endpoint holds its slots up to the delivery timeout: a process's cap is a quarter of its concurrency.
+ * With `leases`, within this process's share of each endpoint's max_in_flight across processes.
+ */
+function endpointSlotsFor(concurrency: number, leases?: SlotLeases): EndpointSlots {
+  return new EndpointSlots(undefined, undefined, undefined, Math.max(1, Math.floor(concurrency / 4)), leases);
 }
 
 /**
@@ -276,9 +280,10 @@ export interface RecoveryOptions {
  * signals are left to the caller (`stop()` finishes in-flight jobs). Throws if it cannot
  * connect. Also sweeps, every `recovery.everyMs`, for jobs a dead worker left locked
  * (graphile-worker would hold them 4 hours) via {@link unlockAbandonedJobs}; a failed sweep
- * is logged and retried next tick. `processingHandoff` is where this process's ack path hands
- * the processing jobs it commits ({@link HandedProcessing}; takes none when
- * SWITCHYARD_PROCESS_HANDOFF is false).
+ * is logged and retried next tick. Deliveries keep to this process's leased share of each
+ * endpoint's max_in_flight ({@link SlotLeases}, renewed every second; `stop()` drops the leases).
+ * `processingHandoff` is where this process's ack path hands the processing jobs it commits
+ * ({@link HandedProcessing}; takes none when SWITCHYARD_PROCESS_HANDOFF is false).
  */
 export async function startRunner(
   deps: Deps,
@@ -286,7 +291,9 @@ export async function startRunner(
 ): Promise<Runner & { processingHandoff: ProcessingHandoff }> {
   const olderThanSeconds = options.recovery?.olderThanSeconds ?? recoveryThresholdSeconds(deps.config);
   const localQueueSize = options.localQueueSize ?? deps.config.SWITCHYARD_WORKER_LOCAL_QUEUE;
-  const slots = endpointSlotsFor(options.concurrency);
+  // Every runner shares each endpoint's max_in_flight with the other processes through leases.
+  const leases = new SlotLeases(deps.sql, { logger: deps.logger });
+  const slots = endpointSlotsFor(options.concurrency, leases);
   const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
   const handedProcessing: { value?: HandedProcessing } = {};
   const taskList = createTaskList(deps, { concurrency: options.concurrency, slots, handoffs, handedProcessing });
@@ -315,6 +322,8 @@ export async function startRunner(
       },
     },
   });
+
+  leases.start();
 
   const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
   const sweepOnce = async (): Promise<void> => {
@@ -351,6 +360,7 @@ export async function startRunner(
       await handedProcessing.value?.stop();
       await runner.stop();
       await handoffs.stop();
+      await leases.stop();
     },
   };
 }

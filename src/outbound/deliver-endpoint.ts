@@ -2,6 +2,7 @@
 import type { Deps } from '../core/deps.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { decryptSecrets, send, type DeliveryItem, type Sent } from './deliver-attempt.js';
+import type { DeliveryRow } from './delivery-store.js';
 import { logOutcome, recordOutcome, STORED_RESPONSE_BYTES, truncateUtf8 } from './deliver-outcome.js';
 import { failMessages, holdEndpoint, postponeAttempts, recordSuccesses, type SuccessRecord } from './delivery-store.js';
 import { admitAttempt, type HealthPolicy } from './endpoint-health.js';
@@ -108,7 +109,7 @@ export async function deliverToEndpoint(
         // Slow, or as many attempts waiting as it has slots: come back later rather than hold a worker.
         slow = true;
         const rest = [item, ...queue.splice(0)];
-        const { at, jitterMs, slow: hold } = comeBack(slots!, ep.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
+        const { at, jitterMs, slow: hold } = comeBack(slots!, ep, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, clock().getTime());
         await putOff(rest, at, jitterMs, hold);
         return;
       }
@@ -175,7 +176,7 @@ async function deliverGated(
   if (admitted !== 'go') return later(admitted.retryAt.getTime(), 250); // open circuit, or the rate limit
   const release = slots ? await slots.acquire(m.endpoint_id, m.max_in_flight) : () => {};
   if (!release) {
-    const { at, jitterMs, slow } = comeBack(slots!, m.endpoint_id, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, now.getTime());
+    const { at, jitterMs, slow } = comeBack(slots!, m, config.SWITCHYARD_DELIVERY_TIMEOUT_MS, now.getTime());
     return later(at, jitterMs, slow);
   }
   let sent: Sent;
@@ -191,14 +192,17 @@ async function deliverGated(
 /**
  * When attempts EndpointSlots turned away come back (epoch ms, plus up to `jitterMs`): for a slow or hanging
  * endpoint, in a sixth to a third of the delivery timeout (at most 2.5–5 s); for one only busy, in 100–200 ms.
+ * Slow as this process sees it, or held (`held_until` as loaded) by any process: one whose attempts hang holds
+ * the endpoint's slots, which another process is then turned away from without ever seeing an attempt hang.
  */
 function comeBack(
   slots: EndpointSlots,
-  endpointId: string,
+  ep: Pick<DeliveryRow, 'endpoint_id' | 'held_until'>,
   timeoutMs: number,
   nowMs: number,
 ): { at: number; jitterMs: number; slow: boolean } {
-  if (!slots.isSlowNow(endpointId)) return { at: nowMs + 100, jitterMs: 100, slow: false };
+  const held = ep.held_until !== null && ep.held_until.getTime() > nowMs;
+  if (!held && !slots.isSlowNow(ep.endpoint_id)) return { at: nowMs + 100, jitterMs: 100, slow: false };
   const waitMs = Math.min(5000, Math.ceil(timeoutMs / 3));
   return { at: nowMs + waitMs / 2, jitterMs: waitMs / 2, slow: true };
 }

@@ -17,6 +17,8 @@ export interface DeliveryRow {
   consecutive_failures: number;
   failing_since: Date | null;
   circuit_open_until: Date | null;
+  /** Until when a worker process found the endpoint slow or hanging (holdEndpoint); null when never. */
+  held_until: Date | null;
   rate_limit_per_second: number | null;
   max_in_flight: number;
   /** Envelopes of the secrets that sign at `now`, newest first. */
@@ -38,7 +40,7 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
     select m.id, m.status, m.attempts, m.event_id, m.endpoint_id,
            -- a correlated subquery: one primary-key probe per message, pruned to the id's month (sql/0025_retention.sql)
            (select p.payload from gw.event_payloads p where p.event_id = m.event_id) as payload, ep.url, ep.status as endpoint_status,
-           ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.rate_limit_per_second,
+           ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.held_until, ep.rate_limit_per_second,
            ep.max_in_flight, ep.ed25519_private_envelope as ed25519_envelope,
            case when ep.ordered and m.ordered_payment_id is not null then exists (
              select 1 from gw.messages p

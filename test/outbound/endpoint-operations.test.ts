@@ -38,6 +38,7 @@ interface EndpointView {
   eventTypes: string[] | null;
   status: string;
   rateLimitPerSecond: number | null;
+  maxInFlight: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -140,6 +141,36 @@ async function eventCount(merchantId: string): Promise<number> {
   return row!.n;
 }
 
+describe('maxInFlight', () => {
+  it('is 8 unless set, is set on creation (1–64), shows in the view, and is what the delivery engine reads', async () => {
+    const r = await receiver();
+    const { app, merchant, endpoint } = await merchantWithEndpoint(deps, r.url);
+    expect(endpoint.maxInFlight).toBe(8);
+    const created = await createEndpoint(app, merchant.apiKey, r.url, { maxInFlight: 4 });
+    expect(created.maxInFlight).toBe(4);
+    const got = await app.request(`/v1/endpoints/${created.id}`, auth(merchant.apiKey));
+    expect(await got.json()).toMatchObject({ maxInFlight: 4 });
+    const [row] = await db.sql<{ max_in_flight: number }[]>`select max_in_flight from gw.endpoints where id = ${created.id}`;
+    expect(row!.max_in_flight).toBe(4);
+  });
+
+  it('answers 400 invalid_request on creation for a value outside 1–64 or not an integer, and creates nothing', async () => {
+    const r = await receiver();
+    const app = testApp(deps);
+    const merchant = await aMerchant(deps);
+    for (const maxInFlight of [0, 65, -1, 1.5, '8', null]) {
+      const res = await app.request('/v1/endpoints', jsonRequest('POST', { url: r.url, maxInFlight }, merchant.apiKey));
+      expect(res.status, JSON.stringify(maxInFlight)).toBe(400);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const problem = (await res.json()) as { code: string; errors: { path: string }[] };
+      expect(problem.code).toBe('invalid_request');
+      expect(JSON.stringify(problem.errors)).toContain('maxInFlight');
+    }
+    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.endpoints where merchant_id = ${merchant.id}`;
+    expect(n!.n).toBe(0);
+  });
+});
+
 describe('PATCH /v1/endpoints/{id}', () => {
   it('changes each field on its own, answers 200 with the endpoint, and GET shows the same', async () => {
     const r1 = await receiver();
@@ -160,6 +191,8 @@ describe('PATCH /v1/endpoints/{id}', () => {
       [{ description: null }, { description: null }],
       [{ rateLimitPerSecond: 5 }, { rateLimitPerSecond: 5 }],
       [{ rateLimitPerSecond: null }, { rateLimitPerSecond: null }],
+      [{ maxInFlight: 1 }, { maxInFlight: 1 }],
+      [{ maxInFlight: 64 }, { maxInFlight: 64 }],
       [{ status: 'disabled' }, { status: 'disabled' }],
       [{ status: 'enabled' }, { status: 'enabled' }],
     ];
@@ -238,6 +271,11 @@ describe('PATCH /v1/endpoints/{id}', () => {
       { eventTypes: 'payment.captured' },
       { rateLimitPerSecond: 0 },
       { rateLimitPerSecond: 1.5 },
+      { maxInFlight: 0 },
+      { maxInFlight: 65 },
+      { maxInFlight: 2.5 },
+      { maxInFlight: '4' },
+      { maxInFlight: null },
       { url: null },
       { url: '' },
       { description: 42 },

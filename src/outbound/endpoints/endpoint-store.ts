@@ -10,6 +10,8 @@ export interface Endpoint {
   eventTypes: string[] | null;
   status: 'enabled' | 'disabled' | 'deleted';
   rateLimitPerSecond: number | null;
+  /** Deliveries in flight at once across every worker process, 1–64 (src/outbound/slot-leases.ts). */
+  maxInFlight: number;
   /** Ordered delivery per payment ({@link setEndpointOrdered}). */
   ordered: boolean;
   createdAt: Date;
@@ -24,6 +26,7 @@ interface EndpointDbRow {
   event_types: string[] | null;
   status: Endpoint['status'];
   rate_limit_per_second: number | null;
+  max_in_flight: number;
   ordered: boolean;
   created_at: Date;
   updated_at: Date;
@@ -37,12 +40,16 @@ const toEndpoint = (r: EndpointDbRow): Endpoint => ({
   eventTypes: r.event_types,
   status: r.status,
   rateLimitPerSecond: r.rate_limit_per_second,
+  maxInFlight: r.max_in_flight,
   ordered: r.ordered,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
-/** Inserts an endpoint with its first secret (a SecretBox envelope); `ordered` ({@link setEndpointOrdered}) defaults to false. */
+/**
+ * Inserts an endpoint with its first secret (a SecretBox envelope); `ordered` ({@link setEndpointOrdered}) defaults
+ * to false, `maxInFlight` to the column's default (8).
+ */
 export async function insertEndpoint(
   tx: Tx,
   input: {
@@ -51,14 +58,15 @@ export async function insertEndpoint(
     description: string | null;
     eventTypes: string[] | null;
     rateLimitPerSecond: number | null;
+    maxInFlight?: number;
     ordered?: boolean;
     secretEnvelope: string;
   },
 ): Promise<Endpoint> {
   const [row] = await tx<EndpointDbRow[]>`
-    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, ordered)
+    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, max_in_flight, ordered)
     values (${newId('ep')}, ${input.merchantId}, ${input.url}, ${input.description},
-            ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.ordered ?? false})
+            ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.maxInFlight ?? tx`default`}, ${input.ordered ?? false})
     returning *`;
   await tx`insert into gw.endpoint_secrets (endpoint_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toEndpoint(row!);
@@ -112,6 +120,8 @@ interface EndpointChanges {
   eventTypes?: string[] | null;
   status?: 'enabled' | 'disabled';
   rateLimitPerSecond?: number | null;
+  /** Deliveries in flight at once, 1–64. */
+  maxInFlight?: number;
   ordered?: boolean;
 }
 
@@ -139,6 +149,7 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
   if (changes.eventTypes !== undefined) columns.event_types = changes.eventTypes;
   if (changes.status !== undefined) columns.status = changes.status;
   if (changes.rateLimitPerSecond !== undefined) columns.rate_limit_per_second = changes.rateLimitPerSecond;
+  if (changes.maxInFlight !== undefined) columns.max_in_flight = changes.maxInFlight;
   if (changes.ordered !== undefined) columns.ordered = changes.ordered;
   // postgres.js builds `col = value, …` only from a helper placed right after `set`, not inside a fragment.
   const [row] =

@@ -12,18 +12,27 @@ export const notFound = problems({ 404: ['not_found'] });
 
 const eventType = z.string().regex(/^[a-z_]+(\.[a-z_]+)+$/, 'an event type such as payment.captured');
 
+const maxInFlight = z.number().int().min(1).max(64).openapi({
+  description:
+    'Deliveries to this endpoint in flight at once, across every worker process (a share of it per process, leased in PostgreSQL). A slow endpoint holds at most this many workers.',
+});
+
 const ordered = z.boolean().openapi({
   description:
     'Ordered delivery per payment: an event of a payment is not sent before the previous event of that payment to this endpoint has been delivered or has failed for good. Applies to events emitted while it is on.',
 });
 
-/** `POST /v1/endpoints`: `url` (https unless private URLs are allowed), optional `eventTypes` (none = every type), `rateLimitPerSecond` (deliveries per second). */
+/**
+ * `POST /v1/endpoints`: `url` (https unless private URLs are allowed), optional `eventTypes` (none = every type),
+ * `rateLimitPerSecond` (deliveries per second), `maxInFlight` (deliveries at once, 1–64, default 8), `ordered`.
+ */
 export const createEndpointBody = z
   .object({
     url: z.string().min(1).max(2048),
     eventTypes: z.array(eventType).min(1).max(50).optional(),
     description: z.string().max(500).optional(),
     rateLimitPerSecond: z.number().int().min(1).max(10_000).optional(),
+    maxInFlight: maxInFlight.optional().openapi({ default: 8 }),
     ordered: ordered.optional().openapi({ default: false }),
   })
   .strict()
@@ -37,11 +46,12 @@ export const patchEndpointBody = z
     description: z.string().max(500).nullable().optional(),
     status: z.enum(['enabled', 'disabled']).optional(),
     rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable().optional(),
+    maxInFlight: maxInFlight.optional(),
     ordered: ordered.optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, ordered.',
+    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, maxInFlight, ordered.',
   })
   .openapi('UpdateEndpoint', { description: 'At least one field; null clears a field (eventTypes: null = every type).' });
 
@@ -67,6 +77,7 @@ export const EndpointView = z
     eventTypes: z.array(z.string()).nullable().openapi({ description: 'null: every event type.' }),
     status: z.enum(['enabled', 'disabled', 'deleted']),
     rateLimitPerSecond: z.number().int().nullable(),
+    maxInFlight,
     ordered,
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
@@ -101,6 +112,7 @@ export function endpointView(e: Endpoint): z.infer<typeof EndpointView> {
     eventTypes: e.eventTypes,
     status: e.status,
     rateLimitPerSecond: e.rateLimitPerSecond,
+    maxInFlight: e.maxInFlight,
     ordered: e.ordered,
     createdAt: e.createdAt.toISOString(),
     updatedAt: e.updatedAt.toISOString(),

@@ -132,6 +132,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
         description: body.description ?? null,
         eventTypes: body.eventTypes ?? null,
         rateLimitPerSecond: body.rateLimitPerSecond ?? null,
+        ...(body.maxInFlight === undefined ? {} : { maxInFlight: body.maxInFlight }),
         ordered: body.ordered ?? false,
         secretEnvelope: await secretBox.encrypt(secret),
       }),
