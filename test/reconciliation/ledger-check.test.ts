@@ -80,7 +80,8 @@ describe('the continuous ledger check', () => {
     expect(failures).toBe(before + 1);
     expect(errors.at(-1)).toMatchObject({ msg: 'ledger check failed', obj: { merchantId: shop.merchantId, checkId: check!.id } });
     const [event] = await db.sql<{ payload: Buffer }[]>`
-      select payload from gw.events where merchant_id = ${shop.merchantId} and type = 'ledger.imbalance'`;
+      select p.payload from gw.events e join gw.event_payloads p on p.event_id = e.id
+       where e.merchant_id = ${shop.merchantId} and e.type = 'ledger.imbalance'`;
     expect(JSON.parse(event!.payload.toString())).toMatchObject({ type: 'ledger.imbalance', data: { id: check!.id, status: 'failed' } });
     const failed = await checks(shop, '?status=failed');
     expect(failed.map((c) => c.id)).toEqual([check!.id]);

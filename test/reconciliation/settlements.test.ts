@@ -56,7 +56,8 @@ async function items(shop: Shop, runId: string, result?: string): Promise<Item[]
 
 async function eventsOf(shop: Shop, type: string): Promise<Record<string, unknown>[]> {
   const rows = await db.sql<{ payload: Buffer }[]>`
-    select payload from gw.events where merchant_id = ${shop.merchantId} and type = ${type} order by id`;
+    select p.payload from gw.events e join gw.event_payloads p on p.event_id = e.id
+     where e.merchant_id = ${shop.merchantId} and e.type = ${type} order by e.id`;
   return rows.map((r) => (JSON.parse(r.payload.toString('utf8')) as { data: Record<string, unknown> }).data);
 }
 
