@@ -205,7 +205,9 @@ export async function startRunner(
   // Both listeners present, so graphile-worker installs none of its own (and removes none when a runner stops).
   // A connection of the runner's that failed may have lost the answer to a fetch that locked jobs: the runner is
   // replaced (see `replace`), and what its pools still hold once it has ended is unlocked.
+  let lastPoolErrorAt = 0;
   const onPoolError = (err: Error) => {
+    lastPoolErrorAt = Date.now();
     deps.logger.warn({ reason: describeFailure(err) }, 'graphile-worker database connection failed');
     if (current !== undefined) replace(current, err);
   };
@@ -286,11 +288,12 @@ export async function startRunner(
     );
     g.runner?.stop().catch(() => {}); // already stopping, or stopped
 
-    restarting = (async () => {
+    const loop: Promise<void> = (async () => {
       while (!stopping) {
         await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
         if (stopping) return;
         try {
+          const startedAt = Date.now();
           const next = await startGeneration();
           if (stopping) {
             await next.runner?.stop();
@@ -298,21 +301,26 @@ export async function startRunner(
           }
           current = next;
           deps.logger.warn({}, 'worker runner started again: the database answers');
+          // A connection failing while it started may have lost a fetch's answer too.
+          if (lastPoolErrorAt >= startedAt) replace(next, 'a connection failed while it started');
           return;
         } catch (err) {
           deps.logger.debug({ reason: describeFailure(err) }, 'worker runner cannot start yet');
         }
       }
     })().finally(() => {
-      restarting = undefined;
+      if (restarting === loop) restarting = undefined;
     });
+    restarting = loop;
   };
-  // Once a runner has ended, nothing of its pools runs: the jobs they still hold locked (fetched, or whose
-  // outcome could not be recorded) are unlocked now rather than at the abandoned-job threshold.
+  // Once a runner has ended, nothing of its pools runs but the first attempts it handed over: once those have
+  // ended too, the jobs its pools still hold (fetched, or whose outcome could not be recorded) are unlocked now
+  // rather than at the abandoned-job threshold.
   const ended = (g: Generation, err?: unknown): void => {
     if (stopping) return;
     replace(g, err ?? 'the runner stopped');
     void (async () => {
+      await handoffs.settled();
       for (let i = 0; i < 30 && !stopping; i++) {
         try {
           const unlocked = await unlockJobsOfWorkers(deps.sql, [...g.poolIds]);

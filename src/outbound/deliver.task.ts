@@ -148,6 +148,11 @@ export class HandoffDeliveries {
     }
   }
 
+  /** Resolves once the handoffs running now have ended (delivered, or released); later ones are not waited for. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.running]);
+  }
+
   /** Takes no new handoff and waits for those running (they stop starting attempts at their budget). */
   async stop(): Promise<void> {
     this.stopping = true;
