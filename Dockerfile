@@ -13,6 +13,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the package's `prepare` builds from src/, which is copied (and built) below.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+# patches/: fixes to dependencies not yet released upstream (postgres.js's write after a closed socket).
+COPY patches ./patches
+RUN npx patch-package
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build
@@ -24,6 +27,8 @@ COPY package.json package-lock.json ./
 # No install script is needed at run time (swagger-ui-dist's @scarf/scarf would report home).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# patch-package is a dev dependency: the patched files come from the build stage.
+COPY --from=build /app/node_modules/postgres ./node_modules/postgres
 COPY sql ./sql
 USER node
 EXPOSE 3000

@@ -6,7 +6,8 @@
 -- Differences the PSP's figures leave against the ledger, for the merchant to resolve.
 alter table gw.ledger_accounts drop constraint ledger_accounts_code_check;
 alter table gw.ledger_accounts add constraint ledger_accounts_code_check check (code in (
-  'psp_receivable', 'merchant_payable', 'bank', 'psp_fees', 'settlement_differences'));
+  'psp_receivable', 'merchant_payable', 'bank', 'psp_fees', 'settlement_differences')) not valid;
+alter table gw.ledger_accounts validate constraint ledger_accounts_code_check;
 
 -- How long after a capture or refund its settlement may take before it is `missingInReport`.
 alter table gw.sources

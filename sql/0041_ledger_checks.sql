@@ -2,9 +2,8 @@
 -- each merchant's kept balances against the entries posted since the last checkpoint, one
 -- indexed scan per account, and every day against all entries.
 
--- An account's entries in id order: what an incremental check scans from its checkpoint.
-create index ledger_entries_account_entry_idx on gw.ledger_entries (account_id, id);
-drop index gw.ledger_entries_account_idx;
+-- An account's entries in id order, what an incremental check scans from its checkpoint, is
+-- built concurrently by sql/0042 (gw.ledger_entries is large).
 
 -- Per account, the last entry a check proved and the sum of the entries up to it (debit-positive).
 create table gw.ledger_check_accounts (

@@ -49,7 +49,8 @@ begin
 end $$;
 
 alter table gw.risk_rules drop constraint risk_rules_built_in_check;
-alter table gw.risk_rules add constraint risk_rules_built_in_check check (built_in in ('duplicate_payment', 'block_lists'));
+alter table gw.risk_rules add constraint risk_rules_built_in_check check (built_in in ('duplicate_payment', 'block_lists')) not valid;
+alter table gw.risk_rules validate constraint risk_rules_built_in_check;
 
 create trigger merchants_default_risk_lists
   after insert on gw.merchants

@@ -9,6 +9,8 @@ export interface Received {
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** When it arrived (Date.now(), ms). */
+  at: number;
 }
 
 /** A running receiver. `respond` picks the status for the n-th request (0-based). */
@@ -28,7 +30,7 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const n = received.length;
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
       res.writeHead(respond(n), { 'content-type': 'text/plain' }).end('ok');
       for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
     });

@@ -10,6 +10,7 @@ import {
   type TaskList,
   type WorkerEvents,
 } from 'graphile-worker';
+import pg from 'pg';
 import type { Deps, Log } from '../core/deps.js';
 import { processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages, HandoffDeliveries } from '../outbound/deliver.task.js';
@@ -23,7 +24,8 @@ import { SlotLeases } from '../outbound/slot-leases.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
-import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
+import { describeFailure } from '../core/db/errors.js';
+import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs, unlockJobsOfWorkers } from '../core/jobs/recovery.js';
 import { createRetentionPartitions, purgeExpiredPartitions } from '../core/retention/retention.task.js';
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
@@ -95,7 +97,8 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
     run: async (jobs) => {
       const poolId = jobs[0]!.poolId;
       const handoff: FirstAttemptHandoff = { poolId, attempts: [], jobIds: [] };
-      const handed = jobs.flatMap((j) => (j.handed ? [j.handed] : []));
+      // Jobs handed to an earlier runner's pool (it was replaced) are deleted after, by their own pool id.
+      const handed = jobs.flatMap((j) => (j.handed && j.poolId === poolId ? [j.handed] : []));
       const handedJobs = { poolId, jobIds: handed.map((h) => h.jobId), removed: false };
       try {
         await processInboundEvents(
@@ -160,11 +163,13 @@ const HANDED_PROCESSING_MAX = 64;
  * commit as fetched jobs; the transaction deletes the job, or it is deleted after the events went through one by
  * one. A job whose processing failed is unlocked for any worker, which retries it with graphile-worker's backoff;
  * one whose unlock failed too is left to recovery (core/jobs/recovery.ts). Takes no ticket before {@link attach},
- * after {@link stop}, or past `max` held.
+ * after {@link detach} or {@link stop}, or past `max` held.
  */
 export class HandedProcessing implements ProcessingHandoff {
   private poolId: string | undefined;
   private held = 0;
+  /** Tickets held per pool id. */
+  private readonly heldBy = new Map<string, number>();
   private stopping = false;
   private readonly idle: (() => void)[] = [];
 
@@ -179,16 +184,25 @@ export class HandedProcessing implements ProcessingHandoff {
     this.poolId = poolId;
   }
 
+  /** Takes no ticket until the next {@link attach} (the runner whose pool it was is being replaced). */
+  detach(): void {
+    this.poolId = undefined;
+  }
+
   reserve(): ProcessingTicket | undefined {
     const poolId = this.poolId;
     if (poolId === undefined || this.stopping || this.held >= this.max) return undefined;
     this.held += 1;
+    this.heldBy.set(poolId, (this.heldBy.get(poolId) ?? 0) + 1);
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
       this.held -= 1;
-      if (this.held === 0) for (const wake of this.idle.splice(0)) wake();
+      const left = (this.heldBy.get(poolId) ?? 1) - 1;
+      if (left > 0) this.heldBy.set(poolId, left);
+      else this.heldBy.delete(poolId);
+      for (const wake of this.idle.splice(0)) wake();
     };
     return {
       poolId,
@@ -221,7 +235,12 @@ export class HandedProcessing implements ProcessingHandoff {
   /** Takes no new ticket and waits until every ticket given out is cancelled or its job processed. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.held > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    while (this.held > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  /** Resolves once no ticket of the pools `poolIds` is held (their jobs processed, released or cancelled). */
+  async settled(poolIds: ReadonlySet<string>): Promise<void> {
+    while ([...poolIds].some((id) => this.heldBy.has(id))) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }
 
@@ -236,11 +255,17 @@ export function deliveryBudgetMs(config: Deps['config']): number {
 
 /**
  * graphile-worker's logger, writing through ours (its debug lines dropped). Its info line per
- * finished job ("Completed task …", a cron's every minute too) goes to our debug: routine.
+ * finished job ("Completed task …", a cron's every minute too) goes to our debug: routine. An `error`
+ * field is logged as its one-line `message (code)`.
  */
 export function graphileLogger(log: Log): GraphileLogger {
   return new GraphileLogger((scope) => (level, message, meta) => {
-    const fields = { scope: { label: scope.label, taskIdentifier: scope.taskIdentifier, jobId: scope.jobId }, ...(meta ?? {}) };
+    const fields: Record<string, unknown> = {
+      scope: { label: scope.label, taskIdentifier: scope.taskIdentifier, jobId: scope.jobId },
+      ...(meta ?? {}),
+    };
+    // A pg pool error carries its client (config, parsed statements): the message and code are what help.
+    if (fields.error !== undefined) fields.error = describeFailure(fields.error);
     if (level === 'error') log.error(fields, message);
     else if (level === 'warning') log.warn(fields, message);
     else if (level === 'info' && message.startsWith('Completed task ')) log.debug(fields, message);
@@ -275,15 +300,43 @@ export interface RecoveryOptions {
   olderThanSeconds?: number;
 }
 
+/** The logger of the newest runner, for {@link onGraphileReturnJobsFailure}. */
+let returnJobsLog: Log | undefined;
+
+/**
+ * graphile-worker 0.17.3 rejects a promise nobody handles when a stopping runner cannot return its locally queued jobs
+ * to the database (the database is what failed; its localQueue `returnJobs`): logged here, as the jobs are unlocked
+ * once the runner has ended, or by the abandoned-job sweep. Any other unhandled rejection is thrown, which ends the
+ * process as Node would have (unless another listener reports it). Installed once per process.
+ */
+function onGraphileReturnJobsFailure(reason: unknown): void {
+  if (reason instanceof Error && reason.message.startsWith('Error occurred whilst returning jobs from local queue to database queue')) {
+    returnJobsLog?.warn({ reason: reason.message }, 'worker runner could not return its queued jobs; they are unlocked once it has ended');
+    return;
+  }
+  if (process.listenerCount('unhandledRejection') > 1) return; // another listener (a test runner's) reports it
+  throw reason;
+}
+
+/** Pause between attempts to start a runner again after it stopped on a database failure, ms. */
+const RESTART_DELAY_MS = 1_000;
+
 /**
  * Starts a graphile-worker runner on `connectionString` with `concurrency` jobs at once;
  * signals are left to the caller (`stop()` finishes in-flight jobs). Throws if it cannot
  * connect. Also sweeps, every `recovery.everyMs`, for jobs a dead worker left locked
  * (graphile-worker would hold them 4 hours) via {@link unlockAbandonedJobs}; a failed sweep
- * is logged and retried next tick. Deliveries keep to this process's leased share of each
- * endpoint's max_in_flight ({@link SlotLeases}, renewed every second; `stop()` drops the leases).
- * `processingHandoff` is where this process's ack path hands the processing jobs it commits
- * ({@link HandedProcessing}; takes none when SWITCHYARD_PROCESS_HANDOFF is false).
+ * is logged and retried next tick.
+ *
+ * graphile-worker stops its runner when it cannot record a job's outcome (the database went
+ * away): this one is then started again, every {@link RESTART_DELAY_MS} until the database
+ * answers, after unlocking the jobs the stopped one held (their outcome was never recorded, so
+ * they run again; tasks are idempotent). Its connections come from one pg Pool kept for the
+ * process, whose idle clients' errors are logged, never thrown. `events` is the same emitter
+ * across restarts. Deliveries keep to this process's leased share of each endpoint's max_in_flight
+ * ({@link SlotLeases}, renewed every second; `stop()` drops the leases). `processingHandoff` is where
+ * this process's ack path hands the processing jobs it commits ({@link HandedProcessing}, on the
+ * current runner's pool; takes none when SWITCHYARD_PROCESS_HANDOFF is false).
  */
 export async function startRunner(
   deps: Deps,
@@ -295,35 +348,144 @@ export async function startRunner(
   const leases = new SlotLeases(deps.sql, { logger: deps.logger });
   const slots = endpointSlotsFor(options.concurrency, leases);
   const handoffs = new HandoffDeliveries(deps, slots, { budgetMs: deliveryBudgetMs(deps.config), maxInFlight: options.concurrency });
+  // graphile-worker's own pool: one connection per concurrent job, as it recommends; tasks use deps.sql.
+  const pgPool = new pg.Pool({ connectionString: withAsyncCommit(options.connectionString), max: Math.max(10, options.concurrency + 1) });
+  // Both listeners present, so graphile-worker installs none of its own (and removes none when a runner stops).
+  // A connection of the runner's that failed may have lost the answer to a fetch that locked jobs: the runner is
+  // replaced (see `replace`), and what its pools still hold once it has ended is unlocked.
+  let lastPoolErrorAt = 0;
+  const onPoolError = (err: Error) => {
+    lastPoolErrorAt = Date.now();
+    deps.logger.warn({ reason: describeFailure(err) }, 'graphile-worker database connection failed');
+    if (current !== undefined) replace(current, err);
+  };
+  pgPool.on('error', onPoolError);
+  pgPool.on('connect', (client) => client.on('error', onPoolError));
+  returnJobsLog = deps.logger;
+  if (!process.listeners('unhandledRejection').includes(onGraphileReturnJobsFailure))
+    process.on('unhandledRejection', onGraphileReturnJobsFailure);
+  const events = new EventEmitter() as WorkerEvents;
   const handedProcessing: { value?: HandedProcessing } = {};
   const taskList = createTaskList(deps, { concurrency: options.concurrency, slots, handoffs, handedProcessing });
-  // Our emitter, to learn the pool's id (the `locked_by` of handed jobs) as graphile-worker creates it.
-  const events = new EventEmitter() as WorkerEvents;
-  events.once('pool:create', ({ workerPool }) => handedProcessing.value?.attach(workerPool.id));
-  const runner = await run({
-    connectionString: withAsyncCommit(options.connectionString),
-    events,
-    concurrency: options.concurrency,
-    // graphile-worker's own pool: one connection per concurrent job, as it recommends; tasks use deps.sql.
-    maxPoolSize: Math.max(10, options.concurrency + 1),
-    pollInterval: options.pollIntervalMs ?? 2000,
-    noHandleSignals: true,
-    parsedCronItems: [...paymentsApiCronItems(), ...retentionCronItems(), ...reconciliationCronItems(deps.config)],
-    logger: graphileLogger(deps.logger),
-    taskList,
-    preset: {
-      worker: {
-        // One query fetches (and locks) up to `size` jobs for the pool; they go back after `ttl`, well before the
-        // sweep would take them for a dead worker's.
-        ...(localQueueSize > 1 ? { localQueue: { size: localQueueSize, ttl: Math.floor((olderThanSeconds * 1000) / 3) } } : {}),
-        // Completions of jobs finishing together share one statement; a crash before it reruns them (idempotent tasks).
-        completeJobBatchDelay: 0,
-        failJobBatchDelay: 0,
+  const startOne = () =>
+    run({
+      pgPool,
+      events,
+      concurrency: options.concurrency,
+      pollInterval: options.pollIntervalMs ?? 2000,
+      noHandleSignals: true,
+      parsedCronItems: [...paymentsApiCronItems(), ...retentionCronItems(), ...reconciliationCronItems(deps.config)],
+      logger: graphileLogger(deps.logger),
+      taskList,
+      preset: {
+        worker: {
+          // One query fetches (and locks) up to `size` jobs for the pool; they go back after `ttl`, well before the
+          // sweep would take them for a dead worker's.
+          ...(localQueueSize > 1 ? { localQueue: { size: localQueueSize, ttl: Math.floor((olderThanSeconds * 1000) / 3) } } : {}),
+          // Completions of jobs finishing together share one statement; a crash before it reruns them (idempotent tasks).
+          completeJobBatchDelay: 0,
+          failJobBatchDelay: 0,
+        },
       },
-    },
-  });
+    });
 
+  /** One graphile-worker runner and the worker pools it created (their ids are the jobs' `locked_by`). */
+  interface Generation {
+    runner?: Runner;
+    poolIds: Set<string>;
+    replaced: boolean;
+  }
+  let stopping = false;
+  let stopped!: () => void;
+  const finished = new Promise<void>((resolve) => (stopped = resolve));
+  let starting: Generation | undefined;
+  let restarting: Promise<void> | undefined;
+  events.on('pool:create', ({ workerPool }) => starting?.poolIds.add(workerPool.id));
+  const startGeneration = async (): Promise<Generation> => {
+    const g: Generation = { poolIds: new Set(), replaced: false };
+    starting = g;
+    try {
+      g.runner = await startOne();
+    } finally {
+      starting = undefined;
+    }
+    g.runner.promise.then(
+      () => ended(g),
+      (err: unknown) => ended(g, err),
+    );
+    // The ack path's jobs are committed locked by the newest pool from now on.
+    const poolId = [...g.poolIds].at(-1);
+    if (poolId !== undefined) handedProcessing.value?.attach(poolId);
+    return g;
+  };
+  let current!: Generation; // set below, before any pool error can be heard
+  try {
+    current = await startGeneration();
+  } catch (error) {
+    await pgPool.end();
+    throw error;
+  }
   leases.start();
+  // A pool that could not record a job's outcome shuts down (graphile-worker: "queue is in an inconsistent state"),
+  // waiting for its running jobs: a new runner takes over at once.
+  events.on('pool:fatalError', ({ workerPool }) => {
+    if (current.poolIds.has(workerPool.id)) replace(current, 'a job outcome could not be recorded');
+  });
+  /** Stops `g` gracefully (it finishes its running jobs) and starts another runner as soon as the database answers. */
+  const replace = (g: Generation, reason: unknown): void => {
+    if (stopping || g.replaced) return;
+    g.replaced = true;
+    handedProcessing.value?.detach(); // until the next runner's pool is up
+    deps.logger.error(
+      { reason: describeFailure(reason) },
+      'worker runner failing on a database error; starting another once the database answers',
+    );
+    g.runner?.stop().catch(() => {}); // already stopping, or stopped
+
+    const loop: Promise<void> = (async () => {
+      while (!stopping) {
+        await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+        if (stopping) return;
+        try {
+          const startedAt = Date.now();
+          const next = await startGeneration();
+          if (stopping) {
+            await next.runner?.stop();
+            return;
+          }
+          current = next;
+          deps.logger.warn({}, 'worker runner started again: the database answers');
+          // A connection failing while it started may have lost a fetch's answer too.
+          if (lastPoolErrorAt >= startedAt) replace(next, 'a connection failed while it started');
+          return;
+        } catch (err) {
+          deps.logger.debug({ reason: describeFailure(err) }, 'worker runner cannot start yet');
+        }
+      }
+    })().finally(() => {
+      if (restarting === loop) restarting = undefined;
+    });
+    restarting = loop;
+  };
+  // Once a runner has ended, nothing of its pools runs but the first attempts it handed over: once those have
+  // ended too, the jobs its pools still hold (fetched, or whose outcome could not be recorded) are unlocked now
+  // rather than at the abandoned-job threshold.
+  const ended = (g: Generation, err?: unknown): void => {
+    if (stopping) return;
+    replace(g, err ?? 'the runner stopped');
+    void (async () => {
+      await Promise.all([handoffs.settled(), handedProcessing.value?.settled(g.poolIds)]);
+      for (let i = 0; i < 30 && !stopping; i++) {
+        try {
+          const unlocked = await unlockJobsOfWorkers(deps.sql, [...g.poolIds]);
+          if (unlocked.jobs + unlocked.queues > 0) deps.logger.warn({ ...unlocked }, 'unlocked the jobs of a stopped runner');
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+        }
+      }
+    })();
+  };
 
   const everyMs = options.recovery?.everyMs ?? recoverySweepIntervalMs(olderThanSeconds);
   const sweepOnce = async (): Promise<void> => {
@@ -333,7 +495,7 @@ export async function startRunner(
         deps.logger.warn({ ...unlocked, olderThanSeconds }, 'unlocked jobs abandoned by a dead worker');
       }
     } catch (err) {
-      deps.logger.warn({ err, olderThanSeconds }, 'abandoned-job sweep failed');
+      deps.logger.warn({ reason: describeFailure(err), olderThanSeconds }, 'abandoned-job sweep failed');
     }
   };
   let sweeping: Promise<void> | undefined;
@@ -346,21 +508,30 @@ export async function startRunner(
   sweep(); // at start too: a restarted process frees what its predecessor left at once
   const timer = setInterval(sweep, everyMs);
   timer.unref();
-  // Also when graphile-worker stops the runner itself (it emits 'stop' from runner.stop()).
-  runner.events.once('stop', () => clearInterval(timer));
 
+  const stopAll = async (stopRunner: (r: Runner) => Promise<void>): Promise<void> => {
+    stopping = true;
+    clearInterval(timer);
+    await sweeping; // never rejects; the caller may end deps.sql right after stop()
+    await restarting;
+    // Handed jobs first (they feed the group commit and the first attempts), then the runner's, then the attempts.
+    await handedProcessing.value?.stop();
+    // A runner that stopped by itself has nothing left to stop.
+    await (current.runner ? stopRunner(current.runner) : Promise.resolve()).catch((err: unknown) =>
+      deps.logger.debug({ reason: describeFailure(err) }, 'runner already stopped'),
+    );
+    await handoffs.stop();
+    await leases.stop();
+    await pgPool.end();
+    stopped();
+  };
   const noHandoff: ProcessingHandoff = { reserve: () => undefined };
   return {
-    ...runner,
     processingHandoff: deps.config.SWITCHYARD_PROCESS_HANDOFF ? (handedProcessing.value ?? noHandoff) : noHandoff,
-    async stop() {
-      clearInterval(timer);
-      await sweeping; // never rejects; the caller may end deps.sql right after stop()
-      // Handed jobs first (they feed the group commit and the first attempts), then the runner's, then the attempts.
-      await handedProcessing.value?.stop();
-      await runner.stop();
-      await handoffs.stop();
-      await leases.stop();
-    },
+    addJob: (...args) => current.runner!.addJob(...args),
+    events,
+    promise: finished,
+    stop: () => stopAll((r) => r.stop()),
+    kill: () => stopAll((r) => r.kill()),
   };
 }

@@ -10,6 +10,9 @@ import { failMessages, loadDeliveries } from './delivery-store.js';
 import type { HealthPolicy } from './endpoint-health.js';
 import type { EndpointSlots } from './endpoint-slots.js';
 
+/** Tries at releasing a failed handoff's jobs, a second apart, before the recovery sweep is left to unlock them. */
+const RELEASE_TRIES = 10;
+
 /** Attempts loaded and delivered together at most (one load query, one record statement per flush). */
 const BATCH_CHUNK = 100;
 
@@ -132,10 +135,31 @@ export class HandoffDeliveries {
     const run = deliverHandoff(this.deps, handoff, this.slots, this.options)
       .catch(async (err) => {
         this.deps.logger.warn({ err }, 'first attempts after processing failed; their jobs are released to any worker');
-        await releaseHandedJobs(this.deps.sql, handoff.jobIds, handoff.poolId).catch(() => {}); // else recovery unlocks them
+        await this.release(handoff);
       })
       .finally(() => this.running.delete(run));
     this.running.add(run);
+  }
+
+  /**
+   * Releases a failed handoff's jobs; the database that failed it may be failing still (a restart, a failover), so
+   * it tries again every second, {@link RELEASE_TRIES} times in all, before leaving them to the recovery sweep.
+   */
+  private async release(handoff: FirstAttemptHandoff): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        await releaseHandedJobs(this.deps.sql, handoff.jobIds, handoff.poolId);
+        return;
+      } catch {
+        if (i >= RELEASE_TRIES || this.stopping) return; // recovery unlocks them
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  /** Resolves once the handoffs running now have ended (delivered, or released); later ones are not waited for. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.running]);
   }
 
   /** Takes no new handoff and waits for those running (they stop starting attempts at their budget). */

@@ -33,3 +33,18 @@ export async function unlockAbandonedJobs(sql: Sql, olderThanSeconds: number): P
     return unlocked;
   });
 }
+
+/**
+ * Unlocks the jobs and queues held by `workerIds`, workers this process knows are gone (a runner that stopped on a
+ * database failure), now rather than after the abandoned-job threshold. Same transaction shape as
+ * {@link unlockAbandonedJobs}. Returns how many jobs and queues were unlocked.
+ */
+export async function unlockJobsOfWorkers(sql: Sql, workerIds: readonly string[]): Promise<{ jobs: number; queues: number }> {
+  if (workerIds.length === 0) return { jobs: 0, queues: 0 };
+  return sql.begin(async (tx) => {
+    const unlocked = await lockWorkerJobs(tx, workerIds);
+    await unlockWorkers(tx, workerIds);
+    if (unlocked.jobs + unlocked.queues > 0) await wakeRunners(tx, Math.max(unlocked.jobs, 1));
+    return unlocked;
+  });
+}
