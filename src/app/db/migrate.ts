@@ -11,6 +11,8 @@ const SQL_DIR = fileURLToPath(new URL('../../../sql/', import.meta.url));
 const MIGRATION_FILE = /^\d{4}_.+\.sql$/;
 // Advisory lock key (arbitrary) every migrator takes, so concurrent starts apply each file once.
 const MIGRATION_LOCK = 4_711_042;
+/** How often a migrator retries the advisory lock another one holds, ms. */
+const LOCK_POLL_MS = 100;
 
 /** First line of a migration file that must run outside a transaction (CREATE INDEX CONCURRENTLY cannot run in one). */
 export const NO_TRANSACTION_MARKER = '-- switchyard:no-transaction';
@@ -37,7 +39,11 @@ export async function migrate(sql: Sql, connectionString: string, options: { dir
   const lock = await sql.reserve();
   let inTransaction = false;
   try {
-    await lock`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    // Polled, not waited for in one statement: a migrator blocked inside pg_advisory_lock holds a snapshot, and the
+    // other's CREATE INDEX CONCURRENTLY (a no-transaction file) would wait for it forever.
+    while (!(await lock<{ ok: boolean }[]>`select pg_try_advisory_lock(${MIGRATION_LOCK}) as ok`)[0]!.ok) {
+      await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    }
     await runMigrations({ connectionString, logger: quietGraphileLogger });
     // Ours run on the same reserved connection (a pool of one must do).
     await lock`create schema if not exists gw`;
