@@ -38,6 +38,7 @@ import {
   TAGS,
 } from './endpoint-schemas.js';
 import { addSigningRoutes } from './endpoint-signing.js';
+import { addStatsRoutes } from './endpoint-stats.js';
 
 const createEndpointRoute = defineRoute({
   method: 'post',
@@ -207,5 +208,6 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
 
   addSigningRoutes(app);
   addOperationRoutes(app);
+  addStatsRoutes(app);
   return app;
 }
