@@ -2,11 +2,13 @@
 import type { Deps, DisableReason } from '../core/deps.js';
 import { emitEvent } from '../core/events/outbox.js';
 import { enqueueDeliveries } from '../core/jobs/enqueue.js';
+import type { z } from 'zod';
 import { parseRetryAfterMs, retryDelayMs } from './backoff.js';
 import type { DeliveryItem, Sent } from './deliver-attempt.js';
 import { lockUncountedAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
 import { recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
 import { disableEndpointFor } from './endpoint-health-store.js';
+import type { EndpointDisabledData } from './event-data.js';
 
 /** Response bytes kept on an attempt row (docs/http-api.md: first 4 KiB). */
 export const STORED_RESPONSE_BYTES = 4 * 1024;
@@ -117,7 +119,12 @@ export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, 
           type: 'endpoint.disabled',
           paymentId: null,
           dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
-          data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
+          data: {
+            endpointId: m.endpoint_id,
+            url: m.url,
+            reason: disableReason,
+            disabledAt: attemptedAt.toISOString(),
+          } satisfies z.infer<typeof EndpointDisabledData>,
           at: attemptedAt,
         });
       }
