@@ -8,6 +8,7 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
+import { runReplayPage } from '../outbound/replay.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted } from '../core/jobs/job-store.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
@@ -94,6 +95,9 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
         await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
       }
+    }),
+    replay_messages: counted(deps, 'replay_messages', async (payload) => {
+      await runReplayPage(deps, parseJobPayload('replay_messages', payload));
     }),
   } satisfies Record<TaskName, Task>;
 }

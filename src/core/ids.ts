@@ -10,6 +10,7 @@ const ID_PREFIXES = {
   endpoint: 'ep',
   attempt: 'att',
   reconciliation: 'rcn',
+  replay: 'rpl',
   request: 'req',
 } as const;
 

@@ -17,6 +17,8 @@ const catalog = {
   sync_stale_psp_operations: cron,
   /** Cron, every 10 minutes: delete expired idempotency keys. */
   purge_idempotency_keys: cron,
+  /** One page (0-based) of a bulk replay (src/outbound/replay.ts). */
+  replay_messages: z.object({ replayId: id, page: z.number().int().min(0) }),
 };
 
 /** A graphile-worker task name. */

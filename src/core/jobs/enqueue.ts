@@ -16,6 +16,20 @@ export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: D
       job_key => ${`psp-sync:${operationId}`}::text)`;
 }
 
+/**
+ * Queues page `page` of a bulk replay (`replay_messages`), keyed `replay:<replayId>:<page>` so a page is queued
+ * once however often its predecessor commits. Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueReplayPage(tx: Tx, replayId: string, page: number): Promise<void> {
+  const payload: JobPayload<'replay_messages'> = { replayId, page };
+  await tx`
+    select graphile_worker.add_job(
+      'replay_messages',
+      ${tx.json(payload)}::json,
+      max_attempts => 25,
+      job_key => ${`replay:${replayId}:${page}`}::text)`;
+}
+
 /** graphile-worker's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
 const JOB_MAX_ATTEMPTS = 25;
 /** Batch jobs of first attempts per endpoint and second (see {@link enqueueFirstAttempts}). */
