@@ -9,6 +9,7 @@ import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
 import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { runReplayPage } from '../outbound/replay.js';
+import { deliverOperatorEvent } from '../outbound/operator-webhook.task.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted } from '../core/jobs/job-store.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs } from '../core/jobs/recovery.js';
@@ -98,6 +99,9 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
     }),
     replay_messages: counted(deps, 'replay_messages', async (payload) => {
       await runReplayPage(deps, parseJobPayload('replay_messages', payload));
+    }),
+    deliver_operator_event: counted(deps, 'deliver_operator_event', async (payload, helpers) => {
+      await deliverOperatorEvent(deps, parseJobPayload('deliver_operator_event', payload), helpers.job.attempts, helpers.job.max_attempts);
     }),
   } satisfies Record<TaskName, Task>;
 }

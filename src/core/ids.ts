@@ -11,6 +11,7 @@ const ID_PREFIXES = {
   attempt: 'att',
   reconciliation: 'rcn',
   replay: 'rpl',
+  operatorEvent: 'oev',
   request: 'req',
 } as const;
 

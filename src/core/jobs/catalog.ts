@@ -19,6 +19,8 @@ const catalog = {
   purge_idempotency_keys: cron,
   /** One page (0-based) of a bulk replay (src/outbound/replay.ts). */
   replay_messages: z.object({ replayId: id, page: z.number().int().min(0) }),
+  /** One operational webhook to the operator's URL (src/outbound/operator-webhook.task.ts). */
+  deliver_operator_event: z.object({ operatorEventId: id }),
 };
 
 /** A graphile-worker task name. */
