@@ -358,8 +358,11 @@ describe('switchyard replay', () => {
     await eventually(() => allSucceeded(w, ids), 30_000, 'all 30 delivered');
   });
 
-  it('refuses bad usage with exit 2 and a disabled endpoint with exit 1', async () => {
+  it('prints its usage for --help, refuses bad usage with exit 2 and a disabled endpoint with exit 1', async () => {
     const w = await world();
+    const usage = await cli(w, 'replay', '--help');
+    expect(usage.code).toBe(0);
+    expect(usage.stdout).toContain('switchyard replay --since');
     expect((await cli(w, 'replay', '--endpoint', w.endpointId)).code).toBe(2);
     expect((await cli(w, 'replay', '--since', 'yesterday', '--endpoint', w.endpointId)).code).toBe(2);
     await api(w, 'PATCH', `/v1/endpoints/${w.endpointId}`, { status: 'disabled' });
