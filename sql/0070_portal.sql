@@ -28,5 +28,5 @@ create table gw.portal_login_failures (
 );
 create index portal_login_failures_address_idx on gw.portal_login_failures (client_address, at);
 
--- The overview's chart and endpoint health read attempts by endpoint and time: an index built
--- concurrently by sql/0071 (gw.attempts is large).
+-- The overview's chart and endpoint health read attempts by endpoint and time through
+-- attempts_endpoint_time_idx (sql/0061).

@@ -13,7 +13,7 @@ export interface Received {
   at: number;
 }
 
-/** A running receiver. `respond` picks the status for the n-th request (0-based). */
+/** A running receiver. `respond` picks the status for the n-th request (0-based), which it may look at. */
 export interface Receiver {
   url: string;
   received: Received[];
@@ -22,7 +22,7 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(respond: (n: number) => number = () => 200): Promise<Receiver> {
+export async function startReceiver(respond: (n: number, req: Received) => number = () => 200): Promise<Receiver> {
   const received: Received[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
@@ -30,8 +30,15 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const n = received.length;
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-      res.writeHead(respond(n), { 'content-type': 'text/plain' }).end('ok');
+      const got: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: Date.now(),
+      };
+      received.push(got);
+      res.writeHead(respond(n, got), { 'content-type': 'text/plain' }).end('ok');
       for (const w of waiters.filter((w) => received.length >= w.n)) w.resolve();
     });
   });
@@ -61,7 +68,7 @@ export async function startReceiver(respond: (n: number) => number = () => 200):
  * For a test file: a `receiver(respond?)` that starts a receiver (see startReceiver) and
  * closes it after the test that started it.
  */
-export function receiversClosedAfterEach(): (respond?: (n: number) => number) => Promise<Receiver> {
+export function receiversClosedAfterEach(): (respond?: (n: number, req: Received) => number) => Promise<Receiver> {
   const open: Receiver[] = [];
   afterEach(async () => {
     for (const r of open.splice(0)) await r.close();

@@ -21,6 +21,8 @@ import { paymentsApiCronItems, paymentsApiTaskList } from '../payments-api/tasks
 import { reconciliationCronItems, reconciliationTaskList } from '../reconciliation/tasks.js';
 import { EndpointSlots } from '../outbound/endpoint-slots.js';
 import { SlotLeases } from '../outbound/slot-leases.js';
+import { runReplayPage } from '../outbound/replay.js';
+import { deliverOperatorEvent } from '../outbound/operator-webhook.task.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
@@ -151,6 +153,12 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
         await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
       }
+    }),
+    replay_messages: counted(deps, 'replay_messages', async (payload) => {
+      await runReplayPage(deps, parseJobPayload('replay_messages', payload));
+    }),
+    deliver_operator_event: counted(deps, 'deliver_operator_event', async (payload, helpers) => {
+      await deliverOperatorEvent(deps, parseJobPayload('deliver_operator_event', payload), helpers.job.attempts, helpers.job.max_attempts);
     }),
   } satisfies Record<TaskName, Task>;
 }

@@ -11,6 +11,8 @@ const ID_PREFIXES = {
   attempt: 'att',
   reconciliation: 'rcn',
   ledgerCheck: 'lck',
+  replay: 'rpl',
+  operatorEvent: 'oev',
   request: 'req',
   riskRule: 'rul',
   review: 'rev',

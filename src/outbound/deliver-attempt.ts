@@ -6,6 +6,7 @@ import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { classifyStatus, type ResponseClass } from './backoff.js';
 import type { DeliveryRow } from './delivery-store.js';
 import { dispatch, type DispatchOutcome } from './dispatcher.js';
+import { receiverCredentials } from './receiver-credentials.js';
 import { importEd25519PrivateKey, signMessage } from './sign.js';
 
 /** Sent as `user-agent` on every delivery (docs/http-api.md "Outbound webhooks"). */
@@ -67,14 +68,22 @@ export async function send(deps: Deps, m: DeliveryRow, now: Date, secrets?: Prom
     // node:crypto's HMAC when the process lends it: no thread-pool job per signature
     ...(deps.hmac ? { hmacSha256: (key: Uint8Array, data: Uint8Array) => deps.hmac!.hmac('SHA-256', key, data) } : {}),
   });
-  const outcome: DispatchOutcome = await dispatch({
-    url: m.url,
-    headers: { ...signed, 'content-type': 'application/json', 'user-agent': USER_AGENT },
-    body: m.payload,
-    timeoutMs: config.SWITCHYARD_DELIVERY_TIMEOUT_MS,
-    maxResponseBytes: MAX_RESPONSE_BYTES,
-    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
-  });
+  // Custom headers and auth: decrypted once per endpoint version; an OAuth2 token that cannot be had fails the attempt unsent.
+  const credentials = receiverCredentials(deps);
+  const extra = await credentials.headersFor(m);
+  const outcome: DispatchOutcome = !extra.ok
+    ? { kind: 'error', error: extra.error, durationMs: 0 }
+    : await dispatch({
+        url: m.url,
+        headers: { ...extra.value, ...signed, 'content-type': 'application/json', 'user-agent': USER_AGENT },
+        body: m.payload,
+        timeoutMs: config.SWITCHYARD_DELIVERY_TIMEOUT_MS,
+        maxResponseBytes: MAX_RESPONSE_BYTES,
+        ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+      });
+  if (outcome.kind === 'response' && outcome.status === 401 && m.auth?.type === 'oauth2_client_credentials') {
+    credentials.dropToken(m.endpoint_id);
+  }
   const verdict: ResponseClass = outcome.kind === 'response' ? classifyStatus(outcome.status) : 'retry';
   // Counted once sent, whatever happens to the bookkeeping: the endpoint saw it.
   deps.metrics?.delivery(outcome.kind === 'response' ? verdict : 'error', outcome.durationMs / 1000);

@@ -1,12 +1,15 @@
 // What an attempt's outcome does: the retry it schedules, the endpoint's health, the disabling.
 import type { Deps, DisableReason } from '../core/deps.js';
+import { emitOperatorEvent } from '../core/events/operator-event-store.js';
 import { emitEvent } from '../core/events/outbox.js';
 import { enqueueDeliveries } from '../core/jobs/enqueue.js';
+import type { z } from 'zod';
 import { parseRetryAfterMs, retryDelayMs } from './backoff.js';
 import type { DeliveryItem, Sent } from './deliver-attempt.js';
 import { lockUncountedAttempt, recordAttempt, type AttemptRecord } from './delivery-store.js';
 import { recordAttemptHealth, type HealthPolicy } from './endpoint-health.js';
 import { disableEndpointFor } from './endpoint-health-store.js';
+import type { EndpointDisabledData } from './event-data.js';
 
 /** Response bytes kept on an attempt row (docs/http-api.md: first 4 KiB). */
 export const STORED_RESPONSE_BYTES = 4 * 1024;
@@ -19,6 +22,15 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   if (bytes.byteLength <= maxBytes) return s;
   // stream mode holds back a cut multi-byte character instead of emitting a 3-byte U+FFFD
   return new TextDecoder('utf-8').decode(bytes.subarray(0, maxBytes), { stream: true });
+}
+
+/** The URL's origin, or undefined when it does not parse: its path or query may carry a secret, so logs show this only. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Logs one attempt: `delivered` at info, `delivery failed` at warn with the endpoint's origin and the status or error; with the next attempt's time if any. */
@@ -35,17 +47,10 @@ export function logOutcome(deps: Deps, item: DeliveryItem, sent: Sent, nextAttem
     deps.logger.info({ ...fields, status: outcome.kind === 'response' ? outcome.status : undefined }, 'delivered');
     return;
   }
-  // The endpoint's origin only: its path or query may carry a secret.
-  let endpoint: string | undefined;
-  try {
-    endpoint = new URL(item.m.url).origin;
-  } catch {
-    endpoint = undefined;
-  }
   deps.logger.warn(
     {
       ...fields,
-      endpoint,
+      endpoint: originOf(item.m.url),
       status: outcome.kind === 'response' ? outcome.status : undefined,
       error: outcome.kind === 'response' ? undefined : outcome.error,
     },
@@ -104,7 +109,7 @@ export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, 
       const disableReason =
         verdict === 'gone'
           ? 'the endpoint answered 410 Gone'
-          : health === 'disable'
+          : health.disable
             ? `every attempt has failed since ${m.failing_since?.toISOString() ?? attemptedAt.toISOString()}`
             : undefined;
       if (disableReason) nextAttemptAt = null;
@@ -112,12 +117,31 @@ export async function recordOutcome(deps: Deps, item: DeliveryItem, sent: Sent, 
       if (disableReason && (await disableEndpointFor(tx, m.endpoint_id, disableReason))) {
         disabled = verdict === 'gone' ? 'gone' : 'failing';
         // docs/http-api.md: the merchant hears of it on its other endpoints.
-        await emitEvent(tx, {
-          merchantId: m.merchant_id,
+        const data = {
+          endpointId: m.endpoint_id,
+          url: m.url,
+          reason: disableReason,
+          disabledAt: attemptedAt.toISOString(),
+        } satisfies z.infer<typeof EndpointDisabledData>;
+        const dedupeKey = `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`;
+        await emitEvent(tx, { merchantId: m.merchant_id, type: 'endpoint.disabled', paymentId: null, dedupeKey, data, at: attemptedAt });
+        // The operator hears of every merchant's (README "Operational webhooks"), with the URL's origin only: its path or
+        // query may carry the merchant's secret.
+        const operatorData = { ...data, url: originOf(m.url) };
+        await emitOperatorEvent(tx, config, {
           type: 'endpoint.disabled',
-          paymentId: null,
-          dedupeKey: `endpoint.disabled:${m.endpoint_id}:${attemptedAt.toISOString()}`,
-          data: { endpointId: m.endpoint_id, url: m.url, reason: disableReason, disabledAt: attemptedAt.toISOString() },
+          merchantId: m.merchant_id,
+          dedupeKey,
+          data: operatorData,
+          at: attemptedAt,
+        });
+      } else if (health.circuitOpened || health.recovered) {
+        const type = health.circuitOpened ? 'endpoint.circuit_opened' : 'endpoint.recovered';
+        await emitOperatorEvent(tx, config, {
+          type,
+          merchantId: m.merchant_id,
+          dedupeKey: `${type}:${m.endpoint_id}:${attemptedAt.toISOString()}`,
+          data: { endpointId: m.endpoint_id, url: originOf(m.url), at: attemptedAt.toISOString(), attempt: job.attempt },
           at: attemptedAt,
         });
       }

@@ -2,6 +2,7 @@ import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { enqueuePutOff } from '../core/jobs/enqueue.js';
+import type { StoredAuth, StoredHeader } from './endpoints/receiver-options.js';
 
 /** What one delivery attempt needs, read in one query: the message, its bytes, the endpoint's state and secrets. */
 export interface DeliveryRow {
@@ -25,6 +26,10 @@ export interface DeliveryRow {
   secret_envelopes: string[];
   /** Envelope of the endpoint's Ed25519 private key when it signs `v1a` too, else null. */
   ed25519_envelope: string | null;
+  /** Custom headers and auth to the receiver (sealed), and their version: what receiver-credentials.ts caches decrypted. */
+  headers: StoredHeader[];
+  auth: StoredAuth | null;
+  receiver_version: number;
   /** `ordered` endpoint: an older message of the same payment is pending (this one waits), and its earliest next attempt. */
   waits: boolean;
   waits_until: Date | null;
@@ -41,7 +46,7 @@ export async function loadDeliveries(tx: Tx, messageIds: readonly string[], now:
            -- a correlated subquery: one primary-key probe per message, pruned to the id's month (sql/0025_retention.sql)
            (select p.payload from gw.event_payloads p where p.event_id = m.event_id) as payload, ep.url, ep.status as endpoint_status,
            ep.merchant_id, ep.consecutive_failures, ep.failing_since, ep.circuit_open_until, ep.held_until, ep.rate_limit_per_second,
-           ep.max_in_flight, ep.ed25519_private_envelope as ed25519_envelope,
+           ep.max_in_flight, ep.ed25519_private_envelope as ed25519_envelope, ep.headers, ep.auth, ep.receiver_version,
            case when ep.ordered and m.ordered_payment_id is not null then exists (
              select 1 from gw.messages p
               where p.endpoint_id = m.endpoint_id and p.ordered_payment_id = m.ordered_payment_id

@@ -26,25 +26,32 @@ export async function countRateWindowDelivery(tx: Tx, endpointId: string, second
   return w?.deliveries ?? 0;
 }
 
-/** Closes the circuit and clears the failure streak, writing only when there is one (healthy endpoints are not a hot row). */
-export async function clearEndpointFailures(tx: Tx, endpointId: string): Promise<void> {
-  await tx`
+/**
+ * Closes the circuit and clears the failure streak, writing only when there is one (healthy endpoints are not a hot
+ * row); true when the circuit was open (the endpoint recovered).
+ */
+export async function clearEndpointFailures(tx: Tx, endpointId: string): Promise<boolean> {
+  const [row] = await tx<{ was_open: boolean }[]>`
+    -- The statement's snapshot: the row before this update (no FOR UPDATE, which would read the updated version).
+    with before as (select circuit_open_until from gw.endpoints where id = ${endpointId})
     update gw.endpoints
        set consecutive_failures = 0, failing_since = null, circuit_open_until = null
      where id = ${endpointId}
-       and (consecutive_failures > 0 or failing_since is not null or circuit_open_until is not null)`;
+       and (consecutive_failures > 0 or failing_since is not null or circuit_open_until is not null)
+     returning (select circuit_open_until is not null from before) as was_open`;
+  return row?.was_open ?? false;
 }
 
 /**
  * Extends the failure streak by one failure at `at`; once it reaches `circuitFailures` the
- * circuit is open until `openUntil` at least. Returns when the streak began, or undefined
- * when there is no such endpoint.
+ * circuit is open until `openUntil` at least. Returns when the streak began and whether this failure opened the
+ * circuit (the streak reached `circuitFailures` just now), or undefined when there is no such endpoint.
  */
 export async function countEndpointFailure(
   tx: Tx,
   endpointId: string,
   input: { at: Date; circuitFailures: number; openUntil: Date },
-): Promise<Date | undefined> {
+): Promise<{ failingSince: Date; opened: boolean } | undefined> {
   const [row] = await tx<{ failing_since: Date; consecutive_failures: number }[]>`
     update gw.endpoints
        set consecutive_failures = consecutive_failures + 1,
@@ -54,7 +61,7 @@ export async function countEndpointFailure(
                                      else circuit_open_until end
      where id = ${endpointId}
      returning failing_since, consecutive_failures`;
-  return row?.failing_since;
+  return row && { failingSince: row.failing_since, opened: row.consecutive_failures === input.circuitFailures };
 }
 
 /**

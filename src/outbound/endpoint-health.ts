@@ -38,9 +38,19 @@ export async function admitAttempt(tx: Tx, ep: EndpointGate, now: Date, policy: 
   return 'go';
 }
 
+/** What an attempt did to its endpoint's health (see {@link recordAttemptHealth}). */
+export interface HealthChange {
+  /** Every attempt has failed for `disableAfterSeconds`: disable the endpoint. */
+  disable: boolean;
+  /** This failure opened the circuit. */
+  circuitOpened: boolean;
+  /** This success closed an open circuit. */
+  recovered: boolean;
+}
+
 /**
  * Records an attempt's outcome on the endpoint: a success closes the circuit and clears the failure streak; a
- * failure extends it, opens the circuit after `circuitFailures` in a row, and answers 'disable' once every
+ * failure extends it, opens the circuit after `circuitFailures` in a row, and asks to disable once every
  * attempt has failed for `disableAfterSeconds`.
  */
 export async function recordAttemptHealth(
@@ -49,16 +59,16 @@ export async function recordAttemptHealth(
   succeeded: boolean,
   at: Date,
   policy: HealthPolicy,
-): Promise<'ok' | 'disable'> {
+): Promise<HealthChange> {
   if (succeeded) {
-    await clearEndpointFailures(tx, endpointId);
-    return 'ok';
+    const recovered = await clearEndpointFailures(tx, endpointId);
+    return { disable: false, circuitOpened: false, recovered };
   }
-  const failingSince = await countEndpointFailure(tx, endpointId, {
+  const streak = await countEndpointFailure(tx, endpointId, {
     at,
     circuitFailures: policy.circuitFailures,
     openUntil: new Date(at.getTime() + policy.circuitCooldownSeconds * 1000),
   });
-  if (failingSince && at.getTime() - failingSince.getTime() >= policy.disableAfterSeconds * 1000) return 'disable';
-  return 'ok';
+  const disable = streak !== undefined && at.getTime() - streak.failingSince.getTime() >= policy.disableAfterSeconds * 1000;
+  return { disable, circuitOpened: streak?.opened ?? false, recovered: false };
 }

@@ -13,6 +13,7 @@ import { startRunner } from '../../src/app/worker.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { TEST_ADMIN_TOKEN, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { startReceiver, type Receiver } from '../receiver.js';
 import { eventually } from '../eventually.js';
 
@@ -41,6 +42,8 @@ afterAll(async () => {
   await runner?.stop();
   await new Promise((resolve) => server?.close(resolve));
   await receiver?.close();
+  // Every event the end-to-end run emitted is valid against the published event catalogue.
+  if (db) await expectEventsMatchCatalogue(db.sql);
   await db?.drop();
 });
 

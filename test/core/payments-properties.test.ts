@@ -11,6 +11,7 @@ import { recordInboundEvent } from '../record-inbound-event.js';
 import { buildStripeEvent, type SimulatedStripeType } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 
 let db: TestDatabase;
 let deps: Deps;
@@ -34,7 +35,11 @@ beforeAll(async () => {
   );
   adyenSourceId = ((await adyen.json()) as { id: string }).id;
 });
-afterAll(async () => db.drop());
+afterAll(async () => {
+  // Every payment event the properties produced is valid against the published event catalogue.
+  await expectEventsMatchCatalogue(db.sql);
+  await db.drop();
+});
 
 /** Stores a Stripe event as the inbound route would (already verified) and returns its inbound id. */
 async function store(event: Record<string, unknown>): Promise<string> {

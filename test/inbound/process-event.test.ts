@@ -6,6 +6,7 @@ import { recordInboundEvent } from '../record-inbound-event.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type StripeScenario } from '../../src/dev/simulate/stripe.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 
 const NOW = new Date('2025-06-02T10:00:00.000Z');
@@ -21,7 +22,11 @@ beforeAll(async () => {
   deps = await testDeps(db, { clock: fixedClock(NOW) });
   app = testApp(deps);
 });
-afterAll(async () => db.drop());
+afterAll(async () => {
+  // Every event processing emitted here is valid against the published event catalogue.
+  await expectEventsMatchCatalogue(db.sql);
+  await db.drop();
+});
 
 interface Shop {
   merchantId: string;

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { adyenSimulator, type AdyenSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { testDeps } from '../app.js';
 import { ADYEN_BASE, aShop, apps, command, getJson, ledgerOf, processReceived, type Shop } from './harness.js';
 
@@ -24,6 +25,8 @@ beforeAll(async () => {
 afterEach(() => server.resetHandlers());
 afterAll(async () => {
   server.close();
+  // Every event the payments API flows emitted is valid against the published event catalogue.
+  await expectEventsMatchCatalogue(db.sql);
   await db.drop();
 });
 

@@ -4,6 +4,7 @@ import type { Deps } from '../../src/core/deps.js';
 import { MAX_UNRESOLVED_SYNCS, syncPspOperation, syncStalePspOperations } from '../../src/payments-api/sync.task.js';
 import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { testDeps } from '../app.js';
 import { aShop, apps, command, commandOptions, getJson, ledgerOf, processReceived, STRIPE_BASE, type Shop } from './harness.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
@@ -30,6 +31,8 @@ afterEach(() => server.resetHandlers());
 afterAll(async () => {
   server.close();
   console.info('PSP calls per scenario (calls / effects):', JSON.stringify(pspCalls));
+  // Every event the payments API flows emitted is valid against the published event catalogue.
+  await expectEventsMatchCatalogue(db.sql);
   await db.drop();
 });
 

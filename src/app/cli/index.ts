@@ -6,6 +6,7 @@ import { ledgerCommand } from './ledger.js';
 import { listenCommand } from './listen.js';
 import { merchantsCommand } from './merchants.js';
 import { reconcileCommand } from './reconcile.js';
+import { replayCommand } from './replay.js';
 import { migrateCommand, roleCommand } from './roles.js';
 import { simulateCommand } from './simulate.js';
 
@@ -18,6 +19,8 @@ Commands:
   migrate                        apply graphile-worker's and Switchyard's migrations, then exit
   merchants create --name <n>    create a merchant; prints its id and API key (shown once)
   events replay <evt_…>          queue one more delivery attempt of an event's messages
+  replay --since <time> (--endpoint <ep_…> | --merchant <mch_…>)
+                                 replay every failed message since a time, with a progress bar
   ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not);
                                  --api-key <sk_…> instead names the key's merchant
   simulate <psp> <event-type>    post one signed Stripe or Adyen event to a running gateway
@@ -78,6 +81,9 @@ async function main(): Promise<boolean> {
       return false;
     case 'ledger':
       await ledgerCommand(rest);
+      return false;
+    case 'replay':
+      await replayCommand(rest);
       return false;
     case 'simulate':
       await simulateCommand(rest);

@@ -19,3 +19,12 @@ export async function merchantExists(tx: Tx, id: string): Promise<boolean> {
      where id = ${id}`;
   return merchant !== undefined;
 }
+
+/** The merchant of endpoint `id` (ep_…) and its status, whichever merchant it belongs to; undefined when there is none or it is deleted. */
+export async function findEndpoint(tx: Tx, id: string): Promise<{ merchantId: string; status: string } | undefined> {
+  const [endpoint] = await tx<{ merchantId: string; status: string }[]>`
+    select merchant_id as "merchantId", status
+      from gw.endpoints
+     where id = ${id} and status <> 'deleted'`;
+  return endpoint;
+}

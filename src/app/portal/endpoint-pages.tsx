@@ -341,7 +341,8 @@ export function addEndpointPages(app: Hono<PortalEnv>): void {
     const { sql, config } = c.var.deps;
     const merchantId = c.var.portal.merchantId;
     const before = await endpointOr404(c, c.req.param('id'));
-    const body = parseInput(patchEndpointBody, endpointForm(await c.req.parseBody(), true));
+    // The form has no custom headers or receiver auth (set through the API): those stay as they are.
+    const { headers: _headers, auth: _auth, ...body } = parseInput(patchEndpointBody, endpointForm(await c.req.parseBody(), true));
     const checked = body.url === undefined ? undefined : await allowedUrl(body.url, config);
     const changes = checked === undefined ? body : { ...body, url: checked.url };
     const after = await sql.begin((tx) => updateEndpoint(tx, merchantId, before.id, changes));

@@ -233,6 +233,7 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
       { name: 'Admin', description: 'Operator routes (admin token)' },
       { name: 'Operators', description: 'Health' },
       { name: 'Inbound', description: 'PSP callbacks' },
+      { name: 'Webhooks', description: 'The events Switchyard posts to merchant endpoints (GET /v1/event-types)' },
     ],
   });
 }

@@ -25,6 +25,10 @@ const catalog = {
   reconcile_settlement_report: z.object({ runId: id }),
   /** Cron, every SWITCHYARD_LEDGER_CHECK_EVERY_MINUTES: check every merchant's ledger (src/reconciliation/ledger-check.task.ts). */
   check_ledgers: cron,
+  /** One page (0-based) of a bulk replay (src/outbound/replay.ts). */
+  replay_messages: z.object({ replayId: id, page: z.number().int().min(0) }),
+  /** One operational webhook to the operator's URL (src/outbound/operator-webhook.task.ts). */
+  deliver_operator_event: z.object({ operatorEventId: id }),
 };
 
 /** A graphile-worker task name. */

@@ -24,6 +24,34 @@ export async function enqueueReconciliation(tx: Tx, runId: string): Promise<void
                                    max_attempts => 5, job_key => ${`reconcile:${runId}`}::text)`;
 }
 
+/**
+ * Queues page `page` of a bulk replay (`replay_messages`), keyed `replay:<replayId>:<page>` so a page is queued
+ * once however often its predecessor commits. Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueReplayPage(tx: Tx, replayId: string, page: number): Promise<void> {
+  const payload: JobPayload<'replay_messages'> = { replayId, page };
+  await tx`
+    select graphile_worker.add_job(
+      'replay_messages',
+      ${tx.json(payload)}::json,
+      max_attempts => 25,
+      job_key => ${`replay:${replayId}:${page}`}::text)`;
+}
+
+/** Attempts of an operational webhook (graphile-worker's backoff, exp(min(n, 10)) s after the n-th: about 16 hours in all). */
+export const OPERATOR_EVENT_MAX_ATTEMPTS = 12;
+
+/** Queues the delivery of operational webhook `operatorEventId`, retried by graphile-worker with its backoff. */
+export async function enqueueOperatorEvent(tx: Tx, operatorEventId: string): Promise<void> {
+  const payload: JobPayload<'deliver_operator_event'> = { operatorEventId };
+  await tx`
+    select graphile_worker.add_job(
+      'deliver_operator_event',
+      ${tx.json(payload)}::json,
+      max_attempts => ${OPERATOR_EVENT_MAX_ATTEMPTS}::int,
+      job_key => ${`operator-event:${operatorEventId}`}::text)`;
+}
+
 /** graphile-worker's retries of a delivery job after a thrown (infrastructure) error; not delivery attempts. */
 const JOB_MAX_ATTEMPTS = 25;
 /** Batch jobs of first attempts per endpoint and second (see {@link enqueueFirstAttempts}). */

@@ -16,6 +16,8 @@ import type { InboundBatcher } from '../batcher.js';
 import type { ResolvedSource, SourceCache } from '../source-cache.js';
 import { loadInboundSource } from '../source-store.js';
 import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
+import { VerificationWatch } from '../verification-watch.js';
+import { emitOperatorEvent } from '../../core/events/operator-event-store.js';
 
 // Headers never stored with an inbound event: credentials of other systems.
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -75,11 +77,22 @@ export interface IngestOptions {
  */
 export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // Built on the first request, from its settings: only when operational webhooks are on.
+  let watch: VerificationWatch | null | undefined;
   app.post('/:sourceId', async (c) => {
     const started = performance.now();
     const report: Report = { provider: 'unknown', outcome: 'internal_error' };
+    const { config } = c.var.deps;
+    watch ??=
+      config.SWITCHYARD_OPERATOR_WEBHOOK_URL === undefined
+        ? null
+        : new VerificationWatch({
+            rate: config.SWITCHYARD_SOURCE_FAILING_RATE,
+            minRequests: config.SWITCHYARD_SOURCE_FAILING_MIN_REQUESTS,
+            windowMs: config.SWITCHYARD_SOURCE_FAILING_WINDOW_SECONDS * 1000,
+          });
     try {
-      return await ingest(c, report, options);
+      return await ingest(c, report, { ...options, ...(watch ? { watch } : {}) });
     } catch (error) {
       if (error instanceof AppError) report.outcome = error.code;
       throw error;
@@ -128,7 +141,7 @@ async function resolveSource(
   return cache ? cache.get(sourceId, load) : load();
 }
 
-async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions): Promise<Response> {
+async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions & { watch?: VerificationWatch }): Promise<Response> {
   const deps = c.var.deps;
   const { clock, config } = deps;
   const refuse = (code: ErrorCode, status: number, detail: string): Response => {
@@ -190,6 +203,8 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
     headers[name.toLowerCase()] = value;
   });
   const verified = await verify({ body, headers, secrets, toleranceSeconds: source.toleranceSeconds, now, url: c.req.url });
+  const failing = options.watch?.record(source.id, verified.ok, now.getTime());
+  if (failing) alertSourceFailing(c, source, failing, now);
   if (!verified.ok) {
     requestLog(c).info({ sourceId, code: verified.error.code }, 'inbound event refused');
     return refuse(verified.error.code, 401, verified.error.detail);
@@ -240,4 +255,40 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
     return c.text('[accepted]', 200);
   }
   return c.json({ received: true, duplicate }, 200);
+}
+
+/**
+ * Tells the operator (an `inbound.source_failing` operational webhook, one per source and window) that a source's
+ * requests fail verification at the configured rate: a rotated PSP secret, or someone posting forged events. Written
+ * after the answer, its failure only logged: the PSP's request does not wait on it.
+ */
+function alertSourceFailing(
+  c: Context<AppEnv>,
+  source: { id: string; merchantId: string; provider: string },
+  failing: { requests: number; failures: number; windowStart: Date },
+  now: Date,
+): void {
+  const { sql, config } = c.var.deps;
+  const log = requestLog(c);
+  const windowStart = failing.windowStart.toISOString();
+  const done = emitOperatorEvent(sql, config, {
+    type: 'inbound.source_failing',
+    merchantId: source.merchantId,
+    dedupeKey: `inbound.source_failing:${source.id}:${windowStart}`,
+    data: {
+      sourceId: source.id,
+      provider: source.provider,
+      requests: failing.requests,
+      failures: failing.failures,
+      failureRate: failing.failures / failing.requests,
+      windowStart,
+    },
+    at: now,
+  }).catch((error: unknown) => log.error({ sourceId: source.id, reason: describeFailure(error) }, 'source_failing alert not stored'));
+  // Workers: keep the isolate alive for the write.
+  try {
+    c.executionCtx.waitUntil(done);
+  } catch {
+    // Node: no execution context; the promise runs on.
+  }
 }

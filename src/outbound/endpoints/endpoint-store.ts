@@ -1,5 +1,6 @@
 import type { Tx } from '../../core/db/client.js';
 import { newId } from '../../core/ids.js';
+import type { StoredAuth, StoredHeader } from './receiver-options.js';
 
 /** An endpoint row (without its secrets). */
 export interface Endpoint {
@@ -14,6 +15,10 @@ export interface Endpoint {
   maxInFlight: number;
   /** Ordered delivery per payment ({@link setEndpointOrdered}). */
   ordered: boolean;
+  /** Custom headers sent on every attempt (receiver-options.ts), secret values sealed. */
+  headers: StoredHeader[];
+  /** Auth to the receiver, secrets sealed; null: none. */
+  auth: StoredAuth | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -28,6 +33,8 @@ interface EndpointDbRow {
   rate_limit_per_second: number | null;
   max_in_flight: number;
   ordered: boolean;
+  headers: StoredHeader[];
+  auth: StoredAuth | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -42,6 +49,8 @@ const toEndpoint = (r: EndpointDbRow): Endpoint => ({
   rateLimitPerSecond: r.rate_limit_per_second,
   maxInFlight: r.max_in_flight,
   ordered: r.ordered,
+  headers: r.headers,
+  auth: r.auth,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -61,12 +70,15 @@ export async function insertEndpoint(
     maxInFlight?: number;
     ordered?: boolean;
     secretEnvelope: string;
+    headers?: StoredHeader[];
+    auth?: StoredAuth | null;
   },
 ): Promise<Endpoint> {
   const [row] = await tx<EndpointDbRow[]>`
-    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, max_in_flight, ordered)
+    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, max_in_flight, ordered, headers, auth)
     values (${newId('ep')}, ${input.merchantId}, ${input.url}, ${input.description},
-            ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.maxInFlight ?? tx`default`}, ${input.ordered ?? false})
+            ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.maxInFlight ?? tx`default`}, ${input.ordered ?? false},
+            ${tx.json(input.headers ?? [])}, ${input.auth ? tx.json(input.auth) : null})
     returning *`;
   await tx`insert into gw.endpoint_secrets (endpoint_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toEndpoint(row!);
@@ -123,6 +135,10 @@ interface EndpointChanges {
   /** Deliveries in flight at once, 1–64. */
   maxInFlight?: number;
   ordered?: boolean;
+  /** Replaces every custom header ([] clears them); sealed already. */
+  headers?: StoredHeader[];
+  /** Replaces the auth (null: none); sealed already. */
+  auth?: StoredAuth | null;
 }
 
 /**
@@ -151,6 +167,10 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
   if (changes.rateLimitPerSecond !== undefined) columns.rate_limit_per_second = changes.rateLimitPerSecond;
   if (changes.maxInFlight !== undefined) columns.max_in_flight = changes.maxInFlight;
   if (changes.ordered !== undefined) columns.ordered = changes.ordered;
+  if (changes.headers !== undefined) columns.headers = tx.json(changes.headers);
+  if (changes.auth !== undefined) columns.auth = changes.auth === null ? null : tx.json(changes.auth);
+  // Delivery caches what it decrypted per version: a new one makes it decrypt again.
+  const bump = changes.headers !== undefined || changes.auth !== undefined ? 1 : 0;
   // postgres.js builds `col = value, …` only from a helper placed right after `set`, not inside a fragment.
   const [row] =
     Object.keys(columns).length === 0
@@ -161,7 +181,7 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
            returning *`
       : await tx<EndpointDbRow[]>`
           update gw.endpoints
-             set ${tx(columns)}, updated_at = now()
+             set ${tx(columns)}, updated_at = now(), receiver_version = receiver_version + ${bump}
            where id = ${id} and merchant_id = ${merchantId} and status <> 'deleted'
            returning *`;
   return row && toEndpoint(row);

@@ -5,6 +5,7 @@ import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
 import { defineRoute, jsonBodyOf, jsonResponse, merchantAuth, problems } from '../../core/http/openapi.js';
 import { lockEndpoint } from '../endpoints/endpoint-store.js';
+import type { WebhookTestData } from '../event-data.js';
 import { emitEventToEndpoint, recoverEndpointMessages } from '../redeliver.js';
 import { endpointId, recoverBody, TAGS } from './endpoint-schemas.js';
 
@@ -64,7 +65,7 @@ export function addOperationRoutes(app: OpenAPIHono<AppEnv>): void {
         paymentId: null,
         // Every test is a new event: the key only has to be unique.
         dedupeKey: `webhook.test:${endpoint.id}:${toHex(randomBytes(16))}`,
-        data: { endpointId: endpoint.id, message: TEST_EVENT_MESSAGE },
+        data: { endpointId: endpoint.id, message: TEST_EVENT_MESSAGE } satisfies z.infer<typeof WebhookTestData>,
         at,
       });
     });

@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { idParam, isoTimestamp, problems } from '../../core/http/openapi.js';
 import type { Endpoint } from '../endpoints/endpoint-store.js';
+import { authView, headersView } from '../endpoints/receiver-options.js';
 
 /** The OpenAPI tag of every endpoint route. */
 export const TAGS = ['Endpoints'];
@@ -22,6 +23,99 @@ const ordered = z.boolean().openapi({
     'Ordered delivery per payment: an event of a payment is not sent before the previous event of that payment to this endpoint has been delivered or has failed for good. Applies to events emitted while it is on.',
 });
 
+/** RFC 9110 §5.6.2 `token`: what a field name may be made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 §5.5 field value: visible characters, spaces and tabs, no CR, LF or NUL; none leading or trailing. */
+const FIELD_VALUE = /^(?:[\x21-\x7e\x80-\uffff](?:[\x20\x09\x21-\x7e\x80-\uffff]*[\x21-\x7e\x80-\uffff])?)?$/;
+/**
+ * Header names Switchyard sets or that belong to the connection (RFC 9110 §7.6.1 hop-by-hop), refused as custom headers.
+ * `authorization` is refused too when the endpoint has `auth` (the route checks).
+ */
+const RESERVED_HEADERS = new Set([
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'host',
+  'content-length',
+  'content-type',
+  'user-agent',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+const MAX_HEADER_VALUE_BYTES = 1024;
+
+const customHeader = z
+  .object({
+    name: z.string().min(1).max(256).regex(TOKEN, "a header name is an RFC 9110 token (letters, digits and !#$%&'*+-.^_`|~)"),
+    value: z
+      .string()
+      .regex(FIELD_VALUE, 'a header value has no control characters (CR, LF, NUL) and no leading or trailing space')
+      .refine((v) => new TextEncoder().encode(v).byteLength <= MAX_HEADER_VALUE_BYTES, 'a header value is at most 1 KiB'),
+    secret: z.boolean().optional().openapi({ description: 'Encrypt the value at rest and show it masked.', default: false }),
+  })
+  .strict();
+
+const headersInput = z
+  .array(customHeader)
+  .max(20)
+  .superRefine((headers, ctx) => {
+    const seen = new Set<string>();
+    headers.forEach((h, i) => {
+      const name = h.name.toLowerCase();
+      if (RESERVED_HEADERS.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `header "${h.name}" is set by Switchyard or the connection and cannot be sent`,
+        });
+      } else if (seen.has(name)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `header "${h.name}" is given twice` });
+      }
+      seen.add(name);
+    });
+  })
+  .openapi({
+    description:
+      'Up to 20 headers sent on every attempt; a `secret` value is encrypted at rest and shown masked. Standard Webhooks, `host`, `content-*`, `user-agent` and hop-by-hop headers are refused.',
+    example: [{ name: 'X-Api-Key', value: 'k_live_123', secret: true }],
+  });
+
+const secretText = z.string().min(1).max(1024);
+const authInput = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z.literal('basic'),
+        username: z
+          .string()
+          .min(1)
+          .max(256)
+          .regex(/^[^:]*$/, 'a basic username has no colon'),
+        password: secretText,
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('oauth2_client_credentials'),
+        tokenUrl: z.string().min(1).max(2048),
+        clientId: z.string().min(1).max(256),
+        clientSecret: secretText,
+        scope: z.string().min(1).max(1024).optional(),
+      })
+      .strict(),
+  ])
+  .openapi('EndpointAuthInput', {
+    description:
+      'HTTP basic auth (RFC 7617), or an OAuth2 client-credentials token (RFC 6749 §4.4) sent as `Authorization: Bearer`. The password and client secret are encrypted at rest and never returned.',
+  });
+
 /**
  * `POST /v1/endpoints`: `url` (https unless private URLs are allowed), optional `eventTypes` (none = every type),
  * `rateLimitPerSecond` (deliveries per second), `maxInFlight` (deliveries at once, 1–64, default 8), `ordered`.
@@ -34,6 +128,8 @@ export const createEndpointBody = z
     rateLimitPerSecond: z.number().int().min(1).max(10_000).optional(),
     maxInFlight: maxInFlight.optional().openapi({ default: 8 }),
     ordered: ordered.optional().openapi({ default: false }),
+    headers: headersInput.optional(),
+    auth: authInput.optional(),
   })
   .strict()
   .openapi('CreateEndpoint');
@@ -48,12 +144,17 @@ export const patchEndpointBody = z
     rateLimitPerSecond: z.number().int().min(1).max(10_000).nullable().optional(),
     maxInFlight: maxInFlight.optional(),
     ordered: ordered.optional(),
+    headers: headersInput.nullable().optional(),
+    auth: authInput.nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, maxInFlight, ordered.',
+    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, maxInFlight, ordered, headers, auth.',
   })
-  .openapi('UpdateEndpoint', { description: 'At least one field; null clears a field (eventTypes: null = every type).' });
+  .openapi('UpdateEndpoint', {
+    description:
+      'At least one field; null clears a field (eventTypes: null = every type). `headers` and `auth` replace the whole list or auth.',
+  });
 
 /**
  * `POST /v1/endpoints/{id}/recover`: `since`, ISO 8601. An offset is required (Z or ±hh:mm): a local time would mean a
@@ -79,6 +180,21 @@ export const EndpointView = z
     rateLimitPerSecond: z.number().int().nullable(),
     maxInFlight,
     ordered,
+    headers: z
+      .array(z.object({ name: z.string(), value: z.string(), secret: z.boolean() }))
+      .openapi({ description: 'Custom headers; a secret value shows as `********`.' }),
+    auth: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('basic'), username: z.string() }),
+        z.object({
+          type: z.literal('oauth2_client_credentials'),
+          tokenUrl: z.string(),
+          clientId: z.string(),
+          scope: z.string().nullable(),
+        }),
+      ])
+      .nullable()
+      .openapi({ description: 'Auth to the receiver, without its password or client secret; null: none.' }),
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
   })
@@ -114,6 +230,8 @@ export function endpointView(e: Endpoint): z.infer<typeof EndpointView> {
     rateLimitPerSecond: e.rateLimitPerSecond,
     maxInFlight: e.maxInFlight,
     ordered: e.ordered,
+    headers: headersView(e.headers),
+    auth: authView(e.auth),
     createdAt: e.createdAt.toISOString(),
     updatedAt: e.updatedAt.toISOString(),
   };

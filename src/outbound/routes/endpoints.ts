@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from '../../core/config.js';
-import { AppError, NotFoundError } from '../../core/errors.js';
+import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
 import type { AppEnv } from '../../core/deps.js';
 import {
   createRouter,
@@ -23,6 +23,7 @@ import {
   resetEndpointHealth,
   updateEndpoint,
 } from '../endpoints/endpoint-store.js';
+import { sealAuth, sealHeaders, type AuthInput, type HeaderInput } from '../endpoints/receiver-options.js';
 import { generateEndpointSecret } from '../sign.js';
 import { checkEndpointUrl } from '../ssrf.js';
 import { addOperationRoutes } from './endpoint-operations.js';
@@ -37,6 +38,7 @@ import {
   TAGS,
 } from './endpoint-schemas.js';
 import { addSigningRoutes } from './endpoint-signing.js';
+import { addStatsRoutes } from './endpoint-stats.js';
 
 const createEndpointRoute = defineRoute({
   method: 'post',
@@ -99,15 +101,30 @@ const deleteRoute = defineRoute({
  * The URL as it will be stored, after the SSRF check, with the check's warning (a host that does not resolve now);
  * throws 400 `url_not_allowed` when it is refused (https is required when NODE_ENV=production).
  */
-export async function allowedUrl(url: string, config: Config): Promise<{ url: string; warning?: string }> {
+export async function allowedUrl(url: string, config: Config, what = 'endpoint URL'): Promise<{ url: string; warning?: string }> {
   const requireHttps = config.NODE_ENV === 'production' && !config.SWITCHYARD_ALLOW_PRIVATE_URLS;
   const checked = await checkEndpointUrl(url, { allowPrivate: config.SWITCHYARD_ALLOW_PRIVATE_URLS, requireHttps });
   if (!checked.ok) {
     const why = requireHttps && checked.error === 'URL must use https' ? `${checked.error} (NODE_ENV=production)` : checked.error;
-    throw new AppError('url_not_allowed', 400, `The endpoint URL is not allowed: ${why}.`);
+    throw new AppError('url_not_allowed', 400, `The ${what} is not allowed: ${why}.`);
   }
   const { url: parsed, warning } = checked.value;
   return { url: parsed.toString(), ...(warning === undefined ? {} : { warning }) };
+}
+
+/** 400 `invalid_request` when custom headers carry `authorization` while the endpoint authenticates with `auth`. */
+function refuseAuthorizationClash(headers: readonly { name: string }[], auth: unknown): void {
+  const i = headers.findIndex((h) => h.name.toLowerCase() === 'authorization');
+  if (i >= 0 && auth) {
+    const message = 'header "authorization" cannot be sent when the endpoint has `auth`, which sets it';
+    throw new ValidationError([{ path: ['headers', i, 'name'], message }], `The request failed validation: ${message}.`);
+  }
+}
+
+/** `auth` with its token URL through the SSRF check (400 `url_not_allowed` naming the token URL). */
+async function checkedAuth(auth: AuthInput, config: Config): Promise<AuthInput> {
+  if (auth.type !== 'oauth2_client_credentials') return auth;
+  return { ...auth, tokenUrl: (await allowedUrl(auth.tokenUrl, config, 'OAuth2 token URL')).url };
 }
 
 /**
@@ -124,6 +141,9 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
     const body = c.req.valid('json');
     const { sql, secretBox, config } = c.var.deps;
     const { url, warning } = await allowedUrl(body.url, config);
+    refuseAuthorizationClash(body.headers ?? [], body.auth);
+    const auth = body.auth ? await sealAuth(secretBox, await checkedAuth(body.auth, config)) : null;
+    const headers = await sealHeaders(secretBox, (body.headers ?? []) as HeaderInput[]);
     const secret = generateEndpointSecret();
     const endpoint = await sql.begin(async (tx) =>
       insertEndpoint(tx, {
@@ -135,6 +155,8 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
         ...(body.maxInFlight === undefined ? {} : { maxInFlight: body.maxInFlight }),
         ordered: body.ordered ?? false,
         secretEnvelope: await secretBox.encrypt(secret),
+        headers,
+        auth,
       }),
     );
     return c.json({ ...endpointView(endpoint), secret, ...urlWarning(warning) }, 201);
@@ -154,16 +176,23 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(patchRoute, async (c) => {
     const body = c.req.valid('json');
-    const { sql, config } = c.var.deps;
+    const { sql, config, secretBox } = c.var.deps;
     const merchantId = c.var.merchant.id;
     const id = c.req.valid('param').id;
     // 404 before the URL check, and the check (DNS) outside the transaction that locks the row.
     if (!(await getEndpoint(sql, merchantId, id))) throw new NotFoundError('Endpoint');
     const checked = body.url === undefined ? undefined : await allowedUrl(body.url, config);
-    const changes = checked === undefined ? body : { ...body, url: checked.url };
+    const { headers: headersIn, auth: authIn, ...rest } = body;
+    const changes = {
+      ...rest,
+      ...(checked === undefined ? {} : { url: checked.url }),
+      ...(headersIn === undefined ? {} : { headers: await sealHeaders(secretBox, (headersIn ?? []) as HeaderInput[]) }),
+      ...(authIn === undefined ? {} : { auth: authIn === null ? null : await sealAuth(secretBox, await checkedAuth(authIn, config)) }),
+    };
     const endpoint = await sql.begin(async (tx) => {
       const before = await lockEndpoint(tx, merchantId, id);
       if (!before) return undefined;
+      refuseAuthorizationClash(changes.headers ?? before.headers, changes.auth === undefined ? before.auth : changes.auth);
       const after = await updateEndpoint(tx, merchantId, id, changes);
       if (before.status === 'disabled' && after?.status === 'enabled') await resetEndpointHealth(tx, before.id);
       return after;
@@ -180,5 +209,6 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
 
   addSigningRoutes(app);
   addOperationRoutes(app);
+  addStatsRoutes(app);
   return app;
 }

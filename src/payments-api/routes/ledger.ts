@@ -2,6 +2,7 @@ import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import { checkLedger, listBalances } from '../../core/ledger/ledger-store.js';
 import { ledgerCheckView } from '../../core/ledger/ledger-view.js';
 import { toJsonAmount } from '../../core/money.js';
+import { emitOperatorEvent } from '../../core/events/operator-event-store.js';
 import type { AppEnv } from '../../core/deps.js';
 import { createRouter, defineRoute, jsonResponse, merchantAuth } from '../../core/http/openapi.js';
 import { currencyCode, minorAmount } from './schemas.js';
@@ -45,7 +46,8 @@ const checkRoute = defineRoute({
 
 /**
  * `GET /v1/ledger/balances?currency=` and `GET /v1/ledger/check` (docs/http-api.md "Ledger").
- * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()`.
+ * A check that finds the ledger unbalanced is reported to `deps.metrics?.ledgerCheckFailed()` and, once per merchant and
+ * hour, to the operator as a `ledger.imbalance` operational webhook.
  */
 export function ledgerRoutes(): OpenAPIHono<AppEnv> {
   const app = createRouter();
@@ -55,9 +57,24 @@ export function ledgerRoutes(): OpenAPIHono<AppEnv> {
     return c.json({ data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: toJsonAmount(r.balance) })) }, 200);
   });
   app.openapi(checkRoute, async (c) => {
-    const r = await checkLedger(c.var.deps.sql, c.var.merchant.id);
-    if (!r.balanced) c.var.deps.metrics?.ledgerCheckFailed();
-    return c.json(ledgerCheckView(r) as LedgerCheckJson, 200);
+    const { sql, config, clock } = c.var.deps;
+    const merchantId = c.var.merchant.id;
+    const r = await checkLedger(sql, merchantId);
+    const view = ledgerCheckView(r) as LedgerCheckJson;
+    if (!r.balanced) {
+      c.var.deps.metrics?.ledgerCheckFailed();
+      // The operator hears of it (README "Operational webhooks"), once per merchant and hour.
+      const at = clock();
+      const hour = at.toISOString().slice(0, 13);
+      await emitOperatorEvent(sql, config, {
+        type: 'ledger.imbalance',
+        merchantId,
+        dedupeKey: `ledger.imbalance:${merchantId}:${hour}`,
+        data: view,
+        at,
+      });
+    }
+    return c.json(view, 200);
   });
   return app;
 }
