@@ -28,7 +28,9 @@ export function catalogueValidators(): Map<string, (data: unknown) => string | u
 export async function expectEventsMatchCatalogue(sql: Sql): Promise<Record<string, number>> {
   const validators = catalogueValidators();
   const rows = await sql<{ id: string; type: string; body: string }[]>`
-    select id, type, convert_from(payload, 'UTF8') as body from gw.events order by id`;
+    select e.id, e.type, convert_from(p.payload, 'UTF8') as body
+      from gw.events e join gw.event_payloads p on p.event_id = e.id
+     order by e.id`;
   const counts: Record<string, number> = {};
   for (const row of rows) {
     const body = JSON.parse(row.body) as { type: string; timestamp: string; data: unknown };

@@ -16,6 +16,7 @@ import { storeInboundEvents } from '../../src/inbound/inbound-event-store.js';
 import { emitEvent } from '../../src/core/events/outbox.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { withDatabase } from '../global-setup.js';
+import { newId } from '../../src/core/ids.js';
 
 /** The last commit before retention: schema 0001–0015, bodies kept in place. */
 const PREVIOUS = 'd659ff2041fe063e9adc921a657303e44ea91894';
@@ -108,9 +109,13 @@ describe('converting a database filled by the previous release (sql/0025_retenti
     );
     expect(src.status).toBe(201);
     const sourceId = ((await src.json()) as { id: string }).id;
-    const ep = await app.request('/v1/endpoints', jsonRequest('POST', { url: 'https://example.com/hooks' }, merchant.apiKey));
-    expect(ep.status).toBe(201);
-    const endpointId = ((await ep.json()) as { id: string }).id;
+    // The endpoint as the previous schema holds it (today's route writes columns later files add), with an id
+    // from this tree's generator: the previous code's own ids must not be pushed ahead of the shifted times below.
+    const endpointId = newId('ep', new Date('2024-01-01T00:00:00Z'));
+    await sql`insert into gw.endpoints (id, merchant_id, url) values (${endpointId}, ${merchant.id}, 'https://example.com/hooks')`;
+    await sql`
+      insert into gw.endpoint_secrets (endpoint_id, ciphertext, created_at)
+      values (${endpointId}, ${await deps.secretBox.encrypt('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')}, now())`;
 
     // The previous code paths: stored inbound events (in batches, one a duplicate), events emitted at shifted times
     // with their messages, attempts with and without response bodies.
