@@ -24,7 +24,7 @@ import { SlotLeases } from '../outbound/slot-leases.js';
 import { runReplayPage } from '../outbound/replay.js';
 import { deliverOperatorEvent } from '../outbound/operator-webhook.task.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
-import { isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
+import { findHandedProcessingJob, isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
 import { describeFailure } from '../core/db/errors.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs, unlockJobsOfWorkers } from '../core/jobs/recovery.js';
@@ -165,6 +165,8 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
 
 /** Handed processing jobs a process holds at once; past it the ack path queues jobs for any worker. */
 const HANDED_PROCESSING_MAX = 64;
+/** Tries, a second apart, at a database that failed a handed job (to unlock it, or to find an in-doubt one) before recovery is left to it. */
+const HANDED_RETRY_TRIES = 30;
 
 /**
  * The worker side of {@link ProcessingHandoff} (`switchyard all`): a handed job's events go into the same group
@@ -218,7 +220,28 @@ export class HandedProcessing implements ProcessingHandoff {
       hand: (job) => {
         void this.process(poolId, job).finally(finish);
       },
+      inDoubt: (inboundEventIds) => {
+        void this.resolveInDoubt(poolId, inboundEventIds).finally(finish);
+      },
     };
+  }
+
+  /** Runs `attempt` until it resolves, a second apart, {@link HANDED_RETRY_TRIES} times at most or until stopping; false when it never did. */
+  private async retried<T>(attempt: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    for (let i = 1; ; i++) {
+      try {
+        return { ok: true, value: await attempt() };
+      } catch {
+        if (i >= HANDED_RETRY_TRIES || this.stopping) return { ok: false };
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  /** Finds whether the failed statement committed its job after all, once the database answers, and processes it if so. */
+  private async resolveInDoubt(poolId: string, inboundEventIds: readonly string[]): Promise<void> {
+    const found = await this.retried(() => findHandedProcessingJob(this.deps.sql, poolId, inboundEventIds));
+    if (found.ok && found.value) await this.process(poolId, found.value); // else nothing was committed, or recovery finds it
   }
 
   private async process(poolId: string, job: { jobId: string; inboundEventIds: string[] }): Promise<void> {
@@ -229,7 +252,8 @@ export class HandedProcessing implements ProcessingHandoff {
     } catch (err) {
       deps.metrics?.job('process_inbound_event', 'error');
       deps.logger.warn({ err, jobId: job.jobId }, 'processing of events just stored failed; their job is released to any worker');
-      await releaseHandedJobs(deps.sql, [job.jobId], poolId).catch(() => {}); // else recovery unlocks it
+      // The database that failed it may be failing still (a restart, a failover): tried again, else recovery unlocks it.
+      await this.retried(() => releaseHandedJobs(deps.sql, [job.jobId], poolId));
       return;
     }
     deps.metrics?.job('process_inbound_event', 'ok');

@@ -4,6 +4,7 @@ import type { Tx } from '../core/db/client.js';
 import { isStatementRefusal } from '../core/db/errors.js';
 import { storeInboundBatch, type NewInboundEvent, type StoredInboundBatch, type StoredInboundEvent } from './inbound-event-store.js';
 import type { ProcessingHandoff } from '../core/jobs/processing-handoff.js';
+import { newId } from '../core/ids.js';
 
 /** The timer a {@link Batcher} waits with; injectable so tests drive the window by hand. */
 export interface BatchTimer {
@@ -201,11 +202,14 @@ export async function storeInboundGroups(
   handoff?: ProcessingHandoff,
 ): Promise<StoredInboundEvent[][]> {
   const ticket = handoff?.reserve();
+  const events = groups.flat();
+  // Ids chosen here, so that a statement whose answer was lost can still be traced to its job.
+  const ids = ticket ? events.map(() => newId('iev')) : undefined;
   let batch: StoredInboundBatch;
   try {
-    batch = await storeInboundBatch(sql, groups.flat(), ticket ? { lockedBy: ticket.poolId } : {});
+    batch = await storeInboundBatch(sql, events, ticket ? { lockedBy: ticket.poolId, ids: ids! } : {});
   } catch (error) {
-    ticket?.cancel();
+    ticket?.inDoubt(ids!);
     throw error;
   }
   if (ticket) {

@@ -117,7 +117,7 @@ export interface StoredInboundBatch {
 }
 
 /**
- * {@link storeInboundEvents}, whose job, with `options.lockedBy`, is inserted already locked by that graphile-worker
+ * {@link storeInboundEvents}, whose rows take `options.ids` when given (one per event, in order), and whose job, with `options.lockedBy`, is inserted already locked by that graphile-worker
  * pool (`locked_at` now, no NOTIFY), for the caller to hand to it (core/jobs/processing-handoff.ts): no other worker
  * fetches it, and recovery unlocks it should the pool die first (core/jobs/recovery.ts). Where the task is not
  * registered yet, the job is queued with add_job as usual and `handed` is absent. Throws the database error.
@@ -126,10 +126,10 @@ export interface StoredInboundBatch {
 export async function storeInboundBatch(
   tx: Tx,
   events: readonly NewInboundEvent[],
-  options: { lockedBy?: string } = {},
+  options: { lockedBy?: string; ids?: readonly string[] } = {},
 ): Promise<StoredInboundBatch> {
   if (events.length === 0) return { stored: [] };
-  const ids = events.map(() => newId('iev'));
+  const ids = options.ids ? [...options.ids] : events.map(() => newId('iev'));
   const order = events.map((_, i) => i).sort((a, b) => compareKeys(events[a]!, events[b]!));
   // Rows as one JSON document and bodies as one bytea: the statement text does not vary with
   // batch size (one prepared plan per connection) and needs no array types (Workers client).

@@ -11,6 +11,7 @@ import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
 import { HandedProcessing, startRunner } from '../../src/app/worker.js';
 import { createInboundBatcher } from '../../src/inbound/batcher.js';
 import { storeInboundBatch } from '../../src/inbound/inbound-event-store.js';
+import { newId } from '../../src/core/ids.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
@@ -141,6 +142,37 @@ describe('processing handed over by the ack path', () => {
     await db.sql`update graphile_worker._private_jobs set locked_at = now() - interval '1 hour' where id = ${stored.handed!.jobId}::bigint`;
     expect(await unlockAbandonedJobs(db.sql, 60)).toMatchObject({ jobs: 1 });
     await eventually(async () => ((await statuses([event.id as string]))[0] === 'processed' ? true : undefined));
+  });
+
+  it('processes the job of a statement whose answer was lost once the database answers, when it was committed', async () => {
+    const before = fetchedProcessingJobs;
+    const ticket = runner.processingHandoff.reserve();
+    expect(ticket).toBeDefined();
+    const event = buildStripeEvent('payment_intent.succeeded', { amount: 4001 });
+    const ids = [newId('iev')];
+    // Committed, but as if the connection dropped before the answer: the ack path only knows the ids it chose.
+    await storeInboundBatch(
+      db.sql,
+      [
+        {
+          sourceId,
+          merchantId,
+          eventId: event.id as string,
+          eventType: event.type as string,
+          rawBody: new TextEncoder().encode(JSON.stringify(event)),
+          headers: {},
+        },
+      ],
+      { lockedBy: ticket!.poolId, ids },
+    );
+    ticket!.inDoubt(ids);
+    await eventually(async () => ((await statuses([event.id as string]))[0] === 'processed' ? true : undefined));
+    await eventually(async () => ((await processingJobs()).length === 0 ? true : undefined));
+    expect(fetchedProcessingJobs).toBe(before);
+
+    // Not committed: nothing found, the ticket is freed.
+    const other = runner.processingHandoff.reserve();
+    other!.inDoubt([newId('iev')]);
   });
 
   it('queues the job for any worker when no ticket is given: before attach, past its cap, once stopping', async () => {

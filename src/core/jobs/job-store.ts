@@ -50,6 +50,26 @@ export async function unlockWorkers(tx: Tx, workerIds: readonly string[]): Promi
   await tx`select graphile_worker.force_unlock_workers(${workerIds as string[]}::text[])`;
 }
 
+/**
+ * The `process_inbound_event` job `poolId` holds locked for any of the inbound events `inboundEventIds` (the ack
+ * path's job of a statement whose answer was lost), or undefined when none was committed.
+ */
+export async function findHandedProcessingJob(
+  sql: Tx,
+  poolId: string,
+  inboundEventIds: readonly string[],
+): Promise<{ jobId: string; inboundEventIds: string[] } | undefined> {
+  const [job] = await sql<{ jobId: string; inboundEventIds: string[] }[]>`
+    select j.id::text as "jobId", array(select json_array_elements_text(j.payload -> 'inboundEventIds')) as "inboundEventIds"
+      from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id
+     where t.identifier = 'process_inbound_event'
+       and j.locked_by = ${poolId}
+       and (j.payload::jsonb -> 'inboundEventIds') ?| ${inboundEventIds as string[]}::text[]
+     limit 1`;
+  return job;
+}
+
 /** Deletes the jobs `ids` that `poolId` holds locked (enqueue.ts `enqueueHandoff`): their work is done. */
 export async function removeHandedJobs(sql: Tx, ids: readonly string[], poolId: string): Promise<void> {
   await sql`delete from graphile_worker._private_jobs where id = any(${ids as string[]}::bigint[]) and locked_by = ${poolId}`;

@@ -6,8 +6,14 @@ export interface ProcessingTicket {
   poolId: string;
   /** The job was committed locked by `poolId`: process `inboundEventIds` now. Never throws. */
   hand(job: { jobId: string; inboundEventIds: string[] }): void;
-  /** No job was committed (nothing new stored, or the statement failed): the place is free again. Never throws. */
+  /** No job was committed (nothing new stored): the place is free again. Never throws. */
   cancel(): void;
+  /**
+   * The statement failed, perhaps after its commit (the connection dropped before the answer): if a job of the
+   * inbound events `inboundEventIds` was committed locked by `poolId`, process it; find out as soon as the database
+   * answers. Never throws.
+   */
+  inDoubt(inboundEventIds: readonly string[]): void;
 }
 
 /**
