@@ -4,8 +4,9 @@
 // it is not a test. The last line is one JSON object.
 //
 // The gateway runs as the user starts it: `switchyard migrate`, then `switchyard all` (one
-// process) or `switchyard serve` + `switchyard work` (two), child processes of
-// `node --import tsx src/app/cli/index.ts`, each configuration on a fresh database. The
+// process) or `switchyard serve` + `switchyard work` (two), child processes of the built
+// CLI (`node dist/app/cli/index.js`, what `npx switchyard` and the Docker image run; the
+// bench runs `npm run build` first), each configuration on a fresh database. The
 // setup goes through the HTTP API (admin token, then the merchant's API key). The load
 // generator (bench/e2e-load.ts) and the receiver (bench/e2e-receiver.ts) are processes of
 // their own; everything shares the machine's cores with PostgreSQL.
@@ -21,8 +22,10 @@
 // Settings: BENCH_CONFIGS (all,split), BENCH_STEPS (events/s, 100,200,400,700,1000,1500,
 // 2000,3000), BENCH_STEP_SECONDS (15), BENCH_DRAIN_SECONDS (30), BENCH_WARMUP_SECONDS (at
 // 50 events/s before the steps, 2; 0 skips), BENCH_ACK_ONLY_SECONDS (10; 0 skips),
-// BENCH_PROFILE=1 (`--cpu-prof` for gateway and worker, and a top-20 self-time summary of
-// each profile), BENCH_PROFILE_DIR (where the profiles go; default a new directory under
+// BENCH_FROM_SOURCE=1 (run `src/app/cli/index.ts` through tsx instead of the build; tsx's
+// loader costs memory and start-up), BENCH_PROFILE=1 (`--cpu-prof` for gateway and worker,
+// and a top-20 self-time summary of each profile mapped to .ts lines; implies
+// BENCH_FROM_SOURCE), BENCH_PROFILE_DIR (where the profiles go; default a new directory under
 // the system's temp dir, kept), BENCH_PG_STATS=1 (pg_stat_statements and graphile-worker
 // figures per step), DATABASE_URL (a server on which to create the fresh databases;
 // default: an embedded PostgreSQL in a temporary directory), any SWITCHYARD_* setting
@@ -78,6 +81,9 @@ const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 2, { zeroOk: true });
 const ACK_ONLY_SECONDS = setting('BENCH_ACK_ONLY_SECONDS', 10, { zeroOk: true });
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PG_STATS = process.env.BENCH_PG_STATS === '1';
+const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1' || PROFILE;
+/** Node's arguments that start the CLI: the build, or the source through tsx (BENCH_FROM_SOURCE, BENCH_PROFILE). */
+const CLI = FROM_SOURCE ? ['--import', 'tsx', 'src/app/cli/index.ts'] : ['dist/app/cli/index.js'];
 const WARMUP_RATE = 50;
 const SETTLE_MS = 1000;
 const ACK_ONLY_CONNECTIONS = 50;
@@ -202,9 +208,24 @@ export function roleEnv(databaseUrl: string, dataDir: string, masterKey: string)
   };
 }
 
+/**
+ * `npm run build` (tsc into dist/), so the CLI the bench starts is the code in src/ now; nothing with
+ * BENCH_FROM_SOURCE or BENCH_PROFILE. Returns how the CLI runs, for the header; throws with tsc's output when it fails.
+ */
+export async function buildCli(): Promise<string> {
+  if (FROM_SOURCE) return 'src/app/cli/index.ts through tsx';
+  const child = spawn('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c));
+  child.stderr.on('data', (c: Buffer) => (out += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`npm run build exited with ${code}: ${out.trim()}`);
+  return 'dist/app/cli/index.js, built by npm run build at the start of this run';
+}
+
 /** Runs `switchyard migrate` to its end; throws with its output when it fails. */
 export async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/cli/index.ts', 'migrate'], {
+  const child = spawn(process.execPath, [...CLI, 'migrate'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -224,7 +245,7 @@ export async function startRole(
   profileDir?: string,
 ): Promise<RoleProcess> {
   if (profileDir) await mkdir(profileDir, { recursive: true });
-  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', 'src/app/cli/index.ts', role];
+  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...CLI, role];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -955,6 +976,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    const cli = await buildCli();
     server = await startServer(tmp);
     const template = stripeTemplate();
     const cpus = os.cpus();
@@ -968,6 +990,7 @@ async function main(): Promise<void> {
       `node ${process.version}, PostgreSQL ${server.version} (${server.kind === 'embedded' ? 'embedded, in a temporary directory' : "DATABASE_URL's server"}), a fresh database per configuration` +
         (server.postmasterPid ? '' : '; its postmaster is not on this machine (no PostgreSQL CPU figures)'),
     );
+    line(`gateway: ${cli}`);
     line(
       `events: Stripe payment_intent.succeeded, ${Buffer.byteLength(template.replace('__EVT__', 'evt_all1000_0000').replace('__PI__', 'pi_all1000_0000'))} bytes, ` +
         'each a new payment delivered as payment.captured to one endpoint; open-loop load from a child process (undici, ≤ 256 connections)',

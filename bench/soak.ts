@@ -23,6 +23,7 @@ import type { StepResult } from './e2e-load.js';
 import type { Received } from './e2e-receiver.js';
 import { rssKiB } from './e2e-proc.js';
 import {
+  buildCli,
   cleanUp,
   createDatabase,
   migrate,
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    const cli = await buildCli();
     server = await startServer(tmp);
     const db = await createDatabase(server, 'soak');
     const env = roleEnv(db.url, path.join(tmp, 'data'), generateMasterKey());
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(' ')}; node ${process.version}, PostgreSQL ${server.version} (${server.kind})`,
     );
+    line(`gateway: ${cli}`);
     line(`soak: \`switchyard all\` (pid ${gateway.pid}), ${RATE} events/s for ${MINUTES} min, one endpoint; chart → ${png}`);
     const scrape = async () => (await fetch(`${gateway.url}/metrics`)).text();
     await scrape(); // starts the event-loop histogram's first minute
