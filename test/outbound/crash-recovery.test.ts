@@ -384,7 +384,16 @@ describe('a worker killed with SIGKILL while the first attempts its processing h
     expect(ids.filter((id) => id === hungId)).toHaveLength(2);
     expect(new Set(ids).size).toBe(messages.length);
     expect(ids).toHaveLength(messages.length + 1);
-    expect(await db.sql`select 1 from graphile_worker._private_jobs`).toHaveLength(0);
+    // Completions are committed in batches after the task, and a job the slow-endpoint detection put off to a
+    // later run may remain (it finds its messages sent): what must not remain is a job due now or still held.
+    await eventually(
+      async () =>
+        (await db.sql`select 1 from graphile_worker._private_jobs where locked_at is not null or run_at <= now()`).length === 0
+          ? true
+          : undefined,
+      10_000,
+      'no job left due or held',
+    );
   });
 });
 
