@@ -168,17 +168,19 @@ export async function preparePaymentReports(tx: Tx, items: readonly ReportToAppl
 
 /**
  * Second half: saves payments, operation reports and transitions (one statement), emits the events (dedupe key
- * `<cause>:<type>`), settles the API operations a report finished, and posts ledger transactions per merchant
- * last, so a merchant's shared account rows stay locked only for the posting and commit. All sent at once, awaited together.
+ * `<cause>:<type>`) and settles the API operations a report finished, sent at once and awaited together; then posts
+ * ledger transactions per merchant, last, so a merchant's shared account rows stay locked only for the posting and the
+ * commit (emitting takes three round trips, and a posting sent beside them held the rows through all three, which
+ * another transaction of the same merchant, even its `insert … on conflict do nothing` of the accounts, waits on).
  * With `handoff`, the events' first attempts are handed to the caller (outbox.ts {@link FirstAttemptHandoff}).
  */
 export async function writePaymentReports(tx: Tx, prepared: PreparedReports, handoff?: FirstAttemptHandoff): Promise<void> {
-  const writes: Promise<unknown>[] = [
+  await Promise.all([
     savePaymentOutcomes(tx, prepared.saves),
     emitEvents(tx, prepared.events, handoff),
     settleOperationsByWebhook(tx, prepared.settlements),
-  ];
-  for (const merchantId of [...prepared.postings.keys()].sort())
-    writes.push(postTransactions(tx, merchantId, prepared.postings.get(merchantId)!));
-  await Promise.all(writes);
+  ]);
+  await Promise.all(
+    [...prepared.postings.keys()].sort().map((merchantId) => postTransactions(tx, merchantId, prepared.postings.get(merchantId)!)),
+  );
 }
