@@ -440,25 +440,35 @@ interface PgStepStats {
   /** What the bench database's active backends were doing, sampled every 200 ms over the step and its drain: mean active backends, and each wait's share of the samples (`CPU` when not waiting). */
   meanActiveBackends: number | null;
   waits: { wait: string; pct: number }[];
+  /** The statements the samples found waiting on a lock (whitespace collapsed, first 80 characters), each one's share of the lock-wait samples. */
+  lockWaits: { query: string; pct: number }[];
 }
 
 /** Samples the wait events of the active backends of the database behind `sql` (other than its own) every 200 ms until `stop()`. */
-function sampleWaits(sql: Sql): { stop(): Promise<{ meanActiveBackends: number | null; waits: { wait: string; pct: number }[] }> } {
+function sampleWaits(sql: Sql): { stop(): Promise<Pick<PgStepStats, 'meanActiveBackends' | 'waits' | 'lockWaits'>> } {
   const counts = new Map<string, number>();
+  const lockQueries = new Map<string, number>();
   let samples = 0;
   let active = 0;
+  let locked = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
-      const rows = await sql<{ wait: string; n: number }[]>`
-        select coalesce(wait_event_type || '/' || wait_event, 'CPU') as wait, count(*)::int as n
+      const rows = await sql<{ wait: string; query: string | null; n: number }[]>`
+        select coalesce(wait_event_type || '/' || wait_event, 'CPU') as wait,
+               case when wait_event_type = 'Lock' then left(btrim(regexp_replace(query, '\s+', ' ', 'g')), 80) end as query,
+               count(*)::int as n
           from pg_stat_activity
          where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
-         group by 1`;
+         group by 1, 2`;
       samples += 1;
       for (const r of rows) {
         counts.set(r.wait, (counts.get(r.wait) ?? 0) + r.n);
         active += r.n;
+        if (r.query !== null) {
+          lockQueries.set(r.query, (lockQueries.get(r.query) ?? 0) + r.n);
+          locked += r.n;
+        }
       }
       await sleep(200);
     }
@@ -471,7 +481,11 @@ function sampleWaits(sql: Sql): { stop(): Promise<{ meanActiveBackends: number |
         .sort((a, b) => b[1] - a[1])
         .slice(0, 8)
         .map(([wait, n]) => ({ wait, pct: round((100 * n) / Math.max(1, active), 1) ?? 0 }));
-      return { meanActiveBackends: round(active / Math.max(1, samples), 2), waits };
+      const lockWaits = [...lockQueries]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([query, n]) => ({ query, pct: round((100 * n) / Math.max(1, locked), 1) ?? 0 }));
+      return { meanActiveBackends: round(active / Math.max(1, samples), 2), waits, lockWaits };
     },
   };
 }
@@ -499,7 +513,7 @@ async function statementStats(
   events: number,
   before: PgCounters,
   after: PgCounters,
-  waits: Pick<PgStepStats, 'meanActiveBackends' | 'waits'>,
+  waits: Pick<PgStepStats, 'meanActiveBackends' | 'waits' | 'lockWaits'>,
 ): Promise<PgStepStats> {
   const per = (x: number) => (events > 0 ? x / events : Number.NaN);
   const rows = await sql<{ query: string; calls: number; total: number }[]>`
@@ -782,6 +796,8 @@ function printStep(s: StepFigures): void {
     line(
       `          active backends of the bench database: ${p.meanActiveBackends} on average; waiting on: ${p.waits.map((w) => `${w.wait} ${w.pct} %`).join(', ') || 'nothing sampled'}`,
     );
+    if (p.lockWaits.length > 0)
+      line(`          waiting on a lock (share of lock-wait samples): ${p.lockWaits.map((w) => `${w.pct} % ${w.query}`).join(' | ')}`);
     line('          top statements by total time:  calls/event  ms/event  mean ms  query');
     for (const t of p.top) line(`          ${col(t.callsPerEvent, 31)}  ${col(t.msPerEvent, 8)}  ${col(t.meanMs, 7)}  ${t.query}`);
   }
