@@ -1,6 +1,8 @@
 // The `check_ledgers` cron task: every merchant's kept balances proved against their entries, incrementally.
 import { Decimal } from 'decimal.js';
 import type { Deps } from '../core/deps.js';
+import type { z } from 'zod';
+import type { LedgerImbalanceData } from '../core/events/event-data.js';
 import { emitEvents } from '../core/events/outbox.js';
 import { newId } from '../core/ids.js';
 import { toJsonAmount } from '../core/money.js';
@@ -24,14 +26,14 @@ type Problem =
   | { problem: 'transaction_unbalanced'; transactionId: string };
 
 /** A check as `GET /v1/ledger/checks` lists it and `ledger.imbalance` carries it. */
-export function ledgerCheckRunView(r: LedgerCheckRow): Record<string, unknown> {
+export function ledgerCheckRunView(r: LedgerCheckRow): z.infer<typeof LedgerImbalanceData> {
   return {
     id: r.id,
     kind: r.kind,
     status: r.status,
     entries: Number(r.entries),
     accounts: r.accounts,
-    problems: r.problems,
+    problems: r.problems as z.infer<typeof LedgerImbalanceData>['problems'], // stored from `Problem[]`
     startedAt: r.started_at.toISOString(),
     finishedAt: r.finished_at.toISOString(),
   };
