@@ -112,7 +112,8 @@ export function createExpressionEnvironment(
       }
       if (!checked.valid) return err(problemOf(checked.error, renamed));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const { attributes, functions: called } = walked.value;
+      const { functions: called } = walked.value;
+      const attributes = publicNames(walked.value.attributes, renamed);
       return ok({
         source,
         attributes,
@@ -189,6 +190,21 @@ function renameIdentifiers(source: string, root: AstNode, renamed: RenamedAttrib
   let text = source;
   for (const { start, to } of at) text = text.slice(0, start) + to + text.slice(start + to.length);
   return text;
+}
+
+/** The attributes read, named as the expression names them (a stand-in back to its name, also in `name.field`). */
+function publicNames(attributes: Set<string>, renamed: RenamedAttributes): Set<string> {
+  const entries = Object.entries(renamed);
+  if (entries.length === 0) return attributes;
+  const back = new Map(entries.map(([name, standIn]) => [standIn, name]));
+  return new Set(
+    [...attributes].map((a) => {
+      const dot = a.indexOf('.');
+      const head = dot < 0 ? a : a.slice(0, dot);
+      const name = back.get(head);
+      return name === undefined ? a : name + a.slice(head.length);
+    }),
+  );
 }
 
 /** cel-js errors carry `summary` (the reason) and `range.start` (the offset); anything else becomes position 0. */
