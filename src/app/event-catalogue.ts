@@ -3,6 +3,7 @@
 // each type under `webhooks`.
 import { z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../core/deps.js';
+import { LedgerImbalanceData, ReconciliationMismatchData, ReconciliationRunData, ReviewData } from '../core/events/event-data.js';
 import { EndpointDisabledData, WebhookTestData } from '../outbound/event-data.js';
 import { PaymentView } from '../payments-api/routes/payments.js';
 
@@ -58,6 +59,103 @@ const PAYMENT_EVENTS: readonly [string, string][] = [
   ['payment.charged_back', 'A dispute was lost: the disputed amount is charged back.'],
 ];
 
+const reviewExample: z.infer<typeof ReviewData> = {
+  id: 'rev_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c',
+  paymentId: 'pay_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c',
+  operationId: null,
+  status: 'open',
+  reason: null,
+  compensation: null,
+  compensationOperationId: null,
+  openedBy: { id: 'rul_019ab2c3d4e57f6a8b9c0d1e2f3a4b5d', name: 'Large first payment', version: 2, action: 'review' },
+  openedAt: '2026-12-01T10:15:00.000Z',
+  closedAt: null,
+};
+
+/** Review, reconciliation and ledger events: their `data` schemas are in src/core/events/event-data.ts. */
+const OTHER_EVENTS: readonly EventTypeEntry[] = [
+  {
+    type: 'review.opened',
+    description:
+      'A risk rule sent a payment to review (or blocked one the PSP had already taken). `data` is the review as GET /v1/risk/reviews/{id} returns it.',
+    data: ReviewData,
+    example: reviewExample,
+  },
+  {
+    type: 'review.closed',
+    description:
+      'A review was approved or rejected; a rejection refunds or voids the payment (`compensation`). `data` is the review as GET /v1/risk/reviews/{id} returns it.',
+    data: ReviewData,
+    example: {
+      ...reviewExample,
+      status: 'rejected',
+      reason: 'card reported stolen',
+      compensation: 'refund',
+      compensationOperationId: 'op_019ab2c3d4e57f6a8b9c0d1e2f3a4b5e',
+      closedAt: '2026-12-01T11:02:00.000Z',
+    } satisfies z.infer<typeof ReviewData>,
+  },
+  {
+    type: 'reconciliation.mismatch',
+    description:
+      'A settlement report line did not match the ledger (amount mismatch, missing in the ledger, a duplicate, an unreadable line), or a settled operation is missing from the reports. `data` is the item, amounts in signed minor units.',
+    data: ReconciliationMismatchData,
+    example: {
+      reconciliationId: 'rcn_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c',
+      sourceId: 'src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5d',
+      position: 7,
+      lineNumber: 8,
+      result: 'amountMismatch',
+      lineId: 'txn_1QxExample',
+      category: 'charge',
+      pspType: 'charge',
+      pspReference: 'ch_3QxExample',
+      paymentReference: 'pi_3QxExample',
+      paymentId: 'pay_019ab2c3d4e57f6a8b9c0d1e2f3a4b5e',
+      reported: { currency: 'EUR', gross: 12000, fee: -210, net: 11790 },
+      expected: { currency: 'EUR', gross: 12500 },
+      detail: 'The report settles 12000, the ledger captured 12500.',
+    } satisfies z.infer<typeof ReconciliationMismatchData>,
+  },
+  {
+    type: 'reconciliation.completed',
+    description:
+      'A settlement report was matched to the end. `data` is the run as GET /v1/reconciliation/settlements/{id} returns it, with counts per result.',
+    data: ReconciliationRunData,
+    example: {
+      id: 'rcn_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c',
+      sourceId: 'src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5d',
+      status: 'completed',
+      format: 'stripe',
+      payoutId: 'po_1QxExample',
+      periodStart: '2026-11-30T00:03:00.000Z',
+      periodEnd: '2026-11-30T23:58:00.000Z',
+      linesDone: 120,
+      counts: { lines: 120, matched: 118, amountMismatch: 1, missingInLedger: 0, missingInReport: 0, duplicate: 0, ignored: 1, invalid: 0 },
+      totals: [{ currency: 'EUR', gross: 1532000, fee: -26810, net: 1505190 }],
+      error: null,
+      createdAt: '2026-12-01T06:00:00.000Z',
+      completedAt: '2026-12-01T06:00:04.000Z',
+    } satisfies z.infer<typeof ReconciliationRunData>,
+  },
+  {
+    type: 'ledger.imbalance',
+    description:
+      "The continuous ledger check found the merchant's ledger wrong: a kept balance that its entries do not sum to, a currency whose accounts do not sum to zero, or an unbalanced transaction. Also sent to the operator webhook. `data` is the check as GET /v1/ledger/checks lists it.",
+    data: LedgerImbalanceData,
+    example: {
+      id: 'lck_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c',
+      kind: 'incremental',
+      status: 'failed',
+      entries: 412,
+      accounts: 6,
+      problems: [{ problem: 'balance_drift', account: 'merchant:available', currency: 'EUR', kept: 101000, fromEntries: 100000 }],
+      startedAt: '2026-12-01T10:15:00.000Z',
+      finishedAt: '2026-12-01T10:15:00.120Z',
+    } satisfies z.infer<typeof LedgerImbalanceData>,
+  },
+];
+
 /** Every event type Switchyard emits, in a stable order. */
 export const EVENT_CATALOGUE: readonly EventTypeEntry[] = [
   ...PAYMENT_EVENTS.map(([type, what]) => ({
@@ -87,6 +185,7 @@ export const EVENT_CATALOGUE: readonly EventTypeEntry[] = [
       message: 'This is a test webhook from Switchyard. If its signature verified, your endpoint is ready.',
     } satisfies z.infer<typeof WebhookTestData>,
   },
+  ...OTHER_EVENTS,
 ];
 
 /** The JSON Schema (draft 2020-12, as OpenAPI 3.1 uses) of an event type's `data`. */

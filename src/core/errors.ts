@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'psp_not_configured'
   | 'psp_request_rejected'
   | 'invalid_rule'
+  | 'invalid_filter'
   | 'payment_blocked'
   | 'review_closed'
   | 'payment_in_review'

@@ -1,6 +1,9 @@
 // The `check_ledgers` cron task: every merchant's kept balances proved against their entries, incrementally.
 import { Decimal } from 'decimal.js';
 import type { Deps } from '../core/deps.js';
+import type { z } from 'zod';
+import type { LedgerImbalanceData } from '../core/events/event-data.js';
+import { emitOperatorEvent } from '../core/events/operator-event-store.js';
 import { emitEvents } from '../core/events/outbox.js';
 import { newId } from '../core/ids.js';
 import { toJsonAmount } from '../core/money.js';
@@ -24,14 +27,14 @@ type Problem =
   | { problem: 'transaction_unbalanced'; transactionId: string };
 
 /** A check as `GET /v1/ledger/checks` lists it and `ledger.imbalance` carries it. */
-export function ledgerCheckRunView(r: LedgerCheckRow): Record<string, unknown> {
+export function ledgerCheckRunView(r: LedgerCheckRow): z.infer<typeof LedgerImbalanceData> {
   return {
     id: r.id,
     kind: r.kind,
     status: r.status,
     entries: Number(r.entries),
     accounts: r.accounts,
-    problems: r.problems,
+    problems: r.problems as z.infer<typeof LedgerImbalanceData>['problems'], // stored from `Problem[]`
     startedAt: r.started_at.toISOString(),
     finishedAt: r.finished_at.toISOString(),
   };
@@ -41,10 +44,10 @@ export function ledgerCheckRunView(r: LedgerCheckRow): Record<string, unknown> {
  * Checks one merchant's ledger in one transaction: each account's kept balance against its checkpoint plus the entries
  * after it (`full`: all entries, and every transaction balanced), and the accounts' sum per currency against zero.
  * Records a `gw.ledger_checks` row, moves the checkpoints, and on a failure emits `ledger.imbalance` (the check as
- * `data`), logs at error and counts it (`switchyard_ledger_check_failures_total`). Returns the check.
+ * `data`) to the merchant and, once per merchant and hour as `GET /v1/ledger/check` does, to the operator, logs at error and counts it (`switchyard_ledger_check_failures_total`). Returns the check.
  */
 export async function checkMerchantLedger(
-  deps: Pick<Deps, 'sql' | 'clock' | 'logger' | 'metrics'>,
+  deps: Pick<Deps, 'sql' | 'clock' | 'logger' | 'metrics' | 'config'>,
   merchantId: string,
   options: { full?: boolean } = {},
 ): Promise<LedgerCheckRow> {
@@ -96,6 +99,14 @@ export async function checkMerchantLedger(
           at: started,
         },
       ]);
+      await emitOperatorEvent(tx, deps.config, {
+        type: 'ledger.imbalance',
+        merchantId,
+        // the key GET /v1/ledger/check uses: the operator hears of a merchant's imbalance once an hour, whoever found it
+        dedupeKey: `ledger.imbalance:${merchantId}:${started.toISOString().slice(0, 13)}`,
+        data: ledgerCheckRunView(row),
+        at: started,
+      });
     }
     return row;
   });
@@ -107,7 +118,7 @@ export async function checkMerchantLedger(
 }
 
 /** The cron task: {@link checkMerchantLedger} for every merchant with a ledger, one after the other; returns the checks. */
-export async function checkLedgers(deps: Pick<Deps, 'sql' | 'clock' | 'logger' | 'metrics'>): Promise<LedgerCheckRow[]> {
+export async function checkLedgers(deps: Pick<Deps, 'sql' | 'clock' | 'logger' | 'metrics' | 'config'>): Promise<LedgerCheckRow[]> {
   const out: LedgerCheckRow[] = [];
   for (const merchantId of await listLedgerMerchants(deps.sql)) out.push(await checkMerchantLedger(deps, merchantId));
   return out;

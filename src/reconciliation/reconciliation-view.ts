@@ -1,4 +1,6 @@
 // The JSON shapes of docs/http-api.md "Reconciliation": a run and one of its items; amounts in signed minor units.
+import type { z } from 'zod';
+import type { ReconciliationMismatchData, ReconciliationRunData } from '../core/events/event-data.js';
 import { toJsonAmount } from '../core/money.js';
 import type { ItemRow, RunRow } from './reconciliation-store.js';
 
@@ -11,7 +13,7 @@ const amount = (v: string | null): number | null => (v === null ? null : toJsonA
  * A run as `GET /v1/reconciliation/settlements/{id}` answers it: `counts.lines` is the report's data lines; the other
  * counts are per result (`invalid`: lines that could not be read); `totals` per currency over every readable line.
  */
-export function runView(r: RunRow): Record<string, unknown> {
+export function runView(r: RunRow): z.infer<typeof ReconciliationRunData> {
   const counts: Record<string, number> = { lines: r.lines };
   for (const k of RESULTS) counts[k] = Number(r.counts?.[k] ?? 0);
   return {
@@ -23,7 +25,7 @@ export function runView(r: RunRow): Record<string, unknown> {
     periodStart: r.period_start?.toISOString() ?? null,
     periodEnd: r.period_end?.toISOString() ?? null,
     linesDone: r.lines_done,
-    counts,
+    counts: counts as z.infer<typeof ReconciliationRunData>['counts'], // every RESULTS key, filled above
     totals: (r.totals ?? []).map((t) => ({
       currency: t.currency,
       gross: toJsonAmount(t.gross),
@@ -37,11 +39,11 @@ export function runView(r: RunRow): Record<string, unknown> {
 }
 
 /** One item as `GET /v1/reconciliation/settlements/{id}/items` lists it and `reconciliation.mismatch` carries it. */
-export function itemView(i: ItemRow): Record<string, unknown> {
+export function itemView(i: ItemRow): Omit<z.infer<typeof ReconciliationMismatchData>, 'reconciliationId' | 'sourceId'> {
   return {
     position: i.position,
     lineNumber: i.line_no,
-    result: i.result,
+    result: i.result as (typeof RESULTS)[number],
     lineId: i.line_id,
     category: i.category,
     pspType: i.psp_type,
@@ -51,8 +53,8 @@ export function itemView(i: ItemRow): Record<string, unknown> {
     reported:
       i.currency === null || i.gross === null
         ? null
-        : { currency: i.currency, gross: amount(i.gross), fee: amount(i.fee), net: amount(i.net) },
-    expected: i.expected === null ? null : { currency: i.currency, gross: amount(i.expected) },
+        : { currency: i.currency, gross: toJsonAmount(i.gross), fee: amount(i.fee), net: amount(i.net) },
+    expected: i.expected === null ? null : { currency: i.currency, gross: toJsonAmount(i.expected) },
     detail: i.detail,
   };
 }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateMasterKey } from '../../src/core/secrets.js';
-import { testApp, testDeps } from '../app.js';
+import { aMerchant, testApp, testDeps } from '../app.js';
+import { newId } from '../../src/core/ids.js';
 import { createSql } from '../../src/core/db/client.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { withDatabase } from '../global-setup.js';
@@ -149,6 +150,21 @@ describe('switchyard CLI', () => {
     const run = await cli('events', 'replay', 'evt_doesnotexist');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^switchyard: no event evt_doesnotexist[^\n]*\n$/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('refuses to replay an event whose payload expired (retention) with one line and exit 1, as the API’s 410', async () => {
+    const m = await aMerchant(await testDeps(db));
+    const id = newId('evt', new Date('2026-01-15T10:00:00Z'));
+    // an event whose payload partition was dropped: the row stays, its bytes are gone
+    await db.sql`
+      insert into gw.events (id, merchant_id, type, payment_id, dedupe_key, created_at)
+      values (${id}, ${m.id}, 'payment.captured', null, ${`cli-expired-${id}`}, '2026-01-15T10:00:00Z')`;
+    const run = await cli('events', 'replay', id);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      new RegExp(`^switchyard: event ${id} \\(created 2026-01-15T10:00:00.000Z\\) has expired[^\\n]*event_expired[^\\n]*\\n$`),
+    );
     expect(run.stdout).toBe('');
   });
 

@@ -1,7 +1,7 @@
 // The event catalogue (src/app/event-catalogue.ts): GET /v1/event-types lists every type the code emits with the JSON
 // Schema of its data and an example it accepts; the events real processing, delivery and the test route emit are
 // valid against those schemas (ajv); the OpenAPI document lists each type under `webhooks`.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
@@ -29,6 +29,22 @@ async function stateMachineEventTypes(): Promise<string[]> {
   return [...new Set(source.match(/'payment\.[a-z_]+'/g)!.map((s) => s.slice(1, -1)))].sort();
 }
 
+/**
+ * Every type the code emits: the state machine's payment types, and each `type: 'x.y'` literal in a source file that
+ * calls the outbox (emitEvent, emitEvents, emitEventToEndpoint), so a new emit site fails this test until catalogued.
+ */
+async function emittedEventTypes(): Promise<string[]> {
+  const root = new URL('../../src/', import.meta.url);
+  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  const types = new Set(await stateMachineEventTypes());
+  for (const f of files) {
+    const source = await readFile(new URL(f, root), 'utf8');
+    if (!/\bemitEvents?\(|\bemitEventToEndpoint\(/.test(source)) continue;
+    for (const m of source.matchAll(/\btype: '([a-z_]+(?:\.[a-z_]+)+)'/g)) types.add(m[1]!);
+  }
+  return [...types].sort();
+}
+
 describe('GET /v1/event-types', () => {
   it('lists every event type the code emits, each with a JSON Schema of its data and an example that schema accepts', async () => {
     const m = await aMerchant(deps);
@@ -37,7 +53,19 @@ describe('GET /v1/event-types', () => {
     const { data } = (await res.json()) as {
       data: { type: string; description: string; schema: Record<string, unknown>; example: unknown }[];
     };
-    expect(data.map((d) => d.type).sort()).toEqual([...(await stateMachineEventTypes()), 'endpoint.disabled', 'webhook.test'].sort());
+    const emitted = await emittedEventTypes();
+    expect(emitted).toEqual(
+      expect.arrayContaining([
+        'endpoint.disabled',
+        'webhook.test',
+        'review.opened',
+        'review.closed',
+        'reconciliation.mismatch',
+        'reconciliation.completed',
+        'ledger.imbalance',
+      ]),
+    );
+    expect(data.map((d) => d.type).sort()).toEqual(emitted);
     const validators = catalogueValidators();
     for (const d of data) {
       expect(d.description.length, d.type).toBeGreaterThan(10);
@@ -119,6 +147,9 @@ describe('the schemas against emitted events', () => {
     expect(validators.get('endpoint.disabled')!({ endpointId: 'ep_1', url: 'x', reason: 'r', disabledAt: 'yesterday' })).toMatch(
       /date-time|format/,
     );
+    expect(validators.get('review.opened')!({ id: 'rev_1', status: 'pending' })).toMatch(/status|required/);
+    expect(validators.get('ledger.imbalance')!({ id: 'lck_1', problems: [{ problem: 'balance_drift', kept: '7' }] })).toBeDefined();
+    expect(validators.get('reconciliation.mismatch')!({ reconciliationId: 'rcn_1', result: 'sortOf' })).toMatch(/result|required/);
   });
 });
 
@@ -131,7 +162,7 @@ describe('the OpenAPI document', () => {
         { post: { requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } } } }
       >;
     };
-    expect(Object.keys(doc.webhooks).sort()).toEqual([...(await stateMachineEventTypes()), 'endpoint.disabled', 'webhook.test'].sort());
+    expect(Object.keys(doc.webhooks).sort()).toEqual(await emittedEventTypes());
     const body = doc.webhooks['payment.captured']!.post.requestBody.content['application/json'].schema;
     expect(Object.keys(body.properties).sort()).toEqual(['data', 'timestamp', 'type']);
   });

@@ -11,6 +11,7 @@ import { processInboundEvent } from '../../src/inbound/process-event.task.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { deliverMessage } from '../../src/outbound/deliver.task.js';
 import { deliverOperatorEvent, OperatorWebhookFailed } from '../../src/outbound/operator-webhook.task.js';
+import { checkMerchantLedger } from '../../src/reconciliation/ledger-check.task.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { eventually } from '../eventually.js';
@@ -167,6 +168,46 @@ describe('operational webhooks', () => {
       type: 'ledger.imbalance',
       data: { merchantId: m.id, balanced: false, driftedAccounts: [expect.any(Object)] },
     });
+  });
+
+  it('send the continuous ledger check’s ledger.imbalance to the operator too, once per merchant and hour', async () => {
+    const m = await aMerchant(deps);
+    const app = testApp(deps);
+    const src = await app.request(
+      '/v1/sources',
+      jsonRequest('POST', { provider: 'stripe', secret: 'whsec_operatorcheck0123456789abcdef' }, m.apiKey),
+    );
+    const sourceId = ((await src.json()) as { id: string }).id;
+    const event = buildStripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_operator_check', amount: 1000, currency: 'eur' });
+    const stored = await db.sql.begin((tx) =>
+      recordInboundEvent(tx, {
+        sourceId,
+        merchantId: m.id,
+        eventId: event.id as string,
+        eventType: event.type as string,
+        rawBody: new TextEncoder().encode(JSON.stringify(event)),
+        headers: {},
+      }),
+    );
+    await processInboundEvent(deps, { inboundEventId: stored.id });
+    expect((await checkMerchantLedger(deps, m.id)).status).toBe('passed');
+    expect(await operatorEvents(m.id)).toEqual([]);
+    await db.sql`update gw.ledger_accounts set balance = balance + 1 where id = (select min(id) from gw.ledger_accounts where merchant_id = ${m.id})`;
+    const failed = await checkMerchantLedger(deps, m.id);
+    expect(failed.status).toBe('failed');
+    expect((await checkMerchantLedger(deps, m.id)).status).toBe('failed');
+    const events = await operatorEvents(m.id);
+    expect(events.map((e) => e.type)).toEqual(['ledger.imbalance']);
+    const before = operator.received.length;
+    await deliverOperatorEvent(deps, { operatorEventId: events[0]!.id });
+    expect(verifiedAtOperator().slice(before)[0]).toMatchObject({
+      type: 'ledger.imbalance',
+      data: { merchantId: m.id, id: failed.id, status: 'failed', problems: [expect.objectContaining({ problem: 'balance_drift' })] },
+    });
+    // the merchant's own endpoints get theirs for each failed check, as before
+    const [{ n: merchantEvents }] = (await db.sql`
+      select count(*)::int as n from gw.events where merchant_id = ${m.id} and type = 'ledger.imbalance'`) as unknown as [{ n: number }];
+    expect(merchantEvents).toBe(2);
   });
 
   it('send inbound.source_failing once when a source’s requests fail verification at the configured rate', async () => {

@@ -119,4 +119,18 @@ describe('portal read pages', () => {
     expect(bad.html).toContain('startingAfter');
     expect((await page('/portal/payments/pay_nope')).status).toBe(404);
   });
+
+  it('shows an endpoint’s payload filter on its page, escaped, and "none" without one', async () => {
+    const filter = 'data.currency == "EUR" && data.amount >= 10000';
+    const created = await app.request('/v1/endpoints', jsonRequest('POST', { url: 'http://127.0.0.1:9/hook', filter }, merchant.apiKey));
+    const { id } = (await created.json()) as { id: string };
+    const shown = await page(`/portal/endpoints/${id}`);
+    expect(shown.status).toBe(200);
+    expect(shown.html).toContain(
+      '<dt>Filter</dt><dd><code>data.currency == &quot;EUR&quot; &amp;&amp; data.amount &gt;= 10000</code></dd>',
+    );
+    const plain = await app.request('/v1/endpoints', jsonRequest('POST', { url: 'http://127.0.0.1:9/plain' }, merchant.apiKey));
+    const none = await page(`/portal/endpoints/${((await plain.json()) as { id: string }).id}`);
+    expect(none.html).toContain('<dt>Filter</dt><dd>none</dd>');
+  });
 });

@@ -5,6 +5,7 @@ import type { Deps, MetricsSink } from '../../src/core/deps.js';
 import { checkLedgers, checkMerchantLedger } from '../../src/reconciliation/ledger-check.task.js';
 import { reconciliationCronItems } from '../../src/reconciliation/tasks.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { testApp, testDeps } from '../app.js';
 import { aShop, getJson, stripeEvent, type Shop } from './harness.js';
 
@@ -83,6 +84,7 @@ describe('the continuous ledger check', () => {
       select p.payload from gw.events e join gw.event_payloads p on p.event_id = e.id
        where e.merchant_id = ${shop.merchantId} and e.type = 'ledger.imbalance'`;
     expect(JSON.parse(event!.payload.toString())).toMatchObject({ type: 'ledger.imbalance', data: { id: check!.id, status: 'failed' } });
+    expect((await expectEventsMatchCatalogue(db.sql))['ledger.imbalance']).toBe(1);
     const failed = await checks(shop, '?status=failed');
     expect(failed.map((c) => c.id)).toEqual([check!.id]);
     expect(failed[0]!.problems).toEqual(check!.problems);

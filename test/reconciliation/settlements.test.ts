@@ -4,6 +4,7 @@ import { checkLedger } from '../../src/core/ledger/ledger-store.js';
 import { loadReport } from '../../src/reconciliation/load-report.js';
 import { reconcileRun } from '../../src/reconciliation/reconcile.task.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { testApp, testDeps } from '../app.js';
 import {
   adyenEvent,
@@ -208,6 +209,8 @@ describe('a Stripe itemized report', () => {
     const completed = await eventsOf(shop, 'reconciliation.completed');
     expect(completed).toHaveLength(1);
     expect(completed[0]).toMatchObject({ id: run.id, status: 'completed', counts: run.counts });
+    const catalogued = await expectEventsMatchCatalogue(db.sql);
+    expect(catalogued['reconciliation.mismatch']).toBeGreaterThanOrEqual(4);
   });
 
   it('answers the same bytes again with 200 and the first run, and posts nothing more', async () => {

@@ -13,6 +13,7 @@ import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { reviewRoutes } from '../../src/payments-api/routes/reviews.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testDeps } from '../app.js';
 import {
   aShop,
@@ -154,6 +155,7 @@ describe('reviews', () => {
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded', review: { status: 'rejected' } });
     expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
     expect(await eventsOf(shop.merchantId)).toEqual(['review.opened', 'review.closed']);
+    expect((await expectEventsMatchCatalogue(db.sql))['review.closed']).toBeGreaterThanOrEqual(2);
 
     // the customer went onto the built-in block list: the next attempt is blocked before the PSP
     const lists = await getJson<{ data: { id: string; alias: string }[] }>(app, shop, '/v1/risk/lists');

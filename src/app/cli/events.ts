@@ -1,4 +1,5 @@
 // (node) `switchyard events replay`: one more delivery attempt of an event's messages.
+import { getEvent } from '../../outbound/event-store.js';
 import { redeliverEvent } from '../../outbound/redeliver.js';
 import { die, help, parse, readConfig, usageError } from './args.js';
 import { DB_NOTE, withDatabase } from './database.js';
@@ -8,9 +9,13 @@ const USAGE = `switchyard events replay <evt_…> [--endpoint <ep_…>]
 
 Queues one more delivery attempt of the event's messages to every enabled endpoint that
 has one, or with --endpoint to that endpoint only (creating its message when it subscribes
-to the event's type). Needs a running worker to deliver. ${DB_NOTE}`;
+to the event's type). An event whose payload expired (retention) is refused, as the API's
+410 event_expired. Needs a running worker to deliver. ${DB_NOTE}`;
 
-/** `events replay <evt_…> [--endpoint <ep_…>]`: prints the message ids queued; exit 1 when the event or endpoint refuses. */
+/**
+ * `events replay <evt_…> [--endpoint <ep_…>]`: prints the message ids queued; exit 1 when the event or endpoint refuses,
+ * or the event's payload expired (POST /v1/events/{id}/redeliver's 410 `event_expired`).
+ */
 export async function eventsCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse(USAGE, args, { help: { type: 'boolean' }, endpoint: { type: 'string' } });
   if (values.help) return help(USAGE);
@@ -22,6 +27,8 @@ export async function eventsCommand(args: string[]): Promise<void> {
   const outcome = await withDatabase(readConfig(), async (sql) => {
     const event = await findEvent(sql, eventId);
     if (!event) return { ok: false as const, error: 'event_not_found' as const };
+    const stored = await getEvent(sql, event.merchantId, event.id);
+    if (!stored?.payload) return { ok: false as const, error: 'event_expired' as const, createdAt: stored?.createdAt };
     return sql.begin((tx) =>
       redeliverEvent(tx, {
         merchantId: event.merchantId,
@@ -35,6 +42,10 @@ export async function eventsCommand(args: string[]): Promise<void> {
     switch (outcome.error) {
       case 'event_not_found':
         return die(`no event ${eventId} (event ids look like evt_…; GET /v1/events lists a merchant's)`);
+      case 'event_expired':
+        return die(
+          `event ${eventId} (created ${outcome.createdAt?.toISOString() ?? 'earlier'}) has expired under the retention setting (the API answers 410 event_expired): its payload is gone, so it cannot be sent again; its attempts are still listed at /v1/events/${eventId}/attempts`,
+        );
       case 'endpoint_not_found':
         return die(`no endpoint ${String(endpointId)} of this event's merchant (GET /v1/endpoints lists them)`);
       case 'endpoint_disabled':

@@ -241,6 +241,8 @@ export function addEndpointPages(app: Hono<PortalEnv>): void {
             </dd>
             <dt>Event types</dt>
             <dd>{endpoint.eventTypes?.join(', ') ?? 'every type'}</dd>
+            <dt>Filter</dt>
+            <dd>{endpoint.filter === null ? 'none' : <code>{endpoint.filter}</code>}</dd>
             <dt>Rate limit</dt>
             <dd>{endpoint.rateLimitPerSecond === null ? 'none' : `${endpoint.rateLimitPerSecond} per second`}</dd>
             <dt>Description</dt>

@@ -53,12 +53,15 @@ interface EmitTarget {
   event_types: string[] | null;
   /** When its circuit is open or it is held past the time asked about: the later of the two; else null. */
   hold_until: Date | null;
+  /** Its payload filter (CEL, src/core/events/event-filter.ts), or null: every event of its types. */
+  filter: string | null;
+  filter_version: number;
 }
 
 /** The enabled endpoints of `merchantIds`, in id order, with their holds as of `at`. */
 export async function listEmitTargets(tx: Tx, merchantIds: readonly string[], at: Date): Promise<EmitTarget[]> {
   return tx<EmitTarget[]>`
-    select id, merchant_id, ordered, event_types,
+    select id, merchant_id, ordered, event_types, filter, filter_version,
            case when greatest(circuit_open_until, held_until) > ${at} then greatest(circuit_open_until, held_until) end as hold_until
       from gw.endpoints
      where merchant_id = any(${merchantIds as string[]}::text[]) and status = 'enabled'

@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import { utf8 } from '../crypto.js';
 import type { DeliveryJob } from '../jobs/catalog.js';
 import { enqueueFirstAttempts, enqueueHandoff, enqueuePutOff } from '../jobs/enqueue.js';
+import { endpointFilter, type FilterableEvent, filterableEvent } from './event-filter.js';
 import { insertEvents, insertMessages, listEmitTargets, type NewMessageRow } from './outbox-store.js';
 
 /** One merchant-facing event to emit (docs/architecture.md "Merchant-facing events"). */
@@ -46,7 +47,7 @@ export async function emitEvent(tx: Tx, input: EventToEmit): Promise<EmittedEven
 /**
  * Emits events in the caller's transaction, in four statements and three round trips whatever their number: each body stored as the exact bytes
  * to sign (`{"type", "timestamp", "data"}`, the Standard Webhooks payload), then a message per enabled endpoint subscribed
- * to the type, its first attempt queued ({@link queueMessages}); an `ordered` endpoint gets a payment's events in input
+ * to the type whose payload filter, if it has one, matches (event-filter.ts, in memory), its first attempt queued ({@link queueMessages}); an `ordered` endpoint gets a payment's events in input
  * order, a held one (open circuit, `held_until`) at the hold's end; with `handoff`, first attempts due now are handed to
  * the caller. One result per input, undefined if its key was taken.
  */
@@ -70,8 +71,13 @@ export async function emitEvents(
   const messages: MessageToQueue[] = [];
   const owners: number[] = [];
   emitted.forEach(({ input, eventId }, n) => {
+    let filterable: FilterableEvent | undefined; // made once per event, and only for an endpoint with a filter
     for (const ep of endpoints) {
       if (ep.merchant_id !== input.merchantId || (ep.event_types !== null && !ep.event_types.includes(input.type))) continue;
+      if (ep.filter !== null) {
+        filterable ??= filterableEvent(input.type, input.data);
+        if (!endpointFilter(ep.id, ep.filter_version, ep.filter)?.matches(filterable)) continue;
+      }
       messages.push({
         eventId,
         endpointId: ep.id,

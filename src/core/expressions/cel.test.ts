@@ -130,3 +130,24 @@ describe('createExpressionEnvironment', () => {
     );
   });
 });
+
+describe('renamed attributes', () => {
+  const renamedEnv = createExpressionEnvironment({ _typ: 'string', data: 'map<string, dyn>' }, {}, { type: '_typ' });
+
+  it('reads `type` through its stand-in, keeps positions, and names `type` in reasons and attributes', () => {
+    const r = renamedEnv.compile('type == "a.b" && data.type == "c"');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.matches({ _typ: 'a.b', data: { type: 'c' } })).toBe(true);
+    expect([...r.value.attributes].sort()).toEqual(['data', 'data.type', 'type']);
+    const bad = renamedEnv.compile('data.x == 1 && type > 1');
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.error.reason).not.toContain('_typ');
+    expect(bad.error.position).toBeGreaterThanOrEqual(15);
+  });
+
+  it('refuses a stand-in of another length, which would move positions', () => {
+    expect(() => createExpressionEnvironment({ t: 'string' }, {}, { type: 't' })).toThrow(/as long/);
+  });
+});

@@ -5,7 +5,7 @@ import { Environment } from '@marcbachmann/cel-js';
 import { err, ok, type Result } from '../result.js';
 
 /** A CEL type an attribute may be declared with (cel-js type names). */
-export type CelType = 'int' | 'double' | 'string' | 'bool' | 'map<string, string>' | 'list<string>';
+export type CelType = 'int' | 'double' | 'string' | 'bool' | 'map<string, string>' | 'list<string>' | 'map<string, dyn>';
 
 /** Declared attributes: a top-level name → its type, or → the fields of an object attribute (`card.fingerprint`). */
 export type AttributeDeclarations = Record<string, CelType | Record<string, CelType>>;
@@ -46,6 +46,13 @@ export interface CompiledExpression {
   matches(values: Readonly<Record<string, unknown>>, extras?: unknown): boolean;
 }
 
+/**
+ * Attributes whose name CEL itself takes (`type` is a built-in type name): the expression says `type`, the
+ * environment declares it under a stand-in of the same length (so positions stay right), e.g. `{ type: '_typ' }`.
+ * Only a bare identifier is renamed: `type(x)` and `data.type` keep their meaning.
+ */
+export type RenamedAttributes = Readonly<Record<string, string>>;
+
 /** An environment: declared attributes and functions; compile expressions against it. */
 export interface ExpressionEnvironment {
   /**
@@ -70,7 +77,11 @@ let currentExtras: unknown;
 export function createExpressionEnvironment(
   attributes: AttributeDeclarations,
   functions: Record<string, ExpressionFunction> = {},
+  renamed: RenamedAttributes = {},
 ): ExpressionEnvironment {
+  for (const [name, standIn] of Object.entries(renamed)) {
+    if (standIn.length !== name.length) throw new Error(`the stand-in for ${name} must be as long as it`);
+  }
   const env = new Environment({ limits: LIMITS, homogeneousAggregateLiterals: true });
   for (const [name, type] of Object.entries(attributes)) {
     if (typeof type === 'string') env.registerVariable(name, type);
@@ -86,8 +97,10 @@ export function createExpressionEnvironment(
       let parsed: ReturnType<Environment['parse']>;
       try {
         parsed = env.parse(source);
+        const text = renameIdentifiers(source, parsed.ast as AstNode, renamed);
+        if (text !== source) parsed = env.parse(text);
       } catch (e) {
-        return err(problemOf(e));
+        return err(problemOf(e, renamed));
       }
       const walked = walk(parsed.ast as AstNode);
       if (!walked.ok) return walked;
@@ -95,11 +108,12 @@ export function createExpressionEnvironment(
       try {
         checked = parsed.check();
       } catch (e) {
-        return err(problemOf(e));
+        return err(problemOf(e, renamed));
       }
-      if (!checked.valid) return err(problemOf(checked.error));
+      if (!checked.valid) return err(problemOf(checked.error, renamed));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const { attributes, functions: called } = walked.value;
+      const { functions: called } = walked.value;
+      const attributes = publicNames(walked.value.attributes, renamed);
       return ok({
         source,
         attributes,
@@ -161,11 +175,44 @@ function pushNodes(stack: AstNode[], x: unknown): void {
   else if (Array.isArray(x)) for (const y of x) pushNodes(stack, y);
 }
 
+/** `source` with each bare identifier named in `renamed` replaced by its stand-in (same length, so offsets hold). */
+function renameIdentifiers(source: string, root: AstNode, renamed: RenamedAttributes): string {
+  if (Object.keys(renamed).length === 0) return source;
+  const at: { start: number; to: string }[] = [];
+  const stack: AstNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.op === 'id' && typeof node.args === 'string' && Object.hasOwn(renamed, node.args) && node.start !== undefined) {
+      at.push({ start: node.start, to: renamed[node.args]! });
+    }
+    pushNodes(stack, node.args);
+  }
+  let text = source;
+  for (const { start, to } of at) text = text.slice(0, start) + to + text.slice(start + to.length);
+  return text;
+}
+
+/** The attributes read, named as the expression names them (a stand-in back to its name, also in `name.field`). */
+function publicNames(attributes: Set<string>, renamed: RenamedAttributes): Set<string> {
+  const entries = Object.entries(renamed);
+  if (entries.length === 0) return attributes;
+  const back = new Map(entries.map(([name, standIn]) => [standIn, name]));
+  return new Set(
+    [...attributes].map((a) => {
+      const dot = a.indexOf('.');
+      const head = dot < 0 ? a : a.slice(0, dot);
+      const name = back.get(head);
+      return name === undefined ? a : name + a.slice(head.length);
+    }),
+  );
+}
+
 /** cel-js errors carry `summary` (the reason) and `range.start` (the offset); anything else becomes position 0. */
-function problemOf(e: unknown): ExpressionProblem {
+function problemOf(e: unknown, renamed: RenamedAttributes = {}): ExpressionProblem {
   const x = e as { summary?: unknown; message?: unknown; range?: { start?: unknown } } | undefined;
-  const reason =
+  let reason =
     typeof x?.summary === 'string' ? x.summary : typeof x?.message === 'string' ? x.message.split('\n')[0]! : 'invalid expression';
+  for (const [name, standIn] of Object.entries(renamed)) reason = reason.replaceAll(standIn, name);
   const position = typeof x?.range?.start === 'number' ? x.range.start : 0;
   return { position, reason };
 }

@@ -1,5 +1,7 @@
 // The review queue (gw.reviews; sql/0051_risk_reviews.sql).
+import type { z } from 'zod';
 import type { Tx } from '../db/client.js';
+import type { ReviewData } from '../events/event-data.js';
 import { newId } from '../ids.js';
 import type { RuleRef } from './risk-store.js';
 
@@ -143,7 +145,7 @@ export async function latestReviewOf(tx: Tx, paymentId: string): Promise<Review 
 }
 
 /** A review as the API and `review.*` events show it (docs/http-api.md "Reviews"). */
-export function reviewView(r: Review): Record<string, unknown> {
+export function reviewView(r: Review): z.infer<typeof ReviewData> {
   return {
     id: r.id,
     paymentId: r.paymentId,

@@ -19,6 +19,8 @@ export interface Endpoint {
   headers: StoredHeader[];
   /** Auth to the receiver, secrets sealed; null: none. */
   auth: StoredAuth | null;
+  /** Payload filter, a CEL expression over `type` and `data` (src/core/events/event-filter.ts); null: none. */
+  filter: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -35,6 +37,7 @@ interface EndpointDbRow {
   ordered: boolean;
   headers: StoredHeader[];
   auth: StoredAuth | null;
+  filter: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -51,6 +54,7 @@ const toEndpoint = (r: EndpointDbRow): Endpoint => ({
   ordered: r.ordered,
   headers: r.headers,
   auth: r.auth,
+  filter: r.filter,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -72,13 +76,16 @@ export async function insertEndpoint(
     secretEnvelope: string;
     headers?: StoredHeader[];
     auth?: StoredAuth | null;
+    /** A filter that compiled (event-filter.ts `compileEventFilter`), or null. */
+    filter?: string | null;
   },
 ): Promise<Endpoint> {
   const [row] = await tx<EndpointDbRow[]>`
-    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, max_in_flight, ordered, headers, auth)
+    insert into gw.endpoints (id, merchant_id, url, description, event_types, rate_limit_per_second, max_in_flight, ordered, headers, auth,
+                              filter)
     values (${newId('ep')}, ${input.merchantId}, ${input.url}, ${input.description},
             ${input.eventTypes}, ${input.rateLimitPerSecond}, ${input.maxInFlight ?? tx`default`}, ${input.ordered ?? false},
-            ${tx.json(input.headers ?? [])}, ${input.auth ? tx.json(input.auth) : null})
+            ${tx.json(input.headers ?? [])}, ${input.auth ? tx.json(input.auth) : null}, ${input.filter ?? null})
     returning *`;
   await tx`insert into gw.endpoint_secrets (endpoint_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toEndpoint(row!);
@@ -139,6 +146,8 @@ interface EndpointChanges {
   headers?: StoredHeader[];
   /** Replaces the auth (null: none); sealed already. */
   auth?: StoredAuth | null;
+  /** Replaces the payload filter (null: none); compiled already. */
+  filter?: string | null;
 }
 
 /**
@@ -169,6 +178,7 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
   if (changes.ordered !== undefined) columns.ordered = changes.ordered;
   if (changes.headers !== undefined) columns.headers = tx.json(changes.headers);
   if (changes.auth !== undefined) columns.auth = changes.auth === null ? null : tx.json(changes.auth);
+  if (changes.filter !== undefined) columns.filter = changes.filter;
   // Delivery caches what it decrypted per version: a new one makes it decrypt again.
   const bump = changes.headers !== undefined || changes.auth !== undefined ? 1 : 0;
   // postgres.js builds `col = value, …` only from a helper placed right after `set`, not inside a fragment.
@@ -181,7 +191,8 @@ export async function updateEndpoint(tx: Tx, merchantId: string, id: string, cha
            returning *`
       : await tx<EndpointDbRow[]>`
           update gw.endpoints
-             set ${tx(columns)}, updated_at = now(), receiver_version = receiver_version + ${bump}
+             set ${tx(columns)}, updated_at = now(), receiver_version = receiver_version + ${bump},
+                 filter_version = filter_version + ${changes.filter === undefined ? 0 : 1}
            where id = ${id} and merchant_id = ${merchantId} and status <> 'deleted'
            returning *`;
   return row && toEndpoint(row);

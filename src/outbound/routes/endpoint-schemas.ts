@@ -23,6 +23,12 @@ const ordered = z.boolean().openapi({
     'Ordered delivery per payment: an event of a payment is not sent before the previous event of that payment to this endpoint has been delivered or has failed for good. Applies to events emitted while it is on.',
 });
 
+const filterInput = z.string().min(1).max(2000).openapi({
+  description:
+    'A payload filter: a CEL expression over the event, `type` and `data.*`, yielding bool. A message is made only when the event types and the filter both match; a filter that errors on an event (a field it lacks) does not match.',
+  example: 'data.currency == "EUR" && data.amount >= 10000',
+});
+
 /** RFC 9110 §5.6.2 `token`: what a field name may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** RFC 9110 §5.5 field value: visible characters, spaces and tabs, no CR, LF or NUL; none leading or trailing. */
@@ -130,6 +136,7 @@ export const createEndpointBody = z
     ordered: ordered.optional().openapi({ default: false }),
     headers: headersInput.optional(),
     auth: authInput.optional(),
+    filter: filterInput.optional(),
   })
   .strict()
   .openapi('CreateEndpoint');
@@ -146,10 +153,11 @@ export const patchEndpointBody = z
     ordered: ordered.optional(),
     headers: headersInput.nullable().optional(),
     auth: authInput.nullable().optional(),
+    filter: filterInput.nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, maxInFlight, ordered, headers, auth.',
+    message: 'Give at least one of url, eventTypes, description, status, rateLimitPerSecond, maxInFlight, ordered, headers, auth, filter.',
   })
   .openapi('UpdateEndpoint', {
     description:
@@ -195,6 +203,7 @@ export const EndpointView = z
       ])
       .nullable()
       .openapi({ description: 'Auth to the receiver, without its password or client secret; null: none.' }),
+    filter: z.string().nullable().openapi({ description: 'The payload filter (CEL); null: every event of `eventTypes`.' }),
     createdAt: isoTimestamp(),
     updatedAt: isoTimestamp(),
   })
@@ -219,6 +228,25 @@ export const Ed25519View = z
   })
   .openapi('EndpointEd25519');
 
+/** `POST /v1/endpoints/{id}/filter/test`: an event as the endpoint would receive it, `{type, data}`. */
+export const filterTestBody = z
+  .object({
+    event: z
+      .object({ type: z.string().min(1).max(200), data: z.record(z.string(), z.unknown()) })
+      .openapi({ example: { type: 'payment.captured', data: { currency: 'EUR', amount: 12500 } } }),
+  })
+  .strict()
+  .openapi('EndpointFilterTest');
+
+/** Its answer: whether a message would be made for the event, and which half decided. */
+export const FilterTestView = z
+  .object({
+    matches: z.boolean().openapi({ description: 'The event types and the filter both match: a message would be made.' }),
+    typeMatches: z.boolean().openapi({ description: 'The event type is one of `eventTypes` (or the endpoint takes every type).' }),
+    filterMatches: z.boolean().openapi({ description: 'The filter yields true (or the endpoint has none).' }),
+  })
+  .openapi('EndpointFilterTestResult');
+
 /** The endpoint as the API shows it (never its secret, except on creation). */
 export function endpointView(e: Endpoint): z.infer<typeof EndpointView> {
   return {
@@ -232,6 +260,7 @@ export function endpointView(e: Endpoint): z.infer<typeof EndpointView> {
     ordered: e.ordered,
     headers: headersView(e.headers),
     auth: authView(e.auth),
+    filter: e.filter,
     createdAt: e.createdAt.toISOString(),
     updatedAt: e.updatedAt.toISOString(),
   };

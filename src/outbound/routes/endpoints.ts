@@ -26,6 +26,7 @@ import {
 import { sealAuth, sealHeaders, type AuthInput, type HeaderInput } from '../endpoints/receiver-options.js';
 import { generateEndpointSecret } from '../sign.js';
 import { checkEndpointUrl } from '../ssrf.js';
+import { addFilterRoutes, checkedFilter } from './endpoint-filter.js';
 import { addOperationRoutes } from './endpoint-operations.js';
 import {
   CreatedEndpoint,
@@ -49,7 +50,7 @@ const createEndpointRoute = defineRoute({
   request: { body: jsonBodyOf(createEndpointBody) },
   responses: {
     201: jsonResponse(CreatedEndpoint.extend({ warnings }), 'The endpoint, with its signing secret (and `warnings`, if any)'),
-    ...problems({ 400: ['invalid_request', 'url_not_allowed'] }),
+    ...problems({ 400: ['invalid_request', 'url_not_allowed', 'invalid_filter'] }),
   },
 });
 
@@ -83,7 +84,7 @@ const patchRoute = defineRoute({
   request: { params: endpointId, body: jsonBodyOf(patchEndpointBody) },
   responses: {
     200: jsonResponse(EndpointView.extend({ warnings }), 'The endpoint (and `warnings`, if any)'),
-    ...problems({ 400: ['invalid_request', 'url_not_allowed'], 404: ['not_found'] }),
+    ...problems({ 400: ['invalid_request', 'url_not_allowed', 'invalid_filter'], 404: ['not_found'] }),
   },
 });
 
@@ -131,7 +132,7 @@ async function checkedAuth(auth: AuthInput, config: Config): Promise<AuthInput> 
  * The endpoint routes of docs/http-api.md "Endpoints", mounted at `/v1/endpoints`, with the signing and operations
  * routes: `POST /` → 201 with its `secret`; `GET /` (paged); `GET /{id}`; `PATCH /{id}` → 200 (re-enabling also
  * clears the failure state); `DELETE /{id}` → 204. Another merchant's or a deleted endpoint is 404 `not_found`;
- * a bad body 400 `invalid_request`; a URL refused by the SSRF check (https required in production) 400
+ * a bad body 400 `invalid_request`; a `filter` that does not compile 400 `invalid_filter`; a URL refused by the SSRF check (https required in production) 400
  * `url_not_allowed`; a URL whose host does not resolve is saved, with `warnings: [{code: "url_unresolvable"}]`.
  */
 export function endpointRoutes(): OpenAPIHono<AppEnv> {
@@ -140,6 +141,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(createEndpointRoute, async (c) => {
     const body = c.req.valid('json');
     const { sql, secretBox, config } = c.var.deps;
+    const filter = checkedFilter(body.filter ?? null);
     const { url, warning } = await allowedUrl(body.url, config);
     refuseAuthorizationClash(body.headers ?? [], body.auth);
     const auth = body.auth ? await sealAuth(secretBox, await checkedAuth(body.auth, config)) : null;
@@ -157,6 +159,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
         secretEnvelope: await secretBox.encrypt(secret),
         headers,
         auth,
+        filter,
       }),
     );
     return c.json({ ...endpointView(endpoint), secret, ...urlWarning(warning) }, 201);
@@ -179,6 +182,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
     const { sql, config, secretBox } = c.var.deps;
     const merchantId = c.var.merchant.id;
     const id = c.req.valid('param').id;
+    checkedFilter(body.filter);
     // 404 before the URL check, and the check (DNS) outside the transaction that locks the row.
     if (!(await getEndpoint(sql, merchantId, id))) throw new NotFoundError('Endpoint');
     const checked = body.url === undefined ? undefined : await allowedUrl(body.url, config);
@@ -209,6 +213,7 @@ export function endpointRoutes(): OpenAPIHono<AppEnv> {
 
   addSigningRoutes(app);
   addOperationRoutes(app);
+  addFilterRoutes(app);
   addStatsRoutes(app);
   return app;
 }
