@@ -43,6 +43,7 @@ import { addStatsRoutes } from './endpoint-stats.js';
 const createEndpointRoute = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Create an endpoint',
   security: merchantAuth,
@@ -56,6 +57,7 @@ const createEndpointRoute = defineRoute({
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: 'List endpoints, newest first',
   security: merchantAuth,
@@ -66,6 +68,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: 'Get an endpoint',
   security: merchantAuth,
@@ -76,6 +79,7 @@ const getRoute = defineRoute({
 const patchRoute = defineRoute({
   method: 'patch',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Update an endpoint',
   description: 'Re-enabling a disabled endpoint also clears its failure state.',
@@ -90,6 +94,7 @@ const patchRoute = defineRoute({
 const deleteRoute = defineRoute({
   method: 'delete',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Delete an endpoint',
   security: merchantAuth,
