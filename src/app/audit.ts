@@ -83,7 +83,6 @@ export function auditTrail(routes: RouteTable): MiddlewareHandler<AppEnv> {
       await record(deps.sql, c.res.status);
       return;
     }
-    c.set('pool', deps.sql);
     try {
       await deps.sql.begin(async (tx) => {
         c.set('deps', { ...deps, sql: scopedSql(tx) });

@@ -83,8 +83,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   if (options.adminApi ?? true) {
     app.route('/admin', merchantRoutes());
     app.route('/admin/audit-log', adminAuditLogRoutes());
-  }
-  else {
+  } else {
     app.all('/admin/*', () =>
       problemResponse(
         problemBody(
@@ -129,7 +128,13 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
     if (!r.path.startsWith('/portal/') || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)) continue;
     if (portalOperations.has(`${r.method} ${r.path}`)) continue;
     portalOperations.add(`${r.method} ${r.path}`);
-    routes.add({ operationId: deriveOperationId(r.method, r.path), method: r.method, path: r.path, permission: undefined, audit: 'request' });
+    routes.add({
+      operationId: deriveOperationId(r.method, r.path),
+      method: r.method,
+      path: r.path,
+      permission: undefined,
+      audit: 'request',
+    });
   }
   return app;
 }

@@ -98,7 +98,5 @@ export interface AppEnv {
     apiKey: { id: string; prefix: string; permissions: Permissions | null };
     /** Who the request's audit row names: set by whichever middleware checked its credentials. */
     auditActor: AuditActor & { merchantId: string | null };
-    /** The pool itself while `deps.sql` is a mutating request's transaction (src/app/audit.ts): for writes that must not wait on it. */
-    pool: Sql;
   };
 }

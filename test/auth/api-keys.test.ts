@@ -20,7 +20,10 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
-async function newKey(apiKey: string, body: Record<string, unknown>): Promise<{ id: string; key: string; prefix: string } & Record<string, unknown>> {
+async function newKey(
+  apiKey: string,
+  body: Record<string, unknown>,
+): Promise<{ id: string; key: string; prefix: string } & Record<string, unknown>> {
   const res = await app.request('/v1/api-keys', jsonRequest('POST', body, apiKey));
   const json = (await res.json()) as { id: string; key: string; prefix: string } & Record<string, unknown>;
   expect(res.status, JSON.stringify(json)).toBe(201);
@@ -43,7 +46,11 @@ describe('route permissions', () => {
   });
 
   it('every resource has a route, so a restricted key can be given each', () => {
-    for (const r of RESOURCES) expect(ops.some((o) => o.permission?.startsWith(`${r}:`)), r).toBe(true);
+    for (const r of RESOURCES)
+      expect(
+        ops.some((o) => o.permission?.startsWith(`${r}:`)),
+        r,
+      ).toBe(true);
   });
 });
 
@@ -252,7 +259,8 @@ describe('cross-tenant (generated from the OpenAPI document)', () => {
         const prefix = prefixOf(p.example);
         if (prefix === undefined) return 'example.com';
         const id = owner.objects[prefix];
-        if (id === undefined) throw new Error(`No fixture of kind ${prefix}_ for ${op.method} ${op.path}: add one to anOwner in test/auth/fixtures.ts`);
+        if (id === undefined)
+          throw new Error(`No fixture of kind ${prefix}_ for ${op.method} ${op.path}: add one to anOwner in test/auth/fixtures.ts`);
         return id;
       });
       const body = op.method === 'GET' || op.method === 'DELETE' ? undefined : (BODIES[op.operationId] ?? {});
@@ -264,7 +272,17 @@ describe('cross-tenant (generated from the OpenAPI document)', () => {
     for (const [prefix, id] of Object.entries(owner.objects)) {
       const get = ops.find((o) => o.method === 'GET' && o.params.length === 1 && prefixOf(o.params[0]!.example) === prefix);
       if (!get) continue;
-      expect((await call(app, owner.apiKey, 'GET', fillPath(get, () => id))).status, get.path).toBe(200);
+      expect(
+        (
+          await call(
+            app,
+            owner.apiKey,
+            'GET',
+            fillPath(get, () => id),
+          )
+        ).status,
+        get.path,
+      ).toBe(200);
     }
   });
 });

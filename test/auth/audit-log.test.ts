@@ -63,7 +63,8 @@ describe('every mutating operation (generated from the OpenAPI document)', () =>
       const rows = await rowsOf(id);
       const where = `${op.method} ${op.path} (${res.status})`;
       if (rows.length !== 1) failures.push(`${where}: ${rows.length} rows`);
-      else if (rows[0]!.operation !== op.operationId || rows[0]!.status !== res.status) failures.push(`${where}: ${JSON.stringify(rows[0])}`);
+      else if (rows[0]!.operation !== op.operationId || rows[0]!.status !== res.status)
+        failures.push(`${where}: ${JSON.stringify(rows[0])}`);
     }
     expect(failures).toEqual([]);
   });
@@ -110,14 +111,20 @@ describe('a change and its row', () => {
     expect(rotated.status).toBeLessThan(300);
     secrets.push(((await rotated.json()) as { secret: string }).secret);
     const [rotateRow] = await rowsOf(rotateId);
-    expect(rotateRow).toMatchObject({ operation: 'postEndpointsByIdSecretRotate', object_ids: [ep.id], path: '/v1/endpoints/{id}/secret/rotate' });
+    expect(rotateRow).toMatchObject({
+      operation: 'postEndpointsByIdSecretRotate',
+      object_ids: [ep.id],
+      path: '/v1/endpoints/{id}/secret/rotate',
+    });
     const [secretRow] = await db.sql<{ xmin: string }[]>`
       select xmin from gw.endpoint_secrets where endpoint_id = ${ep.id} order by created_at desc limit 1`;
     expect(secretRow!.xmin).toBe(rotateRow!.xmin);
   });
 
   it('a refused request (403, 401, 400) changes nothing and leaves its own row', async () => {
-    const reader = (await (await app.request('/v1/api-keys', jsonRequest('POST', { name: 'ro', permissions: { endpoints: 'read' } }, owner.apiKey))).json()) as {
+    const reader = (await (
+      await app.request('/v1/api-keys', jsonRequest('POST', { name: 'ro', permissions: { endpoints: 'read' } }, owner.apiKey))
+    ).json()) as {
       id: string;
       key: string;
     };
@@ -127,12 +134,27 @@ describe('a change and its row', () => {
     const denied = requestId();
     const res = await call(app, reader.key, 'POST', '/v1/endpoints', { url: 'https://example.com/no' }, { 'x-request-id': denied });
     expect(res.status).toBe(403);
-    expect(await rowsOf(denied)).toMatchObject([{ status: 403, actor_type: 'api_key', actor_id: reader.id, operation: 'postEndpoints', merchant_id: owner.merchantId }]);
+    expect(await rowsOf(denied)).toMatchObject([
+      { status: 403, actor_type: 'api_key', actor_id: reader.id, operation: 'postEndpoints', merchant_id: owner.merchantId },
+    ]);
 
     const anonymous = requestId();
-    expect((await call(app, 'sk_wrong_key_never_stored', 'DELETE', `/v1/endpoints/${owner.objects.ep}`, undefined, { 'x-request-id': anonymous })).status).toBe(401);
+    expect(
+      (
+        await call(app, 'sk_wrong_key_never_stored', 'DELETE', `/v1/endpoints/${owner.objects.ep}`, undefined, {
+          'x-request-id': anonymous,
+        })
+      ).status,
+    ).toBe(401);
     expect(await rowsOf(anonymous)).toMatchObject([
-      { status: 401, actor_type: 'anonymous', actor_id: null, merchant_id: null, operation: 'deleteEndpointsById', object_ids: [owner.objects.ep] },
+      {
+        status: 401,
+        actor_type: 'anonymous',
+        actor_id: null,
+        merchant_id: null,
+        operation: 'deleteEndpointsById',
+        object_ids: [owner.objects.ep],
+      },
     ]);
     secrets.push('sk_wrong_key_never_stored');
 
@@ -172,7 +194,9 @@ describe('a change and its row', () => {
       body: `_csrf=${csrf}`,
     });
     expect(out.status).toBe(303);
-    expect(await rowsOf(logout)).toMatchObject([{ actor_type: 'portal_session', actor_id: expect.stringMatching(/^pss_[0-9a-f]{24}$/), merchant_id: made.id }]);
+    expect(await rowsOf(logout)).toMatchObject([
+      { actor_type: 'portal_session', actor_id: expect.stringMatching(/^pss_[0-9a-f]{24}$/), merchant_id: made.id },
+    ]);
 
     // A failed login is recorded too, and keeps its failure count (the row and the count commit together).
     const failed = requestId();
@@ -191,7 +215,9 @@ describe('a change and its row', () => {
 describe('the portal and restricted keys', () => {
   it('logs in with portal: read (a read-only session) or write (every capability); without portal, 403', async () => {
     const make = async (permissions: Record<string, string>) => {
-      const k = (await (await app.request('/v1/api-keys', jsonRequest('POST', { name: 'p', permissions }, owner.apiKey))).json()) as { key: string };
+      const k = (await (await app.request('/v1/api-keys', jsonRequest('POST', { name: 'p', permissions }, owner.apiKey))).json()) as {
+        key: string;
+      };
       secrets.push(k.key);
       return app.request(`${ORIGIN}/portal/login`, {
         method: 'POST',
@@ -231,7 +257,10 @@ describe('GET /v1/audit-log and GET /admin/audit-log', () => {
     const get = async (query: string, key = owner.apiKey) => {
       const res = await call(app, key, 'GET', `/v1/audit-log${query}`);
       expect(res.status).toBe(200);
-      return (await res.json()) as { data: { id: string; operation: string; objectIds: string[]; actor: { id: string | null } }[]; hasMore: boolean };
+      return (await res.json()) as {
+        data: { id: string; operation: string; objectIds: string[]; actor: { id: string | null } }[];
+        hasMore: boolean;
+      };
     };
     const byObject = await get(`?objectId=${owner.objects.ep}`);
     expect(byObject.data.length).toBeGreaterThan(0);
@@ -266,7 +295,9 @@ describe('GET /v1/audit-log and GET /admin/audit-log', () => {
 });
 
 async function restricted(permissions: Record<string, string>): Promise<{ key: string }> {
-  const k = (await (await app.request('/v1/api-keys', jsonRequest('POST', { name: 'r', permissions }, owner.apiKey))).json()) as { key: string };
+  const k = (await (await app.request('/v1/api-keys', jsonRequest('POST', { name: 'r', permissions }, owner.apiKey))).json()) as {
+    key: string;
+  };
   secrets.push(k.key);
   return k;
 }

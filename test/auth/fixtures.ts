@@ -20,7 +20,16 @@ export interface Operation {
 /** Every /v1 and /admin operation of the app's OpenAPI document. */
 export async function operationsOf(app: App): Promise<Operation[]> {
   const doc = (await (await app.request('/openapi.json')).json()) as {
-    paths: Record<string, Record<string, { operationId: string; parameters?: { name: string; in: string; example?: string; schema?: { example?: string } }[] } & Record<string, unknown>>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        { operationId: string; parameters?: { name: string; in: string; example?: string; schema?: { example?: string } }[] } & Record<
+          string,
+          unknown
+        >
+      >
+    >;
   };
   const out: Operation[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
@@ -33,7 +42,9 @@ export async function operationsOf(app: App): Promise<Operation[]> {
         operationId: op.operationId,
         permission: op['x-switchyard-permission'] as string | undefined,
         audit: op['x-switchyard-audit'] as string | undefined,
-        params: (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => ({ name: p.name, example: p.example ?? p.schema?.example })),
+        params: (op.parameters ?? [])
+          .filter((p) => p.in === 'path')
+          .map((p) => ({ name: p.name, example: p.example ?? p.schema?.example })),
       });
     }
   }
@@ -107,15 +118,24 @@ export async function anOwner(deps: Deps, app: App): Promise<Owner> {
   objects.iev = iev!.id;
   const [evt] = await deps.sql<{ id: string }[]>`select id from gw.events where merchant_id = ${shop.merchantId} limit 1`;
   objects.evt = evt!.id;
-  objects.rul = (await created(
-    await app.request('/v1/risk/rules', jsonRequest('POST', { name: 'Big', action: 'review', expression: 'amount > 100000' }, shop.apiKey)),
-  )).id as string;
-  objects.rsl = (await created(
-    await app.request('/v1/risk/lists', jsonRequest('POST', { alias: 'blocked_domains', itemType: 'email_domain' }, shop.apiKey)),
-  )).id as string;
-  objects.rpl = (await created(
-    await app.request('/v1/replays', jsonRequest('POST', { since: new Date(Date.now() - 3_600_000).toISOString() }, shop.apiKey)),
-  )).id as string;
+  objects.rul = (
+    await created(
+      await app.request(
+        '/v1/risk/rules',
+        jsonRequest('POST', { name: 'Big', action: 'review', expression: 'amount > 100000' }, shop.apiKey),
+      ),
+    )
+  ).id as string;
+  objects.rsl = (
+    await created(
+      await app.request('/v1/risk/lists', jsonRequest('POST', { alias: 'blocked_domains', itemType: 'email_domain' }, shop.apiKey)),
+    )
+  ).id as string;
+  objects.rpl = (
+    await created(
+      await app.request('/v1/replays', jsonRequest('POST', { since: new Date(Date.now() - 3_600_000).toISOString() }, shop.apiKey)),
+    )
+  ).id as string;
   const run = await upload(app, shop, stripeReport([]));
   objects.rcn = run.body.id as string;
   const key = await created(await app.request('/v1/api-keys', jsonRequest('POST', { name: 'spare' }, shop.apiKey)));

@@ -5,7 +5,17 @@ import { getApiKey, insertApiKey, listApiKeys, revokeApiKey, rollApiKey, type Ap
 import { fullPermissions, permissionsSchema, RESOURCES, type Permissions } from '../../core/auth/permissions.js';
 import type { AppEnv } from '../../core/deps.js';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors.js';
-import { createRouter, defineRoute, idParam, isoTimestamp, jsonBodyOf, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import {
+  createRouter,
+  defineRoute,
+  idParam,
+  isoTimestamp,
+  jsonBodyOf,
+  jsonResponse,
+  merchantAuth,
+  pageOf,
+  problems,
+} from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 
 /** How long a rolled key's old secret keeps working by default, seconds (24 h), and at most (30 days). */
@@ -127,7 +137,11 @@ function refuseEscalation(own: Permissions | null, target: Permissions | null, v
   if (own === null) return;
   const over = RESOURCES.filter((r) => RANK[target === null ? 'write' : (target[r] ?? 'none')] > RANK[own[r] ?? 'none']);
   if (over.length > 0) {
-    throw new AppError('permission_denied', 403, `A restricted key cannot ${verb} a key with more access than its own (${over.join(', ')}).`);
+    throw new AppError(
+      'permission_denied',
+      403,
+      `A restricted key cannot ${verb} a key with more access than its own (${over.join(', ')}).`,
+    );
   }
 }
 

@@ -50,7 +50,15 @@ function toKey(r: Row): ApiKeyRow {
 /** Inserts a key for `merchantId` (its hash and prefix only); `permissions` null makes a full key. */
 export async function insertApiKey(
   tx: Tx,
-  input: { merchantId: string; name: string | null; permissions: Permissions | null; expiresAt: Date | null; keyHash: string; prefix: string; now: Date },
+  input: {
+    merchantId: string;
+    name: string | null;
+    permissions: Permissions | null;
+    expiresAt: Date | null;
+    keyHash: string;
+    prefix: string;
+    now: Date;
+  },
 ): Promise<ApiKeyRow> {
   const [row] = await tx<Row[]>`
     insert into gw.api_keys as k (id, merchant_id, key_hash, prefix, name, permissions, expires_at, created_at)
@@ -79,7 +87,11 @@ export async function touchApiKey(tx: Tx, id: string, now: Date): Promise<void> 
 }
 
 /** A page of the merchant's unrevoked keys, newest first, after the cursor `startingAfter` (a key id). */
-export async function listApiKeys(tx: Tx, merchantId: string, page: { limit: number; startingAfter?: string | undefined }): Promise<ApiKeyRow[]> {
+export async function listApiKeys(
+  tx: Tx,
+  merchantId: string,
+  page: { limit: number; startingAfter?: string | undefined },
+): Promise<ApiKeyRow[]> {
   const rows = await tx<Row[]>`
     select ${tx.unsafe(COLUMNS)}
       from gw.api_keys k

@@ -31,10 +31,16 @@ export function requireMerchant(routes?: RouteTable): MiddlewareHandler<AppEnv> 
     c.set('merchant', { id: key.merchantId, name: key.merchantName, apiKeyId: key.id });
     const now = clock();
     if (key.expiresAt !== null && key.expiresAt <= now) {
-      throw new AppError('api_key_expired', 401, `The API key ${key.prefix}… expired at ${key.expiresAt.toISOString()}. Use the key it was rolled to.`);
+      throw new AppError(
+        'api_key_expired',
+        401,
+        `The API key ${key.prefix}… expired at ${key.expiresAt.toISOString()}. Use the key it was rolled to.`,
+      );
     }
     c.set('apiKey', { id: key.id, prefix: key.prefix, permissions: key.permissions });
-    if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= 60_000) await touchApiKey(c.get('pool') ?? sql, key.id, now);
+    // On the request's own connection (its transaction, for a change): a second pooled connection per request could
+    // starve the pool; a concurrent request of the same key waits for this row at most once a minute.
+    if (key.lastUsedAt === null || now.getTime() - key.lastUsedAt.getTime() >= 60_000) await touchApiKey(sql, key.id, now);
     const route = routes?.match(c.req.method, c.req.path);
     if (route && !allows(key.permissions, route.info.permission)) {
       const needed = route.info.permission ?? 'a full (sk_) key';

@@ -37,7 +37,9 @@ export const PERMISSION_FIELD = 'x-switchyard-permission';
 const level = z.enum(['none', 'read', 'write']);
 
 /** The `permissions` of `POST /v1/api-keys`: each resource `none` | `read` | `write`; unknown resources are refused. */
-export const permissionsSchema = z.object(Object.fromEntries(RESOURCES.map((r) => [r, level.optional()])) as Record<Resource, z.ZodOptional<typeof level>>).strict();
+export const permissionsSchema = z
+  .object(Object.fromEntries(RESOURCES.map((r) => [r, level.optional()])) as Record<Resource, z.ZodOptional<typeof level>>)
+  .strict();
 
 const RANK: Record<AccessLevel, number> = { none: 0, read: 1, write: 2 };
 

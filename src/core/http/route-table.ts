@@ -47,7 +47,6 @@ export function deriveOperationId(method: string, path: string): string {
  */
 export class RouteTable {
   #router = new TrieRouter<RouteInfo>();
-  #routes: RouteInfo[] = [];
 
   /** Reads every route of `app`'s registry; call after the last route is mounted and before the first request. */
   load(app: OpenAPIHono<AppEnv>): void {
@@ -63,14 +62,12 @@ export class RouteTable {
         permission: isRoutePermission(permission) ? permission : undefined,
         audit: route[AUDIT_FIELD] === 'own' ? 'own' : 'request',
       };
-      this.#routes.push(info);
       this.#router.add(info.method, route.path.replace(/{([^}]+)}/g, ':$1'), info);
     }
   }
 
   /** Adds an operation that is not in the OpenAPI document (the portal's forms); `path` in Hono's `:param` syntax. */
   add(info: RouteInfo): void {
-    this.#routes.push(info);
     this.#router.add(info.method, info.path, info);
   }
 
@@ -80,10 +77,5 @@ export class RouteTable {
     if (!found) return undefined;
     const [info, params] = found as [RouteInfo, Record<string, string>];
     return { info, params };
-  }
-
-  /** Every operation loaded or added. */
-  all(): readonly RouteInfo[] {
-    return this.#routes;
   }
 }
