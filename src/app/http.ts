@@ -9,6 +9,10 @@ import { endpointRoutes } from '../outbound/routes/endpoints.js';
 import { eventRoutes } from '../outbound/routes/events.js';
 import { replayRoutes } from '../outbound/routes/replays.js';
 import { requireMerchant } from '../core/auth/middleware.js';
+import { deriveOperationId, RouteTable } from '../core/http/route-table.js';
+import { auditTrail } from './audit.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { adminAuditLogRoutes, auditLogRoutes } from './routes/audit-log.js';
 import type { AppEnv, Deps } from '../core/deps.js';
 import { createRouter, mountApiReference } from '../core/http/openapi.js';
 import { notFoundOrNotAllowed } from '../core/http/allowed-methods.js';
@@ -55,6 +59,12 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   );
   app.onError(onError);
   app.notFound(notFoundOrNotAllowed(app));
+  // Filled once every route is mounted (below); the audit and auth middleware look requests up in it.
+  const routes = new RouteTable();
+  const audit = auditTrail(routes);
+  app.use('/v1/*', audit);
+  app.use('/admin/*', audit);
+  app.use('/portal/*', audit);
 
   const maxBytes = deps.config.SWITCHYARD_API_MAX_BYTES;
   const apiBodyLimit = bodyLimit({
@@ -70,8 +80,10 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
 
   app.route('/', healthRoutes(options.expectedMigration));
   if (deps.metrics?.render) app.route('/', metricsRoutes());
-  if (options.adminApi ?? true) app.route('/admin', merchantRoutes());
-  else {
+  if (options.adminApi ?? true) {
+    app.route('/admin', merchantRoutes());
+    app.route('/admin/audit-log', adminAuditLogRoutes());
+  } else {
     app.all('/admin/*', () =>
       problemResponse(
         problemBody(
@@ -85,7 +97,9 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   app.route('/inbound', ingestRoutes({ inboundBatcher: deps.inboundBatcher, sourceCache: deps.sourceCache }));
 
   const v1 = createRouter();
-  v1.use('*', requireMerchant(), unstorableTextGuard());
+  v1.use('*', requireMerchant(routes), unstorableTextGuard());
+  v1.route('/api-keys', apiKeyRoutes());
+  v1.route('/audit-log', auditLogRoutes());
   v1.route('/merchant', currentMerchantRoutes());
   v1.route('/sources', sourceRoutes());
   v1.route('/inbound-events', inboundEventRoutes());
@@ -107,5 +121,20 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   app.route('/portal', portalRoutes());
   registerEventWebhooks(app);
   mountApiReference(app, swaggerUiAssets);
+  routes.load(app);
+  // The portal's forms are not in the OpenAPI document; their operations are named the same way.
+  const portalOperations = new Set<string>();
+  for (const r of app.routes) {
+    if (!r.path.startsWith('/portal/') || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)) continue;
+    if (portalOperations.has(`${r.method} ${r.path}`)) continue;
+    portalOperations.add(`${r.method} ${r.path}`);
+    routes.add({
+      operationId: deriveOperationId(r.method, r.path),
+      method: r.method,
+      path: r.path,
+      permission: undefined,
+      audit: 'request',
+    });
+  }
   return app;
 }

@@ -6,6 +6,8 @@ import type { RiskRuleCache } from './risk/assess.js';
 import type { Sql } from './db/client.js';
 import type { HmacBackend } from './crypto.js';
 import type { SecretBox } from './secrets.js';
+import type { Permissions } from './auth/permissions.js';
+import type { AuditActor } from './audit/audit-store.js';
 
 /** The few logger methods Switchyard calls; pino's Logger satisfies it, so does a Worker's console shim. */
 export interface Log {
@@ -92,5 +94,9 @@ export interface AppEnv {
     /** `deps.logger` bound to this request's `requestId`. */
     log: Log;
     merchant: MerchantContext;
+    /** The API key a `/v1` request authenticated with; `permissions` null: a full key. */
+    apiKey: { id: string; prefix: string; permissions: Permissions | null };
+    /** Who the request's audit row names: set by whichever middleware checked its credentials. */
+    auditActor: AuditActor & { merchantId: string | null };
   };
 }

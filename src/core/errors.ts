@@ -2,6 +2,8 @@
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
+  | 'api_key_expired'
+  | 'permission_denied'
   | 'not_found'
   | 'method_not_allowed'
   | 'source_not_found'

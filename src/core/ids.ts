@@ -17,6 +17,7 @@ const ID_PREFIXES = {
   riskRule: 'rul',
   review: 'rev',
   riskList: 'rsl',
+  auditEntry: 'aud',
 } as const;
 
 /** One of the prefixes above. */

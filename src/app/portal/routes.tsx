@@ -3,7 +3,8 @@ import { Hono, type Context } from 'hono';
 import { hashApiKey } from '../../core/auth/api-keys.js';
 import { sha256Hex } from '../../core/crypto.js';
 import { AppError } from '../../core/errors.js';
-import { findMerchantByKeyHash } from '../../core/merchants/merchant-store.js';
+import { findApiKeyByHash } from '../../core/auth/api-key-store.js';
+import { allows } from '../../core/auth/permissions.js';
 import { addAssetRoutes } from './assets.js';
 import { addEndpointPages } from './endpoint-pages.js';
 import { addEventPages } from './event-pages.js';
@@ -26,6 +27,7 @@ import {
   LOGIN_SESSION_SECONDS,
   LOGIN_WINDOW_SECONDS,
   newPortalToken,
+  portalSessionId,
   requireSession,
   sessionToken,
   setSessionCookie,
@@ -140,20 +142,29 @@ export function portalRoutes(): Hono<PortalEnv> {
     }
     const form = await c.req.parseBody();
     const key = typeof form.apiKey === 'string' ? form.apiKey.trim() : '';
-    const merchant = key && key.length <= 200 ? await findMerchantByKeyHash(sql, await hashApiKey(key)) : undefined;
-    if (!merchant) {
+    const found = key && key.length <= 200 ? await findApiKeyByHash(sql, await hashApiKey(key)) : undefined;
+    const usable = found && found.revokedAt === null && (found.expiresAt === null || found.expiresAt > now) ? found : undefined;
+    if (usable) c.set('auditActor', { type: 'api_key', id: usable.id, prefix: usable.prefix, merchantId: usable.merchantId });
+    // A restricted key needs `portal`: read for a session that only reads, write for every capability.
+    if (usable && !allows(usable.permissions, 'portal:read')) {
+      return c.html(<LoginPage error="That API key has no portal permission (it needs portal: read or write)." />, 403);
+    }
+    const merchant = usable ? { id: usable.merchantId } : undefined;
+    if (!merchant || !usable) {
       await recordLoginFailure(sql, address, now, windowStart);
       // The address and nothing of the key: not even its prefix.
       c.var.log.warn({ clientAddress: address, failuresInWindow: failures.count + 1 }, 'portal login failed');
       return c.html(<LoginPage error="That API key is not valid." />, 401);
     }
     const token = newPortalToken();
-    const expiresAt = new Date(now.getTime() + LOGIN_SESSION_SECONDS * 1000);
+    // The session ends by the key's expiry at the latest.
+    const sessionEnd = now.getTime() + LOGIN_SESSION_SECONDS * 1000;
+    const expiresAt = new Date(usable.expiresAt === null ? sessionEnd : Math.min(sessionEnd, usable.expiresAt.getTime()));
     await insertPortalSession(sql, {
       tokenHash: await sha256Hex(token),
       kind: 'session',
       merchantId: merchant.id,
-      capabilities: ALL_CAPABILITIES,
+      capabilities: allows(usable.permissions, 'portal:write') ? ALL_CAPABILITIES : ['read'],
       createdAt: now,
       expiresAt,
     });
@@ -192,8 +203,10 @@ export function portalRoutes(): Hono<PortalEnv> {
         'This portal link is not valid: it was used already, has expired, or never existed. Ask for a new one.',
       );
     const token = newPortalToken();
+    const tokenHash = await sha256Hex(token);
+    c.set('auditActor', { type: 'portal_session', id: await portalSessionId(tokenHash), prefix: null, merchantId: link.merchantId });
     await insertPortalSession(sql, {
-      tokenHash: await sha256Hex(token),
+      tokenHash,
       kind: 'session',
       merchantId: link.merchantId,
       capabilities: link.capabilities,

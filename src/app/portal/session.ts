@@ -110,6 +110,7 @@ export function requireSession(): MiddlewareHandler<PortalEnv> {
     }
     const csrf = await csrfFor(token);
     c.set('portal', { ...session, csrf, tokenHash });
+    c.set('auditActor', { type: 'portal_session', id: await portalSessionId(tokenHash), prefix: null, merchantId: session.merchantId });
     if (c.req.method === 'POST') {
       if (!fromThisSite(c)) throw new AppError('unauthorized', 403, 'This form was sent from another site.');
       let sent = c.req.header('x-csrf-token');
@@ -123,6 +124,11 @@ export function requireSession(): MiddlewareHandler<PortalEnv> {
     }
     await next();
   };
+}
+
+/** A session's id in the audit log: `pss_` + 24 hex digits derived from its token hash (neither the token nor the hash). */
+export async function portalSessionId(tokenHash: string): Promise<string> {
+  return `pss_${(await sha256Hex(`switchyard-portal-audit:${tokenHash}`)).slice(0, 24)}`;
 }
 
 /** Throws 403 unless the session has `capability` (the page says which one it lacks). */

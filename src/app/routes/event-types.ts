@@ -15,6 +15,7 @@ const EventTypeView = z
 const listEventTypes = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'any',
   tags: ['Events'],
   summary: 'Every event type Switchyard emits, with the JSON Schema of its data',
   security: merchantAuth,

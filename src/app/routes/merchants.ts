@@ -23,6 +23,7 @@ const CreatedMerchant = z
 const createMerchant = defineRoute({
   method: 'post',
   path: '/merchants',
+  'x-switchyard-permission': 'admin',
   tags: ['Admin'],
   summary: 'Create a merchant and its API key',
   security: adminAuth,
@@ -68,6 +69,7 @@ const MerchantView = z
 const getCurrentMerchant = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'any',
   tags: ['Merchant'],
   summary: 'The merchant of the API key: its id, name and creation time',
   security: merchantAuth,

@@ -42,6 +42,7 @@ const PortalLink = z
 const createRoute = defineRoute({
   method: 'post',
   path: '/sessions',
+  'x-switchyard-permission': 'portal:write',
   tags: ['Portal'],
   summary: 'Create a one-time portal link',
   security: merchantAuth,

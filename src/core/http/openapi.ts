@@ -152,8 +152,13 @@ export function defineRoute<R extends RouteConfig>(route: R): R {
   if (request?.body && !(413 in route.responses)) {
     Object.assign(extra, problems({ 413: ['payload_too_large'] }));
   }
+  const merchantKey = route.security?.some((s) => MERCHANT_API_KEY in s) ?? false;
   if (route.security && route.security.length > 0 && !(401 in route.responses)) {
-    Object.assign(extra, problems({ 401: ['unauthorized'] }));
+    Object.assign(extra, problems({ 401: merchantKey ? ['unauthorized', 'api_key_expired'] : ['unauthorized'] }));
+  }
+  // A restricted key without the route's permission (README "API keys and permissions").
+  if (merchantKey && !(403 in route.responses) && (route as Record<string, unknown>)['x-switchyard-permission'] !== 'any') {
+    Object.assign(extra, problems({ 403: ['permission_denied'] }));
   }
   const own = route.middleware === undefined ? [] : Array.isArray(route.middleware) ? route.middleware : [route.middleware];
   const withBody = request?.body

@@ -58,6 +58,7 @@ function summary(e: InboundEventRow): Summary {
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'events:read',
   tags: ['Inbound events'],
   summary: 'List what PSPs sent, newest first',
   security: merchantAuth,
@@ -73,6 +74,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'events:read',
   tags: ['Inbound events'],
   summary: 'Get an inbound event with its headers and raw body',
   security: merchantAuth,

@@ -162,6 +162,7 @@ const TAGS = ['Sources'];
 const createSource = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'sources:write',
   tags: TAGS,
   summary: 'Create a source',
   security: merchantAuth,
@@ -175,6 +176,7 @@ const createSource = defineRoute({
 const listSourcesRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'sources:read',
   tags: TAGS,
   summary: 'List sources, newest first',
   security: merchantAuth,
@@ -185,6 +187,7 @@ const listSourcesRoute = defineRoute({
 const getSourceRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'sources:read',
   tags: TAGS,
   summary: 'Get a source',
   security: merchantAuth,
@@ -195,6 +198,7 @@ const getSourceRoute = defineRoute({
 const rotateSecretRoute = defineRoute({
   method: 'post',
   path: '/{id}/secrets',
+  'x-switchyard-permission': 'sources:write',
   tags: TAGS,
   summary: 'Rotate the signing secret',
   description:

@@ -12,6 +12,7 @@ import { endpointId, recoverBody, TAGS } from './endpoint-schemas.js';
 const testRoute = defineRoute({
   method: 'post',
   path: '/{id}/test',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Send a webhook.test event to this endpoint',
   security: merchantAuth,
@@ -25,6 +26,7 @@ const testRoute = defineRoute({
 const recoverRoute = defineRoute({
   method: 'post',
   path: '/{id}/recover',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Queue again every message that failed since a time',
   security: merchantAuth,

@@ -18,6 +18,7 @@ import { Ed25519View, endpointId, notFound, SecretView, TAGS } from './endpoint-
 const getSecretRoute = defineRoute({
   method: 'get',
   path: '/{id}/secret',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'The newest signing secret',
   security: merchantAuth,
@@ -28,6 +29,7 @@ const getSecretRoute = defineRoute({
 const rotateRoute = defineRoute({
   method: 'post',
   path: '/{id}/secret/rotate',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Rotate the signing secret',
   description: 'The previous secret keeps signing beside the new one for 24 h.',
@@ -39,6 +41,7 @@ const rotateRoute = defineRoute({
 const enableEd25519Route = defineRoute({
   method: 'post',
   path: '/{id}/ed25519',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Turn on v1a (Ed25519) signatures',
   description:
@@ -51,6 +54,7 @@ const enableEd25519Route = defineRoute({
 const getEd25519Route = defineRoute({
   method: 'get',
   path: '/{id}/ed25519',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: 'Whether v1a (Ed25519) signatures are on, and the public key',
   security: merchantAuth,
@@ -61,6 +65,7 @@ const getEd25519Route = defineRoute({
 const disableEd25519Route = defineRoute({
   method: 'delete',
   path: '/{id}/ed25519',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Turn off v1a (Ed25519) signatures',
   description: 'The key pair is dropped; turning it on again makes a new one. Also 204 when it was already off.',

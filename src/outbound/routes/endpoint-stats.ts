@@ -38,6 +38,7 @@ const StatsView = Counts.extend({
 const statsRoute = defineRoute({
   method: 'get',
   path: '/{id}/stats',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: "An endpoint's delivery stats, per hour",
   security: merchantAuth,

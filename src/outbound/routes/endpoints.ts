@@ -44,6 +44,7 @@ import { addStatsRoutes } from './endpoint-stats.js';
 const createEndpointRoute = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Create an endpoint',
   security: merchantAuth,
@@ -57,6 +58,7 @@ const createEndpointRoute = defineRoute({
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: 'List endpoints, newest first',
   security: merchantAuth,
@@ -67,6 +69,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:read',
   tags: TAGS,
   summary: 'Get an endpoint',
   security: merchantAuth,
@@ -77,6 +80,7 @@ const getRoute = defineRoute({
 const patchRoute = defineRoute({
   method: 'patch',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Update an endpoint',
   description: 'Re-enabling a disabled endpoint also clears its failure state.',
@@ -91,6 +95,7 @@ const patchRoute = defineRoute({
 const deleteRoute = defineRoute({
   method: 'delete',
   path: '/{id}',
+  'x-switchyard-permission': 'endpoints:write',
   tags: TAGS,
   summary: 'Delete an endpoint',
   security: merchantAuth,

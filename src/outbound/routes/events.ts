@@ -65,6 +65,7 @@ const eventId = idParam('evt_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'events:read',
   tags: TAGS,
   summary: 'List events emitted to the merchant, newest first',
   security: merchantAuth,
@@ -75,6 +76,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'events:read',
   tags: TAGS,
   summary: 'Get an event',
   security: merchantAuth,
@@ -85,6 +87,7 @@ const getRoute = defineRoute({
 const attemptsRoute = defineRoute({
   method: 'get',
   path: '/{id}/attempts',
+  'x-switchyard-permission': 'events:read',
   tags: TAGS,
   summary: 'Every delivery attempt of the event, oldest first',
   security: merchantAuth,
@@ -95,6 +98,7 @@ const attemptsRoute = defineRoute({
 const redeliverRoute = defineRoute({
   method: 'post',
   path: '/{id}/redeliver',
+  'x-switchyard-permission': 'events:write',
   tags: TAGS,
   summary: 'Queue one more attempt of the event’s messages',
   security: merchantAuth,

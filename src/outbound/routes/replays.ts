@@ -88,6 +88,7 @@ const replayId = idParam('rpl_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
 const createRoute = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'events:write',
   tags: TAGS,
   summary: 'Replay every message that matches, in the background',
   security: merchantAuth,
@@ -101,6 +102,7 @@ const createRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'events:read',
   tags: TAGS,
   summary: 'A replay and its progress',
   security: merchantAuth,
@@ -111,6 +113,7 @@ const getRoute = defineRoute({
 const cancelRoute = defineRoute({
   method: 'post',
   path: '/{id}/cancel',
+  'x-switchyard-permission': 'events:write',
   tags: TAGS,
   summary: 'Cancel a replay',
   description: 'No further page is queued; attempts already queued stay. Cancelling a cancelled replay answers it as it is.',

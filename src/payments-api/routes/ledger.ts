@@ -28,6 +28,7 @@ const balancesQuery = z.object({
 const balancesRoute = defineRoute({
   method: 'get',
   path: '/balances',
+  'x-switchyard-permission': 'ledger:read',
   tags: ['Ledger'],
   summary: 'Account balances per currency',
   security: merchantAuth,
@@ -38,6 +39,7 @@ const balancesRoute = defineRoute({
 const checkRoute = defineRoute({
   method: 'get',
   path: '/check',
+  'x-switchyard-permission': 'ledger:read',
   tags: ['Ledger'],
   summary: 'Prove the ledger from its entries',
   security: merchantAuth,

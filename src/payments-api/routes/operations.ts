@@ -28,6 +28,7 @@ export const OperationView = z
 const operationsRoute = defineRoute({
   method: 'get',
   path: '/{id}/operations',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments'],
   summary: 'The payment’s operations (authorization, captures, refunds, void, disputes), first reported first',
   security: merchantAuth,

@@ -97,6 +97,8 @@ const routes = {
     tags: TAGS,
     security: merchantAuth,
     path: '/',
+    'x-switchyard-permission': 'payments:write',
+    'x-switchyard-audit': 'own',
     summary: "Create a payment at the source's PSP",
     request: { headers: idempotencyHeaders, body: { content: { 'application/json': { schema: createBody } }, required: true } },
     responses: {
@@ -109,6 +111,8 @@ const routes = {
     tags: TAGS,
     security: merchantAuth,
     path: '/{id}/capture',
+    'x-switchyard-permission': 'payments:write',
+    'x-switchyard-audit': 'own',
     summary: 'Capture an authorized payment, fully (no amount) or partly',
     request: {
       headers: idempotencyHeaders,
@@ -125,6 +129,8 @@ const routes = {
     tags: TAGS,
     security: merchantAuth,
     path: '/{id}/void',
+    'x-switchyard-permission': 'payments:write',
+    'x-switchyard-audit': 'own',
     summary: 'Void (cancel) an authorized, uncaptured payment',
     request: { headers: idempotencyHeaders, params: idParams },
     responses: { 200: { ...json(commandResult, 'Voided, or submitted (Adyen).'), headers: replayed }, ...commonResponses },
@@ -134,6 +140,8 @@ const routes = {
     tags: TAGS,
     security: merchantAuth,
     path: '/{id}/refunds',
+    'x-switchyard-permission': 'payments:write',
+    'x-switchyard-audit': 'own',
     summary: 'Refund a captured payment, fully (no amount) or partly; several refunds allowed',
     request: {
       headers: idempotencyHeaders,

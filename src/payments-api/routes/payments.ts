@@ -106,6 +106,7 @@ const notFound = problems({ 404: ['not_found'] });
 const listPaymentsRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments'],
   summary: 'List payments, newest first',
   security: merchantAuth,
@@ -116,6 +117,7 @@ const listPaymentsRoute = defineRoute({
 const getPaymentRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments'],
   summary: 'Get a payment',
   security: merchantAuth,
@@ -126,6 +128,7 @@ const getPaymentRoute = defineRoute({
 const transitionsRoute = defineRoute({
   method: 'get',
   path: '/{id}/transitions',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments'],
   summary: 'The payment’s audit trail, oldest first',
   security: merchantAuth,
@@ -136,6 +139,7 @@ const transitionsRoute = defineRoute({
 const paymentLedgerRoute = defineRoute({
   method: 'get',
   path: '/{id}/ledger',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments'],
   summary: 'The payment’s ledger transactions, oldest first',
   security: merchantAuth,
@@ -146,6 +150,7 @@ const paymentLedgerRoute = defineRoute({
 const paymentRiskRoute = defineRoute({
   method: 'get',
   path: '/{id}/risk',
+  'x-switchyard-permission': 'payments:read',
   tags: ['Payments', 'Risk'],
   summary: 'The risk decisions about the payment, oldest first',
   security: merchantAuth,

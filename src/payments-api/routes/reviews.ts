@@ -32,6 +32,7 @@ const ReviewView = z
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'List reviews, newest first',
   security: merchantAuth,
@@ -46,6 +47,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'Get a review',
   security: merchantAuth,
@@ -76,6 +78,8 @@ const approveRoute = createRoute({
   tags: TAGS,
   security: merchantAuth,
   path: '/{id}/approve',
+  'x-switchyard-permission': 'risk:write',
+  'x-switchyard-audit': 'own',
   summary: 'Approve an open review (review.closed)',
   request: { headers: idempotencyHeaders, params: idParams },
   responses: { 200: { ...json(ReviewView, 'The review, approved'), headers: replayed }, ...decisionResponses },
@@ -85,6 +89,8 @@ const rejectRoute = createRoute({
   tags: TAGS,
   security: merchantAuth,
   path: '/{id}/reject',
+  'x-switchyard-permission': 'risk:write',
+  'x-switchyard-audit': 'own',
   summary: 'Reject an open review: refund (captured) or void (authorized) through the PSP (review.closed)',
   request: {
     headers: idempotencyHeaders,

@@ -44,6 +44,7 @@ const notFound = problems({ 404: ['not_found'] });
 const createRoute_ = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Create a risk list',
   security: merchantAuth,
@@ -53,6 +54,7 @@ const createRoute_ = defineRoute({
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'List risk lists, newest first',
   security: merchantAuth,
@@ -62,6 +64,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'Get a risk list',
   security: merchantAuth,
@@ -71,6 +74,7 @@ const getRoute = defineRoute({
 const itemsRoute = defineRoute({
   method: 'get',
   path: '/{id}/items',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'The items of a list, by value',
   security: merchantAuth,
@@ -83,6 +87,7 @@ const itemsRoute = defineRoute({
 const addItemRoute = defineRoute({
   method: 'post',
   path: '/{id}/items',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Add an item to a list',
   security: merchantAuth,
@@ -95,6 +100,7 @@ const addItemRoute = defineRoute({
 const removeItemRoute = defineRoute({
   method: 'delete',
   path: '/{id}/items/{value}',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Remove an item from a list',
   security: merchantAuth,

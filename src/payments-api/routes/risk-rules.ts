@@ -62,6 +62,7 @@ const notFound = problems({ 404: ['not_found'] });
 const createRoute = defineRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Create a risk rule',
   security: merchantAuth,
@@ -71,6 +72,7 @@ const createRoute = defineRoute({
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'List risk rules, newest first',
   security: merchantAuth,
@@ -80,6 +82,7 @@ const listRoute = defineRoute({
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'risk:read',
   tags: TAGS,
   summary: 'Get a risk rule',
   security: merchantAuth,
@@ -89,6 +92,7 @@ const getRoute = defineRoute({
 const patchRoute = defineRoute({
   method: 'patch',
   path: '/{id}',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Change a risk rule (a new version)',
   security: merchantAuth,
@@ -98,6 +102,7 @@ const patchRoute = defineRoute({
 const deleteRoute = defineRoute({
   method: 'delete',
   path: '/{id}',
+  'x-switchyard-permission': 'risk:write',
   tags: TAGS,
   summary: 'Delete a risk rule (kept for the decisions that name it)',
   security: merchantAuth,

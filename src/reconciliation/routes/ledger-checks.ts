@@ -26,6 +26,7 @@ type LedgerCheckRunJson = z.infer<typeof LedgerCheckRun>;
 const listRoute = defineRoute({
   method: 'get',
   path: '/checks',
+  'x-switchyard-permission': 'ledger:read',
   tags: ['Ledger'],
   summary: 'List the continuous ledger checks, newest first',
   security: merchantAuth,

@@ -74,6 +74,7 @@ const uploadQuery = z.object({
 const uploadRoute = createRoute({
   method: 'post',
   path: '/',
+  'x-switchyard-permission': 'reconciliation:write',
   tags: TAGS,
   summary: 'Reconcile a settlement report (Stripe itemized report or Adyen Settlement details report, as CSV)',
   security: merchantAuth,
@@ -98,6 +99,7 @@ const uploadRoute = createRoute({
 const listRoute = defineRoute({
   method: 'get',
   path: '/',
+  'x-switchyard-permission': 'reconciliation:read',
   tags: TAGS,
   summary: 'List reconciliation runs, newest first',
   security: merchantAuth,
@@ -110,6 +112,7 @@ const runId = idParam('rcn_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c');
 const getRoute = defineRoute({
   method: 'get',
   path: '/{id}',
+  'x-switchyard-permission': 'reconciliation:read',
   tags: TAGS,
   summary: 'Get a reconciliation run with its counts and totals',
   security: merchantAuth,
@@ -120,6 +123,7 @@ const getRoute = defineRoute({
 const itemsRoute = defineRoute({
   method: 'get',
   path: '/{id}/items',
+  'x-switchyard-permission': 'reconciliation:read',
   tags: TAGS,
   summary: 'List the items of a run in line order, optionally of one result',
   security: merchantAuth,
