@@ -15,6 +15,7 @@ const filterTestRoute = defineRoute({
   description:
     '`matches` is true when a message would be made for the event: its type is one of `eventTypes` (or the endpoint takes every type) and the filter yields true (or there is none). A filter that errors on the event (a field it lacks) does not match.',
   security: merchantAuth,
+  'x-switchyard-permission': 'endpoints:read',
   request: { params: endpointId, body: jsonBodyOf(filterTestBody) },
   responses: { 200: jsonResponse(FilterTestView, 'Whether the event matches'), ...problems({ 404: ['not_found'] }) },
 });
