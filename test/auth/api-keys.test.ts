@@ -240,6 +240,7 @@ const BODIES: Record<string, unknown> = {
   postSourcesByIdSecrets: { secret: 'whsec_cross_tenant_0123456789abcdef' },
   postEndpointsByIdRecover: { since: new Date(Date.now() - 60_000).toISOString() },
   postEndpointsByIdTest: { eventType: 'webhook.test' },
+  postEndpointsByIdFilterTest: { event: { type: 'payment.captured', data: {} } },
 };
 
 describe('cross-tenant (generated from the OpenAPI document)', () => {
