@@ -65,7 +65,7 @@ function cli(...args: string[]): Promise<Run> {
 
 describe('switchyard CLI', () => {
   it("prints each command's usage for --help and exits 0", async () => {
-    const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen'];
+    const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen', 'keys'];
     const runs = await Promise.all([cli('--help'), ...commands.map((c) => cli(c, '--help'))]);
     expect(runs[0]!.code).toBe(0);
     for (const c of commands) expect(runs[0]!.stdout).toContain(c);
