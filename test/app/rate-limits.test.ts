@@ -141,6 +141,9 @@ describe('inbound requests that fail verification', () => {
     expect(realAnswers.map((a) => a.res.status)).toEqual(Array(40).fill(200));
     const stored = await db.sql<{ event_id: string }[]>`select event_id from gw.inbound_events where source_id = ${sourceId}`;
     expect(stored.map((r) => r.event_id).sort()).toEqual(realAnswers.map((a) => a.id).sort());
+    // Verified events never touched the limit: no counter for the PSP's address.
+    const counters = await db.sql<{ key: string }[]>`select key from gw.rate_limits where key like ${`inbound:${sourceId}:%`}`;
+    expect(counters.map((r) => r.key)).toEqual([`inbound:${sourceId}:${attacker}`]);
 
     // Blocked means unverified: even a correctly signed request from that address is refused until Retry-After…
     expect((await genuine(attacker)).res.status).toBe(429);

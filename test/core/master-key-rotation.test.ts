@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { checkMasterKey } from '../../src/core/master-key.js';
+import { ENVELOPE_COLUMNS } from '../../src/core/master-key-store.js';
 import { createSecretBox, generateMasterKey, SecretUnreadableError, type SecretBox } from '../../src/core/secrets.js';
 import { enableEd25519Signing } from '../../src/outbound/endpoints/endpoint-ed25519.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
@@ -117,6 +118,15 @@ describe('master key rotation', () => {
     expect(named.keyId).toBe('2027-01');
     expect(await named.decrypt(await oldBox.encrypt('named'))).toBe('named'); // a key listed under a new id still opens what it sealed
     await expect(createSecretBox(`${NEW},${NEW}`)).rejects.toThrow(/twice/);
+  });
+
+  it('knows every column named for an envelope or ciphertext (a new one must be re-sealed too)', async () => {
+    const columns = await db.sql<{ c: string }[]>`
+      select table_schema || '.' || table_name || '.' || column_name as c from information_schema.columns
+       where table_schema = 'gw' and (column_name like '%envelope%' or column_name like '%ciphertext%')`;
+    expect(columns.map((r) => r.c).sort()).toEqual(
+      [...ENVELOPE_COLUMNS.map((c) => `${c.table}.${c.column}`), 'gw.master_key_check.envelope'].sort(),
+    );
   });
 
   it('re-encryption SIGKILLed halfway and run again leaves every secret readable with only the new key', async () => {

@@ -50,9 +50,11 @@ export async function keysCommand(args: string[]): Promise<void> {
   const result = await withDatabase(config, async (sql) => {
     // Refuses a key list none of whose keys opens this database's secrets, before anything is written.
     await checkMasterKey(sql, box, config.SWITCHYARD_MASTER_KEY ? undefined : keyFile);
-    return reencryptSecrets(sql, box, { batchSize, pauseMs, onProgress: (p) => process.stdout.write(`${line(p)}\n`) });
+    // On a terminal one line rewritten in place; piped, a line per batch.
+    const onProgress = (p: ReencryptProgress) => process.stdout.write(process.stdout.isTTY ? `\r\x1b[K${line(p)}` : `${line(p)}\n`);
+    return reencryptSecrets(sql, box, { batchSize, pauseMs, onProgress });
   });
-  process.stdout.write(`done: ${line({ ...result, current: 'all columns' })}\n`);
+  process.stdout.write(`${process.stdout.isTTY ? '\n' : ''}done: ${line({ ...result, current: 'all columns' })}\n`);
   if (result.unreadable > 0) {
     die(`${result.unreadable} secrets could not be opened with any key of SWITCHYARD_MASTER_KEY and were left as they were`);
   }
