@@ -34,6 +34,7 @@ import { riskRuleRoutes } from '../payments-api/routes/risk-rules.js';
 import { riskListRoutes } from '../payments-api/routes/risk-lists.js';
 import { reviewRoutes } from '../payments-api/routes/reviews.js';
 import { unstorableTextGuard } from '../core/http/validate.js';
+import { apiRateLimit } from '../core/rate-limit/rate-limit.js';
 import { settlementRoutes } from '../reconciliation/routes/settlements.js';
 import { ledgerCheckRoutes } from '../reconciliation/routes/ledger-checks.js';
 
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   app.route('/inbound', ingestRoutes({ inboundBatcher: deps.inboundBatcher, sourceCache: deps.sourceCache }));
 
   const v1 = createRouter();
-  v1.use('*', requireMerchant(routes), unstorableTextGuard());
+  v1.use('*', apiRateLimit(), requireMerchant(routes), unstorableTextGuard());
   v1.route('/api-keys', apiKeyRoutes());
   v1.route('/audit-log', auditLogRoutes());
   v1.route('/merchant', currentMerchantRoutes());

@@ -115,6 +115,21 @@ const configSchema = z
     SWITCHYARD_RETENTION_EVENT_PAYLOAD_DAYS: retentionDays,
     /** Days attempt response bodies are kept (null in the attempt list after); 0 forever. The attempts stay. */
     SWITCHYARD_RETENTION_ATTEMPT_RESPONSE_DAYS: retentionDays,
+    /** Requests per second one API key may make on /v1, on average (README "Rate limits"); shared by every process. */
+    SWITCHYARD_API_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(100),
+    /** Requests one API key may make at once before the per-second rate applies. */
+    SWITCHYARD_API_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+    /** Inbound requests failing verification allowed per minute per source and client address; past it 429, unverified. */
+    SWITCHYARD_INBOUND_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+    /**
+     * Behind a proxy: the header holding the client's address (`x-forwarded-for`: its last entry, the one your proxy
+     * added). Unset: the socket's address on Node, `cf-connecting-ip` on Workers.
+     */
+    SWITCHYARD_CLIENT_ADDRESS_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .toLowerCase()
+      .optional(),
     /** pino log level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** `production` requires SWITCHYARD_MASTER_KEY and DATABASE_URL. */

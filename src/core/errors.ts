@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'payment_in_review'
   | 'report_format_unknown'
   | 'report_format_mismatch'
+  | 'rate_limited'
   | 'internal_error';
 
 /** One validation problem, as zod reports it (path into the input, message). */

@@ -66,8 +66,8 @@ function cli(...args: string[]): Promise<Run> {
 
 describe('switchyard CLI', () => {
   it("prints each command's usage for --help and exits 0", async () => {
-    const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen'];
-    // two at a time: ten tsx start-ups at once on a two-core machine outran the test's timeout
+    const commands = ['serve', 'work', 'all', 'migrate', 'merchants', 'events', 'ledger', 'simulate', 'listen', 'keys'];
+    // two at a time: eleven tsx start-ups at once on a two-core machine outran the test's timeout
     const argv = [['--help'], ...commands.map((c) => [c, '--help'])];
     const runs: Run[] = [];
     for (let i = 0; i < argv.length; i += 2) runs.push(...(await Promise.all(argv.slice(i, i + 2).map((a) => cli(...a)))));

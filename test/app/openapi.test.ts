@@ -109,7 +109,7 @@ describe('GET /openapi.json', () => {
   it("describes every /v1 and /admin error response as problem+json whose code is one of the route's codes", async () => {
     const doc = await documentOf(testApp(deps));
     const rotate = doc.paths['/v1/sources/{id}/secrets']!.post!;
-    expect(Object.keys(rotate.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413']);
+    expect(Object.keys(rotate.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '429']);
     expect(rotate.responses['404']!.content).toEqual({
       'application/problem+json': {
         schema: {

@@ -37,7 +37,9 @@ let serial = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  deps = await testDeps(db, { clock: fixedClock(NOW) });
+  // Every request comes from one address at one instant: the limit on failed verifications (test/app/rate-limits.test.ts)
+  // would soon refuse them all unverified, and these properties are about the verifiers.
+  deps = await testDeps(db, { clock: fixedClock(NOW), env: { SWITCHYARD_INBOUND_FAILURES_PER_MINUTE: '100000' } });
   app = testApp(deps);
   sources = await createSources(app, (await aMerchant(deps)).apiKey);
 });

@@ -2,6 +2,7 @@
 // (node) `switchyard`: the CLI's entry point and command dispatch (exit codes in USAGE).
 import { Exit, help, usageError } from './args.js';
 import { eventsCommand } from './events.js';
+import { keysCommand } from './keys.js';
 import { ledgerCommand } from './ledger.js';
 import { listenCommand } from './listen.js';
 import { merchantsCommand } from './merchants.js';
@@ -28,6 +29,8 @@ Commands:
                                  upload a settlement report to a running gateway, show its
                                  progress and counts (exit 1 when anything is unmatched)
   listen                         a local endpoint that prints each delivery
+  keys reencrypt                 re-seal every stored secret with the first key of
+                                 SWITCHYARD_MASTER_KEY (master key rotation), resumable
 
 Run \`switchyard <command> --help\` for a command's options.
 Settings come from the environment (README.md "Configuration").
@@ -90,6 +93,9 @@ async function main(): Promise<boolean> {
       return false;
     case 'reconcile':
       await reconcileCommand(rest);
+      return false;
+    case 'keys':
+      await keysCommand(rest);
       return false;
     case 'listen':
       await listenCommand(rest);

@@ -52,7 +52,7 @@ const Problem = z
   })
   .openapi('Problem', { description: 'RFC 9457 problem details with a stable `code`.' });
 
-type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 500 | 502 | 503;
+type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
 
 const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   400: 'The request is invalid',
@@ -65,6 +65,7 @@ const PROBLEM_DESCRIPTIONS: Record<ProblemStatus, string> = {
   413: 'The body is too large',
   415: 'Unsupported media type',
   422: 'Unprocessable',
+  429: 'Too many requests; retry after `Retry-After` seconds (README "Rate limits")',
   500: 'A fault on the server’s side (the detail says which)',
   502: 'The PSP failed or refused the request',
   503: 'Temporarily unavailable; retry',
@@ -136,7 +137,8 @@ export function pageOf<S extends z.ZodType>(item: S): z.ZodObject<{ data: z.ZodA
 
 /**
  * createRoute with house conventions: a JSON body is `required` unless said otherwise and read by {@link jsonBodyReader}
- * first; 400 (body or query), 413 (body) and 401 (`security`) are documented unless the route lists that status itself.
+ * first; 400 (body or query), 413 (body), 401 (`security`) and 429 (an API key's rate limit) are documented unless the
+ * route lists that status itself.
  * @example
  * const getSource = defineRoute({
  *   method: 'get', path: '/{id}', tags: ['Sources'], security: merchantAuth, request: { params: idParam('src_…') },
@@ -159,6 +161,9 @@ export function defineRoute<R extends RouteConfig>(route: R): R {
   // A restricted key without the route's permission (README "API keys and permissions").
   if (merchantKey && !(403 in route.responses) && (route as Record<string, unknown>)['x-switchyard-permission'] !== 'any') {
     Object.assign(extra, problems({ 403: ['permission_denied'] }));
+  }
+  if (route.security?.some((s) => MERCHANT_API_KEY in s) && !(429 in route.responses)) {
+    Object.assign(extra, problems({ 429: ['rate_limited'] }));
   }
   const own = route.middleware === undefined ? [] : Array.isArray(route.middleware) ? route.middleware : [route.middleware];
   const withBody = request?.body
@@ -208,6 +213,7 @@ function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
         404: ['source_not_found'],
         413: ['payload_too_large'],
         415: ['unsupported_media_type'],
+        429: ['rate_limited'],
         500: ['secret_unreadable'],
         503: ['store_unavailable'],
       }),

@@ -18,6 +18,8 @@ import { loadInboundSource } from '../source-store.js';
 import { verifierForSource, type InboundProvider } from '../verifiers/index.js';
 import { VerificationWatch } from '../verification-watch.js';
 import { emitOperatorEvent } from '../../core/events/operator-event-store.js';
+import { clientAddress } from '../../core/http/client-address.js';
+import { VerificationFailureLimit } from '../verification-limit.js';
 
 // Headers never stored with an inbound event: credentials of other systems.
 const UNSTORED_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -56,6 +58,8 @@ function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 const STORE_UNAVAILABLE = 'The event could not be stored; retry later.';
+const TOO_MANY_FAILURES =
+  'Too many requests from this address failed verification for this source; it is refused unverified until Retry-After.';
 
 /** What the inbound route may share across requests; each is optional (Workers and tests run without). */
 export interface IngestOptions {
@@ -73,12 +77,14 @@ export interface IngestOptions {
  * already; Adyen gets exactly `[accepted]`, text/plain), or a problem: 400 payload_too_deep,
  * event_id_missing, event_text_invalid; 401 signature_missing, signature_invalid,
  * timestamp_out_of_tolerance; 404 source_not_found; 413 payload_too_large; 415
- * unsupported_media_type; 500 secret_unreadable; 503 store_unavailable.
+ * unsupported_media_type; 429 rate_limited (too many failed verifications from this client address, with
+ * RateLimit headers and Retry-After; README "Rate limits"); 500 secret_unreadable; 503 store_unavailable.
  */
 export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   // Built on the first request, from its settings: only when operational webhooks are on.
   let watch: VerificationWatch | null | undefined;
+  let failureLimit: VerificationFailureLimit | undefined;
   app.post('/:sourceId', async (c) => {
     const started = performance.now();
     const report: Report = { provider: 'unknown', outcome: 'internal_error' };
@@ -91,8 +97,9 @@ export function ingestRoutes(options: IngestOptions = {}): Hono<AppEnv> {
             minRequests: config.SWITCHYARD_SOURCE_FAILING_MIN_REQUESTS,
             windowMs: config.SWITCHYARD_SOURCE_FAILING_WINDOW_SECONDS * 1000,
           });
+    failureLimit ??= new VerificationFailureLimit(config.SWITCHYARD_INBOUND_FAILURES_PER_MINUTE);
     try {
-      return await ingest(c, report, { ...options, ...(watch ? { watch } : {}) });
+      return await ingest(c, report, { ...options, failureLimit, ...(watch ? { watch } : {}) });
     } catch (error) {
       if (error instanceof AppError) report.outcome = error.code;
       throw error;
@@ -141,7 +148,11 @@ async function resolveSource(
   return cache ? cache.get(sourceId, load) : load();
 }
 
-async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions & { watch?: VerificationWatch }): Promise<Response> {
+async function ingest(
+  c: Context<AppEnv>,
+  report: Report,
+  options: IngestOptions & { watch?: VerificationWatch; failureLimit: VerificationFailureLimit },
+): Promise<Response> {
   const deps = c.var.deps;
   const { clock, config } = deps;
   const refuse = (code: ErrorCode, status: number, detail: string): Response => {
@@ -172,6 +183,15 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
   }
   const { source, secrets, verify } = resolved;
   report.provider = source.provider;
+
+  // A pair past its limit of failed verifications is refused from memory, unread and unverified.
+  const limit = options.failureLimit;
+  const address = clientAddress(c, config.SWITCHYARD_CLIENT_ADDRESS_HEADER);
+  const blocked = limit.blockedFor(source.id, address, now.getTime());
+  if (blocked) {
+    report.outcome = 'rate_limited';
+    return problemResponse(problemBody('rate_limited', 429, TOO_MANY_FAILURES), limit.headers(blocked));
+  }
 
   // PSPs sign the bytes they send, uncompressed; a body in another content coding is refused
   // unread (RFC 9110 §15.5.16: 415, naming the codings accepted).
@@ -206,8 +226,22 @@ async function ingest(c: Context<AppEnv>, report: Report, options: IngestOptions
   const failing = options.watch?.record(source.id, verified.ok, now.getTime());
   if (failing) alertSourceFailing(c, source, failing, now);
   if (!verified.ok) {
+    // Only a failed request is counted: a verified event never waits on the limit.
+    let limitHeaders: Record<string, string> = {};
+    try {
+      const take = await withinMs(limit.recordFailure(deps.sql, source.id, address, now), config.SWITCHYARD_INBOUND_STORE_TIMEOUT_MS);
+      limitHeaders = limit.headers(take);
+      if (!take.allowed) {
+        requestLog(c).info({ sourceId, code: 'rate_limited' }, 'inbound event refused: too many failed verifications');
+        report.outcome = 'rate_limited';
+        return problemResponse(problemBody('rate_limited', 429, TOO_MANY_FAILURES), limitHeaders);
+      }
+    } catch (error) {
+      requestLog(c).error({ sourceId, reason: describeFailure(error) }, 'failed verification not counted');
+    }
     requestLog(c).info({ sourceId, code: verified.error.code }, 'inbound event refused');
-    return refuse(verified.error.code, 401, verified.error.detail);
+    report.outcome = verified.error.code;
+    return problemResponse(problemBody(verified.error.code, 401, verified.error.detail), limitHeaders);
   }
 
   const events = identifyEvents(source.provider as InboundProvider, body, verified.value.eventId);
