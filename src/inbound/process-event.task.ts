@@ -8,12 +8,16 @@ import { removeHandedJobs } from '../core/jobs/job-store.js';
 import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
+import { enqueueProcessingAt } from './psp-fetch-store.js';
+import { normalizeWithState, readEventObjects, type EventToFetch, type FetchedState } from './verify-or-fetch.js';
 
 /** What processing did with an inbound event. */
 export type ProcessOutcome =
   | { result: 'applied'; paymentId: string; steps: number; postings: number; events: number }
   | { result: 'stale'; paymentId: string }
   | { result: 'ignored' | 'failed'; reason: string }
+  /** A `trust: fetch` source's event whose PSP object could not be read yet: left `received`, processed again at `runAt`. */
+  | { result: 'deferred'; reason: string; runAt: Date }
   | { result: 'already_processed' };
 
 /** Options of {@link processInboundEvents}. */
@@ -52,7 +56,9 @@ interface HandedJobs {
  * Processes stored inbound events in ONE transaction, marking each `processed` (`stale` when
  * it changed nothing), `ignored` (unmapped type) or `failed` (unreadable body, amount beyond
  * Number.MAX_SAFE_INTEGER minor units, currency other than the payment's). Returns one
- * outcome per id, in order; `already_processed` for an event no longer `received`.
+ * outcome per id, in order; `already_processed` for an event no longer `received`. Events of
+ * `trust: fetch` sources are applied from the PSP's object, read after a first transaction
+ * ({@link processThenFetch}); `deferred` when it cannot be read yet.
  *
  * If a multi-event transaction fails, each id is retried alone so one poison event cannot
  * hold back the others; then the first error is rethrown. Throws only database errors.
@@ -60,7 +66,7 @@ interface HandedJobs {
 export async function processInboundEvents(deps: Deps, ids: string[], options: ProcessOptions = {}): Promise<ProcessOutcome[]> {
   const more = Math.max(0, Math.floor(options.batchSize ?? 1) - ids.length);
   try {
-    return await processTogether(deps, ids, options, more, options.handedJobs);
+    return await processThenFetch(deps, ids, options, more, options.handedJobs);
   } catch (error) {
     if (ids.length + more <= 1) throw error;
     deps.logger.warn(
@@ -95,7 +101,7 @@ export async function processInboundEvent(
 /** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
 async function processAlone(deps: Deps, id: string, options: ProcessOptions): Promise<ProcessOutcome> {
   try {
-    const [outcome] = await processTogether(deps, [id], options, 0); // never the handed jobs: they may hold other events too
+    const [outcome] = await processThenFetch(deps, [id], options, 0); // never the handed jobs: they may hold other events too
     return outcome!;
   } catch (error) {
     if (sqlState(error)?.slice(0, 2) !== '22') throw error;
@@ -106,12 +112,54 @@ async function processAlone(deps: Deps, id: string, options: ProcessOptions): Pr
   }
 }
 
+/**
+ * Verify or fetch: {@link processTogether}, then, for the events of `trust: fetch` sources it left `received`, their
+ * objects read from the PSP with no transaction open (verify-or-fetch.ts), and a second transaction that applies
+ * them and queues again those that must wait. `trust: signature` events are done in the first transaction.
+ */
+async function processThenFetch(
+  deps: Deps,
+  ids: string[],
+  options: ProcessOptions,
+  more: number,
+  handed?: HandedJobs,
+): Promise<ProcessOutcome[]> {
+  const first: FetchStep = { deferred: [] };
+  const outcomes = await processTogether(deps, ids, options, more, handed, first);
+  if (first.deferred.length === 0) return outcomes;
+  const states = await readEventObjects(deps, first.deferred);
+  const ready = new Map<string, Exclude<FetchedState, { kind: 'later' }>>();
+  const waiting = new Map<string, Extract<FetchedState, { kind: 'later' }>>();
+  for (const [id, state] of states) {
+    if (state.kind === 'later') waiting.set(id, state);
+    else ready.set(id, state);
+  }
+  const runAt = new Date(Math.max(...[...waiting.values()].map((w) => w.runAt.getTime())));
+  const second: FetchStep = { states: ready, deferred: [], ...(waiting.size > 0 ? { later: { ids: [...waiting.keys()], runAt } } : {}) };
+  const readyIds = [...ready.keys()];
+  const applied = await processTogether(deps, readyIds, options, 0, handed, second);
+  const byId = new Map<string, ProcessOutcome>(readyIds.map((id, n) => [id, applied[n]!]));
+  for (const [id, w] of waiting) byId.set(id, { result: 'deferred', reason: w.reason, runAt: w.runAt });
+  return ids.map((id, n) => byId.get(id) ?? outcomes[n]!);
+}
+
+/** Verify or fetch: what one {@link processTogether} transaction does with the events of `trust: fetch` sources. */
+interface FetchStep {
+  /** Their PSP objects, read before this transaction; such an event of `ids` without one is left `received`. */
+  states?: ReadonlyMap<string, Exclude<FetchedState, { kind: 'later' }>>;
+  /** Out: the events of `ids` left `received` for want of their object (other such events locked are left to their own jobs). */
+  deferred: EventToFetch[];
+  /** Events whose read must wait: queued in this transaction to be processed again at `runAt`. */
+  later?: { ids: string[]; runAt: Date };
+}
+
 async function processTogether(
   deps: Deps,
   ids: string[],
   options: ProcessOptions,
   more: number,
   handed?: HandedJobs,
+  fetch: FetchStep = { deferred: [] },
 ): Promise<ProcessOutcome[]> {
   // A transaction that rolls back must not hand over attempts it queued: collect them apart, keep them on commit.
   const handoff = options.handoff && { ...options.handoff, attempts: [], jobIds: [] };
@@ -132,7 +180,13 @@ async function processTogether(
         outcomes.set(iev.id, { result: 'failed', reason });
         continue;
       }
-      const normalized = normalizeInbound(iev.provider, iev.rawBody);
+      // verify or fetch: a `trust: fetch` source's event waits for its PSP object, read with no transaction open
+      const state = iev.trust === 'fetch' ? fetch.states?.get(iev.id) : undefined;
+      if (iev.trust === 'fetch' && !state) {
+        if (ids.includes(iev.id)) fetch.deferred.push(iev);
+        continue;
+      }
+      const normalized = state ? normalizeWithState(iev.provider, iev.rawBody, state) : normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
         items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id, provider: iev.provider });
         continue;
@@ -178,11 +232,13 @@ async function processTogether(
       markInboundEvents(tx, marks, now),
       writePaymentReports(tx, prepared, handoff),
       writeAssessment(tx, risk),
-      handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
+      // a handed job whose events are not all done stays, for the caller (or the second transaction) to finish
+      handed && handed.jobIds.length > 0 && fetch.deferred.length === 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
+      fetch.later ? enqueueProcessingAt(tx, fetch.later.ids, fetch.later.runAt) : undefined,
     ]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });
-  if (handed) handed.removed = true;
+  if (handed && fetch.deferred.length === 0) handed.removed = true;
   if (handoff) {
     options.handoff!.attempts.push(...handoff.attempts);
     options.handoff!.jobIds.push(...handoff.jobIds);

@@ -1,0 +1,25 @@
+import type { Tx } from '../core/db/client.js';
+import type { JobPayload } from '../core/jobs/catalog.js';
+
+/**
+ * Takes up to `wanted` PSP object reads from the merchant's budget of `perWindow` in the one-minute window that
+ * starts at `windowStart` (gw.take_psp_fetch_calls, sql/0090_source_trust.sql: counted in gw.psp_fetch_usage,
+ * across processes). Returns how many were granted, 0..wanted. Call it outside a processing transaction: the
+ * merchant's usage row stays locked until the caller's transaction ends.
+ */
+export async function takePspFetchCalls(tx: Tx, merchantId: string, windowStart: Date, wanted: number, perWindow: number): Promise<number> {
+  const [row] = await tx<{ granted: number }[]>`
+    select gw.take_psp_fetch_calls(${merchantId}, ${windowStart}::timestamptz, ${wanted}::int, ${perWindow}::int) as granted`;
+  return row!.granted;
+}
+
+/**
+ * Queues a `process_inbound_event` job for `ids` at `runAt`, in the caller's transaction: events whose PSP object
+ * could not be read yet (budget used up, PSP unavailable) are processed again then, not failed.
+ * Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueProcessingAt(tx: Tx, ids: readonly string[], runAt: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const payload: JobPayload<'process_inbound_event'> = { inboundEventIds: [...ids] };
+  await tx`select graphile_worker.add_job('process_inbound_event', ${tx.json(payload)}::json, run_at => ${runAt}::timestamptz)`;
+}
