@@ -4,6 +4,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { processInboundEvent, processInboundEvents } from '../../src/inbound/process-event.task.js';
+import { storeInboundBatch } from '../../src/inbound/inbound-event-store.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType, type StripeScenario } from '../../src/dev/simulate/stripe.js';
 import { stripeSimulator, type SimulatedPaymentIntent, type StripeSimulator } from '../../src/dev/simulators/index.js';
@@ -264,6 +265,35 @@ describe('PSP reads per merchant', () => {
     const [usage] = await db.sql<{ window_calls: number; total_calls: string }[]>`
       select window_calls, total_calls::text from gw.psp_fetch_usage where merchant_id = ${shop.merchantId}`;
     expect(usage).toEqual({ window_calls: 1, total_calls: '4' });
+  });
+
+  it('deletes a handed job in the transaction that applies its fetched events, queuing the waiting ones anew', async () => {
+    now = new Date('2026-03-02T11:30:10.000Z');
+    const shop = await aShop('fetch');
+    const events = [0, 1, 2, 3].map(() => {
+      const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000 });
+      const event = buildStripeEvent('payment_intent.succeeded', { paymentIntent: pi.id, at: now });
+      return {
+        sourceId: shop.sourceId,
+        merchantId: shop.merchantId,
+        eventId: event.id as string,
+        eventType: event.type as string,
+        rawBody: new TextEncoder().encode(JSON.stringify(event)),
+        headers: {},
+      };
+    });
+    const poolId = 'pool-verify-or-fetch-test';
+    const stored = await storeInboundBatch(db.sql, events, { lockedBy: poolId });
+    expect(stored.handed).toBeDefined();
+    const ids = stored.handed!.inboundEventIds;
+    const handedJobs = { poolId, jobIds: [stored.handed!.jobId], removed: false };
+
+    const outcomes = await processInboundEvents(deps, ids, { handedJobs });
+    expect(outcomes.map((o) => o.result)).toEqual(['applied', 'applied', 'applied', 'deferred']);
+    expect(handedJobs.removed).toBe(true);
+    const jobs = await db.sql<{ id: string; payload: unknown; run_at: Date }[]>`
+      select id::text, payload, run_at from graphile_worker._private_jobs where payload::jsonb @> ${db.sql.json({ inboundEventIds: [ids[3]!] })}::jsonb`;
+    expect(jobs.map((j) => [j.payload, j.run_at.toISOString()])).toEqual([[{ inboundEventIds: [ids[3]] }, '2026-03-02T11:31:00.000Z']]);
   });
 
   it('waits when Stripe does not answer, then applies', async () => {
