@@ -5,10 +5,10 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { removeHandedJobs } from '../core/jobs/job-store.js';
+import { enqueueProcessingAt } from '../core/jobs/enqueue.js';
 import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
-import { enqueueProcessingAt } from './psp-fetch-store.js';
 import { normalizeWithState, readEventObjects, type EventToFetch, type FetchedState } from './verify-or-fetch.js';
 
 /** What processing did with an inbound event. */

@@ -1,5 +1,4 @@
 import type { Tx } from '../core/db/client.js';
-import type { JobPayload } from '../core/jobs/catalog.js';
 
 /**
  * Takes up to `wanted` PSP object reads from the merchant's budget of `perWindow` in the one-minute window that
@@ -11,15 +10,4 @@ export async function takePspFetchCalls(tx: Tx, merchantId: string, windowStart:
   const [row] = await tx<{ granted: number }[]>`
     select gw.take_psp_fetch_calls(${merchantId}, ${windowStart}::timestamptz, ${wanted}::int, ${perWindow}::int) as granted`;
   return row!.granted;
-}
-
-/**
- * Queues a `process_inbound_event` job for `ids` at `runAt`, in the caller's transaction: events whose PSP object
- * could not be read yet (budget used up, PSP unavailable) are processed again then, not failed.
- * Source: https://worker.graphile.org/docs/sql-add-job
- */
-export async function enqueueProcessingAt(tx: Tx, ids: readonly string[], runAt: Date): Promise<void> {
-  if (ids.length === 0) return;
-  const payload: JobPayload<'process_inbound_event'> = { inboundEventIds: [...ids] };
-  await tx`select graphile_worker.add_job('process_inbound_event', ${tx.json(payload)}::json, run_at => ${runAt}::timestamptz)`;
 }

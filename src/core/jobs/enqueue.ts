@@ -190,3 +190,14 @@ async function addDeliveryJobs(
         from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)
        order by s.job_key))`;
 }
+
+/**
+ * Queues a `process_inbound_event` job for `ids` at `runAt`, in the caller's transaction: verify or fetch's events
+ * whose PSP object cannot be read yet (the merchant's read budget used up, the PSP not answering) are processed
+ * again then, not failed (src/inbound/verify-or-fetch.ts). Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueProcessingAt(tx: Tx, ids: readonly string[], runAt: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const payload: JobPayload<'process_inbound_event'> = { inboundEventIds: [...ids] };
+  await tx`select graphile_worker.add_job('process_inbound_event', ${tx.json(payload)}::json, run_at => ${runAt}::timestamptz)`;
+}
