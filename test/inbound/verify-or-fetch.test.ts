@@ -3,7 +3,12 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
-import { processInboundEvent, processInboundEvents } from '../../src/inbound/process-event.task.js';
+import {
+  fetchInboundObjects,
+  processInboundEvent,
+  processInboundEvents,
+  type ProcessOutcome,
+} from '../../src/inbound/process-event.task.js';
 import { storeInboundBatch } from '../../src/inbound/inbound-event-store.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType, type StripeScenario } from '../../src/dev/simulate/stripe.js';
@@ -121,6 +126,28 @@ async function ledgerRows(merchantId: string): Promise<number> {
   return row!.n;
 }
 
+/** The queued `fetch_inbound_objects` jobs that carry `id`: their payload's ids and when they are due. */
+async function fetchJobsFor(id: string) {
+  return db.sql<{ ids: string[]; runAt: Date }[]>`
+    select array(select jsonb_array_elements_text(j.payload::jsonb->'inboundEventIds')) as ids, j.run_at as "runAt"
+      from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks t on t.id = j.task_id
+     where t.identifier = 'fetch_inbound_objects'
+       and j.payload::jsonb->'inboundEventIds' ? ${id}
+     order by j.id`;
+}
+
+/** What the worker does: the processing task, then the `fetch_inbound_objects` task for the events it deferred. */
+async function processAndFetch(ids: string[]): Promise<ProcessOutcome[]> {
+  const first = await processInboundEvents(deps, ids);
+  const deferred = ids.filter((_, n) => first[n]!.result === 'deferred');
+  if (deferred.length === 0) return first;
+  const fetched = await fetchInboundObjects(deps, { inboundEventIds: deferred });
+  return ids.map((id, n) => (deferred.includes(id) ? fetched[deferred.indexOf(id)]! : first[n]!));
+}
+
+const processOne = async (id: string): Promise<ProcessOutcome> => (await processAndFetch([id]))[0]!;
+
 const reads = (sim: StripeSimulator) => sim.calls.filter((c) => c.method === 'GET').map((c) => `${c.path} ${c.status}`);
 
 describe('a trust: fetch source', () => {
@@ -131,8 +158,13 @@ describe('a trust: fetch source', () => {
     // stored as any verified event: the ack did not call Stripe
     expect(shop.sim.calls).toEqual([]);
 
-    const outcome = await processInboundEvent(deps, { inboundEventId: iev });
-    expect(outcome.result).toBe('ignored');
+    // processing hands it to a job of its own, which reads the PaymentIntent outside any transaction
+    expect((await processInboundEvent(deps, { inboundEventId: iev })).result).toBe('deferred');
+    expect(shop.sim.calls).toEqual([]);
+    expect(await inboundRow(iev)).toMatchObject({ status: 'received' });
+    expect((await fetchJobsFor(iev)).map((j) => j.ids)).toEqual([[iev]]);
+    const [outcome] = await fetchInboundObjects(deps, { inboundEventIds: [iev] });
+    expect(outcome!.result).toBe('ignored');
     expect(reads(shop.sim)).toEqual([`/v1/payment_intents/${pi.id} 200`]);
     const row = await inboundRow(iev);
     expect(row.status).toBe('ignored');
@@ -145,7 +177,7 @@ describe('a trust: fetch source', () => {
     const shop = await aShop('fetch');
     const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount: 2000, amount_received: 2000, latest_charge: 'ch_sim_a' });
     const iev = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id, amount: 900_000 });
-    const outcome = await processInboundEvent(deps, { inboundEventId: iev });
+    const outcome = await processOne(iev);
     expect(outcome.result).toBe('applied');
     expect(await paymentsOf(shop.merchantId)).toEqual([{ psp_reference: pi.id, status: 'captured', captured_amount: '2000' }]);
   });
@@ -153,7 +185,7 @@ describe('a trust: fetch source', () => {
   it('marks an event whose object Stripe does not know failed with the reason, and applies nothing', async () => {
     const shop = await aShop('fetch');
     const iev = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: 'pi_nobody_knows', amount: 2000 });
-    const outcome = await processInboundEvent(deps, { inboundEventId: iev });
+    const outcome = await processOne(iev);
     expect(outcome.result).toBe('failed');
     expect(reads(shop.sim)).toEqual(['/v1/payment_intents/pi_nobody_knows 404']);
     const row = await inboundRow(iev);
@@ -167,13 +199,13 @@ describe('a trust: fetch source', () => {
     const shop = await aShop('fetch');
     const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000, latest_charge: 'ch_sim_refund' });
     const captured = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id });
-    expect((await processInboundEvent(deps, { inboundEventId: captured })).result).toBe('applied');
+    expect((await processOne(captured)).result).toBe('applied');
     pi.amount_refunded = 500;
     // the payload claims a full refund; Stripe's charge shows 500
     const refunded = await ingest(shop, 'charge.refunded', { paymentIntent: pi.id, amountRefunded: 2000 }, (o) => {
       o.id = 'ch_sim_refund';
     });
-    expect((await processInboundEvent(deps, { inboundEventId: refunded })).result).toBe('applied');
+    expect((await processOne(refunded)).result).toBe('applied');
     expect(reads(shop.sim)).toEqual([`/v1/payment_intents/${pi.id} 200`, '/v1/charges/ch_sim_refund 200']);
     const [payment] = await db.sql<{ status: string; refunded_amount: string }[]>`
       select status, refunded_amount::text from gw.payments where merchant_id = ${shop.merchantId}`;
@@ -185,7 +217,7 @@ describe('a trust: fetch source', () => {
     const pi = aPaymentIntent(shop.sim, { status: 'requires_capture', amount_capturable: 2000 });
     const a = await ingest(shop, 'payment_intent.amount_capturable_updated', { paymentIntent: pi.id });
     const b = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id });
-    const outcomes = await processInboundEvents(deps, [a, b]);
+    const outcomes = await processAndFetch([a, b]);
     expect(outcomes.map((o) => o.result)).toEqual(['applied', 'stale']);
     expect(reads(shop.sim)).toEqual([`/v1/payment_intents/${pi.id} 200`]);
     expect(await paymentsOf(shop.merchantId)).toEqual([{ psp_reference: pi.id, status: 'authorized', captured_amount: '0' }]);
@@ -201,7 +233,7 @@ describe('a trust: fetch source', () => {
     });
     expect(res.status).toBe(200);
     const [row] = await db.sql<{ id: string }[]>`select id from gw.inbound_events where source_id = ${shop.sourceId}`;
-    expect((await processInboundEvent(deps, { inboundEventId: row!.id })).result).toBe('ignored');
+    expect((await processOne(row!.id)).result).toBe('ignored');
     expect(shop.sim.calls).toEqual([]);
   });
 
@@ -212,7 +244,7 @@ describe('a trust: fetch source', () => {
     const pi = aPaymentIntent(fetchShop.sim, { status: 'succeeded', amount_received: 2000 });
     const viaFetch = await ingest(fetchShop, 'payment_intent.succeeded', { paymentIntent: pi.id });
     const viaSignature = await ingest(signatureShop, 'payment_intent.succeeded', { amount: 1500 });
-    const outcomes = await processInboundEvents(deps, [viaFetch, viaSignature]);
+    const outcomes = await processAndFetch([viaFetch, viaSignature]);
     expect(outcomes.map((o) => o.result)).toEqual(['applied', 'applied']);
     expect(signatureShop.sim.calls).toEqual([]);
     expect((await paymentsOf(signatureShop.merchantId)).map((p) => p.captured_amount)).toEqual(['1500']);
@@ -231,7 +263,7 @@ describe('a trust: fetch source', () => {
     expect(outcome!.result).toBe('applied');
     expect((await inboundRow(fetchEvent)).status).toBe('received');
     expect(shop.sim.calls).toEqual([]);
-    expect((await processInboundEvent(deps, { inboundEventId: fetchEvent })).result).toBe('applied');
+    expect((await processOne(fetchEvent)).result).toBe('applied');
   });
 });
 
@@ -243,31 +275,27 @@ describe('PSP reads per merchant', () => {
     const ids: string[] = [];
     for (const pi of pis) ids.push(await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id }));
 
-    const outcomes = await processInboundEvents(deps, ids);
+    const outcomes = await processAndFetch(ids);
     expect(outcomes.map((o) => o.result)).toEqual(['applied', 'applied', 'applied', 'deferred']);
     const deferred = outcomes[3]!;
     expect(deferred.result === 'deferred' && deferred.runAt.toISOString()).toBe('2026-03-02T11:01:00.000Z');
     expect(deferred.result === 'deferred' && deferred.reason).toContain(`${PER_MINUTE} a minute`);
     expect(reads(shop.sim)).toHaveLength(PER_MINUTE);
     expect((await inboundRow(ids[3]!)).status).toBe('received');
-    const jobs = await db.sql<{ run_at: Date }[]>`
-      select j.run_at from graphile_worker._private_jobs j
-       where j.payload::jsonb = ${db.sql.json({ inboundEventIds: [ids[3]!] })}::jsonb`;
-    // beside the job the ack queued for it
-    expect(jobs.map((j) => j.run_at.toISOString())).toContain('2026-03-02T11:01:00.000Z');
+    expect((await fetchJobsFor(ids[3]!)).map((j) => [j.ids, j.runAt.toISOString()])).toContainEqual([[ids[3]], '2026-03-02T11:01:00.000Z']);
 
     // still this minute: nothing left to read with
-    expect((await processInboundEvent(deps, { inboundEventId: ids[3]! })).result).toBe('deferred');
+    expect((await processOne(ids[3]!)).result).toBe('deferred');
     expect(reads(shop.sim)).toHaveLength(PER_MINUTE);
 
     now = new Date('2026-03-02T11:01:00.500Z');
-    expect((await processInboundEvent(deps, { inboundEventId: ids[3]! })).result).toBe('applied');
+    expect((await processOne(ids[3]!)).result).toBe('applied');
     const [usage] = await db.sql<{ window_calls: number; total_calls: string }[]>`
       select window_calls, total_calls::text from gw.psp_fetch_usage where merchant_id = ${shop.merchantId}`;
     expect(usage).toEqual({ window_calls: 1, total_calls: '4' });
   });
 
-  it('deletes a handed job in the transaction that applies its fetched events, queuing the waiting ones anew', async () => {
+  it('deletes a handed job in the transaction that hands its fetch events to a job of their own; that job queues the waiting ones anew', async () => {
     now = new Date('2026-03-02T11:30:10.000Z');
     const shop = await aShop('fetch');
     const events = [0, 1, 2, 3].map(() => {
@@ -289,11 +317,17 @@ describe('PSP reads per merchant', () => {
     const handedJobs = { poolId, jobIds: [stored.handed!.jobId], removed: false };
 
     const outcomes = await processInboundEvents(deps, ids, { handedJobs });
-    expect(outcomes.map((o) => o.result)).toEqual(['applied', 'applied', 'applied', 'deferred']);
+    expect(outcomes.map((o) => o.result)).toEqual(['deferred', 'deferred', 'deferred', 'deferred']);
     expect(handedJobs.removed).toBe(true);
-    const jobs = await db.sql<{ id: string; payload: unknown; run_at: Date }[]>`
-      select id::text, payload, run_at from graphile_worker._private_jobs where payload::jsonb @> ${db.sql.json({ inboundEventIds: [ids[3]!] })}::jsonb`;
-    expect(jobs.map((j) => [j.payload, j.run_at.toISOString()])).toEqual([[{ inboundEventIds: [ids[3]] }, '2026-03-02T11:31:00.000Z']]);
+    expect(await db.sql`select 1 from graphile_worker._private_jobs where id = ${stored.handed!.jobId}::bigint`).toHaveLength(0);
+    expect((await fetchJobsFor(ids[0]!)).map((j) => j.ids)).toEqual([ids]);
+
+    const fetched = await fetchInboundObjects(deps, { inboundEventIds: ids });
+    expect(fetched.map((o) => o.result)).toEqual(['applied', 'applied', 'applied', 'deferred']);
+    // (the first job, due at once, is the one this call stands for: the worker completes it)
+    const jobs = await fetchJobsFor(ids[3]!);
+    expect(jobs.map((j) => j.ids)).toEqual([ids, [ids[3]]]);
+    expect(jobs[1]!.runAt.toISOString()).toBe('2026-03-02T11:31:00.000Z');
   });
 
   it('waits when Stripe does not answer, then applies', async () => {
@@ -302,11 +336,11 @@ describe('PSP reads per merchant', () => {
     const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000 });
     const iev = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id });
     shop.sim.failNext({ mode: 'server_error' });
-    const outcome = await processInboundEvent(deps, { inboundEventId: iev });
+    const outcome = await processOne(iev);
     expect(outcome.result).toBe('deferred');
     expect(outcome.result === 'deferred' && outcome.runAt.toISOString()).toBe('2026-03-02T12:01:00.000Z');
     expect((await inboundRow(iev)).status).toBe('received');
-    expect((await processInboundEvent(deps, { inboundEventId: iev })).result).toBe('applied');
+    expect((await processOne(iev)).result).toBe('applied');
   });
 
   it('a source with trust: signature reads nothing and counts nothing', async () => {
@@ -314,6 +348,7 @@ describe('PSP reads per merchant', () => {
     const iev = await ingest(shop, 'payment_intent.succeeded', { amount: 1200 });
     expect((await processInboundEvent(deps, { inboundEventId: iev })).result).toBe('applied');
     expect(shop.sim.calls).toEqual([]);
+    expect(await fetchJobsFor(iev)).toEqual([]);
     expect(await db.sql`select 1 from gw.psp_fetch_usage where merchant_id = ${shop.merchantId}`).toHaveLength(0);
   });
 });

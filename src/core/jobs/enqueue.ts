@@ -192,12 +192,13 @@ async function addDeliveryJobs(
 }
 
 /**
- * Queues a `process_inbound_event` job for `ids` at `runAt`, in the caller's transaction: verify or fetch's events
- * whose PSP object cannot be read yet (the merchant's read budget used up, the PSP not answering) are processed
- * again then, not failed (src/inbound/verify-or-fetch.ts). Source: https://worker.graphile.org/docs/sql-add-job
+ * Queues a `fetch_inbound_objects` job for `ids` (verify or fetch, src/inbound/verify-or-fetch.ts) in the caller's
+ * transaction, due at `runAt` (default now): the events of `trust: fetch` sources that a processing transaction
+ * left `received`, or whose PSP object cannot be read yet (the merchant's read budget used up, the PSP not
+ * answering). Source: https://worker.graphile.org/docs/sql-add-job
  */
-export async function enqueueProcessingAt(tx: Tx, ids: readonly string[], runAt: Date): Promise<void> {
+export async function enqueueInboundFetch(tx: Tx, ids: readonly string[], runAt?: Date): Promise<void> {
   if (ids.length === 0) return;
-  const payload: JobPayload<'process_inbound_event'> = { inboundEventIds: [...ids] };
-  await tx`select graphile_worker.add_job('process_inbound_event', ${tx.json(payload)}::json, run_at => ${runAt}::timestamptz)`;
+  const payload: JobPayload<'fetch_inbound_objects'> = { inboundEventIds: [...ids] };
+  await tx`select graphile_worker.add_job('fetch_inbound_objects', ${tx.json(payload)}::json, run_at => ${runAt ?? null}::timestamptz)`;
 }
