@@ -1,7 +1,7 @@
 // Verify or fetch (README "Verify or fetch"): an event of a `trust: fetch` source is still verified and stored as
 // any other, but processing applies the object's current state read from the PSP instead of the payload. The
-// reads run between two processing transactions, never inside one (process-event.task.ts); events of
-// `trust: signature` sources never come here.
+// reads run in the `fetch_inbound_objects` task before its transaction, never inside one (process-event.task.ts);
+// events of `trust: signature` sources never come here.
 import type { Deps } from '../core/deps.js';
 import type { PspObjectRead, PspObjectRef } from '../core/psp-objects.js';
 import { normalizeFetched, normalizeInbound, objectToFetch } from './normalize/index.js';
