@@ -34,7 +34,9 @@ async function readStripeObject(creds: SourceCredentials, options: ConnectorOpti
   if (r.kind === 'unknown') return { kind: 'unavailable', reason: `reading ${ref.type} ${ref.id} from Stripe: ${r.reason}` };
   if (r.kind === 'rejected') return { kind: 'refused', reason: r.message };
   const err = (r.body as StripeErrorBody | null)?.error;
-  const said = err ? `: ${err.code ?? err.type ?? 'error'}${err.message ? ` (${err.message})` : ''}` : '';
+  // Stripe masks keys it quotes ("Invalid API Key provided: sk_test_****1234"); the reason is stored, so mask anything key-like again
+  const message = err?.message?.replace(/\b(sk|rk|pk)_[A-Za-z0-9_*]+/g, '$1_[redacted]').slice(0, 300);
+  const said = err ? `: ${err.code ?? err.type ?? 'error'}${message ? ` (${message})` : ''}` : '';
   if (r.status === 404) return { kind: 'not_found', reason: `Stripe does not know ${ref.type} ${ref.id} (404${said})` };
   if (unknownFor(r.status)) return { kind: 'unavailable', reason: `reading ${ref.type} ${ref.id}: Stripe answered ${r.status}${said}` };
   if (r.status < 200 || r.status >= 300) {

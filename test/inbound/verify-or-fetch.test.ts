@@ -195,6 +195,20 @@ describe('a trust: fetch source', () => {
     expect(await paymentsOf(shop.merchantId)).toEqual([]);
   });
 
+  it('marks an event failed with the reason when Stripe refuses the API key, without the key in it', async () => {
+    const shop = await aShop('fetch');
+    const wrongKey = 'sk_test_rolled_away_0123456789';
+    const patched = await app.request(`/v1/sources/${shop.sourceId}`, jsonRequest('PATCH', { apiKey: wrongKey }, shop.apiKey));
+    expect(patched.status).toBe(200);
+    const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000 });
+    const iev = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id });
+    expect((await processOne(iev)).result).toBe('failed');
+    const row = await inboundRow(iev);
+    expect(row.error).toContain(`Stripe refused to read payment_intent ${pi.id} (401`);
+    expect(row.error).not.toContain(wrongKey);
+    expect(await paymentsOf(shop.merchantId)).toEqual([]);
+  });
+
   it('reads the charge of a charge.refunded and applies the refunded total Stripe shows', async () => {
     const shop = await aShop('fetch');
     const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000, latest_charge: 'ch_sim_refund' });
