@@ -124,9 +124,10 @@ export async function fetchInboundObjects(
       : undefined;
   const readyIds = ids.filter((id) => !waiting.has(id));
   const fetch = (): FetchStep => ({ states: ready, deferred: [], ...(later ? { later } : {}) });
-  let outcomes: ProcessOutcome[];
+  let outcomes: ProcessOutcome[] = [];
   try {
-    outcomes = await processTogether(deps, readyIds, options, 0, undefined, fetch());
+    if (readyIds.length > 0) outcomes = await processTogether(deps, readyIds, options, 0, undefined, fetch());
+    else if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt);
   } catch (error) {
     if (readyIds.length <= 1) throw error;
     deps.logger.warn(
