@@ -23,6 +23,7 @@ import { createInboundBatcher } from '../inbound/batcher.js';
 import { SourceCache } from '../inbound/source-cache.js';
 import { RiskRuleCache } from '../core/risk/assess.js';
 import { guardedPspFetch } from './node/psp-fetch.js';
+import { readPspObjects } from '../payments-api/psp-objects.js';
 import { nodeHmacBackend } from './node/hmac-backend.js';
 import { readIncomingBody } from './node/raw-body.js';
 import { answerClientError, answerInvalidTargets, applyServerLimits } from './node/http-server.js';
@@ -180,6 +181,7 @@ export async function prepare(
     dispatcher,
     checkOutboundUrl: checkEndpointUrl,
     pspFetch: guardedPspFetch(dispatcher),
+    readPspObjects,
     hmac: nodeHmacBackend,
     metrics: createMetrics(sql, { logger, process: true }),
     sourceCache: new SourceCache({ ttlMs: config.SWITCHYARD_SOURCE_CACHE_TTL_MS }),

@@ -12,7 +12,7 @@ import {
 } from 'graphile-worker';
 import pg from 'pg';
 import type { Deps, Log } from '../core/deps.js';
-import { processInboundEvents } from '../inbound/process-event.task.js';
+import { fetchInboundObjects, processInboundEvents } from '../inbound/process-event.task.js';
 import { deliverMessages, HandoffDeliveries } from '../outbound/deliver.task.js';
 import { Batcher } from '../inbound/batcher.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
@@ -140,6 +140,10 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
       const job = parseJobPayload('process_inbound_event', payload);
       const ids = 'inboundEventIds' in job ? job.inboundEventIds : [job.inboundEventId];
       await processing.submit({ ids, poolId: helpers.job.locked_by ?? 'unknown' });
+    }),
+    // Verify or fetch: PSP reads outside the processing group commit, so a slow PSP holds none of its slots.
+    fetch_inbound_objects: counted(deps, 'fetch_inbound_objects', async (payload) => {
+      await fetchInboundObjects(deps, parseJobPayload('fetch_inbound_objects', payload));
     }),
     deliver_message: counted(deps, 'deliver_message', async (payload, helpers) => {
       const parsed = parseJobPayload('deliver_message', payload);

@@ -58,6 +58,11 @@ const configSchema = z
      * processed right after the ack (no NOTIFY, fetch or separate completion); false queues it for any worker.
      */
     SWITCHYARD_PROCESS_HANDOFF: boolean.default(true),
+    /**
+     * Verify or fetch: PSP object reads per merchant and minute for its `trust: fetch` sources, across processes;
+     * past it their events wait for the next minute (never failed).
+     */
+    SWITCHYARD_PSP_FETCH_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
     /** Jobs one worker process runs at once. */
     SWITCHYARD_WORKER_CONCURRENCY: positiveInt.default(32),
     /**

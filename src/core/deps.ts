@@ -8,6 +8,7 @@ import type { HmacBackend } from './crypto.js';
 import type { SecretBox } from './secrets.js';
 import type { Permissions } from './auth/permissions.js';
 import type { AuditActor } from './audit/audit-store.js';
+import type { PspObjectReader } from './psp-objects.js';
 
 /** The few logger methods Switchyard calls; pino's Logger satisfies it, so does a Worker's console shim. */
 export interface Log {
@@ -68,6 +69,11 @@ export interface Deps {
   ): Promise<Result<{ url: URL; warning?: string }, string>>;
   /** Node only: fetch for PSP calls via the SSRF-guarded dispatcher (checked at connect: no DNS rebinding), no redirects. */
   pspFetch?: typeof fetch;
+  /**
+   * Reads objects from a source's PSP API for sources with `trust: fetch` (src/payments-api/psp-objects.ts);
+   * absent, their events wait (retried later) until a process that has it processes them.
+   */
+  readPspObjects?: PspObjectReader;
   /** Node only: the raw body (≤ `maxBytes`, else 'too_large') from the IncomingMessage in `c.env`; undefined: read the Web Request. */
   readRawBody?(env: unknown, maxBytes: number): Promise<Uint8Array | 'too_large'> | undefined;
   /** Node only: node:crypto's HMAC for signing outbound messages; absent, Web Crypto's (same bytes). */

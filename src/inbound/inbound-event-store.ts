@@ -231,6 +231,8 @@ interface ReceivedInboundEvent {
   merchantId: string;
   sourceId: string;
   provider: string;
+  /** The source's `trust` (README "Verify or fetch"): `fetch` events are applied from the PSP's object. */
+  trust: 'signature' | 'fetch';
   rawBody: Uint8Array | null;
 }
 
@@ -246,7 +248,7 @@ export async function lockReceivedInboundEvents(
   options: { more: number; synchronousCommit: boolean },
 ): Promise<ReceivedInboundEvent[]> {
   const rows = await tx<(ReceivedInboundEvent & { status: string })[]>`
-    select i.id, i.status, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider,
+    select i.id, i.status, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider, s.trust,
            set_config('synchronous_commit', ${options.synchronousCommit ? 'on' : 'off'}, true) as synchronous_commit
       from gw.inbound_events i
       join gw.sources s on s.id = i.source_id
@@ -255,10 +257,10 @@ export async function lockReceivedInboundEvents(
        for update of i`;
   const received: ReceivedInboundEvent[] = rows
     .filter((r) => r.status === 'received')
-    .map((r) => ({ id: r.id, merchantId: r.merchantId, sourceId: r.sourceId, provider: r.provider, rawBody: r.rawBody }));
+    .map((r) => ({ id: r.id, merchantId: r.merchantId, sourceId: r.sourceId, provider: r.provider, trust: r.trust, rawBody: r.rawBody }));
   if (options.more > 0 && received.length > 0) {
     const more = await tx<ReceivedInboundEvent[]>`
-      select i.id, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider
+      select i.id, ${rawBodyOf(tx)} as "rawBody", i.merchant_id as "merchantId", i.source_id as "sourceId", s.provider, s.trust
         from gw.inbound_events i
         join gw.sources s on s.id = i.source_id
        where i.merchant_id = ${received[0]!.merchantId}

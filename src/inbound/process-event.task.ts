@@ -5,15 +5,20 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { removeHandedJobs } from '../core/jobs/job-store.js';
+import { enqueueInboundFetch } from '../core/jobs/enqueue.js';
 import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
+import { receivedEventsToFetch } from './psp-fetch-store.js';
+import { normalizeWithState, readEventObjects, type FetchedState } from './verify-or-fetch.js';
 
 /** What processing did with an inbound event. */
 export type ProcessOutcome =
   | { result: 'applied'; paymentId: string; steps: number; postings: number; events: number }
   | { result: 'stale'; paymentId: string }
   | { result: 'ignored' | 'failed'; reason: string }
+  /** A `trust: fetch` source's event: left `received` for a `fetch_inbound_objects` job due at `runAt` (README "Verify or fetch"). */
+  | { result: 'deferred'; reason: string; runAt: Date }
   | { result: 'already_processed' };
 
 /** Options of {@link processInboundEvents}. */
@@ -52,7 +57,8 @@ interface HandedJobs {
  * Processes stored inbound events in ONE transaction, marking each `processed` (`stale` when
  * it changed nothing), `ignored` (unmapped type) or `failed` (unreadable body, amount beyond
  * Number.MAX_SAFE_INTEGER minor units, currency other than the payment's). Returns one
- * outcome per id, in order; `already_processed` for an event no longer `received`.
+ * outcome per id, in order; `already_processed` for an event no longer `received`; `deferred` for an
+ * event of a `trust: fetch` source, handed to a `fetch_inbound_objects` job ({@link fetchInboundObjects}).
  *
  * If a multi-event transaction fails, each id is retried alone so one poison event cannot
  * hold back the others; then the first error is rethrown. Throws only database errors.
@@ -92,10 +98,65 @@ export async function processInboundEvent(
   return outcome!;
 }
 
-/** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
-async function processAlone(deps: Deps, id: string, options: ProcessOptions): Promise<ProcessOutcome> {
+/**
+ * Verify or fetch (README "Verify or fetch"), the `fetch_inbound_objects` task: reads the PSP objects of these
+ * events of `trust: fetch` sources with no transaction open (verify-or-fetch.ts), then applies them in one
+ * transaction, which also queues this task again for those whose read must wait (budget used up, PSP not
+ * answering). Returns one outcome per id, in order. As {@link processInboundEvents}, a failed transaction of
+ * several events is retried one event at a time. Throws only database errors.
+ */
+export async function fetchInboundObjects(
+  deps: Deps,
+  job: { inboundEventIds: string[] },
+  options: Pick<ProcessOptions, 'synchronousCommit'> = {},
+): Promise<ProcessOutcome[]> {
+  const ids = job.inboundEventIds;
+  const states = await readEventObjects(deps, await receivedEventsToFetch(deps.sql, ids));
+  const ready = new Map<string, Exclude<FetchedState, { kind: 'later' }>>();
+  const waiting = new Map<string, Extract<FetchedState, { kind: 'later' }>>();
+  for (const [id, state] of states) {
+    if (state.kind === 'later') waiting.set(id, state);
+    else ready.set(id, state);
+  }
+  const later =
+    waiting.size > 0
+      ? { ids: [...waiting.keys()], runAt: new Date(Math.max(...[...waiting.values()].map((w) => w.runAt.getTime()))) }
+      : undefined;
+  const readyIds = ids.filter((id) => !waiting.has(id));
+  const fetch = (): FetchStep => ({ states: ready, deferred: [], ...(later ? { later } : {}) });
+  let outcomes: ProcessOutcome[] = [];
   try {
-    const [outcome] = await processTogether(deps, [id], options, 0); // never the handed jobs: they may hold other events too
+    if (readyIds.length > 0) outcomes = await processTogether(deps, readyIds, options, 0, undefined, fetch());
+    else if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt);
+  } catch (error) {
+    if (readyIds.length <= 1) throw error;
+    deps.logger.warn(
+      { reason: describeFailure(error), events: readyIds.length },
+      'fetched inbound events failed together; applying them one at a time',
+    );
+    if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt);
+    outcomes = [];
+    for (const id of readyIds) outcomes.push(await processAlone(deps, id, options, { states: ready, deferred: [] }));
+  }
+  const byId = new Map<string, ProcessOutcome>(readyIds.map((id, n) => [id, outcomes[n]!]));
+  for (const [id, w] of waiting) byId.set(id, { result: 'deferred', reason: w.reason, runAt: w.runAt });
+  return ids.map((id) => byId.get(id)!);
+}
+
+/** Verify or fetch: what one {@link processTogether} transaction does with the events of `trust: fetch` sources. */
+interface FetchStep {
+  /** Their PSP objects ({@link fetchInboundObjects}); such an event of `ids` without one is `deferred` to that task. */
+  states?: ReadonlyMap<string, Exclude<FetchedState, { kind: 'later' }>>;
+  /** Out: the events of `ids` handed to a `fetch_inbound_objects` job (other such events locked are left to their own jobs). */
+  deferred: string[];
+  /** Events whose read must wait: queued in this transaction for `fetch_inbound_objects` at `runAt`. */
+  later?: { ids: string[]; runAt: Date };
+}
+
+/** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
+async function processAlone(deps: Deps, id: string, options: ProcessOptions, fetch?: FetchStep): Promise<ProcessOutcome> {
+  try {
+    const [outcome] = await processTogether(deps, [id], options, 0, undefined, fetch); // never the handed jobs: they may hold other events too
     return outcome!;
   } catch (error) {
     if (sqlState(error)?.slice(0, 2) !== '22') throw error;
@@ -112,6 +173,7 @@ async function processTogether(
   options: ProcessOptions,
   more: number,
   handed?: HandedJobs,
+  fetch: FetchStep = { deferred: [] },
 ): Promise<ProcessOutcome[]> {
   // A transaction that rolls back must not hand over attempts it queued: collect them apart, keep them on commit.
   const handoff = options.handoff && { ...options.handoff, attempts: [], jobIds: [] };
@@ -132,7 +194,15 @@ async function processTogether(
         outcomes.set(iev.id, { result: 'failed', reason });
         continue;
       }
-      const normalized = normalizeInbound(iev.provider, iev.rawBody);
+      // verify or fetch: a `trust: fetch` source's event is applied from its PSP object, read by its own job
+      const state = iev.trust === 'fetch' ? fetch.states?.get(iev.id) : undefined;
+      if (iev.trust === 'fetch' && !state) {
+        if (!ids.includes(iev.id)) continue;
+        fetch.deferred.push(iev.id);
+        outcomes.set(iev.id, { result: 'deferred', reason: 'its PSP object is read by a fetch_inbound_objects job', runAt: now });
+        continue;
+      }
+      const normalized = state ? normalizeWithState(iev.provider, iev.rawBody, state) : normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
         items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id, provider: iev.provider });
         continue;
@@ -179,6 +249,8 @@ async function processTogether(
       writePaymentReports(tx, prepared, handoff),
       writeAssessment(tx, risk),
       handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
+      fetch.deferred.length > 0 ? enqueueInboundFetch(tx, fetch.deferred) : undefined,
+      fetch.later ? enqueueInboundFetch(tx, fetch.later.ids, fetch.later.runAt) : undefined,
     ]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });

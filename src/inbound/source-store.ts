@@ -10,8 +10,13 @@ export interface SourceRow {
   toleranceSeconds: number;
   /** The URL the PSP signs with the body (Square), exactly as entered at the PSP; null for other providers. */
   notificationUrl: string | null;
+  /** README "Verify or fetch": `signature` applies the verified payload, `fetch` the object read back from the PSP. */
+  trust: SourceTrust;
   createdAt: Date;
 }
+
+/** How processing trusts a source's events (README "Verify or fetch"). */
+export type SourceTrust = 'signature' | 'fetch';
 
 /** What the inbound route needs: the source and the envelopes of its active secrets. */
 export interface InboundSource extends SourceRow {
@@ -25,6 +30,7 @@ interface SourceDbRow {
   name: string | null;
   tolerance_seconds: number;
   notification_url: string | null;
+  trust: SourceTrust;
   created_at: Date;
 }
 
@@ -35,6 +41,7 @@ const toSource = (r: SourceDbRow): SourceRow => ({
   name: r.name,
   toleranceSeconds: r.tolerance_seconds,
   notificationUrl: r.notification_url,
+  trust: r.trust,
   createdAt: r.created_at,
 });
 
@@ -52,15 +59,17 @@ export async function insertSource(
     apiKeyEnvelope?: string | null;
     apiBaseUrl?: string | null;
     merchantAccount?: string | null;
+    /** Default `signature`; `fetch` needs `apiKeyEnvelope` (a check constraint). */
+    trust?: SourceTrust;
   },
 ): Promise<SourceRow> {
   const [row] = await tx<SourceDbRow[]>`
     insert into gw.sources (id, merchant_id, provider, name, tolerance_seconds, notification_url,
-                            api_key_ciphertext, api_base_url, psp_merchant_account)
+                            api_key_ciphertext, api_base_url, psp_merchant_account, trust)
     values (${newId('src')}, ${input.merchantId}, ${input.provider}, ${input.name}, ${input.toleranceSeconds},
             ${input.notificationUrl ?? null}, ${input.apiKeyEnvelope ?? null}, ${input.apiBaseUrl ?? null},
-            ${input.merchantAccount ?? null})
-    returning id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at`;
+            ${input.merchantAccount ?? null}, ${input.trust ?? 'signature'})
+    returning id, merchant_id, provider, name, tolerance_seconds, notification_url, trust, created_at`;
   await tx`insert into gw.source_secrets (source_id, ciphertext) values (${row!.id}, ${input.secretEnvelope})`;
   return toSource(row!);
 }
@@ -68,7 +77,7 @@ export async function insertSource(
 /** One of the merchant's sources, or undefined (another merchant's is undefined too). */
 export async function getSource(tx: Tx, merchantId: string, id: string): Promise<SourceRow | undefined> {
   const [row] = await tx<SourceDbRow[]>`
-    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, trust, created_at
       from gw.sources
      where id = ${id} and merchant_id = ${merchantId}`;
   return row && toSource(row);
@@ -77,7 +86,7 @@ export async function getSource(tx: Tx, merchantId: string, id: string): Promise
 /** The merchant's sources, newest first, `limit + 1` rows (see toPage). */
 export async function listSources(tx: Tx, merchantId: string, limit: number, startingAfter?: string): Promise<SourceRow[]> {
   const rows = await tx<SourceDbRow[]>`
-    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, trust, created_at
       from gw.sources
      where merchant_id = ${merchantId}
        ${startingAfter ? tx`and id < ${startingAfter}` : tx``}
@@ -89,11 +98,36 @@ export async function listSources(tx: Tx, merchantId: string, limit: number, sta
 /** One of the merchant's sources, locked `for update` until the caller's transaction ends; undefined if there is none. */
 export async function lockSource(tx: Tx, merchantId: string, id: string): Promise<SourceRow | undefined> {
   const [row] = await tx<SourceDbRow[]>`
-    select id, merchant_id, provider, name, tolerance_seconds, notification_url, created_at
+    select id, merchant_id, provider, name, tolerance_seconds, notification_url, trust, created_at
       from gw.sources
      where id = ${id} and merchant_id = ${merchantId}
        for update`;
   return row && toSource(row);
+}
+
+/**
+ * Sets the source's `trust` and/or API key (already encrypted) in the caller's transaction (after
+ * {@link lockSource}); what is undefined is left as it is. Returns the source. Throws the check violation
+ * (sources_fetch_needs_api_key) for `fetch` without a key.
+ */
+export async function updateSourceSettings(
+  tx: Tx,
+  sourceId: string,
+  input: { trust?: SourceTrust; apiKeyEnvelope?: string },
+): Promise<SourceRow> {
+  const [row] = await tx<SourceDbRow[]>`
+    update gw.sources
+       set trust = coalesce(${input.trust ?? null}::text, trust),
+           api_key_ciphertext = coalesce(${input.apiKeyEnvelope ?? null}::text, api_key_ciphertext)
+     where id = ${sourceId}
+    returning id, merchant_id, provider, name, tolerance_seconds, notification_url, trust, created_at`;
+  return toSource(row!);
+}
+
+/** Whether the source holds a PSP API key (sealed), for `trust: fetch`. */
+export async function sourceHasApiKey(tx: Tx, sourceId: string): Promise<boolean> {
+  const [row] = await tx<{ has: boolean }[]>`select api_key_ciphertext is not null as has from gw.sources where id = ${sourceId}`;
+  return row?.has ?? false;
 }
 
 /** A signing secret as the API shows it: when it was added and when it stops verifying (null: never). */
@@ -135,7 +169,7 @@ export async function listActiveSourceSecrets(tx: Tx, sourceId: string, now: Dat
 /** The source an inbound request names, with its unexpired secrets; undefined if there is none. */
 export async function loadInboundSource(tx: Tx, id: string, now: Date): Promise<InboundSource | undefined> {
   const rows = await tx<(SourceDbRow & { ciphertext: string | null })[]>`
-    select s.id, s.merchant_id, s.provider, s.name, s.tolerance_seconds, s.notification_url, s.created_at, k.ciphertext
+    select s.id, s.merchant_id, s.provider, s.name, s.tolerance_seconds, s.notification_url, s.trust, s.created_at, k.ciphertext
       from gw.sources s
       left join gw.source_secrets k
         on k.source_id = s.id and (k.expires_at is null or k.expires_at > ${now})

@@ -190,3 +190,15 @@ async function addDeliveryJobs(
         from json_to_recordset(${tx.json(specs as unknown as postgres.JSONValue)}::json) as s(payload json, run_at timestamptz, job_key text)
        order by s.job_key))`;
 }
+
+/**
+ * Queues a `fetch_inbound_objects` job for `ids` (verify or fetch, src/inbound/verify-or-fetch.ts) in the caller's
+ * transaction, due at `runAt` (default now): the events of `trust: fetch` sources that a processing transaction
+ * left `received`, or whose PSP object cannot be read yet (the merchant's read budget used up, the PSP not
+ * answering). Source: https://worker.graphile.org/docs/sql-add-job
+ */
+export async function enqueueInboundFetch(tx: Tx, ids: readonly string[], runAt?: Date): Promise<void> {
+  if (ids.length === 0) return;
+  const payload: JobPayload<'fetch_inbound_objects'> = { inboundEventIds: [...ids] };
+  await tx`select graphile_worker.add_job('fetch_inbound_objects', ${tx.json(payload)}::json, run_at => ${runAt ?? null}::timestamptz)`;
+}

@@ -49,6 +49,31 @@ export interface SimulatedPaymentIntent {
   amount_refunded: number;
 }
 
+/** A Refund as the simulator keeps it (https://docs.stripe.com/api/refunds/object). */
+export interface SimulatedRefund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  currency: string;
+  charge: string | null;
+  payment_intent: string;
+  status: 'pending' | 'requires_action' | 'succeeded' | 'failed' | 'canceled';
+  metadata: Record<string, string>;
+  created: number;
+}
+
+/** A Dispute as the simulator keeps it (https://docs.stripe.com/api/disputes/object); set by tests, Stripe opens them. */
+export interface SimulatedDispute {
+  id: string;
+  object: 'dispute';
+  amount: number;
+  currency: string;
+  charge: string | null;
+  payment_intent: string | null;
+  status: 'warning_needs_response' | 'needs_response' | 'under_review' | 'won' | 'lost' | 'warning_closed';
+  created: number;
+}
+
 /** The Stripe simulator: msw handlers, its state, and what it was asked. */
 export interface StripeSimulator {
   /** Pass to `setupServer(...sim.handlers)` or `server.use(...sim.handlers)`. */
@@ -57,8 +82,12 @@ export interface StripeSimulator {
   baseUrl: string;
   /** Every request received, in order (the at-most-once proof: count non-replayed calls). */
   calls: SimulatedCall[];
-  /** PaymentIntents by id. */
+  /** PaymentIntents by id (their Charges are read from them: `GET /v1/charges/{latest_charge}`). */
   paymentIntents: Map<string, SimulatedPaymentIntent>;
+  /** Refunds by id, as `POST /v1/refunds` made them (or a test put them). */
+  refunds: Map<string, SimulatedRefund>;
+  /** Disputes by id: put them here to have `GET /v1/disputes/{id}` answer them. */
+  disputes: Map<string, SimulatedDispute>;
   /** Makes the next call(s) time out or answer 500. */
   failNext(failure: InjectedFailure): void;
   /** Webhooks held (delivery `manual`) and sent. */
@@ -109,6 +138,8 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
   const base = (options.baseUrl ?? 'https://api.stripe.com').replace(/\/+$/, '');
   const clock = options.clock ?? (() => new Date());
   const paymentIntents = new Map<string, SimulatedPaymentIntent>();
+  const refunds = new Map<string, SimulatedRefund>();
+  const disputes = new Map<string, SimulatedDispute>();
   const calls: SimulatedCall[] = [];
   const cache = new IdempotencyCache();
   const failures = new FailureInjector();
@@ -333,7 +364,7 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         }
         pi.amount_refunded += amount;
         emit('charge.refunded', pi);
-        return HttpResponse.json({
+        const refund: SimulatedRefund = {
           id: simId('re'),
           object: 'refund',
           amount,
@@ -341,8 +372,49 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
           charge: pi.latest_charge,
           payment_intent: pi.id,
           status: 'succeeded',
+          metadata: metadataOf(form),
           created: Math.floor(clock().getTime() / 1000),
+        };
+        refunds.set(refund.id, refund);
+        return HttpResponse.json(refund);
+      }),
+    ),
+    // The reads of verify or fetch (README "Verify or fetch"): https://docs.stripe.com/api/charges/retrieve,
+    // /refunds/retrieve, /disputes/retrieve; an unknown id is 404 `resource_missing`, as Stripe answers.
+    http.get(
+      `${base}/v1/charges/:id`,
+      handle((_req, _form, params) => {
+        const pi = [...paymentIntents.values()].find((p) => p.latest_charge === params.id);
+        if (!pi) return stripeError(404, 'invalid_request_error', `No such charge: '${params.id}'`, { code: 'resource_missing' });
+        return HttpResponse.json({
+          id: pi.latest_charge,
+          object: 'charge',
+          amount: pi.amount,
+          amount_captured: pi.amount_received,
+          amount_refunded: pi.amount_refunded,
+          captured: pi.amount_received > 0,
+          refunded: pi.amount_received > 0 && pi.amount_refunded >= pi.amount_received,
+          currency: pi.currency,
+          payment_intent: pi.id,
+          metadata: pi.metadata,
+          livemode: false,
         });
+      }),
+    ),
+    http.get(
+      `${base}/v1/refunds/:id`,
+      handle((_req, _form, params) => {
+        const refund = refunds.get(params.id!);
+        if (!refund) return stripeError(404, 'invalid_request_error', `No such refund: '${params.id}'`, { code: 'resource_missing' });
+        return HttpResponse.json(refund);
+      }),
+    ),
+    http.get(
+      `${base}/v1/disputes/:id`,
+      handle((_req, _form, params) => {
+        const dispute = disputes.get(params.id!);
+        if (!dispute) return stripeError(404, 'invalid_request_error', `No such dispute: '${params.id}'`, { code: 'resource_missing' });
+        return HttpResponse.json(dispute);
       }),
     ),
   ];
@@ -352,6 +424,8 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
     baseUrl: base,
     calls,
     paymentIntents,
+    refunds,
+    disputes,
     webhooks,
     failNext: (f) => failures.add(f),
   };

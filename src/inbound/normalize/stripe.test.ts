@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { describe, expect, it } from 'vitest';
-import { normalizeStripe } from './stripe.js';
+import { normalizeStripe, normalizeStripeFetched, stripeObjectToFetch } from './stripe.js';
 import type { Normalized } from './types.js';
 
 const plain = (n: Normalized): unknown => {
@@ -100,5 +100,103 @@ describe('normalizeStripe: the payments API operation in the metadata', () => {
   it('ignores a switchyard_op that is not an operation id', () => {
     const n = normalizeStripe(event('payment_intent.succeeded', pi({ switchyard_op: 'pay_1; drop table' })));
     expect(n.kind === 'event' && n.event).not.toHaveProperty('operationId');
+  });
+});
+
+describe('verify or fetch: the Stripe object read back in place of the payload', () => {
+  const pi = (status: string, extra: Record<string, unknown> = {}) => ({
+    id: 'pi_1',
+    object: 'payment_intent',
+    amount: 2000,
+    amount_received: status === 'succeeded' ? 2000 : 0,
+    currency: 'usd',
+    status,
+    metadata: {},
+    last_payment_error: null,
+    ...extra,
+  });
+
+  it.each([
+    ['payment_intent.amount_capturable_updated', { type: 'payment_intent', id: 'pi_1' }],
+    ['payment_intent.succeeded', { type: 'payment_intent', id: 'pi_1' }],
+    ['charge.refunded', { type: 'charge', id: 'ch_1' }],
+    ['refund.updated', { type: 'refund', id: 're_1' }],
+    ['charge.refund.updated', { type: 'refund', id: 're_1' }],
+    ['charge.dispute.closed', { type: 'dispute', id: 'dp_1' }],
+  ])('reads the object a %s event carries', (type, ref) => {
+    const object =
+      ref.type === 'payment_intent'
+        ? pi('succeeded')
+        : ref.type === 'charge'
+          ? { id: 'ch_1', object: 'charge' }
+          : ref.type === 'refund'
+            ? aRefund('pending')
+            : aDispute('lost');
+    expect(stripeObjectToFetch(event(type, object))).toEqual(ref);
+  });
+
+  it('reads nothing for an event type it does not apply, an object of another type, or an id unfit for a path', () => {
+    expect(stripeObjectToFetch(event('customer.created', { id: 'cus_1', object: 'customer' }))).toBeUndefined();
+    expect(stripeObjectToFetch(event('payment_intent.created', pi('requires_payment_method')))).toBeUndefined();
+    expect(stripeObjectToFetch(event('payment_intent.succeeded', { id: 'ch_1', object: 'charge' }))).toBeUndefined();
+    expect(stripeObjectToFetch(event('payment_intent.succeeded', pi('succeeded', { id: '../v1/customers' })))).toBeUndefined();
+    expect(stripeObjectToFetch({ not: 'an event' })).toBeUndefined();
+  });
+
+  it('applies nothing when the PaymentIntent Stripe holds says nothing happened, whatever the payload claimed', () => {
+    const n = normalizeStripeFetched(event('payment_intent.succeeded', pi('succeeded')), pi('requires_payment_method'));
+    expect(n.kind).toBe('ignored');
+    expect(n.kind === 'ignored' && n.reason).toContain('requires_payment_method');
+  });
+
+  it.each([
+    ['requires_capture', 'authorized'],
+    ['succeeded', 'captured'],
+    ['canceled', 'voided'],
+  ])('takes the event a PaymentIntent that is %s stands for (%s), not the payload type', (status, kind) => {
+    const n = normalizeStripeFetched(event('payment_intent.payment_failed', pi('requires_payment_method')), pi(status));
+    expect(n.kind === 'event' && n.event.kind).toBe(kind);
+  });
+
+  it('takes the amounts and metadata of the object, not the payload', () => {
+    const n = normalizeStripeFetched(
+      event(
+        'payment_intent.succeeded',
+        pi('succeeded', { amount: 999_999, amount_received: 999_999, metadata: { merchant_reference: 'forged' } }),
+      ),
+      pi('succeeded', { metadata: { merchant_reference: 'order-7' } }),
+    );
+    expect(plain(n)).toMatchObject({ kind: 'event', event: { kind: 'captured', capturedTotal: '2000', merchantReference: 'order-7' } });
+  });
+
+  it('maps a payment that failed at Stripe to failed', () => {
+    const n = normalizeStripeFetched(
+      event('payment_intent.succeeded', pi('succeeded')),
+      pi('requires_payment_method', { last_payment_error: { code: 'card_declined' } }),
+    );
+    expect(n.kind === 'event' && n.event.kind).toBe('failed');
+  });
+
+  it('ignores a charge.refunded whose charge Stripe shows without a refund, and applies the refunded total Stripe shows', () => {
+    const charge = (refunded: number) => ({
+      id: 'ch_1',
+      object: 'charge',
+      amount: 2000,
+      amount_captured: 2000,
+      amount_refunded: refunded,
+      currency: 'usd',
+      payment_intent: 'pi_1',
+    });
+    expect(normalizeStripeFetched(event('charge.refunded', charge(2000)), charge(0)).kind).toBe('ignored');
+    expect(plain(normalizeStripeFetched(event('charge.refunded', charge(2000)), charge(500)))).toMatchObject({
+      event: { kind: 'refunded', refundedTotal: '500', capturedTotal: '2000' },
+    });
+  });
+
+  it("takes a refund's and a dispute's outcome from the object's status", () => {
+    const refund = normalizeStripeFetched(event('refund.updated', aRefund('succeeded')), aRefund('failed'));
+    expect(refund.kind === 'event' && refund.event.kind).toBe('refund_failed');
+    const dispute = normalizeStripeFetched(event('charge.dispute.closed', aDispute('lost')), aDispute('won'));
+    expect(dispute.kind === 'event' && dispute.event.kind).toBe('dispute_won');
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { minorUnits, normalizeCurrency } from '../../core/money.js';
 import { isOperationId, OPERATION_METADATA_KEY } from '../../core/payments/operation-ids.js';
+import type { PspObjectRef, PspObjectType } from '../../core/psp-objects.js';
 import { stripeRiskFacts } from './risk-facts.js';
 import type { Normalized, NormalizedEvent } from './types.js';
 
@@ -127,6 +128,78 @@ export function normalizeStripe(body: unknown): Normalized {
     amount: minorUnits(pi.data.amount),
     ...(kind === 'captured' ? { capturedTotal: minorUnits(pi.data.amount_received ?? pi.data.amount) } : {}),
   });
+}
+
+/** The Stripe object type each applied event type carries in `data.object`. */
+function objectTypeOf(type: string): PspObjectType | undefined {
+  if (type.startsWith('payment_intent.')) return type in STRIPE_EVENT_KINDS ? 'payment_intent' : undefined;
+  if (type === 'charge.refunded') return 'charge';
+  if (!(STRIPE_OPERATION_EVENTS as readonly string[]).includes(type)) return undefined;
+  return type.startsWith('charge.dispute.') ? 'dispute' : 'refund';
+}
+
+/** A Stripe object id as the API takes it in a path (`pi_…`, `ch_…`, `re_…`, `dp_…`). */
+const STRIPE_ID = /^[A-Za-z0-9_]{1,255}$/;
+
+/**
+ * Verify or fetch: the object a `trust: fetch` source reads from Stripe for this event, by the type and id in
+ * its `data.object`; undefined for an event Switchyard does not apply, or a body without a readable object (it
+ * is processed from its payload, and so ignored or failed, without a call).
+ */
+export function stripeObjectToFetch(body: unknown): PspObjectRef | undefined {
+  const e = event.safeParse(body);
+  if (!e.success) return undefined;
+  const type = objectTypeOf(e.data.type);
+  const { object, id } = e.data.data.object;
+  if (!type || object !== type || typeof id !== 'string' || !STRIPE_ID.test(id)) return undefined;
+  return { type, id };
+}
+
+// The event type a PaymentIntent's current status stands for (https://docs.stripe.com/payments/paymentintents/lifecycle).
+function paymentIntentEventType(pi: { status?: unknown; last_payment_error?: unknown }): keyof typeof STRIPE_EVENT_KINDS | undefined {
+  switch (pi.status) {
+    case 'requires_capture':
+      return 'payment_intent.amount_capturable_updated';
+    case 'succeeded':
+      return 'payment_intent.succeeded';
+    case 'canceled':
+      return 'payment_intent.canceled';
+    case 'requires_payment_method':
+      return pi.last_payment_error ? 'payment_intent.payment_failed' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Verify or fetch: normalizes a Stripe event with `object`, its `data.object` as Stripe answers it now
+ * ({@link stripeObjectToFetch}), in place of the payload's. A PaymentIntent's event type follows its current
+ * status, so a payload claiming `payment_intent.succeeded` for one that `requires_payment_method` applies
+ * nothing (`ignored`, with the status in the reason); a charge that Stripe shows without refunds is ignored;
+ * refunds and disputes take their outcome from the object's status, as always.
+ */
+export function normalizeStripeFetched(body: unknown, object: unknown): Normalized {
+  const e = event.safeParse(body);
+  if (!e.success) return { kind: 'invalid', reason: 'not a Stripe event object' };
+  const fetched = z.record(z.string(), z.unknown()).safeParse(object);
+  if (!fetched.success) return { kind: 'invalid', reason: 'Stripe answered the read with something other than an object' };
+  let type = e.data.type;
+  if (type.startsWith('payment_intent.')) {
+    const current = paymentIntentEventType(fetched.data);
+    if (!current) {
+      return {
+        kind: 'ignored',
+        reason: `Stripe says payment_intent ${String(fetched.data.id)} is ${String(fetched.data.status)}: nothing to apply (the event said ${type})`,
+      };
+    }
+    type = current;
+  } else if (type === 'charge.refunded' && !(typeof fetched.data.amount_refunded === 'number' && fetched.data.amount_refunded > 0)) {
+    return {
+      kind: 'ignored',
+      reason: `Stripe says charge ${String(fetched.data.id)} has no refund: nothing to apply (the event said ${type})`,
+    };
+  }
+  return normalizeStripe({ ...e.data, type, data: { object: fetched.data } });
 }
 
 function normalizeStripeOperation(type: string, object: unknown): Normalized {

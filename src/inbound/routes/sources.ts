@@ -22,6 +22,8 @@ import {
   listSources,
   lockSource,
   rotateSourceSecret,
+  sourceHasApiKey,
+  updateSourceSettings,
   type SourceRow,
 } from '../source-store.js';
 import { INBOUND_PROVIDERS, type InboundProvider } from '../verifiers/index.js';
@@ -43,6 +45,29 @@ function notificationUrlProblem(url: string, allowHttp: boolean): string | undef
   if (parsed.protocol === 'https:' || (allowHttp && parsed.protocol === 'http:')) return undefined;
   return allowHttp ? 'notificationUrl must be an http or https URL' : 'notificationUrl must be an https URL';
 }
+
+/** The providers whose objects `trust: fetch` reads back (src/payments-api/psp-objects.ts). */
+const FETCH_PROVIDERS: readonly InboundProvider[] = ['stripe'];
+
+/** Why a source of `provider` cannot have `trust: fetch` (README "Verify or fetch"), or undefined. */
+function fetchTrustProblem(provider: InboundProvider): string | undefined {
+  if (FETCH_PROVIDERS.includes(provider)) return undefined;
+  if (provider === 'adyen') {
+    return (
+      "trust 'fetch' reads each object back from the PSP's API, and Adyen documents no API that returns a payment's " +
+      "state (the Checkout API has no payment GET): keep trust 'signature' for Adyen sources"
+    );
+  }
+  return `trust 'fetch' is available for ${FETCH_PROVIDERS.join(', ')} sources only: Switchyard reads no objects from ${provider}`;
+}
+
+const FETCH_NEEDS_API_KEY = "trust 'fetch' needs the source's apiKey: the PSP's objects are read with it";
+
+const trustField = z.enum(['signature', 'fetch']).openapi({
+  description:
+    'How processing trusts verified events (README "Verify or fetch"): `signature` (default) applies the payload; `fetch` ' +
+    "applies the object's current state read from the PSP's API with `apiKey` (Stripe only; refused for Adyen, which has no such API).",
+});
 
 // The URL's scheme rule depends on SWITCHYARD_ALLOW_PRIVATE_URLS, so the handler checks it
 // (notificationUrlProblem); everything else is in the schema.
@@ -83,9 +108,14 @@ const createSourceBody = z
       .max(255)
       .optional()
       .openapi({ description: 'Adyen only: the merchant account the Checkout API calls name.' }),
+    trust: trustField.optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
+    if (b.trust === 'fetch') {
+      const problem = fetchTrustProblem(b.provider) ?? (b.apiKey === undefined ? FETCH_NEEDS_API_KEY : undefined);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['trust'], message: problem });
+    }
     // Format and strength per provider (src/inbound/secret-rules.ts): a weak secret is never stored.
     const problem = secretProblem(b.provider, b.secret);
     if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem });
@@ -139,6 +169,17 @@ const rotateSecretBody = z
   .strict()
   .openapi('RotateSourceSecret');
 
+const patchSourceBody = z
+  .object({
+    trust: trustField.optional(),
+    apiKey: z.string().min(1).max(1024).optional().openapi({
+      description: 'A new PSP API credential (encrypted at rest, never returned); the previous one is replaced.',
+    }),
+  })
+  .strict()
+  .refine((b) => b.trust !== undefined || b.apiKey !== undefined, { message: 'give trust, apiKey or both' })
+  .openapi('PatchSource');
+
 const SourceView = z
   .object({
     id: z.string().openapi({ example: 'src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
@@ -146,6 +187,7 @@ const SourceView = z
     name: z.string().nullable(),
     toleranceSeconds: z.number().int(),
     notificationUrl: z.string().nullable(),
+    trust: trustField,
     inboundUrl: z.string().openapi({ description: 'Where the PSP posts: `/inbound/{id}` (absolute when SWITCHYARD_PUBLIC_URL is set).' }),
     createdAt: isoTimestamp(),
   })
@@ -195,6 +237,19 @@ const getSourceRoute = defineRoute({
   responses: { 200: jsonResponse(SourceView, 'The source'), ...problems({ 404: ['not_found'] }) },
 });
 
+const patchSourceRoute = defineRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags: TAGS,
+  summary: "Change a source's trust or API key",
+  description:
+    '`trust: fetch` needs an API key (given here or before) and a provider whose objects Switchyard reads (Stripe); it applies to the events processed from then on.',
+  security: merchantAuth,
+  'x-switchyard-permission': 'sources:write',
+  request: { params: idParam('src_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c'), body: jsonBodyOf(patchSourceBody) },
+  responses: { 200: jsonResponse(SourceView, 'The source'), ...problems({ 400: ['invalid_request'], 404: ['not_found'] }) },
+});
+
 const rotateSecretRoute = defineRoute({
   method: 'post',
   path: '/{id}/secrets',
@@ -210,7 +265,7 @@ const rotateSecretRoute = defineRoute({
 });
 
 /**
- * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}` and `POST
+ * `POST /v1/sources`, `GET /v1/sources`, `GET /v1/sources/{id}`, `PATCH /v1/sources/{id}` and `POST
  * /v1/sources/{id}/secrets` (docs/http-api.md "Sources"). Secrets are checked per provider
  * (secret-rules.ts), stored encrypted and never returned.
  */
@@ -225,6 +280,7 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
       name: s.name,
       toleranceSeconds: s.toleranceSeconds,
       notificationUrl: s.notificationUrl,
+      trust: s.trust,
       inboundUrl: base ? new URL(path, base).toString() : path,
       createdAt: s.createdAt.toISOString(),
     };
@@ -249,6 +305,7 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
         apiKeyEnvelope: body.apiKey === undefined ? null : await secretBox.encrypt(body.apiKey),
         apiBaseUrl: body.apiBaseUrl ?? null,
         merchantAccount: body.merchantAccount ?? null,
+        trust: body.trust ?? 'signature',
       }),
     );
     return c.json({ ...view(c, source), ...urlWarning(warning) }, 201);
@@ -266,6 +323,28 @@ export function sourceRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(getSourceRoute, async (c) => {
     const source = await getSource(c.var.deps.sql, c.var.merchant.id, c.req.valid('param').id);
     if (!source) throw new NotFoundError('Source');
+    return c.json(view(c, source), 200);
+  });
+
+  app.openapi(patchSourceRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const { sql, secretBox } = c.var.deps;
+    const apiKeyEnvelope = body.apiKey === undefined ? undefined : await secretBox.encrypt(body.apiKey);
+    const source = await sql.begin(async (tx) => {
+      const locked = await lockSource(tx, c.var.merchant.id, id);
+      if (!locked) throw new NotFoundError('Source');
+      if (body.trust === 'fetch') {
+        const problem =
+          fetchTrustProblem(locked.provider as InboundProvider) ??
+          (apiKeyEnvelope === undefined && !(await sourceHasApiKey(tx, locked.id)) ? FETCH_NEEDS_API_KEY : undefined);
+        if (problem) throw new ValidationError([{ path: ['trust'], message: problem, code: 'custom' }]);
+      }
+      return updateSourceSettings(tx, locked.id, {
+        ...(body.trust ? { trust: body.trust } : {}),
+        ...(apiKeyEnvelope ? { apiKeyEnvelope } : {}),
+      });
+    });
     return c.json(view(c, source), 200);
   });
 

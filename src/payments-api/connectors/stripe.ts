@@ -11,7 +11,7 @@ import { baseUrl, pspFetch, unknownFor } from './http.js';
 import type { Connector, ConnectorOptions, CreatePaymentCall, PspResult } from './types.js';
 
 /** Stripe's API base URL. */
-const STRIPE_API_BASE = 'https://api.stripe.com';
+export const STRIPE_API_BASE = 'https://api.stripe.com';
 
 type Form = Record<string, string | number | boolean | undefined | Record<string, string | undefined> | string[]>;
 
