@@ -241,6 +241,7 @@ const BODIES: Record<string, unknown> = {
   postEndpointsByIdRecover: { since: new Date(Date.now() - 60_000).toISOString() },
   postEndpointsByIdTest: { eventType: 'webhook.test' },
   postEndpointsByIdFilterTest: { event: { type: 'payment.captured', data: {} } },
+  patchSourcesById: { trust: 'signature' },
 };
 
 describe('cross-tenant (generated from the OpenAPI document)', () => {
