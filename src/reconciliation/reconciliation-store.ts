@@ -367,3 +367,92 @@ export async function listItems(tx: Tx, runId: string, limit: number, after: num
      order by position
      limit ${limit + 1}`;
 }
+
+/** What pulling a report from the PSP needs of a source: its PSP credentials, still sealed (sql/0011, sql/0100). */
+export interface PullSourceRow {
+  id: string;
+  merchantId: string;
+  provider: string;
+  apiKeyCiphertext: string | null;
+  apiBaseUrl: string | null;
+  reportCredentialsCiphertext: string | null;
+}
+
+/** The merchant's source `id` with its sealed PSP credentials, or undefined. */
+export async function getPullSource(tx: Tx, merchantId: string, id: string): Promise<PullSourceRow | undefined> {
+  const [row] = await tx<
+    {
+      id: string;
+      merchant_id: string;
+      provider: string;
+      api_key_ciphertext: string | null;
+      api_base_url: string | null;
+      report_credentials_ciphertext: string | null;
+    }[]
+  >`
+    select id, merchant_id, provider, api_key_ciphertext, api_base_url, report_credentials_ciphertext
+      from gw.sources where merchant_id = ${merchantId} and id = ${id}`;
+  return (
+    row && {
+      id: row.id,
+      merchantId: row.merchant_id,
+      provider: row.provider,
+      apiKeyCiphertext: row.api_key_ciphertext,
+      apiBaseUrl: row.api_base_url,
+      reportCredentialsCiphertext: row.report_credentials_ciphertext,
+    }
+  );
+}
+
+/** A source's reconciliation settings (seconds). */
+export interface ReconciliationSettingsRow {
+  sourceId: string;
+  provider: string;
+  settlementDelaySeconds: number;
+  stuckAfterSeconds: number;
+  hasReportCredentials: boolean;
+}
+
+const toSettings = (r: {
+  id: string;
+  provider: string;
+  settlement_delay_seconds: number;
+  stuck_after_seconds: number;
+  has_report_credentials: boolean;
+}): ReconciliationSettingsRow => ({
+  sourceId: r.id,
+  provider: r.provider,
+  settlementDelaySeconds: r.settlement_delay_seconds,
+  stuckAfterSeconds: r.stuck_after_seconds,
+  hasReportCredentials: r.has_report_credentials,
+});
+
+/** The merchant's source `id`'s reconciliation settings, or undefined. */
+export async function getReconciliationSettings(tx: Tx, merchantId: string, id: string): Promise<ReconciliationSettingsRow | undefined> {
+  const [row] = await tx<Parameters<typeof toSettings>[0][]>`
+    select id, provider, settlement_delay_seconds, stuck_after_seconds, report_credentials_ciphertext is not null as has_report_credentials
+      from gw.sources where merchant_id = ${merchantId} and id = ${id}`;
+  return row && toSettings(row);
+}
+
+/**
+ * Changes the given settings of the merchant's source `id` (an absent field is left as it is; `reportCredentials`
+ * null removes them, a string is the sealed JSON). Returns the settings after, or undefined when there is no such source.
+ */
+export async function updateReconciliationSettings(
+  tx: Tx,
+  merchantId: string,
+  id: string,
+  change: { settlementDelaySeconds?: number; stuckAfterSeconds?: number; reportCredentials?: string | null },
+): Promise<ReconciliationSettingsRow | undefined> {
+  const keep = change.reportCredentials === undefined;
+  const [row] = await tx<Parameters<typeof toSettings>[0][]>`
+    update gw.sources
+       set settlement_delay_seconds = coalesce(${change.settlementDelaySeconds ?? null}::int, settlement_delay_seconds),
+           stuck_after_seconds = coalesce(${change.stuckAfterSeconds ?? null}::int, stuck_after_seconds),
+           report_credentials_ciphertext = case when ${keep}::boolean then report_credentials_ciphertext
+                                                else ${change.reportCredentials ?? null}::text end
+     where merchant_id = ${merchantId} and id = ${id}
+    returning id, provider, settlement_delay_seconds, stuck_after_seconds, report_credentials_ciphertext is not null as has_report_credentials`;
+  return row && toSettings(row);
+}
