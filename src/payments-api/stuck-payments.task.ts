@@ -90,7 +90,13 @@ async function askPsp(deps: Deps, stuck: AskableStuckPayment, options: PaymentCo
       return;
     }
     if (!r.event) {
-      await recordStuckCheck(tx, stuck.paymentId, now, 'pending', 'asked Stripe: still pending there (no payment method, or awaiting action)');
+      await recordStuckCheck(
+        tx,
+        stuck.paymentId,
+        now,
+        'pending',
+        'asked Stripe: still pending there (no payment method, or awaiting action)',
+      );
       return;
     }
     await applyPaymentReports(

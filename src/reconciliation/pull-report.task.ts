@@ -17,7 +17,10 @@ const STRIPE_PAGE = 100;
 const PULL_TIMEOUT_MS = 60_000;
 
 /** How a pull ended: a run loaded (or the earlier run of the same bytes), or why nothing was pulled. */
-export type PullOutcome = { kind: 'loaded'; outcome: LoadOutcome } | { kind: 'skipped'; reason: string } | { kind: 'failed'; runId: string };
+export type PullOutcome =
+  | { kind: 'loaded'; outcome: LoadOutcome }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'failed'; runId: string };
 
 /** A PSP answer that asking again will not change (401, 404, a URL not allowed): the pull fails for good. */
 class PullRefused extends Error {}
@@ -51,12 +54,17 @@ async function get(deps: Pick<Deps, 'pspFetch' | 'config'>, url: string, headers
   } catch (error) {
     const blocked = ssrfBlock(error);
     if (blocked !== undefined) throw new PullRefused(`${what}: the URL is not allowed (${blocked})`);
-    throw new Error(`${what}: no answer (${(error as Error).name === 'TimeoutError' ? `timeout after ${PULL_TIMEOUT_MS} ms` : 'network error'})`);
+    throw new Error(
+      `${what}: no answer (${(error as Error).name === 'TimeoutError' ? `timeout after ${PULL_TIMEOUT_MS} ms` : 'network error'})`,
+    );
   }
   if (res.status >= 200 && res.status < 300) return res;
-  await res.body?.cancel();
+  // the error body is not read: released without waiting (a cancel may wait on the peer)
+  res.body?.cancel().catch(() => undefined);
   if (res.status >= 500 || res.status === 429) throw new Error(`${what}: the PSP answered ${res.status}`);
-  throw new PullRefused(`${what}: the PSP answered ${res.status}${res.status === 401 || res.status === 403 ? ' (check the source’s credentials)' : ''}`);
+  throw new PullRefused(
+    `${what}: the PSP answered ${res.status}${res.status === 401 || res.status === 403 ? ' (check the source’s credentials)' : ''}`,
+  );
 }
 
 // https://docs.stripe.com/api/balance_transactions/object, with `source` expanded (a Charge, Refund, Dispute, Payout…)
@@ -104,7 +112,8 @@ function major(minor: number, currency: string): string {
 const utc = (seconds: number | null | undefined): string =>
   seconds === null || seconds === undefined ? '' : new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
 
-const idOf = (v: string | { id: string } | null | undefined): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : v.id);
+const idOf = (v: string | { id: string } | null | undefined): string =>
+  v === null || v === undefined ? '' : typeof v === 'string' ? v : v.id;
 
 /** A CSV field, quoted when it must be (RFC 4180). */
 const field = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -113,7 +122,12 @@ const field = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '
  * The payout's balance transactions, every page (`GET /v1/balance_transactions?payout=…&expand[]=data.source`), as the
  * CSV of Stripe's itemized payout reconciliation report: one page in memory at a time.
  */
-async function* stripeLines(deps: Pick<Deps, 'pspFetch' | 'config'>, source: PullSourceRow, apiKey: string, payoutId: string): AsyncGenerator<string> {
+async function* stripeLines(
+  deps: Pick<Deps, 'pspFetch' | 'config'>,
+  source: PullSourceRow,
+  apiKey: string,
+  payoutId: string,
+): AsyncGenerator<string> {
   yield `${STRIPE_COLUMNS.join(',')}\r\n`;
   const base = (source.apiBaseUrl ?? STRIPE_API_BASE).replace(/\/+$/, '');
   let after: string | undefined;
@@ -121,7 +135,12 @@ async function* stripeLines(deps: Pick<Deps, 'pspFetch' | 'config'>, source: Pul
     const query = new URLSearchParams({ payout: payoutId, limit: String(STRIPE_PAGE) });
     query.append('expand[]', 'data.source');
     if (after) query.set('starting_after', after);
-    const res = await get(deps, `${base}/v1/balance_transactions?${query}`, { authorization: `Bearer ${apiKey}` }, `Stripe balance transactions of ${payoutId}`);
+    const res = await get(
+      deps,
+      `${base}/v1/balance_transactions?${query}`,
+      { authorization: `Bearer ${apiKey}` },
+      `Stripe balance transactions of ${payoutId}`,
+    );
     const page = balanceTransactionPage.safeParse(await res.json());
     if (!page.success) throw new PullRefused(`Stripe balance transactions of ${payoutId}: not a list of balance transactions`);
     for (const t of page.data.data) {
@@ -186,7 +205,11 @@ function adyenReportHostAllowed(url: string, apiBaseUrl: string | null): boolean
 }
 
 /** Opens the Adyen report download (streamed: the body is read by loadReport as it arrives). */
-async function adyenReport(deps: Pick<Deps, 'pspFetch' | 'config' | 'secretBox'>, source: PullSourceRow, url: string): Promise<ReadableStream<Uint8Array> | string> {
+async function adyenReport(
+  deps: Pick<Deps, 'pspFetch' | 'config' | 'secretBox'>,
+  source: PullSourceRow,
+  url: string,
+): Promise<ReadableStream<Uint8Array> | string> {
   if (!source.reportCredentialsCiphertext) return 'the source has no reportCredentials';
   if (!adyenReportHostAllowed(url, source.apiBaseUrl)) {
     throw new PullRefused(`the report URL ${new URL(url).origin} is neither an adyen.com host nor the source's apiBaseUrl`);
@@ -252,5 +275,7 @@ export async function pullSettlementReport(
 /** loadReport's own refusals (the report is not one it reads: 4xx AppErrors) as a reason; undefined for anything else. */
 function refusedLoad(error: unknown): string | undefined {
   const e = error as { status?: unknown; code?: unknown; message?: unknown };
-  return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.code === 'string' ? `${e.code}: ${String(e.message)}` : undefined;
+  return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.code === 'string'
+    ? `${e.code}: ${String(e.message)}`
+    : undefined;
 }

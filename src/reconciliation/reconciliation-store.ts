@@ -113,8 +113,15 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
              bool_or(o.outcome = 'succeeded') as succeeded,
              bool_or(o.outcome = 'failed') as failed,
              bool_or(o.outcome in ('won', 'reversed')) as won
-        from gw.payment_operations o
-       where o.payment_id in (select id from pays)
+        from (select payment_id, kind, psp_reference, amount, outcome
+                from gw.payment_operations
+               where payment_id in (select id from pays)
+              -- a refund the payments API made is known by the PSP's refund id on its API operation
+              union all
+              select payment_id, 'refund', operation_reference, amount, status
+                from gw.psp_operations
+               where payment_id in (select id from pays) and kind = 'refund' and operation_reference is not null
+                 and status in ('succeeded', 'failed')) o
        group by o.payment_id, o.kind, o.psp_reference
     ), m as (
       select l.position, p.id as payment_id, p.currency as payment_currency, l.currency, l.gross, l.category,
@@ -455,4 +462,41 @@ export async function updateReconciliationSettings(
      where merchant_id = ${merchantId} and id = ${id}
     returning id, provider, settlement_delay_seconds, stuck_after_seconds, report_credentials_ciphertext is not null as has_report_credentials`;
   return row && toSettings(row);
+}
+
+/** A stuck payment (sql/0100) with its payment's figures, as the API lists it. */
+export interface StuckPaymentRow {
+  payment_id: string;
+  source_id: string;
+  psp_reference: string;
+  status: string;
+  amount: string;
+  currency: string;
+  pending_since: Date;
+  detected_at: Date;
+  checked_at: Date | null;
+  psp_status: string | null;
+  detail: string;
+  resolved_at: Date | null;
+  resolved_status: string | null;
+}
+
+/** The merchant's stuck payments, by payment id descending, `limit + 1` rows after `startingAfter`; `open` or `resolved` only when asked. */
+export async function listStuckPayments(
+  tx: Tx,
+  merchantId: string,
+  limit: number,
+  startingAfter?: string,
+  state?: 'open' | 'resolved',
+): Promise<StuckPaymentRow[]> {
+  return tx<StuckPaymentRow[]>`
+    select sp.payment_id, sp.source_id, p.psp_reference, p.status, p.amount::text as amount, p.currency, sp.pending_since,
+           sp.detected_at, sp.checked_at, sp.psp_status, sp.detail, sp.resolved_at, sp.resolved_status
+      from gw.stuck_payments sp
+      join gw.payments p on p.id = sp.payment_id
+     where sp.merchant_id = ${merchantId}
+       ${startingAfter ? tx`and sp.payment_id < ${startingAfter}` : tx``}
+       ${state === 'open' ? tx`and sp.resolved_at is null` : state === 'resolved' ? tx`and sp.resolved_at is not null` : tx``}
+     order by sp.payment_id desc
+     limit ${limit + 1}`;
 }

@@ -213,7 +213,13 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
       if (refusal) return problem(422, '167', refusal);
       const pspReference = pspRef();
       if (eventCode !== 'CANCELLATION') {
-        settleable.push({ type: eventCode === 'CAPTURE' ? 'Settled' : 'Refunded', payment, modificationReference: pspReference, amount: amount.value, batch: null });
+        settleable.push({
+          type: eventCode === 'CAPTURE' ? 'Settled' : 'Refunded',
+          payment,
+          modificationReference: pspReference,
+          amount: amount.value,
+          batch: null,
+        });
       }
       notify({
         eventCode,
@@ -388,7 +394,29 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
       ]);
     }
     for (const [c, n] of nets) {
-      rows.push(['SimulatedCompany', n.account, '', '', '', at, 'UTC', 'MerchantPayout', `payout-${batch}`, '', '', '', '', c, n.net > 0 ? major(n.net, c) : '', n.net < 0 ? major(-n.net, c) : '', '', '', '', '', String(batch)]);
+      rows.push([
+        'SimulatedCompany',
+        n.account,
+        '',
+        '',
+        '',
+        at,
+        'UTC',
+        'MerchantPayout',
+        `payout-${batch}`,
+        '',
+        '',
+        '',
+        '',
+        c,
+        n.net > 0 ? major(n.net, c) : '',
+        n.net < 0 ? major(-n.net, c) : '',
+        '',
+        '',
+        '',
+        '',
+        String(batch),
+      ]);
     }
     const file = `settlement_detail_report_batch_${batch}.csv`;
     reports.set(file, `${[SETTLEMENT_COLUMNS, ...rows].map((r) => r.map(field).join(',')).join('\r\n')}\r\n`);

@@ -219,7 +219,11 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
     webhooks.push(async () => {
       const hooks = options.webhooks!;
       const signature = await signStripe(body, hooks.secret, clock());
-      return new Request(hooks.url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body });
+      return new Request(hooks.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
     });
   };
 
@@ -480,9 +484,20 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
     if (!pi || pi.amount_received === 0) throw new Error(`no captured PaymentIntent ${paymentIntentId} to dispute`);
     const amount = opts.amount ?? pi.amount_received;
     const id = simId('dp');
-    book('dispute', -amount, options.disputeFee ?? 1500, pi.currency, { id, object: 'dispute', charge: pi.latest_charge, payment_intent: pi.id });
+    book('dispute', -amount, options.disputeFee ?? 1500, pi.currency, {
+      id,
+      object: 'dispute',
+      charge: pi.latest_charge,
+      payment_intent: pi.id,
+    });
     const push = (type: 'charge.dispute.created' | 'charge.dispute.closed', status: 'needs_response' | 'lost') => {
-      const event = buildStripeEvent(type, { paymentIntent: pi.id, amount, currency: pi.currency, at: clock(), dispute: { id, amount, status } });
+      const event = buildStripeEvent(type, {
+        paymentIntent: pi.id,
+        amount,
+        currency: pi.currency,
+        at: clock(),
+        dispute: { id, amount, status },
+      });
       emitObject(type, { ...(event.data as { object: Record<string, unknown> }).object, charge: pi.latest_charge });
     };
     push('charge.dispute.created', 'needs_response');
