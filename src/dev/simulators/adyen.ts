@@ -8,7 +8,7 @@ import { Decimal } from 'decimal.js';
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { currencyExponent } from '../../core/money.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
-import { adyenReference as pspRef } from '../simulate/adyen.js';
+import { buildAdyenReportAvailable, adyenReference as pspRef } from '../simulate/adyen.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
 import { assertSingleMsw } from './msw-copies.js';
 
@@ -421,15 +421,10 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
     const file = `settlement_detail_report_batch_${batch}.csv`;
     reports.set(file, `${[SETTLEMENT_COLUMNS, ...rows].map((r) => r.map(field).join(',')).join('\r\n')}\r\n`);
     const account = settleable.find((m) => m.batch === batch)?.payment.merchantAccount ?? 'SimulatedMerchant';
-    notify({
-      eventCode: 'REPORT_AVAILABLE',
-      success: 'true',
-      pspReference: file,
-      merchantAccountCode: account,
-      merchantReference: '',
-      amount: { value: 0, currency: 'EUR' },
-      reason: `${reportBase}/reports/download/MerchantAccount/${encodeURIComponent(account)}/${file}`,
-    });
+    const url = `${reportBase}/reports/download/MerchantAccount/${encodeURIComponent(account)}/${file}`;
+    const item = buildAdyenReportAvailable(file, url, { merchantAccount: account, at: clock() }).notificationItems[0]!
+      .NotificationRequestItem;
+    notify(item);
     return file;
   };
 

@@ -4,7 +4,7 @@
 // (buildStripeEvent, signed with signStripe) to the source's inbound URL.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { signStripe } from '../../inbound/verifiers/testing.js';
-import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';
+import { buildStripeEvent, buildStripePayoutEvent, type SimulatedStripeType } from '../simulate/stripe.js';
 import {
   FailureInjector,
   IdempotencyCache,
@@ -526,7 +526,8 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         balance_transaction: own.id,
       };
       made.push(po);
-      emitObject('payout.paid', { ...po });
+      const event = buildStripePayoutEvent('payout.paid', { payoutId: id, amount, currency, at: clock() });
+      emitObject('payout.paid', { ...(event.data as { object: Record<string, unknown> }).object, ...po });
     }
     return made;
   };
