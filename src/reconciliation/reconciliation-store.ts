@@ -293,8 +293,8 @@ export async function setProgress(tx: Tx, runId: string, hi: number, lines: numb
 }
 
 /**
- * Adds `missingInReport` items after position `after`: captures and succeeded refunds of the source recorded before
- * `before` that no report has settled. Returns how many.
+ * Adds `missingInReport` items after position `after`: captures and succeeded refunds (reported by webhook, or made
+ * through the payments API) of the source recorded before `before` that no report has settled. Returns how many.
  */
 export async function addMissingInReport(tx: Tx, run: { id: string; sourceId: string }, after: number, before: Date): Promise<number> {
   const rows = await tx`
@@ -314,9 +314,17 @@ export async function addMissingInReport(tx: Tx, run: { id: string; sourceId: st
             having min(lt.created_at) < ${before}
             union all
             select 'refund', p.psp_reference, o.psp_reference, p.currency, p.id, -max(o.amount), min(o.at)
-              from gw.payment_operations o
+              from (select payment_id, psp_reference, amount, at
+                      from gw.payment_operations
+                     where kind = 'refund' and outcome = 'succeeded'
+                    -- a refund the payments API made, known by the PSP's refund id on its API operation
+                    union all
+                    select payment_id, operation_reference, amount, updated_at
+                      from gw.psp_operations
+                     where source_id = ${run.sourceId} and kind = 'refund' and status = 'succeeded'
+                       and operation_reference is not null and payment_id is not null) o
               join gw.payments p on p.id = o.payment_id
-             where p.source_id = ${run.sourceId} and o.kind = 'refund' and o.outcome = 'succeeded'
+             where p.source_id = ${run.sourceId}
                and not exists (select 1 from gw.settlement_postings sp
                                 where sp.source_id = ${run.sourceId} and sp.operation_ref = o.psp_reference and sp.category = 'refund')
              group by p.id, o.psp_reference

@@ -93,11 +93,13 @@ async function receivables(merchantId: string): Promise<bigint[]> {
   return rows.map((r) => BigInt(r.sum));
 }
 
-async function stripeShop(): Promise<{ shop: Shop; sim: StripeSimulator }> {
+/** A Stripe shop and its simulator; `aheadMs` sets the simulator's clock ahead (its report lines then follow what the ledger recorded). */
+async function stripeShop(aheadMs = 0): Promise<{ shop: Shop; sim: StripeSimulator }> {
   const shop = await aShop(deps, app, { provider: 'stripe', secret: STRIPE_SECRET, apiKey: SK, apiBaseUrl: STRIPE_BASE });
   const sim = stripeSimulator({
     baseUrl: STRIPE_BASE,
     apiKey: SK,
+    clock: () => new Date(Date.now() + aheadMs),
     webhooks: { url: shop.inboundUrl, secret: STRIPE_SECRET, delivery: 'manual', send: async (r) => app.request(r) },
   });
   server.use(...sim.handlers);
@@ -116,8 +118,9 @@ async function post(shop: Shop, path: string, key: string, body?: unknown): Prom
 }
 
 describe('Stripe: payout.paid → balance transactions → run completed', () => {
-  it('pulls every page of the payout, matches and posts each line, leaves psp_receivable at zero; a second pull posts nothing', async () => {
-    const { shop, sim } = await stripeShop();
+  it('pulls every page of the payout, matches and posts each line, names a refund it left out missingInReport, nets settled receivables to zero; a second pull posts nothing', async () => {
+    // the payout's lines carry whole seconds: 5 s ahead, its last line follows every operation the ledger recorded
+    const { shop, sim } = await stripeShop(5_000);
     await pay(shop, 'usd-1', { amount: 2000, currency: 'usd', paymentMethod: 'pm_card_visa' });
     const refunded = await pay(shop, 'usd-2', { amount: 10_000, currency: 'usd', paymentMethod: 'pm_card_visa' });
     await post(shop, `/v1/payments/${refunded.id}/refunds`, 'usd-2-r1', { amount: 3000 });
@@ -130,6 +133,20 @@ describe('Stripe: payout.paid → balance transactions → run completed', () =>
     for (let i = 0; i < 101; i++) await pay(shop, `bulk-${i}`, { amount: 100 + i, currency: 'usd', paymentMethod: 'pm_card_visa' });
     await sim.webhooks.flush();
     await processReceived(deps, shop.sourceId);
+    // a refund the PSP leaves out of its payout: with no settlement delay, the report's end names it missingInReport
+    const forgotten = await pay(shop, 'usd-5', { amount: 700, currency: 'usd', paymentMethod: 'pm_card_visa' });
+    await post(shop, `/v1/payments/${forgotten.id}/refunds`, 'usd-5-r1', { amount: 700 });
+    const refundLine = sim.balanceTransactions.findIndex(
+      (t) => t.reporting_category === 'refund' && t.source.payment_intent === forgotten.pspReference,
+    );
+    const [left] = sim.balanceTransactions.splice(refundLine, 1);
+    await sim.webhooks.flush();
+    await processReceived(deps, shop.sourceId);
+    const delay = await app.request(
+      `/v1/reconciliation/sources/${shop.sourceId}`,
+      jsonRequest('PATCH', { settlementDelaySeconds: 0 }, shop.apiKey),
+    );
+    expect(delay.status).toBe(200);
 
     const [payout] = sim.payout();
     await sim.webhooks.flush();
@@ -149,15 +166,24 @@ describe('Stripe: payout.paid → balance transactions → run completed', () =>
       ignored: 1,
       amountMismatch: 0,
       missingInLedger: 0,
-      missingInReport: 0,
+      missingInReport: 1,
       duplicate: 0,
     });
+    const missing = await getJson<{ data: { pspReference: string; paymentId: string; expected: { gross: number } }[] }>(
+      app,
+      shop,
+      `/v1/reconciliation/settlements/${run.id}/items?result=missingInReport`,
+    );
+    expect(missing.data).toEqual([
+      expect.objectContaining({ pspReference: left!.source.id, paymentId: forgotten.id, expected: { currency: 'USD', gross: -700 } }),
+    ]);
     const fees = sim.balanceTransactions.reduce((s, t) => s + t.fee, 0);
     // the payout line takes back every net: what is left of the gross is the fees
     expect(run.totals).toEqual([{ currency: 'USD', gross: fees, fee: fees, net: 0 }]);
     expect(await balance(shop.merchantId, 'bank', 'USD')).toBe(BigInt(payout!.amount));
     expect(await balance(shop.merchantId, 'psp_fees', 'USD')).toBe(BigInt(fees));
-    expect((await receivables(shop.merchantId)).every((r) => r === 0n)).toBe(true);
+    // every payment settled nets to zero; the one whose refund the payout left out still owes it back
+    expect((await receivables(shop.merchantId)).filter((r) => r !== 0n)).toEqual([-700n]);
     expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
 
     // the same payout pulled again (payout.reconciliation_completed after payout.paid): the first run, nothing posted twice
