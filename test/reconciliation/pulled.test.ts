@@ -1,6 +1,7 @@
 // Pulled reports end to end through the msw simulators: payments made through the payments API, the PSP's payout
 // (Stripe payout.paid) or settlement batch (Adyen REPORT_AVAILABLE) webhook through the real inbound route, the
 // queued pull job, the report fetched, reconciled and posted.
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
@@ -191,6 +192,33 @@ describe('Stripe: payout.paid → balance transactions → run completed', () =>
     const again = await pullSettlementReport(deps, jobs[0]!);
     expect(again).toMatchObject({ kind: 'loaded', outcome: { kind: 'existing', run: { id: run.id } } });
     expect(await settlementCount(shop.merchantId)).toBe(postings);
+  });
+
+  it('throws for a retry and stores nothing when Stripe answers 500 after the first page', async () => {
+    const { shop } = await stripeShop();
+    server.use(
+      http.get(`${STRIPE_BASE}/v1/balance_transactions`, ({ request }) => {
+        if (new URL(request.url).searchParams.has('starting_after')) {
+          return HttpResponse.json({ error: { type: 'api_error', message: 'An unknown error occurred.' } }, { status: 500 });
+        }
+        const source = { id: 'ch_page1', object: 'charge', payment_intent: 'pi_page1' };
+        const txn = {
+          id: 'txn_page1',
+          amount: 1000,
+          currency: 'usd',
+          fee: 59,
+          net: 941,
+          reporting_category: 'charge',
+          created: 1_750_000_000,
+          source,
+        };
+        return HttpResponse.json({ object: 'list', has_more: true, data: [txn] });
+      }),
+    );
+    const job = { merchantId: shop.merchantId, sourceId: shop.sourceId, report: { kind: 'stripe_payout' as const, payoutId: 'po_cut' } };
+    await expect(pullSettlementReport(deps, job)).rejects.toThrow('the PSP answered 500');
+    const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.reconciliation_runs where source_id = ${shop.sourceId}`;
+    expect(row!.n).toBe(0);
   });
 
   it('skips a payout of a source without an apiKey, and records a failed run when Stripe refuses the key', async () => {
