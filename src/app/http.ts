@@ -37,6 +37,7 @@ import { unstorableTextGuard } from '../core/http/validate.js';
 import { apiRateLimit } from '../core/rate-limit/rate-limit.js';
 import { settlementRoutes } from '../reconciliation/routes/settlements.js';
 import { ledgerCheckRoutes } from '../reconciliation/routes/ledger-checks.js';
+import { reconciliationSourceRoutes } from '../reconciliation/routes/reconciliation-sources.js';
 
 /** The process's {@link Deps} and what the inbound route shares across requests (the batcher, the source cache). */
 export type AppDeps = Deps & IngestOptions;
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   v1.route('/reviews', reviewRoutes());
   v1.route('/ledger', ledgerCheckRoutes());
   v1.route('/reconciliation/settlements', settlementRoutes());
+  v1.route('/reconciliation', reconciliationSourceRoutes());
   app.route('/v1', v1);
   app.route('/portal', portalRoutes());
   registerEventWebhooks(app);

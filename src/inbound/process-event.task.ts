@@ -5,7 +5,8 @@ import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import { preparePaymentReports, writePaymentReports, type ReportToApply } from '../core/payments/apply-event.js';
 import { describeFailure, sqlState } from '../core/db/errors.js';
 import { removeHandedJobs } from '../core/jobs/job-store.js';
-import { enqueueInboundFetch } from '../core/jobs/enqueue.js';
+import { enqueueInboundFetch, enqueueReportPull } from '../core/jobs/enqueue.js';
+import type { JobPayload } from '../core/jobs/catalog.js';
 import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
@@ -19,6 +20,7 @@ export type ProcessOutcome =
   | { result: 'ignored' | 'failed'; reason: string }
   /** A `trust: fetch` source's event: left `received` for a `fetch_inbound_objects` job due at `runAt` (README "Verify or fetch"). */
   | { result: 'deferred'; reason: string; runAt: Date }
+  | { result: 'report_pull_queued' }
   | { result: 'already_processed' };
 
 /** Options of {@link processInboundEvents}. */
@@ -186,6 +188,7 @@ async function processTogether(
     const outcomes = new Map<string, ProcessOutcome>();
     const marks: InboundEventMark[] = [];
     const items: (ReportToApply & { provider: string })[] = [];
+    const pulls: JobPayload<'pull_settlement_report'>[] = [];
     for (const iev of events) {
       if (iev.rawBody === null) {
         // Its body's month was purged before it was processed (a retention shorter than the backlog).
@@ -205,6 +208,13 @@ async function processTogether(
       const normalized = state ? normalizeWithState(iev.provider, iev.rawBody, state) : normalizeInbound(iev.provider, iev.rawBody);
       if (normalized.kind === 'event') {
         items.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.event, cause: iev.id, provider: iev.provider });
+        continue;
+      }
+      if (normalized.kind === 'report') {
+        // a settlement report is ready at the PSP: a job pulls it (src/reconciliation/pull-report.task.ts)
+        pulls.push({ merchantId: iev.merchantId, sourceId: iev.sourceId, report: normalized.report });
+        marks.push({ id: iev.id, status: 'processed', paymentId: null, error: null, stale: false });
+        outcomes.set(iev.id, { result: 'report_pull_queued' });
         continue;
       }
       const result = normalized.kind === 'ignored' ? 'ignored' : 'failed';
@@ -248,6 +258,7 @@ async function processTogether(
       markInboundEvents(tx, marks, now),
       writePaymentReports(tx, prepared, handoff),
       writeAssessment(tx, risk),
+      ...pulls.map((p) => enqueueReportPull(tx, p)),
       handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
       fetch.deferred.length > 0 ? enqueueInboundFetch(tx, fetch.deferred) : undefined,
       fetch.later ? enqueueInboundFetch(tx, fetch.later.ids, fetch.later.runAt) : undefined,

@@ -113,8 +113,15 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
              bool_or(o.outcome = 'succeeded') as succeeded,
              bool_or(o.outcome = 'failed') as failed,
              bool_or(o.outcome in ('won', 'reversed')) as won
-        from gw.payment_operations o
-       where o.payment_id in (select id from pays)
+        from (select payment_id, kind, psp_reference, amount, outcome
+                from gw.payment_operations
+               where payment_id in (select id from pays)
+              -- a refund the payments API made is known by the PSP's refund id on its API operation
+              union all
+              select payment_id, 'refund', operation_reference, amount, status
+                from gw.psp_operations
+               where payment_id in (select id from pays) and kind = 'refund' and operation_reference is not null
+                 and status in ('succeeded', 'failed')) o
        group by o.payment_id, o.kind, o.psp_reference
     ), m as (
       select l.position, p.id as payment_id, p.currency as payment_currency, l.currency, l.gross, l.category,
@@ -286,8 +293,8 @@ export async function setProgress(tx: Tx, runId: string, hi: number, lines: numb
 }
 
 /**
- * Adds `missingInReport` items after position `after`: captures and succeeded refunds of the source recorded before
- * `before` that no report has settled. Returns how many.
+ * Adds `missingInReport` items after position `after`: captures and succeeded refunds (reported by webhook, or made
+ * through the payments API) of the source recorded before `before` that no report has settled. Returns how many.
  */
 export async function addMissingInReport(tx: Tx, run: { id: string; sourceId: string }, after: number, before: Date): Promise<number> {
   const rows = await tx`
@@ -307,9 +314,17 @@ export async function addMissingInReport(tx: Tx, run: { id: string; sourceId: st
             having min(lt.created_at) < ${before}
             union all
             select 'refund', p.psp_reference, o.psp_reference, p.currency, p.id, -max(o.amount), min(o.at)
-              from gw.payment_operations o
+              from (select payment_id, psp_reference, amount, at
+                      from gw.payment_operations
+                     where kind = 'refund' and outcome = 'succeeded'
+                    -- a refund the payments API made, known by the PSP's refund id on its API operation
+                    union all
+                    select payment_id, operation_reference, amount, updated_at
+                      from gw.psp_operations
+                     where source_id = ${run.sourceId} and kind = 'refund' and status = 'succeeded'
+                       and operation_reference is not null and payment_id is not null) o
               join gw.payments p on p.id = o.payment_id
-             where p.source_id = ${run.sourceId} and o.kind = 'refund' and o.outcome = 'succeeded'
+             where p.source_id = ${run.sourceId}
                and not exists (select 1 from gw.settlement_postings sp
                                 where sp.source_id = ${run.sourceId} and sp.operation_ref = o.psp_reference and sp.category = 'refund')
              group by p.id, o.psp_reference
@@ -365,5 +380,131 @@ export async function listItems(tx: Tx, runId: string, limit: number, after: num
       from gw.reconciliation_items
      where run_id = ${runId} and position > ${after} ${result ? tx`and result = ${result}` : tx``}
      order by position
+     limit ${limit + 1}`;
+}
+
+/** What pulling a report from the PSP needs of a source: its PSP credentials, still sealed (sql/0011, sql/0100). */
+export interface PullSourceRow {
+  id: string;
+  merchantId: string;
+  provider: string;
+  apiKeyCiphertext: string | null;
+  apiBaseUrl: string | null;
+  reportCredentialsCiphertext: string | null;
+}
+
+/** The merchant's source `id` with its sealed PSP credentials, or undefined. */
+export async function getPullSource(tx: Tx, merchantId: string, id: string): Promise<PullSourceRow | undefined> {
+  const [row] = await tx<
+    {
+      id: string;
+      merchant_id: string;
+      provider: string;
+      api_key_ciphertext: string | null;
+      api_base_url: string | null;
+      report_credentials_ciphertext: string | null;
+    }[]
+  >`
+    select id, merchant_id, provider, api_key_ciphertext, api_base_url, report_credentials_ciphertext
+      from gw.sources where merchant_id = ${merchantId} and id = ${id}`;
+  return (
+    row && {
+      id: row.id,
+      merchantId: row.merchant_id,
+      provider: row.provider,
+      apiKeyCiphertext: row.api_key_ciphertext,
+      apiBaseUrl: row.api_base_url,
+      reportCredentialsCiphertext: row.report_credentials_ciphertext,
+    }
+  );
+}
+
+/** A source's reconciliation settings (seconds). */
+export interface ReconciliationSettingsRow {
+  sourceId: string;
+  provider: string;
+  settlementDelaySeconds: number;
+  stuckAfterSeconds: number;
+  hasReportCredentials: boolean;
+}
+
+const toSettings = (r: {
+  id: string;
+  provider: string;
+  settlement_delay_seconds: number;
+  stuck_after_seconds: number;
+  has_report_credentials: boolean;
+}): ReconciliationSettingsRow => ({
+  sourceId: r.id,
+  provider: r.provider,
+  settlementDelaySeconds: r.settlement_delay_seconds,
+  stuckAfterSeconds: r.stuck_after_seconds,
+  hasReportCredentials: r.has_report_credentials,
+});
+
+/** The merchant's source `id`'s reconciliation settings, or undefined. */
+export async function getReconciliationSettings(tx: Tx, merchantId: string, id: string): Promise<ReconciliationSettingsRow | undefined> {
+  const [row] = await tx<Parameters<typeof toSettings>[0][]>`
+    select id, provider, settlement_delay_seconds, stuck_after_seconds, report_credentials_ciphertext is not null as has_report_credentials
+      from gw.sources where merchant_id = ${merchantId} and id = ${id}`;
+  return row && toSettings(row);
+}
+
+/**
+ * Changes the given settings of the merchant's source `id` (an absent field is left as it is; `reportCredentials`
+ * null removes them, a string is the sealed JSON). Returns the settings after, or undefined when there is no such source.
+ */
+export async function updateReconciliationSettings(
+  tx: Tx,
+  merchantId: string,
+  id: string,
+  change: { settlementDelaySeconds?: number; stuckAfterSeconds?: number; reportCredentials?: string | null },
+): Promise<ReconciliationSettingsRow | undefined> {
+  const keep = change.reportCredentials === undefined;
+  const [row] = await tx<Parameters<typeof toSettings>[0][]>`
+    update gw.sources
+       set settlement_delay_seconds = coalesce(${change.settlementDelaySeconds ?? null}::int, settlement_delay_seconds),
+           stuck_after_seconds = coalesce(${change.stuckAfterSeconds ?? null}::int, stuck_after_seconds),
+           report_credentials_ciphertext = case when ${keep}::boolean then report_credentials_ciphertext
+                                                else ${change.reportCredentials ?? null}::text end
+     where merchant_id = ${merchantId} and id = ${id}
+    returning id, provider, settlement_delay_seconds, stuck_after_seconds, report_credentials_ciphertext is not null as has_report_credentials`;
+  return row && toSettings(row);
+}
+
+/** A stuck payment (sql/0100) with its payment's figures, as the API lists it. */
+export interface StuckPaymentRow {
+  payment_id: string;
+  source_id: string;
+  psp_reference: string;
+  status: string;
+  amount: string;
+  currency: string;
+  pending_since: Date;
+  detected_at: Date;
+  checked_at: Date | null;
+  psp_status: string | null;
+  detail: string;
+  resolved_at: Date | null;
+  resolved_status: string | null;
+}
+
+/** The merchant's stuck payments, by payment id descending, `limit + 1` rows after `startingAfter`; `open` or `resolved` only when asked. */
+export async function listStuckPayments(
+  tx: Tx,
+  merchantId: string,
+  limit: number,
+  startingAfter?: string,
+  state?: 'open' | 'resolved',
+): Promise<StuckPaymentRow[]> {
+  return tx<StuckPaymentRow[]>`
+    select sp.payment_id, sp.source_id, p.psp_reference, p.status, p.amount::text as amount, p.currency, sp.pending_since,
+           sp.detected_at, sp.checked_at, sp.psp_status, sp.detail, sp.resolved_at, sp.resolved_status
+      from gw.stuck_payments sp
+      join gw.payments p on p.id = sp.payment_id
+     where sp.merchant_id = ${merchantId}
+       ${startingAfter ? tx`and sp.payment_id < ${startingAfter}` : tx``}
+       ${state === 'open' ? tx`and sp.resolved_at is null` : state === 'resolved' ? tx`and sp.resolved_at is not null` : tx``}
+     order by sp.payment_id desc
      limit ${limit + 1}`;
 }

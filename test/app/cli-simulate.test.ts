@@ -204,6 +204,49 @@ describe('switchyard simulate', () => {
     expect((await storedTypes(adyenSource)).slice(before)).toEqual(SIMULATED_ADYEN_EVENT_CODES.flatMap((c) => [c, c]));
   });
 
+  it('sends the report notices: Stripe payout.paid and payout.reconciliation_completed, Adyen REPORT_AVAILABLE; each queues a report pull', async () => {
+    for (const type of ['payout.paid', 'payout.reconciliation_completed']) {
+      const run = await simulate(
+        'stripe',
+        type,
+        '--source',
+        stripeSource,
+        '--secret',
+        STRIPE_SECRET,
+        '--url',
+        base,
+        '--payout',
+        'po_cli_1',
+      );
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^200 /);
+      expect(run.stdout).toContain(`(${type}) for payout po_cli_1`);
+    }
+    const url = 'https://ca-test.adyen.com/reports/download/MerchantAccount/M/settlement_detail_report_batch_3.csv';
+    const run = await simulate(
+      'adyen',
+      'REPORT_AVAILABLE',
+      '--source',
+      adyenSource,
+      '--secret',
+      ADYEN_KEY,
+      '--url',
+      base,
+      '--payment',
+      'settlement_detail_report_batch_3.csv',
+      '--report-url',
+      url,
+    );
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^200 \[accepted\]\n/);
+    expect(run.stdout).toContain('notification REPORT_AVAILABLE for settlement_detail_report_batch_3.csv');
+    expect((await storedTypes(stripeSource)).slice(-2)).toEqual(['payout.paid', 'payout.reconciliation_completed']);
+    expect((await storedTypes(adyenSource)).at(-1)).toBe('REPORT_AVAILABLE');
+    const missing = await simulate('adyen', 'REPORT_AVAILABLE', '--source', adyenSource, '--secret', ADYEN_KEY, '--url', base);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--report-url');
+  });
+
   it('exits 1 with the answer when the gateway refuses the signature', async () => {
     const run = await simulate('adyen', 'AUTHORISATION', '--source', adyenSource, '--secret', 'ABCDEF', '--url', base);
     expect(run.code).toBe(1);
@@ -230,7 +273,7 @@ describe('switchyard simulate', () => {
   it.each([
     [['paypal', 'x'], /unknown provider paypal/],
     [['stripe', 'customer.created'], /unknown Stripe event type customer\.created/],
-    [['adyen', 'REPORT_AVAILABLE'], /unknown Adyen eventCode REPORT_AVAILABLE/],
+    [['adyen', 'PAIDOUT_REVERSED'], /unknown Adyen eventCode PAIDOUT_REVERSED/],
     [['stripe', 'refund.created', '--status', 'lost'], /--status lost is not a refund status: pending, requires_action/],
     [['stripe', 'payment_intent.succeeded', '--status', 'won'], /--status goes with refund and dispute events/],
     [['stripe', 'charge.dispute.closed', '--refund', 're_1'], /--refund goes with refund\.created/],

@@ -30,10 +30,11 @@ describe('startRunner', () => {
     const known = await eventually(async () => {
       const rows = await db.sql<{ identifier: string }[]>`
         select identifier from graphile_worker._private_known_crontabs order by identifier`;
-      return rows.length >= 5 ? rows.map((r) => r.identifier) : undefined;
+      return rows.length >= 6 ? rows.map((r) => r.identifier) : undefined;
     });
     expect(known).toEqual([
       'check_ledgers',
+      'check_stuck_payments',
       'create_retention_partitions',
       'purge_expired_partitions',
       'purge_idempotency_keys',

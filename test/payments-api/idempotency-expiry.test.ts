@@ -65,8 +65,8 @@ describe('idempotency keys expire after 24 hours (fixed clock)', () => {
     expect(left[0]!.n).toBe(0);
   });
 
-  it('schedules the purge and the stale-operation sync as graphile-worker cron items', () => {
+  it('schedules the purge, the stale-operation sync and the stuck-payments check as graphile-worker cron items', () => {
     const items = paymentsApiCronItems();
-    expect(items.map((i) => i.task).sort()).toEqual(['purge_idempotency_keys', 'sync_stale_psp_operations']);
+    expect(items.map((i) => i.task).sort()).toEqual(['check_stuck_payments', 'purge_idempotency_keys', 'sync_stale_psp_operations']);
   });
 });

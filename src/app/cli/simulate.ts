@@ -1,8 +1,15 @@
 // (node) `switchyard simulate <stripe|adyen> <type>`: post one PSP-signed event to a running gateway.
 import { z } from 'zod';
-import { buildAdyenNotification, SIMULATED_ADYEN_EVENT_CODES, type SimulatedAdyenEventCode } from '../../dev/simulate/adyen.js';
+import {
+  buildAdyenNotification,
+  buildAdyenReportAvailable,
+  SIMULATED_ADYEN_EVENT_CODES,
+  type SimulatedAdyenEventCode,
+} from '../../dev/simulate/adyen.js';
 import {
   buildStripeEvent,
+  buildStripePayoutEvent,
+  SIMULATED_STRIPE_PAYOUT_TYPES,
   isStripeDisputeType,
   isStripeRefundType,
   SIMULATED_STRIPE_TYPES,
@@ -27,6 +34,7 @@ Stripe only:
   --refunded <minor units>    charge.refunded: the cumulative refunded amount (default: all of it)
   --refund <re_…>             refund.*, charge.refund.updated: the refund's id (default: a new one)
   --dispute <dp_…>            charge.dispute.*: the dispute's id (default: a new one)
+  --payout <po_…>             payout.*: the payout's id (default: a new one)
   --status <status>           the refund's status: ${STRIPE_REFUND_STATUSES.join(', ')}
                               (default pending for refund.created, else succeeded);
                               or the dispute's: ${STRIPE_DISPUTE_STATUSES.join(', ')}
@@ -36,9 +44,11 @@ Adyen only:
   --success <true|false>      Adyen's success flag (default true: false refuses or fails the operation)
   --reference <text>          the merchantReference
   --merchant-account <code>   the merchantAccountCode (default SwitchyardSimulated)
+  --report-url <url>          REPORT_AVAILABLE: the report's download URL (required there); --payment is
+                              its file name (default settlement_detail_report_batch_1.csv)
 
-Stripe event types: ${SIMULATED_STRIPE_TYPES.join(', ')}
-Adyen eventCodes: ${SIMULATED_ADYEN_EVENT_CODES.join(', ')}`;
+Stripe event types: ${[...SIMULATED_STRIPE_TYPES, ...SIMULATED_STRIPE_PAYOUT_TYPES].join(', ')}
+Adyen eventCodes: ${[...SIMULATED_ADYEN_EVENT_CODES, 'REPORT_AVAILABLE'].join(', ')}`;
 
 const OPTIONS = {
   help: { type: 'boolean' },
@@ -51,15 +61,17 @@ const OPTIONS = {
   refunded: { type: 'string' },
   refund: { type: 'string' },
   dispute: { type: 'string' },
+  payout: { type: 'string' },
   status: { type: 'string' },
   operation: { type: 'string' },
   success: { type: 'string' },
   reference: { type: 'string' },
   'merchant-account': { type: 'string' },
+  'report-url': { type: 'string' },
 } as const;
 
-const STRIPE_ONLY = ['refunded', 'refund', 'dispute', 'status'] as const;
-const ADYEN_ONLY = ['operation', 'success', 'reference', 'merchant-account'] as const;
+const STRIPE_ONLY = ['refunded', 'refund', 'dispute', 'payout', 'status'] as const;
+const ADYEN_ONLY = ['operation', 'success', 'reference', 'merchant-account', 'report-url'] as const;
 
 const minorUnits = (option: string) =>
   z
@@ -90,6 +102,10 @@ const stripeOptions = common.extend({
     .string()
     .regex(/^dp_\w+$/, '--dispute is a dispute id (dp_…)')
     .optional(),
+  payout: z
+    .string()
+    .regex(/^po_\w+$/, '--payout is a payout id (po_…)')
+    .optional(),
   status: z.string().optional(),
 });
 
@@ -98,6 +114,7 @@ const adyenOptions = common.extend({
   success: z.enum(['true', 'false'], { error: '--success is true or false' }).default('true'),
   reference: z.string().max(255).optional(),
   'merchant-account': z.string().trim().min(1).max(255).optional(),
+  'report-url': z.url({ protocol: /^https?$/, error: '--report-url is an http(s) URL' }).optional(),
 });
 
 /** The options, validated by `schema`; the first problem is a usage error. */
@@ -134,6 +151,8 @@ function misplaced(values: Record<string, unknown>, options: readonly string[], 
 }
 
 async function simulateStripe(type: string | undefined, values: Record<string, unknown>): Promise<void> {
+  if ((SIMULATED_STRIPE_PAYOUT_TYPES as readonly string[]).includes(type ?? '')) return simulateStripePayout(type as never, values);
+  if (values.payout !== undefined) usageError(USAGE, '--payout goes with payout.paid and payout.reconciliation_completed');
   if (!type || !(SIMULATED_STRIPE_TYPES as readonly string[]).includes(type))
     usageError(USAGE, type ? `unknown Stripe event type ${type}` : 'which Stripe event type?');
   const t = type as SimulatedStripeType;
@@ -172,7 +191,24 @@ async function simulateStripe(type: string | undefined, values: Record<string, u
   process.stdout.write(`${answer}  event ${String(event.id)} (${t}) for ${subject}\n`);
 }
 
+/** `payout.paid` / `payout.reconciliation_completed` of an automatic payout: the gateway queues the pull of its report. */
+async function simulateStripePayout(type: (typeof SIMULATED_STRIPE_PAYOUT_TYPES)[number], values: Record<string, unknown>): Promise<void> {
+  const o = validate(stripeOptions, values);
+  if (o.refunded !== undefined || o.refund || o.dispute || o.status) usageError(USAGE, `${type} takes --payout, --amount and --currency`);
+  const event = buildStripePayoutEvent(type, {
+    amount: o.amount,
+    currency: (o.currency ?? 'usd').toLowerCase(),
+    ...(o.payout ? { payoutId: o.payout } : {}),
+  });
+  const body = JSON.stringify(event);
+  const answer = await post(o.url, o.source, body, { 'stripe-signature': await signStripe(body, o.secret, new Date()) });
+  const payout = (event.data as { object: { id: string } }).object.id;
+  process.stdout.write(`${answer}  event ${String(event.id)} (${type}) for payout ${payout}\n`);
+}
+
 async function simulateAdyen(code: string | undefined, values: Record<string, unknown>): Promise<void> {
+  if (code === 'REPORT_AVAILABLE') return simulateAdyenReport(values);
+  if (values['report-url'] !== undefined) usageError(USAGE, '--report-url goes with REPORT_AVAILABLE');
   if (!code || !(SIMULATED_ADYEN_EVENT_CODES as readonly string[]).includes(code))
     usageError(USAGE, code ? `unknown Adyen eventCode ${code}` : 'which Adyen eventCode?');
   const c = code as SimulatedAdyenEventCode;
@@ -194,6 +230,19 @@ async function simulateAdyen(code: string | undefined, values: Record<string, un
   const item = notification.notificationItems[0]!.NotificationRequestItem as { pspReference: string; originalReference?: string };
   const subject = item.originalReference ? `${item.pspReference} of payment ${item.originalReference}` : `payment ${item.pspReference}`;
   process.stdout.write(`${answer}  notification ${c} (success ${o.success}) for ${subject}\n`);
+}
+
+/** REPORT_AVAILABLE of a settlement details report: the gateway queues its download. */
+async function simulateAdyenReport(values: Record<string, unknown>): Promise<void> {
+  const o = validate(adyenOptions, values);
+  if (!/^([0-9a-fA-F]{2})+$/.test(o.secret)) usageError(USAGE, '--secret for Adyen is the HMAC key in hex, as the Customer Area shows it');
+  if (!o['report-url']) usageError(USAGE, 'REPORT_AVAILABLE needs --report-url, the URL the report is downloaded from');
+  const file = o.payment ?? 'settlement_detail_report_batch_1.csv';
+  const notification = buildAdyenReportAvailable(file, o['report-url'], {
+    ...(o['merchant-account'] ? { merchantAccount: o['merchant-account'] } : {}),
+  });
+  const answer = await post(o.url, o.source, await signAdyen(notification, o.secret), {});
+  process.stdout.write(`${answer}  notification REPORT_AVAILABLE for ${file}\n`);
 }
 
 /** POSTs `body` to the source's inbound route; returns the status line and answer. Not 2xx: exit code 1. */

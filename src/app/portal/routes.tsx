@@ -9,6 +9,7 @@ import { addAssetRoutes } from './assets.js';
 import { addEndpointPages } from './endpoint-pages.js';
 import { addEventPages } from './event-pages.js';
 import { addMoneyPages } from './money-pages.js';
+import { addReconciliationPages } from './reconciliation-pages.js';
 import { addOverviewPage } from './overview-page.js';
 import {
   deleteExpiredPortalSessions,
@@ -229,6 +230,7 @@ export function portalRoutes(): Hono<PortalEnv> {
   addEndpointPages(pages);
   addEventPages(pages);
   addMoneyPages(pages);
+  addReconciliationPages(pages);
   pages.all('*', () => {
     throw new AppError('not_found', 404, 'There is no such page in the portal.');
   });

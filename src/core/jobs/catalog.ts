@@ -2,6 +2,13 @@ import { z } from 'zod';
 
 const id = z.string().min(1);
 const deliveryJob = z.object({ messageId: id, attempt: z.number().int().min(1) });
+/** A settlement report a PSP said is ready (README "Reconcile": pulled reports). */
+const pulledReport = z.discriminatedUnion('kind', [
+  /** Stripe `payout.paid` / `payout.reconciliation_completed`: the payout's balance transactions. */
+  z.object({ kind: z.literal('stripe_payout'), payoutId: z.string().min(1).max(255) }),
+  /** Adyen `REPORT_AVAILABLE` of a settlement details report: its file name and download URL. */
+  z.object({ kind: z.literal('adyen_report'), fileName: z.string().min(1).max(255), url: z.string().min(1).max(2048) }),
+]);
 // graphile-worker's cron adds `_cron` to the payload; the cron tasks ignore it.
 const cron = z.object({});
 
@@ -25,6 +32,10 @@ const catalog = {
   purge_expired_partitions: cron,
   /** Match, post and report one loaded settlement report (src/reconciliation). */
   reconcile_settlement_report: z.object({ runId: id }),
+  /** Fetch a settlement report from the PSP and load it as a run (src/reconciliation/pull-report.task.ts). */
+  pull_settlement_report: z.object({ merchantId: id, sourceId: id, report: pulledReport }),
+  /** Cron, every 5 minutes: list payments left `pending` past their source's settling time, ask the PSP (src/payments-api). */
+  check_stuck_payments: cron,
   /** Cron, every SWITCHYARD_LEDGER_CHECK_EVERY_MINUTES: check every merchant's ledger (src/reconciliation/ledger-check.task.ts). */
   check_ledgers: cron,
   /** One page (0-based) of a bulk replay (src/outbound/replay.ts). */
@@ -38,6 +49,9 @@ export type TaskName = keyof typeof catalog;
 
 /** The payload of task `T`. */
 export type JobPayload<T extends TaskName> = z.infer<(typeof catalog)[T]>;
+
+/** A settlement report a PSP said is ready, as the `pull_settlement_report` job names it. */
+export type PulledReport = z.infer<typeof pulledReport>;
 
 /** One delivery attempt as a `deliver_message` payload names it (`attempt` is 1-based). */
 export type DeliveryJob = z.infer<typeof deliveryJob>;

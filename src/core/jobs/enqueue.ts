@@ -25,6 +25,18 @@ export async function enqueueReconciliation(tx: Tx, runId: string): Promise<void
 }
 
 /**
+ * Queues `pull_settlement_report`, keyed per source and report (`pull-report:<sourceId>:<payout id or file name>`) so
+ * two notices of one report (Stripe's `payout.paid` then `payout.reconciliation_completed`) queue one job while it waits;
+ * a later pull of the same report loads the same bytes, which the run's hash answers with the first run.
+ */
+export async function enqueueReportPull(tx: Tx, payload: JobPayload<'pull_settlement_report'>): Promise<void> {
+  const name = payload.report.kind === 'stripe_payout' ? payload.report.payoutId : payload.report.fileName;
+  await tx`
+    select graphile_worker.add_job('pull_settlement_report', ${tx.json(payload)}::json,
+                                   max_attempts => 10, job_key => ${`pull-report:${payload.sourceId}:${name}`}::text)`;
+}
+
+/**
  * Queues page `page` of a bulk replay (`replay_messages`), keyed `replay:<replayId>:<page>` so a page is queued
  * once however often its predecessor commits. Source: https://worker.graphile.org/docs/sql-add-job
  */

@@ -68,3 +68,26 @@ export function buildAdyenNotification(
   };
   return { live: 'false', notificationItems: [{ NotificationRequestItem: item }] };
 }
+
+/**
+ * An Adyen REPORT_AVAILABLE webhook (https://docs.adyen.com/reporting/report-webhooks), unsigned: `pspReference` is the
+ * report's file name, `reason` its download URL. Sign it with `signAdyen`.
+ */
+export function buildAdyenReportAvailable(
+  fileName: string,
+  url: string,
+  s: { merchantAccount?: string; at?: Date } = {},
+): { live: 'false'; notificationItems: { NotificationRequestItem: Record<string, unknown> }[] } {
+  const item: Record<string, unknown> = {
+    additionalData: {},
+    amount: { value: 0, currency: 'EUR' },
+    eventCode: 'REPORT_AVAILABLE',
+    eventDate: (s.at ?? new Date()).toISOString(),
+    merchantAccountCode: s.merchantAccount ?? 'SwitchyardSimulated',
+    merchantReference: '',
+    pspReference: fileName,
+    reason: url,
+    success: 'true',
+  };
+  return { live: 'false', notificationItems: [{ NotificationRequestItem: item }] };
+}

@@ -169,3 +169,40 @@ export function buildStripeEvent(type: SimulatedStripeType, s: StripeScenario = 
     type,
   };
 }
+
+/** The payout event types that queue a report pull (src/inbound/normalize/stripe.ts STRIPE_PAYOUT_EVENTS). */
+export const SIMULATED_STRIPE_PAYOUT_TYPES = ['payout.paid', 'payout.reconciliation_completed'] as const;
+
+/**
+ * A Stripe event (https://docs.stripe.com/api/events/object) of a paid automatic payout
+ * (https://docs.stripe.com/api/payouts/object): `payout.paid` or `payout.reconciliation_completed`. Amount in minor units.
+ */
+export function buildStripePayoutEvent(
+  type: (typeof SIMULATED_STRIPE_PAYOUT_TYPES)[number],
+  s: { payoutId?: string; amount?: number; currency?: string; at?: Date } = {},
+): Record<string, unknown> {
+  const created = Math.floor((s.at ?? new Date()).getTime() / 1000);
+  return {
+    id: stripeId('evt'),
+    object: 'event',
+    api_version: '2024-06-20',
+    created,
+    data: {
+      object: {
+        id: s.payoutId ?? stripeId('po'),
+        object: 'payout',
+        amount: s.amount ?? 2000,
+        currency: s.currency ?? 'usd',
+        automatic: true,
+        status: 'paid',
+        arrival_date: created,
+        created,
+        livemode: false,
+      },
+    },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+  };
+}

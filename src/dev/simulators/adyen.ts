@@ -4,9 +4,11 @@
 // (https://docs.adyen.com/development-resources/testing/result-codes); modifications answer
 // `received` and their outcome comes by webhook, signed with signAdyen. `Idempotency-Key`
 // replays the first answer.
+import { Decimal } from 'decimal.js';
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
+import { currencyExponent } from '../../core/money.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
-import { adyenReference as pspRef } from '../simulate/adyen.js';
+import { buildAdyenReportAvailable, adyenReference as pspRef } from '../simulate/adyen.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
 import { assertSingleMsw } from './msw-copies.js';
 
@@ -23,7 +25,51 @@ export interface AdyenSimulatorOptions {
   /** Send a CAPTURE webhook after an automatic-capture authorisation (default true). */
   autoCaptureWebhook?: boolean;
   clock?: () => Date;
+  /** The commission of each settled capture: `basisPoints` of it (rounded half up) plus `fixed` minor units; default 120 + 10. */
+  fees?: { basisPoints: number; fixed: number };
+  /**
+   * Where REPORT_AVAILABLE's download URL points: `<reportBaseUrl>/reports/download/MerchantAccount/<account>/<file>`.
+   * Default `baseUrl` when given (the source's apiBaseUrl, whose origin Switchyard sends report credentials to), else
+   * https://ca-test.adyen.com.
+   */
+  reportBaseUrl?: string;
+  /** When set, report downloads must carry these credentials (basic authentication, or `X-API-Key`), else 401. */
+  reportCredentials?: { username: string; password: string } | { apiKey: string };
 }
+
+/** A captured or refunded modification waiting for its settlement batch (minor units, positive). */
+interface Settleable {
+  type: 'Settled' | 'Refunded';
+  payment: SimulatedAdyenPayment;
+  modificationReference: string;
+  amount: number;
+  batch: number | null;
+}
+
+/** Settlement details report columns, in Adyen's order (https://docs.adyen.com/reporting/settlement-detail-report). */
+const SETTLEMENT_COLUMNS = [
+  'Company Account',
+  'Merchant Account',
+  'Psp Reference',
+  'Merchant Reference',
+  'Payment Method',
+  'Creation Date',
+  'TimeZone',
+  'Type',
+  'Modification Reference',
+  'Gross Currency',
+  'Gross Debit (GC)',
+  'Gross Credit (GC)',
+  'Exchange Rate',
+  'Net Currency',
+  'Net Debit (NC)',
+  'Net Credit (NC)',
+  'Commission (NC)',
+  'Markup (NC)',
+  'Scheme Fees (NC)',
+  'Interchange (NC)',
+  'Batch Number',
+];
 
 /** A payment as the simulator keeps it. Amounts in minor units. */
 export interface SimulatedAdyenPayment {
@@ -47,6 +93,14 @@ export interface AdyenSimulator {
   payments: Map<string, SimulatedAdyenPayment>;
   failNext(failure: InjectedFailure): void;
   webhooks: WebhookQueue;
+  /** Settlement details reports written by {@link settle}, by file name, as CSV text. */
+  reports: Map<string, string>;
+  /**
+   * Closes a settlement batch: writes the Settlement details report of every capture and refund not settled yet
+   * (`Settled` with its commission, `Refunded`, then the `MerchantPayout` of their net, per currency), and posts
+   * REPORT_AVAILABLE with its download URL. Returns the file name (`settlement_detail_report_batch_<n>.csv`).
+   */
+  settle(): string;
 }
 
 // https://docs.adyen.com/development-resources/testing/result-codes#values-for-testing-refusal-reasons
@@ -77,6 +131,11 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
   const cache = new IdempotencyCache();
   const failures = new FailureInjector();
   const webhooks = new WebhookQueue(options.webhooks);
+  const settleable: Settleable[] = [];
+  const reports = new Map<string, string>();
+  let batches = 0;
+  const fees = options.fees ?? { basisPoints: 120, fixed: 10 };
+  const reportBase = (options.reportBaseUrl ?? (options.baseUrl ? base : 'https://ca-test.adyen.com')).replace(/\/+$/, '');
 
   const notify = (item: Record<string, unknown>): void => {
     webhooks.push(async () => {
@@ -153,6 +212,15 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
       const refusal = apply(payment, amount.value);
       if (refusal) return problem(422, '167', refusal);
       const pspReference = pspRef();
+      if (eventCode !== 'CANCELLATION') {
+        settleable.push({
+          type: eventCode === 'CAPTURE' ? 'Settled' : 'Refunded',
+          payment,
+          modificationReference: pspReference,
+          amount: amount.value,
+          batch: null,
+        });
+      }
       notify({
         eventCode,
         success: 'true',
@@ -222,7 +290,9 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
         });
         if (!refusal && additional.manualCapture !== 'true' && options.autoCaptureWebhook !== false) {
           payment.captured = payment.amount.value;
-          notify({ eventCode: 'CAPTURE', success: 'true', ...common, pspReference: pspRef(), originalReference: payment.pspReference });
+          const captureRef = pspRef();
+          settleable.push({ type: 'Settled', payment, modificationReference: captureRef, amount: payment.amount.value, batch: null });
+          notify({ eventCode: 'CAPTURE', success: 'true', ...common, pspReference: captureRef, originalReference: payment.pspReference });
         }
         return HttpResponse.json({
           pspReference: payment.pspReference,
@@ -259,5 +329,104 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
     ),
   ];
 
-  return { handlers, baseUrl: base, calls, payments, webhooks, failNext: (f) => failures.add(f) };
+  const download = async ({ request, params }: { request: Request; params: Record<string, string | readonly string[] | undefined> }) => {
+    const url = new URL(request.url);
+    const creds = options.reportCredentials;
+    const authorized =
+      !creds ||
+      ('apiKey' in creds
+        ? request.headers.get('x-api-key') === creds.apiKey
+        : request.headers.get('authorization') === `Basic ${btoa(`${creds.username}:${creds.password}`)}`);
+    const report = reports.get(String(params.file));
+    const status = !authorized ? 401 : report === undefined ? 404 : 200;
+    calls.push({ method: 'GET', path: url.pathname, idempotencyKey: null, replayed: false, status });
+    if (status !== 200) return new HttpResponse(null, { status });
+    return new HttpResponse(report, { headers: { 'content-type': 'text/csv; charset=utf-8' } });
+  };
+  const downloadPath = '/reports/download/MerchantAccount/:account/:file';
+  handlers.push(http.get(`${base}${downloadPath}`, download));
+  if (reportBase !== base) handlers.push(http.get(`${reportBase}${downloadPath}`, download));
+
+  /** Minor units as the report writes them: major units with the currency's exponent, empty for zero. */
+  const major = (minor: number, currency: string): string => {
+    if (minor === 0) return '';
+    const exp = currencyExponent(currency);
+    return new Decimal(minor).div(new Decimal(10).pow(exp)).toFixed(exp);
+  };
+  const field = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+  const settle = (): string => {
+    const batch = ++batches;
+    const at = clock().toISOString().slice(0, 19).replace('T', ' ');
+    const rows: string[][] = [];
+    const nets = new Map<string, { account: string; net: number }>();
+    for (const m of settleable) {
+      if (m.batch !== null) continue;
+      m.batch = batch;
+      const c = m.payment.amount.currency;
+      const fee = m.type === 'Settled' ? Math.floor((m.amount * fees.basisPoints + 5_000) / 10_000) + fees.fixed : 0;
+      const net = m.type === 'Settled' ? m.amount - fee : -m.amount;
+      const n = nets.get(c) ?? { account: m.payment.merchantAccount, net: 0 };
+      n.net += net;
+      nets.set(c, n);
+      rows.push([
+        'SimulatedCompany',
+        m.payment.merchantAccount,
+        m.payment.pspReference,
+        m.payment.reference,
+        'visa',
+        at,
+        'UTC',
+        m.type,
+        m.modificationReference,
+        c,
+        m.type === 'Refunded' ? major(m.amount, c) : '',
+        m.type === 'Settled' ? major(m.amount, c) : '',
+        '1',
+        c,
+        net < 0 ? major(-net, c) : '',
+        net > 0 ? major(net, c) : '',
+        major(fee, c),
+        '',
+        '',
+        '',
+        String(batch),
+      ]);
+    }
+    for (const [c, n] of nets) {
+      rows.push([
+        'SimulatedCompany',
+        n.account,
+        '',
+        '',
+        '',
+        at,
+        'UTC',
+        'MerchantPayout',
+        `payout-${batch}`,
+        '',
+        '',
+        '',
+        '',
+        c,
+        n.net > 0 ? major(n.net, c) : '',
+        n.net < 0 ? major(-n.net, c) : '',
+        '',
+        '',
+        '',
+        '',
+        String(batch),
+      ]);
+    }
+    const file = `settlement_detail_report_batch_${batch}.csv`;
+    reports.set(file, `${[SETTLEMENT_COLUMNS, ...rows].map((r) => r.map(field).join(',')).join('\r\n')}\r\n`);
+    const account = settleable.find((m) => m.batch === batch)?.payment.merchantAccount ?? 'SimulatedMerchant';
+    const url = `${reportBase}/reports/download/MerchantAccount/${encodeURIComponent(account)}/${file}`;
+    const item = buildAdyenReportAvailable(file, url, { merchantAccount: account, at: clock() }).notificationItems[0]!
+      .NotificationRequestItem;
+    notify(item);
+    return file;
+  };
+
+  return { handlers, baseUrl: base, calls, payments, webhooks, failNext: (f) => failures.add(f), reports, settle };
 }

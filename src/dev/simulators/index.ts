@@ -8,6 +8,8 @@ export {
   type SimulatedPaymentIntent,
   type SimulatedRefund,
   type SimulatedDispute,
+  type SimulatedBalanceTransaction,
+  type SimulatedPayout,
 } from './stripe.js';
 export { adyenSimulator, type AdyenSimulator, type AdyenSimulatorOptions, type SimulatedAdyenPayment } from './adyen.js';
 export { serveSimulator, type ServedSimulator, type ServeSimulatorOptions, type ServableSimulator } from './serve.js';

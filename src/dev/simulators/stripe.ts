@@ -4,7 +4,7 @@
 // (buildStripeEvent, signed with signStripe) to the source's inbound URL.
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
 import { signStripe } from '../../inbound/verifiers/testing.js';
-import { buildStripeEvent, type SimulatedStripeType } from '../simulate/stripe.js';
+import { buildStripeEvent, buildStripePayoutEvent, type SimulatedStripeType } from '../simulate/stripe.js';
 import {
   FailureInjector,
   IdempotencyCache,
@@ -28,6 +28,43 @@ export interface StripeSimulatorOptions {
   webhooks?: WebhookOptions;
   /** The simulator's clock (webhook timestamps and signatures), default the real one. */
   clock?: () => Date;
+  /** The fee of each charge: `basisPoints` of the amount (rounded half up) plus `fixed` minor units; default 290 + 30 (Stripe US cards). */
+  fees?: { basisPoints: number; fixed: number };
+  /** The fee of a dispute, minor units (default 1500). */
+  disputeFee?: number;
+}
+
+/**
+ * A balance transaction as the simulator keeps it (https://docs.stripe.com/api/balance_transactions/object), minor
+ * units signed as Stripe signs them; `source` the Charge, Refund, Dispute or Payout as `expand[]=data.source` shows it.
+ */
+export interface SimulatedBalanceTransaction {
+  id: string;
+  object: 'balance_transaction';
+  amount: number;
+  currency: string;
+  fee: number;
+  net: number;
+  reporting_category: 'charge' | 'partial_capture_reversal' | 'refund' | 'dispute' | 'payout';
+  type: string;
+  created: number;
+  available_on: number;
+  source: { id: string; object: string; charge?: string | null; payment_intent?: string | null };
+  /** The automatic payout it was paid out in, once {@link StripeSimulator.payout} made one. */
+  payout: string | null;
+}
+
+/** An automatic payout the simulator made (https://docs.stripe.com/api/payouts/object). */
+export interface SimulatedPayout {
+  id: string;
+  object: 'payout';
+  amount: number;
+  currency: string;
+  automatic: true;
+  status: 'paid';
+  arrival_date: number;
+  created: number;
+  balance_transaction: string;
 }
 
 /** A PaymentIntent as the simulator keeps it (https://docs.stripe.com/api/payment_intents/object). */
@@ -92,6 +129,19 @@ export interface StripeSimulator {
   failNext(failure: InjectedFailure): void;
   /** Webhooks held (delivery `manual`) and sent. */
   webhooks: WebhookQueue;
+  /** Every balance transaction, oldest first: charges with their fees, partial capture reversals, refunds, disputes, payouts. */
+  balanceTransactions: SimulatedBalanceTransaction[];
+  /**
+   * Disputes a captured PaymentIntent (its whole amount by default): posts `charge.dispute.created`, and for `lost`
+   * also `charge.dispute.closed`, and books the dispute's balance transaction (the amount back, plus the dispute fee).
+   * Returns the dispute's id (`dp_…`). Throws for an unknown or uncaptured PaymentIntent.
+   */
+  dispute(paymentIntentId: string, options?: { amount?: number; status?: 'needs_response' | 'lost' }): string;
+  /**
+   * Pays out, per currency, every balance transaction not paid out yet (one automatic payout each, of their net sum)
+   * and posts `payout.paid` for each; `GET /v1/balance_transactions?payout=po_…` then lists its transactions.
+   */
+  payout(): SimulatedPayout[];
 }
 
 // https://docs.stripe.com/testing#declined-payments
@@ -144,6 +194,69 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
   const cache = new IdempotencyCache();
   const failures = new FailureInjector();
   const webhooks = new WebhookQueue(options.webhooks);
+  const balanceTransactions: SimulatedBalanceTransaction[] = [];
+  const fees = options.fees ?? { basisPoints: 290, fixed: 30 };
+
+  /** Books one balance transaction; `fee` in minor units, positive (Stripe keeps it). */
+  const book = (
+    category: SimulatedBalanceTransaction['reporting_category'],
+    amount: number,
+    fee: number,
+    currency: string,
+    source: SimulatedBalanceTransaction['source'],
+  ): SimulatedBalanceTransaction => {
+    const created = Math.floor(clock().getTime() / 1000);
+    const txn: SimulatedBalanceTransaction = {
+      id: simId('txn'),
+      object: 'balance_transaction',
+      amount,
+      currency,
+      fee,
+      net: amount - fee,
+      reporting_category: category,
+      type: category === 'partial_capture_reversal' ? 'adjustment' : category === 'dispute' ? 'adjustment' : category,
+      created,
+      available_on: created + 2 * 86_400,
+      source,
+      payout: null,
+    };
+    balanceTransactions.push(txn);
+    return txn;
+  };
+
+  /** The charge's balance transactions once a PaymentIntent is captured: the charge (authorized amount, less the fee), and the uncaptured part back. */
+  const bookCapture = (pi: SimulatedPaymentIntent): void => {
+    const charge = { id: pi.latest_charge!, object: 'charge', payment_intent: pi.id };
+    // integer arithmetic, half up: the fee of a charge in minor units
+    const fee = Math.floor((pi.amount_received * fees.basisPoints + 5_000) / 10_000) + fees.fixed;
+    book('charge', pi.amount, fee, pi.currency, charge);
+    if (pi.amount_received < pi.amount) book('partial_capture_reversal', pi.amount_received - pi.amount, 0, pi.currency, charge);
+  };
+
+  /** Posts a Stripe event of an object the payment builders do not make (payouts), signed as the others. */
+  const emitObject = (type: string, object: Record<string, unknown>): void => {
+    const at = clock();
+    const body = JSON.stringify({
+      id: simId('evt'),
+      object: 'event',
+      api_version: '2024-06-20',
+      created: Math.floor(at.getTime() / 1000),
+      data: { object },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+    });
+    webhooks.push(async () => {
+      const hooks = options.webhooks!;
+      const signature = await signStripe(body, hooks.secret, clock());
+      return new Request(hooks.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
+    });
+  };
 
   const emit = (type: SimulatedStripeType, pi: SimulatedPaymentIntent): void => {
     const at = clock();
@@ -272,6 +385,7 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         } else {
           pi.status = 'succeeded';
           pi.amount_received = amount;
+          bookCapture(pi);
           emit('payment_intent.succeeded', pi);
         }
         return HttpResponse.json(snapshot(pi));
@@ -299,6 +413,7 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         pi.status = 'succeeded';
         pi.amount_received = amount;
         pi.amount_capturable = 0;
+        bookCapture(pi);
         emit('payment_intent.succeeded', pi);
         return HttpResponse.json(snapshot(pi));
       }),
@@ -363,9 +478,11 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
           );
         }
         pi.amount_refunded += amount;
+        const refundId = simId('re');
+        book('refund', -amount, 0, pi.currency, { id: refundId, object: 'refund', charge: pi.latest_charge, payment_intent: pi.id });
         emit('charge.refunded', pi);
         const refund: SimulatedRefund = {
-          id: simId('re'),
+          id: refundId,
           object: 'refund',
           amount,
           currency: pi.currency,
@@ -417,7 +534,75 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
         return HttpResponse.json(dispute);
       }),
     ),
+    http.get(
+      `${base}/v1/balance_transactions`,
+      handle((req) => {
+        // https://docs.stripe.com/api/balance_transactions/list: newest first, `starting_after` pages towards older ones
+        const q = new URL(req.url).searchParams;
+        const payout = q.get('payout');
+        const limit = Math.min(100, Math.max(1, Number(q.get('limit') ?? 10)));
+        const expand = q.getAll('expand[]').includes('data.source');
+        let list = balanceTransactions.filter((t) => payout === null || t.payout === payout).reverse();
+        const after = q.get('starting_after');
+        if (after) list = list.slice(list.findIndex((t) => t.id === after) + 1);
+        const data = list.slice(0, limit).map(({ payout: _p, ...t }) => ({ ...t, source: expand ? t.source : t.source.id }));
+        return HttpResponse.json({ object: 'list', url: '/v1/balance_transactions', has_more: list.length > limit, data });
+      }),
+    ),
   ];
+
+  const dispute: StripeSimulator['dispute'] = (paymentIntentId, opts = {}) => {
+    const pi = paymentIntents.get(paymentIntentId);
+    if (!pi || pi.amount_received === 0) throw new Error(`no captured PaymentIntent ${paymentIntentId} to dispute`);
+    const amount = opts.amount ?? pi.amount_received;
+    const id = simId('dp');
+    book('dispute', -amount, options.disputeFee ?? 1500, pi.currency, {
+      id,
+      object: 'dispute',
+      charge: pi.latest_charge,
+      payment_intent: pi.id,
+    });
+    const push = (type: 'charge.dispute.created' | 'charge.dispute.closed', status: 'needs_response' | 'lost') => {
+      const event = buildStripeEvent(type, {
+        paymentIntent: pi.id,
+        amount,
+        currency: pi.currency,
+        at: clock(),
+        dispute: { id, amount, status },
+      });
+      emitObject(type, { ...(event.data as { object: Record<string, unknown> }).object, charge: pi.latest_charge });
+    };
+    push('charge.dispute.created', 'needs_response');
+    if (opts.status === 'lost') push('charge.dispute.closed', 'lost');
+    return id;
+  };
+
+  const payout = (): SimulatedPayout[] => {
+    const byCurrency = new Map<string, SimulatedBalanceTransaction[]>();
+    for (const t of balanceTransactions) if (t.payout === null) byCurrency.set(t.currency, [...(byCurrency.get(t.currency) ?? []), t]);
+    const made: SimulatedPayout[] = [];
+    for (const [currency, txns] of byCurrency) {
+      const id = simId('po');
+      const amount = txns.reduce((sum, t) => sum + t.net, 0);
+      const own = book('payout', -amount, 0, currency, { id, object: 'payout' });
+      for (const t of [...txns, own]) t.payout = id;
+      const po: SimulatedPayout = {
+        id,
+        object: 'payout',
+        amount,
+        currency,
+        automatic: true,
+        status: 'paid',
+        arrival_date: own.available_on,
+        created: own.created,
+        balance_transaction: own.id,
+      };
+      made.push(po);
+      const event = buildStripePayoutEvent('payout.paid', { payoutId: id, amount, currency, at: clock() });
+      emitObject('payout.paid', { ...(event.data as { object: Record<string, unknown> }).object, ...po });
+    }
+    return made;
+  };
 
   return {
     handlers,
@@ -428,5 +613,8 @@ export function stripeSimulator(options: StripeSimulatorOptions = {}): StripeSim
     disputes,
     webhooks,
     failNext: (f) => failures.add(f),
+    balanceTransactions,
+    dispute,
+    payout,
   };
 }

@@ -129,10 +129,30 @@ describe('normalizeAdyen', () => {
   });
 
   it('ignores an eventCode it does not map', () => {
-    expect(normalizeAdyen({ ...fixtureItem('capture-true'), eventCode: 'REPORT_AVAILABLE' })).toEqual({
+    expect(normalizeAdyen({ ...fixtureItem('capture-true'), eventCode: 'PAIDOUT_REVERSED' })).toEqual({
       kind: 'ignored',
-      reason: 'Adyen eventCode REPORT_AVAILABLE is not mapped',
+      reason: 'Adyen eventCode PAIDOUT_REVERSED is not mapped',
     });
+  });
+
+  it('answers REPORT_AVAILABLE of a settlement details report as a report to pull, and ignores other reports', () => {
+    const url = 'https://ca-test.adyen.com/reports/download/MerchantAccount/M/settlement_detail_report_batch_7.csv';
+    const item = (pspReference: string, reason?: string) => ({
+      eventCode: 'REPORT_AVAILABLE',
+      pspReference,
+      success: 'true',
+      amount: { value: 0, currency: 'EUR' },
+      ...(reason === undefined ? {} : { reason }),
+    });
+    expect(normalizeAdyen(item('settlement_detail_report_batch_7.csv', url))).toEqual({
+      kind: 'report',
+      report: { kind: 'adyen_report', fileName: 'settlement_detail_report_batch_7.csv', url },
+    });
+    expect(normalizeAdyen(item('payments_accounting_report_2025_06_01.csv', url))).toEqual({
+      kind: 'ignored',
+      reason: 'report payments_accounting_report_2025_06_01.csv is not a settlement details report',
+    });
+    expect(normalizeAdyen(item('settlement_detail_report_batch_7.csv'))).toMatchObject({ kind: 'invalid' });
   });
 
   it('answers invalid for an item without amount, and for a modification without originalReference', () => {

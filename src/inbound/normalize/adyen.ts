@@ -23,6 +23,32 @@ const adyenNotificationItem = z.object({
   additionalData: z.record(z.string(), z.unknown()).nullish(),
 });
 
+/**
+ * Adyen's REPORT_AVAILABLE: `pspReference` is the report's file name, `reason` its download URL
+ * (https://docs.adyen.com/reporting/report-webhooks). Only settlement details reports are pulled.
+ */
+const reportAvailable = z.object({
+  eventCode: z.literal('REPORT_AVAILABLE'),
+  pspReference: z.string().min(1).max(255),
+  reason: z.string().max(2048).optional(),
+  success: z.union([z.enum(['true', 'false']), z.boolean()]).optional(),
+});
+
+/** The file names of Adyen's Settlement details reports (`settlement_detail_report_batch_<n>.csv`). */
+const SETTLEMENT_DETAIL_REPORT = /^settlement_detail_report_batch_\d+\.csv$/;
+
+/** An Adyen REPORT_AVAILABLE item as a report to pull, or why not; undefined for other eventCodes. */
+function normalizeAdyenReport(body: unknown): Normalized | undefined {
+  if ((body as { eventCode?: unknown } | null)?.eventCode !== 'REPORT_AVAILABLE') return undefined;
+  const r = reportAvailable.safeParse(body);
+  if (!r.success) return { kind: 'invalid', reason: 'REPORT_AVAILABLE without a file name in pspReference' };
+  if (!SETTLEMENT_DETAIL_REPORT.test(r.data.pspReference)) {
+    return { kind: 'ignored', reason: `report ${r.data.pspReference} is not a settlement details report` };
+  }
+  if (!r.data.reason) return { kind: 'invalid', reason: `REPORT_AVAILABLE ${r.data.pspReference} without a download URL in reason` };
+  return { kind: 'report', report: { kind: 'adyen_report', fileName: r.data.pspReference, url: r.data.reason } };
+}
+
 /** What each Adyen eventCode Switchyard maps means; `payment` says where the payment's reference is. */
 export const ADYEN_EVENT_CODES = {
   AUTHORISATION: 'authorized or failed (success false); the payment is pspReference',
@@ -40,9 +66,12 @@ export const ADYEN_EVENT_CODES = {
  * Maps one Adyen notification item (https://docs.adyen.com/development-resources/webhooks/webhook-types)
  * to a NormalizedEvent ({@link ADYEN_EVENT_CODES}). The payment is AUTHORISATION's
  * `pspReference`, else `originalReference`; a modification's or dispute's own `pspReference`
- * names the operation, whose amount is that operation's alone. Other eventCodes → ignored.
+ * names the operation, whose amount is that operation's alone. REPORT_AVAILABLE of a settlement details report is a
+ * report to pull. Other eventCodes → ignored.
  */
 export function normalizeAdyen(body: unknown): Normalized {
+  const report = normalizeAdyenReport(body);
+  if (report) return report;
   const p = adyenNotificationItem.safeParse(body);
   if (!p.success) {
     return {

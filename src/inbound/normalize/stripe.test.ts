@@ -200,3 +200,24 @@ describe('verify or fetch: the Stripe object read back in place of the payload',
     expect(dispute.kind === 'event' && dispute.event.kind).toBe('dispute_won');
   });
 });
+
+describe('normalizeStripe: payouts', () => {
+  const payoutEvent = (type: string, object: Record<string, unknown>) => ({ id: 'evt_po', type, data: { object } });
+
+  it('answers payout.paid and payout.reconciliation_completed of an automatic payout as a report to pull', () => {
+    for (const type of ['payout.paid', 'payout.reconciliation_completed']) {
+      expect(normalizeStripe(payoutEvent(type, { id: 'po_1', object: 'payout', automatic: true, amount: 100 }))).toEqual({
+        kind: 'report',
+        report: { kind: 'stripe_payout', payoutId: 'po_1' },
+      });
+    }
+  });
+
+  it('ignores a manual payout (Stripe lists balance transactions by payout for automatic payouts only), and refuses a body that is no payout', () => {
+    expect(normalizeStripe(payoutEvent('payout.paid', { id: 'po_2', object: 'payout', automatic: false }))).toEqual({
+      kind: 'ignored',
+      reason: 'payout po_2 is a manual payout: no report to pull',
+    });
+    expect(normalizeStripe(payoutEvent('payout.paid', { id: 'ch_1', object: 'charge' }))).toMatchObject({ kind: 'invalid' });
+  });
+});

@@ -53,6 +53,15 @@ const dispute = z.object({
   payment_intent: z.string().nullish(),
 });
 
+// https://docs.stripe.com/api/payouts/object
+const payout = z.object({ id: z.string().min(1).max(255), object: z.literal('payout'), automatic: z.boolean().optional() });
+
+/**
+ * Stripe events saying a payout's balance transactions are final: each queues a pull of them as the payout's report
+ * (README "Reconcile"). `payout.reconciliation_completed` is the later, surer one; either may come first or alone.
+ */
+export const STRIPE_PAYOUT_EVENTS = ['payout.paid', 'payout.reconciliation_completed'] as const;
+
 const event = z.object({
   id: z.string(),
   type: z.string(),
@@ -95,6 +104,13 @@ export const STRIPE_OPERATION_EVENTS = [
 export function normalizeStripe(body: unknown): Normalized {
   const e = event.safeParse(body);
   if (!e.success) return { kind: 'invalid', reason: 'not a Stripe event object' };
+  if ((STRIPE_PAYOUT_EVENTS as readonly string[]).includes(e.data.type)) {
+    const po = payout.safeParse(e.data.data.object);
+    if (!po.success) return { kind: 'invalid', reason: `${e.data.type} without a valid payout object` };
+    // Stripe lists a payout's balance transactions for automatic payouts only (the `payout` filter of /v1/balance_transactions)
+    if (po.data.automatic === false) return { kind: 'ignored', reason: `payout ${po.data.id} is a manual payout: no report to pull` };
+    return { kind: 'report', report: { kind: 'stripe_payout', payoutId: po.data.id } };
+  }
   if ((STRIPE_OPERATION_EVENTS as readonly string[]).includes(e.data.type))
     return normalizeStripeOperation(e.data.type, e.data.data.object);
   const kind = STRIPE_EVENT_KINDS[e.data.type as keyof typeof STRIPE_EVENT_KINDS];

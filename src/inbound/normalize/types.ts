@@ -1,3 +1,4 @@
+import type { PulledReport } from '../../core/jobs/catalog.js';
 import type { PaymentReport } from '../../core/payments/apply-event.js';
 
 /**
@@ -6,8 +7,12 @@ import type { PaymentReport } from '../../core/payments/apply-event.js';
  */
 export type NormalizedEvent = PaymentReport;
 
-/** A normalizer's answer: an event to apply, a type we do not map, or a body we cannot read. */
+/**
+ * A normalizer's answer: an event to apply, a settlement report the PSP says is ready (`report`: processing queues
+ * its pull, README "Reconcile"), a type we do not map, or a body we cannot read.
+ */
 export type Normalized =
   | { kind: 'event'; event: NormalizedEvent }
+  | { kind: 'report'; report: PulledReport }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; reason: string };
