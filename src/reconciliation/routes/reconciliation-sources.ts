@@ -65,6 +65,7 @@ const getSettingsRoute = defineRoute({
   tags: TAGS,
   summary: "Get a source's reconciliation settings",
   security: merchantAuth,
+  'x-switchyard-permission': 'reconciliation:read',
   request: { params: sourceId },
   responses: { 200: jsonResponse(Settings, 'The settings'), ...problems({ 404: ['not_found'] }) },
 });
@@ -75,6 +76,7 @@ const patchSettingsRoute = defineRoute({
   tags: TAGS,
   summary: "Change a source's reconciliation settings (settlement delay, settling time, Adyen report credentials)",
   security: merchantAuth,
+  'x-switchyard-permission': 'reconciliation:write',
   request: { params: sourceId, body: jsonBodyOf(settingsBody) },
   responses: {
     200: jsonResponse(Settings, 'The settings after the change'),
@@ -109,6 +111,7 @@ const listStuckRoute = defineRoute({
   tags: TAGS,
   summary: 'List payments left pending longer than their source’s settling time',
   security: merchantAuth,
+  'x-switchyard-permission': 'reconciliation:read',
   request: { query: pageQuery('pay').extend({ state: z.enum(['open', 'resolved']).optional() }) },
   responses: { 200: jsonResponse(pageOf(StuckPayment), 'A page of stuck payments, by payment id descending') },
 });
