@@ -48,6 +48,7 @@ export interface EnvelopeColumn {
 export const ENVELOPE_COLUMNS: readonly EnvelopeColumn[] = [
   { label: 'source secrets', table: 'gw.source_secrets', column: 'ciphertext', start: '0' },
   { label: 'source API keys', table: 'gw.sources', column: 'api_key_ciphertext', start: '' },
+  { label: 'source report credentials', table: 'gw.sources', column: 'report_credentials_ciphertext', start: '' },
   { label: 'endpoint secrets', table: 'gw.endpoint_secrets', column: 'ciphertext', start: '0' },
   { label: 'endpoint Ed25519 keys', table: 'gw.endpoints', column: 'ed25519_private_envelope', start: '' },
 ];
