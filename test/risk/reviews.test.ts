@@ -107,6 +107,12 @@ describe('reviews', () => {
     expect(review).toMatchObject({ paymentId: payment.id, status: 'open', openedBy: { id: rule.id, version: 1 }, compensation: null });
     expect(review.id).toMatch(/^rev_[0-9a-f]{32}$/);
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ review: { id: review.id, status: 'open' } });
+    // review.opened is sent once the payment is stored, naming it
+    const [opened] = await db.sql<{ payment_id: string | null; payload: { data: { paymentId: string | null } } }[]>`
+      select e.payment_id, convert_from(p.payload, 'utf8')::jsonb as payload
+        from gw.events e join gw.event_payloads p on p.event_id = e.id
+       where e.merchant_id = ${shop.merchantId} and e.type = 'review.opened'`;
+    expect(opened).toMatchObject({ payment_id: payment.id, payload: { data: { paymentId: payment.id } } });
 
     // capture waits for the review
     const capture = await commands.request(`/v1/payments/${payment.id}/capture`, command(shop, 'cap-1'));

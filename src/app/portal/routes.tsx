@@ -9,6 +9,7 @@ import { addEndpointPages } from './endpoint-pages.js';
 import { addEventPages } from './event-pages.js';
 import { addMoneyPages } from './money-pages.js';
 import { addOverviewPage } from './overview-page.js';
+import { addReviewPages } from './review-pages.js';
 import {
   deleteExpiredPortalSessions,
   endSession,
@@ -216,6 +217,7 @@ export function portalRoutes(): Hono<PortalEnv> {
   addEndpointPages(pages);
   addEventPages(pages);
   addMoneyPages(pages);
+  addReviewPages(pages);
   pages.all('*', () => {
     throw new AppError('not_found', 404, 'There is no such page in the portal.');
   });

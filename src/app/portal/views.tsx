@@ -17,6 +17,7 @@ const NAV: [string, string][] = [
   ['Payments', '/portal/payments'],
   ['Inbound events', '/portal/inbound-events'],
   ['Ledger', '/portal/ledger'],
+  ['Reviews', '/portal/reviews'],
 ];
 
 /** A whole page: head (CSP-safe: scripts and styles are files), navigation and logout when signed in, then `children`. */

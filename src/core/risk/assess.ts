@@ -4,7 +4,7 @@ import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { emitEvents } from '../events/outbox.js';
 import type { Payment } from '../payments/payment-store.js';
-import { openReviews, reviewView } from './review-store.js';
+import { openReviews, reviewsOfOperation, reviewView } from './review-store.js';
 import type { Outcome } from '../payments/state-machine.js';
 import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
 import {
@@ -372,7 +372,8 @@ export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<
       : [],
   );
   if (toOpen.length === 0) return;
-  const reviews = await openReviews(tx, toOpen);
+  // a review opened at POST /v1/payments is announced once its payment is stored (announceApiReviews)
+  const reviews = (await openReviews(tx, toOpen)).filter((r) => r.paymentId !== null);
   await emitEvents(
     tx,
     reviews.map((r) => ({
@@ -445,4 +446,25 @@ function addBatchCounts(
     if (cardKey) bump(cardKey, s.facts.amount, s.subjectId);
     if (custKey) bump(custKey, s.facts.amount, s.subjectId);
   }
+}
+
+/**
+ * Announces the reviews opened on a `POST /v1/payments` create operation, now that its payment `paymentId` is stored:
+ * `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction that links the
+ * operation to its payment. One statement, plus the events' when there is a review.
+ */
+export async function announceApiReviews(tx: Tx, operationId: string, paymentId: string): Promise<void> {
+  const reviews = await reviewsOfOperation(tx, operationId);
+  if (reviews.length === 0) return;
+  await emitEvents(
+    tx,
+    reviews.map((r) => ({
+      merchantId: r.merchantId,
+      type: 'review.opened',
+      paymentId,
+      dedupeKey: `${r.id}:review.opened`,
+      data: reviewView({ ...r, paymentId }),
+      at: r.openedAt,
+    })),
+  );
 }

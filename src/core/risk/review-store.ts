@@ -132,6 +132,14 @@ export async function closeReview(
   };
 }
 
+/** The reviews opened on an API create operation, oldest first. */
+export async function reviewsOfOperation(tx: Tx, operationId: string): Promise<Review[]> {
+  const rows = await tx<ReviewRow[]>`
+    select ${COLUMNS(tx)} from gw.reviews r left join gw.psp_operations o on o.id = r.operation_id
+    where r.operation_id = ${operationId} order by r.id`;
+  return rows.map(toReview);
+}
+
 /** The latest review of a payment (opened on it or on its create operation), or undefined. */
 export async function latestReviewOf(tx: Tx, paymentId: string): Promise<Review | undefined> {
   const [row] = await tx<ReviewRow[]>`
