@@ -6,6 +6,7 @@ import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { processInboundEvents } from '../../src/inbound/process-event.task.js';
+import { RiskRuleCache } from '../../src/core/risk/assess.js';
 import stripeCharge from '../fixtures/stripe/charge.json' with { type: 'json' };
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { jsonRequest, testDeps } from '../app.js';
@@ -101,8 +102,46 @@ describe('risk rules on POST /v1/payments', () => {
     const res = await commands.request('/v1/payments', command(shop, 'ip-1', createBody(shop, { customer })));
     expect(res.status).toBe(402);
     expect(sim.calls).toHaveLength(0);
-    const ok = await commands.request('/v1/payments', command(shop, 'ip-2', createBody(shop, { customer: { ...customer, ipCountry: 'FR' } })));
+    const ok = await commands.request(
+      '/v1/payments',
+      command(shop, 'ip-2', createBody(shop, { customer: { ...customer, ipCountry: 'FR' } })),
+    );
     expect(ok.status).toBe(201);
+    // the refused attempt counts for velocity (same customer) but is no payment to be a duplicate of
+    const facts = await db.sql<{ duplicate_key: string | null; customer_id: string }[]>`
+      select duplicate_key, customer_id from gw.risk_payment_facts where merchant_id = ${shop.merchantId} order by seen_at, subject_id`;
+    expect(facts.map((f) => [f.duplicate_key === null, f.customer_id]).sort()).toEqual([
+      [false, 'cus_ip'],
+      [true, 'cus_ip'],
+    ]);
+    const [allowed] = await db.sql<{ action: string; attributes: { duplicates_24h: string } }[]>`
+      select action, attributes from gw.risk_decisions where merchant_id = ${shop.merchantId} and action <> 'block'`;
+    expect(allowed).toMatchObject({ action: 'allow', attributes: { duplicates_24h: '0' } });
+  });
+
+  it('keeps at most the configured rule sets and compiled rules, and decides the same after dropping them', async () => {
+    const one = await stripeShop();
+    const two = await stripeShop();
+    await addRule(one.shop, { name: 'r1', action: 'review', expression: 'amount > 1' });
+    await addRule(two.shop, { name: 'r2', action: 'review', expression: 'amount > 2' });
+    const cache = new RiskRuleCache(1, 3);
+    const sizes = () => {
+      const inner = cache as unknown as { sets: Map<string, unknown>; compiled: Map<string, unknown> };
+      return [inner.sets.size, inner.compiled.size];
+    };
+    const names = async (merchantId: string) =>
+      db.sql.begin(async (tx) =>
+        (await cache.load(tx, [merchantId]))
+          .get(merchantId)!
+          .rules.map((r) => r.ref.name)
+          .sort(),
+      );
+    const builtIn = ['Blocked card or customer', 'Possible duplicate payment'];
+    expect(await names(one.shop.merchantId)).toEqual([...builtIn, 'r1']);
+    expect(await names(two.shop.merchantId)).toEqual([...builtIn, 'r2']);
+    expect(sizes()).toEqual([1, 3]);
+    expect(await names(one.shop.merchantId)).toEqual([...builtIn, 'r1']);
+    expect(sizes()).toEqual([1, 3]);
   });
 
   it('runs allow, then block, then review: the first match of the strongest action decides', async () => {

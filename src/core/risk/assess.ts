@@ -59,6 +59,15 @@ export class RiskRuleCache {
   private readonly sets = new Map<string, RuleSet>();
   private readonly compiled = new Map<string, CompiledExpression | null>();
 
+  /**
+   * `maxMerchants`: rule sets kept (least recently used dropped first; default 10,000); `maxExpressions`: compiled
+   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use.
+   */
+  constructor(
+    private readonly maxMerchants = 10_000,
+    private readonly maxExpressions = 50_000,
+  ) {}
+
   /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
   async load(tx: Tx, merchantIds: readonly string[]): Promise<Map<string, RuleSet>> {
     const states = await ruleSetStates(tx, merchantIds);
@@ -70,8 +79,8 @@ export class RiskRuleCache {
       if (set?.version !== state.version) {
         set = this.build(state.version, await enabledRules(tx, merchantId));
         if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
-        this.sets.set(merchantId, set);
       }
+      remember(this.sets, merchantId, set, this.maxMerchants);
       out.set(merchantId, set);
     }
     return out;
@@ -87,8 +96,8 @@ export class RiskRuleCache {
         const r = this.environment.compile(rule.expression);
         // validated at creation; a rule the environment no longer accepts never matches
         expression = r.ok ? r.value : null;
-        this.compiled.set(key, expression);
       }
+      remember(this.compiled, key, expression, this.maxExpressions);
       if (!expression) continue;
       for (const name of COMPUTED_ATTRIBUTES) if (expression.attributes.has(name)) needs.add(name);
       compiledRules.push({
@@ -100,6 +109,13 @@ export class RiskRuleCache {
     compiledRules.sort((a, b) => ORDER[a.ref.action] - ORDER[b.ref.action] || a.priority - b.priority || (a.ref.id < b.ref.id ? -1 : 1));
     return { version, rules: compiledRules, needs, evaluated: compiledRules.map((r) => r.ref) };
   }
+}
+
+/** Sets `key` as the most recently used entry of `map` (insertion order), dropping the least recently used beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
 }
 
 /** The deps' cache, or a fresh one (rules then compile on each use) when the entry file made none. */
@@ -337,8 +353,12 @@ function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: re
       decidedAt: now,
     });
     if (s.subjectId) {
+      // A refused API attempt is recorded for the velocity counts (card testing shows there), but it is no payment:
+      // it is not a duplicate of anything a later attempt could be flagged for.
+      const refused = s.stage === 'api' && decisions.at(-1)!.action === 'block';
       factRows.push({
         ...keysKept[i]!,
+        ...(refused ? { duplicateKey: null } : {}),
         subjectId: s.subjectId,
         amount: s.facts.amount,
         duplicateOf: computed[i]!.duplicateOf,
