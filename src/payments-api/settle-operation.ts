@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { announceApiReviews } from '../core/risk/assess.js';
+import { scheduleCompensationRetry } from './compensation-retry.js';
 import type { Tx } from '../core/db/client.js';
 import type { Deps } from '../core/deps.js';
 import { applyPspEvent, hasPendingReference, pendingReference } from '../core/payments/operations.js';
@@ -67,6 +68,8 @@ export async function settleOperation(
 
   if (result.kind === 'rejected') {
     await updateOperation(tx, op.id, { status: 'failed', failure: { code: result.code, message: result.message }, now });
+    // a rejected review's refund or void must happen: sent again later (compensation.task.ts)
+    if (op.kind === 'refund' || op.kind === 'void') await scheduleCompensationRetry(deps, tx, op);
     if (existing && op.kind === 'create' && hasPendingReference(existing)) {
       await applyPspEvent(tx, { ...base, pspReference: existing.pspReference, event: { kind: 'failed' } });
     }

@@ -5,8 +5,12 @@ import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
 import { purgeIdempotencyKeys } from './idempotency/purge.task.js';
 import type { PaymentCommandOptions } from './commands.js';
 import { syncPspOperation, syncStalePspOperations } from './sync.task.js';
+import { retryReviewCompensation } from './compensation.task.js';
 
-type PaymentsApiTask = Extract<TaskName, 'sync_psp_operation' | 'sync_stale_psp_operations' | 'purge_idempotency_keys'>;
+type PaymentsApiTask = Extract<
+  TaskName,
+  'sync_psp_operation' | 'sync_stale_psp_operations' | 'purge_idempotency_keys' | 'retry_review_compensation'
+>;
 
 /** The payments API's tasks, spread into the runner's task list; payloads per core/jobs/catalog.ts. */
 export function paymentsApiTaskList(
@@ -20,6 +24,9 @@ export function paymentsApiTaskList(
     sync_stale_psp_operations: async (payload) => {
       parseJobPayload('sync_stale_psp_operations', payload);
       await syncStalePspOperations(deps, options.syncAfterSeconds);
+    },
+    retry_review_compensation: async (payload) => {
+      await retryReviewCompensation(deps, parseJobPayload('retry_review_compensation', payload), options);
     },
     purge_idempotency_keys: async (payload) => {
       parseJobPayload('purge_idempotency_keys', payload);

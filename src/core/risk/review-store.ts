@@ -132,6 +132,15 @@ export async function closeReview(
   };
 }
 
+/** Whether a compensating refund or void of the review is in flight or done (requested, pending, submitted, succeeded). */
+export async function hasLiveCompensation(tx: Tx, paymentId: string, reviewId: string): Promise<boolean> {
+  const [row] = await tx<{ live: boolean }[]>`
+    select exists (select 1 from gw.psp_operations
+                    where payment_id = ${paymentId} and kind in ('refund', 'void') and request->>'reviewId' = ${reviewId}
+                      and status in ('requested', 'pending', 'submitted', 'succeeded')) as live`;
+  return row!.live;
+}
+
 /** The reviews opened on an API create operation, oldest first. */
 export async function reviewsOfOperation(tx: Tx, operationId: string): Promise<Review[]> {
   const rows = await tx<ReviewRow[]>`
