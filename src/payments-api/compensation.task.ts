@@ -28,7 +28,7 @@ export async function retryReviewCompensation(
   const now = deps.clock();
   const opId = await deps.sql.begin(async (tx) => {
     const review = await getReview(tx, job.merchantId, job.reviewId);
-    if (!review || review.status !== 'rejected' || !review.paymentId) return null;
+    if (review?.status !== 'rejected' || !review.paymentId) return null;
     if (review.compensation !== 'refund' && review.compensation !== 'void') return null;
     const payment = await lockPayment(tx, job.merchantId, review.paymentId);
     if (!payment || (await hasLiveCompensation(tx, payment.id, review.id))) return null;

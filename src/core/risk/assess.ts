@@ -240,7 +240,9 @@ export async function readInboundRiskAhead(
     now,
     list.map(([, r]) => ({ paymentId: null, sourceId: r.sourceId, pspReference: r.pspReference })),
   );
-  list.forEach(([k], i) => ahead.set(k, { key: keys[i]!, read: read[i]! }));
+  list.forEach(([k], i) => {
+    ahead.set(k, { key: keys[i]!, read: read[i]! });
+  });
   return { sets: ruleSets, ahead, facts };
 }
 

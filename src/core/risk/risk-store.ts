@@ -252,7 +252,10 @@ export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Pr
   const serialized = new Map<unknown, string>();
   const once = (x: unknown): string => {
     let json = serialized.get(x);
-    if (json === undefined) serialized.set(x, (json = JSON.stringify(x)));
+    if (json === undefined) {
+      json = JSON.stringify(x);
+      serialized.set(x, json);
+    }
     return json;
   };
   const ids = await tx<{ id: string }[]>`
