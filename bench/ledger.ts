@@ -14,7 +14,8 @@
 import os from 'node:os';
 import postgres from 'postgres';
 import { loadConfig } from '../src/core/config.js';
-import { createSql, type Sql } from '../src/core/db/client.js';
+import { createSql, guardBegin, type Sql } from '../src/core/db/client.js';
+import { processCpuMs } from './e2e-proc.js';
 import { migrate } from '../src/app/db/migrate.js';
 import type { Deps } from '../src/core/deps.js';
 import { newId } from '../src/core/ids.js';
@@ -66,6 +67,7 @@ const withDatabase = (url: string, db: string): string => {
   return u.toString();
 };
 const round = (x: number): number => Math.round(x);
+let statements = 0;
 
 /** Stores `payments` payments' worth of Stripe events (succeeded, two partial refunds) as received inbound rows. */
 async function storeEvents(
@@ -178,7 +180,19 @@ async function main(): Promise<void> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${dbName}`);
   const url = withDatabase(adminUrl, dbName);
-  const sql = createSql(url, { max: WORKERS + 4, applicationName: 'bench-ledger' });
+  // statements sent, counted through postgres.js's debug hook (the risk comparison reports them per event)
+  const sql = RISK_ONLY
+    ? guardBegin(
+        postgres(url, {
+          max: WORKERS + 4,
+          onnotice: () => {},
+          connection: { application_name: 'bench-ledger' },
+          debug: () => {
+            statements += 1;
+          },
+        }),
+      )
+    : createSql(url, { max: WORKERS + 4, applicationName: 'bench-ledger' });
   try {
     await migrate(sql, url);
     const config = loadConfig({ DATABASE_URL: url, SWITCHYARD_ALLOW_PRIVATE_URLS: 'true', NODE_ENV: 'test', LOG_LEVEL: 'silent' });
@@ -350,11 +364,20 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
     sql`update gw.risk_rules set enabled = ${on}, version = version + 1 where merchant_id = ${merchantId} and built_in is null`;
   await drain(deps, await storeEvents(sql, merchantId, sourceId, 'rwarm', 100, 200), WORKERS, BATCH);
   const seconds: Record<'0' | '20', number[]> = { '0': [], '20': [] };
+  const cost: Record<'0' | '20', { nodeMs: number; pgMs: number; statements: number }[]> = { '0': [], '20': [] };
   for (const pass of [0, 1]) {
     for (const rules of ['0', '20'] as const) {
       await setRules(rules === '20');
-      const r = await drain(deps, await storeEvents(sql, merchantId, sourceId, `r${rules}_${pass}`, PAYMENTS, 200), WORKERS, BATCH);
+      const ids = await storeEvents(sql, merchantId, sourceId, `r${rules}_${pass}`, PAYMENTS, 200);
+      const before = await costSoFar(sql);
+      const r = await drain(deps, ids, WORKERS, BATCH);
+      const after = await costSoFar(sql);
       seconds[rules].push(r.seconds);
+      cost[rules].push({
+        nodeMs: after.nodeMs - before.nodeMs,
+        pgMs: after.pgMs - before.pgMs,
+        statements: after.statements - before.statements - 3,
+      });
     }
   }
   const [decisions] = await sql<{ n: number }[]>`select count(*)::int as n from gw.risk_decisions where merchant_id = ${merchantId}`;
@@ -373,6 +396,13 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   for (const rules of ['0', '20'] as const) {
     console.log(`${rules.padStart(2)} enabled rules: ${seconds[rules].map((x) => `${round(events / x)} events/s`).join(', ')}`);
   }
+  for (const rules of ['0', '20'] as const) {
+    const c = cost[rules];
+    const per = (f: (x: (typeof c)[number]) => number) => (sum(c.map(f)) / (c.length * events)).toFixed(3);
+    console.log(
+      `${rules.padStart(2)} enabled rules, per event: node CPU ${per((x) => x.nodeMs)} ms, PostgreSQL backends' CPU ${per((x) => x.pgMs)} ms, statements ${per((x) => x.statements)}`,
+    );
+  }
   const ratio = sum(seconds['20']) / sum(seconds['0']);
   console.log(
     `time with 20 rules / time with 0: ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)} %); decisions recorded: ${decisions!.n}`,
@@ -383,8 +413,20 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       eventsPerSec0: seconds['0'].map((x) => round(events / x)),
       eventsPerSec20: seconds['20'].map((x) => round(events / x)),
       ratio,
+      cost,
     }),
   );
+}
+
+/** This process's CPU time, the bench database's backends' CPU time (ms) and the statements sent so far. */
+async function costSoFar(sql: Sql): Promise<{ nodeMs: number; pgMs: number; statements: number }> {
+  const backends = await sql<
+    { pid: number }[]
+  >`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
+  const cpu = process.cpuUsage();
+  let pgMs = 0;
+  for (const b of backends) pgMs += (await processCpuMs(b.pid)) || 0;
+  return { nodeMs: (cpu.user + cpu.system) / 1000, pgMs, statements };
 }
 
 main().catch((e: unknown) => {

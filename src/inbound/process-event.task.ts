@@ -7,7 +7,7 @@ import { describeFailure, sqlState } from '../core/db/errors.js';
 import { removeHandedJobs } from '../core/jobs/job-store.js';
 import { enqueueInboundFetch, enqueueReportPull } from '../core/jobs/enqueue.js';
 import type { JobPayload } from '../core/jobs/catalog.js';
-import { planInboundAssessment, riskRulesOf, writeAssessment } from '../core/risk/assess.js';
+import { planInboundAssessment, readInboundRiskAhead, riskRulesOf, writeAssessment, type InboundRiskReport } from '../core/risk/assess.js';
 import { lockReceivedInboundEvents, markInboundEventFailed, markInboundEvents, type InboundEventMark } from './inbound-event-store.js';
 import { normalizeInbound } from './normalize/index.js';
 import { receivedEventsToFetch } from './psp-fetch-store.js';
@@ -182,9 +182,9 @@ async function processTogether(
   const outcomes = await deps.sql.begin(async (tx) => {
     const events = await lockReceivedInboundEvents(tx, ids, { more, synchronousCommit: options.synchronousCommit ?? false });
     const now = deps.clock();
-    // the merchants' risk rules (one small read, cached by version), sent along with the reads below
+    // the merchants' risk rules (one small read, cached by version), sent along with the reads below; awaited through
+    // readInboundRiskAhead
     const rules = riskRulesOf(deps).load(tx, [...new Set(events.map((e) => e.merchantId))]);
-    rules.catch(() => undefined); // awaited below; a failure there fails the transaction
     const outcomes = new Map<string, ProcessOutcome>();
     const marks: InboundEventMark[] = [];
     const items: (ReportToApply & { provider: string })[] = [];
@@ -222,6 +222,21 @@ async function processTogether(
       outcomes.set(iev.id, { result, reason: normalized.reason });
     }
 
+    // risk rules (README "Risk rules"): the computed attributes of the reports that may authorize or capture a payment
+    // first, read in the same pipeline as the reports' own reads
+    const riskReports: InboundRiskReport[] = items.map((i) => ({
+      merchantId: i.merchantId,
+      sourceId: i.sourceId,
+      cause: i.cause,
+      provider: i.provider,
+      pspReference: i.report.pspReference,
+      kind: i.report.kind,
+      amount: i.report.amount,
+      currency: i.report.currency,
+      riskFacts: i.report.riskFacts,
+    }));
+    const riskRead = readInboundRiskAhead(tx, rules, riskReports, now);
+    riskRead.catch(() => undefined); // awaited below; a failure there fails the transaction
     const prepared = await preparePaymentReports(tx, items, now);
     prepared.results.forEach((r, n) => {
       const id = items[n]!.cause;
@@ -246,13 +261,7 @@ async function processTogether(
     });
     // risk rules on payments these events authorized or captured first (README "Risk rules"), read before any write
     // so the merchant's ledger accounts are not held while they run
-    const risk = await planInboundAssessment(
-      tx,
-      await rules,
-      items.map((i) => ({ merchantId: i.merchantId, cause: i.cause, provider: i.provider, riskFacts: i.report.riskFacts })),
-      prepared.results,
-      now,
-    );
+    const risk = await planInboundAssessment(tx, await riskRead, riskReports, prepared.results, now);
     // sent without waiting between them: the marks, then the reports' writes (postings last)
     await Promise.all([
       markInboundEvents(tx, marks, now),

@@ -18,7 +18,8 @@ export interface CreatePaymentInput {
   merchantReference: string;
   captureMethod: 'automatic' | 'manual';
   paymentMethod?: string | Record<string, unknown>;
-  customer?: { reference?: string; email?: string; name?: string };
+  /** `ip` and `ipCountry` (ISO 3166-1 alpha-2) are for risk rules only: not sent to the PSP. */
+  customer?: { reference?: string; email?: string; name?: string; ip?: string; ipCountry?: string };
   metadata?: Record<string, string>;
 }
 

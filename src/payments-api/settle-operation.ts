@@ -1,4 +1,6 @@
 import { Decimal } from 'decimal.js';
+import { announceApiReviews } from '../core/risk/assess.js';
+import { scheduleCompensationRetry } from './compensation-retry.js';
 import type { Tx } from '../core/db/client.js';
 import type { Deps } from '../core/deps.js';
 import { applyPspEvent, hasPendingReference, pendingReference } from '../core/payments/operations.js';
@@ -59,12 +61,15 @@ export async function settleOperation(
     let payment = existing;
     if (!payment) payment = await applyPspEvent(tx, { ...base, pspReference: pendingReference(op.id), event: null });
     await updateOperation(tx, op.id, { status: 'pending', paymentId: payment.id, syncAttempted: sync, now });
+    if (op.kind === 'create' && !op.paymentId) await announceApiReviews(tx, op.id, payment.id);
     if (!sync) await enqueueOperationSync(tx, op.id, new Date(now.getTime() + (options.syncDelaySeconds ?? 30) * 1000));
     return { kind: 'settled', payment, op: await reload('pending', payment.id) };
   }
 
   if (result.kind === 'rejected') {
     await updateOperation(tx, op.id, { status: 'failed', failure: { code: result.code, message: result.message }, now });
+    // a rejected review's refund or void must happen: sent again later (compensation.task.ts)
+    if (op.kind === 'refund' || op.kind === 'void') await scheduleCompensationRetry(deps, tx, op);
     if (existing && op.kind === 'create' && hasPendingReference(existing)) {
       await applyPspEvent(tx, { ...base, pspReference: existing.pspReference, event: { kind: 'failed' } });
     }
@@ -89,5 +94,6 @@ export async function settleOperation(
   }
   const payment = await applyPspEvent(tx, { ...base, pspReference, event });
   await updateOperation(tx, op.id, { status: result.outcome, paymentId: payment.id, now });
+  if (op.kind === 'create' && !op.paymentId) await announceApiReviews(tx, op.id, payment.id);
   return { kind: 'settled', payment, op: await reload(result.outcome, payment.id) };
 }

@@ -6,10 +6,11 @@ import { purgeIdempotencyKeys } from './idempotency/purge.task.js';
 import type { PaymentCommandOptions } from './commands.js';
 import { checkStuckPayments } from './stuck-payments.task.js';
 import { syncPspOperation, syncStalePspOperations } from './sync.task.js';
+import { retryReviewCompensation } from './compensation.task.js';
 
 type PaymentsApiTask = Extract<
   TaskName,
-  'sync_psp_operation' | 'sync_stale_psp_operations' | 'purge_idempotency_keys' | 'check_stuck_payments'
+  'sync_psp_operation' | 'sync_stale_psp_operations' | 'purge_idempotency_keys' | 'check_stuck_payments' | 'retry_review_compensation'
 >;
 
 /** The payments API's tasks, spread into the runner's task list; payloads per core/jobs/catalog.ts. */
@@ -29,6 +30,9 @@ export function paymentsApiTaskList(
       parseJobPayload('check_stuck_payments', payload);
       const run = await checkStuckPayments(deps, options);
       if (run.found + run.asked + run.resolved > 0) deps.logger.info({ ...run }, 'stuck payments checked');
+    },
+    retry_review_compensation: async (payload) => {
+      await retryReviewCompensation(deps, parseJobPayload('retry_review_compensation', payload), options);
     },
     purge_idempotency_keys: async (payload) => {
       parseJobPayload('purge_idempotency_keys', payload);

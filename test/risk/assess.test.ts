@@ -5,6 +5,9 @@ import type { Deps } from '../../src/core/deps.js';
 import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/index.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
+import { processInboundEvents } from '../../src/inbound/process-event.task.js';
+import { RiskRuleCache } from '../../src/core/risk/assess.js';
+import stripeCharge from '../fixtures/stripe/charge.json' with { type: 'json' };
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { jsonRequest, testDeps } from '../app.js';
 import { aShop, apps, command, getJson, processReceived, STRIPE_BASE, type Shop } from '../payments-api/harness.js';
@@ -90,6 +93,55 @@ describe('risk rules on POST /v1/payments', () => {
     const ok = await commands.request('/v1/payments', command(shop, 'allowed-1', createBody(shop, { amount: 99999 })));
     expect(ok.status).toBe(201);
     expect(sim.calls).toHaveLength(1);
+  });
+
+  it('sees the shopper IP and its country the merchant sends as customer.ip and customer.ipCountry', async () => {
+    const { shop, sim } = await stripeShop();
+    await addRule(shop, { name: 'Embargo', action: 'block', expression: 'ip_country in ["KP", "IR"] && ip.startsWith("175.45.")' });
+    const customer = { reference: 'cus_ip', ip: '175.45.176.1', ipCountry: 'kp' };
+    const res = await commands.request('/v1/payments', command(shop, 'ip-1', createBody(shop, { customer })));
+    expect(res.status).toBe(402);
+    expect(sim.calls).toHaveLength(0);
+    const ok = await commands.request(
+      '/v1/payments',
+      command(shop, 'ip-2', createBody(shop, { customer: { ...customer, ipCountry: 'FR' } })),
+    );
+    expect(ok.status).toBe(201);
+    // the refused attempt counts for velocity (same customer) but is no payment to be a duplicate of
+    const facts = await db.sql<{ duplicate_key: string | null; customer_id: string }[]>`
+      select duplicate_key, customer_id from gw.risk_payment_facts where merchant_id = ${shop.merchantId} order by seen_at, subject_id`;
+    expect(facts.map((f) => [f.duplicate_key === null, f.customer_id]).sort()).toEqual([
+      [false, 'cus_ip'],
+      [true, 'cus_ip'],
+    ]);
+    const [allowed] = await db.sql<{ action: string; attributes: { duplicates_24h: string } }[]>`
+      select action, attributes from gw.risk_decisions where merchant_id = ${shop.merchantId} and action <> 'block'`;
+    expect(allowed).toMatchObject({ action: 'allow', attributes: { duplicates_24h: '0' } });
+  });
+
+  it('keeps at most the configured rule sets and compiled rules, and decides the same after dropping them', async () => {
+    const one = await stripeShop();
+    const two = await stripeShop();
+    await addRule(one.shop, { name: 'r1', action: 'review', expression: 'amount > 1' });
+    await addRule(two.shop, { name: 'r2', action: 'review', expression: 'amount > 2' });
+    const cache = new RiskRuleCache(1, 3);
+    const sizes = () => {
+      const inner = cache as unknown as { sets: Map<string, unknown>; compiled: Map<string, unknown> };
+      return [inner.sets.size, inner.compiled.size];
+    };
+    const names = async (merchantId: string) =>
+      db.sql.begin(async (tx) =>
+        (await cache.load(tx, [merchantId]))
+          .get(merchantId)!
+          .rules.map((r) => r.ref.name)
+          .sort(),
+      );
+    const builtIn = ['Blocked card or customer', 'Possible duplicate payment'];
+    expect(await names(one.shop.merchantId)).toEqual([...builtIn, 'r1']);
+    expect(await names(two.shop.merchantId)).toEqual([...builtIn, 'r2']);
+    expect(sizes()).toEqual([1, 3]);
+    expect(await names(one.shop.merchantId)).toEqual([...builtIn, 'r1']);
+    expect(sizes()).toEqual([1, 3]);
   });
 
   it('runs allow, then block, then review: the first match of the strongest action decides', async () => {
@@ -200,6 +252,43 @@ describe('risk rules on inbound events', () => {
     expect((await getJson<{ data: { action: string }[] }>(app, shop, `/v1/payments/${small!.id}/risk`)).data).toEqual([
       expect.objectContaining({ action: 'allow', decidedBy: null }),
     ]);
+  });
+
+  it('reads the card from Stripe charge events: charge.succeeded first, or beside its PaymentIntent in one batch', async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, {
+      name: 'US cards',
+      action: 'review',
+      expression: 'card.country == "US" && payment_method.type == "card" && card.fingerprint == "AOB934RVNwzk6xtn"',
+    });
+    // Stripe's own Charge fixture (payment_method_details.card: US, fingerprint AOB934RVNwzk6xtn), captured
+    const base = { charge: stripeCharge as Record<string, unknown> };
+    await postWebhook(shop, buildStripeEvent('charge.succeeded', { paymentIntent: 'pi_charge_first', amount: 3000, base, at: now }));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    // the PaymentIntent event first, its charge in the same processing transaction
+    await postWebhook(shop, buildStripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_same_batch', amount: 4000, at: now }));
+    await postWebhook(shop, buildStripeEvent('charge.succeeded', { paymentIntent: 'pi_same_batch', amount: 4000, base, at: now }));
+    const ids = await db.sql<{ id: string }[]>`
+      select id from gw.inbound_events where source_id = ${shop.sourceId} and status = 'received' order by id`;
+    expect(
+      (
+        await processInboundEvents(
+          deps,
+          ids.map((r) => r.id),
+        )
+      ).map((o) => o.result),
+    ).toEqual(['applied', 'stale']);
+    for (const pi of ['pi_charge_first', 'pi_same_batch']) {
+      const [p] = await db.sql<{ id: string; status: string }[]>`select id, status from gw.payments where psp_reference = ${pi}`;
+      expect(p!.status).toBe('captured');
+      const risk = await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${p!.id}/risk`);
+      expect(risk.data).toHaveLength(1);
+      expect(risk.data[0]).toMatchObject({
+        action: 'review',
+        decidedBy: { id: rule.id },
+        attributes: { card: { country: 'US', fingerprint: 'AOB934RVNwzk6xtn' }, payment_method: { type: 'card' } },
+      });
+    }
   });
 
   it('does not assess again a payment created through the API when its webhooks arrive', async () => {

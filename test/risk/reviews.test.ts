@@ -1,6 +1,7 @@
 // The review queue and its compensation through the PSP simulators: review.opened/closed, approve/reject once,
 // 409 payment_in_review on capture, a rejection's refund or void sent once, refund_required without an apiKey.
 import { Hono } from 'hono';
+import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireMerchant } from '../../src/core/auth/middleware.js';
@@ -12,6 +13,7 @@ import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { reviewRoutes } from '../../src/payments-api/routes/reviews.js';
+import { retryReviewCompensation } from '../../src/payments-api/compensation.task.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testDeps } from '../app.js';
@@ -108,6 +110,12 @@ describe('reviews', () => {
     expect(review).toMatchObject({ paymentId: payment.id, status: 'open', openedBy: { id: rule.id, version: 1 }, compensation: null });
     expect(review.id).toMatch(/^rev_[0-9a-f]{32}$/);
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ review: { id: review.id, status: 'open' } });
+    // review.opened is sent once the payment is stored, naming it
+    const [opened] = await db.sql<{ payment_id: string | null; payload: { data: { paymentId: string | null } } }[]>`
+      select e.payment_id, convert_from(p.payload, 'utf8')::jsonb as payload
+        from gw.events e join gw.event_payloads p on p.event_id = e.id
+       where e.merchant_id = ${shop.merchantId} and e.type = 'review.opened'`;
+    expect(opened).toMatchObject({ payment_id: payment.id, payload: { data: { paymentId: payment.id } } });
 
     // capture waits for the review
     const capture = await commands.request(`/v1/payments/${payment.id}/capture`, command(shop, 'cap-1'));
@@ -168,6 +176,48 @@ describe('reviews', () => {
     expect(next.status).toBe(402);
     expect(await next.json()).toMatchObject({ code: 'payment_blocked', rule: { name: 'Blocked card or customer' } });
     expect(sim.calls).toHaveLength(calls);
+  });
+
+  it('a compensating refund the PSP refuses is sent again by a job, as a new operation, once it can succeed', async () => {
+    const { shop, sim } = await stripeShop();
+    await addRule(shop.apiKey, { name: 'Everything', action: 'review', expression: 'amount > 0' });
+    const res = await commands.request('/v1/payments', command(shop, 'rt-1', createBody(shop, { customer: { reference: 'cust-retry' } })));
+    const payment = (await res.json()) as { id: string };
+    const [review] = (await getJson<{ data: { id: string }[] }>(app, shop, '/v1/reviews?status=open')).data;
+    server.use(
+      http.post(
+        `${STRIPE_BASE}/v1/refunds`,
+        () => HttpResponse.json({ error: { type: 'invalid_request_error', message: 'Refunds are paused' } }, { status: 400 }),
+        { once: true },
+      ),
+    );
+    const rejected = await decide(shop, review!.id, 'reject', 'rt-rj');
+    expect(rejected.status).toBe(502);
+    const ops = () =>
+      db.sql<{ status: string; request: { compensationAttempt?: number } }[]>`
+        select status, request from gw.psp_operations where payment_id = ${payment.id} and kind = 'refund' order by created_at, id`;
+    expect((await ops()).map((o) => o.status)).toEqual(['failed']);
+    const jobs = () =>
+      db.sql<{ payload: { merchantId: string; reviewId: string; attempt: number }; run_at: Date }[]>`
+        select j.payload, j.run_at from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+         where t.identifier = 'retry_review_compensation' and j.payload->>'reviewId' = ${review!.id}`;
+    const [job] = await jobs();
+    expect(job!.payload).toEqual({ merchantId: shop.merchantId, reviewId: review!.id, attempt: 1 });
+    expect(job!.run_at.getTime()).toBeGreaterThan(Date.now() + 30_000);
+
+    const before = sim.calls.length;
+    expect(await retryReviewCompensation(deps, job!.payload, commandOptions)).toBe('sent');
+    expect(sim.calls.slice(before).filter((c) => c.path.endsWith('/refunds'))).toHaveLength(1);
+    expect((await ops()).map((o) => [o.status, o.request.compensationAttempt])).toEqual([
+      ['failed', undefined],
+      ['succeeded', 1],
+    ]);
+    // done: a second run (a duplicate job) sends nothing
+    expect(await retryReviewCompensation(deps, job!.payload, commandOptions)).toBe('nothing_to_do');
+    await sim.webhooks.flush();
+    await processReceived(deps, shop.sourceId);
+    expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded', review: { status: 'rejected' } });
+    expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
   });
 
   it('rejecting an authorized payment voids it through the PSP', async () => {

@@ -11,6 +11,7 @@ import { addEventPages } from './event-pages.js';
 import { addMoneyPages } from './money-pages.js';
 import { addReconciliationPages } from './reconciliation-pages.js';
 import { addOverviewPage } from './overview-page.js';
+import { addReviewPages } from './review-pages.js';
 import {
   deleteExpiredPortalSessions,
   endSession,
@@ -231,6 +232,7 @@ export function portalRoutes(): Hono<PortalEnv> {
   addEventPages(pages);
   addMoneyPages(pages);
   addReconciliationPages(pages);
+  addReviewPages(pages);
   pages.all('*', () => {
     throw new AppError('not_found', 404, 'There is no such page in the portal.');
   });

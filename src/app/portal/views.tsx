@@ -17,6 +17,7 @@ const NAV: [string, string][] = [
   ['Payments', '/portal/payments'],
   ['Inbound events', '/portal/inbound-events'],
   ['Ledger', '/portal/ledger'],
+  ['Reviews', '/portal/reviews'],
   ['Reconciliation', '/portal/reconciliation'],
 ];
 

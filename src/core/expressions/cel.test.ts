@@ -1,18 +1,34 @@
+import { Environment } from '@marcbachmann/cel-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createExpressionEnvironment } from './cel.js';
+import { createExpressionEnvironment, type AttributeDeclarations } from './cel.js';
 
-const env = createExpressionEnvironment(
-  {
-    amount: 'int',
-    ratio: 'double',
-    currency: 'string',
-    flagged: 'bool',
-    metadata: 'map<string, string>',
-    card: { country: 'string', bin: 'string' },
-  },
-  { list: { returns: 'list<string>', handler: (extras, alias) => (extras as Record<string, string[]> | undefined)?.[alias] ?? [] } },
-);
+const declarations: AttributeDeclarations = {
+  amount: 'int',
+  ratio: 'double',
+  currency: 'string',
+  flagged: 'bool',
+  metadata: 'map<string, string>',
+  card: { country: 'string', bin: 'string' },
+};
+const env = createExpressionEnvironment(declarations, {
+  list: { returns: 'list<string>', handler: (extras, alias) => (extras as Record<string, string[]> | undefined)?.[alias] ?? [] },
+});
+
+/** cel-js evaluating every expression in full, the reference for the absent-attribute shortcut. */
+function referenceMatches(source: string, values: Record<string, unknown>): boolean {
+  const ref = new Environment({ homogeneousAggregateLiterals: true });
+  for (const [name, type] of Object.entries(declarations)) {
+    if (typeof type === 'string') ref.registerVariable(name, type);
+    else ref.registerVariable({ name, schema: type });
+  }
+  ref.registerFunction('list(string): list<string>', () => ['x']);
+  try {
+    return ref.parse(source)(values) === true;
+  } catch {
+    return false;
+  }
+}
 
 const compile = (s: string) => {
   const r = env.compile(s);
@@ -125,9 +141,18 @@ describe('createExpressionEnvironment', () => {
           return;
         }
         expect(typeof r.value.matches(v, { a: ['x'] })).toBe('boolean');
+        // answering "no match" for an absent attribute without evaluating never changes the answer
+        expect(r.value.matches(v, { a: ['x'] }), source).toBe(referenceMatches(source, v));
       }),
       { numRuns: 600 },
     );
+  });
+
+  it('still matches an expression that tests presence or can do without the absent attribute', () => {
+    expect(compile('amount > 1 || card.country == "US"').matches({ amount: 2n })).toBe(true);
+    expect(compile('has(card.country) ? card.country == "US" : amount > 1').matches({ amount: 2n, card: {} })).toBe(true);
+    expect(compile('!has(card.bin) && amount > 1').matches({ amount: 2n, card: {} })).toBe(true);
+    expect(compile('card.country == "US" && amount > 1').matches({ amount: 2n })).toBe(false);
   });
 });
 

@@ -83,6 +83,7 @@ export function createExpressionEnvironment(
     if (standIn.length !== name.length) throw new Error(`the stand-in for ${name} must be as long as it`);
   }
   const env = new Environment({ limits: LIMITS, homogeneousAggregateLiterals: true });
+  const declarations = attributes;
   for (const [name, type] of Object.entries(attributes)) {
     if (typeof type === 'string') env.registerVariable(name, type);
     else env.registerVariable({ name, schema: type });
@@ -112,13 +113,20 @@ export function createExpressionEnvironment(
       }
       if (!checked.valid) return err(problemOf(checked.error, renamed));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const { functions: called } = walked.value;
+      const { functions: called, strict } = walked.value;
       const attributes = publicNames(walked.value.attributes, renamed);
+      // the paths as evaluated (a renamed attribute under its stand-in), for the absent-attribute shortcut below
+      const paths = strict
+        ? [...walked.value.attributes].map((a) => a.split('.')).filter((path) => Object.hasOwn(declarations, path[0]!))
+        : [];
       return ok({
         source,
         attributes,
         functions: called,
         matches(values, extras) {
+          // A strict expression reading an absent attribute cannot yield true: answered without evaluating, since
+          // cel-js's error for the absent value (with its formatted message) is most of an evaluation's cost.
+          for (const path of paths) if (!present(values, path)) return false;
           currentExtras = extras;
           try {
             return parsed(values as Record<string, unknown>) === true;
@@ -142,16 +150,40 @@ interface AstNode {
 
 const isNode = (x: unknown): x is AstNode => typeof x === 'object' && x !== null && 'op' in x;
 
-/** Collects the attributes read and refuses forbidden field names (`a.constructor`, `a["__proto__"]`). */
-function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<string> }, ExpressionProblem> {
+/**
+ * Operators and macros that can turn an error (an absent attribute) into a value: `error || true` is true, a
+ * ternary or a comprehension may not evaluate the branch that reads it, `has()` and `.orValue()` test presence.
+ */
+const ABSORBING_OPS = new Set(['||', '?:']);
+const ABSORBING_CALLS = new Set(['has', 'all', 'exists', 'exists_one', 'map', 'filter', 'orValue', 'or', 'optMap', 'optFlatMap', 'bind']);
+
+/** True when `values` holds a value at `path` (`["card", "country"]`); maps count as present at any key they hold. */
+function present(values: Readonly<Record<string, unknown>>, path: readonly string[]): boolean {
+  let x: unknown = values;
+  for (const key of path) {
+    if (typeof x !== 'object' || x === null || !Object.hasOwn(x, key)) return false;
+    x = (x as Record<string, unknown>)[key];
+  }
+  return x !== undefined;
+}
+
+/**
+ * Collects the attributes read and refuses forbidden field names (`a.constructor`, `a["__proto__"]`). `strict`: no
+ * operator or macro of {@link ABSORBING_OPS} / {@link ABSORBING_CALLS}, so any absent attribute makes the result an
+ * error or false.
+ */
+function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<string>; strict: boolean }, ExpressionProblem> {
   const attributes = new Set<string>();
   const functions = new Set<string>();
+  let strict = true;
   const stack: AstNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const args = node.args;
     if (node.op === 'id' && typeof args === 'string') attributes.add(args);
     if (node.op === 'call' && Array.isArray(args) && typeof args[0] === 'string') functions.add(args[0]);
+    if (ABSORBING_OPS.has(node.op) || node.op.includes('?')) strict = false;
+    if ((node.op === 'call' || node.op === 'rcall') && Array.isArray(args) && ABSORBING_CALLS.has(String(args[0]))) strict = false;
     if ((node.op === '.' || node.op === '.?') && Array.isArray(args) && typeof args[1] === 'string') {
       if (FORBIDDEN_KEYS.has(args[1])) {
         return err({ position: Math.max(0, (node.end ?? 0) - args[1].length), reason: `the field name ${args[1]} is not allowed` });
@@ -167,7 +199,7 @@ function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<s
     if (Array.isArray(args)) for (const a of args) pushNodes(stack, a);
     else pushNodes(stack, args);
   }
-  return ok({ attributes, functions });
+  return ok({ attributes, functions, strict });
 }
 
 function pushNodes(stack: AstNode[], x: unknown): void {

@@ -22,6 +22,8 @@ const catalog = {
   deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
   /** Ask the PSP for the outcome of one operation. */
   sync_psp_operation: z.object({ operationId: id }),
+  /** Send again a review's compensating refund or void the PSP refused (src/payments-api/compensation.task.ts). */
+  retry_review_compensation: z.object({ merchantId: id, reviewId: id, attempt: z.number().int().min(1) }),
   /** Cron, every minute: queue a sync of every stale PSP operation. */
   sync_stale_psp_operations: cron,
   /** Cron, every 10 minutes: delete expired idempotency keys. */

@@ -16,6 +16,22 @@ export async function enqueueOperationSync(tx: Tx, operationId: string, runAt: D
       job_key => ${`psp-sync:${operationId}`}::text)`;
 }
 
+/** Queues `retry_review_compensation` for attempt `attempt` at `runAt`, once per review (job key), with 3 tries for database errors. */
+export async function enqueueCompensationRetry(
+  tx: Tx,
+  job: { merchantId: string; reviewId: string; attempt: number },
+  runAt: Date,
+): Promise<void> {
+  const payload: JobPayload<'retry_review_compensation'> = job;
+  await tx`
+    select graphile_worker.add_job(
+      'retry_review_compensation',
+      ${tx.json(payload)}::json,
+      run_at => ${runAt}::timestamptz,
+      max_attempts => 3,
+      job_key => ${`review-compensation:${job.reviewId}`}::text)`;
+}
+
 /** Queues `reconcile_settlement_report` for a loaded run, once (job key), with up to 5 attempts. */
 export async function enqueueReconciliation(tx: Tx, runId: string): Promise<void> {
   const payload: JobPayload<'reconcile_settlement_report'> = { runId };

@@ -4,7 +4,7 @@ import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { emitEvents } from '../events/outbox.js';
 import type { Payment } from '../payments/payment-store.js';
-import { openReviews, reviewView } from './review-store.js';
+import { openReviews, reviewsOfOperation, reviewView } from './review-store.js';
 import type { Outcome } from '../payments/state-machine.js';
 import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
 import {
@@ -24,6 +24,7 @@ import {
   insertFacts,
   readComputedFacts,
   ruleSetStates,
+  type ComputedRead,
   type FactsKey,
   type FactsRow,
   type RiskAction,
@@ -43,6 +44,8 @@ export interface RuleSet {
   version: string;
   rules: CompiledRule[];
   needs: Set<keyof ComputedFacts>;
+  /** The rules as every decision of this version names them (one array, shared). */
+  evaluated: RuleRef[];
   /** The merchant's lists, alias → values, when a rule calls `list()`. */
   lists?: ListItems;
 }
@@ -56,6 +59,15 @@ export class RiskRuleCache {
   private readonly sets = new Map<string, RuleSet>();
   private readonly compiled = new Map<string, CompiledExpression | null>();
 
+  /**
+   * `maxMerchants`: rule sets kept (least recently used dropped first; default 10,000); `maxExpressions`: compiled
+   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use.
+   */
+  constructor(
+    private readonly maxMerchants = 10_000,
+    private readonly maxExpressions = 50_000,
+  ) {}
+
   /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
   async load(tx: Tx, merchantIds: readonly string[]): Promise<Map<string, RuleSet>> {
     const states = await ruleSetStates(tx, merchantIds);
@@ -67,8 +79,8 @@ export class RiskRuleCache {
       if (set?.version !== state.version) {
         set = this.build(state.version, await enabledRules(tx, merchantId));
         if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
-        this.sets.set(merchantId, set);
       }
+      remember(this.sets, merchantId, set, this.maxMerchants);
       out.set(merchantId, set);
     }
     return out;
@@ -84,8 +96,8 @@ export class RiskRuleCache {
         const r = this.environment.compile(rule.expression);
         // validated at creation; a rule the environment no longer accepts never matches
         expression = r.ok ? r.value : null;
-        this.compiled.set(key, expression);
       }
+      remember(this.compiled, key, expression, this.maxExpressions);
       if (!expression) continue;
       for (const name of COMPUTED_ATTRIBUTES) if (expression.attributes.has(name)) needs.add(name);
       compiledRules.push({
@@ -95,8 +107,15 @@ export class RiskRuleCache {
       });
     }
     compiledRules.sort((a, b) => ORDER[a.ref.action] - ORDER[b.ref.action] || a.priority - b.priority || (a.ref.id < b.ref.id ? -1 : 1));
-    return { version, rules: compiledRules, needs };
+    return { version, rules: compiledRules, needs, evaluated: compiledRules.map((r) => r.ref) };
   }
+}
+
+/** Sets `key` as the most recently used entry of `map` (insertion order), dropping the least recently used beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
 }
 
 /** The deps' cache, or a fresh one (rules then compile on each use) when the entry file made none. */
@@ -142,12 +161,11 @@ export async function assessPayments(tx: Tx, cache: RiskRuleCache, subjects: rea
   const out: Assessment[] = subjects.map(() => null);
   const todo = subjects.flatMap((s, n) => (sets.has(s.merchantId) ? [n] : []));
   if (todo.length === 0) return out;
-  const plan = await plan_(
+  const plan = await readAndPlan(
     tx,
     sets,
     todo.map((n) => subjects[n]!),
     now,
-    false,
   );
   await writeAssessment(tx, plan);
   let i = 0;
@@ -155,57 +173,163 @@ export async function assessPayments(tx: Tx, cache: RiskRuleCache, subjects: rea
   return out;
 }
 
+/** An inbound report as risk rules see it: the merchant, source and PSP reference, and what the payload says. */
+export interface InboundRiskReport {
+  merchantId: string;
+  sourceId: string;
+  /** The inbound event id. */
+  cause: string;
+  provider: string;
+  pspReference: string;
+  kind: string;
+  /** Minor units, when the report names the payment's amount. */
+  amount?: Decimal | undefined;
+  currency: string;
+  riskFacts?: PspRiskFacts | undefined;
+}
+
+/** The batch's rule sets and the computed attributes read ahead for its likely subjects ({@link readInboundRiskAhead}). */
+export interface InboundRiskRead {
+  sets: Map<string, RuleSet>;
+  /** By payment (source and PSP reference): the key read and what was read under it. */
+  ahead: Map<string, { key: FactsKey; read: ComputedRead }>;
+  /** By payment: what all the batch's reports on it say (a charge's card beside its PaymentIntent's customer). */
+  facts: Map<string, PspRiskFacts>;
+}
+
+const paymentKey = (r: { sourceId: string; pspReference: string }): string => `${r.sourceId}\u0000${r.pspReference}`;
+
+/**
+ * Starts the risk reads of an inbound batch: once `sets` (the batch's merchants' rules, {@link RiskRuleCache.load})
+ * is known, one statement reads the computed attributes of every payment an `authorized` or `captured` report (with an
+ * amount, of a merchant with an enabled rule) may move for the first time, one row per payment, keyed by the report's
+ * amount; a refund reported before its capture is left to {@link planInboundAssessment}'s second read, as it is rare
+ * and most refunds are of payments long captured. Call it before applying the reports, without awaiting: the statement then travels in
+ * the pipeline with the reports' reads and costs no round trip of its own. Costs nothing when no merchant of the
+ * batch has an enabled rule.
+ */
+export async function readInboundRiskAhead(
+  tx: Tx,
+  sets: Promise<Map<string, RuleSet>>,
+  reports: readonly InboundRiskReport[],
+  now: Date,
+): Promise<InboundRiskRead> {
+  const ruleSets = await sets;
+  const ahead = new Map<string, { key: FactsKey; read: ComputedRead }>();
+  const facts = new Map<string, PspRiskFacts>();
+  if (ruleSets.size === 0) return { sets: ruleSets, ahead, facts };
+  const picked = new Map<string, InboundRiskReport>();
+  const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
+  for (const r of reports) {
+    if (!ruleSets.has(r.merchantId)) continue;
+    const k = paymentKey(r);
+    if (r.riskFacts) facts.set(k, { ...r.riskFacts, ...facts.get(k) });
+    if (!FIRST_MOVES.has(r.kind) || r.amount === undefined || picked.has(k)) continue;
+    picked.set(k, r);
+    for (const x of ruleSets.get(r.merchantId)!.needs) needs.add(x);
+  }
+  if (picked.size === 0) return { sets: ruleSets, ahead, facts };
+  const list = [...picked];
+  const keys = list.map(([k, r]) =>
+    factsKey({ ...facts.get(k), amount: r.amount!, currency: r.currency, provider: r.provider }, r.merchantId, now),
+  );
+  const read = await readComputedFacts(
+    tx,
+    keys,
+    needs,
+    now,
+    list.map(([, r]) => ({ paymentId: null, sourceId: r.sourceId, pspReference: r.pspReference })),
+  );
+  list.forEach(([k], i) => {
+    ahead.set(k, { key: keys[i]!, read: read[i]! });
+  });
+  return { sets: ruleSets, ahead, facts };
+}
+
 /**
  * Plans the assessment of the payments an inbound batch moved to `authorized` or `captured` for the first time (from
- * `pending`, or created so), leaving out those created through `POST /v1/payments` (their rules ran there). `sets` is
- * the batch's merchants' rules ({@link RiskRuleCache.load}, best started before the batch's other reads). Costs
- * one query, none when no payment qualifies or no merchant of the batch has an enabled rule.
+ * `pending`, or created so), leaving out those created through `POST /v1/payments` (their rules ran there). A
+ * payment's attributes are what all the batch's reports on it say. `read` is {@link readInboundRiskAhead}'s answer; the
+ * subjects it did not read ahead (first moved by a refund, or an amount not the report's) cost one more statement.
  */
 export async function planInboundAssessment(
   tx: Tx,
-  sets: Map<string, RuleSet>,
-  reports: readonly { merchantId: string; cause: string; provider: string; riskFacts?: PspRiskFacts | undefined }[],
+  read: InboundRiskRead,
+  reports: readonly InboundRiskReport[],
   results: readonly { result: string; payment: Payment; outcome?: Outcome }[],
   now: Date,
 ): Promise<PlannedAssessment> {
+  const { sets } = read;
   const subjects: RiskSubject[] = [];
+  const prior: (ComputedRead | undefined)[] = [];
   reports.forEach((r, n) => {
     const res = results[n]!;
     if (!sets.has(r.merchantId) || res.result !== 'applied') return;
     if (!res.outcome?.steps.some((st) => FIRST_MOVES.has(st.to) && (st.from === null || st.from === 'pending'))) return;
     const p = res.payment;
-    subjects.push({
+    const k = paymentKey(r);
+    const subject: RiskSubject = {
       merchantId: r.merchantId,
       subjectId: p.id,
       paymentId: p.id,
       operationId: null,
       stage: 'inbound',
       cause: r.cause,
-      facts: { ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
-    });
+      facts: { ...read.facts.get(k), ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
+    };
+    const ahead = read.ahead.get(k);
+    subjects.push(subject);
+    prior.push(ahead && sameKey(ahead.key, factsKey(subject.facts, subject.merchantId, now)) ? ahead.read : undefined);
   });
   if (subjects.length === 0) return { decisions: [], factRows: [] };
-  return plan_(tx, sets, subjects, now, true);
+  const missing = subjects.flatMap((_, i) => (prior[i] ? [] : [i]));
+  if (missing.length > 0) {
+    const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
+    for (const i of missing) for (const x of sets.get(subjects[i]!.merchantId)!.needs) needs.add(x);
+    const late = await readComputedFacts(
+      tx,
+      missing.map((i) => factsKey(subjects[i]!.facts, subjects[i]!.merchantId, now)),
+      needs,
+      now,
+      missing.map((i) => ({ paymentId: subjects[i]!.paymentId, sourceId: null, pspReference: null })),
+    );
+    missing.forEach((i, j) => {
+      prior[i] = late[j];
+    });
+  }
+  return plan_(sets, subjects, prior as ComputedRead[], now);
 }
 
 const FIRST_MOVES = new Set(['authorized', 'captured']);
 
-/** Reads the computed attributes (one query) and decides each subject in memory. */
-async function plan_(
-  tx: Tx,
-  sets: Map<string, RuleSet>,
-  all: readonly RiskSubject[],
-  now: Date,
-  skipCreatedByApi: boolean,
-): Promise<PlannedAssessment> {
-  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
+const sameKey = (a: FactsKey, b: FactsKey): boolean =>
+  a.merchantId === b.merchantId &&
+  a.duplicateKey === b.duplicateKey &&
+  a.cardFingerprint === b.cardFingerprint &&
+  a.customerId === b.customerId &&
+  a.currency === b.currency;
+
+/** Reads the computed attributes of `all` (one statement) and plans their assessment. */
+async function readAndPlan(tx: Tx, sets: Map<string, RuleSet>, all: readonly RiskSubject[], now: Date): Promise<PlannedAssessment> {
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
-  const read = await readComputedFacts(tx, keys, needs, now, skipCreatedByApi ? all.map((s) => s.paymentId) : undefined);
+  const read = await readComputedFacts(
+    tx,
+    all.map((s) => factsKey(s.facts, s.merchantId, now)),
+    needs,
+    now,
+  );
+  return plan_(sets, all, read, now);
+}
+
+/** Decides each subject in memory from its computed attributes; a payment created through the API is left out. */
+function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: readonly ComputedRead[], now: Date): PlannedAssessment {
+  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
   const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
   const subjects = keep.map((i) => all[i]!);
   const keysKept = keep.map((i) => keys[i]!);
-  const computed = keep.map((i) => read[i]!);
+  // copies: the batch counts below add to them
+  const computed = keep.map((i) => ({ facts: { ...read[i]!.facts }, duplicateOf: read[i]!.duplicateOf }));
   // payments of the same batch see each other, as if recorded one by one
   addBatchCounts(keysKept, subjects, computed);
 
@@ -225,14 +349,18 @@ async function plan_(
       action: decidedBy?.action ?? 'allow',
       decidedBy,
       matched,
-      evaluated: set.rules.map((r) => r.ref),
+      evaluated: set.evaluated,
       attributes: valuesJson(values),
       cause: s.cause,
       decidedAt: now,
     });
     if (s.subjectId) {
+      // A refused API attempt is recorded for the velocity counts (card testing shows there), but it is no payment:
+      // it is not a duplicate of anything a later attempt could be flagged for.
+      const refused = s.stage === 'api' && decisions.at(-1)!.action === 'block';
       factRows.push({
         ...keysKept[i]!,
+        ...(refused ? { duplicateKey: null } : {}),
         subjectId: s.subjectId,
         amount: s.facts.amount,
         duplicateOf: computed[i]!.duplicateOf,
@@ -266,7 +394,8 @@ export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<
       : [],
   );
   if (toOpen.length === 0) return;
-  const reviews = await openReviews(tx, toOpen);
+  // a review opened at POST /v1/payments is announced once its payment is stored (announceApiReviews)
+  const reviews = (await openReviews(tx, toOpen)).filter((r) => r.paymentId !== null);
   await emitEvents(
     tx,
     reviews.map((r) => ({
@@ -339,4 +468,25 @@ function addBatchCounts(
     if (cardKey) bump(cardKey, s.facts.amount, s.subjectId);
     if (custKey) bump(custKey, s.facts.amount, s.subjectId);
   }
+}
+
+/**
+ * Announces the reviews opened on a `POST /v1/payments` create operation, now that its payment `paymentId` is stored:
+ * `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction that links the
+ * operation to its payment. One statement, plus the events' when there is a review.
+ */
+export async function announceApiReviews(tx: Tx, operationId: string, paymentId: string): Promise<void> {
+  const reviews = await reviewsOfOperation(tx, operationId);
+  if (reviews.length === 0) return;
+  await emitEvents(
+    tx,
+    reviews.map((r) => ({
+      merchantId: r.merchantId,
+      type: 'review.opened',
+      paymentId,
+      dedupeKey: `${r.id}:review.opened`,
+      data: reviewView({ ...r, paymentId }),
+      at: r.openedAt,
+    })),
+  );
 }

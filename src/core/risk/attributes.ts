@@ -123,5 +123,12 @@ function defined(o: Record<string, string | undefined>): Record<string, string> 
 
 /** `values` as JSON for a decision row (bigint → number string-free where safe). */
 export function valuesJson(values: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(values, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(values)) {
+    if (typeof x === 'bigint') out[k] = x.toString();
+    else if (typeof x === 'object' && x !== null)
+      out[k] = { ...x }; // card, customer, …: strings only
+    else out[k] = x;
+  }
+  return out;
 }

@@ -134,6 +134,23 @@ export async function closeReview(
   };
 }
 
+/** Whether a compensating refund or void of the review is in flight or done (requested, pending, submitted, succeeded). */
+export async function hasLiveCompensation(tx: Tx, paymentId: string, reviewId: string): Promise<boolean> {
+  const [row] = await tx<{ live: boolean }[]>`
+    select exists (select 1 from gw.psp_operations
+                    where payment_id = ${paymentId} and kind in ('refund', 'void') and request->>'reviewId' = ${reviewId}
+                      and status in ('requested', 'pending', 'submitted', 'succeeded')) as live`;
+  return row!.live;
+}
+
+/** The reviews opened on an API create operation, oldest first. */
+export async function reviewsOfOperation(tx: Tx, operationId: string): Promise<Review[]> {
+  const rows = await tx<ReviewRow[]>`
+    select ${COLUMNS(tx)} from gw.reviews r left join gw.psp_operations o on o.id = r.operation_id
+    where r.operation_id = ${operationId} order by r.id`;
+  return rows.map(toReview);
+}
+
 /** The latest review of a payment (opened on it or on its create operation), or undefined. */
 export async function latestReviewOf(tx: Tx, paymentId: string): Promise<Review | undefined> {
   const [row] = await tx<ReviewRow[]>`

@@ -127,20 +127,37 @@ export interface FactsKey {
 /** Which computed attributes to read. */
 export type ComputedNeeds = ReadonlySet<keyof ComputedFacts>;
 
+/** Where a payment came from, to tell one created through `POST /v1/payments` (by its id, or its PSP reference). */
+export interface PaymentOrigin {
+  paymentId: string | null;
+  sourceId: string | null;
+  pspReference: string | null;
+}
+
+/** The computed attributes of one payment, as {@link readComputedFacts} reads them. */
+export interface ComputedRead {
+  facts: ComputedFacts;
+  duplicateOf: string | null;
+  createdByApi: boolean;
+}
+
 /**
  * Reads the computed attributes `needs` names for each key at `now`, one statement for all keys; each count is one
  * index range scan over the window (sql/0050 indexes). `duplicateOf`: the latest earlier subject with the key;
- * `createdByApi`: the payment of `paymentIds[i]` was created through `POST /v1/payments`.
+ * `createdByApi`: `origins[i]` names a payment created through `POST /v1/payments` (a create operation with its id,
+ * or with its source and PSP reference).
  */
 export async function readComputedFacts(
   tx: Tx,
   keys: readonly FactsKey[],
   needs: ComputedNeeds,
   now: Date,
-  paymentIds?: readonly (string | null)[],
-): Promise<{ facts: ComputedFacts; duplicateOf: string | null; createdByApi: boolean }[]> {
+  origins?: readonly (PaymentOrigin | null)[],
+): Promise<ComputedRead[]> {
   if (keys.length === 0) return [];
-  const pids = paymentIds ?? keys.map(() => null);
+  const pids = keys.map((_, i) => origins?.[i]?.paymentId ?? null);
+  const srcs = keys.map((_, i) => origins?.[i]?.sourceId ?? null);
+  const refs = keys.map((_, i) => origins?.[i]?.pspReference ?? null);
   const dup = needs.has('duplicates_24h');
   const card1h = needs.has('count_same_fingerprint_1h');
   const firstCard = needs.has('is_first_seen_card');
@@ -157,7 +174,9 @@ export async function readComputedFacts(
     }[]
   >`
     select
-      k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create') as by_api,
+      (k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create'))
+        or (k.ref is not null and exists (select 1 from gw.psp_operations o
+                                           where o.source_id = k.src and o.psp_reference = k.ref and o.kind = 'create')) as by_api,
       ${dup ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as dup,
       (select f.subject_id from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours'
         order by f.seen_at desc limit 1) as dup_of,
@@ -166,8 +185,9 @@ export async function readComputedFacts(
       ${cust ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_n,
       ${cust ? tx`(select coalesce(sum(f.amount), 0) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_sum
     from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
-                ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${[...pids]}::text[])
-                with ordinality as k (m, dk, cf, cu, cur, pid, n)
+                ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${pids}::text[], ${srcs}::text[],
+                ${refs}::text[])
+                with ordinality as k (m, dk, cf, cu, cur, pid, src, ref, n)
     order by k.n`;
   return rows.map((r, n) => {
     const key = keys[n]!;
@@ -228,12 +248,22 @@ export interface RiskDecision {
 /** Appends decisions (one statement); returns their ids, in input order. */
 export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
   if (rows.length === 0) return [];
+  // decisions of one rule-set version share their `evaluated` array: serialized once
+  const serialized = new Map<unknown, string>();
+  const once = (x: unknown): string => {
+    let json = serialized.get(x);
+    if (json === undefined) {
+      json = JSON.stringify(x);
+      serialized.set(x, json);
+    }
+    return json;
+  };
   const ids = await tx<{ id: string }[]>`
     insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, evaluated, attributes, cause, decided_at)
     select m, p, o, s, a, db::jsonb, mt::jsonb, ev::jsonb, at::jsonb, c, t from unnest(
       ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.operationId)}::text[],
       ${rows.map((r) => r.stage)}::text[], ${rows.map((r) => r.action)}::text[], ${rows.map((r) => JSON.stringify(r.decidedBy))}::text[],
-      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => JSON.stringify(r.evaluated))}::text[],
+      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => once(r.evaluated))}::text[],
       ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[],
       ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
     ) with ordinality as d (m, p, o, s, a, db, mt, ev, at, c, t, n)

@@ -6,6 +6,8 @@ const PAYMENT_TYPES = [
   'payment_intent.succeeded',
   'payment_intent.payment_failed',
   'payment_intent.canceled',
+  'charge.succeeded',
+  'charge.captured',
   'charge.refunded',
 ] as const;
 
@@ -62,6 +64,10 @@ export interface StripeScenario {
    * `amount`) and status (default `needs_response` when created, `under_review` when updated, `lost` when closed).
    */
   dispute?: { id?: string; amount?: number; status?: (typeof STRIPE_DISPUTE_STATUSES)[number] };
+  /** For charge.succeeded: false for an authorization captured later (default true). */
+  captured?: boolean;
+  /** For charge.succeeded and charge.captured: the card's `payment_method_details.card` fields. */
+  card?: { fingerprint?: string; country?: string };
   /** Event time; defaults to now. */
   at?: Date;
   /** Stand-in PaymentIntent and Charge objects to start from (e.g. Stripe's published fixtures). */
@@ -72,7 +78,8 @@ const stripeId = (prefix: string): string => `${prefix}_${toHex(randomBytes(12))
 
 /**
  * A Stripe event object (https://docs.stripe.com/api/events/object) of `type` for one
- * PaymentIntent: `payment_intent.*` carry it, `charge.refunded` its Charge, `refund.*` and
+ * PaymentIntent: `payment_intent.*` carry it, `charge.succeeded`, `charge.captured` and `charge.refunded` its Charge
+ * (with a card), `refund.*` and
  * `charge.refund.updated` one of its Refunds, `charge.dispute.*` a Dispute. Serialise it once
  * and sign those bytes.
  *
@@ -124,6 +131,29 @@ export function buildStripeEvent(type: SimulatedStripeType, s: StripeScenario = 
       payment_intent: pi,
       reason: 'fraudulent',
       status,
+    };
+  } else if (type === 'charge.succeeded' || type === 'charge.captured') {
+    const captured = type === 'charge.captured' || s.captured !== false;
+    object = {
+      ...(s.base?.charge ?? { object: 'charge', livemode: false, metadata: {} }),
+      id: stripeId('ch'),
+      object: 'charge',
+      amount,
+      amount_captured: captured ? amount : 0,
+      amount_refunded: 0,
+      captured,
+      refunded: false,
+      currency,
+      created,
+      payment_intent: pi,
+      status: 'succeeded',
+      payment_method_details:
+        s.card || !s.base?.charge?.payment_method_details
+          ? {
+              type: 'card',
+              card: { brand: 'visa', country: s.card?.country ?? 'US', fingerprint: s.card?.fingerprint ?? 'fp_simulated', last4: '4242' },
+            }
+          : s.base.charge.payment_method_details,
     };
   } else if (type === 'charge.refunded') {
     const refunded = s.amountRefunded ?? amount;

@@ -33,4 +33,14 @@ describe('stripeRiskFacts', () => {
     ).toEqual({ paymentMethodType: 'card', cardFingerprint: 'fp_2', customerId: 'cus_2', customerEmail: 'r@example.com' });
     expect(stripeRiskFacts({ object: 'payment_intent', latest_charge: 'ch_1' })).toBeUndefined();
   });
+
+  it('reads an expanded payment_method, else the only payment_method_types entry', () => {
+    expect(
+      stripeRiskFacts({ object: 'payment_intent', payment_method: { type: 'card', card: { fingerprint: 'fp_3', country: 'fr' } } }),
+    ).toEqual({ paymentMethodType: 'card', cardFingerprint: 'fp_3', cardCountry: 'FR' });
+    expect(stripeRiskFacts({ object: 'payment_intent', payment_method_types: ['sepa_debit'] })).toEqual({
+      paymentMethodType: 'sepa_debit',
+    });
+    expect(stripeRiskFacts({ object: 'payment_intent', payment_method_types: ['card', 'link'] })).toBeUndefined();
+  });
 });

@@ -32,17 +32,22 @@ function stringMap(x: unknown): Record<string, string> | undefined {
 /**
  * A Stripe PaymentIntent or Charge: `customer`, `receipt_email`, `metadata`; the charge's (or the PaymentIntent's
  * expanded `latest_charge`'s) `payment_method_details.type`, `.card.fingerprint`, `.card.country`, `.card.iin` and
- * `billing_details.email`. https://docs.stripe.com/api/charges/object
+ * `billing_details.email`; else an expanded `payment_method`'s `type` and `card`, else the only entry of
+ * `payment_method_types`. Stripe's payloads carry no shopper IP. https://docs.stripe.com/api/charges/object
  */
 export function stripeRiskFacts(object: Json): PspRiskFacts | undefined {
   const charges = obj(object.charges)?.data;
   const charge =
     object.object === 'charge' ? object : (obj(object.latest_charge) ?? (Array.isArray(charges) ? obj(charges[0]) : undefined));
   const pmd = obj(charge?.payment_method_details);
-  const card = obj(pmd?.card);
+  // an expanded PaymentMethod (https://docs.stripe.com/api/payment_methods/object) has the card too
+  const pm = obj(object.payment_method);
+  const card = obj(pmd?.card) ?? obj(pm?.card);
+  const types = object.payment_method_types;
+  const onlyType = Array.isArray(types) && types.length === 1 ? str(types[0]) : undefined;
   const customer = str(object.customer) ?? str(obj(object.customer)?.id);
   return compact({
-    paymentMethodType: str(pmd?.type),
+    paymentMethodType: str(pmd?.type) ?? str(pm?.type) ?? onlyType,
     cardFingerprint: str(card?.fingerprint),
     cardCountry: country(card?.country),
     cardBin: bin(card?.iin),

@@ -26,6 +26,7 @@ const charge = z.object({
   amount_captured: amount,
   amount_refunded: amount,
   currency: z.string(),
+  captured: z.boolean().optional(),
   payment_intent: z.string().nullish(),
   metadata: z.record(z.string(), z.string()).optional(),
 });
@@ -74,6 +75,10 @@ export const STRIPE_EVENT_KINDS = {
   'payment_intent.succeeded': 'captured',
   'payment_intent.payment_failed': 'failed',
   'payment_intent.canceled': 'voided',
+  // the Charge carries the card (`payment_method_details`) that the PaymentIntent names only by `latest_charge` id;
+  // `captured: false` (a separate capture) makes charge.succeeded an authorization
+  'charge.succeeded': 'captured',
+  'charge.captured': 'captured',
   'charge.refunded': 'refunded',
 } as const;
 
@@ -97,8 +102,8 @@ export const STRIPE_OPERATION_EVENTS = [
 /**
  * Maps a Stripe event (https://docs.stripe.com/api/events/types) to a NormalizedEvent.
  * The payment is the PaymentIntent: its id is the PSP reference, also for
- * `charge.refunded` (the charge's `payment_intent`). Totals are Stripe's cumulative
- * `amount_received`, `amount_captured` and `amount_refunded`. `metadata.merchant_reference`
+ * `charge.succeeded`, `charge.captured` and `charge.refunded` (the charge's `payment_intent`). Totals are Stripe's
+ * cumulative `amount_received`, `amount_captured` and `amount_refunded`. `metadata.merchant_reference`
  * becomes the payment's merchantReference.
  */
 export function normalizeStripe(body: unknown): Normalized {
@@ -115,6 +120,23 @@ export function normalizeStripe(body: unknown): Normalized {
     return normalizeStripeOperation(e.data.type, e.data.data.object);
   const kind = STRIPE_EVENT_KINDS[e.data.type as keyof typeof STRIPE_EVENT_KINDS];
   if (!kind) return { kind: 'ignored', reason: `Stripe event type ${e.data.type} is not mapped` };
+
+  if (e.data.type === 'charge.succeeded' || e.data.type === 'charge.captured') {
+    const ch = charge.safeParse(e.data.data.object);
+    if (!ch.success) return { kind: 'invalid', reason: `${e.data.type} without a valid charge object` };
+    const currency = normalizeCurrency(ch.data.currency);
+    if (!currency) return { kind: 'invalid', reason: `invalid currency ${ch.data.currency}` };
+    const riskFacts = stripeRiskFacts(e.data.data.object);
+    const authorizedOnly = ch.data.captured === false || ch.data.amount_captured === 0;
+    return withReference(ch.data.metadata, {
+      kind: authorizedOnly ? 'authorized' : 'captured',
+      ...(riskFacts ? { riskFacts } : {}),
+      pspReference: ch.data.payment_intent ?? ch.data.id,
+      currency,
+      amount: minorUnits(ch.data.amount),
+      ...(authorizedOnly ? {} : { capturedTotal: minorUnits(ch.data.amount_captured) }),
+    });
+  }
 
   if (kind === 'refunded') {
     const ch = charge.safeParse(e.data.data.object);

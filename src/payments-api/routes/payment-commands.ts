@@ -42,7 +42,17 @@ const createBody = z
       .optional()
       .openapi({ description: 'Stripe: a PaymentMethod id (pm_card_visa). Adyen: the paymentMethod object.' }),
     customer: z
-      .object({ reference: z.string().max(255).optional(), email: z.email().optional(), name: z.string().max(255).optional() })
+      .object({
+        reference: z.string().max(255).optional(),
+        email: z.email().optional(),
+        name: z.string().max(255).optional(),
+        ip: z.union([z.ipv4(), z.ipv6()]).optional().openapi({ description: "The shopper's IP address, for risk rules (`ip`)." }),
+        ipCountry: z
+          .string()
+          .regex(/^[A-Za-z]{2}$/)
+          .optional()
+          .openapi({ description: 'ISO 3166-1 alpha-2 country of that IP, as the merchant located it, for risk rules (`ip_country`).' }),
+      })
       .strict()
       .optional(),
     metadata: z.record(z.string().max(40), z.string().max(500)).optional(),
