@@ -456,7 +456,7 @@ function sampleWaits(sql: Sql): { stop(): Promise<Pick<PgStepStats, 'meanActiveB
     while (running) {
       const rows = await sql<{ wait: string; query: string | null; n: number }[]>`
         select coalesce(wait_event_type || '/' || wait_event, 'CPU') as wait,
-               case when wait_event_type = 'Lock' then left(btrim(regexp_replace(query, '\s+', ' ', 'g')), 80) end as query,
+               case when wait_event_type = 'Lock' then left(btrim(regexp_replace(query, '[[:space:]]+', ' ', 'g')), 80) end as query,
                count(*)::int as n
           from pg_stat_activity
          where datname = current_database() and state = 'active' and pid <> pg_backend_pid()
