@@ -165,10 +165,12 @@ describe('a database outage under load', () => {
         const l = await readLedger(sql, merchantId);
         return l.succeeded.size >= l.inbound.size && l.inbound.size >= acked.length && l.unprocessed === 0 ? l : undefined;
       },
-      60_000,
+      // Known gap: a handed processing job whose group failed on a cut connection can stay held by the live pool
+      // until the recovery sweep unlocks it (45 s), so the bound covers one sweep and its delivery.
+      120_000,
       'every stored event delivered',
       250,
     );
     assertNothingLostOrDoubled(ledger, acked, refused, receiver, { from: firstCutAt - 2_000, to: lastCutAt + RECOVERY_BOUND_MS });
-  }, 180_000);
+  }, 240_000);
 });
