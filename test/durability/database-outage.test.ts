@@ -67,6 +67,9 @@ describe('a database outage under load', () => {
       roleEnv(databaseUrl, generateMasterKey(), {
         SWITCHYARD_INBOUND_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS),
         SWITCHYARD_JOB_RECOVERY_SECONDS: '10',
+        // The recovery threshold is at least a delivery's timeout + 30 s: a short one (the receiver is local) keeps
+        // the sweep that frees jobs left held after connection cuts (a gap under #15) within the bounds below.
+        SWITCHYARD_DELIVERY_TIMEOUT_MS: '3000',
       }),
     );
     cleanups.push(() => gateway.terminate());
@@ -165,12 +168,12 @@ describe('a database outage under load', () => {
         const l = await readLedger(sql, merchantId);
         return l.succeeded.size >= l.inbound.size && l.inbound.size >= acked.length && l.unprocessed === 0 ? l : undefined;
       },
-      // Known gap: a handed processing job whose group failed on a cut connection can stay held by the live pool
-      // until the recovery sweep unlocks it (45 s), so the bound covers one sweep and its delivery.
-      120_000,
+      // Known gap (#15): after the cuts a few processing jobs can stay held by this process until the recovery sweep
+      // frees them, so the bound covers a sweep (not the 5 s).
+      150_000,
       'every stored event delivered',
       250,
     );
     assertNothingLostOrDoubled(ledger, acked, refused, receiver, { from: firstCutAt - 2_000, to: lastCutAt + RECOVERY_BOUND_MS });
-  }, 240_000);
+  }, 300_000);
 });
