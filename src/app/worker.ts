@@ -29,6 +29,7 @@ import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processin
 import { describeFailure } from '../core/db/errors.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs, unlockJobsOfWorkers } from '../core/jobs/recovery.js';
 import { createRetentionPartitions, purgeExpiredPartitions } from '../core/retention/retention.task.js';
+import { deleteExpiredPortalSessions, deleteOldLoginFailures } from './portal/portal-store.js';
 
 /** `task`, reporting each run to `deps.metrics?.job(name, 'ok' | 'error')`; errors still reach graphile-worker. */
 function counted(deps: Deps, name: TaskName, task: Task): Task {
@@ -52,6 +53,14 @@ export function retentionCronItems(): ParsedCronItem[] {
     { task: 'create_retention_partitions' satisfies TaskName, match: '7 * * * *', identifier: 'create_retention_partitions' },
     { task: 'purge_expired_partitions' satisfies TaskName, match: '37 * * * *', identifier: 'purge_expired_partitions' },
   ]);
+}
+
+/** Portal links and sessions that expired a day ago or more, and failed logins older than a day, are deleted. */
+async function purgePortalLeftovers(deps: Deps): Promise<void> {
+  const dayAgo = new Date(deps.clock().getTime() - 24 * 3600_000);
+  const sessions = await deleteExpiredPortalSessions(deps.sql, dayAgo);
+  const failures = await deleteOldLoginFailures(deps.sql, dayAgo);
+  if (sessions + failures > 0) deps.logger.info({ sessions, failures }, 'expired portal sessions and old failed logins deleted');
 }
 
 /** Options of {@link createTaskList}. */
@@ -133,6 +142,8 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
     },
     purge_expired_partitions: async (payload) => {
       parseJobPayload('purge_expired_partitions', payload);
+      // The portal's spent rows ride on this hourly cron: nothing opens them any more (README "The portal").
+      await purgePortalLeftovers(deps);
       await purgeExpiredPartitions(deps);
     },
     ...reconciliationTaskList(deps),

@@ -135,6 +135,21 @@ const configSchema = z
       .regex(/^[A-Za-z0-9-]+$/)
       .toLowerCase()
       .optional(),
+    /**
+     * The portal behind a proxy (README "The portal"): the addresses or CIDR ranges of the proxies whose
+     * `X-Forwarded-For` is believed, comma-separated. A request from one of them is the client's whose address is the
+     * header's last entry that is not itself a listed proxy. Unset (the default): the socket's address, header or not.
+     */
+    SWITCHYARD_TRUSTED_PROXIES: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+      )
+      .pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()], { error: 'an IP address or CIDR range' })).min(1))
+      .optional(),
     /** pino log level. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** `production` requires SWITCHYARD_MASTER_KEY and DATABASE_URL. */

@@ -1,8 +1,11 @@
 // Portal access without a browser (README "The portal", docs/http-api.md "Portal"): the portal-link API, one-time and
 // expiring links, session expiry and logout, the cookie's flags, CSRF and Origin checks, capabilities, the
 // failed-login limit and its log lines, and the tables' constraints.
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps, Log } from '../../src/core/deps.js';
+import { createTaskList } from '../../src/app/worker.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 
@@ -133,9 +136,14 @@ describe('portal sessions', () => {
     expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).status).toBe(303);
     const rows = () => db.sql`select 1 from gw.portal_sessions where merchant_id = ${m.id}`;
     expect(await rows()).toHaveLength(2);
-    // A login sweeps sessions that expired a day ago or more.
-    now = new Date(now.getTime() + 24 * 3600_000);
+    // The hourly purge_expired_partitions cron deletes sessions that expired a day ago or more.
+    const tasks = createTaskList(deps);
+    now = new Date(now.getTime() + 24 * 3600_000 - 2000);
     expect((await login(m.apiKey)).status).toBe(303);
+    await tasks.purge_expired_partitions!({ _cron: { ts: now.toISOString(), backfilled: false } }, {} as never);
+    expect(await rows()).toHaveLength(3);
+    now = new Date(now.getTime() + 4000);
+    await tasks.purge_expired_partitions!({ _cron: { ts: now.toISOString(), backfilled: false } }, {} as never);
     expect(await rows()).toHaveLength(1);
   });
 
@@ -191,6 +199,59 @@ describe('portal sessions', () => {
     const [row] = await db.sql<{ ended_at: Date | null }[]>`select ended_at from gw.portal_sessions where merchant_id = ${m.id}`;
     expect(row!.ended_at).toEqual(now);
     expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).headers.get('location')).toBe('/portal/login');
+  });
+
+  it('a session ends when the API key that logged in is revoked or expires, checked on every request', async () => {
+    const m = await aMerchant(deps);
+    const made = await app.request(`${ORIGIN}/v1/api-keys`, jsonRequest('POST', { name: 'portal login' }, m.apiKey));
+    expect(made.status).toBe(201);
+    const second = (await made.json()) as { id: string; key: string };
+    const bySecond = sessionCookie(await login(second.key))!;
+    const byFirst = sessionCookie(await login(m.apiKey))!;
+    const page = (cookie: string) => app.request(`${ORIGIN}/portal`, { headers: { cookie } });
+    expect((await page(bySecond)).status).toBe(200);
+
+    const revoked = await app.request(`${ORIGIN}/v1/api-keys/${second.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${m.apiKey}` },
+    });
+    expect(revoked.status).toBe(200);
+    const after = await page(bySecond);
+    expect(after.status).toBe(303);
+    expect(after.headers.get('location')).toBe('/portal/login');
+    // A POST of the ended session is refused too, and another key's session goes on.
+    const post = await app.request(`${ORIGIN}/portal/logout`, { method: 'POST', headers: { cookie: bySecond, 'x-csrf-token': 'x' } });
+    expect(post.status).toBe(401);
+    expect((await page(byFirst)).status).toBe(200);
+
+    // Rolled with 60 s of overlap: the old key's session lasts those 60 s, not its own 12 h.
+    const me = (await (await app.request(`${ORIGIN}/v1/merchant`, { headers: { authorization: `Bearer ${m.apiKey}` } })).json()) as {
+      apiKey: { id: string };
+    };
+    const roll = await app.request(`${ORIGIN}/v1/api-keys/${me.apiKey.id}/roll`, jsonRequest('POST', { expiresInSeconds: 60 }, m.apiKey));
+    expect(roll.status).toBe(201);
+    const start = now;
+    now = new Date(start.getTime() + 59_000);
+    expect((await page(byFirst)).status).toBe(200);
+    now = new Date(start.getTime() + 61_000);
+    expect((await page(byFirst)).status).toBe(303);
+  });
+
+  it('a portal link and the session it opened end when the API key that made the link is revoked', async () => {
+    const m = await aMerchant(deps);
+    const made = await app.request(`${ORIGIN}/v1/api-keys`, jsonRequest('POST', { name: 'links' }, m.apiKey));
+    const linker = (await made.json()) as { id: string; key: string };
+    const urlOf = async () => ((await (await createLink(linker.key, {})).json()) as { url: string }).url;
+    const [opened, unused] = [await urlOf(), await urlOf()];
+    const cookie = sessionCookie(await openLink(opened))!;
+    expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).status).toBe(200);
+    const [row] = await db.sql<{ api_key_id: string }[]>`
+      select api_key_id from gw.portal_sessions where merchant_id = ${m.id} and kind = 'session'`;
+    expect(row!.api_key_id).toBe(linker.id);
+
+    await app.request(`${ORIGIN}/v1/api-keys/${linker.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${m.apiKey}` } });
+    expect((await app.request(`${ORIGIN}/portal`, { headers: { cookie } })).status).toBe(303);
+    expect((await openLink(unused)).status).toBe(404);
   });
 
   it('a session without manage_endpoints gets a 403 page for endpoint actions', async () => {
@@ -283,6 +344,52 @@ describe('failed logins', () => {
 
     now = new Date(now.getTime() + 41_000);
     expect((await login(m.apiKey)).status).toBe(303);
+  });
+});
+
+describe('the failed-login limit behind a proxy', () => {
+  /** Runs `body` against `target` served on a real socket at 127.0.0.1 (the limit keys on the socket's address). */
+  async function onSocket(target: ReturnType<typeof testApp>, body: (base: string) => Promise<void>): Promise<void> {
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: target.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  const wrongLogin = (base: string, forwardedFor: string) =>
+    fetch(`${base}/portal/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base, 'x-forwarded-for': forwardedFor },
+      body: new URLSearchParams({ apiKey: 'sk_wrong_key_behind_a_proxy_abcdefghijkl' }).toString(),
+      redirect: 'manual',
+    });
+
+  it('with SWITCHYARD_TRUSTED_PROXIES, counts per client the proxy names in X-Forwarded-For, not per proxy', async () => {
+    now = new Date(now.getTime() + 3_600_000);
+    const proxied = testApp(
+      await testDeps(db, { clock: () => now, logger: capturingLog, env: { SWITCHYARD_TRUSTED_PROXIES: '127.0.0.0/8,::1' } }),
+    );
+    await onSocket(proxied, async (base) => {
+      // The left entry is whatever the client sent; the proxy appended the address it saw.
+      for (let i = 0; i < 10; i++) expect((await wrongLogin(base, `198.51.100.${i}, 203.0.113.5`)).status).toBe(401);
+      expect((await wrongLogin(base, '198.51.100.99, 203.0.113.5')).status).toBe(429);
+      expect((await wrongLogin(base, '203.0.113.5, 203.0.113.6')).status).toBe(401);
+    });
+    const addresses = await db.sql<{ client_address: string }[]>`
+      select distinct client_address from gw.audit_log where path = '/portal/login' and client_address like '203.0.113.%'`;
+    expect(addresses.map((a) => a.client_address).sort()).toEqual(['203.0.113.5', '203.0.113.6']);
+  });
+
+  it('without the setting (the default), ignores X-Forwarded-For: every request through one proxy shares its limit', async () => {
+    now = new Date(now.getTime() + 3_600_000);
+    await onSocket(app, async (base) => {
+      for (let i = 0; i < 10; i++) expect((await wrongLogin(base, `203.0.113.${i}`)).status).toBe(401);
+      expect((await wrongLogin(base, '203.0.113.200')).status).toBe(429);
+    });
   });
 });
 

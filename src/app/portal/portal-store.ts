@@ -13,14 +13,26 @@ export interface PortalSession {
   expiresAt: Date;
 }
 
-/** Stores a one-time portal link (`kind: 'link'`) or a browser session under the SHA-256 hex of its token. */
+/**
+ * Stores a one-time portal link (`kind: 'link'`) or a browser session under the SHA-256 hex of its token. `apiKeyId` is
+ * the API key that logged in or made the link: the session ends when that key is revoked or expires ({@link findSession}).
+ */
 export async function insertPortalSession(
   tx: Tx,
-  input: { tokenHash: string; kind: 'link' | 'session'; merchantId: string; capabilities: Capability[]; createdAt: Date; expiresAt: Date },
+  input: {
+    tokenHash: string;
+    kind: 'link' | 'session';
+    merchantId: string;
+    capabilities: Capability[];
+    createdAt: Date;
+    expiresAt: Date;
+    apiKeyId: string | null;
+  },
 ): Promise<void> {
   await tx`
-    insert into gw.portal_sessions (token_hash, kind, merchant_id, capabilities, created_at, expires_at)
-    values (${input.tokenHash}, ${input.kind}, ${input.merchantId}, ${input.capabilities}, ${input.createdAt}, ${input.expiresAt})`;
+    insert into gw.portal_sessions (token_hash, kind, merchant_id, capabilities, created_at, expires_at, api_key_id)
+    values (${input.tokenHash}, ${input.kind}, ${input.merchantId}, ${input.capabilities}, ${input.createdAt}, ${input.expiresAt},
+            ${input.apiKeyId})`;
 }
 
 /** Deletes links and sessions that expired before `before` (they open nothing); how many. */
@@ -29,29 +41,43 @@ export async function deleteExpiredPortalSessions(tx: Tx, before: Date): Promise
   return rows.length;
 }
 
+/** What a link or session's API key must be at `now` for it to open anything: not revoked, not expired (or no key). */
+function keyStillValid(tx: Tx, now: Date) {
+  return tx`(s.api_key_id is null
+             or exists (select 1 from gw.api_keys k
+                         where k.id = s.api_key_id and k.revoked_at is null
+                           and (k.expires_at is null or k.expires_at > ${now})))`;
+}
+
 /**
- * Marks the unexpired, unused link with this token hash used at `now` and returns its merchant, capabilities and
- * expiry; undefined when there is none (unknown, used before, or expired): a link works once.
+ * Marks the unexpired, unused link with this token hash used at `now` and returns its merchant, capabilities, expiry
+ * and the API key that made it; undefined when there is none (unknown, used before, expired, or its key revoked or
+ * expired): a link works once.
  */
 export async function useLink(
   tx: Tx,
   tokenHash: string,
   now: Date,
-): Promise<{ merchantId: string; capabilities: Capability[]; expiresAt: Date } | undefined> {
-  const [row] = await tx<{ merchantId: string; capabilities: Capability[]; expiresAt: Date }[]>`
-    update gw.portal_sessions set used_at = ${now}
-     where token_hash = ${tokenHash} and kind = 'link' and used_at is null and expires_at > ${now}
-     returning merchant_id as "merchantId", capabilities, expires_at as "expiresAt"`;
+): Promise<{ merchantId: string; capabilities: Capability[]; expiresAt: Date; apiKeyId: string | null } | undefined> {
+  const [row] = await tx<{ merchantId: string; capabilities: Capability[]; expiresAt: Date; apiKeyId: string | null }[]>`
+    update gw.portal_sessions s set used_at = ${now}
+     where s.token_hash = ${tokenHash} and s.kind = 'link' and s.used_at is null and s.expires_at > ${now}
+       and ${keyStillValid(tx, now)}
+     returning s.merchant_id as "merchantId", s.capabilities, s.expires_at as "expiresAt", s.api_key_id as "apiKeyId"`;
   return row;
 }
 
-/** The live session (not ended, not expired at `now`) with this token hash, or undefined. */
+/**
+ * The live session with this token hash, or undefined: not ended, not expired at `now`, and the API key that opened
+ * it (if any) neither revoked nor expired at `now`. Read on every request, so revoking the key ends its sessions at once.
+ */
 export async function findSession(tx: Tx, tokenHash: string, now: Date): Promise<PortalSession | undefined> {
   const [row] = await tx<PortalSession[]>`
     select s.merchant_id as "merchantId", m.name as "merchantName", s.capabilities, s.expires_at as "expiresAt"
       from gw.portal_sessions s
       join gw.merchants m on m.id = s.merchant_id
-     where s.token_hash = ${tokenHash} and s.kind = 'session' and s.ended_at is null and s.expires_at > ${now}`;
+     where s.token_hash = ${tokenHash} and s.kind = 'session' and s.ended_at is null and s.expires_at > ${now}
+       and ${keyStillValid(tx, now)}`;
   return row;
 }
 
@@ -75,6 +101,12 @@ export async function recentLoginFailures(tx: Tx, clientAddress: string, since: 
 export async function recordLoginFailure(tx: Tx, clientAddress: string, now: Date, forgetBefore: Date): Promise<void> {
   await tx`delete from gw.portal_login_failures where client_address = ${clientAddress} and at < ${forgetBefore}`;
   await tx`insert into gw.portal_login_failures (client_address, at) values (${clientAddress}, ${now})`;
+}
+
+/** Deletes failed logins recorded before `before` (of every address); how many. */
+export async function deleteOldLoginFailures(tx: Tx, before: Date): Promise<number> {
+  const rows = await tx`delete from gw.portal_login_failures where at < ${before} returning 1`;
+  return rows.length;
 }
 
 /** One minute of the overview chart: attempts started in it, and how many succeeded. */

@@ -12,14 +12,7 @@ import { addMoneyPages } from './money-pages.js';
 import { addReconciliationPages } from './reconciliation-pages.js';
 import { addOverviewPage } from './overview-page.js';
 import { addReviewPages } from './review-pages.js';
-import {
-  deleteExpiredPortalSessions,
-  endSession,
-  insertPortalSession,
-  recentLoginFailures,
-  recordLoginFailure,
-  useLink,
-} from './portal-store.js';
+import { endSession, insertPortalSession, recentLoginFailures, recordLoginFailure, useLink } from './portal-store.js';
 import {
   ALL_CAPABILITIES,
   clearSessionCookie,
@@ -169,9 +162,8 @@ export function portalRoutes(): Hono<PortalEnv> {
       capabilities: allows(usable.permissions, 'portal:write') ? ALL_CAPABILITIES : ['read'],
       createdAt: now,
       expiresAt,
+      apiKeyId: usable.id,
     });
-    // Each login sweeps what expired a day ago or more, so the table holds live sessions and a day of history.
-    await deleteExpiredPortalSessions(sql, new Date(now.getTime() - 24 * 3600_000));
     c.var.log.info({ merchantId: merchant.id }, 'portal login');
     setSessionCookie(c, token, expiresAt);
     return c.redirect('/portal', 303);
@@ -214,6 +206,7 @@ export function portalRoutes(): Hono<PortalEnv> {
       capabilities: link.capabilities,
       createdAt: now,
       expiresAt: link.expiresAt,
+      apiKeyId: link.apiKeyId,
     });
     setSessionCookie(c, token, link.expiresAt);
     return c.redirect('/portal', 303);

@@ -1,4 +1,5 @@
 // (node) Portal sessions: the cookie, the session and capability checks, CSRF, and the failed-login limit.
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
@@ -60,13 +61,61 @@ export function sessionToken(c: Context): string | undefined {
   return getCookie(c, COOKIE) || undefined;
 }
 
-/** The client's address as the socket saw it (`unknown` without a Node socket, as under `app.request`). */
+/** Address lists built from SWITCHYARD_TRUSTED_PROXIES, one per parsed config (the array is the key). */
+const proxyLists = new WeakMap<readonly string[], BlockList>();
+
+function proxyList(entries: readonly string[]): BlockList {
+  let list = proxyLists.get(entries);
+  if (!list) {
+    list = new BlockList();
+    for (const entry of entries) {
+      const [address, bits] = entry.split('/') as [string, string | undefined];
+      const type = isIPv6(address) ? 'ipv6' : 'ipv4';
+      if (bits === undefined) list.addAddress(address, type);
+      else list.addSubnet(address, Number(bits), type);
+    }
+    proxyLists.set(entries, list);
+  }
+  return list;
+}
+
+function isListed(list: BlockList, address: string): boolean {
+  // Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d.
+  const plain = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  if (isIPv4(plain)) return list.check(plain, 'ipv4');
+  return isIPv6(plain) && list.check(plain, 'ipv6');
+}
+
+/**
+ * The client's address given the socket's peer `socket`, the request's `X-Forwarded-For` and the trusted proxies
+ * (SWITCHYARD_TRUSTED_PROXIES, IPs or CIDR ranges): the peer itself unless it is a trusted proxy; then the header's
+ * last entry that is not a trusted proxy (entries left of it are the client's to forge), or its first when all are.
+ */
+export function forwardedClient(socket: string, forwardedFor: string | undefined, proxies: readonly string[] | undefined): string {
+  if (!proxies || proxies.length === 0) return socket;
+  const list = proxyList(proxies);
+  if (!isListed(list, socket)) return socket;
+  const hops = (forwardedFor ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) if (!isListed(list, hops[i]!)) return hops[i]!.slice(0, 100);
+  return hops[0]?.slice(0, 100) ?? socket;
+}
+
+/**
+ * The client's address: the socket's (`unknown` without a Node socket, as under `app.request`), or, when the socket is
+ * one of SWITCHYARD_TRUSTED_PROXIES, the address that proxy put in `X-Forwarded-For` ({@link forwardedClient}).
+ */
 export function clientAddress(c: Context): string {
+  let socket: string;
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    socket = getConnInfo(c).remote.address ?? 'unknown';
   } catch {
     return 'unknown';
   }
+  const deps = (c.var as Partial<AppEnv['Variables']>).deps;
+  return forwardedClient(socket, c.req.header('x-forwarded-for'), deps?.config.SWITCHYARD_TRUSTED_PROXIES);
 }
 
 /**

@@ -71,6 +71,7 @@ export function portalSessionRoutes(): OpenAPIHono<AppEnv> {
       capabilities,
       createdAt: now,
       expiresAt,
+      apiKeyId: c.var.merchant.apiKeyId,
     });
     const origin = config.SWITCHYARD_PUBLIC_URL?.replace(/\/+$/, '') ?? new URL(c.req.url).origin;
     return c.json({ url: `${origin}/portal/sessions/${token}`, expiresAt: expiresAt.toISOString() }, 201);
