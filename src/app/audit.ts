@@ -47,7 +47,8 @@ async function objectIdsOf(c: Context<AppEnv>, params: Record<string, string>): 
 
 /**
  * Audits every mutating request (POST, PUT, PATCH, DELETE) that matches an operation of `routes`. For an operation in
- * the default `request` mode the whole request, its credential check included, runs in one transaction: the route's
+ * the default `request` mode the whole request, its credential check included, runs in one transaction (on `/v1` the
+ * key itself was read just before, with the rate limit's take, on a pooled connection: `apiRateLimit`): the route's
  * `deps.sql` is that transaction (its own `begin`s become savepoints) and the audit row is inserted in it just before
  * COMMIT, so the change and its row commit or vanish together. A request that failed (its handler threw: 401, 403,
  * 404, 409, 422, …) is rolled back and its row is written in a transaction of its own. Routes declared

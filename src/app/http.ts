@@ -64,6 +64,9 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   // Filled once every route is mounted (below); the audit and auth middleware look requests up in it.
   const routes = new RouteTable();
   const audit = auditTrail(routes);
+  // Ahead of the audit trail's transaction: the rate limit's take (which also reads the key) is its own statement,
+  // never rolled back with a refused request nor holding its row for the request's length.
+  app.use('/v1/*', apiRateLimit());
   app.use('/v1/*', audit);
   app.use('/admin/*', audit);
   app.use('/portal/*', audit);
@@ -99,7 +102,7 @@ export function createApp(deps: AppDeps, options: { expectedMigration?: string; 
   app.route('/inbound', ingestRoutes({ inboundBatcher: deps.inboundBatcher, sourceCache: deps.sourceCache }));
 
   const v1 = createRouter();
-  v1.use('*', apiRateLimit(), requireMerchant(routes), unstorableTextGuard());
+  v1.use('*', requireMerchant(routes), unstorableTextGuard());
   v1.route('/api-keys', apiKeyRoutes());
   v1.route('/audit-log', auditLogRoutes());
   v1.route('/merchant', currentMerchantRoutes());

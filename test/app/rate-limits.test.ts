@@ -1,5 +1,7 @@
 // Rate limits (README "Rate limits"): per API key on /v1, and on inbound requests that fail verification.
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardBegin } from '../../src/core/db/client.js';
 import type { Deps } from '../../src/core/deps.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
@@ -83,6 +85,66 @@ describe('per API key', () => {
     expect(first.headers.get('ratelimit-policy')).toBe('"api";q=200;w=2');
     expect(first.status).toBe(401);
     expect((await app.request('/v1/merchant')).headers.get('ratelimit')).toBeNull();
+  });
+});
+
+describe('per API key, in the key lookup’s statement', () => {
+  it('counts a refused change too: a 404 on DELETE is not rolled back out of the limit', async () => {
+    now = new Date(START.getTime() + 180_000);
+    const deps = await depsWith({ SWITCHYARD_API_RATE_PER_SECOND: '1', SWITCHYARD_API_RATE_BURST: '5' });
+    const app = testApp(deps);
+    const merchant = await aMerchant(deps, 'Refused');
+    for (let i = 0; i < 5; i++) {
+      const res = await app.request(`/v1/api-keys/key_${'0'.repeat(32)}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${merchant.apiKey}` },
+      });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('ratelimit')).toBe(`"api";r=${4 - i};t=${i + 1}`);
+    }
+    const refused = await get(app, merchant.apiKey);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    // The refusals were audited, each in its own transaction; the 429 itself was stopped before any transaction.
+    const [audited] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from gw.audit_log where merchant_id = ${merchant.id} and status = 404`;
+    expect(audited!.n).toBe(5);
+  });
+
+  it('takes the limit and reads the key in one statement: one round trip per /v1 request for both', async () => {
+    now = new Date(START.getTime() + 240_000);
+    const statements: string[] = [];
+    const counting = guardBegin(
+      postgres(db.url, { max: 4, onnotice: () => {}, debug: (_connection, query) => statements.push(query.replace(/\s+/g, ' ')) }),
+    );
+    try {
+      const deps = { ...(await depsWith()), sql: counting };
+      const app = testApp(deps);
+      const merchant = await aMerchant(deps, 'Counted');
+      // The first use writes lastUsedAt (once a minute): not what is measured.
+      expect((await get(app, merchant.apiKey)).status).toBe(200);
+      const counts: Record<string, number> = {};
+      const measure = async (name: string, request: () => Response | Promise<Response>, status: number) => {
+        statements.length = 0;
+        expect((await request()).status).toBe(status);
+        counts[name] = statements.length;
+        const limit = statements.filter((q) => q.includes('rate_limit_take'));
+        expect(limit, name).toHaveLength(1);
+        expect(limit[0]).toContain('gw.api_keys');
+        // No statement of its own reads the key (findApiKeyByHash's `where k.key_hash`).
+        expect(
+          statements.filter((q) => q.includes('where k.key_hash')),
+          name,
+        ).toHaveLength(0);
+      };
+      await measure('GET /v1/merchant', () => get(app, merchant.apiKey), 200);
+      await measure('POST /v1/api-keys', () => app.request('/v1/api-keys', jsonRequest('POST', { name: 'counted' }, merchant.apiKey)), 201);
+      // GET: the take with the key, then the merchant. POST: the take with the key on the pool, then BEGIN, the
+      // insert, the audit row and COMMIT in the request's transaction.
+      expect(counts).toEqual({ 'GET /v1/merchant': 2, 'POST /v1/api-keys': 5 });
+    } finally {
+      await counting.end();
+    }
   });
 });
 

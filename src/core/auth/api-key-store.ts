@@ -2,6 +2,7 @@
 import type { Tx } from '../db/client.js';
 import { newId } from '../ids.js';
 import type { Permissions } from './permissions.js';
+import type { RateLimitTake } from '../rate-limit/rate-limit-store.js';
 
 /** An API key as the API shows it (never the key itself). `permissions` null: a full key. */
 export interface ApiKeyRow {
@@ -76,6 +77,46 @@ export async function findApiKeyByHash(tx: Tx, keyHash: string): Promise<ApiKeyA
       join gw.merchants m on m.id = k.merchant_id
      where k.key_hash = ${keyHash}`;
   return row ? { ...toKey(row), merchantName: row.merchant_name, revokedAt: row.revoked_at } : undefined;
+}
+
+/**
+ * One statement for a `/v1` request's bearer token: takes one unit of its rate limit (`gw.rate_limit_take` on
+ * `api:<keyHash>`, `perSecond` on average with bursts of `burst`; sql/0085) and reads the key whose hash is `keyHash`
+ * as {@link findApiKeyByHash} does. The take happens whether or not such a key exists (an unknown token is limited
+ * too). Throws the database's error.
+ */
+export async function takeRateLimitAndFindApiKey(
+  tx: Tx,
+  keyHash: string,
+  now: Date,
+  perSecond: number,
+  burst: number,
+): Promise<{ key: ApiKeyAuth | undefined; take: RateLimitTake }> {
+  // The key's columns are null when no key has this hash (the left join).
+  const [row] = await tx<
+    ({ [K in keyof Row]: Row[K] | null } & {
+      merchant_name: string | null;
+      revoked_at: Date | null;
+      allowed: boolean;
+      remaining: number;
+      reset_ms: string;
+      retry_after_ms: string;
+    })[]
+  >`
+    select t.allowed, t.remaining, t.reset_ms, t.retry_after_ms,
+           ${tx.unsafe(COLUMNS)}, k.revoked_at, m.name as merchant_name
+      from gw.rate_limit_take(${`api:${keyHash}`}, ${now}, ${1000 / perSecond}, ${burst}) t
+      left join gw.api_keys k on k.key_hash = ${keyHash}
+      left join gw.merchants m on m.id = k.merchant_id`;
+  if (!row) throw new Error('gw.rate_limit_take returned no row');
+  const take: RateLimitTake = {
+    allowed: row.allowed,
+    remaining: row.remaining,
+    resetMs: Number(row.reset_ms),
+    retryAfterMs: Number(row.retry_after_ms),
+  };
+  const key = row.id === null ? undefined : { ...toKey(row as Row), merchantName: row.merchant_name ?? '', revokedAt: row.revoked_at };
+  return { key, take };
 }
 
 /** Records a use of key `id` at `now` unless one was recorded in the minute before: at most one write a minute per key. */

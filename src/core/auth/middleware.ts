@@ -16,7 +16,8 @@ function bearer(header: string | undefined): string | undefined {
  * `/v1/*`: `Authorization: Bearer <apiKey>` → `c.var.merchant`, `c.var.apiKey`, `c.var.auditActor`. A missing,
  * unknown or revoked key is 401 `unauthorized`, an expired one 401 `api_key_expired`; a key without the permission
  * the matched route declares (see {@link RouteTable}) is 403 `permission_denied` naming it. Keys are read from the
- * database on every request, so a revoked key stops at once in every process; `last_used_at` is written at most
+ * database on every request (by `apiRateLimit`'s statement when it ran, else here), so a revoked key stops at once in
+ * every process; `last_used_at` is written at most
  * once a minute per key (README "API keys and permissions"). Without `routes` (a test mounting one router) no
  * permission is checked.
  */
@@ -25,7 +26,10 @@ export function requireMerchant(routes?: RouteTable): MiddlewareHandler<AppEnv> 
     const token = bearer(c.req.header('authorization'));
     if (!token) throw new UnauthorizedError('Send your API key as `Authorization: Bearer sk_…` (or `rk_…`).');
     const { sql, clock } = c.var.deps;
-    const key = token.length <= 200 ? await findApiKeyByHash(sql, await hashApiKey(token)) : undefined;
+    const keyHash = token.length <= 200 ? await hashApiKey(token) : undefined;
+    // The rate limit read the key in its own statement (apiRateLimit); read it here only when it could not.
+    const looked = c.get('apiKeyLookup');
+    const key = keyHash === undefined ? undefined : looked?.keyHash === keyHash ? looked.key : await findApiKeyByHash(sql, keyHash);
     if (!key || key.revokedAt !== null) throw new UnauthorizedError('The API key is not valid.');
     c.set('auditActor', { type: 'api_key', id: key.id, prefix: key.prefix, merchantId: key.merchantId });
     c.set('merchant', { id: key.merchantId, name: key.merchantName, apiKeyId: key.id });

@@ -1,11 +1,12 @@
 // Rate limit answers (README "Rate limits"): the IETF RateLimit headers and the 429 problem. Web APIs only (Workers).
 import type { MiddlewareHandler } from 'hono';
-import { sha256Hex } from '../crypto.js';
+import { hashApiKey } from '../auth/api-keys.js';
+import { takeRateLimitAndFindApiKey } from '../auth/api-key-store.js';
 import { describeFailure } from '../db/errors.js';
 import type { AppEnv } from '../deps.js';
 import { problemBody, problemResponse } from '../http/problem.js';
 import { requestLog } from '../http/request-context.js';
-import { takeRateLimit, type RateLimitTake } from './rate-limit-store.js';
+import type { RateLimitTake } from './rate-limit-store.js';
 
 /** A named limit: `perSecond` on average, `burst` at once (GCRA). */
 export interface RateLimitPolicy {
@@ -47,12 +48,18 @@ function bearer(header: string | undefined): string | undefined {
 
 /**
  * Per API key limit on `/v1/*` (SWITCHYARD_API_RATE_PER_SECOND, SWITCHYARD_API_RATE_BURST), keyed on the SHA-256 of the
- * presented bearer token, so it runs before (and without) authentication and never stores the token. Every answer
- * carries the RateLimit headers; past the limit 429 `rate_limited` with Retry-After, the route not run. A request
- * without a bearer token passes (authentication answers 401). The state is in PostgreSQL (one statement per request),
- * so the limit holds across processes; if the database cannot answer, the request passes and the failure is logged.
+ * presented bearer token, so it runs before authentication and never stores the token. Every answer carries the
+ * RateLimit headers; past the limit 429 `rate_limited` with Retry-After, the route not run. The state is in
+ * PostgreSQL, so the limit holds across processes. The same statement reads the key the token hashes to
+ * (`takeRateLimitAndFindApiKey`) and leaves it in `c.var.apiKeyLookup` for `requireMerchant`: one round trip for
+ * both. Mount it ahead of the audit trail, so the take runs on a pooled connection of its own, is never rolled back
+ * with a refused request, and holds no row lock for the request's length. A request without a bearer token passes
+ * (authentication answers 401); if the database cannot answer, the request passes, the failure is logged, and
+ * `requireMerchant` reads the key itself.
  * @example
- * v1.use('*', apiRateLimit(), requireMerchant());
+ * app.use('/v1/*', apiRateLimit());
+ * app.use('/v1/*', auditTrail(routes));
+ * v1.use('*', requireMerchant(routes));
  */
 export function apiRateLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -64,9 +71,12 @@ export function apiRateLimit(): MiddlewareHandler<AppEnv> {
       perSecond: config.SWITCHYARD_API_RATE_PER_SECOND,
       burst: config.SWITCHYARD_API_RATE_BURST,
     };
+    const keyHash = await hashApiKey(token);
     let take: RateLimitTake;
     try {
-      take = await takeRateLimit(sql, `api:${await sha256Hex(token)}`, clock(), policy.perSecond, policy.burst);
+      const found = await takeRateLimitAndFindApiKey(sql, keyHash, clock(), policy.perSecond, policy.burst);
+      take = found.take;
+      c.set('apiKeyLookup', { keyHash, key: found.key });
     } catch (error) {
       requestLog(c).error({ reason: describeFailure(error) }, 'rate limit not checked');
       return next();
