@@ -7,6 +7,7 @@ import type { Sql } from './db/client.js';
 import type { HmacBackend } from './crypto.js';
 import type { SecretBox } from './secrets.js';
 import type { Permissions } from './auth/permissions.js';
+import type { ApiKeyAuth } from './auth/api-key-store.js';
 import type { AuditActor } from './audit/audit-store.js';
 import type { PspObjectReader } from './psp-objects.js';
 
@@ -24,6 +25,12 @@ export type InboundOutcome = 'stored' | 'duplicate' | (string & {});
 
 /** How one delivery attempt ended: the Standard Webhooks class of the answer, or `error` (no answer at all). */
 export type DeliveryOutcome = 'success' | 'retry' | 'throttle' | 'gone' | 'error';
+/**
+ * How a verify-or-fetch read of one PSP object ended: `found`, `not_found` and `refused` (the event is applied or
+ * failed), `unavailable` (timeout, network error, 5xx, 429: read again later), `over_budget` (not read: the merchant's
+ * SWITCHYARD_PSP_FETCH_PER_MINUTE used up), `given_up` (unavailable once more after the last retry: the event failed).
+ */
+export type PspFetchOutcome = 'found' | 'not_found' | 'refused' | 'unavailable' | 'over_budget' | 'given_up';
 
 /** Why an endpoint was disabled: 410 Gone, or failing for SWITCHYARD_DISABLE_AFTER_SECONDS. */
 export type DisableReason = 'gone' | 'failing';
@@ -43,6 +50,10 @@ export interface MetricsSink {
   endpointDisabled(reason: DisableReason): void;
   /** A ledger check (the continuous check task, or `GET /v1/ledger/check`) found the ledger unbalanced. */
   ledgerCheckFailed(): void;
+  /** Verify or fetch: `count` PSP objects of `provider` whose read ended `outcome` (README "Verify or fetch"). */
+  pspFetch(provider: string, outcome: PspFetchOutcome, count: number): void;
+  /** Verify or fetch: one call to `provider`'s API reading a source's objects took `seconds`. */
+  pspFetchDuration(provider: string, seconds: number): void;
   /** The Prometheus exposition, database gauges included; `GET /metrics` is mounted only when present (Node). */
   render?(): Promise<{ contentType: string; body: string }>;
 }
@@ -102,6 +113,11 @@ export interface AppEnv {
     merchant: MerchantContext;
     /** The API key a `/v1` request authenticated with; `permissions` null: a full key. */
     apiKey: { id: string; prefix: string; permissions: Permissions | null };
+    /**
+     * The key a `/v1` request's bearer token hashes to, read by the rate limit in the same statement as its take
+     * (`apiRateLimit`), so `requireMerchant` need not read it again; absent when the rate limit could not run.
+     */
+    apiKeyLookup: { keyHash: string; key: ApiKeyAuth | undefined } | undefined;
     /** Who the request's audit row names: set by whichever middleware checked its credentials. */
     auditActor: AuditActor & { merchantId: string | null };
   };

@@ -109,34 +109,40 @@ export async function processInboundEvent(
  */
 export async function fetchInboundObjects(
   deps: Deps,
-  job: { inboundEventIds: string[] },
+  job: { inboundEventIds: string[]; retries?: number | undefined },
   options: Pick<ProcessOptions, 'synchronousCommit'> = {},
 ): Promise<ProcessOutcome[]> {
   const ids = job.inboundEventIds;
-  const states = await readEventObjects(deps, await receivedEventsToFetch(deps.sql, ids));
+  const retries = job.retries ?? 0;
+  const states = await readEventObjects(deps, await receivedEventsToFetch(deps.sql, ids), retries);
   const ready = new Map<string, Exclude<FetchedState, { kind: 'later' }>>();
   const waiting = new Map<string, Extract<FetchedState, { kind: 'later' }>>();
   for (const [id, state] of states) {
     if (state.kind === 'later') waiting.set(id, state);
     else ready.set(id, state);
   }
+  // One job for those that wait: it counts a retry when the PSP did not answer one of them (README "Verify or fetch").
   const later =
     waiting.size > 0
-      ? { ids: [...waiting.keys()], runAt: new Date(Math.max(...[...waiting.values()].map((w) => w.runAt.getTime()))) }
+      ? {
+          ids: [...waiting.keys()],
+          runAt: new Date(Math.max(...[...waiting.values()].map((w) => w.runAt.getTime()))),
+          retries: [...waiting.values()].some((w) => w.retry) ? retries + 1 : retries,
+        }
       : undefined;
   const readyIds = ids.filter((id) => !waiting.has(id));
   const fetch = (): FetchStep => ({ states: ready, deferred: [], ...(later ? { later } : {}) });
   let outcomes: ProcessOutcome[] = [];
   try {
     if (readyIds.length > 0) outcomes = await processTogether(deps, readyIds, options, 0, undefined, fetch());
-    else if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt);
+    else if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt, later.retries);
   } catch (error) {
     if (readyIds.length <= 1) throw error;
     deps.logger.warn(
       { reason: describeFailure(error), events: readyIds.length },
       'fetched inbound events failed together; applying them one at a time',
     );
-    if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt);
+    if (later) await enqueueInboundFetch(deps.sql, later.ids, later.runAt, later.retries);
     outcomes = [];
     for (const id of readyIds) outcomes.push(await processAlone(deps, id, options, { states: ready, deferred: [] }));
   }
@@ -152,7 +158,7 @@ interface FetchStep {
   /** Out: the events of `ids` handed to a `fetch_inbound_objects` job (other such events locked are left to their own jobs). */
   deferred: string[];
   /** Events whose read must wait: queued in this transaction for `fetch_inbound_objects` at `runAt`. */
-  later?: { ids: string[]; runAt: Date };
+  later?: { ids: string[]; runAt: Date; retries: number };
 }
 
 /** One event in its own transaction; data PostgreSQL refuses (SQLSTATE class 22) marks it `failed`. */
@@ -270,7 +276,7 @@ async function processTogether(
       ...pulls.map((p) => enqueueReportPull(tx, p)),
       handed && handed.jobIds.length > 0 ? removeHandedJobs(tx, handed.jobIds, handed.poolId) : undefined,
       fetch.deferred.length > 0 ? enqueueInboundFetch(tx, fetch.deferred) : undefined,
-      fetch.later ? enqueueInboundFetch(tx, fetch.later.ids, fetch.later.runAt) : undefined,
+      fetch.later ? enqueueInboundFetch(tx, fetch.later.ids, fetch.later.runAt, fetch.later.retries) : undefined,
     ]);
     return ids.map((id) => outcomes.get(id) ?? ({ result: 'already_processed' } as const));
   });

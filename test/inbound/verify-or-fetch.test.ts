@@ -14,6 +14,8 @@ import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { buildStripeEvent, type SimulatedStripeType, type StripeScenario } from '../../src/dev/simulate/stripe.js';
 import { stripeSimulator, type SimulatedPaymentIntent, type StripeSimulator } from '../../src/dev/simulators/index.js';
 import { readPspObjects } from '../../src/payments-api/psp-objects.js';
+import { FETCH_RETRY_SECONDS } from '../../src/inbound/verify-or-fetch.js';
+import { createMetrics } from '../../src/app/node/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testApp, testDeps } from '../app.js';
@@ -355,6 +357,73 @@ describe('PSP reads per merchant', () => {
     expect(outcome.result === 'deferred' && outcome.runAt.toISOString()).toBe('2026-03-02T12:01:00.000Z');
     expect((await inboundRow(iev)).status).toBe('received');
     expect((await processOne(iev)).result).toBe('applied');
+  });
+
+  it('backs off along FETCH_RETRY_SECONDS while Stripe does not answer, then fails the event; every read is counted', async () => {
+    now = new Date('2026-03-02T13:00:00.000Z');
+    const shop = await aShop('fetch');
+    const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000 });
+    const iev = await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id });
+    const metrics = createMetrics(db.sql);
+    const measured: Deps = { ...deps, metrics };
+    shop.sim.failNext({ mode: 'server_error', count: FETCH_RETRY_SECONDS.length + 1 });
+    expect((await processInboundEvents(measured, [iev]))[0]!.result).toBe('deferred');
+    const retriesQueued = async () =>
+      (
+        await db.sql<{ retries: number | null; runAt: Date }[]>`
+          select (j.payload::jsonb->>'retries')::int as retries, j.run_at as "runAt"
+            from graphile_worker._private_jobs j
+            join graphile_worker._private_tasks t on t.id = j.task_id
+           where t.identifier = 'fetch_inbound_objects' and j.payload::jsonb->'inboundEventIds' ? ${iev}
+           order by j.id desc limit 1`
+      )[0]!;
+    for (let retries = 0; retries < FETCH_RETRY_SECONDS.length; retries++) {
+      const [outcome] = await fetchInboundObjects(measured, { inboundEventIds: [iev], ...(retries > 0 ? { retries } : {}) });
+      const due = new Date(now.getTime() + FETCH_RETRY_SECONDS[retries]! * 1000);
+      expect(outcome!.result === 'deferred' && outcome!.runAt.toISOString(), `retry ${retries}`).toBe(due.toISOString());
+      // The next job carries one more retry and is due after this step's wait.
+      expect(await retriesQueued()).toEqual({ retries: retries + 1, runAt: due });
+      now = due;
+    }
+    expect(FETCH_RETRY_SECONDS.slice(0, 3)).toEqual([60, 120, 300]);
+    const [last] = await fetchInboundObjects(measured, { inboundEventIds: [iev], retries: FETCH_RETRY_SECONDS.length });
+    expect(last!.result).toBe('failed');
+    const row = await inboundRow(iev);
+    expect(row.status).toBe('failed');
+    expect(row.error).toContain(`the PSP did not answer ${FETCH_RETRY_SECONDS.length + 1} reads`);
+    expect(await paymentsOf(shop.merchantId)).toEqual([]);
+    expect(reads(shop.sim)).toHaveLength(FETCH_RETRY_SECONDS.length + 1);
+
+    const { body } = await metrics.render();
+    expect(body).toContain(`switchyard_psp_fetch_reads_total{provider="stripe",outcome="unavailable"} ${FETCH_RETRY_SECONDS.length}`);
+    expect(body).toContain('switchyard_psp_fetch_reads_total{provider="stripe",outcome="given_up"} 1');
+    expect(body).toContain(`switchyard_psp_fetch_duration_seconds_count{provider="stripe"} ${FETCH_RETRY_SECONDS.length + 1}`);
+  });
+
+  it('counts found reads and reads past the budget in the metrics', async () => {
+    now = new Date('2026-03-02T14:00:10.000Z');
+    const shop = await aShop('fetch');
+    const metrics = createMetrics(db.sql);
+    const measured: Deps = { ...deps, metrics };
+    const ids: string[] = [];
+    for (let i = 0; i <= PER_MINUTE; i++) {
+      const pi = aPaymentIntent(shop.sim, { status: 'succeeded', amount_received: 2000 });
+      ids.push(await ingest(shop, 'payment_intent.succeeded', { paymentIntent: pi.id }));
+    }
+    expect((await processInboundEvents(measured, ids)).every((o) => o.result === 'deferred')).toBe(true);
+    const outcomes = await fetchInboundObjects(measured, { inboundEventIds: ids });
+    expect(outcomes.map((o) => o.result)).toEqual([...Array(PER_MINUTE).fill('applied'), 'deferred']);
+    const { body } = await metrics.render();
+    expect(body).toContain(`switchyard_psp_fetch_reads_total{provider="stripe",outcome="found"} ${PER_MINUTE}`);
+    expect(body).toContain('switchyard_psp_fetch_reads_total{provider="stripe",outcome="over_budget"} 1');
+    // Waiting for the budget is not a retry: the job queued for the rest carries none.
+    const [job] = await db.sql<{ retries: string | null }[]>`
+      select j.payload::jsonb->>'retries' as retries
+        from graphile_worker._private_jobs j
+        join graphile_worker._private_tasks t on t.id = j.task_id
+       where t.identifier = 'fetch_inbound_objects' and j.payload::jsonb->'inboundEventIds' ? ${ids[PER_MINUTE]!}
+       order by j.id desc limit 1`;
+    expect(job!.retries).toBeNull();
   });
 
   it('a source with trust: signature reads nothing and counts nothing', async () => {

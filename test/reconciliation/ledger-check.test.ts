@@ -23,6 +23,8 @@ beforeAll(async () => {
     job() {},
     delivery() {},
     endpointDisabled() {},
+    pspFetch() {},
+    pspFetchDuration() {},
     ledgerCheckFailed() {
       failures++;
     },

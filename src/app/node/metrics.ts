@@ -1,7 +1,7 @@
 // (node) Prometheus metrics with prom-client: one registry per process, built by the entry file.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Sql } from '../../core/db/client.js';
-import type { DeliveryOutcome, DisableReason, InboundOutcome, Log, MetricsSink } from '../../core/deps.js';
+import type { DeliveryOutcome, DisableReason, InboundOutcome, Log, MetricsSink, PspFetchOutcome } from '../../core/deps.js';
 import type { TaskName } from '../../core/jobs/catalog.js';
 import { countDisabledEndpoints, readQueueStats, type QueueStats } from './metrics-store.js';
 
@@ -28,7 +28,8 @@ interface Metrics extends MetricsSink {
  * Builds one process's `switchyard_*` metrics on its own registry (not prom-client's global
  * one, so two apps in one process count apart): counters and histograms of inbound requests
  * and acks (labels `provider`, `outcome`), job runs (`task`, `outcome`), delivery attempts
- * (`outcome`), auto-disabled endpoints (`reason`) and ledger check failures; scrape-time
+ * (`outcome`), auto-disabled endpoints (`reason`), ledger check failures, verify-or-fetch PSP reads (`provider`,
+ * `outcome`) and their calls' durations (`provider`); scrape-time
  * gauges of queue depth (`task`, `state`), failed jobs and oldest ready job age (`task`), and
  * disabled endpoints. Each metric's name and help text are in the code below.
  *
@@ -87,6 +88,19 @@ export function createMetrics(sql: Sql, options: { logger?: Log; process?: boole
   const ledgerCheckFailures = new Counter({
     name: 'switchyard_ledger_check_failures_total',
     help: 'Ledger checks that found the ledger unbalanced: the continuous check task and GET /v1/ledger/check.',
+    registers,
+  });
+  const pspFetchReads = new Counter({
+    name: 'switchyard_psp_fetch_reads_total',
+    help: 'Verify or fetch: PSP objects read (or not), by provider and outcome (found, not_found, refused, unavailable, over_budget, given_up).',
+    labelNames: ['provider', 'outcome'] as const,
+    registers,
+  });
+  const pspFetchDuration = new Histogram({
+    name: 'switchyard_psp_fetch_duration_seconds',
+    help: "Verify or fetch: duration of one call reading a source's objects from its PSP's API, seconds.",
+    labelNames: ['provider'] as const,
+    buckets: LATENCY_BUCKETS,
     registers,
   });
   const perTask = (stats: QueueStats[]): QueueStats[] => {
@@ -191,6 +205,12 @@ export function createMetrics(sql: Sql, options: { logger?: Log; process?: boole
     },
     ledgerCheckFailed(): void {
       ledgerCheckFailures.inc();
+    },
+    pspFetch(provider: string, outcome: PspFetchOutcome, count: number): void {
+      pspFetchReads.inc({ provider, outcome }, count);
+    },
+    pspFetchDuration(provider: string, seconds: number): void {
+      pspFetchDuration.observe({ provider }, seconds);
     },
     async render(): Promise<{ contentType: string; body: string }> {
       return { contentType: registry.contentType, body: await registry.metrics() };

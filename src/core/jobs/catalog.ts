@@ -17,7 +17,11 @@ const catalog = {
   /** Apply stored inbound events: one ingest batch (storeInboundEvents), or one event (queued by hand). */
   process_inbound_event: z.union([z.object({ inboundEventIds: z.array(id).min(1) }), z.object({ inboundEventId: id })]),
   /** Verify or fetch: read the PSP objects of these events of `trust: fetch` sources, then apply them (src/inbound/verify-or-fetch.ts). */
-  fetch_inbound_objects: z.object({ inboundEventIds: z.array(id).min(1) }),
+  fetch_inbound_objects: z.object({
+    inboundEventIds: z.array(id).min(1),
+    /** Reads of these events that found the PSP unavailable so far (verify-or-fetch.ts FETCH_RETRY_SECONDS); absent: 0. */
+    retries: z.number().int().min(0).max(1000).optional(),
+  }),
   /** One delivery attempt (retries, put-offs, redeliveries), or a batch of them (first attempts, recoveries). */
   deliver_message: z.union([deliveryJob, z.array(deliveryJob)]),
   /** Ask the PSP for the outcome of one operation. */

@@ -223,10 +223,11 @@ async function addDeliveryJobs(
  * Queues a `fetch_inbound_objects` job for `ids` (verify or fetch, src/inbound/verify-or-fetch.ts) in the caller's
  * transaction, due at `runAt` (default now): the events of `trust: fetch` sources that a processing transaction
  * left `received`, or whose PSP object cannot be read yet (the merchant's read budget used up, the PSP not
- * answering). Source: https://worker.graphile.org/docs/sql-add-job
+ * answering). `retries` (default 0) is how many of their reads found the PSP unavailable so far: it picks the job's
+ * next wait. Source: https://worker.graphile.org/docs/sql-add-job
  */
-export async function enqueueInboundFetch(tx: Tx, ids: readonly string[], runAt?: Date): Promise<void> {
+export async function enqueueInboundFetch(tx: Tx, ids: readonly string[], runAt?: Date, retries = 0): Promise<void> {
   if (ids.length === 0) return;
-  const payload: JobPayload<'fetch_inbound_objects'> = { inboundEventIds: [...ids] };
+  const payload: JobPayload<'fetch_inbound_objects'> = { inboundEventIds: [...ids], ...(retries > 0 ? { retries } : {}) };
   await tx`select graphile_worker.add_job('fetch_inbound_objects', ${tx.json(payload)}::json, run_at => ${runAt ?? null}::timestamptz)`;
 }
