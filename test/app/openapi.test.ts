@@ -131,6 +131,47 @@ describe('GET /openapi.json', () => {
       }
     }
   });
+
+  it('declares the RateLimit headers on every /v1 response and Retry-After on every 429, as shared components', async () => {
+    const doc = await documentOf(testApp(deps));
+    const headers = (doc.components as unknown as { headers: Record<string, { schema: { type: string } }> }).headers;
+    expect(Object.keys(headers).sort()).toEqual(['RateLimit', 'RateLimit-Policy', 'Retry-After']);
+    expect(headers['Retry-After']!.schema.type).toBe('integer');
+    const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+    let v1Responses = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, response] of Object.entries(op.responses) as [string, { headers?: Record<string, unknown> }][]) {
+          const where = `${method} ${path} ${status}`;
+          if (path.startsWith('/v1/')) {
+            v1Responses++;
+            expect(response.headers?.['RateLimit-Policy'], where).toEqual(ref('RateLimit-Policy'));
+            expect(response.headers?.RateLimit, where).toEqual(ref('RateLimit'));
+            expect(response.headers?.['Retry-After'], where).toEqual(status === '429' ? ref('Retry-After') : undefined);
+          } else if (path.startsWith('/admin/') || path.startsWith('/healthz')) {
+            expect(response.headers?.RateLimit, where).toBeUndefined();
+          }
+        }
+        if (path.startsWith('/v1/')) expect(Object.keys(op.responses), `${method} ${path}`).toContain('429');
+      }
+    }
+    expect(v1Responses).toBeGreaterThan(100);
+    const inbound = doc.paths['/inbound/{sourceId}']!.post!.responses as Record<string, { headers?: Record<string, unknown> }>;
+    expect(inbound['429']!.headers).toEqual({
+      'RateLimit-Policy': ref('RateLimit-Policy'),
+      RateLimit: ref('RateLimit'),
+      'Retry-After': ref('Retry-After'),
+    });
+    expect(inbound['401']!.headers).toEqual({ 'RateLimit-Policy': ref('RateLimit-Policy'), RateLimit: ref('RateLimit') });
+    expect(inbound['200']!.headers).toBeUndefined();
+
+    // What a /v1 answer sends is what the document declares for it.
+    const m = await aMerchant(deps, 'Headers');
+    const res = await testApp(deps).request('/v1/merchant', { headers: { authorization: `Bearer ${m.apiKey}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-policy')).toMatch(/^"api";q=\d+;w=\d+$/);
+    expect(res.headers.get('ratelimit')).toMatch(/^"api";r=\d+;t=\d+$/);
+  });
 });
 
 describe('GET /docs', () => {

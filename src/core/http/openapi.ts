@@ -221,9 +221,75 @@ function registerPlainRoutes(app: OpenAPIHono<AppEnv>): void {
   });
 }
 
+/** The response headers of README "Rate limits" (draft-ietf-httpapi-ratelimit-headers, RFC 9110 §10.2.3), as components. */
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Policy': {
+    description:
+      'The limit this answer counted against: its name, `q` the burst (requests at once) and `w` the seconds a burst takes to come back. Sent on every answer to a request that carried a bearer token (`/v1`), and on inbound 401 and 429.',
+    schema: { type: 'string', examples: ['"api";q=200;w=2', '"inbound-unverified";q=20;w=60'] },
+  },
+  RateLimit: {
+    description:
+      'What is left of the limit: `r` requests allowed now, `t` seconds until the burst is whole again (on a 429: until one more is allowed).',
+    schema: { type: 'string', examples: ['"api";r=57;t=1'] },
+  },
+  'Retry-After': {
+    description: 'On 429 `rate_limited`: seconds until one more request is allowed.',
+    schema: { type: 'integer', minimum: 1, examples: [1] },
+  },
+} as const;
+
+type RateLimitHeader = keyof typeof RATE_LIMIT_HEADERS;
+type DocumentedResponse = { headers?: Record<string, unknown> };
+type DocumentedOperation = { security?: Record<string, unknown>[]; responses?: Record<string, DocumentedResponse> };
+
+function headerRefs(names: readonly RateLimitHeader[]): Record<string, { $ref: string }> {
+  return Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }]));
+}
+
+/**
+ * Declares the rate-limit headers the routes send ({@link RATE_LIMIT_HEADERS}, one shared component each): on every
+ * response of an operation behind the merchant API key (the per-key limit runs on all of `/v1`), `Retry-After` added on
+ * its 429 (a 429 `rate_limited` added where the route did not list one); on `POST /inbound/{sourceId}`, its 401 and 429 (the limit on failed verifications). Changes `doc` in place.
+ */
+function declareRateLimitHeaders(doc: { paths?: Record<string, unknown>; components?: Record<string, unknown> }): void {
+  doc.components = { ...doc.components, headers: { ...(doc.components?.headers as object | undefined), ...RATE_LIMIT_HEADERS } };
+  const add = (response: DocumentedResponse | undefined, status: string) => {
+    if (!response) return;
+    const names: RateLimitHeader[] =
+      status === '429' ? ['RateLimit-Policy', 'RateLimit', 'Retry-After'] : ['RateLimit-Policy', 'RateLimit'];
+    response.headers = { ...response.headers, ...headerRefs(names) };
+  };
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const operation of Object.values(item as Record<string, DocumentedOperation>)) {
+      if (typeof operation !== 'object' || operation === null || !operation.responses) continue;
+      if (operation.security?.some((s) => MERCHANT_API_KEY in s)) {
+        // Routes built with createRoute itself rather than defineRoute do not list the per-key limit's 429.
+        operation.responses['429'] ??= {
+          description: `${PROBLEM_DESCRIPTIONS[429]}: \`rate_limited\``,
+          content: {
+            'application/problem+json': {
+              schema: {
+                allOf: [
+                  { $ref: '#/components/schemas/Problem' },
+                  { type: 'object', properties: { code: { type: 'string', enum: ['rate_limited'] } } },
+                ],
+              },
+            },
+          },
+        } as DocumentedResponse;
+        for (const [status, response] of Object.entries(operation.responses)) add(response, status);
+      } else if (path === '/inbound/{sourceId}') {
+        add(operation.responses['401'], '401');
+        add(operation.responses['429'], '429');
+      }
+    }
+  }
+}
+
 /** The OpenAPI 3.1 document of `app`; no `servers`, so paths are relative to wherever it is served. */
 function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEnv>['getOpenAPI31Document']> {
-  return app.getOpenAPI31Document({
+  const doc = app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
       title: 'Switchyard',
@@ -247,6 +313,8 @@ function openApiDocument(app: OpenAPIHono<AppEnv>): ReturnType<OpenAPIHono<AppEn
       { name: 'Webhooks', description: 'The events Switchyard posts to merchant endpoints (GET /v1/event-types)' },
     ],
   });
+  declareRateLimitHeaders(doc as Parameters<typeof declareRateLimitHeaders>[0]);
+  return doc;
 }
 
 /** The files of the npm package swagger-ui-dist that `/docs` loads. */
