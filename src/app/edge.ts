@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { REDACTED, SECRET_KEY } from '../core/redact.js';
 import { createSecretBox, type SecretBox } from '../core/secrets.js';
 import { ingestRoutes } from '../inbound/routes/ingest.js';
+import { checkMasterKey } from '../core/master-key.js';
 
 /** The Hyperdrive binding: a connection string to the pooled database (or, under `wrangler dev`, to `localConnectionString`). */
 interface HyperdriveBinding {
@@ -133,8 +134,30 @@ export function edgeApp(): Hono<AppEnv> {
 
 let app: Hono<AppEnv> | undefined;
 
+// Per isolate, as for the deps: the master key is checked against the database once, before the first request is
+// served. A failed check is forgotten, so the next request checks again (the database may have been unreachable).
+const keyChecks = new WeakMap<EdgeEnv, Promise<void>>();
+
+/**
+ * Resolves once `box` is known to open the secrets stored in the database (`checkMasterKey`, as `switchyard serve`
+ * checks at start); rejects with the Node CLI's message when it cannot, or with the database's error.
+ */
+function masterKeyChecked(env: EdgeEnv, sql: postgres.Sql, box: SecretBox): Promise<void> {
+  let pending = keyChecks.get(env);
+  if (!pending) {
+    pending = checkMasterKey(sql, box, undefined);
+    pending.catch(() => keyChecks.delete(env));
+    keyChecks.set(env, pending);
+  }
+  return pending;
+}
+
 export default {
-  /** One request, on a postgres.js client of its own: Workers forbid sharing sockets across requests. */
+  /**
+   * One request, on a postgres.js client of its own: Workers forbid sharing sockets across requests. Until the
+   * isolate's settings parse and its master key opens the database's secrets (checked once per isolate, as the Node
+   * CLI checks at start), every request is answered 500 `internal_error` and the reason logged.
+   */
   async fetch(request: Request, env: EdgeEnv, ctx: EdgeContext): Promise<Response> {
     let base: IsolateDeps;
     try {
@@ -152,6 +175,13 @@ export default {
       onnotice: () => {},
     });
     try {
+      try {
+        await masterKeyChecked(env, sql, base.secretBox);
+      } catch (error) {
+        // Refuse to serve rather than answer every signed event 401 with secrets it cannot open.
+        base.logger.error({ err: error }, 'edge refuses to serve: the master key check failed');
+        return problemResponse(problemBody('internal_error', 500, 'Something went wrong on our side. It has been logged.'));
+      }
       app ??= edgeApp();
       const bindings: EdgeBindings = { deps: { ...base, sql, clock: systemClock } };
       return await app.fetch(request, bindings);
