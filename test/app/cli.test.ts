@@ -146,6 +146,50 @@ describe('switchyard CLI', () => {
     expect(neither.stderr).toMatch(/^switchyard: --merchant or --api-key is required\n/);
   });
 
+  it('takes --api-key only as the API does: revoked, expired, or restricted without ledger:read is one line and exit 1', async () => {
+    const created = await cli('merchants', 'create', '--name', 'Restricted');
+    const fullKey = /\b(sk_\S+)/.exec(created.stdout)![1]!;
+    const id = /\b(mch_\S+)/.exec(created.stdout)![1]!;
+    const app = testApp(await testDeps(db));
+    const make = async (body: Record<string, unknown>) => {
+      const res = await app.request('/v1/api-keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${fullKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(201);
+      return (await res.json()) as { id: string; key: string; prefix: string };
+    };
+    const reader = await make({ name: 'ledger reader', permissions: { ledger: 'read' } });
+    const noLedger = await make({ name: 'payments only', permissions: { payments: 'write' } });
+    const revoked = await make({ name: 'revoked' });
+    const expiring = await make({ name: 'expired', expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    const del = await app.request(`/v1/api-keys/${revoked.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${fullKey}` } });
+    expect(del.status).toBe(200);
+    await db.sql`update gw.api_keys set expires_at = now() - interval '1 minute' where id = ${expiring.id}`;
+
+    const [ok, denied, gone, expired] = await Promise.all([
+      cli('ledger', 'check', '--api-key', reader.key),
+      cli('ledger', 'check', '--api-key', noLedger.key),
+      cli('ledger', 'check', '--api-key', revoked.key),
+      cli('ledger', 'check', '--api-key', expiring.key),
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ merchant: id, balanced: true });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(new RegExp(`^switchyard: the API key ${noLedger.prefix}… lacks ledger:read[^\n]*\n$`));
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^switchyard: that API key is not valid \(unknown or revoked\)[^\n]*\n$/);
+    expect(expired.code).toBe(1);
+    expect(expired.stderr).toMatch(
+      new RegExp(`^switchyard: the API key ${expiring.prefix}… expired at [^\n]*; use the key it was rolled to\n$`),
+    );
+    for (const run of [denied, gone, expired]) {
+      expect(run.stdout).toBe('');
+      for (const key of [reader.key, noLedger.key, revoked.key, expiring.key]) expect(run.stderr).not.toContain(key);
+    }
+  });
+
   it('refuses to replay an unknown event with one line and exit 1', async () => {
     const run = await cli('events', 'replay', 'evt_doesnotexist');
     expect(run.code).toBe(1);

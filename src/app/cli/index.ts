@@ -23,7 +23,8 @@ Commands:
   replay --since <time> (--endpoint <ep_…> | --merchant <mch_…>)
                                  replay every failed message since a time, with a progress bar
   ledger check --merchant <id>   prove a merchant's ledger balances (exit 1 when not);
-                                 --api-key <sk_…> instead names the key's merchant
+                                 --api-key <sk_…|rk_…> instead names the key's merchant
+                                 (a valid key with ledger: read)
   simulate <psp> <event-type>    post one signed Stripe or Adyen event to a running gateway
   reconcile <file.csv> --source <src_…>
                                  upload a settlement report to a running gateway, show its

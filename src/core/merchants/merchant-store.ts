@@ -21,17 +21,6 @@ export async function insertMerchant(tx: Tx, input: { name: string; apiKeyHash: 
   return { id: row!.id, name: row!.name, createdAt: row!.created_at };
 }
 
-/** The merchant whose unrevoked API key has this hash, with that key's id (`key_…`), or undefined. */
-export async function findMerchantByKeyHash(tx: Tx, keyHash: string): Promise<{ id: string; name: string; apiKeyId: string } | undefined> {
-  const [row] = await tx<{ id: string; name: string; apiKeyId: string }[]>`
-    select m.id, m.name, k.id as "apiKeyId"
-      from gw.api_keys k
-      join gw.merchants m on m.id = k.merchant_id
-     where k.key_hash = ${keyHash}
-       and k.revoked_at is null`;
-  return row;
-}
-
 /** A merchant with the API key a request used: what `GET /v1/merchant` shows. Timestamps as Dates. */
 interface MerchantWithKey extends Merchant {
   apiKey: { id: string; prefix: string; createdAt: Date };
