@@ -4,7 +4,7 @@ import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { emitEvents } from '../events/outbox.js';
 import type { Payment } from '../payments/payment-store.js';
-import { openReviews, reviewsOfOperation, reviewView } from './review-store.js';
+import { linkOperationReviews, openReviews, reviewView } from './review-store.js';
 import type { Outcome } from '../payments/state-machine.js';
 import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
 import {
@@ -23,6 +23,7 @@ import {
   insertDecisions,
   insertFacts,
   readComputedFacts,
+  ruleSetSnapshot,
   ruleSetStates,
   type ComputedRead,
   type FactsKey,
@@ -31,6 +32,7 @@ import {
   type RiskDecision,
   type RiskRule,
   type RuleRef,
+  type RuleSetSnapshot,
 } from './risk-store.js';
 
 interface CompiledRule {
@@ -44,8 +46,8 @@ export interface RuleSet {
   version: string;
   rules: CompiledRule[];
   needs: Set<keyof ComputedFacts>;
-  /** The rules as every decision of this version names them (one array, shared). */
-  evaluated: RuleRef[];
+  /** The rules as every decision of this version names them: stored once, by content address. */
+  snapshot: RuleSetSnapshot;
   /** The merchant's lists, alias → values, when a rule calls `list()`. */
   lists?: ListItems;
 }
@@ -77,7 +79,7 @@ export class RiskRuleCache {
       if (!state || state.enabledRules === 0) continue;
       let set = this.sets.get(merchantId);
       if (set?.version !== state.version) {
-        set = this.build(state.version, await enabledRules(tx, merchantId));
+        set = await this.build(merchantId, state.version, await enabledRules(tx, merchantId));
         if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
       }
       remember(this.sets, merchantId, set, this.maxMerchants);
@@ -86,7 +88,7 @@ export class RiskRuleCache {
     return out;
   }
 
-  private build(version: string, rules: RiskRule[]): RuleSet {
+  private async build(merchantId: string, version: string, rules: RiskRule[]): Promise<RuleSet> {
     const compiledRules: CompiledRule[] = [];
     const needs = new Set<keyof ComputedFacts>();
     for (const rule of rules) {
@@ -107,7 +109,11 @@ export class RiskRuleCache {
       });
     }
     compiledRules.sort((a, b) => ORDER[a.ref.action] - ORDER[b.ref.action] || a.priority - b.priority || (a.ref.id < b.ref.id ? -1 : 1));
-    return { version, rules: compiledRules, needs, evaluated: compiledRules.map((r) => r.ref) };
+    const snapshot = await ruleSetSnapshot(
+      merchantId,
+      compiledRules.map((r) => r.ref),
+    );
+    return { version, rules: compiledRules, needs, snapshot };
   }
 }
 
@@ -349,7 +355,7 @@ function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: re
       action: decidedBy?.action ?? 'allow',
       decidedBy,
       matched,
-      evaluated: set.evaluated,
+      ruleSet: set.snapshot,
       attributes: valuesJson(values),
       cause: s.cause,
       decidedAt: now,
@@ -471,12 +477,12 @@ function addBatchCounts(
 }
 
 /**
- * Announces the reviews opened on a `POST /v1/payments` create operation, now that its payment `paymentId` is stored:
- * `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction that links the
- * operation to its payment. One statement, plus the events' when there is a review.
+ * Links the reviews opened on a `POST /v1/payments` create operation to its payment `paymentId`, now stored, and
+ * announces them: `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction
+ * that links the operation to its payment. One statement, plus the events' when there is a review.
  */
 export async function announceApiReviews(tx: Tx, operationId: string, paymentId: string): Promise<void> {
-  const reviews = await reviewsOfOperation(tx, operationId);
+  const reviews = await linkOperationReviews(tx, operationId, paymentId);
   if (reviews.length === 0) return;
   await emitEvents(
     tx,
@@ -485,7 +491,7 @@ export async function announceApiReviews(tx: Tx, operationId: string, paymentId:
       type: 'review.opened',
       paymentId,
       dedupeKey: `${r.id}:review.opened`,
-      data: reviewView({ ...r, paymentId }),
+      data: reviewView(r),
       at: r.openedAt,
     })),
   );

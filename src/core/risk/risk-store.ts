@@ -1,6 +1,7 @@
 // Risk rules, rule-set versions, payment facts and decisions (gw.risk_*; sql/0050_risk_rules.sql).
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
+import { sha256Hex } from '../crypto.js';
 import { newId } from '../ids.js';
 import type { ComputedFacts } from './attributes.js';
 
@@ -230,7 +231,27 @@ export interface RuleRef {
   action: RiskAction;
 }
 
-/** One evaluation, as gw.risk_decisions keeps it. */
+/**
+ * The rules one rule-set version evaluates, in evaluation order, as gw.risk_rule_set_snapshots keeps them (written once
+ * per content; sql/0115). `id` is the lower-case hex SHA-256 of `${merchantId}\n${json}`; `json` is `rules` serialized.
+ */
+export interface RuleSetSnapshot {
+  id: string;
+  merchantId: string;
+  rules: readonly RuleRef[];
+  json: string;
+}
+
+/**
+ * A snapshot of `rules` for `merchantId`: its content address and serialized form. Computed once per rule-set version
+ * (the rules cache keeps it).
+ */
+export async function ruleSetSnapshot(merchantId: string, rules: readonly RuleRef[]): Promise<RuleSetSnapshot> {
+  const json = JSON.stringify(rules.map((r) => ({ id: r.id, name: r.name, version: r.version, action: r.action })));
+  return { id: await sha256Hex(`${merchantId}\n${json}`), merchantId, rules, json };
+}
+
+/** One evaluation to record: what gw.risk_decisions keeps, the evaluated rules named by their snapshot. */
 export interface RiskDecision {
   merchantId: string;
   paymentId: string | null;
@@ -239,41 +260,48 @@ export interface RiskDecision {
   action: RiskAction;
   decidedBy: RuleRef | null;
   matched: RuleRef[];
-  evaluated: RuleRef[];
+  /** The rules evaluated: stored once, the row names it. */
+  ruleSet: RuleSetSnapshot;
   attributes: Record<string, unknown>;
   cause: string;
   decidedAt: Date;
 }
 
-/** Appends decisions (one statement); returns their ids, in input order. */
+/**
+ * Appends decisions and, in the same statement, the rule-set snapshots they name that are not stored yet; returns the
+ * decisions' ids, in input order.
+ */
 export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  // decisions of one rule-set version share their `evaluated` array: serialized once
-  const serialized = new Map<unknown, string>();
-  const once = (x: unknown): string => {
-    let json = serialized.get(x);
-    if (json === undefined) {
-      json = JSON.stringify(x);
-      serialized.set(x, json);
-    }
-    return json;
-  };
+  const sets = [...new Map(rows.map((r) => [r.ruleSet.id, r.ruleSet])).values()];
   const ids = await tx<{ id: string }[]>`
-    insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, evaluated, attributes, cause, decided_at)
-    select m, p, o, s, a, db::jsonb, mt::jsonb, ev::jsonb, at::jsonb, c, t from unnest(
+    with snapshots as (
+      insert into gw.risk_rule_set_snapshots (id, merchant_id, rules, created_at)
+      select i, m, r::jsonb, ${rows[0]!.decidedAt.toISOString()}::timestamptz
+        from unnest(${sets.map((x) => x.id)}::text[], ${sets.map((x) => x.merchantId)}::text[], ${sets.map((x) => x.json)}::text[]) as s (i, m, r)
+      on conflict (id) do nothing
+    )
+    insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, rule_set_id, attributes, cause, decided_at)
+    select m, p, o, s, a, db::jsonb, mt::jsonb, rs, at::jsonb, c, t from unnest(
       ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.operationId)}::text[],
       ${rows.map((r) => r.stage)}::text[], ${rows.map((r) => r.action)}::text[], ${rows.map((r) => JSON.stringify(r.decidedBy))}::text[],
-      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => once(r.evaluated))}::text[],
+      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => r.ruleSet.id)}::text[],
       ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[],
       ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
-    ) with ordinality as d (m, p, o, s, a, db, mt, ev, at, c, t, n)
+    ) with ordinality as d (m, p, o, s, a, db, mt, rs, at, c, t, n)
     order by n
     returning id::text`;
   return ids.map((r) => r.id);
 }
 
+/** A recorded evaluation, as `GET /v1/payments/{id}/risk` shows it. */
+export interface StoredRiskDecision extends Omit<RiskDecision, 'ruleSet'> {
+  /** Every rule evaluated, in evaluation order. */
+  evaluated: RuleRef[];
+}
+
 /** The decisions about a payment (made on it, or on the API operation that created it), oldest first. */
-export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<RiskDecision[]> {
+export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<StoredRiskDecision[]> {
   const rows = await tx<
     {
       merchant_id: string;
@@ -289,10 +317,13 @@ export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<R
       decided_at: Date;
     }[]
   >`
-    select * from gw.risk_decisions
-    where payment_id = ${paymentId}
-       or operation_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create')
-    order by id`;
+    select d.merchant_id, d.payment_id, d.operation_id, d.stage, d.action, d.decided_by, d.matched,
+           coalesce(d.evaluated, s.rules) as evaluated, d.attributes, d.cause, d.decided_at
+    from gw.risk_decisions d
+    left join gw.risk_rule_set_snapshots s on s.id = d.rule_set_id
+    where d.payment_id = ${paymentId}
+       or d.operation_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create')
+    order by d.id`;
   return rows.map((r) => ({
     merchantId: r.merchant_id,
     paymentId: r.payment_id ?? paymentId,
