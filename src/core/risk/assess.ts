@@ -267,6 +267,7 @@ export async function planInboundAssessment(
 ): Promise<PlannedAssessment> {
   const { sets } = read;
   const subjects: RiskSubject[] = [];
+  const keys: FactsKey[] = [];
   const prior: (ComputedRead | undefined)[] = [];
   reports.forEach((r, n) => {
     const res = results[n]!;
@@ -284,8 +285,10 @@ export async function planInboundAssessment(
       facts: { ...read.facts.get(k), ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
     };
     const ahead = read.ahead.get(k);
+    const key = factsKey(subject.facts, subject.merchantId, now);
     subjects.push(subject);
-    prior.push(ahead && sameKey(ahead.key, factsKey(subject.facts, subject.merchantId, now)) ? ahead.read : undefined);
+    keys.push(key);
+    prior.push(ahead && sameKey(ahead.key, key) ? ahead.read : undefined);
   });
   if (subjects.length === 0) return { decisions: [], factRows: [] };
   const missing = subjects.flatMap((_, i) => (prior[i] ? [] : [i]));
@@ -294,7 +297,7 @@ export async function planInboundAssessment(
     for (const i of missing) for (const x of sets.get(subjects[i]!.merchantId)!.needs) needs.add(x);
     const late = await readComputedFacts(
       tx,
-      missing.map((i) => factsKey(subjects[i]!.facts, subjects[i]!.merchantId, now)),
+      missing.map((i) => keys[i]!),
       needs,
       now,
       missing.map((i) => ({ paymentId: subjects[i]!.paymentId, sourceId: null, pspReference: null })),
@@ -303,7 +306,7 @@ export async function planInboundAssessment(
       prior[i] = late[j];
     });
   }
-  return plan_(sets, subjects, prior as ComputedRead[], now);
+  return plan_(sets, subjects, keys, prior as ComputedRead[], now);
 }
 
 const FIRST_MOVES = new Set(['authorized', 'captured']);
@@ -319,18 +322,22 @@ const sameKey = (a: FactsKey, b: FactsKey): boolean =>
 async function readAndPlan(tx: Tx, sets: Map<string, RuleSet>, all: readonly RiskSubject[], now: Date): Promise<PlannedAssessment> {
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
-  const read = await readComputedFacts(
-    tx,
-    all.map((s) => factsKey(s.facts, s.merchantId, now)),
-    needs,
-    now,
-  );
-  return plan_(sets, all, read, now);
+  const keys = all.map((s) => factsKey(s.facts, s.merchantId, now));
+  const read = await readComputedFacts(tx, keys, needs, now);
+  return plan_(sets, all, keys, read, now);
 }
 
-/** Decides each subject in memory from its computed attributes; a payment created through the API is left out. */
-function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: readonly ComputedRead[], now: Date): PlannedAssessment {
-  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
+/**
+ * Decides each subject in memory from its computed attributes (`keys[i]`: its {@link factsKey} at `now`); a payment
+ * created through the API is left out.
+ */
+function plan_(
+  sets: Map<string, RuleSet>,
+  all: readonly RiskSubject[],
+  keys: readonly FactsKey[],
+  read: readonly ComputedRead[],
+  now: Date,
+): PlannedAssessment {
   const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
   const subjects = keep.map((i) => all[i]!);
   const keysKept = keep.map((i) => keys[i]!);
