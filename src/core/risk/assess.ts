@@ -17,7 +17,7 @@ import {
   type ListItems,
   type PspRiskFacts,
 } from './attributes.js';
-import { merchantListItems } from './list-store.js';
+import { listMembers, merchantListItems } from './list-store.js';
 import {
   enabledRules,
   insertDecisions,
@@ -48,8 +48,13 @@ export interface RuleSet {
   needs: Set<keyof ComputedFacts>;
   /** The rules as every decision of this version names them: stored once, by content address. */
   snapshot: RuleSetSnapshot;
-  /** The merchant's lists, alias → values, when a rule calls `list()`. */
+  /** The merchant's lists, alias → values, when a rule calls `list()` and they hold at most the cache's `maxListItems`. */
   lists?: ListItems;
+  /**
+   * Instead of `lists`, when they hold more and every `list()` call is `attribute in list("alias")`: the (alias,
+   * attribute) pairs whose membership is looked up for each batch ({@link listMembers}).
+   */
+  listProbes?: { alias: string; path: string[] }[];
 }
 
 /**
@@ -63,11 +68,14 @@ export class RiskRuleCache {
 
   /**
    * `maxMerchants`: rule sets kept (least recently used dropped first; default 10,000); `maxExpressions`: compiled
-   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use.
+   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use. `maxListItems`:
+   * list items kept per merchant (default 10,000); a merchant with more has its list memberships looked up per
+   * evaluation with an index, unless a rule uses a list otherwise than `attribute in list("alias")`.
    */
   constructor(
     private readonly maxMerchants = 10_000,
     private readonly maxExpressions = 50_000,
+    private readonly maxListItems = 10_000,
   ) {}
 
   /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
@@ -80,12 +88,27 @@ export class RiskRuleCache {
       let set = this.sets.get(merchantId);
       if (set?.version !== state.version) {
         set = await this.build(merchantId, state.version, await enabledRules(tx, merchantId));
-        if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
+        if (set.rules.some((r) => r.expression.functions.has('list'))) await this.loadLists(tx, merchantId, set);
       }
       remember(this.sets, merchantId, set, this.maxMerchants);
       out.set(merchantId, set);
     }
     return out;
+  }
+
+  private async loadLists(tx: Tx, merchantId: string, set: RuleSet): Promise<void> {
+    const lists = await merchantListItems(tx, merchantId, this.maxListItems);
+    if (lists) {
+      set.lists = lists;
+    } else if (set.rules.every((r) => r.expression.onlyMembership)) {
+      const probes = new Map<string, { alias: string; path: string[] }>();
+      for (const r of set.rules)
+        for (const m of r.expression.memberships)
+          probes.set(`${m.argument}\u0000${m.attribute}`, { alias: m.argument, path: m.attribute.split('.') });
+      set.listProbes = [...probes.values()];
+    } else {
+      set.lists = await merchantListItems(tx, merchantId, Number.MAX_SAFE_INTEGER - 1);
+    }
   }
 
   private async build(merchantId: string, version: string, rules: RiskRule[]): Promise<RuleSet> {
@@ -306,7 +329,7 @@ export async function planInboundAssessment(
       prior[i] = late[j];
     });
   }
-  return plan_(sets, subjects, keys, prior as ComputedRead[], now);
+  return plan_(sets, subjects, keys, prior as ComputedRead[], await lookUpLists(tx, sets, subjects), now);
 }
 
 const FIRST_MOVES = new Set(['authorized', 'captured']);
@@ -323,19 +346,45 @@ async function readAndPlan(tx: Tx, sets: Map<string, RuleSet>, all: readonly Ris
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
   const keys = all.map((s) => factsKey(s.facts, s.merchantId, now));
-  const read = await readComputedFacts(tx, keys, needs, now);
-  return plan_(sets, all, keys, read, now);
+  const [read, lists] = await Promise.all([readComputedFacts(tx, keys, needs, now), lookUpLists(tx, sets, all)]);
+  return plan_(sets, all, keys, read, lists, now);
 }
 
 /**
- * Decides each subject in memory from its computed attributes (`keys[i]`: its {@link factsKey} at `now`); a payment
- * created through the API is left out.
+ * For the merchants whose lists are looked up ({@link RuleSet.listProbes}): each list cut down to the subjects' values
+ * on it, by merchant (one statement; none when no merchant needs it). `x in list("a")` answers as on the whole list.
+ */
+async function lookUpLists(tx: Tx, sets: Map<string, RuleSet>, subjects: readonly RiskSubject[]): Promise<Map<string, ListItems>> {
+  const out = new Map<string, ListItems>();
+  const probes: { merchantId: string; alias: string; value: string }[] = [];
+  for (const s of subjects) {
+    const set = sets.get(s.merchantId)!;
+    if (!set.listProbes) continue;
+    const values = attributeValues(s.facts, {});
+    for (const p of set.listProbes) {
+      let x: unknown = values;
+      for (const key of p.path) x = typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[key] : undefined;
+      if (typeof x === 'string') probes.push({ merchantId: s.merchantId, alias: p.alias, value: x });
+    }
+    if (!out.has(s.merchantId)) out.set(s.merchantId, new Map());
+  }
+  for (const m of await listMembers(tx, probes)) {
+    const lists = out.get(m.merchantId) as Map<string, string[]>;
+    lists.set(m.alias, [...(lists.get(m.alias) ?? []), m.value]);
+  }
+  return out;
+}
+
+/**
+ * Decides each subject in memory from its computed attributes (`keys[i]`: its {@link factsKey} at `now`) and, for a
+ * merchant whose lists are looked up, `lookedUp`'s lists; a payment created through the API is left out.
  */
 function plan_(
   sets: Map<string, RuleSet>,
   all: readonly RiskSubject[],
   keys: readonly FactsKey[],
   read: readonly ComputedRead[],
+  lookedUp: ReadonlyMap<string, ListItems>,
   now: Date,
 ): PlannedAssessment {
   const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
@@ -352,7 +401,8 @@ function plan_(
     const set = sets.get(s.merchantId)!;
     const values = attributeValues(s.facts, computed[i]!.facts);
     const matched: RuleRef[] = [];
-    for (const rule of set.rules) if (rule.expression.matches(values, set.lists)) matched.push(rule.ref);
+    const lists = lookedUp.get(s.merchantId) ?? set.lists;
+    for (const rule of set.rules) if (rule.expression.matches(values, lists)) matched.push(rule.ref);
     const decidedBy = matched[0] ?? null;
     decisions.push({
       merchantId: s.merchantId,
