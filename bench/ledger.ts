@@ -382,7 +382,9 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       });
     }
   }
-  const [decisions] = await sql<{ n: number }[]>`select count(*)::int as n from gw.risk_decisions where merchant_id = ${merchantId}`;
+  const [decisions] = await sql<{ n: number; bytes: number; table: string }[]>`
+    select count(*)::int as n, avg(pg_column_size(d.*))::int as bytes, pg_size_pretty(pg_total_relation_size('gw.risk_decisions')) as table
+    from gw.risk_decisions d where merchant_id = ${merchantId}`;
   const events = PAYMENTS * 3;
   const cpu = os.cpus();
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -411,7 +413,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   const medianRatio = [...passRatios].sort((a, b) => a - b)[Math.floor(passRatios.length / 2)]!;
   console.log(`time with 20 rules / time with 0, per pass: ${passRatios.map((r) => r.toFixed(3)).join(', ')}`);
   console.log(
-    `median of the passes: ${medianRatio.toFixed(3)} (${((medianRatio - 1) * 100).toFixed(1)} %); of the sums: ${ratio.toFixed(3)}; decisions recorded: ${decisions!.n}`,
+    `median of the passes: ${medianRatio.toFixed(3)} (${((medianRatio - 1) * 100).toFixed(1)} %); of the sums: ${ratio.toFixed(3)}; decisions recorded: ${decisions!.n}, ${decisions!.bytes} bytes a row on average (table with indexes and TOAST: ${decisions!.table})`,
   );
   console.log(
     JSON.stringify({
