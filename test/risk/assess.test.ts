@@ -276,6 +276,43 @@ describe('risk rules on POST /v1/payments', () => {
     ).rejects.toThrow(/risk_decisions_names_rules/);
   });
 
+  it("counts and sums the customer's payments of the last 24 h in the currency, and reviews by them", async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, {
+      name: 'Busy customer',
+      action: 'review',
+      expression: 'count_same_customer_24h >= 2 && amount_same_customer_24h > 3000',
+    });
+    const create = async (key: string, amount: number, currency = 'usd') => {
+      const res = await commands.request(
+        '/v1/payments',
+        command(shop, key, createBody(shop, { amount, currency, merchantReference: key, customer: { reference: 'cust-v' } })),
+      );
+      expect(res.status).toBe(201);
+      const id = ((await res.json()) as { id: string }).id;
+      const risk = await getJson<{ data: { action: string; decidedBy: { id: string } | null; attributes: Record<string, unknown> }[] }>(
+        app,
+        shop,
+        `/v1/payments/${id}/risk`,
+      );
+      return risk.data[0]!;
+    };
+    now = new Date('2026-04-01T08:00:00Z');
+    await create('v-0', 5000); // more than 24 h before the last: not counted then
+    now = new Date('2026-04-02T09:00:00Z');
+    expect((await create('v-1', 2000)).attributes).toMatchObject({ count_same_customer_24h: '0', amount_same_customer_24h: '0' });
+    expect((await create('v-2', 1500, 'eur')).attributes).toMatchObject({ count_same_customer_24h: '0', amount_same_customer_24h: '0' });
+    now = new Date('2026-04-02T10:00:00Z');
+    const third = await create('v-3', 1200);
+    expect(third).toMatchObject({ action: 'allow', attributes: { count_same_customer_24h: '1', amount_same_customer_24h: '2000' } });
+    const fourth = await create('v-4', 1300);
+    expect(fourth).toMatchObject({
+      action: 'review',
+      decidedBy: { id: rule.id },
+      attributes: { count_same_customer_24h: '2', amount_same_customer_24h: '3200', duplicates_24h: '0' },
+    });
+  });
+
   it('a merchant with every rule disabled is not assessed', async () => {
     const { shop } = await stripeShop();
     const rules = await db.sql<{ id: string }[]>`select id from gw.risk_rules where merchant_id = ${shop.merchantId}`;

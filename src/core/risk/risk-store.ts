@@ -178,17 +178,29 @@ export async function readComputedFacts(
       (k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create'))
         or (k.ref is not null and exists (select 1 from gw.psp_operations o
                                            where o.source_id = k.src and o.psp_reference = k.ref and o.kind = 'create')) as by_api,
-      ${dup ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as dup,
-      (select f.subject_id from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours'
-        order by f.seen_at desc limit 1) as dup_of,
+      ${dup ? tx`d.n` : tx`null`}::text as dup,
+      d.latest as dup_of,
       ${card1h ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf and f.seen_at > ${now}::timestamptz - interval '1 hour')` : tx`null`}::text as card1h,
       ${firstCard ? tx`exists (select 1 from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf)` : tx`null::boolean`} as seen_card,
-      ${cust ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_n,
-      ${cust ? tx`(select coalesce(sum(f.amount), 0) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_sum
+      ${cust ? tx`u.n` : tx`null`}::text as cust_n,
+      ${cust ? tx`u.s` : tx`null`}::text as cust_sum
     from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
                 ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${pids}::text[], ${srcs}::text[],
                 ${refs}::text[])
                 with ordinality as k (m, dk, cf, cu, cur, pid, src, ref, n)
+    -- one range scan each for the duplicate count and the latest duplicate, and for the customer's count and sum
+    cross join lateral (
+      select count(*) as n, (array_agg(f.subject_id order by f.seen_at desc))[1] as latest
+      from gw.risk_payment_facts f
+      where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours') d
+    ${
+      cust
+        ? tx`cross join lateral (
+      select count(*) as n, coalesce(sum(f.amount), 0) as s
+      from gw.risk_payment_facts f
+      where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours') u`
+        : tx``
+    }
     order by k.n`;
   return rows.map((r, n) => {
     const key = keys[n]!;
