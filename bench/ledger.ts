@@ -10,7 +10,8 @@
 // Knobs: BENCH_PAYMENTS (per phase, default 1000; 3 events each), BENCH_WORKERS (default 8),
 // BENCH_ENDPOINTS (endpoints subscribed to every event, default 0), BENCH_CEILING_MS (2000),
 // BENCH_RISK_ONLY=1 (only the risk-rules comparison: batched task with 0 and with 20 enabled rules,
-// alternated twice, on a merchant whose payments name customers). The other phases run with no rule enabled.
+// alternated BENCH_RISK_PASSES times, default 3, on a merchant whose payments name customers). The other phases run with
+// no rule enabled.
 import os from 'node:os';
 import postgres from 'postgres';
 import { loadConfig } from '../src/core/config.js';
@@ -29,6 +30,7 @@ import { buildStripeEvent } from '../src/dev/simulate/stripe.js';
 import { RiskRuleCache } from '../src/core/risk/assess.js';
 
 const RISK_ONLY = process.env.BENCH_RISK_ONLY === '1';
+const RISK_PASSES = Number(process.env.BENCH_RISK_PASSES ?? 3);
 
 /** Twenty rules of the kinds merchants write (README "Risk rules"), velocity and duplicate counts included; few match. */
 const TWENTY_RULES: [action: string, expression: string][] = [
@@ -347,8 +349,8 @@ async function main(): Promise<void> {
 
 /**
  * The batched task (BATCH events per transaction, WORKERS at once) on one merchant with its rules off, then with 20
- * enabled rules, alternated twice (0, 20, 0, 20) so a change of the shared machine's load hits both; prints each
- * and the ratio of the sums.
+ * enabled rules, alternated RISK_PASSES times (0, 20, 0, 20, …) so a change of the shared machine's load hits both;
+ * prints each run, the ratio of each pass (20 / 0) and their median, and the ratio of the sums.
  */
 async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   const merchantId = newId('mch');
@@ -365,7 +367,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   await drain(deps, await storeEvents(sql, merchantId, sourceId, 'rwarm', 100, 200), WORKERS, BATCH);
   const seconds: Record<'0' | '20', number[]> = { '0': [], '20': [] };
   const cost: Record<'0' | '20', { nodeMs: number; pgMs: number; statements: number }[]> = { '0': [], '20': [] };
-  for (const pass of [0, 1]) {
+  for (let pass = 0; pass < RISK_PASSES; pass++) {
     for (const rules of ['0', '20'] as const) {
       await setRules(rules === '20');
       const ids = await storeEvents(sql, merchantId, sourceId, `r${rules}_${pass}`, PAYMENTS, 200);
@@ -380,7 +382,9 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       });
     }
   }
-  const [decisions] = await sql<{ n: number }[]>`select count(*)::int as n from gw.risk_decisions where merchant_id = ${merchantId}`;
+  const [decisions] = await sql<{ n: number; bytes: number; table: string }[]>`
+    select count(*)::int as n, avg(pg_column_size(d.*))::int as bytes, pg_size_pretty(pg_total_relation_size('gw.risk_decisions')) as table
+    from gw.risk_decisions d where merchant_id = ${merchantId}`;
   const events = PAYMENTS * 3;
   const cpu = os.cpus();
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -391,7 +395,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       .join(' ')}, node ${process.version}`,
   );
   console.log(
-    `workload: ${PAYMENTS} Stripe payments per run × 3 events, 200 customers, batches of ${BATCH}, ${WORKERS} workers; runs alternated 0, 20, 0, 20 rules`,
+    `workload: ${PAYMENTS} Stripe payments per run × 3 events, 200 customers, batches of ${BATCH}, ${WORKERS} workers; runs alternated 0, 20 rules, ${RISK_PASSES} times`,
   );
   for (const rules of ['0', '20'] as const) {
     console.log(`${rules.padStart(2)} enabled rules: ${seconds[rules].map((x) => `${round(events / x)} events/s`).join(', ')}`);
@@ -404,8 +408,12 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
     );
   }
   const ratio = sum(seconds['20']) / sum(seconds['0']);
+  // each pass's 20-rule run over the 0-rule run just before it: neighbours share the machine's load of the moment
+  const passRatios = seconds['20'].map((t, i) => t / seconds['0'][i]!);
+  const medianRatio = [...passRatios].sort((a, b) => a - b)[Math.floor(passRatios.length / 2)]!;
+  console.log(`time with 20 rules / time with 0, per pass: ${passRatios.map((r) => r.toFixed(3)).join(', ')}`);
   console.log(
-    `time with 20 rules / time with 0: ${ratio.toFixed(3)} (${((ratio - 1) * 100).toFixed(1)} %); decisions recorded: ${decisions!.n}`,
+    `median of the passes: ${medianRatio.toFixed(3)} (${((medianRatio - 1) * 100).toFixed(1)} %); of the sums: ${ratio.toFixed(3)}; decisions recorded: ${decisions!.n}, ${decisions!.bytes} bytes a row on average (table with indexes and TOAST: ${decisions!.table})`,
   );
   console.log(
     JSON.stringify({
@@ -413,6 +421,8 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       eventsPerSec0: seconds['0'].map((x) => round(events / x)),
       eventsPerSec20: seconds['20'].map((x) => round(events / x)),
       ratio,
+      passRatios,
+      medianRatio,
       cost,
     }),
   );

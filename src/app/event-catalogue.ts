@@ -67,6 +67,7 @@ const reviewExample: z.infer<typeof ReviewData> = {
   reason: null,
   compensation: null,
   compensationOperationId: null,
+  compensationFailedAt: null,
   openedBy: { id: 'rul_019ab2c3d4e57f6a8b9c0d1e2f3a4b5d', name: 'Large first payment', version: 2, action: 'review' },
   openedAt: '2026-12-01T10:15:00.000Z',
   closedAt: null,

@@ -2,7 +2,9 @@
 // compensation.task.ts): backoff and the number of attempts.
 import type { Deps } from '../core/deps.js';
 import type { Tx } from '../core/db/client.js';
+import { emitOperatorEvent } from '../core/events/operator-event-store.js';
 import { enqueueCompensationRetry } from '../core/jobs/enqueue.js';
+import { markCompensationFailed, reviewView } from '../core/risk/review-store.js';
 
 /** Attempts after the first refused compensation: at 1, 2, 4, … 32 minutes (about an hour in all). */
 export const MAX_COMPENSATION_RETRIES = 6;
@@ -14,7 +16,9 @@ export function compensationRetryAt(now: Date, attempt: number): Date {
 
 /**
  * After a compensating operation of review `reviewId` (its `request.reviewId`) was refused: queues the next attempt,
- * unless {@link MAX_COMPENSATION_RETRIES} are spent (the operation stays `failed`, listed with the review).
+ * unless {@link MAX_COMPENSATION_RETRIES} are spent. Then the operation stays `failed`, the review records
+ * `compensationFailedAt`, and the operator hears of it once as a `review.compensation_failed` operational webhook
+ * (`data`: the review), as of a ledger imbalance.
  */
 export async function scheduleCompensationRetry(
   deps: Deps,
@@ -26,6 +30,17 @@ export async function scheduleCompensationRetry(
   const attempt = (typeof op.request.compensationAttempt === 'number' ? op.request.compensationAttempt : 0) + 1;
   if (attempt > MAX_COMPENSATION_RETRIES) {
     deps.logger.warn({ reviewId, attempts: attempt - 1 }, 'review compensation refused by the PSP; retries spent');
+    const now = deps.clock();
+    const review = await markCompensationFailed(tx, op.merchantId, reviewId, now);
+    if (review) {
+      await emitOperatorEvent(tx, deps.config, {
+        type: 'review.compensation_failed',
+        merchantId: op.merchantId,
+        dedupeKey: `review.compensation_failed:${reviewId}`,
+        data: { review: reviewView(review), attempts: attempt - 1 },
+        at: now,
+      });
+    }
     return;
   }
   await enqueueCompensationRetry(tx, { merchantId: op.merchantId, reviewId, attempt }, compensationRetryAt(deps.clock(), attempt));

@@ -211,6 +211,108 @@ describe('risk rules on POST /v1/payments', () => {
     expect(nd.data[0]).toMatchObject({ action: 'allow', attributes: { duplicates_24h: '0' } });
   });
 
+  it('stores the rules evaluated once per rule-set version; each decision names it, and the risk page lists them as before', async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, { name: 'Big', action: 'review', expression: 'amount > 100000' });
+    const pay = async (key: string) => {
+      const res = await commands.request('/v1/payments', command(shop, key, createBody(shop, { merchantReference: key })));
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const ids = [await pay('s-1'), await pay('s-2')];
+    const rows = await db.sql<{ evaluated: unknown; rule_set_id: string; matched: unknown[] }[]>`
+      select evaluated, rule_set_id, matched from gw.risk_decisions where merchant_id = ${shop.merchantId} order by id`;
+    expect(rows).toHaveLength(2);
+    expect(rows.map((r) => r.evaluated)).toEqual([null, null]);
+    expect(rows[0]!.rule_set_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(rows[1]!.rule_set_id).toBe(rows[0]!.rule_set_id);
+    const snapshots = await db.sql<{ id: string; rules: { id: string; name: string; version: number; action: string }[] }[]>`
+      select id, rules from gw.risk_rule_set_snapshots where merchant_id = ${shop.merchantId}`;
+    expect(snapshots).toHaveLength(1);
+    const builtIn = await db.sql<{ id: string; name: string; action: string }[]>`
+      select id, name, action from gw.risk_rules where merchant_id = ${shop.merchantId} and built_in is not null`;
+    const blockLists = builtIn.find((r) => r.action === 'block')!;
+    const duplicate = builtIn.find((r) => r.action === 'review')!;
+    // evaluation order: block before review, then priority and id
+    const evaluated = [
+      { id: blockLists.id, name: blockLists.name, version: 1, action: 'block' },
+      ...[
+        { id: duplicate.id, name: duplicate.name, version: 1, action: 'review' },
+        { id: rule.id, name: 'Big', version: 1, action: 'review' },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    ];
+    expect(snapshots[0]!.rules).toEqual(evaluated);
+    const risk = await getJson<{ data: Record<string, unknown>[] }>(app, shop, `/v1/payments/${ids[1]}/risk`);
+    expect(risk.data).toEqual([expect.objectContaining({ action: 'allow', decidedBy: null, matched: [], evaluated })]);
+    await expect(db.sql`update gw.risk_rule_set_snapshots set rules = '[]'`).rejects.toBeTruthy();
+
+    // a new version of the rules: a new snapshot; the earlier decisions keep naming theirs
+    const patched = await app.request(`/v1/risk/rules/${rule.id}`, jsonRequest('PATCH', { expression: 'amount > 1000' }, shop.apiKey));
+    expect(patched.status).toBe(200);
+    const third = await pay('s-3');
+    const [snapshotCount] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from gw.risk_rule_set_snapshots where merchant_id = ${shop.merchantId}`;
+    expect(snapshotCount!.n).toBe(2);
+    const after = await getJson<{ data: { action: string; evaluated: { id: string; version: number }[] }[] }>(
+      app,
+      shop,
+      `/v1/payments/${third}/risk`,
+    );
+    expect(after.data[0]!.action).toBe('review');
+    expect(after.data[0]!.evaluated.find((r) => r.id === rule.id)!.version).toBe(2);
+    expect((await getJson<{ data: unknown[] }>(app, shop, `/v1/payments/${ids[0]}/risk`)).data).toEqual([
+      expect.objectContaining({ evaluated }),
+    ]);
+
+    // a decision written before snapshots (its own evaluated array) reads as it always did
+    await db.sql`
+      insert into gw.risk_decisions (merchant_id, payment_id, stage, action, matched, evaluated, attributes, cause, decided_at)
+      values (${shop.merchantId}, ${ids[0]!}, 'inbound', 'allow', '[]', ${db.sql.json(evaluated)}, '{}', 'legacy', now())`;
+    const legacy = await getJson<{ data: { cause: string; evaluated: unknown }[] }>(app, shop, `/v1/payments/${ids[0]}/risk`);
+    expect(legacy.data.find((d) => d.cause === 'legacy')!.evaluated).toEqual(evaluated);
+    await expect(
+      db.sql`insert into gw.risk_decisions (merchant_id, payment_id, stage, action, matched, attributes, cause, decided_at)
+             values (${shop.merchantId}, ${ids[0]!}, 'inbound', 'allow', '[]', '{}', 'neither', now())`,
+    ).rejects.toThrow(/risk_decisions_names_rules/);
+  });
+
+  it("counts and sums the customer's payments of the last 24 h in the currency, and reviews by them", async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, {
+      name: 'Busy customer',
+      action: 'review',
+      expression: 'count_same_customer_24h >= 2 && amount_same_customer_24h > 3000',
+    });
+    const create = async (key: string, amount: number, currency = 'usd') => {
+      const res = await commands.request(
+        '/v1/payments',
+        command(shop, key, createBody(shop, { amount, currency, merchantReference: key, customer: { reference: 'cust-v' } })),
+      );
+      expect(res.status).toBe(201);
+      const id = ((await res.json()) as { id: string }).id;
+      const risk = await getJson<{ data: { action: string; decidedBy: { id: string } | null; attributes: Record<string, unknown> }[] }>(
+        app,
+        shop,
+        `/v1/payments/${id}/risk`,
+      );
+      return risk.data[0]!;
+    };
+    now = new Date('2026-04-01T08:00:00Z');
+    await create('v-0', 5000); // more than 24 h before the last: not counted then
+    now = new Date('2026-04-02T09:00:00Z');
+    expect((await create('v-1', 2000)).attributes).toMatchObject({ count_same_customer_24h: '0', amount_same_customer_24h: '0' });
+    expect((await create('v-2', 1500, 'eur')).attributes).toMatchObject({ count_same_customer_24h: '0', amount_same_customer_24h: '0' });
+    now = new Date('2026-04-02T10:00:00Z');
+    const third = await create('v-3', 1200);
+    expect(third).toMatchObject({ action: 'allow', attributes: { count_same_customer_24h: '1', amount_same_customer_24h: '2000' } });
+    const fourth = await create('v-4', 1300);
+    expect(fourth).toMatchObject({
+      action: 'review',
+      decidedBy: { id: rule.id },
+      attributes: { count_same_customer_24h: '2', amount_same_customer_24h: '3200', duplicates_24h: '0' },
+    });
+  });
+
   it('a merchant with every rule disabled is not assessed', async () => {
     const { shop } = await stripeShop();
     const rules = await db.sql<{ id: string }[]>`select id from gw.risk_rules where merchant_id = ${shop.merchantId}`;

@@ -2,6 +2,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
+import { RiskRuleCache } from '../../src/core/risk/assess.js';
 import { stripeSimulator } from '../../src/dev/simulators/index.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { jsonRequest, testDeps } from '../app.js';
@@ -94,5 +95,51 @@ describe('risk lists', () => {
 
     const other = await aShop(deps, app, { provider: 'stripe', secret: SECRET, apiKey: SK, apiBaseUrl: STRIPE_BASE });
     expect((await call(other, 'GET', `/v1/risk/lists/${id}`)).status).toBe(404);
+  });
+
+  it('looks memberships up by index when the lists are larger than the cache keeps, and decides the same', async () => {
+    const shop = await aShop(deps, app, { provider: 'stripe', secret: SECRET, apiKey: SK, apiBaseUrl: STRIPE_BASE });
+    const sim = stripeSimulator({ baseUrl: STRIPE_BASE, apiKey: SK });
+    server.use(...sim.handlers);
+    const list = await call(shop, 'POST', '/v1/risk/lists', { alias: 'bad_emails', itemType: 'email' });
+    for (const value of ['a@x.test', 'b@x.test', 'c@x.test', 'eve@x.test']) {
+      expect((await call(shop, 'POST', `/v1/risk/lists/${list.body!.id}/items`, { value })).status).toBe(201);
+    }
+    await call(shop, 'POST', '/v1/risk/rules', {
+      name: 'Bad e-mails',
+      action: 'block',
+      expression: 'customer.email in list("bad_emails")',
+    });
+    // at most 2 items kept in memory: this merchant's 4 are looked up per payment
+    const small = new RiskRuleCache(10, 100, 2);
+    const lookedUp = apps({ ...deps, riskRules: small }).commands;
+    const pay = (via: typeof commands, key: string, email: string) =>
+      via.request(
+        '/v1/payments',
+        command(shop, key, { amount: 2000, currency: 'usd', sourceId: shop.sourceId, merchantReference: key, customer: { email } }),
+      );
+    const sets = () => (small as unknown as { sets: Map<string, { lists?: unknown; listProbes?: unknown }> }).sets;
+    expect((await pay(lookedUp, 'big-1', 'eve@x.test')).status).toBe(402);
+    expect(sets().get(shop.merchantId)!.listProbes).toEqual(
+      expect.arrayContaining([
+        { alias: 'bad_emails', path: ['customer', 'email'] },
+        { alias: 'blocked_cards', path: ['card', 'fingerprint'] },
+      ]),
+    );
+    expect(sets().get(shop.merchantId)!.lists).toBeUndefined();
+    expect((await pay(lookedUp, 'big-2', 'good@x.test')).status).toBe(201);
+    // the default cache keeps the lists whole and decides the same
+    expect((await pay(commands, 'big-3', 'eve@x.test')).status).toBe(402);
+    expect((await pay(commands, 'big-4', 'good@x.test')).status).toBe(201);
+    // a rule using a list otherwise than `attribute in list()`: the lists are kept whole, however large
+    await call(shop, 'POST', '/v1/risk/rules', {
+      name: 'Many bad e-mails',
+      action: 'review',
+      expression: 'size(list("bad_emails")) > 100 && amount > 0',
+    });
+    expect((await pay(lookedUp, 'big-5', 'eve@x.test')).status).toBe(402);
+    const whole = sets().get(shop.merchantId)!;
+    expect(whole.listProbes).toBeUndefined();
+    expect((whole.lists as Map<string, string[]>).get('bad_emails')!.sort()).toEqual(['a@x.test', 'b@x.test', 'c@x.test', 'eve@x.test']);
   });
 });

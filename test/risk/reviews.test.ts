@@ -14,6 +14,7 @@ import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
 import { reviewRoutes } from '../../src/payments-api/routes/reviews.js';
 import { retryReviewCompensation } from '../../src/payments-api/compensation.task.js';
+import { scheduleCompensationRetry } from '../../src/payments-api/compensation-retry.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testDeps } from '../app.js';
@@ -116,6 +117,10 @@ describe('reviews', () => {
         from gw.events e join gw.event_payloads p on p.event_id = e.id
        where e.merchant_id = ${shop.merchantId} and e.type = 'review.opened'`;
     expect(opened).toMatchObject({ payment_id: payment.id, payload: { data: { paymentId: payment.id } } });
+    // the stored row names the payment too, not only reads that join its create operation
+    const [stored] = await db.sql<{ payment_id: string | null }[]>`select payment_id from gw.reviews where id = ${review.id}`;
+    expect(stored!.payment_id).toBe(payment.id);
+    await expect(db.sql`update gw.reviews set payment_id = null where id = ${review.id}`).rejects.toThrow(/may change/);
 
     // capture waits for the review
     const capture = await commands.request(`/v1/payments/${payment.id}/capture`, command(shop, 'cap-1'));
@@ -218,6 +223,54 @@ describe('reviews', () => {
     await processReceived(deps, shop.sourceId);
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded', review: { status: 'rejected' } });
     expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
+  });
+
+  it('a compensation the PSP refuses past its last retry is marked on the review and sent to the operator once', async () => {
+    const { shop } = await stripeShop();
+    await addRule(shop.apiKey, { name: 'Everything', action: 'review', expression: 'amount > 0' });
+    const res = await commands.request('/v1/payments', command(shop, 'cf-1', createBody(shop, { customer: { reference: 'cust-cf' } })));
+    const payment = (await res.json()) as { id: string };
+    const [review] = (await getJson<{ data: { id: string }[] }>(app, shop, '/v1/reviews?status=open')).data;
+    server.use(
+      http.post(`${STRIPE_BASE}/v1/refunds`, () =>
+        HttpResponse.json({ error: { type: 'invalid_request_error', message: 'Refunds are paused' } }, { status: 400 }),
+      ),
+    );
+    expect((await decide(shop, review!.id, 'reject', 'cf-rj')).status).toBe(502);
+    const operatorDeps: Deps = { ...deps, config: { ...deps.config, SWITCHYARD_OPERATOR_WEBHOOK_URL: 'http://127.0.0.1:9/operator' } };
+    // the fifth retry is refused: a sixth is queued, nothing is marked yet
+    expect(
+      await retryReviewCompensation(operatorDeps, { merchantId: shop.merchantId, reviewId: review!.id, attempt: 5 }, commandOptions),
+    ).toBe('sent');
+    const view = () => getJson<{ compensationFailedAt: string | null; status: string }>(app, shop, `/v1/reviews/${review!.id}`);
+    expect((await view()).compensationFailedAt).toBeNull();
+    // the sixth, the last, is refused too
+    expect(
+      await retryReviewCompensation(operatorDeps, { merchantId: shop.merchantId, reviewId: review!.id, attempt: 6 }, commandOptions),
+    ).toBe('sent');
+    const failed = await view();
+    expect(failed).toMatchObject({ status: 'rejected', compensationFailedAt: expect.any(String) });
+    const operatorEvents = () =>
+      db.sql<{ type: string; payload: { data: { merchantId: string; attempts: number; review: { id: string; paymentId: string } } } }[]>`
+        select type, convert_from(payload, 'utf8')::jsonb as payload from gw.operator_events where merchant_id = ${shop.merchantId}`;
+    const events = await operatorEvents();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: 'review.compensation_failed',
+      payload: { data: { merchantId: shop.merchantId, attempts: 6, review: { id: review!.id, paymentId: payment.id } } },
+    });
+    const ops = await db.sql<{ status: string }[]>`
+      select status from gw.psp_operations where payment_id = ${payment.id} and kind = 'refund' order by created_at, id`;
+    expect(ops.map((o) => o.status)).toEqual(['failed', 'failed', 'failed']);
+    // the last refusal settled twice (a redelivered job) neither marks again nor alerts twice
+    await db.sql.begin((tx) =>
+      scheduleCompensationRetry(operatorDeps, tx, {
+        merchantId: shop.merchantId,
+        request: { reviewId: review!.id, compensationAttempt: 6 },
+      }),
+    );
+    expect(await operatorEvents()).toHaveLength(1);
+    expect((await view()).compensationFailedAt).toBe(failed.compensationFailedAt);
   });
 
   it('rejecting an authorized payment voids it through the PSP', async () => {

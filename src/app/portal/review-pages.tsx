@@ -41,7 +41,15 @@ function ReviewTable(props: { reviews: Review[]; status: string; hasMore: boolea
                 <td>
                   <Status value={r.status} />
                 </td>
-                <td>{r.compensation ?? <span class="muted">—</span>}</td>
+                <td>
+                  {r.compensation ?? <span class="muted">—</span>}
+                  {r.compensationFailedAt && (
+                    <>
+                      {' '}
+                      <strong>failed</strong> (the PSP refused every retry; refund or void it at the PSP)
+                    </>
+                  )}
+                </td>
                 <td>
                   <Time at={r.openedAt} />
                 </td>

@@ -20,6 +20,7 @@ export const ReviewData = z.object({
     .nullable()
     .describe('What a rejection did: refund or void through the PSP, nothing to undo, or refund_required (no PSP apiKey).'),
   compensationOperationId: z.string().nullable().describe('The refund or void operation a rejection made, if any.'),
+  compensationFailedAt: iso('When the PSP refused the refund or void past its last retry (a person must act)').nullable(),
   openedBy: z
     .object({ id: z.string(), name: z.string(), version: z.number().int(), action: z.enum(['allow', 'review', 'block']) })
     .describe('The risk rule (and its version) that opened it.'),

@@ -11,7 +11,8 @@ export type OperatorEventType =
   | 'endpoint.circuit_opened'
   | 'endpoint.recovered'
   | 'ledger.imbalance'
-  | 'inbound.source_failing';
+  | 'inbound.source_failing'
+  | 'review.compensation_failed';
 
 /** One operational event to emit; `data` carries the merchant's id too. */
 export interface OperatorEventToEmit {

@@ -37,6 +37,31 @@ const compile = (s: string) => {
 };
 
 describe('createExpressionEnvironment', () => {
+  it('lists `attribute in fn("literal")` tests, and tells when every call of a declared function is one', () => {
+    const e = compile('card.country in list("bad_countries") || !(currency in list("odd"))');
+    expect([...e.memberships].sort((a, b) => a.argument.localeCompare(b.argument))).toEqual([
+      { function: 'list', argument: 'bad_countries', attribute: 'card.country' },
+      { function: 'list', argument: 'odd', attribute: 'currency' },
+    ]);
+    expect(e.onlyMembership).toBe(true);
+    // a cut-down list answers as the whole one for these
+    const whole = { bad_countries: ['KP', 'IR', 'SY'], odd: ['XTS'] };
+    const cut = { bad_countries: ['KP'], odd: [] };
+    expect(e.matches({ card: { country: 'KP' }, currency: 'EUR' }, whole)).toBe(true);
+    expect(e.matches({ card: { country: 'KP' }, currency: 'EUR' }, cut)).toBe(true);
+    expect(e.matches({ card: { country: 'FR' }, currency: 'XTS' }, whole)).toBe(false);
+    expect(e.matches({ card: { country: 'FR' }, currency: 'XTS' }, { bad_countries: [], odd: ['XTS'] })).toBe(false);
+    for (const other of [
+      'size(list("a")) > 2',
+      'list("a").exists(x, currency.endsWith(x))',
+      '"KP" in list("a")',
+      'currency in list(currency)',
+    ]) {
+      expect(compile(other).onlyMembership, other).toBe(false);
+    }
+    expect(compile('amount > 1').onlyMembership).toBe(true);
+  });
+
   it('evaluates a declared expression and lists the attributes it reads', () => {
     const e = compile('amount > 100 && card.country != "US" && metadata.channel == "web"');
     expect(e.matches({ amount: 250n, card: { country: 'FR', bin: '424242' }, metadata: { channel: 'web' } })).toBe(true);

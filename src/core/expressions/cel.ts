@@ -40,10 +40,25 @@ export interface CompiledExpression {
   /** Declared functions the expression calls. */
   readonly functions: ReadonlySet<string>;
   /**
+   * The calls `attribute in fn("literal")` (attribute a top-level name or `object.field`), and whether every call of a
+   * declared function is one of them (`onlyMembership`): then the answer depends only on whether the function's result
+   * holds the attribute's value, so a caller may hand the function a result cut down to the values it may be asked about.
+   */
+  readonly memberships: readonly Membership[];
+  readonly onlyMembership: boolean;
+  /**
    * True when the expression evaluates to `true` on `values`; false otherwise, also when it reads an attribute
    * missing from `values` or fails at run time (division by zero, overflow). Never throws.
    */
   matches(values: Readonly<Record<string, unknown>>, extras?: unknown): boolean;
+}
+
+/** One `attribute in fn("argument")` test of an expression. */
+export interface Membership {
+  function: string;
+  argument: string;
+  /** `name` or `name.field`, as the expression names it. */
+  attribute: string;
 }
 
 /**
@@ -103,7 +118,7 @@ export function createExpressionEnvironment(
       } catch (e) {
         return err(problemOf(e, renamed));
       }
-      const walked = walk(parsed.ast as AstNode);
+      const walked = walk(parsed.ast as AstNode, new Set(Object.keys(functions)));
       if (!walked.ok) return walked;
       let checked: ReturnType<typeof parsed.check>;
       try {
@@ -113,7 +128,7 @@ export function createExpressionEnvironment(
       }
       if (!checked.valid) return err(problemOf(checked.error, renamed));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const { functions: called, strict } = walked.value;
+      const { functions: called, strict, memberships, declaredCalls } = walked.value;
       const attributes = publicNames(walked.value.attributes, renamed);
       // the paths as evaluated (a renamed attribute under its stand-in), for the absent-attribute shortcut below
       const paths = strict
@@ -123,6 +138,13 @@ export function createExpressionEnvironment(
         source,
         attributes,
         functions: called,
+        memberships: memberships.map((m) => ({
+          ...m,
+          attribute: publicNames(new Set([m.attribute]), renamed)
+            .values()
+            .next().value!,
+        })),
+        onlyMembership: memberships.length === declaredCalls,
         matches(values, extras) {
           // A strict expression reading an absent attribute cannot yield true: answered without evaluating, since
           // cel-js's error for the absent value (with its formatted message) is most of an evaluation's cost.
@@ -172,16 +194,31 @@ function present(values: Readonly<Record<string, unknown>>, path: readonly strin
  * operator or macro of {@link ABSORBING_OPS} / {@link ABSORBING_CALLS}, so any absent attribute makes the result an
  * error or false.
  */
-function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<string>; strict: boolean }, ExpressionProblem> {
+function walk(
+  root: AstNode,
+  declared: ReadonlySet<string>,
+): Result<
+  { attributes: Set<string>; functions: Set<string>; strict: boolean; memberships: Membership[]; declaredCalls: number },
+  ExpressionProblem
+> {
   const attributes = new Set<string>();
   const functions = new Set<string>();
+  const memberships: Membership[] = [];
+  let declaredCalls = 0;
   let strict = true;
   const stack: AstNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const args = node.args;
     if (node.op === 'id' && typeof args === 'string') attributes.add(args);
-    if (node.op === 'call' && Array.isArray(args) && typeof args[0] === 'string') functions.add(args[0]);
+    if (node.op === 'call' && Array.isArray(args) && typeof args[0] === 'string') {
+      functions.add(args[0]);
+      if (declared.has(args[0])) declaredCalls += 1;
+    }
+    if (node.op === 'in' && Array.isArray(args)) {
+      const m = membershipOf(args[0], args[1], declared);
+      if (m) memberships.push(m);
+    }
     if (ABSORBING_OPS.has(node.op) || node.op.includes('?')) strict = false;
     if ((node.op === 'call' || node.op === 'rcall') && Array.isArray(args) && ABSORBING_CALLS.has(String(args[0]))) strict = false;
     if ((node.op === '.' || node.op === '.?') && Array.isArray(args) && typeof args[1] === 'string') {
@@ -199,7 +236,24 @@ function walk(root: AstNode): Result<{ attributes: Set<string>; functions: Set<s
     if (Array.isArray(args)) for (const a of args) pushNodes(stack, a);
     else pushNodes(stack, args);
   }
-  return ok({ attributes, functions, strict });
+  return ok({ attributes, functions, strict, memberships, declaredCalls });
+}
+
+/** `left in right` as a {@link Membership}: `right` a declared function called with one string literal, `left` an attribute path. */
+function membershipOf(left: unknown, right: unknown, declared: ReadonlySet<string>): Membership | undefined {
+  if (!isNode(right) || right.op !== 'call' || !Array.isArray(right.args)) return undefined;
+  const [name, callArgs] = right.args as [unknown, unknown];
+  if (typeof name !== 'string' || !declared.has(name) || !Array.isArray(callArgs) || callArgs.length !== 1) return undefined;
+  const arg = callArgs[0];
+  if (!isNode(arg) || arg.op !== 'value' || typeof arg.args !== 'string') return undefined;
+  if (!isNode(left)) return undefined;
+  if (left.op === 'id' && typeof left.args === 'string') return { function: name, argument: arg.args, attribute: left.args };
+  if (left.op === '.' && Array.isArray(left.args)) {
+    const [base, field] = left.args as [unknown, unknown];
+    if (isNode(base) && base.op === 'id' && typeof base.args === 'string' && typeof field === 'string')
+      return { function: name, argument: arg.args, attribute: `${base.args}.${field}` };
+  }
+  return undefined;
 }
 
 function pushNodes(stack: AstNode[], x: unknown): void {

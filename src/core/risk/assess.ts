@@ -4,7 +4,7 @@ import type { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
 import { emitEvents } from '../events/outbox.js';
 import type { Payment } from '../payments/payment-store.js';
-import { openReviews, reviewsOfOperation, reviewView } from './review-store.js';
+import { linkOperationReviews, openReviews, reviewView } from './review-store.js';
 import type { Outcome } from '../payments/state-machine.js';
 import type { CompiledExpression, ExpressionEnvironment } from '../expressions/cel.js';
 import {
@@ -17,12 +17,13 @@ import {
   type ListItems,
   type PspRiskFacts,
 } from './attributes.js';
-import { merchantListItems } from './list-store.js';
+import { listMembers, merchantListItems } from './list-store.js';
 import {
   enabledRules,
   insertDecisions,
   insertFacts,
   readComputedFacts,
+  ruleSetSnapshot,
   ruleSetStates,
   type ComputedRead,
   type FactsKey,
@@ -31,6 +32,7 @@ import {
   type RiskDecision,
   type RiskRule,
   type RuleRef,
+  type RuleSetSnapshot,
 } from './risk-store.js';
 
 interface CompiledRule {
@@ -44,10 +46,15 @@ export interface RuleSet {
   version: string;
   rules: CompiledRule[];
   needs: Set<keyof ComputedFacts>;
-  /** The rules as every decision of this version names them (one array, shared). */
-  evaluated: RuleRef[];
-  /** The merchant's lists, alias → values, when a rule calls `list()`. */
+  /** The rules as every decision of this version names them: stored once, by content address. */
+  snapshot: RuleSetSnapshot;
+  /** The merchant's lists, alias → values, when a rule calls `list()` and they hold at most the cache's `maxListItems`. */
   lists?: ListItems;
+  /**
+   * Instead of `lists`, when they hold more and every `list()` call is `attribute in list("alias")`: the (alias,
+   * attribute) pairs whose membership is looked up for each batch ({@link listMembers}).
+   */
+  listProbes?: { alias: string; path: string[] }[];
 }
 
 /**
@@ -61,11 +68,14 @@ export class RiskRuleCache {
 
   /**
    * `maxMerchants`: rule sets kept (least recently used dropped first; default 10,000); `maxExpressions`: compiled
-   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use.
+   * rule versions kept (default 50,000). A dropped entry is read and compiled again on its next use. `maxListItems`:
+   * list items kept per merchant (default 10,000); a merchant with more has its list memberships looked up per
+   * evaluation with an index, unless a rule uses a list otherwise than `attribute in list("alias")`.
    */
   constructor(
     private readonly maxMerchants = 10_000,
     private readonly maxExpressions = 50_000,
+    private readonly maxListItems = 10_000,
   ) {}
 
   /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
@@ -77,8 +87,8 @@ export class RiskRuleCache {
       if (!state || state.enabledRules === 0) continue;
       let set = this.sets.get(merchantId);
       if (set?.version !== state.version) {
-        set = this.build(state.version, await enabledRules(tx, merchantId));
-        if (set.rules.some((r) => r.expression.functions.has('list'))) set.lists = await merchantListItems(tx, merchantId);
+        set = await this.build(merchantId, state.version, await enabledRules(tx, merchantId));
+        if (set.rules.some((r) => r.expression.functions.has('list'))) await this.loadLists(tx, merchantId, set);
       }
       remember(this.sets, merchantId, set, this.maxMerchants);
       out.set(merchantId, set);
@@ -86,7 +96,22 @@ export class RiskRuleCache {
     return out;
   }
 
-  private build(version: string, rules: RiskRule[]): RuleSet {
+  private async loadLists(tx: Tx, merchantId: string, set: RuleSet): Promise<void> {
+    const lists = await merchantListItems(tx, merchantId, this.maxListItems);
+    if (lists) {
+      set.lists = lists;
+    } else if (set.rules.every((r) => r.expression.onlyMembership)) {
+      const probes = new Map<string, { alias: string; path: string[] }>();
+      for (const r of set.rules)
+        for (const m of r.expression.memberships)
+          probes.set(`${m.argument}\u0000${m.attribute}`, { alias: m.argument, path: m.attribute.split('.') });
+      set.listProbes = [...probes.values()];
+    } else {
+      set.lists = await merchantListItems(tx, merchantId, Number.MAX_SAFE_INTEGER - 1);
+    }
+  }
+
+  private async build(merchantId: string, version: string, rules: RiskRule[]): Promise<RuleSet> {
     const compiledRules: CompiledRule[] = [];
     const needs = new Set<keyof ComputedFacts>();
     for (const rule of rules) {
@@ -107,7 +132,11 @@ export class RiskRuleCache {
       });
     }
     compiledRules.sort((a, b) => ORDER[a.ref.action] - ORDER[b.ref.action] || a.priority - b.priority || (a.ref.id < b.ref.id ? -1 : 1));
-    return { version, rules: compiledRules, needs, evaluated: compiledRules.map((r) => r.ref) };
+    const snapshot = await ruleSetSnapshot(
+      merchantId,
+      compiledRules.map((r) => r.ref),
+    );
+    return { version, rules: compiledRules, needs, snapshot };
   }
 }
 
@@ -261,6 +290,7 @@ export async function planInboundAssessment(
 ): Promise<PlannedAssessment> {
   const { sets } = read;
   const subjects: RiskSubject[] = [];
+  const keys: FactsKey[] = [];
   const prior: (ComputedRead | undefined)[] = [];
   reports.forEach((r, n) => {
     const res = results[n]!;
@@ -278,8 +308,10 @@ export async function planInboundAssessment(
       facts: { ...read.facts.get(k), ...r.riskFacts, amount: p.amount, currency: p.currency, provider: r.provider },
     };
     const ahead = read.ahead.get(k);
+    const key = factsKey(subject.facts, subject.merchantId, now);
     subjects.push(subject);
-    prior.push(ahead && sameKey(ahead.key, factsKey(subject.facts, subject.merchantId, now)) ? ahead.read : undefined);
+    keys.push(key);
+    prior.push(ahead && sameKey(ahead.key, key) ? ahead.read : undefined);
   });
   if (subjects.length === 0) return { decisions: [], factRows: [] };
   const missing = subjects.flatMap((_, i) => (prior[i] ? [] : [i]));
@@ -288,7 +320,7 @@ export async function planInboundAssessment(
     for (const i of missing) for (const x of sets.get(subjects[i]!.merchantId)!.needs) needs.add(x);
     const late = await readComputedFacts(
       tx,
-      missing.map((i) => factsKey(subjects[i]!.facts, subjects[i]!.merchantId, now)),
+      missing.map((i) => keys[i]!),
       needs,
       now,
       missing.map((i) => ({ paymentId: subjects[i]!.paymentId, sourceId: null, pspReference: null })),
@@ -297,7 +329,7 @@ export async function planInboundAssessment(
       prior[i] = late[j];
     });
   }
-  return plan_(sets, subjects, prior as ComputedRead[], now);
+  return plan_(sets, subjects, keys, prior as ComputedRead[], await lookUpLists(tx, sets, subjects), now);
 }
 
 const FIRST_MOVES = new Set(['authorized', 'captured']);
@@ -313,18 +345,48 @@ const sameKey = (a: FactsKey, b: FactsKey): boolean =>
 async function readAndPlan(tx: Tx, sets: Map<string, RuleSet>, all: readonly RiskSubject[], now: Date): Promise<PlannedAssessment> {
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const s of all) for (const x of sets.get(s.merchantId)!.needs) needs.add(x);
-  const read = await readComputedFacts(
-    tx,
-    all.map((s) => factsKey(s.facts, s.merchantId, now)),
-    needs,
-    now,
-  );
-  return plan_(sets, all, read, now);
+  const keys = all.map((s) => factsKey(s.facts, s.merchantId, now));
+  const [read, lists] = await Promise.all([readComputedFacts(tx, keys, needs, now), lookUpLists(tx, sets, all)]);
+  return plan_(sets, all, keys, read, lists, now);
 }
 
-/** Decides each subject in memory from its computed attributes; a payment created through the API is left out. */
-function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: readonly ComputedRead[], now: Date): PlannedAssessment {
-  const keys: FactsKey[] = all.map((s) => factsKey(s.facts, s.merchantId, now));
+/**
+ * For the merchants whose lists are looked up ({@link RuleSet.listProbes}): each list cut down to the subjects' values
+ * on it, by merchant (one statement; none when no merchant needs it). `x in list("a")` answers as on the whole list.
+ */
+async function lookUpLists(tx: Tx, sets: Map<string, RuleSet>, subjects: readonly RiskSubject[]): Promise<Map<string, ListItems>> {
+  const out = new Map<string, ListItems>();
+  const probes: { merchantId: string; alias: string; value: string }[] = [];
+  for (const s of subjects) {
+    const set = sets.get(s.merchantId)!;
+    if (!set.listProbes) continue;
+    const values = attributeValues(s.facts, {});
+    for (const p of set.listProbes) {
+      let x: unknown = values;
+      for (const key of p.path) x = typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[key] : undefined;
+      if (typeof x === 'string') probes.push({ merchantId: s.merchantId, alias: p.alias, value: x });
+    }
+    if (!out.has(s.merchantId)) out.set(s.merchantId, new Map());
+  }
+  for (const m of await listMembers(tx, probes)) {
+    const lists = out.get(m.merchantId) as Map<string, string[]>;
+    lists.set(m.alias, [...(lists.get(m.alias) ?? []), m.value]);
+  }
+  return out;
+}
+
+/**
+ * Decides each subject in memory from its computed attributes (`keys[i]`: its {@link factsKey} at `now`) and, for a
+ * merchant whose lists are looked up, `lookedUp`'s lists; a payment created through the API is left out.
+ */
+function plan_(
+  sets: Map<string, RuleSet>,
+  all: readonly RiskSubject[],
+  keys: readonly FactsKey[],
+  read: readonly ComputedRead[],
+  lookedUp: ReadonlyMap<string, ListItems>,
+  now: Date,
+): PlannedAssessment {
   const keep = all.flatMap((_, i) => (read[i]!.createdByApi ? [] : [i]));
   const subjects = keep.map((i) => all[i]!);
   const keysKept = keep.map((i) => keys[i]!);
@@ -339,7 +401,8 @@ function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: re
     const set = sets.get(s.merchantId)!;
     const values = attributeValues(s.facts, computed[i]!.facts);
     const matched: RuleRef[] = [];
-    for (const rule of set.rules) if (rule.expression.matches(values, set.lists)) matched.push(rule.ref);
+    const lists = lookedUp.get(s.merchantId) ?? set.lists;
+    for (const rule of set.rules) if (rule.expression.matches(values, lists)) matched.push(rule.ref);
     const decidedBy = matched[0] ?? null;
     decisions.push({
       merchantId: s.merchantId,
@@ -349,7 +412,7 @@ function plan_(sets: Map<string, RuleSet>, all: readonly RiskSubject[], read: re
       action: decidedBy?.action ?? 'allow',
       decidedBy,
       matched,
-      evaluated: set.evaluated,
+      ruleSet: set.snapshot,
       attributes: valuesJson(values),
       cause: s.cause,
       decidedAt: now,
@@ -471,12 +534,12 @@ function addBatchCounts(
 }
 
 /**
- * Announces the reviews opened on a `POST /v1/payments` create operation, now that its payment `paymentId` is stored:
- * `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction that links the
- * operation to its payment. One statement, plus the events' when there is a review.
+ * Links the reviews opened on a `POST /v1/payments` create operation to its payment `paymentId`, now stored, and
+ * announces them: `review.opened` with the payment's id (once per review, whenever called). Call it in the transaction
+ * that links the operation to its payment. One statement, plus the events' when there is a review.
  */
 export async function announceApiReviews(tx: Tx, operationId: string, paymentId: string): Promise<void> {
-  const reviews = await reviewsOfOperation(tx, operationId);
+  const reviews = await linkOperationReviews(tx, operationId, paymentId);
   if (reviews.length === 0) return;
   await emitEvents(
     tx,
@@ -485,7 +548,7 @@ export async function announceApiReviews(tx: Tx, operationId: string, paymentId:
       type: 'review.opened',
       paymentId,
       dedupeKey: `${r.id}:review.opened`,
-      data: reviewView({ ...r, paymentId }),
+      data: reviewView(r),
       at: r.openedAt,
     })),
   );

@@ -82,14 +82,18 @@ export function createRiskEnvironment(): ExpressionEnvironment {
   });
 }
 
+// 10^n as Decimal, n = 0…6 (currency exponents are 0–4, plus 2 for round amounts): built once, not per payment
+const POWERS_OF_TEN = Array.from({ length: 7 }, (_, n) => new Decimal(10).pow(n));
+const tenTo = (n: number): Decimal => POWERS_OF_TEN[n] ?? new Decimal(10).pow(n);
+
 /** The attribute values rules see: bigint for int, number for double; absent facts are left out. */
 export function attributeValues(facts: PaymentFacts, computed: ComputedFacts): Record<string, unknown> {
   const exponent = currencyExponent(facts.currency);
   const v: Record<string, unknown> = {
     amount: BigInt(facts.amount.toFixed(0)),
     currency: facts.currency,
-    amount_major: facts.amount.dividedBy(new Decimal(10).pow(exponent)).toNumber(),
-    is_round_amount: facts.amount.greaterThan(0) && facts.amount.modulo(new Decimal(10).pow(exponent + 2)).isZero(),
+    amount_major: facts.amount.dividedBy(tenTo(exponent)).toNumber(),
+    is_round_amount: facts.amount.greaterThan(0) && facts.amount.modulo(tenTo(exponent + 2)).isZero(),
     source: { provider: facts.provider },
   };
   if (facts.paymentMethodType !== undefined) v.payment_method = { type: facts.paymentMethodType };

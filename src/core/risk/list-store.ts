@@ -88,13 +88,42 @@ export async function removeItem(tx: Tx, listId: string, value: string): Promise
   return rows.length > 0;
 }
 
-/** Every list of the merchant, alias → values (for the rules cache). */
-export async function merchantListItems(tx: Tx, merchantId: string): Promise<Map<string, string[]>> {
-  const rows = await tx<{ alias: string; values: string[] }[]>`
-    select l.alias, coalesce(array_agg(i.value) filter (where i.value is not null), '{}') as values
+/**
+ * Every list of the merchant, alias → values (for the rules cache); undefined when its lists hold more than `maxItems`
+ * items in all (the rows read stop there).
+ */
+export async function merchantListItems(tx: Tx, merchantId: string, maxItems: number): Promise<Map<string, string[]> | undefined> {
+  const rows = await tx<{ alias: string; value: string | null }[]>`
+    select l.alias, i.value
     from gw.risk_lists l left join gw.risk_list_items i on i.list_id = l.id
-    where l.merchant_id = ${merchantId} group by l.alias`;
-  return new Map(rows.map((r) => [r.alias, r.values]));
+    where l.merchant_id = ${merchantId}
+    limit ${maxItems + 1}`;
+  if (rows.filter((r) => r.value !== null).length > maxItems) return undefined;
+  const out = new Map<string, string[]>();
+  for (const r of rows) {
+    const values = out.get(r.alias) ?? [];
+    if (r.value !== null) values.push(r.value);
+    out.set(r.alias, values);
+  }
+  return out;
+}
+
+/**
+ * Which of `probes` are on their merchant's list (by alias): one statement, one primary-key lookup per probe. For
+ * merchants whose lists are too large to keep in memory.
+ */
+export async function listMembers(
+  tx: Tx,
+  probes: readonly { merchantId: string; alias: string; value: string }[],
+): Promise<{ merchantId: string; alias: string; value: string }[]> {
+  if (probes.length === 0) return [];
+  const rows = await tx<{ merchant_id: string; alias: string; value: string }[]>`
+    select distinct l.merchant_id, l.alias, i.value
+    from unnest(${probes.map((p) => p.merchantId)}::text[], ${probes.map((p) => p.alias)}::text[], ${probes.map((p) => p.value)}::text[])
+           as p (m, a, v)
+    join gw.risk_lists l on l.merchant_id = p.m and l.alias = p.a
+    join gw.risk_list_items i on i.list_id = l.id and i.value = p.v`;
+  return rows.map((r) => ({ merchantId: r.merchant_id, alias: r.alias, value: r.value }));
 }
 
 /**

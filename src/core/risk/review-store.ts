@@ -19,6 +19,8 @@ export interface Review {
   reason: string | null;
   compensation: Compensation | null;
   compensationOperationId: string | null;
+  /** When the rejection's refund or void was refused by the PSP past its last retry: a person must act. */
+  compensationFailedAt: Date | null;
   openedAt: Date;
   closedAt: Date | null;
 }
@@ -36,6 +38,7 @@ interface ReviewRow {
   reason: string | null;
   compensation: Compensation | null;
   compensation_operation_id: string | null;
+  compensation_failed_at: Date | null;
   opened_at: Date;
   closed_at: Date | null;
 }
@@ -50,6 +53,7 @@ const toReview = (r: ReviewRow): Review => ({
   reason: r.reason,
   compensation: r.compensation,
   compensationOperationId: r.compensation_operation_id,
+  compensationFailedAt: r.compensation_failed_at,
   openedAt: r.opened_at,
   closedAt: r.closed_at,
 });
@@ -57,7 +61,7 @@ const toReview = (r: ReviewRow): Review => ({
 // The payment of a review: its own, else the one its create operation made.
 const COLUMNS = (tx: Tx) => tx`
   r.id, r.merchant_id, coalesce(r.payment_id, o.payment_id) as payment_id, r.operation_id, r.opened_by, r.status, r.reason,
-  r.compensation, r.compensation_operation_id, r.opened_at, r.closed_at`;
+  r.compensation, r.compensation_operation_id, r.compensation_failed_at, r.opened_at, r.closed_at`;
 
 /** Opens one review per decision (one statement); returns them in input order. */
 export async function openReviews(
@@ -134,6 +138,18 @@ export async function closeReview(
   };
 }
 
+/**
+ * Records that review `id`'s compensation was refused past its last retry (sql/0117 lets it be set once, on a rejected
+ * review); returns the review, or undefined when it is not rejected or was already marked.
+ */
+export async function markCompensationFailed(tx: Tx, merchantId: string, id: string, now: Date): Promise<Review | undefined> {
+  const [row] = await tx<ReviewRow[]>`
+    update gw.reviews set compensation_failed_at = ${now}
+    where id = ${id} and merchant_id = ${merchantId} and status = 'rejected' and compensation_failed_at is null
+    returning *`;
+  return row && toReview(row);
+}
+
 /** Whether a compensating refund or void of the review is in flight or done (requested, pending, submitted, succeeded). */
 export async function hasLiveCompensation(tx: Tx, paymentId: string, reviewId: string): Promise<boolean> {
   const [row] = await tx<{ live: boolean }[]>`
@@ -143,12 +159,16 @@ export async function hasLiveCompensation(tx: Tx, paymentId: string, reviewId: s
   return row!.live;
 }
 
-/** The reviews opened on an API create operation, oldest first. */
-export async function reviewsOfOperation(tx: Tx, operationId: string): Promise<Review[]> {
+/**
+ * Stores `paymentId` on the reviews opened on the API create operation `operationId`, now that the operation names
+ * that payment (the trigger of sql/0117 checks it); returns the reviews it linked, oldest first (none on a second call).
+ */
+export async function linkOperationReviews(tx: Tx, operationId: string, paymentId: string): Promise<Review[]> {
   const rows = await tx<ReviewRow[]>`
-    select ${COLUMNS(tx)} from gw.reviews r left join gw.psp_operations o on o.id = r.operation_id
-    where r.operation_id = ${operationId} order by r.id`;
-  return rows.map(toReview);
+    update gw.reviews set payment_id = ${paymentId}
+    where operation_id = ${operationId} and payment_id is null
+    returning *`;
+  return rows.map(toReview).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 /** The latest review of a payment (opened on it or on its create operation), or undefined. */
@@ -171,6 +191,7 @@ export function reviewView(r: Review): z.infer<typeof ReviewData> {
     reason: r.reason,
     compensation: r.compensation,
     compensationOperationId: r.compensationOperationId,
+    compensationFailedAt: r.compensationFailedAt?.toISOString() ?? null,
     openedBy: r.openedBy,
     openedAt: r.openedAt.toISOString(),
     closedAt: r.closedAt?.toISOString() ?? null,

@@ -1,6 +1,7 @@
 // Risk rules, rule-set versions, payment facts and decisions (gw.risk_*; sql/0050_risk_rules.sql).
 import { Decimal } from 'decimal.js';
 import type { Tx } from '../db/client.js';
+import { sha256Hex } from '../crypto.js';
 import { newId } from '../ids.js';
 import type { ComputedFacts } from './attributes.js';
 
@@ -177,17 +178,29 @@ export async function readComputedFacts(
       (k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create'))
         or (k.ref is not null and exists (select 1 from gw.psp_operations o
                                            where o.source_id = k.src and o.psp_reference = k.ref and o.kind = 'create')) as by_api,
-      ${dup ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as dup,
-      (select f.subject_id from gw.risk_payment_facts f where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours'
-        order by f.seen_at desc limit 1) as dup_of,
+      ${dup ? tx`d.n` : tx`null`}::text as dup,
+      d.latest as dup_of,
       ${card1h ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf and f.seen_at > ${now}::timestamptz - interval '1 hour')` : tx`null`}::text as card1h,
       ${firstCard ? tx`exists (select 1 from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf)` : tx`null::boolean`} as seen_card,
-      ${cust ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_n,
-      ${cust ? tx`(select coalesce(sum(f.amount), 0) from gw.risk_payment_facts f where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours')` : tx`null`}::text as cust_sum
+      ${cust ? tx`u.n` : tx`null`}::text as cust_n,
+      ${cust ? tx`u.s` : tx`null`}::text as cust_sum
     from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
                 ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${pids}::text[], ${srcs}::text[],
                 ${refs}::text[])
                 with ordinality as k (m, dk, cf, cu, cur, pid, src, ref, n)
+    -- one range scan each for the duplicate count and the latest duplicate, and for the customer's count and sum
+    cross join lateral (
+      select count(*) as n, (array_agg(f.subject_id order by f.seen_at desc))[1] as latest
+      from gw.risk_payment_facts f
+      where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours') d
+    ${
+      cust
+        ? tx`cross join lateral (
+      select count(*) as n, coalesce(sum(f.amount), 0) as s
+      from gw.risk_payment_facts f
+      where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours') u`
+        : tx``
+    }
     order by k.n`;
   return rows.map((r, n) => {
     const key = keys[n]!;
@@ -230,7 +243,27 @@ export interface RuleRef {
   action: RiskAction;
 }
 
-/** One evaluation, as gw.risk_decisions keeps it. */
+/**
+ * The rules one rule-set version evaluates, in evaluation order, as gw.risk_rule_set_snapshots keeps them (written once
+ * per content; sql/0115). `id` is the lower-case hex SHA-256 of `${merchantId}\n${json}`; `json` is `rules` serialized.
+ */
+export interface RuleSetSnapshot {
+  id: string;
+  merchantId: string;
+  rules: readonly RuleRef[];
+  json: string;
+}
+
+/**
+ * A snapshot of `rules` for `merchantId`: its content address and serialized form. Computed once per rule-set version
+ * (the rules cache keeps it).
+ */
+export async function ruleSetSnapshot(merchantId: string, rules: readonly RuleRef[]): Promise<RuleSetSnapshot> {
+  const json = JSON.stringify(rules.map((r) => ({ id: r.id, name: r.name, version: r.version, action: r.action })));
+  return { id: await sha256Hex(`${merchantId}\n${json}`), merchantId, rules, json };
+}
+
+/** One evaluation to record: what gw.risk_decisions keeps, the evaluated rules named by their snapshot. */
 export interface RiskDecision {
   merchantId: string;
   paymentId: string | null;
@@ -239,41 +272,48 @@ export interface RiskDecision {
   action: RiskAction;
   decidedBy: RuleRef | null;
   matched: RuleRef[];
-  evaluated: RuleRef[];
+  /** The rules evaluated: stored once, the row names it. */
+  ruleSet: RuleSetSnapshot;
   attributes: Record<string, unknown>;
   cause: string;
   decidedAt: Date;
 }
 
-/** Appends decisions (one statement); returns their ids, in input order. */
+/**
+ * Appends decisions and, in the same statement, the rule-set snapshots they name that are not stored yet; returns the
+ * decisions' ids, in input order.
+ */
 export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
   if (rows.length === 0) return [];
-  // decisions of one rule-set version share their `evaluated` array: serialized once
-  const serialized = new Map<unknown, string>();
-  const once = (x: unknown): string => {
-    let json = serialized.get(x);
-    if (json === undefined) {
-      json = JSON.stringify(x);
-      serialized.set(x, json);
-    }
-    return json;
-  };
+  const sets = [...new Map(rows.map((r) => [r.ruleSet.id, r.ruleSet])).values()];
   const ids = await tx<{ id: string }[]>`
-    insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, evaluated, attributes, cause, decided_at)
-    select m, p, o, s, a, db::jsonb, mt::jsonb, ev::jsonb, at::jsonb, c, t from unnest(
+    with snapshots as (
+      insert into gw.risk_rule_set_snapshots (id, merchant_id, rules, created_at)
+      select i, m, r::jsonb, ${rows[0]!.decidedAt.toISOString()}::timestamptz
+        from unnest(${sets.map((x) => x.id)}::text[], ${sets.map((x) => x.merchantId)}::text[], ${sets.map((x) => x.json)}::text[]) as s (i, m, r)
+      on conflict (id) do nothing
+    )
+    insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, rule_set_id, attributes, cause, decided_at)
+    select m, p, o, s, a, db::jsonb, mt::jsonb, rs, at::jsonb, c, t from unnest(
       ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.operationId)}::text[],
       ${rows.map((r) => r.stage)}::text[], ${rows.map((r) => r.action)}::text[], ${rows.map((r) => JSON.stringify(r.decidedBy))}::text[],
-      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => once(r.evaluated))}::text[],
+      ${rows.map((r) => JSON.stringify(r.matched))}::text[], ${rows.map((r) => r.ruleSet.id)}::text[],
       ${rows.map((r) => JSON.stringify(r.attributes))}::text[], ${rows.map((r) => r.cause)}::text[],
       ${rows.map((r) => r.decidedAt.toISOString())}::timestamptz[]
-    ) with ordinality as d (m, p, o, s, a, db, mt, ev, at, c, t, n)
+    ) with ordinality as d (m, p, o, s, a, db, mt, rs, at, c, t, n)
     order by n
     returning id::text`;
   return ids.map((r) => r.id);
 }
 
+/** A recorded evaluation, as `GET /v1/payments/{id}/risk` shows it. */
+export interface StoredRiskDecision extends Omit<RiskDecision, 'ruleSet'> {
+  /** Every rule evaluated, in evaluation order. */
+  evaluated: RuleRef[];
+}
+
 /** The decisions about a payment (made on it, or on the API operation that created it), oldest first. */
-export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<RiskDecision[]> {
+export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<StoredRiskDecision[]> {
   const rows = await tx<
     {
       merchant_id: string;
@@ -289,10 +329,13 @@ export async function listPaymentDecisions(tx: Tx, paymentId: string): Promise<R
       decided_at: Date;
     }[]
   >`
-    select * from gw.risk_decisions
-    where payment_id = ${paymentId}
-       or operation_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create')
-    order by id`;
+    select d.merchant_id, d.payment_id, d.operation_id, d.stage, d.action, d.decided_by, d.matched,
+           coalesce(d.evaluated, s.rules) as evaluated, d.attributes, d.cause, d.decided_at
+    from gw.risk_decisions d
+    left join gw.risk_rule_set_snapshots s on s.id = d.rule_set_id
+    where d.payment_id = ${paymentId}
+       or d.operation_id in (select id from gw.psp_operations where payment_id = ${paymentId} and kind = 'create')
+    order by d.id`;
   return rows.map((r) => ({
     merchantId: r.merchant_id,
     paymentId: r.payment_id ?? paymentId,

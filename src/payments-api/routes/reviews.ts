@@ -23,6 +23,9 @@ const ReviewView = z
       description: 'What the rejection did: refund or void through the PSP, nothing to undo, or refund_required (no PSP apiKey)',
     }),
     compensationOperationId: z.string().nullable(),
+    compensationFailedAt: isoTimestamp().nullable().openapi({
+      description: 'When the PSP refused the refund or void past its last retry (review.compensation_failed); a person must act',
+    }),
     openedBy: RuleRef,
     openedAt: isoTimestamp(),
     closedAt: isoTimestamp().nullable(),
