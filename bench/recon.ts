@@ -1,6 +1,7 @@
 // `npm run bench:recon`: how fast a settlement report is reconciled. For reports of 1k, 10k and 100k lines (BENCH_SIZES),
-// each against as many captured payments of its own source: the load (the CSV streamed through csv-parse into COPY)
-// and the job (set-based matching, settlement postings through gw.post_transactions, events) timed apart; the time
+// each against as many captured payments of its own source: the upload (the CSV, generated as a stream, spooled as
+// raw bytes) and the job (the spool streamed through csv-parse into COPY, set-based matching, settlement postings
+// through gw.post_transactions, events) timed apart; the time
 // per line at each size (flat means O(n)); in the same run, a bare COPY of the same lines into an unindexed table as
 // the ceiling; and the process's peak RSS. Prints figures and the machine; asserts only that every line matched and
 // the ledger balances. Not a test.
@@ -18,7 +19,7 @@ import { systemClock } from '../src/core/clock.js';
 import { createSql, type Sql } from '../src/core/db/client.js';
 import { newId } from '../src/core/ids.js';
 import { checkLedger } from '../src/core/ledger/ledger-store.js';
-import { loadReport } from '../src/reconciliation/load-report.js';
+import { spoolReport } from '../src/reconciliation/load-report.js';
 import { reconcileRun } from '../src/reconciliation/reconcile.task.js';
 import { getRun } from '../src/reconciliation/reconciliation-store.js';
 
@@ -47,40 +48,60 @@ async function seed(sql: Sql, merchantId: string, tag: string, n: number): Promi
   return sourceId;
 }
 
-/** A Stripe itemized report of `n` charge lines for the seeded payments: fee 2.9% + 0.30, rounded down to cents. */
-function report(tag: string, n: number): string {
-  const cents = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
-  const lines = [
-    'balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,charge_id,payment_intent_id,automatic_payout_id',
-  ];
-  for (let i = 0; i < n; i++) {
-    const gross = 1000 + (i % 9000);
-    const fee = Math.floor((gross * 29) / 1000) + 30;
-    lines.push(
-      `txn_${tag}_${i},2025-06-01 12:00:00,usd,${cents(gross)},${cents(fee)},${cents(gross - fee)},charge,ch_${tag}_${i},ch_${tag}_${i},pi_${tag}_${i},po_${tag}`,
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
+const cents = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
+
+/** Line i of the report: gross 1000 + i % 9000 cents, fee 2.9% + 0.30 rounded down to cents. */
+function line(i: number): { gross: number; fee: number } {
+  const gross = 1000 + (i % 9000);
+  return { gross, fee: Math.floor((gross * 29) / 1000) + 30 };
 }
 
-/** The bare ceiling: COPY of the same rows (as the loader writes them) into an unindexed table, ms. */
-async function bareCopy(sql: Sql, text: string): Promise<number> {
+const LINES_PER_PIECE = 1_000;
+
+/**
+ * A Stripe itemized report of `n` charge lines for the seeded payments, generated as a byte stream (a thousand lines
+ * per piece): the bench holds no whole report, so its RSS is the loader's.
+ */
+function report(tag: string, n: number): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let i = -1;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i >= n) return controller.close();
+      const out: string[] = [];
+      if (i < 0) {
+        out.push(
+          'balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,source_id,charge_id,payment_intent_id,automatic_payout_id',
+        );
+        i = 0;
+      }
+      for (const end = Math.min(n, i + LINES_PER_PIECE); i < end; i++) {
+        const { gross, fee } = line(i);
+        out.push(
+          `txn_${tag}_${i},2025-06-01 12:00:00,usd,${cents(gross)},${cents(fee)},${cents(gross - fee)},charge,ch_${tag}_${i},ch_${tag}_${i},pi_${tag}_${i},po_${tag}`,
+        );
+      }
+      controller.enqueue(encoder.encode(`${out.join('\r\n')}\r\n`));
+    },
+  });
+}
+
+/** The bare ceiling: COPY of the same rows (as the loader writes them) into an unindexed table, ms; rows generated as streamed. */
+async function bareCopy(sql: Sql, tag: string, n: number): Promise<number> {
   await sql`create table if not exists bench_bare (run_id text, position int, line_no int, line_id text, category text, psp_type text,
             payment_ref text, operation_ref text, currency text, gross bigint, fee bigint, net bigint, occurred_at timestamptz,
             payout_ref text, result text, detail text)`;
   await sql`truncate bench_bare`;
-  const rows = text
-    .trim()
-    .split('\r\n')
-    .slice(1)
-    .map((l, i) => {
-      const c = l.split(',');
-      return `rcn_bench\t${i + 2}\t${i + 2}\t${c[0]}\tcharge\tcharge\t${c[9]}\t${c[7]}\tUSD\t${c[3]!.replace('.', '')}\t${c[4]!.replace('.', '')}\t${c[5]!.replace('.', '')}\t2025-06-01T12:00:00.000Z\t${c[10]}\t\\N\t\\N\n`;
-    });
+  const rows = function* (): Generator<string> {
+    for (let i = 0; i < n; i++) {
+      const { gross, fee } = line(i);
+      yield `rcn_bench\t${i + 2}\t${i + 2}\ttxn_${tag}_${i}\tcharge\tcharge\tpi_${tag}_${i}\tch_${tag}_${i}\tUSD\t${gross}\t${fee}\t${gross - fee}\t2025-06-01T12:00:00.000Z\tpo_${tag}\t\\N\t\\N\n`;
+    }
+  };
   const started = performance.now();
   await sql.begin(async (tx) => {
     const w = await tx`copy bench_bare from stdin`.writable();
-    await pipeline(Readable.from(rows), w);
+    await pipeline(Readable.from(rows()), w);
   });
   return performance.now() - started;
 }
@@ -119,22 +140,16 @@ async function main(): Promise<void> {
       `PostgreSQL ${v} (${embedded ? 'embedded' : 'DATABASE_URL'}), Node ${process.version}; the machine is shared with other work, so figures vary between runs`,
     );
     console.log('');
-    console.log('lines    load ms  job ms  total ms  µs/line  lines/s   bare COPY ms  ratio to bare  peak RSS MB');
+    console.log('lines  upload ms  job ms  total ms  µs/line  lines/s   bare COPY ms  ratio to bare  peak RSS MB');
     const perLine: number[] = [];
     for (const n of SIZES) {
       const tag = `b${n}`;
       const sourceId = await seed(sql, merchantId, tag, n);
-      const text = report(tag, n);
-      const bare = await bareCopy(sql, text);
+      const bare = await bareCopy(sql, tag, n);
       await sql`vacuum analyze`;
       peakRss = process.memoryUsage().rss;
       const t0 = performance.now();
-      const loaded = await loadReport(deps, {
-        merchantId,
-        sourceId,
-        provider: 'stripe',
-        body: new Blob([text]).stream(),
-      });
+      const loaded = await spoolReport(deps, { merchantId, sourceId, provider: 'stripe', body: report(tag, n) });
       if (loaded.kind !== 'created') throw new Error('the report was loaded before');
       const t1 = performance.now();
       await reconcileRun(deps, loaded.runId);

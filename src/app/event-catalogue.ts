@@ -192,7 +192,9 @@ export const EVENT_CATALOGUE: readonly EventTypeEntry[] = [
 /** The JSON Schema (draft 2020-12, as OpenAPI 3.1 uses) of an event type's `data`. */
 export function dataJsonSchema(entry: EventTypeEntry): Record<string, unknown> {
   const { $schema: _, ...schema } = z.toJSONSchema(entry.data, { target: 'draft-2020-12', io: 'output', unrepresentable: 'any' });
-  return schema;
+  // a union of object shapes (reconciliation.mismatch: an item, or a stuck payment) is still an object
+  const anyOf = schema.anyOf as { type?: unknown }[] | undefined;
+  return anyOf?.every((s) => s.type === 'object') ? { type: 'object', ...schema } : schema;
 }
 
 /** The Standard Webhooks body of an event type: `{"type", "timestamp", "data"}`. */

@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError } from './errors.js';
-import { currencyExponent, MAX_MINOR_UNITS, minorUnits, normalizeCurrency, toJsonAmount, toMinorText } from './money.js';
+import { currencyExponent, formatMinor, MAX_MINOR_UNITS, minorUnits, normalizeCurrency, toJsonAmount, toMinorText } from './money.js';
 
 /** Runs fn and returns what it threw, failing the test if it did not throw. */
 function thrown(fn: () => unknown): unknown {
@@ -102,6 +102,30 @@ describe('toJsonAmount', () => {
       expect(e).toBeInstanceOf(AppError);
       expect(e).toMatchObject({ code: 'internal_error', status: 500 });
     }
+  });
+});
+
+describe('formatMinor', () => {
+  it('writes minor units as major units with the currency’s exponent: JPY 0, USD 2, KWD 3, CLF 4', () => {
+    expect(formatMinor(1099, 'USD')).toBe('10.99');
+    expect(formatMinor('1000', 'JPY')).toBe('1000');
+    expect(formatMinor(-1234n, 'KWD')).toBe('-1.234');
+    expect(formatMinor(new Decimal(5), 'clf')).toBe('0.0005');
+    expect(formatMinor(0, 'EUR')).toBe('0.00');
+    expect(formatMinor(-3000, 'usd')).toBe('-30.00');
+  });
+
+  it('is exact up to Number.MAX_SAFE_INTEGER and back, never rounded', () => {
+    expect(formatMinor(Number.MAX_SAFE_INTEGER, 'USD')).toBe('90071992547409.91');
+    expect(formatMinor(9223372036854775807n, 'KWD')).toBe('9223372036854775.807');
+    fc.assert(
+      fc.property(fc.bigInt({ min: -maxSafe, max: maxSafe }), fc.constantFrom('JPY', 'USD', 'KWD', 'CLF'), (minor, currency) => {
+        const text = formatMinor(minor, currency);
+        const exp = currencyExponent(currency);
+        expect(text.split('.')[1]?.length ?? 0).toBe(exp);
+        expect(new Decimal(text).times(new Decimal(10).pow(exp)).toFixed(0)).toBe(minor.toString());
+      }),
+    );
   });
 });
 

@@ -51,6 +51,21 @@ export function currencyExponent(currency: string): number {
   return EXPONENTS[currency.toUpperCase()] ?? 2;
 }
 
+/**
+ * Minor units as major units with the currency's ISO 4217 exponent, exactly (never rounded, up to 19 digits): what
+ * PSP reports and the portal write. The sign is kept; the currency code is not appended.
+ * @throws decimal.js's Error for a value that is not a number.
+ * @example
+ * formatMinor(1099, 'USD') // '10.99'
+ * formatMinor('1000', 'JPY') // '1000'
+ * formatMinor(-1234n, 'KWD') // '-1.234'
+ */
+export function formatMinor(minor: Decimal | string | number | bigint, currency: string): string {
+  const exp = currencyExponent(currency);
+  // exact: decimal.js divides to 20 significant digits, and a bigint column holds at most 19
+  return new Decimal(typeof minor === 'bigint' ? minor.toString() : minor).div(new Decimal(10).pow(exp)).toFixed(exp);
+}
+
 /** The largest amount, in minor units, Switchyard accepts: Number.MAX_SAFE_INTEGER. */
 export const MAX_MINOR_UNITS = new Decimal(Number.MAX_SAFE_INTEGER);
 

@@ -90,7 +90,22 @@ export async function settleOperation(
   });
   let event = result.event ?? null;
   if (op.kind === 'refund' && result.outcome === 'succeeded' && existing) {
-    event = { kind: 'refunded', capturedTotal: existing.capturedAmount, refundedTotal: await succeededRefundTotal(tx, existing.id) };
+    event = {
+      kind: 'refunded',
+      capturedTotal: existing.capturedAmount,
+      refundedTotal: await succeededRefundTotal(tx, existing.id),
+      // the refund's own PSP id (`re_…`) on the payment's operations, as its webhook records it: reconciliation matches by it
+      ...(result.operationReference
+        ? {
+            operation: {
+              kind: 'refund' as const,
+              reference: result.operationReference,
+              outcome: 'succeeded' as const,
+              ...(op.amount ? { amount: op.amount } : {}),
+            },
+          }
+        : {}),
+    };
   }
   const payment = await applyPspEvent(tx, { ...base, pspReference, event });
   await updateOperation(tx, op.id, { status: result.outcome, paymentId: payment.id, now });

@@ -1,7 +1,9 @@
 // The `check_stuck_payments` cron task (issue #17 item 8, README "Reconcile"): payments left `pending` (a PSP timeout,
 // a lost webhook) past their source's settling time are listed, named once to the merchant, and asked of the PSP
 // through the connector's status read where there is one.
+import type { z } from 'zod';
 import type { Deps } from '../core/deps.js';
+import type { StuckPaymentMismatchData } from '../core/events/event-data.js';
 import { emitEvents } from '../core/events/outbox.js';
 import { applyPaymentReports } from '../core/payments/apply-event.js';
 import { connectorOptions } from './call-psp.js';
@@ -57,7 +59,7 @@ export async function checkStuckPayments(deps: Deps, options: PaymentCommandOpti
           expected: { currency: s.currency, gross: Number(s.amount) },
           pendingSince: s.pendingSince.toISOString(),
           detail: s.detail,
-        },
+        } satisfies z.infer<typeof StuckPaymentMismatchData>,
         at: now,
       })),
     );

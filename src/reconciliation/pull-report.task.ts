@@ -1,12 +1,11 @@
 // (node) The `pull_settlement_report` job: fetch a settlement report the PSP said is ready and load it as a run
 // (README "Reconcile", pulled reports), through the PSP fetch the connectors use (Deps.pspFetch: SSRF-guarded).
-import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import type { Deps } from '../core/deps.js';
 import type { JobPayload } from '../core/jobs/catalog.js';
-import { currencyExponent } from '../core/money.js';
+import { formatMinor } from '../core/money.js';
 import { newId } from '../core/ids.js';
-import { loadReport, type LoadOutcome } from './load-report.js';
+import { spoolReport, type LoadOutcome } from './load-report.js';
 import { failRun, getPullSource, insertRun, type PullSourceRow } from './reconciliation-store.js';
 
 /** Stripe's API base when the source has no `apiBaseUrl`. */
@@ -103,12 +102,6 @@ const STRIPE_COLUMNS = [
   'automatic_payout_id',
 ];
 
-/** Minor units as the report writes them: major units with the currency's exponent (`1000` JPY, `-30.00` USD). */
-function major(minor: number, currency: string): string {
-  const exp = currencyExponent(currency);
-  return new Decimal(minor).div(new Decimal(10).pow(exp)).toFixed(exp);
-}
-
 const utc = (seconds: number | null | undefined): string =>
   seconds === null || seconds === undefined ? '' : new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
 
@@ -151,9 +144,9 @@ async function* stripeLines(
         utc(t.created),
         utc(t.available_on),
         t.currency,
-        major(t.amount, t.currency),
-        major(t.fee, t.currency),
-        major(t.net, t.currency),
+        formatMinor(t.amount, t.currency),
+        formatMinor(t.fee, t.currency),
+        formatMinor(t.net, t.currency),
         t.reporting_category,
         src ? src.id : idOf(t.source as string | null | undefined),
         chargeId,
@@ -204,7 +197,7 @@ function adyenReportHostAllowed(url: string, apiBaseUrl: string | null): boolean
   return apiBaseUrl !== null && new URL(apiBaseUrl).origin === u.origin;
 }
 
-/** Opens the Adyen report download (streamed: the body is read by loadReport as it arrives). */
+/** Opens the Adyen report download (streamed: spoolReport stores it as it arrives). */
 async function adyenReport(
   deps: Pick<Deps, 'pspFetch' | 'config' | 'secretBox'>,
   source: PullSourceRow,
@@ -224,7 +217,8 @@ async function adyenReport(
 }
 
 /**
- * Pulls one report and loads it (load-report.ts `loadReport`, which queues its matching): Stripe, the payout's balance
+ * Pulls one report into the spool (load-report.ts `spoolReport`, which queues the job that reads and matches it), so
+ * no load transaction stays open while the PSP is asked for pages: Stripe, the payout's balance
  * transactions written as the itemized payout reconciliation report (a source with an `apiKey` only); Adyen, the
  * settlement details CSV downloaded with the source's `reportCredentials` (from an adyen.com host or the source's
  * `apiBaseUrl` only). Pulling the same report again loads the same bytes: the earlier run answers, nothing posts twice.
@@ -252,7 +246,7 @@ export async function pullSettlementReport(
       if (typeof opened === 'string') return { kind: 'skipped', reason: opened };
       body = opened;
     }
-    const outcome = await loadReport(deps, { merchantId: source.merchantId, sourceId: source.id, provider: source.provider, body });
+    const outcome = await spoolReport(deps, { merchantId: source.merchantId, sourceId: source.id, provider: source.provider, body });
     return { kind: 'loaded', outcome };
   } catch (error) {
     const refused = error instanceof PullRefused ? error.message : refusedLoad(error);
@@ -272,7 +266,7 @@ export async function pullSettlementReport(
   }
 }
 
-/** loadReport's own refusals (the report is not one it reads: 4xx AppErrors) as a reason; undefined for anything else. */
+/** spoolReport's own refusals (the report is not one it reads: 4xx AppErrors) as a reason; undefined for anything else. */
 function refusedLoad(error: unknown): string | undefined {
   const e = error as { status?: unknown; code?: unknown; message?: unknown };
   return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.code === 'string'

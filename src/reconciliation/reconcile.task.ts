@@ -1,14 +1,18 @@
 // (node) The `reconcile_settlement_report` job: match a loaded report in chunks, post settlements, tell the merchant.
 import type { Deps } from '../core/deps.js';
+import { AppError } from '../core/errors.js';
 import { emitEvents, type EventToEmit } from '../core/events/outbox.js';
+import { loadSpooledReport } from './load-report.js';
 import {
   addMissingInReport,
   analyzeItems,
   claimSettlements,
   completeRun,
+  deleteSpool,
   failRun,
   getRun,
   getSourceForReconciliation,
+  isSpooled,
   listNoticeItems,
   matchItems,
   nextChunk,
@@ -38,7 +42,8 @@ function mismatchEvent(run: { id: string; merchantId: string; sourceId: string }
 }
 
 /**
- * Reconciles a loaded run (load-report.ts): per chunk of {@link CHUNK_LINES} lines, one transaction matches them
+ * Reconciles a run: first its spooled report is read into items (load-report.ts `loadSpooledReport`, one transaction
+ * that also drops the spool; a report that cannot be read fails the run, naming why), then per chunk of {@link CHUNK_LINES} lines, one transaction matches them
  * (reconciliation-store.ts `matchItems`), claims and posts the settlements and emits one `reconciliation.mismatch` per
  * item that is not `matched` or `ignored`; it resumes after the last committed chunk. Then `missingInReport` items
  * (captures and refunds older than the source's settlement delay and than the report's last line, not settled by any
@@ -51,6 +56,18 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
   const source = await getSourceForReconciliation(deps.sql, row.merchant_id, row.source_id);
   if (!source) throw new Error(`source ${row.source_id} of ${runId} is gone`);
   const run = { id: row.id, merchantId: row.merchant_id, sourceId: row.source_id, provider: source.provider };
+  if (await isSpooled(deps.sql, runId)) {
+    try {
+      await loadSpooledReport(deps, run);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      await deps.sql.begin(async (tx) => {
+        await deleteSpool(tx, runId);
+        await failRun(tx, runId, `The report could not be read: ${err.message}`, deps.clock());
+      });
+      return;
+    }
+  }
   await analyzeItems(deps.sql);
   for (;;) {
     const done = await deps.sql.begin(async (tx) => {
@@ -75,7 +92,9 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
     if (current.status !== 'processing') return;
     const now = deps.clock();
     const delayed = new Date(now.getTime() - source.settlementDelaySeconds * 1000);
-    const before = current.period_end && current.period_end < delayed ? current.period_end : delayed;
+    // report times are whole seconds: what was recorded within the last line's second is not after it
+    const lastLine = current.period_end && new Date(Math.floor(current.period_end.getTime() / 1000) * 1000 + 1000);
+    const before = lastLine && lastLine < delayed ? lastLine : delayed;
     const after = current.position_done;
     const added = await addMissingInReport(tx, run, after, before);
     const notices = added > 0 ? await listNoticeItems(tx, runId, after + 1, after + added) : [];
@@ -99,5 +118,8 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
 
 /** Marks a run whose job has failed for the last time as `failed`, with a reason the merchant may read. */
 export async function giveUpRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: string): Promise<void> {
-  await failRun(deps.sql, runId, 'Reconciliation failed after several attempts; the server logs name the cause.', deps.clock());
+  await deps.sql.begin(async (tx) => {
+    await deleteSpool(tx, runId);
+    await failRun(tx, runId, 'Reconciliation failed after several attempts; the server logs name the cause.', deps.clock());
+  });
 }

@@ -55,16 +55,43 @@ export async function findRunByHash(tx: Tx, sourceId: string, sha256: Uint8Array
   return row;
 }
 
-/** Records what loading found: hash, line count, payout or batch, period. */
+/** Sets the SHA-256 of a spooled report's bytes (the unique key that answers the same bytes again with this run). */
+export async function setRunHash(tx: Tx, runId: string, sha256: Uint8Array): Promise<void> {
+  await tx`update gw.reconciliation_runs set sha256 = ${Buffer.from(sha256)} where id = ${runId}`;
+}
+
+/** Stores chunk `seq` (from 0) of a run's report bytes (sql/0110), in the caller's transaction. */
+export async function insertSpoolChunk(tx: Tx, runId: string, seq: number, data: Uint8Array): Promise<void> {
+  await tx`insert into gw.reconciliation_spool (run_id, seq, data) values (${runId}, ${seq}, ${Buffer.from(data.buffer, data.byteOffset, data.byteLength)})`;
+}
+
+/** Chunk `seq` of a run's spooled report, or undefined past the last one. */
+export async function readSpoolChunk(tx: Tx, runId: string, seq: number): Promise<Uint8Array | undefined> {
+  const [row] = await tx<{ data: Buffer }[]>`select data from gw.reconciliation_spool where run_id = ${runId} and seq = ${seq}`;
+  return row?.data;
+}
+
+/** Whether the run's report is still spooled (not yet loaded into items). */
+export async function isSpooled(tx: Tx, runId: string): Promise<boolean> {
+  const [row] = await tx<{ spooled: boolean }[]>`
+    select exists (select 1 from gw.reconciliation_spool where run_id = ${runId}) as spooled`;
+  return row?.spooled === true;
+}
+
+/** Drops a run's spooled bytes (loaded, or the run failed). */
+export async function deleteSpool(tx: Tx, runId: string): Promise<void> {
+  await tx`delete from gw.reconciliation_spool where run_id = ${runId}`;
+}
+
+/** Records what loading found: line count, payout or batch, period. */
 export async function finishLoad(
   tx: Tx,
   runId: string,
-  load: { sha256: Uint8Array; lines: number; payoutId: string | null; batchNumber: string | null },
+  load: { lines: number; payoutId: string | null; batchNumber: string | null },
 ): Promise<void> {
   await tx`
     update gw.reconciliation_runs r
-       set sha256 = ${Buffer.from(load.sha256)}, lines = ${load.lines},
-           payout_id = ${load.payoutId}, batch_number = ${load.batchNumber},
+       set lines = ${load.lines}, payout_id = ${load.payoutId}, batch_number = ${load.batchNumber},
            period_start = (select min(occurred_at) from gw.reconciliation_items where run_id = ${runId}),
            period_end = (select max(occurred_at) from gw.reconciliation_items where run_id = ${runId})
      where id = ${runId}`;

@@ -1,11 +1,11 @@
 // The JSON shapes of docs/http-api.md "Reconciliation": a run and one of its items; amounts in signed minor units.
 import type { z } from 'zod';
-import type { ReconciliationMismatchData, ReconciliationRunData } from '../core/events/event-data.js';
+import { type ReconciliationItemData, ReconciliationItemResult, type ReconciliationRunData } from '../core/events/event-data.js';
 import { toJsonAmount } from '../core/money.js';
 import type { ItemRow, RunRow } from './reconciliation-store.js';
 
 /** The results an item may have, in the order `counts` lists them. */
-export const RESULTS = ['matched', 'amountMismatch', 'missingInLedger', 'missingInReport', 'duplicate', 'ignored', 'invalid'] as const;
+export const RESULTS = ReconciliationItemResult.options;
 
 const amount = (v: string | null): number | null => (v === null ? null : toJsonAmount(v));
 
@@ -39,7 +39,7 @@ export function runView(r: RunRow): z.infer<typeof ReconciliationRunData> {
 }
 
 /** One item as `GET /v1/reconciliation/settlements/{id}/items` lists it and `reconciliation.mismatch` carries it. */
-export function itemView(i: ItemRow): Omit<z.infer<typeof ReconciliationMismatchData>, 'reconciliationId' | 'sourceId'> {
+export function itemView(i: ItemRow): z.infer<typeof ReconciliationItemData> {
   return {
     position: i.position,
     lineNumber: i.line_no,

@@ -314,6 +314,17 @@ describe('POST /v1/payments through the Stripe simulator', () => {
     const r2 = await commands.request(`/v1/payments/${created.id}/refunds`, command(shop, 'p-1-r2', { amount: 1500 }));
     expect(r2.status).toBe(200);
     expect(await r2.json()).toMatchObject({ status: 'partially_refunded', refundedAmount: 3500 });
+    // each API refund is an operation of the payment under Stripe's refund id, as its webhook would record it
+    const refundOps = await deps.sql<{ psp_reference: string; amount: string }[]>`
+      select o.psp_reference, o.amount::text as amount from gw.payment_operations o
+       where o.payment_id = ${created.id as string} and o.kind = 'refund' and o.outcome = 'succeeded' order by o.amount desc`;
+    const apiRefunds = await deps.sql<{ operation_reference: string }[]>`
+      select operation_reference from gw.psp_operations where payment_id = ${created.id as string} and kind = 'refund' order by amount desc`;
+    expect(refundOps).toEqual([
+      { psp_reference: expect.stringMatching(/^re_/), amount: '2000' },
+      { psp_reference: expect.stringMatching(/^re_/), amount: '1500' },
+    ]);
+    expect(refundOps.map((o) => o.psp_reference)).toEqual(apiRefunds.map((o) => o.operation_reference));
 
     const tooMuch = await commands.request(`/v1/payments/${created.id}/refunds`, command(shop, 'p-1-r3', { amount: 2501 }));
     expect(tooMuch.status).toBe(422);

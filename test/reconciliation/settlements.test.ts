@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { checkLedger } from '../../src/core/ledger/ledger-store.js';
-import { loadReport } from '../../src/reconciliation/load-report.js';
+import { spoolReport } from '../../src/reconciliation/load-report.js';
 import { reconcileRun } from '../../src/reconciliation/reconcile.task.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { expectEventsMatchCatalogue } from '../event-catalogue.js';
@@ -408,7 +408,7 @@ describe('uploads that are refused', () => {
     expect(((await declared.json()) as { code: string }).code).toBe('payload_too_large');
     const body = stripeReport([{ txn: 'txn_big', category: 'payout', currency: 'usd', gross: '-1.00', fee: '0', net: '-1.00' }]);
     await expect(
-      loadReport(deps, {
+      spoolReport(deps, {
         merchantId: shop.merchantId,
         sourceId: shop.sourceId,
         provider: 'stripe',
@@ -451,8 +451,12 @@ describe('uploads that are refused', () => {
       select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
        where t.identifier = 'reconcile_settlement_report' and j.payload->>'runId' = ${up.body.id as string}`;
     expect(jobs).toHaveLength(1);
+    // the request only stored the bytes: the job reads the lines
     const processing = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
-    expect(processing).toMatchObject({ status: 'processing', counts: { lines: 1, ignored: 0 } });
+    expect(processing).toMatchObject({ status: 'processing', counts: { lines: 0, ignored: 0 } });
+    await reconcileRun(deps, up.body.id as string);
+    const done = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
+    expect(done).toMatchObject({ status: 'completed', counts: { lines: 1, ignored: 1 } });
   });
 
   it('names a line that CSV cannot read and reconciles the rest', async () => {
@@ -466,6 +470,148 @@ describe('uploads that are refused', () => {
     await reconcileRun(deps, up.body.id as string);
     const run = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
     expect(run.counts).toMatchObject({ matched: 1, invalid: 1 });
+  });
+});
+
+/** `text` as a byte stream in pieces of `size` bytes (a header split across them), optionally cut with `cutAfter` bytes sent. */
+function pieces(text: string, size: number, cutAfter?: number): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (cutAfter !== undefined && at >= cutAfter) controller.error(new Error('the client went away'));
+      else if (at >= bytes.length) controller.close();
+      else {
+        controller.enqueue(bytes.slice(at, at + size));
+        at += size;
+      }
+    },
+  });
+}
+
+async function spooled(sourceId: string): Promise<{ runs: number; chunks: number; items: number }> {
+  const [row] = await db.sql<{ runs: number; chunks: number; items: number }[]>`
+    select (select count(*)::int from gw.reconciliation_runs where source_id = ${sourceId}) as runs,
+           (select count(*)::int from gw.reconciliation_spool s join gw.reconciliation_runs r on r.id = s.run_id
+             where r.source_id = ${sourceId}) as chunks,
+           (select count(*)::int from gw.reconciliation_items i join gw.reconciliation_runs r on r.id = i.run_id
+             where r.source_id = ${sourceId}) as items`;
+  return row!;
+}
+
+/** A Stripe report of `n` payout lines (ignored: they need no payments). */
+const payoutLines = (n: number, tag: string) =>
+  stripeReport(
+    Array.from({ length: n }, (_, i) => ({
+      txn: `txn_${tag}_${i}`,
+      category: 'payout',
+      currency: 'usd',
+      gross: '-1.00',
+      fee: '0.00',
+      net: '-1.00',
+    })),
+  );
+
+describe('missingInReport', () => {
+  it('names a capture recorded within the same second as the report’s last line (report times are whole seconds)', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    await db.sql`update gw.sources set settlement_delay_seconds = 0 where id = ${shop.sourceId}`;
+    await stripeEvent(deps, app, shop, 'payment_intent.succeeded', { paymentIntent: 'pi_same_second', amount: 800 });
+    const [capture] = await db.sql<{ at: string }[]>`
+      select to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') as at
+        from gw.ledger_transactions t join gw.payments p on p.id = t.payment_id
+       where p.psp_reference = 'pi_same_second' and t.kind = 'capture'`;
+    // past that second, so the report's last line (not the settlement delay) is what bounds missingInReport
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const run = await reconcile(
+      deps,
+      app,
+      shop,
+      stripeReport([
+        { txn: 'txn_ss_po', category: 'payout', currency: 'usd', gross: '-1.00', fee: '0.00', net: '-1.00', created: capture!.at },
+      ]),
+    );
+    expect(run.counts).toMatchObject({ ignored: 1, missingInReport: 1 });
+    expect((await items(shop, run.id, 'missingInReport')).map((i) => i.paymentId)).toHaveLength(1);
+  });
+});
+
+describe('uploads spooled for the job', () => {
+  it('answers 202 having stored only the raw bytes, faster than the job that reads and matches them', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    const t0 = performance.now();
+    const up = await upload(app, shop, payoutLines(5_000, 'fast'));
+    const uploadMs = performance.now() - t0;
+    expect(up.status).toBe(202);
+    expect(up.body).toEqual({ id: expect.stringMatching(/^rcn_/), status: 'processing' });
+    expect(await spooled(shop.sourceId)).toEqual({ runs: 1, chunks: 1, items: 0 });
+    const t1 = performance.now();
+    await reconcileRun(deps, up.body.id as string);
+    const jobMs = performance.now() - t1;
+    expect(uploadMs).toBeLessThan(jobMs);
+    const run = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${up.body.id as string}`);
+    expect(run).toMatchObject({ status: 'completed', counts: { lines: 5_000, ignored: 5_000 } });
+    expect(await spooled(shop.sourceId)).toEqual({ runs: 1, chunks: 0, items: 5_000 });
+  });
+
+  it('spools a report in many chunks, lines and the header split across them, and reads it whole', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    await stripeEvent(deps, app, shop, 'payment_intent.succeeded', { paymentIntent: 'pi_chunks', amount: 1234 });
+    const text = stripeReport([
+      ...Array.from({ length: 40 }, (_, i) => ({
+        txn: `txn_chunks_${i}`,
+        category: 'payout',
+        currency: 'usd',
+        gross: '-1.00',
+        fee: '0.00',
+        net: '-1.00',
+      })),
+      { txn: 'txn_chunks_c', category: 'charge', currency: 'usd', gross: '12.34', fee: '0.34', net: '12.00', pi: 'pi_chunks' },
+    ]);
+    const loaded = await spoolReport(deps, {
+      merchantId: shop.merchantId,
+      sourceId: shop.sourceId,
+      provider: 'stripe',
+      body: pieces(text, 7),
+      chunkBytes: 500,
+    });
+    expect(loaded.kind).toBe('created');
+    const runId = loaded.kind === 'created' ? loaded.runId : '';
+    expect((await spooled(shop.sourceId)).chunks).toBe(Math.ceil(new TextEncoder().encode(text).length / 504));
+    await reconcileRun(deps, runId);
+    const run = await getJson<RunJson>(app, shop, `/v1/reconciliation/settlements/${runId}`);
+    expect(run).toMatchObject({ status: 'completed', counts: { lines: 41, ignored: 40, matched: 1, invalid: 0 } });
+    expect((await receivableByPayment(deps, shop)).get('pi_chunks')).toBe(0n);
+    expect((await spooled(shop.sourceId)).chunks).toBe(0);
+  });
+
+  it('stores nothing when the body is cut, even after chunks were spooled', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    const text = payoutLines(200, 'cut');
+    await expect(
+      spoolReport(deps, {
+        merchantId: shop.merchantId,
+        sourceId: shop.sourceId,
+        provider: 'stripe',
+        body: pieces(text, 100, 5_000),
+        chunkBytes: 1_000,
+      }),
+    ).rejects.toThrow('the client went away');
+    expect(await spooled(shop.sourceId)).toEqual({ runs: 0, chunks: 0, items: 0 });
+  });
+
+  it('still refuses a report of another format at once, its header split across pieces, and a first line that is no header', async () => {
+    const shop = await aShop(deps, app, 'stripe');
+    const spool = (body: ReadableStream<Uint8Array>) =>
+      spoolReport(deps, { merchantId: shop.merchantId, sourceId: shop.sourceId, provider: 'stripe', body });
+    await expect(spool(pieces(adyenReport([]), 3))).rejects.toMatchObject({ status: 422, code: 'report_format_mismatch' });
+    await expect(spool(pieces(csv(['id', 'amount'], [['1', '2']]), 2))).rejects.toMatchObject({
+      status: 422,
+      code: 'report_format_unknown',
+    });
+    await expect(spool(pieces('a'.repeat(70_000), 4_096))).rejects.toMatchObject({ status: 422, code: 'report_format_unknown' });
+    await expect(spool(pieces('', 1))).rejects.toMatchObject({ status: 422, code: 'report_format_unknown' });
+    expect(await spooled(shop.sourceId)).toEqual({ runs: 0, chunks: 0, items: 0 });
   });
 });
 

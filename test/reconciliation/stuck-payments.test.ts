@@ -7,6 +7,7 @@ import { adyenSimulator, stripeSimulator } from '../../src/dev/simulators/index.
 import { checkStuckPayments } from '../../src/payments-api/stuck-payments.task.js';
 import { paymentsApiCronItems } from '../../src/payments-api/tasks.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
+import { expectEventsMatchCatalogue } from '../event-catalogue.js';
 import { aMerchant, jsonRequest, testDeps } from '../app.js';
 import { ADYEN_BASE, aShop, apps, command, commandOptions, getJson, STRIPE_BASE, type Shop } from '../payments-api/harness.js';
 
@@ -153,6 +154,8 @@ describe('stuck payments', () => {
     expect(events).toEqual([
       expect.objectContaining({ result: 'stuckPayment', paymentId: created.id, pspReference: created.pspReference }),
     ]);
+    // its data is the catalogue's stuckPayment shape of reconciliation.mismatch
+    expect((await expectEventsMatchCatalogue(db.sql))['reconciliation.mismatch']).toBeGreaterThanOrEqual(1);
     expect(sim.calls.filter((c) => c.method === 'GET')).toHaveLength(2);
   });
 

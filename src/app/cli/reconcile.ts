@@ -91,17 +91,18 @@ export async function reconcileCommand(args: string[]): Promise<void> {
   const id = body.id!;
   const tty = process.stderr.isTTY === true;
   let run: Run;
-  let shown = -1;
+  let shown = '';
   for (;;) {
     const r = await fetch(`${base}/v1/reconciliation/settlements/${id}`, { headers: auth });
     if (r.status !== 200) die(`cannot read ${id}: ${r.status}`);
     run = (await r.json()) as Run;
-    if (run.linesDone !== shown || run.status !== 'processing') {
-      const total = run.counts.lines ?? 0;
-      const done = run.status === 'processing' ? run.linesDone : total;
+    const total = run.counts.lines ?? 0;
+    const done = run.status === 'processing' ? run.linesDone : total;
+    // while processing, 0 lines means the job has not read the report yet: nothing to show
+    if (`${done}/${total}` !== shown && (run.status !== 'processing' || total > 0)) {
       if (tty) process.stderr.write(`\r${id} ${bar(done, total)}`);
       else process.stderr.write(`${id} ${done}/${total} lines\n`);
-      shown = run.linesDone;
+      shown = `${done}/${total}`;
     }
     if (run.status !== 'processing') break;
     await sleep(o['interval-ms']);

@@ -1,9 +1,9 @@
 // The portal's page frame and small components. Everything a merchant or a PSP sent is rendered as text children or
 // attribute values, which hono/jsx escapes; nothing here builds HTML from strings.
-import { Decimal } from 'decimal.js';
+import type { Decimal } from 'decimal.js';
 import type { Child } from 'hono/jsx';
 import { raw } from 'hono/html';
-import { currencyExponent } from '../../core/money.js';
+import { formatMinor } from '../../core/money.js';
 import { ASSET_NAMES } from './assets.js';
 import type { PortalSession } from './portal-store.js';
 
@@ -100,8 +100,7 @@ export function Time(props: { at: Date | null | undefined }) {
 
 /** Minor units as major units with the currency's ISO 4217 exponent, e.g. 1099 USD → "10.99 USD". */
 export function formatMoney(minor: Decimal | string, currency: string): string {
-  const exp = currencyExponent(currency);
-  return `${new Decimal(minor).div(new Decimal(10).pow(exp)).toFixed(exp)} ${currency.toUpperCase()}`;
+  return `${formatMinor(minor, currency)} ${currency.toUpperCase()}`;
 }
 
 /** The "Next page" link of a list: the same query with `startingAfter` = the last id shown. */

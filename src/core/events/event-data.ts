@@ -28,23 +28,30 @@ export const ReviewData = z.object({
   closedAt: iso('When it was decided').nullable(),
 });
 
-const Amounts = z.object({
+/** Signed amounts of a report line, per currency in a run's totals. */
+const ReconciliationAmounts = z.object({
   currency: z.string(),
   gross: minor('Gross, signed'),
   fee: minor('Fee, signed'),
   net: minor('Net, signed'),
 });
 
-/** The results a reconciliation item may have. */
-const ItemResult = z.enum(['matched', 'amountMismatch', 'missingInLedger', 'missingInReport', 'duplicate', 'ignored', 'invalid']);
+/** The results a reconciliation item may have, in the order a run's `counts` lists them. */
+export const ReconciliationItemResult = z.enum([
+  'matched',
+  'amountMismatch',
+  'missingInLedger',
+  'missingInReport',
+  'duplicate',
+  'ignored',
+  'invalid',
+]);
 
-/** `reconciliation.mismatch`: one report line (or ledger operation) that did not match, as the run's items list it. */
-export const ReconciliationMismatchData = z.object({
-  reconciliationId: z.string().describe('The run (`rcn_…`).'),
-  sourceId: z.string().describe('The source whose report it is (`src_…`).'),
+/** One item of a run as `GET /v1/reconciliation/settlements/{id}/items` lists it: a report line, or a `missingInReport` operation. */
+export const ReconciliationItemData = z.object({
   position: z.number().int().describe('The item within the run.'),
   lineNumber: z.number().int().nullable().describe('Line in the file (the header is line 1); null for `missingInReport`.'),
-  result: ItemResult,
+  result: ReconciliationItemResult,
   lineId: z.string().nullable().describe("The PSP's id of the line."),
   category: z.string().nullable().describe('charge, refund, fee, …'),
   pspType: z.string().nullable().describe("The line's type as the PSP writes it."),
@@ -67,6 +74,29 @@ export const ReconciliationMismatchData = z.object({
   detail: z.string().nullable().describe('Why, in a sentence.'),
 });
 
+/** `reconciliation.mismatch` for a payment left `pending` past its source's settling time (the stuck-payments check). */
+export const StuckPaymentMismatchData = z.object({
+  result: z.literal('stuckPayment'),
+  sourceId: z.string().describe('The source of the payment (`src_…`).'),
+  paymentId: z.string().describe('The payment (`pay_…`).'),
+  pspReference: z.string().describe("The PSP's id of the payment."),
+  expected: z.object({ currency: z.string(), gross: minor('The amount pending') }),
+  pendingSince: iso('When the payment became pending'),
+  detail: z.string().describe('Whether the PSP was asked, and what it said.'),
+});
+
+/**
+ * `reconciliation.mismatch`: one report line (or ledger operation) that did not match, as the run's items list it, with
+ * its run and source; or a stuck payment (`result: stuckPayment`).
+ */
+export const ReconciliationMismatchData = z.union([
+  ReconciliationItemData.extend({
+    reconciliationId: z.string().describe('The run (`rcn_…`).'),
+    sourceId: z.string().describe('The source whose report it is (`src_…`).'),
+  }),
+  StuckPaymentMismatchData,
+]);
+
 /** `reconciliation.completed`: the run as `GET /v1/reconciliation/settlements/{id}` answers it. */
 export const ReconciliationRunData = z.object({
   id: z.string().describe('The run (`rcn_…`).'),
@@ -77,18 +107,18 @@ export const ReconciliationRunData = z.object({
   batchNumber: z.string().nullable().optional().describe('Adyen: the settlement batch all lines belong to, if one.'),
   periodStart: iso('The first line').nullable(),
   periodEnd: iso('The last line').nullable(),
-  linesDone: z.number().int().describe('Report lines matched so far.'),
+  linesDone: z.number().int().describe('Report lines matched so far (progress while `processing`).'),
   counts: z.object({
-    lines: z.number().int(),
+    lines: z.number().int().describe('Data lines in the report; 0 while `processing` until the job has read it.'),
     matched: z.number().int(),
     amountMismatch: z.number().int(),
     missingInLedger: z.number().int(),
     missingInReport: z.number().int(),
     duplicate: z.number().int(),
     ignored: z.number().int(),
-    invalid: z.number().int(),
+    invalid: z.number().int().describe('Lines that could not be read (each item names its line number).'),
   }),
-  totals: z.array(Amounts).describe('Per currency, over every readable line.'),
+  totals: z.array(ReconciliationAmounts).describe('Per currency, over every readable line; signed minor units.'),
   error: z.string().nullable(),
   createdAt: iso('When the report was uploaded'),
   completedAt: iso('When matching finished').nullable(),

@@ -4,9 +4,8 @@
 // (https://docs.adyen.com/development-resources/testing/result-codes); modifications answer
 // `received` and their outcome comes by webhook, signed with signAdyen. `Idempotency-Key`
 // replays the first answer.
-import { Decimal } from 'decimal.js';
 import { http, HttpResponse, delay, type HttpHandler } from 'msw';
-import { currencyExponent } from '../../core/money.js';
+import { formatMinor } from '../../core/money.js';
 import { signAdyen } from '../../inbound/verifiers/testing.js';
 import { buildAdyenReportAvailable, adyenReference as pspRef } from '../simulate/adyen.js';
 import { FailureInjector, IdempotencyCache, type InjectedFailure, type SimulatedCall, WebhookQueue, type WebhookOptions } from './core.js';
@@ -348,11 +347,7 @@ export function adyenSimulator(options: AdyenSimulatorOptions = {}): AdyenSimula
   if (reportBase !== base) handlers.push(http.get(`${reportBase}${downloadPath}`, download));
 
   /** Minor units as the report writes them: major units with the currency's exponent, empty for zero. */
-  const major = (minor: number, currency: string): string => {
-    if (minor === 0) return '';
-    const exp = currencyExponent(currency);
-    return new Decimal(minor).div(new Decimal(10).pow(exp)).toFixed(exp);
-  };
+  const major = (minor: number, currency: string): string => (minor === 0 ? '' : formatMinor(minor, currency));
   const field = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
   const settle = (): string => {

@@ -2,67 +2,20 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../core/deps.js';
 import { AppError, NotFoundError } from '../../core/errors.js';
-import { createRouter, defineRoute, idParam, isoTimestamp, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
+import { ReconciliationItemData, ReconciliationRunData } from '../../core/events/event-data.js';
+import { createRouter, defineRoute, idParam, jsonResponse, merchantAuth, pageOf, problems } from '../../core/http/openapi.js';
 import { pageQuery, toPage } from '../../core/http/pagination.js';
 import { isId } from '../../core/ids.js';
-import { loadReport, MAX_REPORT_BYTES } from '../load-report.js';
+import { MAX_REPORT_BYTES, spoolReport } from '../load-report.js';
 import { getRun, getSourceForReconciliation, listItems, listRuns } from '../reconciliation-store.js';
 import { itemView, RESULTS, runView } from '../reconciliation-view.js';
 
 const TAGS = ['Reconciliation'];
 
-const Amounts = z.object({ currency: z.string(), gross: z.number().int(), fee: z.number().int(), net: z.number().int() });
+// The shapes the events carry (core/events/event-data.ts), so the API and the webhooks cannot drift apart.
+const RunView = z.object(ReconciliationRunData.shape).openapi('ReconciliationRun');
 
-const RunView = z
-  .object({
-    id: z.string().openapi({ example: 'rcn_019ab2c3d4e57f6a8b9c0d1e2f3a4b5c' }),
-    sourceId: z.string(),
-    status: z.enum(['processing', 'completed', 'failed']),
-    format: z.enum(['stripe', 'adyen']),
-    payoutId: z.string().nullable().optional().openapi({ description: 'Stripe: the automatic payout all lines belong to, if one.' }),
-    batchNumber: z.string().nullable().optional().openapi({ description: 'Adyen: the settlement batch all lines belong to, if one.' }),
-    periodStart: isoTimestamp().nullable(),
-    periodEnd: isoTimestamp().nullable(),
-    linesDone: z.number().int().openapi({ description: 'Report lines matched so far (progress while `processing`).' }),
-    counts: z.object({
-      lines: z.number().int(),
-      matched: z.number().int(),
-      amountMismatch: z.number().int(),
-      missingInLedger: z.number().int(),
-      missingInReport: z.number().int(),
-      duplicate: z.number().int(),
-      ignored: z.number().int(),
-      invalid: z.number().int().openapi({ description: 'Lines that could not be read (each item names its line number).' }),
-    }),
-    totals: z.array(Amounts).openapi({ description: 'Per currency, over every readable line; signed minor units.' }),
-    error: z.string().nullable(),
-    createdAt: isoTimestamp(),
-    completedAt: isoTimestamp().nullable(),
-  })
-  .openapi('ReconciliationRun');
-type RunJson = z.infer<typeof RunView>;
-
-const ItemView = z
-  .object({
-    position: z.number().int(),
-    lineNumber: z
-      .number()
-      .int()
-      .nullable()
-      .openapi({ description: 'Line in the file (the header is line 1); null for `missingInReport`.' }),
-    result: z.enum(RESULTS),
-    lineId: z.string().nullable(),
-    category: z.string().nullable(),
-    pspType: z.string().nullable(),
-    pspReference: z.string().nullable(),
-    paymentReference: z.string().nullable(),
-    paymentId: z.string().nullable(),
-    reported: Amounts.nullable(),
-    expected: z.object({ currency: z.string().nullable(), gross: z.number().int() }).nullable(),
-    detail: z.string().nullable(),
-  })
-  .openapi('ReconciliationItem');
-type ItemJson = z.infer<typeof ItemView>;
+const ItemView = z.object(ReconciliationItemData.shape).openapi('ReconciliationItem');
 
 const uploadQuery = z.object({
   sourceId: z
@@ -83,7 +36,10 @@ const uploadRoute = createRoute({
     body: { content: { 'text/csv': { schema: z.string() } }, description: 'The report as the PSP exports it (UTF-8, ≤ 50 MiB).' },
   },
   responses: {
-    202: jsonResponse(z.object({ id: z.string(), status: z.literal('processing') }), 'Loaded; matching runs as a job'),
+    202: jsonResponse(
+      z.object({ id: z.string(), status: z.literal('processing') }),
+      'Received (the header checked); reading and matching run as a job',
+    ),
     200: jsonResponse(RunView, 'The same bytes were reconciled before for this source: that run'),
     ...problems({
       400: ['invalid_request'],
@@ -163,20 +119,20 @@ export function settlementRoutes(): OpenAPIHono<AppEnv> {
     }
     const declared = Number(c.req.header('content-length') ?? '0');
     if (declared > MAX_REPORT_BYTES) throw new AppError('payload_too_large', 413, `The report exceeds ${MAX_REPORT_BYTES} bytes.`);
-    const outcome = await loadReport(deps, {
+    const outcome = await spoolReport(deps, {
       merchantId: c.var.merchant.id,
       sourceId: source.id,
       provider: source.provider,
       body: c.req.raw.body,
     });
-    if (outcome.kind === 'existing') return c.json(runView(outcome.run) as RunJson, 200);
+    if (outcome.kind === 'existing') return c.json(runView(outcome.run), 200);
     return c.json({ id: outcome.runId, status: 'processing' as const }, 202);
   });
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const rows = await listRuns(c.var.deps.sql, c.var.merchant.id, q.limit, q.startingAfter);
     return c.json(
-      toPage(rows, q.limit, (r) => runView(r) as RunJson),
+      toPage(rows, q.limit, (r) => runView(r)),
       200,
     );
   });
@@ -184,7 +140,7 @@ export function settlementRoutes(): OpenAPIHono<AppEnv> {
     const { id } = c.req.valid('param');
     const run = await getRun(c.var.deps.sql, c.var.merchant.id, id);
     if (!run) throw new NotFoundError(`Reconciliation ${id}`);
-    return c.json(runView(run) as RunJson, 200);
+    return c.json(runView(run), 200);
   });
   app.openapi(itemsRoute, async (c) => {
     const { id } = c.req.valid('param');
@@ -193,7 +149,7 @@ export function settlementRoutes(): OpenAPIHono<AppEnv> {
     if (!run) throw new NotFoundError(`Reconciliation ${id}`);
     const rows = await listItems(c.var.deps.sql, id, q.limit, q.after, q.result);
     return c.json(
-      toPage(rows, q.limit, (r) => itemView(r) as ItemJson),
+      toPage(rows, q.limit, (r) => itemView(r)),
       200,
     );
   });
