@@ -79,6 +79,8 @@ const STEP_SECONDS = setting('BENCH_STEP_SECONDS', 15);
 const DRAIN_SECONDS = setting('BENCH_DRAIN_SECONDS', 30);
 const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 2, { zeroOk: true });
 const ACK_ONLY_SECONDS = setting('BENCH_ACK_ONLY_SECONDS', 10, { zeroOk: true });
+/** Run every step even after one is not sustained (RSS and CPU at a rate on a machine too busy to sustain the ones before). */
+const ALL_STEPS = process.env.BENCH_ALL_STEPS === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PG_STATS = process.env.BENCH_PG_STATS === '1';
 const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1' || PROFILE;
@@ -873,7 +875,7 @@ async function runConfig(name: ConfigName, server: Server, tmp: string, template
       const s = await runStep(ctx, rate, STEP_SECONDS, `${name}${rate}`);
       steps.push(s);
       printStep(s);
-      if (!s.sustained) break;
+      if (!s.sustained && !ALL_STEPS) break;
     }
     const sustained = steps.filter((s) => s.sustained).reduce((a, s) => Math.max(a, s.rate), 0);
     line(`config ${name}: sustained ${sustained} events/s`);
