@@ -31,4 +31,11 @@ describe('the launcher line', () => {
     expect(youngGenerationMb(options)).toBeLessThanOrEqual(16);
     expect(youngGenerationMb([])).toBeGreaterThan(16);
   }, 60_000);
+
+  it("is what the Docker image's entry point runs too (it starts node on the file, which skips the #! line)", () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const options = firstLine.replace(/^#!\/usr\/bin\/env -S node /, '').split(' ');
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+    expect(JSON.parse(entrypoint![1]!)).toEqual(['node', ...options, 'dist/app/cli/index.js']);
+  });
 });
