@@ -34,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createSql, type Sql } from '../src/core/db/client.js';
@@ -79,6 +79,21 @@ const STEP_SECONDS = setting('BENCH_STEP_SECONDS', 15);
 const DRAIN_SECONDS = setting('BENCH_DRAIN_SECONDS', 30);
 const WARMUP_SECONDS = setting('BENCH_WARMUP_SECONDS', 2, { zeroOk: true });
 const ACK_ONLY_SECONDS = setting('BENCH_ACK_ONLY_SECONDS', 10, { zeroOk: true });
+/**
+ * The Node options of the CLI's launcher line (`#!/usr/bin/env -S node …` in src/app/cli/index.ts, kept by tsc), so
+ * the bench runs the gateway as the installed `switchyard` command does.
+ */
+const LAUNCHER_FLAGS = launcherFlags(readFileSync(fileURLToPath(new URL('../src/app/cli/index.ts', import.meta.url)), 'utf8'));
+
+/** The options after `node` on a `#!` first line; none when there is none. */
+function launcherFlags(source: string): string[] {
+  const m = /^#!\S*\s+(?:-S\s+)?node\b(.*)$/m.exec(source.split('\n', 1)[0] ?? '');
+  return (m?.[1] ?? '').split(' ').filter(Boolean);
+}
+/** Node options for the gateway and worker processes only, before the CLI's (e.g. V8 heap flags to compare). */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** Run every step even after one is not sustained (RSS and CPU at a rate on a machine too busy to sustain the ones before). */
+const ALL_STEPS = process.env.BENCH_ALL_STEPS === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PG_STATS = process.env.BENCH_PG_STATS === '1';
 const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1' || PROFILE;
@@ -225,7 +240,7 @@ export async function buildCli(): Promise<string> {
 
 /** Runs `switchyard migrate` to its end; throws with its output when it fails. */
 export async function migrate(env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(process.execPath, [...CLI, 'migrate'], {
+  const child = spawn(process.execPath, [...LAUNCHER_FLAGS, ...CLI, 'migrate'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -245,7 +260,7 @@ export async function startRole(
   profileDir?: string,
 ): Promise<RoleProcess> {
   if (profileDir) await mkdir(profileDir, { recursive: true });
-  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...CLI, role];
+  const args = [...LAUNCHER_FLAGS, ...NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...CLI, role];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -873,7 +888,7 @@ async function runConfig(name: ConfigName, server: Server, tmp: string, template
       const s = await runStep(ctx, rate, STEP_SECONDS, `${name}${rate}`);
       steps.push(s);
       printStep(s);
-      if (!s.sustained) break;
+      if (!s.sustained && !ALL_STEPS) break;
     }
     const sustained = steps.filter((s) => s.sustained).reduce((a, s) => Math.max(a, s.rate), 0);
     line(`config ${name}: sustained ${sustained} events/s`);
@@ -1006,7 +1021,7 @@ async function main(): Promise<void> {
       `node ${process.version}, PostgreSQL ${server.version} (${server.kind === 'embedded' ? 'embedded, in a temporary directory' : "DATABASE_URL's server"}), a fresh database per configuration` +
         (server.postmasterPid ? '' : '; its postmaster is not on this machine (no PostgreSQL CPU figures)'),
     );
-    line(`gateway: ${cli}`);
+    line(`gateway: ${cli}, node options ${[...LAUNCHER_FLAGS, ...NODE_FLAGS].join(' ') || 'none'}`);
     line(
       `events: Stripe payment_intent.succeeded, ${Buffer.byteLength(template.replace('__EVT__', 'evt_all1000_0000').replace('__PI__', 'pi_all1000_0000'))} bytes, ` +
         'each a new payment delivered as payment.captured to one endpoint; open-loop load from a child process (undici, ≤ 256 connections)',

@@ -4,11 +4,12 @@
 // and the machine; the last line is one JSON object. Not a test.
 // Knobs (env): BENCH_SINGLE (messages to the fast receiver, 6000), BENCH_FANOUT_EVENTS (60),
 // BENCH_STEADY_SECONDS (8), BENCH_STEADY_RATE (events/s, 100), BENCH_MAX_IN_FLIGHT (the fast
-// endpoint's max_in_flight; default the column's, 8).
+// endpoint's max_in_flight; default the column's, 8), BENCH_PG_LOG (a file the embedded PostgreSQL's log is appended
+// to: a deadlock's DETAIL names both statements).
 import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/core/config.js';
 import { createSql } from '../src/core/db/client.js';
@@ -92,7 +93,11 @@ async function main(): Promise<void> {
     u.pathname = `/${name}`;
     databaseUrl = u.toString();
   } else {
-    embedded = await startEmbeddedPostgres(path.join(tmp, 'pg'), { persistent: false });
+    const pgLog = process.env.BENCH_PG_LOG;
+    embedded = await startEmbeddedPostgres(path.join(tmp, 'pg'), {
+      persistent: false,
+      ...(pgLog ? { onLog: (line: string) => void appendFile(pgLog, line.endsWith('\n') ? line : `${line}\n`) } : {}),
+    });
     databaseUrl = embedded.url;
   }
   const sql = createSql(databaseUrl, { max: 30 });

@@ -459,3 +459,74 @@ describe('a batch to a rate-limited endpoint', () => {
     expect((await jobsFor(ids)).length).toBeLessThanOrEqual(2); // the first put off alone (its own key), the rest in one job
   });
 });
+
+describe('first attempts queued while a worker completes the running batch jobs of their keys', () => {
+  it('never wait for a job row another transaction holds: they go to a job of their own, and the jobs they could take lose key and retries', async () => {
+    const r = await receiver();
+    const merchant = await aMerchant(deps);
+    const endpoints: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await testApp(deps).request('/v1/endpoints', jsonRequest('POST', { url: r.url }, merchant.apiKey));
+      expect(res.status).toBe(201);
+      endpoints.push(((await res.json()) as { id: string }).id);
+    }
+    const [first, second] = [...endpoints].sort();
+    const [m1, m2] = await emitMany(merchant.id, 1);
+    const byEndpoint = new Map(
+      (
+        await db.sql<{ id: string; endpoint_id: string }[]>`select id, endpoint_id from gw.messages where id = any(${[m1!, m2!]}::text[])`
+      ).map((m) => [m.endpoint_id, m.id]),
+    );
+    await db.sql`delete from graphile_worker._private_jobs`;
+    // Running batch jobs (fetched by a worker) under every key this second's transactions can use, for both endpoints.
+    await startOfNextSecond();
+    const second0 = Math.floor(Date.now() / 1000);
+    for (const endpointId of [first!, second!])
+      for (const s of [second0, second0 + 1])
+        for (let lane = 0; lane < 4; lane++)
+          await db.sql`
+            select graphile_worker.add_job('deliver_message', ${db.sql.json([{ messageId: 'msg_other', attempt: 1 }])}::json,
+                                           job_key => ${`deliver:${endpointId}:${lane}:${s}`})`;
+    await db.sql`update graphile_worker._private_jobs set locked_by = 'pool-live', locked_at = now(), attempts = 1`;
+
+    // graphile-worker completes the second endpoint's jobs (a batch delete, in whatever order the jobs finished): its
+    // rows stay locked until that statement's transaction ends.
+    const completer = await db.sql.reserve();
+    try {
+      await completer`begin`;
+      await completer`delete from graphile_worker._private_jobs where key like ${`deliver:${second}:%`}`;
+      const queued = db.sql.begin((tx) =>
+        enqueueFirstAttempts(tx, [
+          { messageId: byEndpoint.get(first!)!, endpointId: first! },
+          { messageId: byEndpoint.get(second!)!, endpointId: second! },
+        ]),
+      );
+      // Were it to wait for a row the completer holds while holding the other endpoint's, the completer's next row
+      // would close a deadlock.
+      const outcome = await Promise.race([
+        queued.then(() => 'queued'),
+        new Promise((resolve) => setTimeout(() => resolve('waiting'), 3_000)),
+      ]);
+      expect(outcome).toBe('queued');
+    } finally {
+      await completer`rollback`;
+      completer.release();
+    }
+    const jobs = await jobsFor([...byEndpoint.values()]);
+    expect(jobs).toHaveLength(2);
+    for (const j of jobs) expect(j).toMatchObject({ locked_by: null, attempts: 0 });
+    expect(jobs.flatMap((j) => entries(j.payload)).sort((a, b) => a.messageId.localeCompare(b.messageId))).toEqual(
+      [...byEndpoint.values()].sort().map((messageId) => ({ messageId, attempt: 1 })),
+    );
+    // The running job of the first endpoint's key was taken over as add_jobs does (key cleared, no retry); the second's
+    // (rolled back, so still there) kept its key: the new job has a key of its own.
+    const running = await db.sql<{ key: string | null; attempts: number; max_attempts: number }[]>`
+      select key, attempts, max_attempts from graphile_worker._private_jobs
+       where locked_by = 'pool-live' and (key is null or key like ${`deliver:${second}:%`})`;
+    const cleared = running.filter((j) => j.key === null);
+    expect(cleared).toHaveLength(1);
+    expect(cleared[0]!.attempts).toBe(cleared[0]!.max_attempts);
+    const secondJob = jobs.find((j) => entries(j.payload)[0]!.messageId === byEndpoint.get(second!))!;
+    expect(running.map((j) => j.key)).not.toContain(secondJob.key);
+  }, 20_000);
+});

@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50
 // (node) `switchyard`: the CLI's entry point and command dispatch (exit codes in USAGE).
+// The launcher line bounds the heap under load (README "Capacity planning", memory): young generation semi-spaces of
+// 8 MB (V8's default grows them to 16), and a major GC once the old generation is 1.5 × what the last one kept.
 import { Exit, help, usageError } from './args.js';
 import { eventsCommand } from './events.js';
 import { keysCommand } from './keys.js';

@@ -97,25 +97,27 @@ export const PUT_OFF_MERGE_BELOW = 50;
  * Queues attempt 1 of each message, in one `add_jobs` call, into its endpoint's batch job keyed
  * `deliver:<endpointId>:<lane>:<second>`, whose array payload grows while it waits (`job_key_preserve_run_at`).
  * The lane (txid mod {@link BATCH_LANES}) keeps concurrent transactions off one job row; the second bounds
- * the array each merge rewrites. A key whose job is running gets a new job and sets the running one's attempts
- * to max (src/app/worker.ts and recovery.ts allow for it); a job a worker locks mid-call takes nothing, so
- * those messages are queued again, up to {@link KEYED_TRIES} times. Throws an Error if some still are not.
+ * the array each merge rewrites. A key whose job is running gets a new job and the running one's attempts set
+ * to max (src/app/worker.ts and recovery.ts allow for it), as add_jobs does, but taken over first by
+ * {@link takeOverRunningBatchJobs}, which waits for no row: a running job another transaction holds (graphile-worker
+ * completing it) keeps its key and the messages get a job keyed `…:<second>:<txid>` instead. A job a worker locks
+ * mid-call takes nothing, so those messages are queued again, up to {@link KEYED_TRIES} times. Throws an Error if
+ * some still are not.
  * Source: node_modules/graphile-worker/sql/000016.sql (`add_jobs`), https://worker.graphile.org/docs/job-key
  */
 export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId: string; endpointId: string }[]): Promise<void> {
   let pending = inputs;
   if (pending.length === 0) return;
   for (let tries = 0; tries < KEYED_TRIES && pending.length > 0; tries++) {
+    const { laneSecond, busy } = await takeOverRunningBatchJobs(tx, [...new Set(pending.map((p) => p.endpointId))]);
     const queued = await tx<{ endpointId: string }[]>`
-      with now as (
-        select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
-      )
       select split_part(j.key, ':', 2) as "endpointId"
         from graphile_worker.add_jobs(array(
                select row('deliver_message',
                           json_agg(json_build_object('messageId', s."messageId", 'attempt', 1) order by s."messageId"),
                           null, null, ${JOB_MAX_ATTEMPTS}::smallint,
-                          'deliver:' || s."endpointId" || ':' || (select lane_second from now),
+                          'deliver:' || s."endpointId" || ':' || ${laneSecond}::text
+                            || case when s."endpointId" = any(${busy}::text[]) then ':' || txid_current()::text else '' end,
                           null, null)::graphile_worker.job_spec
                  from json_to_recordset(${tx.json(pending as unknown as postgres.JSONValue)}::json) as s("messageId" text, "endpointId" text)
                 group by s."endpointId"
@@ -126,6 +128,36 @@ export async function enqueueFirstAttempts(tx: Tx, inputs: readonly { messageId:
     pending = pending.filter((p) => !done.has(p.endpointId));
   }
   if (pending.length > 0) throw new Error(`could not queue the first delivery attempt of ${pending.map((p) => p.messageId).join(', ')}`);
+}
+
+/**
+ * This transaction's batch-job lane and second (`<lane>:<second>`), and the running batch jobs under those keys of
+ * `endpointIds` taken over as add_jobs would (key cleared, attempts at max) but with SKIP LOCKED: `busy` names the
+ * endpoints whose running job another transaction holds. add_jobs itself would wait for that row while holding the
+ * rows of the keys before it, and graphile-worker's batched completion (`delete … using unnest(ids)`) locks running
+ * jobs in the order they finished: two such statements on the same jobs deadlock (40P01), and the completion's
+ * failure stops the worker pool. Source: node_modules/graphile-worker/dist/sql/completeJobs.js
+ */
+async function takeOverRunningBatchJobs(tx: Tx, endpointIds: readonly string[]): Promise<{ laneSecond: string; busy: string[] }> {
+  const [row] = await tx<{ laneSecond: string; busy: string[] }[]>`
+    with now as (
+      select (txid_current() % ${BATCH_LANES}::int)::text || ':' || floor(extract(epoch from clock_timestamp()))::bigint::text as lane_second
+    ), keyed as (
+      select e as endpoint_id, 'deliver:' || e || ':' || (select lane_second from now) as key
+        from unnest(${endpointIds as string[]}::text[]) e
+    ), free as (
+      select j.id from graphile_worker._private_jobs j
+       where j.key in (select key from keyed) and j.is_available is not true
+         for update skip locked
+    ), taken as (
+      update graphile_worker._private_jobs j set key = null, attempts = j.max_attempts, updated_at = now()
+        from free where j.id = free.id
+      returning j.id
+    )
+    select (select lane_second from now) as "laneSecond",
+           array(select k.endpoint_id from keyed k join graphile_worker._private_jobs j on j.key = k.key
+                  where j.is_available is not true and j.id not in (select id from taken)) as busy`;
+  return row!;
 }
 
 /**
