@@ -27,8 +27,8 @@
 --      (default 10,000), each its own transaction; ON CONFLICT DO NOTHING skips what 2 copied;
 --   4. under ACCESS EXCLUSIVE on the three tables, the triggers and the old columns are dropped:
 --      catalog changes, nothing left to copy (every row went through 2 or 3), no scan.
--- Locks on the old tables (2 and 4) are asked for with a 500 ms lock_timeout and retried, so a
--- writer queued behind the request waits no longer than that. Every statement is safe to run
+-- Locks on the old tables (2 and 4) are asked for with a 500 ms lock_timeout per table and
+-- retried, so a writer queued behind the request waits at most about 1.5 s. Every statement is safe to run
 -- again (a failed run runs whole again); 2 to 4 run only while the old columns exist. The schema
 -- left is the one the first version of this file left (it copied under a SHARE lock).
 
@@ -114,7 +114,7 @@ language sql stable as $$
 $$;
 
 -- Takes `mode` on the three old tables, each wait bounded by 500 ms and retried (about a minute
--- in all, then the error): writers queued behind a request wait no longer than one wait.
+-- in all, then the error): a writer queued behind a request waits about one wait per table at most.
 create or replace function gw.retention_conversion_lock(mode text) returns void
 language plpgsql as $$
 declare
