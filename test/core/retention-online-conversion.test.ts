@@ -3,11 +3,12 @@
 // write waits longer than the short final step, and every row committed before or during it has its body, byte for
 // byte. The previous code and migrations are taken from git, as in retention-migration.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../src/app/db/migrate.js';
+import { splitStatements } from '../../src/app/db/sql-statements.js';
 import { createSql, type Sql } from '../../src/core/db/client.js';
 import { newId } from '../../src/core/ids.js';
 import { withDatabase } from '../global-setup.js';
@@ -287,4 +288,68 @@ describe('converting under load (sql/0025_retention.sql, online)', () => {
                where n.nspname = 'gw' and p.proname like 'retention_conversion%') as functions`;
     expect(left).toEqual({ triggers: 0, functions: 0 });
   }, 180_000);
+
+  it('runs whole again after failing part way, and once more on a converted database, changing nothing', async () => {
+    const adminUrl = inject('adminUrl');
+    const other = `${name}_again`;
+    const admin = createSql(adminUrl, { max: 1 });
+    await admin.unsafe(`create database ${other}`);
+    const otherUrl = withDatabase(adminUrl, other);
+    const db = createSql(otherUrl, { max: 2 });
+    try {
+      await previous.migrate(db, otherUrl);
+      const merchantId = newId('mch');
+      const sourceId = newId('src');
+      await db`insert into gw.merchants (id, name) values (${merchantId}, 'Again')`;
+      await db`insert into gw.sources (id, merchant_id, provider) values (${sourceId}, ${merchantId}, 'stripe')`;
+      const store = (from: number, to: number) =>
+        previous.storeInboundEvents(
+          db,
+          Array.from({ length: to - from }, (_, k) => ({
+            sourceId,
+            merchantId,
+            eventId: `again-${from + k}`,
+            eventType: null,
+            rawBody: new TextEncoder().encode(`body ${from + k}`),
+            headers: { n: String(from + k) },
+          })),
+        );
+      await store(0, 50);
+      // A run that stopped before its last step (the final lock not had, say): functions, tables, triggers and the
+      // batch copy done, the old columns still there.
+      const statements = splitStatements(await readFile(path.join(REPO, 'sql/0025_retention.sql'), 'utf8'));
+      const last = statements.findIndex((st) => st.includes("gw.retention_conversion_lock('access exclusive')"));
+      expect(last).toBeGreaterThan(0);
+      for (const st of statements.slice(0, last)) await db.unsafe(st);
+      await store(50, 80); // through the trigger
+      expect(await migrate(db, otherUrl)).toContain('0025_retention.sql');
+      await expect(store(80, 90)).rejects.toMatchObject({ code: '42703' }); // the previous code, refused now: its columns are gone
+      const bodies = await db<{ eventId: string; body: string; n: string }[]>`
+        select i.event_id as "eventId", convert_from(b.raw_body, 'UTF8') as body, b.headers ->> 'n' as n
+          from gw.inbound_events i join gw.inbound_event_bodies b on b.inbound_event_id = i.id
+         order by i.received_at, i.event_id`;
+      expect(bodies).toHaveLength(80);
+      for (const b of bodies) expect(b.body).toBe(`body ${b.eventId.slice('again-'.length)}`);
+      const [counted] = await db<{ rows: number; bodies: number }[]>`
+        select (select count(*)::int from gw.inbound_events) as rows, (select count(*)::int from gw.inbound_event_bodies) as bodies`;
+      expect(counted).toEqual({ rows: 80, bodies: 80 });
+
+      // Every statement once more on the converted database: no error, nothing changed, nothing left behind.
+      const catalog = () => db<{ n: number }[]>`
+        select count(*)::int as n from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = 'gw'`;
+      const [relations] = await catalog();
+      for (const st of statements) await db.unsafe(st);
+      expect((await catalog())[0]).toEqual(relations);
+      const [again] = await db<{ bodies: number; triggers: number; functions: number }[]>`
+        select (select count(*)::int from gw.inbound_event_bodies) as bodies,
+               (select count(*)::int from pg_trigger where tgname like '%retention_copy') as triggers,
+               (select count(*)::int from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+                 where n.nspname = 'gw' and p.proname like 'retention_conversion%') as functions`;
+      expect(again).toEqual({ bodies: 80, triggers: 0, functions: 0 });
+    } finally {
+      await db.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists ${other} with (force)`);
+      await admin.end();
+    }
+  }, 120_000);
 });
