@@ -28,9 +28,10 @@
 --   4. under ACCESS EXCLUSIVE on the three tables, the triggers and the old columns are dropped:
 --      catalog changes, nothing left to copy (every row went through 2 or 3), no scan.
 -- Locks on the old tables (2 and 4) are asked for with a 500 ms lock_timeout per table and
--- retried, so a writer queued behind the request waits at most about 1.5 s. Every statement is safe to run
--- again (a failed run runs whole again); 2 to 4 run only while the old columns exist. The schema
--- left is the one the first version of this file left (it copied under a SHARE lock).
+-- retried, so a writer queued behind the request waits at most about 1.5 s. Every statement is
+-- safe to run again (a failed run runs whole again); 2 to 4 run only while the old columns
+-- exist. The schema left is the one the first version of this file left (it copied under a
+-- SHARE lock).
 
 -- The instant a prefixed id (<prefix>_ + 12 hex digits of Unix ms + 20 hex digits) was made;
 -- null for another shape.
