@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Deps } from '../../src/core/deps.js';
 import { emitEvent } from '../../src/core/events/outbox.js';
-import { monthPartition } from '../../src/core/retention/partitions.js';
+import { idLowerBound, monthPartition } from '../../src/core/retention/partitions.js';
 import { createMonthPartition } from '../../src/core/retention/retention-store.js';
 import { createRetentionPartitions, purgeExpiredPartitions } from '../../src/core/retention/retention.task.js';
 import { storeInboundEvents } from '../../src/inbound/inbound-event-store.js';
@@ -316,5 +316,72 @@ describe('purging expired event payloads and response bodies', () => {
     expect(await purgeExpiredPartitions(forever)).toEqual([]);
     const [m] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_inherits where inhparent = 'gw.event_payloads'::regclass`;
     expect(m!.n).toBe(n!.n);
+  });
+});
+
+// Last: the purge below runs at 2041 and drops every earlier month the tests above made.
+describe('rows in a default partition', () => {
+  it('moves them into their month partitions, made then, so the purge drops the expired ones; an id without a time stays', async () => {
+    const NOW = new Date('2041-05-20T00:00:00Z');
+    // Ids made at chosen times (this process's generator never goes back in time).
+    const at = testDeps(db, { clock: fixedClock(NOW) });
+    const old = { evt: idLowerBound('evt', new Date('2019-03-10T00:00:00Z')), att: idLowerBound('att', new Date('2019-03-11T00:00:00Z')) };
+    const current = {
+      evt: idLowerBound('evt', new Date('2041-05-10T00:00:00Z')),
+      att: idLowerBound('att', new Date('2041-05-11T00:00:00Z')),
+      iev: idLowerBound('iev', new Date('2041-05-12T00:00:00Z')),
+    };
+    const stray = 'evt_stray_without_a_time';
+    await db.sql`
+      insert into gw.event_payloads (event_id, payload)
+      values (${old.evt}, '\\x01'), (${current.evt}, '\\x02'), (${stray}, '\\x03')`;
+    await db.sql`
+      insert into gw.attempt_response_bodies (attempt_id, response_body) values (${old.att}, 'old'), (${current.att}, 'current')`;
+    await db.sql`insert into gw.inbound_event_bodies (inbound_event_id, raw_body, headers) values (${current.iev}, '\\x04', '{"a":"b"}')`;
+    for (const id of [old.evt, current.evt, stray])
+      expect(await partitionOf('event_payloads', 'event_id', id)).toBe('gw.event_payloads_default');
+    expect(await partitionOf('attempt_response_bodies', 'attempt_id', current.att)).toBe('gw.attempt_response_bodies_default');
+    // While the default holds a row of this month, this month's partition cannot be made.
+    await expect(db.sql.begin((tx) => createMonthPartition(tx, monthPartition('event_payloads', NOW)))).rejects.toMatchObject({
+      code: '23514',
+    });
+
+    const created = await createRetentionPartitions(await at);
+    expect(created.map((p) => p.name)).toEqual(expect.arrayContaining(['event_payloads_y2041m06', 'event_payloads_y2041m07']));
+    expect(await partitionOf('event_payloads', 'event_id', old.evt)).toBe('gw.event_payloads_y2019m03');
+    expect(await partitionOf('event_payloads', 'event_id', current.evt)).toBe('gw.event_payloads_y2041m05');
+    expect(await partitionOf('event_payloads', 'event_id', stray)).toBe('gw.event_payloads_default');
+    expect(await partitionOf('attempt_response_bodies', 'attempt_id', old.att)).toBe('gw.attempt_response_bodies_y2019m03');
+    expect(await partitionOf('attempt_response_bodies', 'attempt_id', current.att)).toBe('gw.attempt_response_bodies_y2041m05');
+    expect(await partitionOf('inbound_event_bodies', 'inbound_event_id', current.iev)).toBe('gw.inbound_event_bodies_y2041m05');
+    const bytes = await db.sql<{ id: string; payload: Uint8Array }[]>`
+      select event_id as id, payload from gw.event_payloads where event_id in (${old.evt}, ${current.evt}, ${stray}) order by payload`;
+    expect(bytes.map((r) => [r.id, Buffer.from(r.payload).toString('hex')])).toEqual([
+      [old.evt, '01'],
+      [current.evt, '02'],
+      [stray, '03'],
+    ]);
+    // Still append-only, on the new default partition and on the partitions made for the moved rows.
+    await expect(db.sql`delete from gw.event_payloads_default where event_id = ${stray}`).rejects.toThrow(/append-only/);
+    await expect(db.sql`delete from gw.event_payloads_y2041m05 where event_id = ${current.evt}`).rejects.toThrow(/append-only/);
+
+    const dropped = await purgeExpiredPartitions(await at);
+    expect(dropped.map((p) => p.name)).toEqual(expect.arrayContaining(['event_payloads_y2019m03', 'attempt_response_bodies_y2019m03']));
+    const [leftRows] = await db.sql<{ old: number; kept: number }[]>`
+      select (select count(*)::int from gw.event_payloads where event_id = ${old.evt})
+           + (select count(*)::int from gw.attempt_response_bodies where attempt_id = ${old.att}) as old,
+             (select count(*)::int from gw.event_payloads where event_id in (${current.evt}, ${stray}))
+           + (select count(*)::int from gw.attempt_response_bodies where attempt_id = ${current.att}) as kept`;
+    expect(leftRows).toEqual({ old: 0, kept: 3 });
+    // Nothing more to move: the stray row is left where it is, and a second run changes nothing.
+    const [before] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from pg_inherits where inhparent = 'gw.event_payloads'::regclass`;
+    expect(await createRetentionPartitions(await at)).toEqual([]);
+    const [after] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from pg_inherits where inhparent = 'gw.event_payloads'::regclass`;
+    expect(after!.n).toBe(before!.n);
+    expect(await partitionOf('event_payloads', 'event_id', stray)).toBe('gw.event_payloads_default');
   });
 });

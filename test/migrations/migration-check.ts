@@ -18,7 +18,12 @@ export type Rule =
   /** VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED: rewrites the table under an ACCESS EXCLUSIVE lock. */
   | 'table-rewrite'
   /** lock_timeout set to 0 or reset: the migrator's bound is lifted and DDL may queue every query behind it. */
-  | 'lock-timeout';
+  | 'lock-timeout'
+  /**
+   * LOCK TABLE in SHARE mode or stronger on an earlier table: writers wait until the migration's transaction commits,
+   * i.e. for whatever the file does next (a copy of the table's rows, say). Copy in batches outside a transaction.
+   */
+  | 'blocking-lock';
 
 /** One dangerous statement: the file, the rule, and the statement (comments removed, spaces collapsed). */
 export interface Finding {
@@ -27,6 +32,8 @@ export interface Finding {
   statement: string;
 }
 
+// Lock modes that let writers (ROW EXCLUSIVE) go on; LOCK TABLE without a mode is ACCESS EXCLUSIVE.
+const WRITER_FRIENDLY_LOCKS = new Set(['access share', 'row share', 'row exclusive', 'share update exclusive']);
 const VOLATILE_DEFAULT = /\bdefault\s+(clock_timestamp|random|gen_random_uuid|uuid_generate_v[14]|nextval|timeofday)\s*\(/;
 const SERIAL_TYPE = /\badd\s+column\s+(if\s+not\s+exists\s+)?\S+\s+(small|big)?serial\b/;
 
@@ -62,6 +69,9 @@ export function checkMigrations(files: readonly { name: string; text: string }[]
       if (/^(vacuum\s+(\(\s*)?full|cluster)\b/.test(s)) add('table-rewrite', s);
       if (/^(set\s+(local\s+)?lock_timeout\s*(=|to)\s*'?0+\s*(ms|s)?'?$|reset\s+lock_timeout$|reset\s+all$)/.test(s))
         add('lock-timeout', s);
+      const lock = /^lock\s+(table\s+)?(only\s+)?([\w."]+(\s*,\s*[\w."]+)*)(\s+in\s+(.+?)\s+mode)?(\s+nowait)?$/.exec(s);
+      if (lock && !noTransaction && lock[3]!.split(/\s*,\s*/).some(existing) && !WRITER_FRIENDLY_LOCKS.has(lock[6] ?? 'access exclusive'))
+        add('blocking-lock', s);
       const alter = /^alter\s+table\s+(if\s+exists\s+)?(only\s+)?([\w."]+)\s/.exec(s);
       if (!alter || !existing(alter[3]!)) continue;
       if (/\balter\s+(column\s+)?\S+\s+(set\s+data\s+)?type\b/.test(s)) add('column-type-change', s);

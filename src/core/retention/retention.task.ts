@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
 import { expiredPartitions, partitionsAhead, RETAINED_TABLES, type MonthPartition, type RetainedTable } from './partitions.js';
-import { createMonthPartition, dropMonthPartition, listPartitions } from './retention-store.js';
+import { createMonthPartition, dropMonthPartition, listPartitions, moveDefaultPartitionRows } from './retention-store.js';
 
 /** Month partitions made ahead of the current one, so the default partition stays empty. */
 export const MONTHS_AHEAD = 2;
@@ -19,13 +19,26 @@ export function retentionDaysOf(config: Config, table: RetainedTable): number {
 }
 
 /**
- * The `create_retention_partitions` cron task: makes the month partitions of every retained table for the month of
- * `deps.clock()` and the {@link MONTHS_AHEAD} after it, those missing; returns the ones created. Each in its own
- * transaction; throws the first database error after trying the others (graphile-worker retries the job).
+ * The `create_retention_partitions` cron task: first moves the rows of each retained table's default partition into
+ * their month partitions, creating those (the default holds rows only when the task did not run for months or a
+ * clock was far off: they would never be purged, and they would keep their month's partition from being created);
+ * then makes the month partitions of every retained table for the month of `deps.clock()` and the
+ * {@link MONTHS_AHEAD} after it, those missing. Returns the ones made ahead (those made for moved rows are logged).
+ * Each step in its own transaction; throws the first database error after trying the others (graphile-worker
+ * retries the job).
  */
 export async function createRetentionPartitions(deps: Deps, now = deps.clock()): Promise<MonthPartition[]> {
   const created: MonthPartition[] = [];
   let failure: unknown;
+  for (const table of RETAINED_TABLES) {
+    try {
+      const moved = await deps.sql.begin((tx) => moveDefaultPartitionRows(tx, table));
+      if (moved > 0) deps.logger.warn({ table, moved }, 'rows of a default retention partition moved into their month partitions');
+    } catch (error) {
+      failure ??= error;
+      deps.logger.warn({ err: error, table }, 'could not move the rows of a default retention partition; the next run retries');
+    }
+  }
   for (const table of RETAINED_TABLES) {
     for (const p of partitionsAhead(table, now, MONTHS_AHEAD)) {
       try {
