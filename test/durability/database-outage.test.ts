@@ -37,10 +37,15 @@ afterEach(async () => {
 });
 
 describe('postgres.js as installed', () => {
-  it('carries patches/postgres+3.4.9.patch (no write to a closed socket; no flush timer left across a reconnect)', () => {
+  it('carries patches/postgres+3.4.9.patch (no write to a closed socket, no flush timer left across a reconnect, no statement of a dead transaction sent or left waiting)', () => {
     const source = readFileSync(fileURLToPath(import.meta.resolve('postgres')).replace(/index\.js$/, 'connection.js'), 'utf8');
     expect(source).toContain('if (!socket) {\n      chunk = nextWriteTimer = null');
     expect(source).toMatch(/clearImmediate\(nextWriteTimer\)\n {4}chunk = nextWriteTimer = null\n {4}socket\.removeListener/);
+    // A statement on a connection that is gone is refused, never left waiting (patch: nextWrite, closed, begin).
+    expect(source).toContain("      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true");
+    expect(source).toContain("\n    (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))");
+    const index = readFileSync(fileURLToPath(import.meta.resolve('postgres')), 'utf8');
+    expect(index).toContain('if (txClosed)\n          return q.reject(');
   });
 });
 
@@ -67,9 +72,6 @@ describe('a database outage under load', () => {
       roleEnv(databaseUrl, generateMasterKey(), {
         SWITCHYARD_INBOUND_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS),
         SWITCHYARD_JOB_RECOVERY_SECONDS: '10',
-        // The recovery threshold is at least a delivery's timeout + 30 s: a short one (the receiver is local) keeps
-        // the sweep that frees jobs left held after connection cuts (a gap under #15) within the bounds below.
-        SWITCHYARD_DELIVERY_TIMEOUT_MS: '3000',
       }),
     );
     cleanups.push(() => gateway.terminate());
@@ -168,12 +170,11 @@ describe('a database outage under load', () => {
         const l = await readLedger(sql, merchantId);
         return l.succeeded.size >= l.inbound.size && l.inbound.size >= acked.length && l.unprocessed === 0 ? l : undefined;
       },
-      // Known gap (#15): after the cuts a few processing jobs can stay held by this process until the recovery sweep
-      // frees them, so the bound covers a sweep (not the 5 s).
-      150_000,
+      // Within the abandoned-job threshold (the delivery timeout, 15 s, + 30 s): nothing may wait for the sweep.
+      40_000,
       'every stored event delivered',
       250,
     );
     assertNothingLostOrDoubled(ledger, acked, refused, receiver, { from: firstCutAt - 2_000, to: lastCutAt + RECOVERY_BOUND_MS });
-  }, 300_000);
+  }, 180_000);
 });
