@@ -91,7 +91,7 @@ describe('switchyard CLI', () => {
     expect(unknown.stderr).toMatch(/^switchyard: unknown command frobnicate\n/);
     expect(unknown.stderr).toContain('switchyard <command> [options]');
     expect(badOption.code).toBe(2);
-    expect(badOption.stderr).toContain('switchyard ledger check (--merchant <mch_…> | --api-key <sk_…>)');
+    expect(badOption.stderr).toContain('switchyard ledger check (--merchant <mch_…> | --api-key <sk_…|rk_…>)');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^switchyard: --name is required\n/);
   });
