@@ -43,7 +43,7 @@ describe('postgres.js as installed', () => {
     expect(source).toMatch(/clearImmediate\(nextWriteTimer\)\n {4}chunk = nextWriteTimer = null\n {4}socket\.removeListener/);
     // A statement on a connection that is gone is refused, never left waiting (patch: nextWrite, closed, begin).
     expect(source).toContain("      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true");
-    expect(source).toContain("\n    (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))");
+    expect(source).toContain("\n    if (query || sent.length)\n      error(Errors.connection('CONNECTION_CLOSED', options, socket))");
     const index = readFileSync(fileURLToPath(import.meta.resolve('postgres')), 'utf8');
     expect(index).toContain('if (txClosed)\n          return q.reject(');
   });
