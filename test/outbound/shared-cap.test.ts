@@ -166,11 +166,13 @@ describe('two worker processes', () => {
           select id, attempts, next_attempt_at from gw.messages where id = any(${retries.map((r) => r.id)}::text[]) order by id`;
         return rows.every((r) => r.next_attempt_at !== null && r.next_attempt_at.getTime() >= openUntil.getTime()) ? rows : undefined;
       },
-      60_000,
+      // `a` was stopped while it may hold the retries' job locked: then `b` runs it only once the abandoned-job sweep
+      // frees it (the threshold, a delivery timeout + 30 s = 45 s, plus a sweep period of up to 10 s).
+      120_000,
       'the retries put off by the other process',
     );
     expect(putOff.map((r) => [r.id, r.attempts])).toEqual(retries.map((r) => [r.id, r.attempts]));
     expect(receiver.state.messageIds.length).toBe(sentBefore);
     a.kill('SIGCONT');
-  }, 180_000);
+  }, 300_000);
 });
