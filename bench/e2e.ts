@@ -27,7 +27,7 @@
 // and a top-20 self-time summary of each profile mapped to .ts lines; implies
 // BENCH_FROM_SOURCE), BENCH_PROFILE_DIR (where the profiles go; default a new directory under
 // the system's temp dir, kept), BENCH_PG_STATS=1 (pg_stat_statements and graphile-worker
-// figures per step), DATABASE_URL (a server on which to create the fresh databases;
+// figures per step), BENCH_MAX_IN_FLIGHT (the endpoint's maxInFlight, 1–64; default the API's, 8), DATABASE_URL (a server on which to create the fresh databases;
 // default: an embedded PostgreSQL in a temporary directory), any SWITCHYARD_* setting
 // (passed to the gateway).
 import os from 'node:os';
@@ -96,6 +96,8 @@ const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolea
 const ALL_STEPS = process.env.BENCH_ALL_STEPS === '1';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PG_STATS = process.env.BENCH_PG_STATS === '1';
+/** The endpoint's maxInFlight (1–64); unset: the API's default. */
+const ENDPOINT_MAX_IN_FLIGHT = process.env.BENCH_MAX_IN_FLIGHT ? setting('BENCH_MAX_IN_FLIGHT', 8) : undefined;
 const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1' || PROFILE;
 /** Node's arguments that start the CLI: the build, or the source through tsx (BENCH_FROM_SOURCE, BENCH_PROFILE). */
 const CLI = FROM_SOURCE ? ['--import', 'tsx', 'src/app/cli/index.ts'] : ['dist/app/cli/index.js'];
@@ -405,7 +407,13 @@ async function api(base: string, p: string, token: string, body: unknown): Promi
 export async function setUp(base: string, endpointUrl?: string): Promise<string> {
   const merchant = await api(base, '/admin/merchants', ADMIN_TOKEN, { name: 'Bench e2e' });
   const source = await api(base, '/v1/sources', merchant.apiKey!, { provider: 'stripe', secret: STRIPE_SECRET });
-  if (endpointUrl) await api(base, '/v1/endpoints', merchant.apiKey!, { url: endpointUrl, eventTypes: ['payment.captured'] });
+  if (endpointUrl) {
+    await api(base, '/v1/endpoints', merchant.apiKey!, {
+      url: endpointUrl,
+      eventTypes: ['payment.captured'],
+      ...(ENDPOINT_MAX_IN_FLIGHT === undefined ? {} : { maxInFlight: ENDPOINT_MAX_IN_FLIGHT }),
+    });
+  }
   return `${base}/inbound/${source.id}`;
 }
 
@@ -1024,7 +1032,7 @@ async function main(): Promise<void> {
     line(`gateway: ${cli}, node options ${[...LAUNCHER_FLAGS, ...NODE_FLAGS].join(' ') || 'none'}`);
     line(
       `events: Stripe payment_intent.succeeded, ${Buffer.byteLength(template.replace('__EVT__', 'evt_all1000_0000').replace('__PI__', 'pi_all1000_0000'))} bytes, ` +
-        'each a new payment delivered as payment.captured to one endpoint; open-loop load from a child process (undici, ≤ 256 connections)',
+        `each a new payment delivered as payment.captured to one endpoint (maxInFlight ${ENDPOINT_MAX_IN_FLIGHT ?? '8, the default'}); open-loop load from a child process (undici, ≤ 256 connections)`,
     );
     line(
       `steps ${STEPS.join(', ')} events/s × ${STEP_SECONDS} s; drain wait ≤ ${DRAIN_SECONDS} s; sustained: acked ≥ 95 %, 0 non-200, 0 missing, lag p99 ≤ 1000 ms, drained ≤ 5000 ms`,
@@ -1083,7 +1091,14 @@ async function main(): Promise<void> {
           postgres: server.version,
           database: server.kind,
         },
-        settings: { steps: STEPS, stepSeconds: STEP_SECONDS, drainSeconds: DRAIN_SECONDS, profile: PROFILE, pgStats: PG_STATS },
+        settings: {
+          steps: STEPS,
+          stepSeconds: STEP_SECONDS,
+          drainSeconds: DRAIN_SECONDS,
+          profile: PROFILE,
+          pgStats: PG_STATS,
+          endpointMaxInFlight: ENDPOINT_MAX_IN_FLIGHT ?? null,
+        },
         ackOnlyPerSec,
         configs,
         sustainedEventsPerSec: headline,
