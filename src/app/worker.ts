@@ -24,7 +24,7 @@ import { SlotLeases } from '../outbound/slot-leases.js';
 import { runReplayPage } from '../outbound/replay.js';
 import { deliverOperatorEvent } from '../outbound/operator-webhook.task.js';
 import { parseJobPayload, type TaskName } from '../core/jobs/catalog.js';
-import { findHandedProcessingJob, isJobExhausted, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
+import { findHandedProcessingJob, isJobExhausted, jobPayload, releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
 import type { ProcessingHandoff, ProcessingTicket } from '../core/jobs/processing-handoff.js';
 import { describeFailure } from '../core/db/errors.js';
 import { recoverySweepIntervalMs, recoveryThresholdSeconds, unlockAbandonedJobs, unlockJobsOfWorkers } from '../core/jobs/recovery.js';
@@ -160,12 +160,16 @@ export function createTaskList(deps: Deps, options: TaskListOptions = {}): TaskL
       const parsed = parseJobPayload('deliver_message', payload);
       const jobs = Array.isArray(parsed) ? parsed : [parsed];
       try {
-        await deliverMessages(deps, jobs, slots, { budgetMs });
+        const owner = helpers.job.locked_by ? { jobIds: [helpers.job.id], lockedBy: helpers.job.locked_by } : undefined;
+        await deliverMessages(deps, jobs, slots, { budgetMs, ...(owner ? { owner } : {}) });
       } catch (error) {
         // A batch job whose key was reused mid-run was exhausted by add_jobs and will not be
         // retried: requeue its attempts in a new job (recorded ones are skipped).
         if (!(await isJobExhausted(deps.sql, helpers.job.id)) || helpers.job.attempts >= helpers.job.max_attempts) throw error;
-        await enqueueDeliveryBatches(deps.sql, jobs, new Date(Date.now() + 10_000));
+        // What the job still holds: attempts this run put off or queued again have left its payload.
+        const held = await jobPayload(deps.sql, helpers.job.id);
+        const left = held === undefined ? jobs : parseJobPayload('deliver_message', held);
+        await enqueueDeliveryBatches(deps.sql, Array.isArray(left) ? left : [left], new Date(Date.now() + 10_000));
         deps.logger.warn({ err: error, jobId: helpers.job.id }, 'delivery batch failed; queued again in a new job');
       }
     }),

@@ -1,6 +1,7 @@
 // (node) One endpoint's share of a delivery batch: its gates (status, order, circuit, rate limit, slots) and its lanes.
 import type { Deps } from '../core/deps.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
+import type { DeliveryJobOwner } from '../core/jobs/job-store.js';
 import { decryptSecrets, send, type DeliveryItem, type Sent } from './deliver-attempt.js';
 import type { DeliveryRow } from './delivery-store.js';
 import { logOutcome, recordOutcome, STORED_RESPONSE_BYTES, truncateUtf8 } from './deliver-outcome.js';
@@ -26,6 +27,7 @@ type PutOff = (rest: readonly DeliveryItem[], at: number, jitterMs: number, hold
  * `max_in_flight` lanes send (one, admitting each attempt, under a rate limit). Successes on an endpoint with no
  * failure streak are recorded {@link SUCCESS_FLUSH} per statement, other outcomes one by one with its health.
  *
+ * @param owner the jobs the attempts came from, held by this run: attempts put off leave them (postponeAttempts)
  * @returns The jobs not started before `deadline` (epoch ms) or left after a failure, for a new job that
  *   reloads the endpoint's state.
  */
@@ -35,6 +37,7 @@ export async function deliverToEndpoint(
   slots: EndpointSlots | undefined,
   policy: HealthPolicy,
   deadline: number,
+  owner?: DeliveryJobOwner,
 ): Promise<DeliveryJob[]> {
   const { sql, clock, config } = deps;
   const ep = items[0]!.m;
@@ -52,6 +55,7 @@ export async function deliverToEndpoint(
         endpointId: ep.endpoint_id,
         attempts: rest.map((i) => ({ messageId: i.m.id, attempt: i.job.attempt })),
         retryAt: new Date(at + Math.floor(Math.random() * jitterMs)),
+        owner,
       });
       if (hold) await holdEndpoint(tx, ep.endpoint_id, new Date(at));
     });

@@ -2,7 +2,7 @@
 import type { Deps } from '../core/deps.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { enqueueDeliveryBatches } from '../core/jobs/enqueue.js';
-import { releaseHandedJobs, removeHandedJobs } from '../core/jobs/job-store.js';
+import { dropAttemptsFromJobs, releaseHandedJobs, removeHandedJobs, type DeliveryJobOwner } from '../core/jobs/job-store.js';
 import type { FirstAttemptHandoff } from '../core/events/outbox.js';
 import type { DeliveryItem } from './deliver-attempt.js';
 import { deliverToEndpoint } from './deliver-endpoint.js';
@@ -23,6 +23,11 @@ interface BatchOptions {
    * abandoned to the sweeper (src/core/jobs/recovery.ts). Default: no limit.
    */
   budgetMs?: number;
+  /**
+   * The jobs `jobs` came from, locked by this run: attempts it hands to another job (put off, or left for a new
+   * batch) are taken out of them in the same transaction, so a rerun of those jobs does not send them twice.
+   */
+  owner?: DeliveryJobOwner;
 }
 
 /** Makes attempt `attempt` (1-based) of message `messageId`: {@link deliverMessages} of one job. */
@@ -93,10 +98,20 @@ export async function deliverMessages(
       byEndpoint.set(m.endpoint_id, group);
     }
     await failMessages(deps.sql, expired);
-    const leftovers = await Promise.all([...byEndpoint.values()].map((items) => deliverToEndpoint(deps, items, slots, policy, deadline)));
+    const leftovers = await Promise.all(
+      [...byEndpoint.values()].map((items) => deliverToEndpoint(deps, items, slots, policy, deadline, options.owner)),
+    );
     for (const l of leftovers) left.push(...l);
   }
-  if (left.length > 0) await enqueueDeliveryBatches(deps.sql, left);
+  if (left.length === 0) return;
+  await deps.sql.begin(async (tx) => {
+    await enqueueDeliveryBatches(tx, left);
+    await dropAttemptsFromJobs(
+      tx,
+      options.owner,
+      left.map((j) => j.messageId),
+    );
+  });
 }
 
 /**
@@ -106,7 +121,8 @@ export async function deliverMessages(
  * once). Throws only on database errors; the caller then releases the jobs.
  */
 async function deliverHandoff(deps: Deps, handoff: FirstAttemptHandoff, slots?: EndpointSlots, options: BatchOptions = {}): Promise<void> {
-  if (handoff.attempts.length > 0) await deliverMessages(deps, handoff.attempts, slots, options);
+  const owner = { jobIds: handoff.jobIds, lockedBy: handoff.poolId };
+  if (handoff.attempts.length > 0) await deliverMessages(deps, handoff.attempts, slots, { ...options, owner });
   await removeHandedJobs(deps.sql, handoff.jobIds, handoff.poolId);
 }
 

@@ -2,6 +2,7 @@ import type { Tx } from '../core/db/client.js';
 import { newId } from '../core/ids.js';
 import type { DeliveryJob } from '../core/jobs/catalog.js';
 import { enqueuePutOff } from '../core/jobs/enqueue.js';
+import { dropAttemptsFromJobs, type DeliveryJobOwner } from '../core/jobs/job-store.js';
 import type { StoredAuth, StoredHeader } from './endpoints/receiver-options.js';
 
 /** What one delivery attempt needs, read in one query: the message, its bytes, the endpoint's state and secrets. */
@@ -76,16 +77,19 @@ export async function failMessages(tx: Tx, messageIds: readonly string[]): Promi
 /**
  * Puts attempts to one endpoint off to `retryAt`, uncounted: sets `next_attempt_at` and adds them to the
  * endpoint's put-off job for that time bucket ({@link enqueuePutOff}), so one job comes back, not one per attempt.
+ * They leave the jobs of `owner` (the run that put them off) in the same transaction: the put-off job alone sends them.
  */
 export async function postponeAttempts(
   tx: Tx,
-  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date },
+  input: { endpointId: string; attempts: readonly DeliveryJob[]; retryAt: Date; owner?: DeliveryJobOwner },
 ): Promise<void> {
   if (input.attempts.length === 0) return;
+  const messageIds = input.attempts.map((a) => a.messageId);
   await tx`
     update gw.messages set next_attempt_at = ${input.retryAt}
-     where id = any(${input.attempts.map((a) => a.messageId)}::text[]) and status = 'pending'`;
+     where id = any(${messageIds}::text[]) and status = 'pending'`;
   await enqueuePutOff(tx, input);
+  await dropAttemptsFromJobs(tx, input.owner, messageIds);
 }
 
 /**

@@ -99,12 +99,19 @@ describe('a database outage under load', () => {
       RECOVERY_BOUND_MS + 2 * STORE_TIMEOUT_MS,
       'an ack after the restart',
     );
+    // The worker recovers as well: a delivery reaches the merchant within the same bound.
+    const firstDelivery = await eventually(
+      async () => receiver.received.find((r) => r.at >= restartedAt),
+      RECOVERY_BOUND_MS + 2 * STORE_TIMEOUT_MS,
+      'a delivery after the restart',
+    );
     await sleep(3_000);
     const posted = await load.stop();
 
     expect(gateway.child.exitCode, gateway.output()).toBeNull();
     expect(readyDuring).toBe(503);
     expect(firstAck.at + firstAck.ms - restartedAt).toBeLessThan(RECOVERY_BOUND_MS);
+    expect(firstDelivery.at - restartedAt).toBeLessThan(RECOVERY_BOUND_MS);
     // During the outage: 503 store_unavailable, within the store timeout (plus the request's own work); never a 500, never no answer.
     const during = posted.filter((p) => p.at >= stoppedAt + 500 && p.at + p.ms < restartedAt);
     expect(during.length).toBeGreaterThan(0);
@@ -151,6 +158,7 @@ describe('a database outage under load', () => {
       RECOVERY_BOUND_MS,
       'an ack after the cuts',
     );
+    await eventually(async () => receiver.received.find((r) => r.at >= lastCutAt), RECOVERY_BOUND_MS, 'a delivery after the cuts');
     await sleep(2_000);
     const posted = await load.stop();
 

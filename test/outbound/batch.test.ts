@@ -357,6 +357,80 @@ describe('an event emitted to an endpoint that is held or whose circuit is open'
   );
 });
 
+describe('attempts a run hands to another job', () => {
+  /** `ids`' first-attempt batch job, locked as if `pool` had fetched it. */
+  async function lockedBatch(ids: string[], pool: string): Promise<JobRow> {
+    const jobs = await jobsFor(ids);
+    expect(jobs).toHaveLength(1);
+    await db.sql`update graphile_worker._private_jobs set locked_at = now(), locked_by = ${pool} where id = ${jobs[0]!.id}::bigint`;
+    return jobs[0]!;
+  }
+
+  async function payloadOf(jobId: string): Promise<DeliveryJob[]> {
+    const [row] = await db.sql<
+      { payload: DeliveryJob | DeliveryJob[] }[]
+    >`select payload from graphile_worker._private_jobs where id = ${jobId}::bigint`;
+    return entries(row!.payload);
+  }
+
+  it('leave the job that ran them when put off, so a rerun of that job (a failure, an unlock) sends each once, beside the put-off job', async () => {
+    const r = await receiver();
+    const { merchantId, endpointId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 4);
+    const batch = await lockedBatch(ids, 'pool-put-off');
+    await db.sql`update gw.endpoints set consecutive_failures = 10, failing_since = now(), circuit_open_until = now() + interval '1 minute' where id = ${endpointId}`;
+
+    await deliverMessages(deps, entries(batch.payload), undefined, { owner: { jobIds: [batch.id], lockedBy: 'pool-put-off' } });
+
+    expect(r.received).toHaveLength(0);
+    expect(await payloadOf(batch.id)).toEqual([]);
+    const putOff = (await jobsFor(ids)).filter((j) => j.id !== batch.id);
+    expect(putOff.flatMap((j) => entries(j.payload)).map((e) => e.messageId)).toEqual(ids);
+
+    // The circuit closes; the job that ran is run again as it stands now, then the put-off job.
+    await db.sql`update gw.endpoints set consecutive_failures = 0, failing_since = null, circuit_open_until = null where id = ${endpointId}`;
+    await deliverMessages(deps, await payloadOf(batch.id));
+    expect(r.received).toHaveLength(0);
+    await deliverMessages(
+      deps,
+      putOff.flatMap((j) => entries(j.payload)),
+    );
+    expect(r.received.map((m) => String(m.headers['webhook-id'])).sort()).toEqual([...ids].sort());
+  });
+
+  it('leave it when queued again out of time, and stay in a job of another pool, or one named alone in an object payload', async () => {
+    const r = await receiver();
+    const { merchantId } = await merchantWithEndpoint(r.url);
+    const ids = await emitMany(merchantId, 3);
+    const batch = await lockedBatch(ids, 'pool-out-of-time');
+
+    // A run that holds no lock on the job (another pool's) takes nothing out of it.
+    await deliverMessages(deps, entries(batch.payload), undefined, { budgetMs: 0, owner: { jobIds: [batch.id], lockedBy: 'pool-other' } });
+    expect(await payloadOf(batch.id)).toEqual(ids.map((messageId) => ({ messageId, attempt: 1 })));
+    await db.sql`delete from graphile_worker._private_jobs where id <> ${batch.id}::bigint`;
+
+    await deliverMessages(deps, entries(batch.payload), undefined, {
+      budgetMs: 0,
+      owner: { jobIds: [batch.id], lockedBy: 'pool-out-of-time' },
+    });
+    expect(r.received).toHaveLength(0);
+    expect(await payloadOf(batch.id)).toEqual([]);
+    const queued = (await jobsFor(ids)).filter((j) => j.id !== batch.id);
+    expect(queued.flatMap((j) => entries(j.payload))).toEqual(ids.map((messageId) => ({ messageId, attempt: 1 })));
+
+    // A retry job names its one attempt as an object: once handed on, it names none.
+    const [single] = await db.sql<{ id: string }[]>`
+      insert into graphile_worker._private_jobs (task_id, payload, locked_at, locked_by)
+      select id, ${db.sql.json({ messageId: ids[0]!, attempt: 1 })}::json, now(), 'pool-single' from graphile_worker._private_tasks where identifier = 'deliver_message'
+      returning id::text as id`;
+    await deliverMessages(deps, [{ messageId: ids[0]!, attempt: 1 }], undefined, {
+      budgetMs: 0,
+      owner: { jobIds: [single!.id], lockedBy: 'pool-single' },
+    });
+    expect(await payloadOf(single!.id)).toEqual([]);
+  });
+});
+
 describe('a batch out of time', () => {
   it('starts nothing once its budget is spent and queues the rest in a new job to run now', async () => {
     const r = await receiver();

@@ -8,6 +8,12 @@ export async function isJobExhausted(tx: Tx, jobId: string): Promise<boolean> {
   return row?.exhausted ?? false;
 }
 
+/** The payload job `jobId` holds now (runs may have taken attempts out of it: {@link dropAttemptsFromJobs}); undefined when it is gone. */
+export async function jobPayload(tx: Tx, jobId: string): Promise<unknown> {
+  const [row] = await tx<{ payload: unknown }[]>`select payload from graphile_worker._private_jobs where id = ${jobId}::bigint`;
+  return row?.payload;
+}
+
 /** Ids of workers that look dead: holding a job or queue lock over `olderThanSeconds`, or a queue lock but no job (it was removed). */
 export async function findStaleWorkers(tx: Tx, olderThanSeconds: number): Promise<string[]> {
   const [found] = await tx<{ worker_ids: string[] }[]>`
@@ -86,4 +92,33 @@ export async function releaseHandedJobs(sql: Tx, ids: readonly string[], poolId:
 /** Sends graphile-worker's own `jobs:insert` wake-up (on commit), so idle runners take `count` jobs now rather than at their next poll. */
 export async function wakeRunners(tx: Tx, count: number): Promise<void> {
   await tx`select pg_notify('jobs:insert', json_build_object('r', random(), 'count', ${count}::int)::text)`;
+}
+
+/** The `deliver_message` jobs a delivery run was given, as the pool that holds them locked (graphile-worker's `locked_by`). */
+export interface DeliveryJobOwner {
+  /** graphile-worker job ids (bigint as text). */
+  jobIds: readonly string[];
+  /** The worker (pool) id the jobs are locked by; rows it no longer holds are left alone. */
+  lockedBy: string;
+}
+
+/**
+ * Takes the attempts of `messageIds` out of the payloads of the jobs `owner` holds, in the transaction that hands
+ * them to another job (a put-off, or a batch of leftovers), so a rerun of those jobs (after a failure, an unlock or
+ * a retry) cannot send them a second time beside their new job. An object payload naming one of them becomes `[]`.
+ */
+export async function dropAttemptsFromJobs(tx: Tx, owner: DeliveryJobOwner | undefined, messageIds: readonly string[]): Promise<void> {
+  if (!owner || owner.jobIds.length === 0 || messageIds.length === 0) return;
+  await tx`
+    update graphile_worker._private_jobs j
+       set payload = case
+             when json_typeof(j.payload) = 'array' then coalesce(
+               (select json_agg(e.value order by e.ordinality)
+                  from json_array_elements(j.payload) with ordinality e
+                 where not (e.value ->> 'messageId' = any(${messageIds as string[]}::text[]))),
+               '[]'::json)
+             else '[]'::json
+           end
+     where j.id = any(${owner.jobIds as string[]}::bigint[]) and j.locked_by = ${owner.lockedBy}
+       and (json_typeof(j.payload) = 'array' or j.payload ->> 'messageId' = any(${messageIds as string[]}::text[]))`;
 }
