@@ -87,7 +87,11 @@ export async function deliverToEndpoint(
   const successes: SuccessRecord[] = [];
   const flushes: Promise<unknown>[] = [];
   const flush = () => {
-    if (successes.length > 0) flushes.push(recordSuccesses(sql, successes.splice(0)));
+    if (successes.length === 0) return;
+    const recorded = recordSuccesses(sql, successes.splice(0));
+    // Awaited once the lanes end; a failure before then (the database going away) must not be an unhandled rejection.
+    recorded.catch(() => {});
+    flushes.push(recorded);
   };
   let slow = false;
   let stopped = false;

@@ -3,6 +3,8 @@
 // a worker delivers them together, and every outcome keeps the single-attempt semantics
 // (docs/http-api.md "Outbound webhooks"). Real database, real receivers on 127.0.0.1; the
 // worker's task is called directly, as test/outbound/deliver.test.ts does.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/core/deps.js';
 import { unlockAbandonedJobs } from '../../src/core/jobs/recovery.js';
@@ -428,6 +430,42 @@ describe('attempts a run hands to another job', () => {
       owner: { jobIds: [single!.id], lockedBy: 'pool-single' },
     });
     expect(await payloadOf(single!.id)).toEqual([]);
+  });
+});
+
+describe('a batch whose successes cannot be recorded while attempts are still in flight', () => {
+  it('fails the run with the database error once its lanes end, and leaves no rejection unhandled (the process would end)', async () => {
+    // The first SUCCESS_FLUSH (50) answers come at once, the rest after 300 ms: the first flush fails while they are in flight.
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      const delay = n++ < 50 ? 0 : 300;
+      setTimeout(() => res.writeHead(200).end('ok'), delay);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { merchantId } = await merchantWithEndpoint(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`);
+      const ids = await emitMany(merchantId, 60);
+      await db.sql`delete from graphile_worker._private_jobs`;
+      await db.sql`create function test_refuse_attempts() returns trigger language plpgsql as $$ begin raise exception 'attempts refused by the test'; end $$`;
+      await db.sql`create trigger test_refuse_attempts before insert on gw.attempts for each statement execute function test_refuse_attempts()`;
+      try {
+        await expect(
+          deliverMessages(
+            deps,
+            ids.map((messageId) => ({ messageId, attempt: 1 })),
+          ),
+        ).rejects.toThrow('attempts refused by the test');
+      } finally {
+        await db.sql`drop trigger test_refuse_attempts on gw.attempts`;
+        await db.sql`drop function test_refuse_attempts()`;
+      }
+      expect(n).toBe(60);
+      expect((await messageRows(ids)).every((m) => m.status === 'pending' && m.attempts === 0)).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
