@@ -193,6 +193,7 @@ async function startServer(): Promise<{ adminUrl: string; stop: () => Promise<vo
     // pg_stat_statements must be loaded at server start: set it, then restart on the same data
     const admin = postgres(embedded.adminUrl, { max: 1, onnotice: () => {} });
     await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+    await admin`alter system set pg_stat_statements.track_planning = on`;
     await admin.end();
     await embedded.stop();
     embedded = await startEmbeddedPostgres(pgDir, { persistent: true });
@@ -413,7 +414,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
     const after = await costSoFar(sql);
     if (PG_STATS) {
       const rows = await sql<{ query: string; calls: string; ms: number }[]>`
-        select s.query, s.calls::text, s.total_exec_time as ms
+        select s.query, s.calls::text, s.total_exec_time + s.total_plan_time as ms
           from pg_stat_statements s join pg_database d on d.oid = s.dbid
          where d.datname = current_database()`;
       const into = statementTime[rules];
@@ -455,7 +456,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
     );
   }
   if (PG_STATS) {
-    // execution time (not CPU: lock waits count) per statement text, summed over the passes, per event
+    // planning and execution time (not CPU: lock waits count) per statement text, summed over the runs, per event
     const grown = [...new Set([...statementTime['0'].keys(), ...statementTime['20'].keys()])]
       .map((q) => {
         const a = statementTime['0'].get(q) ?? { calls: 0, ms: 0 };
@@ -465,7 +466,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       .sort((x, y) => y.d - x.d)
       .slice(0, 12);
     const per = (ms: number, rules: '0' | '20') => ((ms / (seconds[rules].length * events)) * 1000).toFixed(1);
-    console.log('statements whose execution time grew most with 20 rules (µs per event: 0 rules → 20 rules; calls per run):');
+    console.log('statements whose planning + execution time grew most with 20 rules (µs per event: 0 rules → 20 rules; calls per run):');
     for (const g of grown)
       console.log(
         `  ${per(g.a.ms, '0')} → ${per(g.b.ms, '20')} µs; ${Math.round(g.a.calls / seconds['0'].length)} → ${Math.round(g.b.calls / seconds['20'].length)}: ${g.q.replace(/\s+/g, ' ').slice(0, 160)}`,

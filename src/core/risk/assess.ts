@@ -20,8 +20,7 @@ import {
 import { listMembers, merchantListItems } from './list-store.js';
 import {
   enabledRules,
-  insertDecisions,
-  insertFacts,
+  insertAssessment,
   readComputedFacts,
   ruleSetSnapshot,
   ruleSetStates,
@@ -230,12 +229,13 @@ const paymentKey = (r: { sourceId: string; pspReference: string }): string => `$
 
 /**
  * Starts the risk reads of an inbound batch: once `sets` (the batch's merchants' rules, {@link RiskRuleCache.load})
- * is known, one statement reads the computed attributes of every payment an `authorized` or `captured` report (with an
- * amount, of a merchant with an enabled rule) may move for the first time, one row per payment, keyed by the report's
- * amount; a refund reported before its capture is left to {@link planInboundAssessment}'s second read, as it is rare
- * and most refunds are of payments long captured. Call it before applying the reports, without awaiting: the statement then travels in
- * the pipeline with the reports' reads and costs no round trip of its own. Costs nothing when no merchant of the
- * batch has an enabled rule.
+ * is known, one statement reads the computed attributes of every payment a report (with an amount, of a merchant with
+ * an enabled rule) may move for the first time, one row per payment, keyed by the amount of its `authorized` or
+ * `captured` report, else of its first report (a refund reported before its capture names the charge's amount). A
+ * payment already past `pending` costs one index probe and nothing else ({@link readComputedFacts}' `onlyUnmoved`), so
+ * refunds of payments long captured stay cheap. Call it before applying the reports, without awaiting: the statement
+ * then travels in the pipeline with the reports' reads and costs no round trip of its own. Costs nothing when no
+ * merchant of the batch has an enabled rule.
  */
 export async function readInboundRiskAhead(
   tx: Tx,
@@ -253,7 +253,10 @@ export async function readInboundRiskAhead(
     if (!ruleSets.has(r.merchantId)) continue;
     const k = paymentKey(r);
     if (r.riskFacts) facts.set(k, { ...r.riskFacts, ...facts.get(k) });
-    if (!FIRST_MOVES.has(r.kind) || r.amount === undefined || picked.has(k)) continue;
+    if (r.amount === undefined) continue;
+    // the payment's own report first: a first move's amount is the payment's for every provider
+    const earlier = picked.get(k);
+    if (earlier && (FIRST_MOVES.has(earlier.kind) || !FIRST_MOVES.has(r.kind))) continue;
     picked.set(k, r);
     for (const x of ruleSets.get(r.merchantId)!.needs) needs.add(x);
   }
@@ -268,6 +271,7 @@ export async function readInboundRiskAhead(
     needs,
     now,
     list.map(([, r]) => ({ paymentId: null, sourceId: r.sourceId, pspReference: r.pspReference })),
+    true,
   );
   list.forEach(([k], i) => {
     ahead.set(k, { key: keys[i]!, read: read[i]! });
@@ -311,7 +315,8 @@ export async function planInboundAssessment(
     const key = factsKey(subject.facts, subject.merchantId, now);
     subjects.push(subject);
     keys.push(key);
-    prior.push(ahead && sameKey(ahead.key, key) ? ahead.read : undefined);
+    // read ahead as already moved: moved back to pending since (a dispute won), so read again
+    prior.push(ahead && !ahead.read.skipped && sameKey(ahead.key, key) ? ahead.read : undefined);
   });
   if (subjects.length === 0) return { decisions: [], factRows: [] };
   const missing = subjects.flatMap((_, i) => (prior[i] ? [] : [i]));
@@ -435,13 +440,13 @@ function plan_(
 }
 
 /**
- * Writes a planned assessment: facts and decisions (two statements sent together); then, for each `review` decision
+ * Writes a planned assessment: facts and decisions (one statement); then, for each `review` decision
  * (and each inbound `block`: the PSP already took that payment, so a person must look), a review and its
  * `review.opened` event (Stripe's name) to the merchant's endpoints.
  */
 export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<void> {
   if (plan.decisions.length === 0) return;
-  const [, ids] = await Promise.all([insertFacts(tx, plan.factRows), insertDecisions(tx, plan.decisions)]);
+  const ids = await insertAssessment(tx, plan.factRows, plan.decisions);
   const toOpen = plan.decisions.flatMap((d, i) =>
     d.decidedBy && (d.action === 'review' || (d.action === 'block' && d.stage === 'inbound'))
       ? [
