@@ -316,6 +316,30 @@ describe('risk rules on POST /v1/payments', () => {
     expect(first[0]!.cause).toBe(ids[1]!.id);
   });
 
+  it('a rule added between two batches is evaluated on the attribute it reads, though the batch read went out under the cached rules', async () => {
+    const { shop } = await stripeShop();
+    const succeeded = (pi: string, amount: number) => {
+      const event = buildStripeEvent('payment_intent.succeeded', { paymentIntent: pi, amount, at: now });
+      (event.data as { object: Record<string, unknown> }).object.customer = 'cus_between_batches';
+      return event;
+    };
+    await postWebhook(shop, succeeded('pi_between_1', 1500));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    // the cache now holds the merchant's rules, none of which reads the customer's count
+    const rule = await addRule(shop, { name: 'Repeat customer', action: 'review', expression: 'count_same_customer_24h >= 1' });
+    await postWebhook(shop, succeeded('pi_between_2', 1600));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    const [p] = await db.sql<{ id: string }[]>`select id from gw.payments where psp_reference = 'pi_between_2'`;
+    const risk = await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${p!.id}/risk`);
+    expect(risk.data).toEqual([
+      expect.objectContaining({
+        action: 'review',
+        decidedBy: expect.objectContaining({ id: rule.id }),
+        attributes: expect.objectContaining({ count_same_customer_24h: '1' }),
+      }),
+    ]);
+  });
+
   it("counts and sums the customer's payments of the last 24 h in the currency, and reviews by them", async () => {
     const { shop } = await stripeShop();
     const rule = await addRule(shop, {
