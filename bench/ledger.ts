@@ -5,19 +5,24 @@
 // database, the raw single-row INSERT rate as the ceiling. Prints figures; asserts only that
 // the ledger balances and nothing was left unprocessed. Not a test.
 //
-// Needs a PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped),
-// default postgres://postgres@127.0.0.1:5432/postgres.
+// PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped), or, when
+// unset, an embedded server in a temporary directory (BENCH_PG_STATS=1 loads pg_stat_statements
+// there, and the risk comparison prints the statements whose time grew most with the rules on).
 // Knobs: BENCH_PAYMENTS (per phase, default 1000; 3 events each), BENCH_WORKERS (default 8),
 // BENCH_ENDPOINTS (endpoints subscribed to every event, default 0), BENCH_CEILING_MS (2000),
 // BENCH_RISK_ONLY=1 (only the risk-rules comparison: batched task with 0 and with 20 enabled rules,
-// alternated BENCH_RISK_PASSES times, default 3, on a merchant whose payments name customers). The other phases run with
+// alternated 0, 20, 0, …, 20, 0 with BENCH_RISK_PASSES 20-rule runs, default 3, on a merchant whose payments name
+// customers; each 20-rule run is compared with the mean of the 0-rule runs on either side). The other phases run with
 // no rule enabled.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { loadConfig } from '../src/core/config.js';
 import { createSql, guardBegin, type Sql } from '../src/core/db/client.js';
 import { processCpuMs } from './e2e-proc.js';
 import { migrate } from '../src/app/db/migrate.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/app/db/embedded-postgres.js';
 import type { Deps } from '../src/core/deps.js';
 import { newId } from '../src/core/ids.js';
 import { createLogger } from '../src/app/node/logger.js';
@@ -61,7 +66,7 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 0);
 const CEILING_MS = Number(process.env.BENCH_CEILING_MS ?? 2000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 50);
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_STATS = process.env.BENCH_PG_STATS === '1';
 
 const withDatabase = (url: string, db: string): string => {
   const u = new URL(url);
@@ -177,7 +182,34 @@ async function ceiling(sql: Sql, connections: number): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** DATABASE_URL, or a new embedded server in a temporary directory (with pg_stat_statements when BENCH_PG_STATS=1). */
+async function startServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'switchyard-bench-ledger-'));
+  await chmod(tmp, 0o755);
+  const pgDir = path.join(tmp, 'pg');
+  let embedded: EmbeddedDatabase = await startEmbeddedPostgres(pgDir, { persistent: true });
+  if (PG_STATS) {
+    // pg_stat_statements must be loaded at server start: set it, then restart on the same data
+    const admin = postgres(embedded.adminUrl, { max: 1, onnotice: () => {} });
+    await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+    await admin`alter system set pg_stat_statements.track_planning = on`;
+    await admin.end();
+    await embedded.stop();
+    embedded = await startEmbeddedPostgres(pgDir, { persistent: true });
+  }
+  return {
+    adminUrl: embedded.adminUrl,
+    stop: async () => {
+      await embedded.stop();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const server = await startServer();
+  const adminUrl = server.adminUrl;
   const dbName = `bench_ledger_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${dbName}`);
@@ -344,13 +376,15 @@ async function main(): Promise<void> {
     await sql.end();
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
     await admin.end();
+    await server.stop();
   }
 }
 
 /**
  * The batched task (BATCH events per transaction, WORKERS at once) on one merchant with its rules off, then with 20
- * enabled rules, alternated RISK_PASSES times (0, 20, 0, 20, …) so a change of the shared machine's load hits both;
- * prints each run, the ratio of each pass (20 / 0) and their median, and the ratio of the sums.
+ * enabled rules, alternated (0, 20, 0, …, 20, 0: RISK_PASSES runs with rules, one more without) so a change of the
+ * shared machine's load hits both; prints each run, the ratio of each 20-rule run to the mean of its two neighbours
+ * and their median, and the ratio of the sums.
  */
 async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   const merchantId = newId('mch');
@@ -365,22 +399,36 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
   const setRules = (on: boolean) =>
     sql`update gw.risk_rules set enabled = ${on}, version = version + 1 where merchant_id = ${merchantId} and built_in is null`;
   await drain(deps, await storeEvents(sql, merchantId, sourceId, 'rwarm', 100, 200), WORKERS, BATCH);
+  if (PG_STATS) await sql`create extension if not exists pg_stat_statements`;
+  const statementTime: Record<'0' | '20', Map<string, { calls: number; ms: number }>> = { '0': new Map(), '20': new Map() };
   const seconds: Record<'0' | '20', number[]> = { '0': [], '20': [] };
   const cost: Record<'0' | '20', { nodeMs: number; pgMs: number; statements: number }[]> = { '0': [], '20': [] };
-  for (let pass = 0; pass < RISK_PASSES; pass++) {
-    for (const rules of ['0', '20'] as const) {
-      await setRules(rules === '20');
-      const ids = await storeEvents(sql, merchantId, sourceId, `r${rules}_${pass}`, PAYMENTS, 200);
-      const before = await costSoFar(sql);
-      const r = await drain(deps, ids, WORKERS, BATCH);
-      const after = await costSoFar(sql);
-      seconds[rules].push(r.seconds);
-      cost[rules].push({
-        nodeMs: after.nodeMs - before.nodeMs,
-        pgMs: after.pgMs - before.pgMs,
-        statements: after.statements - before.statements - 3,
-      });
+  // 0, 20, 0, 20, …, 0: each 20-rule run sits between two 0-rule runs (throughput drifts as the tables grow)
+  const runs = Array.from({ length: RISK_PASSES * 2 + 1 }, (_, i) => (i % 2 === 0 ? '0' : '20') as '0' | '20');
+  for (const [run, rules] of runs.entries()) {
+    await setRules(rules === '20');
+    const ids = await storeEvents(sql, merchantId, sourceId, `r${rules}_${run}`, PAYMENTS, 200);
+    if (PG_STATS) await sql`select pg_stat_statements_reset()`;
+    const before = await costSoFar(sql);
+    const r = await drain(deps, ids, WORKERS, BATCH);
+    const after = await costSoFar(sql);
+    if (PG_STATS) {
+      const rows = await sql<{ query: string; calls: string; ms: number }[]>`
+        select s.query, s.calls::text, s.total_exec_time + s.total_plan_time as ms
+          from pg_stat_statements s join pg_database d on d.oid = s.dbid
+         where d.datname = current_database()`;
+      const into = statementTime[rules];
+      for (const row of rows) {
+        const e = into.get(row.query) ?? { calls: 0, ms: 0 };
+        into.set(row.query, { calls: e.calls + Number(row.calls), ms: e.ms + row.ms });
+      }
     }
+    seconds[rules].push(r.seconds);
+    cost[rules].push({
+      nodeMs: after.nodeMs - before.nodeMs,
+      pgMs: after.pgMs - before.pgMs,
+      statements: after.statements - before.statements - 3,
+    });
   }
   const [decisions] = await sql<{ n: number; bytes: number; table: string }[]>`
     select count(*)::int as n, avg(pg_column_size(d.*))::int as bytes, pg_size_pretty(pg_total_relation_size('gw.risk_decisions')) as table
@@ -395,7 +443,7 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       .join(' ')}, node ${process.version}`,
   );
   console.log(
-    `workload: ${PAYMENTS} Stripe payments per run × 3 events, 200 customers, batches of ${BATCH}, ${WORKERS} workers; runs alternated 0, 20 rules, ${RISK_PASSES} times`,
+    `workload: ${PAYMENTS} Stripe payments per run × 3 events, 200 customers, batches of ${BATCH}, ${WORKERS} workers; runs alternated 0, 20, 0, …: ${RISK_PASSES} with 20 rules, ${RISK_PASSES + 1} with 0`,
   );
   for (const rules of ['0', '20'] as const) {
     console.log(`${rules.padStart(2)} enabled rules: ${seconds[rules].map((x) => `${round(events / x)} events/s`).join(', ')}`);
@@ -407,9 +455,29 @@ async function riskComparison(deps: Deps, sql: Sql): Promise<void> {
       `${rules.padStart(2)} enabled rules, per event: node CPU ${per((x) => x.nodeMs)} ms, PostgreSQL backends' CPU ${per((x) => x.pgMs)} ms, statements ${per((x) => x.statements)}`,
     );
   }
-  const ratio = sum(seconds['20']) / sum(seconds['0']);
-  // each pass's 20-rule run over the 0-rule run just before it: neighbours share the machine's load of the moment
-  const passRatios = seconds['20'].map((t, i) => t / seconds['0'][i]!);
+  if (PG_STATS) {
+    // planning and execution time (not CPU: lock waits count) per statement text, summed over the runs, per event
+    const grown = [...new Set([...statementTime['0'].keys(), ...statementTime['20'].keys()])]
+      .map((q) => {
+        const a = statementTime['0'].get(q) ?? { calls: 0, ms: 0 };
+        const b = statementTime['20'].get(q) ?? { calls: 0, ms: 0 };
+        return { q, a, b, d: b.ms / seconds['20'].length - a.ms / seconds['0'].length };
+      })
+      .sort((x, y) => y.d - x.d)
+      .slice(0, 12);
+    const per = (ms: number, rules: '0' | '20') => ((ms / (seconds[rules].length * events)) * 1000).toFixed(1);
+    console.log('statements whose planning + execution time grew most with 20 rules (µs per event: 0 rules → 20 rules; calls per run):');
+    for (const g of grown)
+      console.log(
+        `  ${per(g.a.ms, '0')} → ${per(g.b.ms, '20')} µs; ${Math.round(g.a.calls / seconds['0'].length)} → ${Math.round(g.b.calls / seconds['20'].length)}: ${g.q.replace(/\s+/g, ' ').slice(0, 160)}`,
+      );
+    const total = (m: Map<string, { ms: number }>) => [...m.values()].reduce((x, y) => x + y.ms, 0);
+    console.log(`  all statements: ${per(total(statementTime['0']), '0')} → ${per(total(statementTime['20']), '20')} µs per event`);
+  }
+  const ratio = sum(seconds['20']) / sum(seconds['0'].slice(0, -1).map((t, i) => (t + seconds['0'][i + 1]!) / 2));
+  // each 20-rule run over the mean of the 0-rule runs just before and after it: neighbours share the machine's load of
+  // the moment, and a steady drift (the tables grow from run to run) cancels out
+  const passRatios = seconds['20'].map((t, i) => t / ((seconds['0'][i]! + seconds['0'][i + 1]!) / 2));
   const medianRatio = [...passRatios].sort((a, b) => a - b)[Math.floor(passRatios.length / 2)]!;
   console.log(`time with 20 rules / time with 0, per pass: ${passRatios.map((r) => r.toFixed(3)).join(', ')}`);
   console.log(

@@ -3,20 +3,22 @@
 // (issue #18: within 1.5×). Each evaluation runs in a transaction that is rolled back, so the size stays put and no
 // commit is timed. Prints figures, the ratio and the machine; asserts nothing. Not a test.
 //
-// Needs a PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped),
-// default postgres://postgres@127.0.0.1:5432/postgres. Knobs: BENCH_RISK_SIZES (default 10000,100000,1000000),
+// PostgreSQL: DATABASE_URL (an admin URL; a scratch database is created and dropped), or, when unset, an embedded
+// server in a temporary directory. Knobs: BENCH_RISK_SIZES (default 10000,100000,1000000),
 // BENCH_RISK_RUNS (evaluations timed per size, default 300).
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { Decimal } from 'decimal.js';
 import postgres from 'postgres';
 import { migrate } from '../src/app/db/migrate.js';
+import { startEmbeddedPostgres } from '../src/app/db/embedded-postgres.js';
 import { createSql } from '../src/core/db/client.js';
 import { newId } from '../src/core/ids.js';
 import { assessPayments, RiskRuleCache } from '../src/core/risk/assess.js';
 
 const SIZES = (process.env.BENCH_RISK_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RISK_RUNS ?? 300);
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const RULES: [string, string][] = [
   ['review', 'duplicates_24h > 0'],
@@ -50,7 +52,24 @@ const withDatabase = (url: string, db: string): string => {
 };
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
+/** DATABASE_URL, or a new embedded server in a temporary directory. */
+async function startServer(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { adminUrl: process.env.DATABASE_URL, stop: async () => {} };
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'switchyard-bench-risk-'));
+  await chmod(tmp, 0o755);
+  const embedded = await startEmbeddedPostgres(path.join(tmp, 'pg'), { persistent: true });
+  return {
+    adminUrl: embedded.adminUrl,
+    stop: async () => {
+      await embedded.stop();
+      await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const server = await startServer();
+  const adminUrl = server.adminUrl;
   const dbName = `bench_risk_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${dbName}`);
@@ -145,6 +164,7 @@ async function main(): Promise<void> {
     await sql.end();
     await admin.unsafe(`drop database if exists ${dbName} with (force)`);
     await admin.end();
+    await server.stop();
   }
 }
 

@@ -5,7 +5,7 @@ import type { Deps } from '../core/deps.js';
 import { toJsonAmount } from '../core/money.js';
 import { getOperation, inFlightRefundTotal, insertOperation, newOperationId } from '../core/payments/operation-store.js';
 import { lockPayment } from '../core/payments/payment-store.js';
-import { getReview, hasLiveCompensation } from '../core/risk/review-store.js';
+import { compensationAttemptOperation, getReview, hasLiveCompensation } from '../core/risk/review-store.js';
 import { callPsp } from './call-psp.js';
 import type { PaymentCommandOptions } from './commands.js';
 import { loadSourceCredentials } from './connectors/credentials.js';
@@ -17,8 +17,10 @@ type RetryOutcome = 'sent' | 'nothing_to_do';
 /**
  * Sends a rejected review's compensation again: a refund of what is still refundable of a captured payment, or a void of
  * an authorized one, through the source's connector as the rejection did. Nothing when a compensation is already in
- * flight or done, or nothing is left to refund. A refusal schedules the next attempt (settleOperation). Throws only
- * database errors.
+ * flight or done, or nothing is left to refund. A refusal schedules the next attempt (settleOperation). Idempotent per
+ * `job.attempt`: a redelivered job finds the operation its first run made (by its PSP idempotency key) and sends that
+ * one again, with the same key, while it is still `requested` (the first run stopped before the PSP answered); once
+ * the PSP answered, there is nothing to do. Throws only database errors.
  */
 export async function retryReviewCompensation(
   deps: Deps,
@@ -31,7 +33,11 @@ export async function retryReviewCompensation(
     if (review?.status !== 'rejected' || !review.paymentId) return null;
     if (review.compensation !== 'refund' && review.compensation !== 'void') return null;
     const payment = await lockPayment(tx, job.merchantId, review.paymentId);
-    if (!payment || (await hasLiveCompensation(tx, payment.id, review.id))) return null;
+    if (!payment) return null;
+    const pspIdempotencyKey = `review-compensation:${review.id}:${job.attempt}`;
+    const earlier = await compensationAttemptOperation(tx, payment.sourceId, pspIdempotencyKey);
+    if (earlier) return earlier.status === 'requested' ? earlier.id : null;
+    if (await hasLiveCompensation(tx, payment.id, review.id)) return null;
     let amount: Decimal | null = null;
     if (review.compensation === 'refund') {
       amount = payment.capturedAmount.minus(payment.refundedAmount).minus(await inFlightRefundTotal(tx, payment.id));
@@ -49,7 +55,7 @@ export async function retryReviewCompensation(
       kind: review.compensation,
       amount,
       currency: payment.currency,
-      pspIdempotencyKey: `review-compensation:${review.id}:${job.attempt}`,
+      pspIdempotencyKey,
       pspReference: payment.pspReference,
       request: {
         paymentId: payment.id,

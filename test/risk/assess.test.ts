@@ -274,6 +274,70 @@ describe('risk rules on POST /v1/payments', () => {
       db.sql`insert into gw.risk_decisions (merchant_id, payment_id, stage, action, matched, attributes, cause, decided_at)
              values (${shop.merchantId}, ${ids[0]!}, 'inbound', 'allow', '[]', '{}', 'neither', now())`,
     ).rejects.toThrow(/risk_decisions_names_rules/);
+    // a snapshot is checked once per statement (sql/0130), not by a foreign key
+    await expect(
+      db.sql`insert into gw.risk_decisions (merchant_id, payment_id, stage, action, matched, rule_set_id, attributes, cause, decided_at)
+             values (${shop.merchantId}, ${ids[0]!}, 'inbound', 'allow', '[]', ${'0'.repeat(64)}, '{}', 'unknown set', now())`,
+    ).rejects.toThrow(/risk_decisions_rule_set_stored|not stored/);
+  });
+
+  it('assesses a payment first reported by its refund from the batch read, and not again a payment captured before', async () => {
+    const { shop } = await stripeShop();
+    const rule = await addRule(shop, { name: 'High value', action: 'review', expression: 'amount >= 100000' });
+    await postWebhook(shop, buildStripeEvent('payment_intent.succeeded', { paymentIntent: 'pi_captured_before', amount: 200000, at: now }));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    // one transaction: a refund of the payment captured above, and a refund that is the first word of another payment
+    await postWebhook(
+      shop,
+      buildStripeEvent('charge.refunded', { paymentIntent: 'pi_captured_before', amount: 200000, amountRefunded: 1000, at: now }),
+    );
+    await postWebhook(
+      shop,
+      buildStripeEvent('charge.refunded', { paymentIntent: 'pi_refund_first', amount: 300000, amountRefunded: 1000, at: now }),
+    );
+    const ids = await db.sql<{ id: string }[]>`
+      select id from gw.inbound_events where source_id = ${shop.sourceId} and status = 'received' order by id`;
+    expect(
+      (
+        await processInboundEvents(
+          deps,
+          ids.map((r) => r.id),
+        )
+      ).map((o) => o.result),
+    ).toEqual(['applied', 'applied']);
+    const decisionsOf = async (pi: string) => {
+      const [p] = await db.sql<{ id: string }[]>`select id from gw.payments where psp_reference = ${pi}`;
+      return (await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${p!.id}/risk`)).data;
+    };
+    expect(await decisionsOf('pi_captured_before')).toEqual([expect.objectContaining({ action: 'review', cause: expect.any(String) })]);
+    const first = await decisionsOf('pi_refund_first');
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ action: 'review', decidedBy: { id: rule.id }, attributes: { amount: '300000' } });
+    expect(first[0]!.cause).toBe(ids[1]!.id);
+  });
+
+  it('a rule added between two batches is evaluated on the attribute it reads, though the batch read went out under the cached rules', async () => {
+    const { shop } = await stripeShop();
+    const succeeded = (pi: string, amount: number) => {
+      const event = buildStripeEvent('payment_intent.succeeded', { paymentIntent: pi, amount, at: now });
+      (event.data as { object: Record<string, unknown> }).object.customer = 'cus_between_batches';
+      return event;
+    };
+    await postWebhook(shop, succeeded('pi_between_1', 1500));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    // the cache now holds the merchant's rules, none of which reads the customer's count
+    const rule = await addRule(shop, { name: 'Repeat customer', action: 'review', expression: 'count_same_customer_24h >= 1' });
+    await postWebhook(shop, succeeded('pi_between_2', 1600));
+    expect(await processReceived(deps, shop.sourceId)).toEqual(['applied']);
+    const [p] = await db.sql<{ id: string }[]>`select id from gw.payments where psp_reference = 'pi_between_2'`;
+    const risk = await getJson<{ data: Record<string, any>[] }>(app, shop, `/v1/payments/${p!.id}/risk`);
+    expect(risk.data).toEqual([
+      expect.objectContaining({
+        action: 'review',
+        decidedBy: expect.objectContaining({ id: rule.id }),
+        attributes: expect.objectContaining({ count_same_customer_24h: '1' }),
+      }),
+    ]);
   });
 
   it("counts and sums the customer's payments of the last 24 h in the currency, and reviews by them", async () => {

@@ -9,6 +9,8 @@ import type { AppEnv, Deps } from '../../src/core/deps.js';
 import { onError } from '../../src/core/http/problem.js';
 import { requestContext } from '../../src/core/http/request-context.js';
 import { checkLedger } from '../../src/core/ledger/ledger-store.js';
+import { Decimal } from 'decimal.js';
+import { insertOperation } from '../../src/core/payments/operation-store.js';
 import { stripeSimulator, type StripeSimulator } from '../../src/dev/simulators/index.js';
 import { buildStripeEvent } from '../../src/dev/simulate/stripe.js';
 import { signStripe } from '../../src/inbound/verifiers/testing.js';
@@ -222,6 +224,71 @@ describe('reviews', () => {
     await sim.webhooks.flush();
     await processReceived(deps, shop.sourceId);
     expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded', review: { status: 'rejected' } });
+    expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
+  });
+
+  it('a redelivered compensation retry finds the operation its first run made: sent again with its key while requested, else nothing', async () => {
+    const { shop, sim } = await stripeShop();
+    await addRule(shop.apiKey, { name: 'Everything', action: 'review', expression: 'amount > 0' });
+    const res = await commands.request('/v1/payments', command(shop, 'rd-1', createBody(shop, { customer: { reference: 'cust-redo' } })));
+    const payment = (await res.json()) as { id: string; amount: number; currency: string };
+    const [review] = (await getJson<{ data: { id: string }[] }>(app, shop, '/v1/reviews?status=open')).data;
+    const refuse = () =>
+      server.use(
+        http.post(
+          `${STRIPE_BASE}/v1/refunds`,
+          () => HttpResponse.json({ error: { type: 'invalid_request_error', message: 'Refunds are paused' } }, { status: 400 }),
+          { once: true },
+        ),
+      );
+    refuse();
+    expect((await decide(shop, review!.id, 'reject', 'rd-rj')).status).toBe(502);
+    const ops = () =>
+      db.sql<{ status: string; key: string }[]>`
+        select status, psp_idempotency_key as key from gw.psp_operations
+         where payment_id = ${payment.id} and kind = 'refund' order by created_at, id`;
+    const job = (attempt: number) => ({ merchantId: shop.merchantId, reviewId: review!.id, attempt });
+    const refunds = () => sim.calls.filter((c) => c.path.endsWith('/refunds'));
+
+    // attempt 1 refused; its job delivered again: the attempt's operation is found, nothing is sent or stored again
+    refuse();
+    expect(await retryReviewCompensation(deps, job(1), commandOptions)).toBe('sent');
+    const afterFirst = refunds().length;
+    expect(await retryReviewCompensation(deps, job(1), commandOptions)).toBe('nothing_to_do');
+    expect(refunds()).toHaveLength(afterFirst);
+    expect((await ops()).map((o) => o.status)).toEqual(['failed', 'failed']);
+
+    // attempt 2's first run stored its operation and stopped before the PSP answered: the redelivered job sends that
+    // operation again, with its key, and settles it
+    const key = `review-compensation:${review!.id}:2`;
+    await insertOperation(db.sql, {
+      merchantId: shop.merchantId,
+      sourceId: shop.sourceId,
+      paymentId: payment.id,
+      kind: 'refund',
+      amount: new Decimal(payment.amount),
+      currency: payment.currency,
+      pspIdempotencyKey: key,
+      pspReference: (await getJson<{ pspReference: string }>(app, shop, `/v1/payments/${payment.id}`)).pspReference,
+      request: { paymentId: payment.id, reviewId: review!.id, compensationAttempt: 2, amount: payment.amount },
+      now: new Date(),
+    });
+    expect(await retryReviewCompensation(deps, job(2), commandOptions)).toBe('sent');
+    expect(
+      refunds()
+        .slice(afterFirst)
+        .map((c) => c.idempotencyKey),
+    ).toEqual([key]);
+    expect((await ops()).map((o) => [o.status, o.key])).toEqual([
+      ['failed', expect.any(String)],
+      ['failed', `review-compensation:${review!.id}:1`],
+      ['succeeded', key],
+    ]);
+    expect(await retryReviewCompensation(deps, job(2), commandOptions)).toBe('nothing_to_do');
+    expect(refunds().slice(afterFirst)).toHaveLength(1);
+    await sim.webhooks.flush();
+    await processReceived(deps, shop.sourceId);
+    expect(await getJson(app, shop, `/v1/payments/${payment.id}`)).toMatchObject({ status: 'refunded' });
     expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
   });
 

@@ -20,8 +20,7 @@ import {
 import { listMembers, merchantListItems } from './list-store.js';
 import {
   enabledRules,
-  insertDecisions,
-  insertFacts,
+  insertAssessment,
   readComputedFacts,
   ruleSetSnapshot,
   ruleSetStates,
@@ -78,13 +77,30 @@ export class RiskRuleCache {
     private readonly maxListItems = 10_000,
   ) {}
 
-  /** The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed). */
-  async load(tx: Tx, merchantIds: readonly string[]): Promise<Map<string, RuleSet>> {
+  /**
+   * The merchants' enabled rules at their current versions (one query, plus one per merchant whose rules changed).
+   * `cached` on the answer: the rule sets this cache held for them when called (any version), known at once, so a
+   * read that depends on them can be sent before the query's answer ({@link readInboundRiskAhead}).
+   */
+  load(tx: Tx, merchantIds: readonly string[]): RuleSetsLoad {
+    const cached = new Map<string, RuleSet>();
+    for (const merchantId of merchantIds) {
+      const set = this.sets.get(merchantId);
+      if (set) cached.set(merchantId, set);
+    }
+    return Object.assign(this.loadNow(tx, merchantIds), { cached });
+  }
+
+  private async loadNow(tx: Tx, merchantIds: readonly string[]): Promise<Map<string, RuleSet>> {
     const states = await ruleSetStates(tx, merchantIds);
     const out = new Map<string, RuleSet>();
     for (const merchantId of merchantIds) {
       const state = states.get(merchantId);
-      if (!state || state.enabledRules === 0) continue;
+      if (!state || state.enabledRules === 0) {
+        // not cached as having rules: a read sent ahead ({@link RuleSetsLoad.cached}) is for merchants with rules
+        this.sets.delete(merchantId);
+        continue;
+      }
       let set = this.sets.get(merchantId);
       if (set?.version !== state.version) {
         set = await this.build(merchantId, state.version, await enabledRules(tx, merchantId));
@@ -139,6 +155,9 @@ export class RiskRuleCache {
     return { version, rules: compiledRules, needs, snapshot };
   }
 }
+
+/** The merchants' rule sets as {@link RiskRuleCache.load} answers them, and those it held when called. */
+export type RuleSetsLoad = Promise<Map<string, RuleSet>> & { cached?: ReadonlyMap<string, RuleSet> };
 
 /** Sets `key` as the most recently used entry of `map` (insertion order), dropping the least recently used beyond `max`. */
 function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
@@ -224,40 +243,67 @@ export interface InboundRiskRead {
   ahead: Map<string, { key: FactsKey; read: ComputedRead }>;
   /** By payment: what all the batch's reports on it say (a charge's card beside its PaymentIntent's customer). */
   facts: Map<string, PspRiskFacts>;
+  /** The computed attributes `ahead` holds. */
+  needs: ReadonlySet<keyof ComputedFacts>;
 }
 
 const paymentKey = (r: { sourceId: string; pspReference: string }): string => `${r.sourceId}\u0000${r.pspReference}`;
 
 /**
- * Starts the risk reads of an inbound batch: once `sets` (the batch's merchants' rules, {@link RiskRuleCache.load})
- * is known, one statement reads the computed attributes of every payment an `authorized` or `captured` report (with an
- * amount, of a merchant with an enabled rule) may move for the first time, one row per payment, keyed by the report's
- * amount; a refund reported before its capture is left to {@link planInboundAssessment}'s second read, as it is rare
- * and most refunds are of payments long captured. Call it before applying the reports, without awaiting: the statement then travels in
- * the pipeline with the reports' reads and costs no round trip of its own. Costs nothing when no merchant of the
- * batch has an enabled rule.
+ * Starts the risk reads of an inbound batch: one statement reads the computed attributes of every payment a report
+ * (with an amount, of a merchant with an enabled rule) may move for the first time, one row per payment, keyed by the
+ * amount of its `authorized` or `captured` report, else of its first report (a refund reported before its capture names
+ * the charge's amount). A payment already past `pending` costs one index probe and nothing else
+ * ({@link readComputedFacts}' `onlyUnmoved`), so refunds of payments long captured stay cheap. Which merchants have
+ * rules, and which attributes they read, come from `sets.cached` when the cache held the batch's merchants: the
+ * statement is then sent at once, ahead of the reports' own reads and before they lock any payment; else from `sets`
+ * once answered. A subject whose rules changed since (a merchant not cached, an attribute not read) is read again by
+ * {@link planInboundAssessment}. Call it before applying the reports, without awaiting. Costs nothing when no merchant
+ * of the batch has an enabled rule.
  */
 export async function readInboundRiskAhead(
   tx: Tx,
-  sets: Promise<Map<string, RuleSet>>,
+  sets: RuleSetsLoad,
   reports: readonly InboundRiskReport[],
   now: Date,
 ): Promise<InboundRiskRead> {
+  const early = sets.cached && sets.cached.size > 0 ? readAhead(tx, sets.cached, reports, now) : undefined;
+  early?.catch(() => undefined); // awaited below, after `sets`; a failure there fails the transaction
   const ruleSets = await sets;
+  const facts = new Map<string, PspRiskFacts>();
+  for (const r of reports) {
+    if (!ruleSets.has(r.merchantId) || !r.riskFacts) continue;
+    const k = paymentKey(r);
+    facts.set(k, { ...r.riskFacts, ...facts.get(k) });
+  }
+  if (ruleSets.size === 0) return { sets: ruleSets, ahead: new Map(), facts, needs: new Set() };
+  const { ahead, needs } = await (early ?? readAhead(tx, ruleSets, reports, now));
+  return { sets: ruleSets, ahead, facts, needs };
+}
+
+/** {@link readInboundRiskAhead}'s statement, for the merchants of `sets`. */
+async function readAhead(
+  tx: Tx,
+  sets: ReadonlyMap<string, RuleSet>,
+  reports: readonly InboundRiskReport[],
+  now: Date,
+): Promise<Pick<InboundRiskRead, 'ahead' | 'needs'>> {
   const ahead = new Map<string, { key: FactsKey; read: ComputedRead }>();
   const facts = new Map<string, PspRiskFacts>();
-  if (ruleSets.size === 0) return { sets: ruleSets, ahead, facts };
   const picked = new Map<string, InboundRiskReport>();
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const r of reports) {
-    if (!ruleSets.has(r.merchantId)) continue;
+    if (!sets.has(r.merchantId)) continue;
     const k = paymentKey(r);
     if (r.riskFacts) facts.set(k, { ...r.riskFacts, ...facts.get(k) });
-    if (!FIRST_MOVES.has(r.kind) || r.amount === undefined || picked.has(k)) continue;
+    if (r.amount === undefined) continue;
+    // the payment's own report first: a first move's amount is the payment's for every provider
+    const earlier = picked.get(k);
+    if (earlier && (FIRST_MOVES.has(earlier.kind) || !FIRST_MOVES.has(r.kind))) continue;
     picked.set(k, r);
-    for (const x of ruleSets.get(r.merchantId)!.needs) needs.add(x);
+    for (const x of sets.get(r.merchantId)!.needs) needs.add(x);
   }
-  if (picked.size === 0) return { sets: ruleSets, ahead, facts };
+  if (picked.size === 0) return { ahead, needs };
   const list = [...picked];
   const keys = list.map(([k, r]) =>
     factsKey({ ...facts.get(k), amount: r.amount!, currency: r.currency, provider: r.provider }, r.merchantId, now),
@@ -268,11 +314,12 @@ export async function readInboundRiskAhead(
     needs,
     now,
     list.map(([, r]) => ({ paymentId: null, sourceId: r.sourceId, pspReference: r.pspReference })),
+    true,
   );
   list.forEach(([k], i) => {
     ahead.set(k, { key: keys[i]!, read: read[i]! });
   });
-  return { sets: ruleSets, ahead, facts };
+  return { ahead, needs };
 }
 
 /**
@@ -311,7 +358,10 @@ export async function planInboundAssessment(
     const key = factsKey(subject.facts, subject.merchantId, now);
     subjects.push(subject);
     keys.push(key);
-    prior.push(ahead && sameKey(ahead.key, key) ? ahead.read : undefined);
+    // read again: read ahead as already moved (it moved back to pending since), or under rules that read less
+    const usable =
+      ahead && !ahead.read.skipped && sameKey(ahead.key, key) && [...sets.get(r.merchantId)!.needs].every((x) => read.needs.has(x));
+    prior.push(usable ? ahead.read : undefined);
   });
   if (subjects.length === 0) return { decisions: [], factRows: [] };
   const missing = subjects.flatMap((_, i) => (prior[i] ? [] : [i]));
@@ -435,13 +485,13 @@ function plan_(
 }
 
 /**
- * Writes a planned assessment: facts and decisions (two statements sent together); then, for each `review` decision
+ * Writes a planned assessment: facts and decisions (one statement); then, for each `review` decision
  * (and each inbound `block`: the PSP already took that payment, so a person must look), a review and its
  * `review.opened` event (Stripe's name) to the merchant's endpoints.
  */
 export async function writeAssessment(tx: Tx, plan: PlannedAssessment): Promise<void> {
   if (plan.decisions.length === 0) return;
-  const [, ids] = await Promise.all([insertFacts(tx, plan.factRows), insertDecisions(tx, plan.decisions)]);
+  const ids = await insertAssessment(tx, plan.factRows, plan.decisions);
   const toOpen = plan.decisions.flatMap((d, i) =>
     d.decidedBy && (d.action === 'review' || (d.action === 'block' && d.stage === 'inbound'))
       ? [

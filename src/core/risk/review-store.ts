@@ -160,6 +160,20 @@ export async function hasLiveCompensation(tx: Tx, paymentId: string, reviewId: s
 }
 
 /**
+ * The operation a compensation attempt made, found by its PSP idempotency key on the payment's source (the key is
+ * unique per source, sql/0011): its id and status, or undefined when that attempt has made none.
+ */
+export async function compensationAttemptOperation(
+  tx: Tx,
+  sourceId: string,
+  pspIdempotencyKey: string,
+): Promise<{ id: string; status: string } | undefined> {
+  const [row] = await tx<{ id: string; status: string }[]>`
+    select id, status from gw.psp_operations where source_id = ${sourceId} and psp_idempotency_key = ${pspIdempotencyKey}`;
+  return row;
+}
+
+/**
  * Stores `paymentId` on the reviews opened on the API create operation `operationId`, now that the operation names
  * that payment (the trigger of sql/0117 checks it); returns the reviews it linked, oldest first (none on a second call).
  */

@@ -140,13 +140,19 @@ export interface ComputedRead {
   facts: ComputedFacts;
   duplicateOf: string | null;
   createdByApi: boolean;
+  /**
+   * With `onlyUnmoved`: the payment had already moved past `pending` when read, so nothing was read for it (it cannot
+   * be moved for the first time any more) and `facts` are empty.
+   */
+  skipped?: boolean;
 }
 
 /**
  * Reads the computed attributes `needs` names for each key at `now`, one statement for all keys; each count is one
  * index range scan over the window (sql/0050 indexes). `duplicateOf`: the latest earlier subject with the key;
  * `createdByApi`: `origins[i]` names a payment created through `POST /v1/payments` (a create operation with its id,
- * or with its source and PSP reference).
+ * or with its source and PSP reference). `onlyUnmoved`: a key whose origin (source and PSP reference) names a stored
+ * payment already past `pending` costs one index probe and comes back `skipped`.
  */
 export async function readComputedFacts(
   tx: Tx,
@@ -154,6 +160,7 @@ export async function readComputedFacts(
   needs: ComputedNeeds,
   now: Date,
   origins?: readonly (PaymentOrigin | null)[],
+  onlyUnmoved = false,
 ): Promise<ComputedRead[]> {
   if (keys.length === 0) return [];
   const pids = keys.map((_, i) => origins?.[i]?.paymentId ?? null);
@@ -172,33 +179,45 @@ export async function readComputedFacts(
       cust_n: string | null;
       cust_sum: string | null;
       by_api: boolean;
+      moved: boolean;
     }[]
   >`
     select
-      (k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create'))
-        or (k.ref is not null and exists (select 1 from gw.psp_operations o
-                                           where o.source_id = k.src and o.psp_reference = k.ref and o.kind = 'create')) as by_api,
+      mv.moved,
+      not mv.moved
+        and ((k.pid is not null and exists (select 1 from gw.psp_operations o where o.payment_id = k.pid and o.kind = 'create'))
+             or (k.ref is not null and exists (select 1 from gw.psp_operations o
+                                                where o.source_id = k.src and o.psp_reference = k.ref and o.kind = 'create'))) as by_api,
       ${dup ? tx`d.n` : tx`null`}::text as dup,
       d.latest as dup_of,
-      ${card1h ? tx`(select count(*) from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf and f.seen_at > ${now}::timestamptz - interval '1 hour')` : tx`null`}::text as card1h,
-      ${firstCard ? tx`exists (select 1 from gw.risk_payment_facts f where f.merchant_id = k.m and f.card_fingerprint = k.cf)` : tx`null::boolean`} as seen_card,
+      ${card1h ? tx`(select count(*) from gw.risk_payment_facts f where not mv.moved and f.merchant_id = k.m and f.card_fingerprint = k.cf and f.seen_at > ${now}::timestamptz - interval '1 hour')` : tx`null`}::text as card1h,
+      ${firstCard ? tx`exists (select 1 from gw.risk_payment_facts f where not mv.moved and f.merchant_id = k.m and f.card_fingerprint = k.cf)` : tx`null::boolean`} as seen_card,
       ${cust ? tx`u.n` : tx`null`}::text as cust_n,
       ${cust ? tx`u.s` : tx`null`}::text as cust_sum
     from unnest(${keys.map((k) => k.merchantId)}::text[], ${keys.map((k) => k.duplicateKey)}::text[], ${keys.map((k) => k.cardFingerprint)}::text[],
                 ${keys.map((k) => k.customerId)}::text[], ${keys.map((k) => k.currency)}::text[], ${pids}::text[], ${srcs}::text[],
                 ${refs}::text[])
                 with ordinality as k (m, dk, cf, cu, cur, pid, src, ref, n)
-    -- one range scan each for the duplicate count and the latest duplicate, and for the customer's count and sum
+    cross join lateral (
+      select ${
+        onlyUnmoved
+          ? tx`exists (select 1 from gw.payments p where p.source_id = k.src and p.psp_reference = k.ref and p.status <> 'pending')`
+          : tx`false`
+      } as moved offset 0) mv
+    -- (offset 0: probed once per key, not inlined into each use below.) One range scan each for the duplicate count and
+    -- the latest duplicate, and for the customer's count and sum; none for a payment already moved (the filter on
+    -- mv.moved is checked once, before any scan)
     cross join lateral (
       select count(*) as n, (array_agg(f.subject_id order by f.seen_at desc))[1] as latest
       from gw.risk_payment_facts f
-      where f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours') d
+      where not mv.moved and f.merchant_id = k.m and f.duplicate_key = k.dk and f.seen_at > ${now}::timestamptz - interval '24 hours') d
     ${
       cust
         ? tx`cross join lateral (
       select count(*) as n, coalesce(sum(f.amount), 0) as s
       from gw.risk_payment_facts f
-      where f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur and f.seen_at > ${now}::timestamptz - interval '24 hours') u`
+      where not mv.moved and f.merchant_id = k.m and f.customer_id = k.cu and f.currency = k.cur
+        and f.seen_at > ${now}::timestamptz - interval '24 hours') u`
         : tx``
     }
     order by k.n`;
@@ -212,6 +231,7 @@ export async function readComputedFacts(
       if (needs.has('count_same_customer_24h')) facts.count_same_customer_24h = Number(r.cust_n);
       if (needs.has('amount_same_customer_24h')) facts.amount_same_customer_24h = new Decimal(r.cust_sum ?? 0);
     }
+    if (r.moved) return { facts: {}, duplicateOf: null, createdByApi: false, skipped: true };
     return { facts, duplicateOf: key.duplicateKey === null ? null : r.dup_of, createdByApi: r.by_api };
   });
 }
@@ -222,17 +242,6 @@ export interface FactsRow extends FactsKey {
   amount: Decimal;
   duplicateOf: string | null;
   seenAt: Date;
-}
-
-/** Records what rules saw of each payment, for later counts; a subject already recorded is left as it was. */
-export async function insertFacts(tx: Tx, rows: readonly FactsRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx`
-    insert into gw.risk_payment_facts (subject_id, merchant_id, duplicate_key, card_fingerprint, customer_id, amount, currency, duplicate_of, seen_at)
-    select * from unnest(${rows.map((r) => r.subjectId)}::text[], ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.duplicateKey)}::text[],
-      ${rows.map((r) => r.cardFingerprint)}::text[], ${rows.map((r) => r.customerId)}::text[], ${rows.map((r) => r.amount.toFixed(0))}::bigint[],
-      ${rows.map((r) => r.currency)}::text[], ${rows.map((r) => r.duplicateOf)}::text[], ${rows.map((r) => r.seenAt.toISOString())}::timestamptz[])
-    on conflict (subject_id) do nothing`;
 }
 
 /** A rule as a decision names it. */
@@ -280,10 +289,11 @@ export interface RiskDecision {
 }
 
 /**
- * Appends decisions and, in the same statement, the rule-set snapshots they name that are not stored yet; returns the
- * decisions' ids, in input order.
+ * Records an assessment in one statement: the payments' facts (`facts`; for later counts, a subject already recorded
+ * left as it was), the rule-set snapshots the decisions name that are not stored yet, and the decisions. Returns the
+ * decisions' ids, in input order. sql/0130 checks once per statement that every named snapshot is stored.
  */
-export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Promise<string[]> {
+export async function insertAssessment(tx: Tx, facts: readonly FactsRow[], rows: readonly RiskDecision[]): Promise<string[]> {
   if (rows.length === 0) return [];
   const sets = [...new Map(rows.map((r) => [r.ruleSet.id, r.ruleSet])).values()];
   const ids = await tx<{ id: string }[]>`
@@ -292,6 +302,13 @@ export async function insertDecisions(tx: Tx, rows: readonly RiskDecision[]): Pr
       select i, m, r::jsonb, ${rows[0]!.decidedAt.toISOString()}::timestamptz
         from unnest(${sets.map((x) => x.id)}::text[], ${sets.map((x) => x.merchantId)}::text[], ${sets.map((x) => x.json)}::text[]) as s (i, m, r)
       on conflict (id) do nothing
+    ), facts as (
+      insert into gw.risk_payment_facts (subject_id, merchant_id, duplicate_key, card_fingerprint, customer_id, amount, currency, duplicate_of, seen_at)
+      select * from unnest(${facts.map((r) => r.subjectId)}::text[], ${facts.map((r) => r.merchantId)}::text[],
+        ${facts.map((r) => r.duplicateKey)}::text[], ${facts.map((r) => r.cardFingerprint)}::text[], ${facts.map((r) => r.customerId)}::text[],
+        ${facts.map((r) => r.amount.toFixed(0))}::bigint[], ${facts.map((r) => r.currency)}::text[], ${facts.map((r) => r.duplicateOf)}::text[],
+        ${facts.map((r) => r.seenAt.toISOString())}::timestamptz[])
+      on conflict (subject_id) do nothing
     )
     insert into gw.risk_decisions (merchant_id, payment_id, operation_id, stage, action, decided_by, matched, rule_set_id, attributes, cause, decided_at)
     select m, p, o, s, a, db::jsonb, mt::jsonb, rs, at::jsonb, c, t from unnest(
