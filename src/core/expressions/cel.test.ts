@@ -179,6 +179,21 @@ describe('createExpressionEnvironment', () => {
     expect(compile('!has(card.bin) && amount > 1').matches({ amount: 2n, card: {} })).toBe(true);
     expect(compile('card.country == "US" && amount > 1').matches({ amount: 2n })).toBe(false);
   });
+
+  it('answers a top-level `||` operand by operand, skipping one that reads an absent attribute, as CEL would', () => {
+    const lists = { blocked: ['FR', '4242'] };
+    const either = compile('card.country in list("blocked") || card.bin in list("blocked")');
+    expect(either.matches({}, lists)).toBe(false);
+    expect(either.matches({ card: { bin: '4242' } }, lists)).toBe(true);
+    expect(either.matches({ card: { country: 'FR' } }, lists)).toBe(true);
+    expect(either.matches({ card: { country: 'US', bin: '1111' } }, lists)).toBe(false);
+    // An operand whose source range cel-js ends early (a closing parenthesis) is evaluated with the whole expression.
+    const negated = compile('(amount > 10 && currency == "EUR") || !(currency == "USD") || card.bin == "1"');
+    expect(negated.matches({ currency: 'USD', card: { bin: '1' } })).toBe(true);
+    expect(negated.matches({ currency: 'USD', amount: 11n })).toBe(false);
+    expect(negated.matches({ currency: 'GBP' })).toBe(true);
+    expect(negated.matches({ currency: 'EUR', amount: 11n })).toBe(true);
+  });
 });
 
 describe('renamed attributes', () => {

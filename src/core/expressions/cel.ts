@@ -128,12 +128,22 @@ export function createExpressionEnvironment(
       }
       if (!checked.valid) return err(problemOf(checked.error, renamed));
       if (checked.type !== 'bool') return err({ position: 0, reason: `the expression must yield bool, not ${String(checked.type)}` });
-      const { functions: called, strict, memberships, declaredCalls } = walked.value;
+      const { functions: called, memberships, declaredCalls } = walked.value;
       const attributes = publicNames(walked.value.attributes, renamed);
-      // the paths as evaluated (a renamed attribute under its stand-in), for the absent-attribute shortcut below
-      const paths = strict
-        ? [...walked.value.attributes].map((a) => a.split('.')).filter((path) => Object.hasOwn(declarations, path[0]!))
-        : [];
+      const whole = evaluatorOf(parsed, walked.value);
+      // `a || b || …`: each operand evaluated alone, in order, so an operand reading an absent attribute is skipped
+      // without cel-js's error (CEL's `||` yields true when any operand is true, whatever the others yield).
+      const operands = disjunctsOf(parsed.ast as AstNode);
+      const split: Evaluator[] = [];
+      if (operands) {
+        const text = renameIdentifiers(source, parsed.ast as AstNode, renamed);
+        for (const node of operands) {
+          const one = compileOperand(text.slice(node.start!, node.end!), node);
+          if (!one) break;
+          split.push(one);
+        }
+      }
+      const evaluate = operands && split.length === operands.length ? (values: Values) => split.some((e) => e(values)) : whole;
       return ok({
         source,
         attributes,
@@ -146,14 +156,9 @@ export function createExpressionEnvironment(
         })),
         onlyMembership: memberships.length === declaredCalls,
         matches(values, extras) {
-          // A strict expression reading an absent attribute cannot yield true: answered without evaluating, since
-          // cel-js's error for the absent value (with its formatted message) is most of an evaluation's cost.
-          for (const path of paths) if (!present(values, path)) return false;
           currentExtras = extras;
           try {
-            return parsed(values as Record<string, unknown>) === true;
-          } catch {
-            return false;
+            return evaluate(values);
           } finally {
             currentExtras = undefined;
           }
@@ -161,6 +166,74 @@ export function createExpressionEnvironment(
       });
     },
   };
+
+  /**
+   * An operand of a top-level `||` (`text`, its source range), parsed and checked on its own; undefined when the
+   * range does not parse to the same tree as `node` (cel-js's ranges can miss a closing parenthesis) or does not
+   * stand alone as a bool.
+   */
+  function compileOperand(text: string, node: AstNode): Evaluator | undefined {
+    try {
+      const parsed = env.parse(text);
+      if (!sameTree(parsed.ast, node)) return undefined;
+      const checked = parsed.check();
+      if (!checked.valid || checked.type !== 'bool') return undefined;
+      const walked = walk(parsed.ast as AstNode, new Set(Object.keys(functions)));
+      return walked.ok ? evaluatorOf(parsed, walked.value) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * True when `parsed` yields `true` on the values; false otherwise. A strict expression reading an absent attribute
+   * cannot yield true: answered without evaluating, since cel-js's error for the absent value (with its formatted
+   * message) is most of an evaluation's cost.
+   */
+  function evaluatorOf(
+    parsed: (values: Record<string, unknown>) => unknown,
+    walked: { attributes: Set<string>; strict: boolean },
+  ): Evaluator {
+    // the paths as evaluated (a renamed attribute under its stand-in)
+    const paths = walked.strict
+      ? [...walked.attributes].map((a) => a.split('.')).filter((path) => Object.hasOwn(declarations, path[0]!))
+      : [];
+    return (values) => {
+      for (const path of paths) if (!present(values, path)) return false;
+      try {
+        return parsed(values as Record<string, unknown>) === true;
+      } catch {
+        return false;
+      }
+    };
+  }
+}
+
+/** Whether two parse trees have the same operators and values, wherever they stand in their sources. */
+function sameTree(a: unknown, b: unknown): boolean {
+  if (isNode(a) || isNode(b)) return isNode(a) && isNode(b) && a.op === b.op && sameTree(a.args, b.args);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameTree(x, b[i]));
+  }
+  return Object.is(a, b);
+}
+
+type Values = Readonly<Record<string, unknown>>;
+/** A compiled expression or operand: true when it yields `true` on the values. Never throws. */
+type Evaluator = (values: Values) => boolean;
+
+/** The operands of a top-level `a || b || …` (nested `||` flattened, in order), each with its source range; else undefined. */
+function disjunctsOf(root: AstNode): AstNode[] | undefined {
+  if (root.op !== '||') return undefined;
+  const out: AstNode[] = [];
+  const visit = (node: unknown): boolean => {
+    if (!isNode(node)) return false;
+    if (node.op === '||' && Array.isArray(node.args)) return node.args.every(visit);
+    if (node.start === undefined || node.end === undefined) return false;
+    out.push(node);
+    return true;
+  };
+  return visit(root) ? out : undefined;
 }
 
 interface AstNode {
