@@ -36,6 +36,8 @@ export interface RunRow {
   error: string | null;
   created_at: Date;
   completed_at: Date | null;
+  /** The report's bytes are still spooled: the job has not read them into items yet (queued, or being read). */
+  spooled: boolean;
 }
 
 /** Inserts a run being loaded (no hash yet: {@link finishLoad} sets it). */
@@ -51,7 +53,7 @@ export async function insertRun(
 /** The source's run of the report with this SHA-256, if any. */
 export async function findRunByHash(tx: Tx, sourceId: string, sha256: Uint8Array): Promise<RunRow | undefined> {
   const [row] = await tx<RunRow[]>`
-    select * from gw.reconciliation_runs where source_id = ${sourceId} and sha256 = ${Buffer.from(sha256)}`;
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r where r.source_id = ${sourceId} and r.sha256 = ${Buffer.from(sha256)}`;
   return row;
 }
 
@@ -374,7 +376,7 @@ export async function completeRun(tx: Tx, runId: string, at: Date): Promise<RunR
                               where run_id = ${runId} and line_no is not null and result <> 'invalid'
                               group by currency) t)
      where id = ${runId}
-    returning *`;
+    returning *, false as spooled`;
   return row!;
 }
 
@@ -383,19 +385,22 @@ export async function failRun(tx: Tx, runId: string, reason: string, at: Date): 
   await tx`update gw.reconciliation_runs set status = 'failed', error = ${reason}, completed_at = ${at} where id = ${runId} and status = 'processing'`;
 }
 
+/** RunRow's `spooled`, for a query of gw.reconciliation_runs aliased `r`. */
+const spooledColumn = (tx: Tx) => tx`exists (select 1 from gw.reconciliation_spool s where s.run_id = r.id) as spooled`;
+
 /** The run `id` (of any merchant when `merchantId` is null), or undefined. */
 export async function getRun(tx: Tx, merchantId: string | null, id: string): Promise<RunRow | undefined> {
   const [row] = await tx<RunRow[]>`
-    select * from gw.reconciliation_runs where id = ${id} ${merchantId === null ? tx`` : tx`and merchant_id = ${merchantId}`}`;
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r where r.id = ${id} ${merchantId === null ? tx`` : tx`and r.merchant_id = ${merchantId}`}`;
   return row;
 }
 
 /** The merchant's runs, newest first, `limit + 1` rows from before `startingAfter`. */
 export async function listRuns(tx: Tx, merchantId: string, limit: number, startingAfter?: string): Promise<RunRow[]> {
   return tx<RunRow[]>`
-    select * from gw.reconciliation_runs
-     where merchant_id = ${merchantId} ${startingAfter ? tx`and id < ${startingAfter}` : tx``}
-     order by id desc
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r
+     where r.merchant_id = ${merchantId} ${startingAfter ? tx`and r.id < ${startingAfter}` : tx``}
+     order by r.id desc
      limit ${limit + 1}`;
 }
 
