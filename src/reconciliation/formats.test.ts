@@ -102,4 +102,26 @@ describe('readLine', () => {
       payoutRef: '7',
     });
   });
+
+  it('names an Adyen line with currency conversion a line error with both figures and the exchange rate', () => {
+    const adyen = detectFormat([
+      'Psp Reference',
+      'Modification Reference',
+      'Type',
+      'Gross Currency',
+      'Gross Debit (GC)',
+      'Gross Credit (GC)',
+      'Exchange Rate',
+      'Net Currency',
+      'Net Debit (NC)',
+      'Net Credit (NC)',
+    ]) as ReportHeader;
+    expect(readLine(['P2', 'M2', 'Refunded', 'EUR', '50.00', '', '1.0850', 'USD', '54.25', ''], adyen, 4)).toEqual({
+      lineNo: 4,
+      lineId: 'P2:M2:Refunded',
+      pspType: 'Refunded',
+      error:
+        "currency conversion (gross -50.00 EUR, net -54.25 USD, Exchange Rate 1.0850) is not reconciled: a converted settlement cannot be posted balanced per currency with the ledger's accounts; settle it by hand",
+    });
+  });
 });

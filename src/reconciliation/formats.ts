@@ -60,7 +60,7 @@ const ADYEN_REQUIRED = [
   'Net Debit (NC)',
   'Net Credit (NC)',
 ] as const;
-const ADYEN_OPTIONAL = ['Creation Date', 'TimeZone', 'Batch Number'] as const;
+const ADYEN_OPTIONAL = ['Creation Date', 'TimeZone', 'Batch Number', 'Exchange Rate'] as const;
 
 /** A recognised header: the format and the index of each column it uses (order free, unknown columns ignored). */
 export interface ReportHeader {
@@ -223,6 +223,14 @@ function stripeLine(row: readonly string[], header: ReportHeader, lineNo: number
   }
 }
 
+/** The report's gross of an Adyen row as written (credit, or debit with a minus), for a line error's words. */
+const grossAmount = (row: readonly string[], header: ReportHeader): string =>
+  cell(row, header, 'Gross Credit (GC)') || `-${cell(row, header, 'Gross Debit (GC)')}`;
+
+/** The report's net of an Adyen row as written (credit, or debit with a minus), for a line error's words. */
+const netAmount = (row: readonly string[], header: ReportHeader): string =>
+  cell(row, header, 'Net Credit (NC)') || `-${cell(row, header, 'Net Debit (NC)')}`;
+
 /** One data row of Adyen's Settlement details report (https://docs.adyen.com/reporting/settlement-detail-report) as a line. */
 function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number): ReportLine | LineError {
   const pspRef = cell(row, header, 'Psp Reference');
@@ -248,7 +256,14 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
       const grossCurrency = normalizeCurrency(grossText);
       if (!grossCurrency) return fail(`Gross Currency ${JSON.stringify(grossText)} is not an ISO 4217 code`);
       if (grossCurrency !== currency) {
-        return fail(`gross in ${grossCurrency}, net in ${currency}: settlements with currency conversion are not reconciled`);
+        // Each ledger transaction balances per currency, and no account of the chart can take the gross in one
+        // currency against the net in another (README "Reconcile", currency conversion): named, never posted.
+        const rate = cell(row, header, 'Exchange Rate');
+        return fail(
+          `currency conversion (gross ${grossAmount(row, header)} ${grossCurrency}, net ${netAmount(row, header)} ${currency}` +
+            `${rate ? `, Exchange Rate ${rate}` : ''}) is not reconciled: a converted settlement cannot be posted balanced per currency ` +
+            `with the ledger's accounts; settle it by hand`,
+        );
       }
       gross =
         majorToMinor(cell(row, header, 'Gross Credit (GC)'), currency, 'Gross Credit (GC)') -

@@ -359,6 +359,64 @@ describe('an Adyen Settlement details report (KWD, partial captures, a refund, a
   });
 });
 
+describe('Adyen settlements with currency conversion', () => {
+  it('names a converted line invalid with both figures and the rate, posts nothing for it, and reconciles the rest', async () => {
+    const shop = await aShop(deps, app, 'adyen');
+    await adyenEvent(deps, app, shop, 'AUTHORISATION', { payment: 'AUTHEURFX0000001', amount: 10000, currency: 'EUR' });
+    await adyenEvent(deps, app, shop, 'CAPTURE', {
+      payment: 'AUTHEURFX0000001',
+      operation: 'CAPEURFX00000001',
+      amount: 10000,
+      currency: 'EUR',
+    });
+    await adyenEvent(deps, app, shop, 'AUTHORISATION', { payment: 'AUTHEURFX0000002', amount: 2000, currency: 'EUR' });
+    await adyenEvent(deps, app, shop, 'CAPTURE', {
+      payment: 'AUTHEURFX0000002',
+      operation: 'CAPEURFX00000002',
+      amount: 2000,
+      currency: 'EUR',
+    });
+    const run = await reconcile(
+      deps,
+      app,
+      shop,
+      adyenReport([
+        {
+          psp: 'AUTHEURFX0000001',
+          type: 'Settled',
+          mod: 'CAPEURFX00000001',
+          currency: 'EUR',
+          grossCredit: '100.00',
+          rate: '1.0850',
+          netCurrency: 'USD',
+          netCredit: '106.00',
+          commission: '2.50',
+        },
+        {
+          psp: 'AUTHEURFX0000002',
+          type: 'Settled',
+          mod: 'CAPEURFX00000002',
+          currency: 'EUR',
+          grossCredit: '20.00',
+          netCredit: '19.60',
+          commission: '0.40',
+        },
+      ]),
+    );
+    expect(run.counts).toMatchObject({ lines: 2, matched: 1, invalid: 1 });
+    const [converted] = await items(shop, run.id, 'invalid');
+    expect(converted!.detail).toBe(
+      "line 2: currency conversion (gross 100.00 EUR, net 106.00 USD, Exchange Rate 1.0850) is not reconciled: a converted settlement cannot be posted balanced per currency with the ledger's accounts; settle it by hand",
+    );
+    expect(await balance(deps, shop, 'bank', 'EUR')).toBe(1960n);
+    expect(await balance(deps, shop, 'bank', 'USD')).toBe(0n);
+    const receivable = await receivableByPayment(deps, shop);
+    expect(receivable.get('AUTHEURFX0000001')).toBe(10000n);
+    expect(receivable.get('AUTHEURFX0000002')).toBe(0n);
+    expect((await checkLedger(db.sql, shop.merchantId)).balanced).toBe(true);
+  });
+});
+
 describe('uploads that are refused', () => {
   it('answers 422 report_format_unknown naming the missing columns, and stores nothing', async () => {
     const shop = await aShop(deps, app, 'stripe');
