@@ -1,5 +1,6 @@
-// The ledger's balance check as sql/0135 runs it: once per ledger transaction for what gw.post_transactions posts,
-// and an entry added to a transaction another database transaction created always refused.
+// The ledger's balance check as sql/0135 and sql/0136 run it: set-based, by gw.post_transactions itself, for what it
+// posts; deferred to commit for what is inserted by hand; an entry added to a transaction another database transaction
+// created always refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 
@@ -92,7 +93,7 @@ describe('the balance check, once per ledger transaction', () => {
     expect(await count('ltx_hand')).toBe(2);
   });
 
-  it('refuses at commit an unbalanced transaction posted by gw.post_transactions inside a savepoint', async () => {
+  it('refuses an unbalanced transaction posted by gw.post_transactions inside a savepoint', async () => {
     await expect(
       db.sql.begin(async (tx) => {
         await tx.savepoint(
@@ -109,5 +110,37 @@ describe('the balance check, once per ledger transaction', () => {
       return tx<{ v: string | null }[]>`select current_setting('gw.entries_checked_by_transaction', true) as v`;
     });
     expect(mark?.v ?? '').toBe('');
+  });
+
+  it('refuses, when gw.post_transactions is called, a transaction of one entry, and one unbalanced in one of its two currencies', async () => {
+    const one = [{ paymentId: null, cause: 'one', kind: 'capture', entries: entries('one', 5).slice(0, 1) }];
+    await expect(db.sql`select gw.post_transactions('mch_1', ${db.sql.json(one)})`).rejects.toMatchObject({
+      code: '23514',
+      message: expect.stringMatching(/^ledger transaction ltx_\w+ has 1 entries; at least 2 are required$/),
+    });
+    const twoCurrencies = [
+      {
+        paymentId: null,
+        cause: 'two',
+        kind: 'capture',
+        entries: [...entries('two', 5), ...entries('two', 7, 6).map((e) => ({ ...e, currency: 'EUR' }))],
+      },
+    ];
+    await expect(db.sql`select gw.post_transactions('mch_1', ${db.sql.json(twoCurrencies)})`).rejects.toMatchObject({
+      code: '23514',
+      message: expect.stringMatching(/^ledger transaction ltx_\w+ does not balance in EUR$/),
+    });
+    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from gw.ledger_transactions where cause in ('one', 'two')`;
+    expect(n!.n).toBe(0);
+  });
+
+  it('still checks at commit a transaction inserted by hand, entries and all', async () => {
+    await expect(
+      db.sql.begin(async (tx) => {
+        await tx`insert into gw.ledger_transactions (id, merchant_id, cause, kind) values ('ltx_hand2', 'mch_1', 'hand2', 'capture')`;
+        await tx`insert into gw.ledger_entries (transaction_id, account_id, direction, amount, currency)
+                 values ('ltx_hand2', ${receivable}, 'debit', 9, 'USD'), ('ltx_hand2', ${payable}, 'credit', 8, 'USD')`;
+      }),
+    ).rejects.toMatchObject({ code: '23514', message: 'ledger transaction ltx_hand2 does not balance in USD' });
   });
 });
