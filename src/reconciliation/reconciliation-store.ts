@@ -230,11 +230,12 @@ export async function claimSettlements(tx: Tx, run: { id: string; sourceId: stri
 }
 
 /**
- * Posts one `settlement` ledger transaction per line this run claimed in positions [lo, hi], through
- * gw.post_transactions (sql/0009) with the JSON built in the database: `psp_receivable` credited the expected gross,
+ * Posts one `settlement` ledger transaction per line this run claimed in positions [lo, hi], through gw.post_legs
+ * (sql/0137) with the legs built in the database from the claimed items: `psp_receivable` credited the expected gross,
  * `psp_fees` debited the fee, `bank` debited the net, `settlement_differences` debited expected less reported gross
  * (signs flip for negative amounts; zero entries left out); a `fee` line (a fee billed alone) debits `psp_fees` what
  * it takes from `bank`. Cause `settlement:<source>:<line id>`. Returns the ids posted.
+ * @throws check_violation (23514) should a line's legs not balance (they always do: net = gross - fee is checked on read).
  */
 export async function postSettlements(
   tx: Tx,
@@ -243,24 +244,19 @@ export async function postSettlements(
   hi: number,
 ): Promise<string[]> {
   const [row] = await tx<{ ids: string[] }[]>`
-    select gw.post_transactions(${run.merchantId}, coalesce(jsonb_agg(s.t order by s.position), '[]'::jsonb)) as ids
-      from (select i.position,
-                   jsonb_build_object('paymentId', i.payment_id, 'cause', 'settlement:' || ${run.sourceId}::text || ':' || i.line_id,
-                                      'kind', 'settlement', 'entries', x.entries) as t
-              from gw.settlement_postings sp
-              join gw.reconciliation_items i on i.run_id = sp.run_id and i.position = sp.position
-             cross join lateral (
-                   select jsonb_agg(jsonb_build_object('account', v.account,
-                                                       'direction', case when v.amount > 0 then 'debit' else 'credit' end,
-                                                       'amount', abs(v.amount)::text, 'currency', i.currency) order by v.n) as entries
-                     from (values (1, 'psp_receivable', case when i.category = 'fee' then 0 else -i.expected end),
-                                  (2, 'psp_fees', case when i.category = 'fee' then i.fee - i.gross else i.fee end),
-                                  (3, 'bank', i.net),
-                                  (4, 'settlement_differences', case when i.category = 'fee' then 0 else i.expected - i.gross end))
-                          v(n, account, amount)
-                    where v.amount <> 0) x
-             where sp.source_id = ${run.sourceId} and sp.run_id = ${run.id} and sp.position between ${lo} and ${hi}
-               and x.entries is not null) s`;
+    select gw.post_legs(${run.merchantId}, coalesce(array_agg(
+             row(i.position, i.payment_id, 'settlement:' || ${run.sourceId}::text || ':' || i.line_id, 'settlement', v.account,
+                 case when v.amount > 0 then 'debit' else 'credit' end, abs(v.amount), i.currency)::gw.ledger_leg
+             order by i.position, v.n), '{}')) as ids
+      from gw.settlement_postings sp
+      join gw.reconciliation_items i on i.run_id = sp.run_id and i.position = sp.position
+     cross join lateral (
+           values (1, 'psp_receivable', case when i.category = 'fee' then 0 else -i.expected end),
+                  (2, 'psp_fees', case when i.category = 'fee' then i.fee - i.gross else i.fee end),
+                  (3, 'bank', i.net),
+                  (4, 'settlement_differences', case when i.category = 'fee' then 0 else i.expected - i.gross end)) v(n, account, amount)
+     where sp.source_id = ${run.sourceId} and sp.run_id = ${run.id} and sp.position between ${lo} and ${hi}
+       and v.amount <> 0`;
   return row?.ids ?? [];
 }
 

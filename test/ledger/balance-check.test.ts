@@ -143,4 +143,32 @@ describe('the balance check, once per ledger transaction', () => {
       }),
     ).rejects.toMatchObject({ code: '23514', message: 'ledger transaction ltx_hand2 does not balance in USD' });
   });
+
+  it('refuses, through gw.post_transactions, a transaction given no entries', async () => {
+    const none = [{ paymentId: null, cause: 'none', kind: 'capture', entries: [] }];
+    await expect(db.sql`select gw.post_transactions('mch_1', ${db.sql.json(none)})`).rejects.toMatchObject({
+      code: '23514',
+      message: 'ledger transaction of cause none has 0 entries; at least 2 are required',
+    });
+  });
+
+  it('posts legs given as rows (gw.post_legs): transactions in n order, entries in leg order, each (payment, cause, kind) once', async () => {
+    const legs = db.sql`array[
+      row(2, null, 'legs-b', 'capture', 'psp_receivable', 'debit', 30, 'USD')::gw.ledger_leg,
+      row(2, null, 'legs-b', 'capture', 'merchant_payable', 'credit', 30, 'USD')::gw.ledger_leg,
+      row(1, null, 'legs-a', 'capture', 'merchant_payable', 'credit', 20, 'USD')::gw.ledger_leg,
+      row(1, null, 'legs-a', 'capture', 'psp_receivable', 'debit', 20, 'USD')::gw.ledger_leg]`;
+    const [first] = await db.sql<{ ids: string[] }[]>`select gw.post_legs('mch_1', ${legs}) as ids`;
+    expect(first!.ids).toHaveLength(2);
+    const causes = await db.sql<{ cause: string; directions: string[] }[]>`
+      select t.cause, array_agg(e.direction order by e.id) as directions
+        from gw.ledger_transactions t join gw.ledger_entries e on e.transaction_id = t.id
+       where t.id = any(${first!.ids}) group by t.cause order by min(e.id)`;
+    expect(causes).toEqual([
+      { cause: 'legs-a', directions: ['credit', 'debit'] },
+      { cause: 'legs-b', directions: ['debit', 'credit'] },
+    ]);
+    const [again] = await db.sql<{ ids: string[] }[]>`select gw.post_legs('mch_1', ${legs}) as ids`;
+    expect(again!.ids).toEqual([]);
+  });
 });
