@@ -103,7 +103,7 @@ describe('readLine', () => {
     });
   });
 
-  it('names an Adyen line with currency conversion a line error with both figures and the exchange rate', () => {
+  it('reads an Adyen line with currency conversion: gross in its currency, fee (the fee columns) and net in the net currency', () => {
     const adyen = detectFormat([
       'Psp Reference',
       'Modification Reference',
@@ -115,13 +115,21 @@ describe('readLine', () => {
       'Net Currency',
       'Net Debit (NC)',
       'Net Credit (NC)',
+      'Commission (NC)',
+      'Interchange (NC)',
     ]) as ReportHeader;
-    expect(readLine(['P2', 'M2', 'Refunded', 'EUR', '50.00', '', '1.0850', 'USD', '54.25', ''], adyen, 4)).toEqual({
-      lineNo: 4,
-      lineId: 'P2:M2:Refunded',
-      pspType: 'Refunded',
-      error:
-        "currency conversion (gross -50.00 EUR, net -54.25 USD, Exchange Rate 1.0850) is not reconciled: a converted settlement cannot be posted balanced per currency with the ledger's accounts; settle it by hand",
+    expect(readLine(['P2', 'M2', 'Settled', 'JPY', '', '1000', '0.0065', 'USD', '', '6.20', '0.20', '0.10'], adyen, 4)).toMatchObject({
+      currency: 'JPY',
+      gross: 1000n,
+      netCurrency: 'USD',
+      fee: 30n,
+      net: 620n,
+    });
+    expect(readLine(['', 'Fees June', 'Fee', 'EUR', '1.00', '', '1.0850', 'USD', '1.09', '', '', ''], adyen, 5)).toMatchObject({
+      error: 'a Fee line with currency conversion (gross in EUR, net in USD) is not reconciled',
+    });
+    expect(readLine(['P3', 'M3', 'Settled', 'JPY', '', '10.5', '0.0065', 'USD', '', '0.06', '', ''], adyen, 6)).toMatchObject({
+      error: 'Gross Credit (GC) 10.5 has more decimals than JPY has (0); amounts are never rounded',
     });
   });
 });
