@@ -47,7 +47,8 @@ function mismatchEvent(run: { id: string; merchantId: string; sourceId: string }
  * (reconciliation-store.ts `matchItems`), claims and posts the settlements and emits one `reconciliation.mismatch` per
  * item that is not `matched` or `ignored`; it resumes after the last committed chunk. Then `missingInReport` items
  * (captures and refunds older than the source's settlement delay and than the report's last line, not settled by any
- * report), the counts, and `reconciliation.completed`. A run not `processing` is left as it is.
+ * report), the counts, and `reconciliation.completed`. A run not `processing` is left as it is. `options.phases`, when
+ * given, is filled with the wall-clock milliseconds of each phase ({@link PhaseTimes}; bench:recon prints them).
  */
 export async function reconcileRun(
   deps: Pick<Deps, 'sql' | 'clock'>,
