@@ -1,10 +1,10 @@
 // `npm run bench:recon`: how fast a settlement report is reconciled. For reports of 1k, 10k and 100k lines (BENCH_SIZES),
 // each against as many captured payments of its own source: the upload (the CSV, generated as a stream, spooled as
 // raw bytes) and the job (the spool streamed through csv-parse into COPY, set-based matching, settlement postings
-// through gw.post_transactions, events) timed apart; the time
-// per line at each size (flat means O(n)); in the same run, a bare COPY of the same lines into an unindexed table as
-// the ceiling; and the process's peak RSS. Prints figures and the machine; asserts only that every line matched and
-// the ledger balances. Not a test.
+// through gw.post_transactions, events) timed apart, and the job's time per phase; the time per line at each size
+// (flat means O(n)); in the same run, two baselines of the same lines into an unindexed table: a bare COPY (the
+// ceiling) and a bare multi-row INSERT (the issue's "bare bulk INSERT"); and the process's peak RSS. Prints figures
+// and the machine; asserts only that every line matched and the ledger balances. Not a test.
 //
 // Database: DATABASE_URL (an admin URL; a scratch database is created and dropped), else an embedded PostgreSQL in a
 // temporary directory.
@@ -20,7 +20,7 @@ import { createSql, type Sql } from '../src/core/db/client.js';
 import { newId } from '../src/core/ids.js';
 import { checkLedger } from '../src/core/ledger/ledger-store.js';
 import { spoolReport } from '../src/reconciliation/load-report.js';
-import { reconcileRun } from '../src/reconciliation/reconcile.task.js';
+import { type PhaseTimes, reconcileRun } from '../src/reconciliation/reconcile.task.js';
 import { getRun } from '../src/reconciliation/reconciliation-store.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
@@ -86,16 +86,80 @@ function report(tag: string, n: number): ReadableStream<Uint8Array> {
   });
 }
 
+/** A row of the bare baselines, as the loader writes it. */
+function bareRow(tag: string, i: number): (string | number | null)[] {
+  const { gross, fee } = line(i);
+  return [
+    'rcn_bench',
+    i + 2,
+    i + 2,
+    `txn_${tag}_${i}`,
+    'charge',
+    'charge',
+    `pi_${tag}_${i}`,
+    `ch_${tag}_${i}`,
+    'USD',
+    gross,
+    fee,
+    gross - fee,
+    '2025-06-01T12:00:00.000Z',
+    `po_${tag}`,
+    null,
+    null,
+    null,
+  ];
+}
+
+const BARE_COLUMNS = [
+  'run_id',
+  'position',
+  'line_no',
+  'line_id',
+  'category',
+  'psp_type',
+  'payment_ref',
+  'operation_ref',
+  'currency',
+  'gross',
+  'fee',
+  'net',
+  'occurred_at',
+  'payout_ref',
+  'result',
+  'detail',
+  'net_currency',
+];
+
+/**
+ * The issue's baseline: a bare bulk INSERT of the same rows into the same unindexed table, one transaction of multi-row
+ * INSERTs of 1,000 rows (16,000 parameters each, under the protocol's 65,535), ms.
+ */
+async function bareInsert(sql: Sql, tag: string, n: number): Promise<number> {
+  await sql`truncate bench_bare`;
+  const started = performance.now();
+  await sql.begin(async (tx) => {
+    for (let off = 0; off < n; off += 1_000) {
+      const rows: Record<string, string | number | null>[] = [];
+      for (let i = off; i < Math.min(n, off + 1_000); i++) {
+        const r = bareRow(tag, i);
+        rows.push(Object.fromEntries(BARE_COLUMNS.map((c, k) => [c, r[k]!])));
+      }
+      await tx`insert into bench_bare ${tx(rows, BARE_COLUMNS)}`;
+    }
+  });
+  return performance.now() - started;
+}
+
 /** The bare ceiling: COPY of the same rows (as the loader writes them) into an unindexed table, ms; rows generated as streamed. */
 async function bareCopy(sql: Sql, tag: string, n: number): Promise<number> {
   await sql`create table if not exists bench_bare (run_id text, position int, line_no int, line_id text, category text, psp_type text,
             payment_ref text, operation_ref text, currency text, gross bigint, fee bigint, net bigint, occurred_at timestamptz,
-            payout_ref text, result text, detail text)`;
+            payout_ref text, result text, detail text, net_currency text)`;
   await sql`truncate bench_bare`;
   const rows = function* (): Generator<string> {
     for (let i = 0; i < n; i++) {
       const { gross, fee } = line(i);
-      yield `rcn_bench\t${i + 2}\t${i + 2}\ttxn_${tag}_${i}\tcharge\tcharge\tpi_${tag}_${i}\tch_${tag}_${i}\tUSD\t${gross}\t${fee}\t${gross - fee}\t2025-06-01T12:00:00.000Z\tpo_${tag}\t\\N\t\\N\n`;
+      yield `rcn_bench\t${i + 2}\t${i + 2}\ttxn_${tag}_${i}\tcharge\tcharge\tpi_${tag}_${i}\tch_${tag}_${i}\tUSD\t${gross}\t${fee}\t${gross - fee}\t2025-06-01T12:00:00.000Z\tpo_${tag}\t\\N\t\\N\t\\N\n`;
     }
   };
   const started = performance.now();
@@ -140,20 +204,27 @@ async function main(): Promise<void> {
       `PostgreSQL ${v} (${embedded ? 'embedded' : 'DATABASE_URL'}), Node ${process.version}; the machine is shared with other work, so figures vary between runs`,
     );
     console.log('');
-    console.log('lines  upload ms  job ms  total ms  µs/line  lines/s   bare COPY ms  ratio to bare  peak RSS MB');
+    console.log(
+      'lines  upload ms  job ms  total ms  µs/line  lines/s   bare COPY ms  ratio to COPY  bare INSERT ms  ratio to INSERT  peak RSS MB',
+    );
     const perLine: number[] = [];
+    const breakdowns: string[] = [];
     for (const n of SIZES) {
       const tag = `b${n}`;
       const sourceId = await seed(sql, merchantId, tag, n);
-      const bare = await bareCopy(sql, tag, n);
       await sql`vacuum analyze`;
       peakRss = process.memoryUsage().rss;
       const t0 = performance.now();
       const loaded = await spoolReport(deps, { merchantId, sourceId, provider: 'stripe', body: report(tag, n) });
       if (loaded.kind !== 'created') throw new Error('the report was loaded before');
       const t1 = performance.now();
-      await reconcileRun(deps, loaded.runId);
+      const phases: PhaseTimes = {};
+      await reconcileRun(deps, loaded.runId, { phases });
       const t2 = performance.now();
+      const jobRss = peakRss;
+      // the baselines after the job: their rows, built in this process, would otherwise count in the job's peak RSS
+      const bare = await bareCopy(sql, tag, n);
+      const bareIns = await bareInsert(sql, tag, n);
       const run = await getRun(sql, merchantId, loaded.runId);
       if (run?.status !== 'completed' || Number(run.counts?.matched ?? 0) !== n)
         throw new Error(`not all matched: ${JSON.stringify(run?.counts)}`);
@@ -171,16 +242,29 @@ async function main(): Promise<void> {
             .padStart(8),
           bare.toFixed(0).padStart(14),
           (bare / total).toFixed(3).padStart(14),
-          (peakRss / 2 ** 20).toFixed(0).padStart(12),
+          bareIns.toFixed(0).padStart(15),
+          (bareIns / total).toFixed(3).padStart(16),
+          (jobRss / 2 ** 20).toFixed(0).padStart(12),
         ].join(' '),
       );
+      breakdowns.push(
+        `${String(n).padEnd(8)} upload ${(t1 - t0).toFixed(0)}  ${Object.entries(phases)
+          .map(([k, ms]) => `${k} ${ms.toFixed(0)}`)
+          .join('  ')}`,
+      );
     }
+    console.log('');
+    console.log("phases, ms (load = spool parsed and COPY into items; commit = the chunks' commits, where deferred checks run; finish =");
+    console.log('missingInReport + counts + completed event + its commit):');
+    for (const b of breakdowns) console.log(b);
     const check = await checkLedger(sql, merchantId);
     if (!check.balanced) throw new Error('the ledger does not balance');
     const flat = Math.max(...perLine) / Math.min(...perLine);
     console.log('');
     console.log(`time per line, largest over smallest across sizes: ${flat.toFixed(2)}× (1.0 = perfectly O(n))`);
-    console.log('ratio to bare: bare COPY time / reconciliation time for the same lines (1.0 = as fast as a bare bulk insert)');
+    console.log(
+      'ratio to COPY / INSERT: bare COPY (or bare multi-row INSERT) time of the same lines / reconciliation time (1.0 = as fast)',
+    );
     console.log(`ledger balanced: ${check.balanced}; process max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   } finally {
     clearInterval(sampler);

@@ -102,4 +102,34 @@ describe('readLine', () => {
       payoutRef: '7',
     });
   });
+
+  it('reads an Adyen line with currency conversion: gross in its currency, fee (the fee columns) and net in the net currency', () => {
+    const adyen = detectFormat([
+      'Psp Reference',
+      'Modification Reference',
+      'Type',
+      'Gross Currency',
+      'Gross Debit (GC)',
+      'Gross Credit (GC)',
+      'Exchange Rate',
+      'Net Currency',
+      'Net Debit (NC)',
+      'Net Credit (NC)',
+      'Commission (NC)',
+      'Interchange (NC)',
+    ]) as ReportHeader;
+    expect(readLine(['P2', 'M2', 'Settled', 'JPY', '', '1000', '0.0065', 'USD', '', '6.20', '0.20', '0.10'], adyen, 4)).toMatchObject({
+      currency: 'JPY',
+      gross: 1000n,
+      netCurrency: 'USD',
+      fee: 30n,
+      net: 620n,
+    });
+    expect(readLine(['', 'Fees June', 'Fee', 'EUR', '1.00', '', '1.0850', 'USD', '1.09', '', '', ''], adyen, 5)).toMatchObject({
+      error: 'a Fee line with currency conversion (gross in EUR, net in USD) is not reconciled',
+    });
+    expect(readLine(['P3', 'M3', 'Settled', 'JPY', '', '10.5', '0.0065', 'USD', '', '0.06', '', ''], adyen, 6)).toMatchObject({
+      error: 'Gross Credit (GC) 10.5 has more decimals than JPY has (0); amounts are never rounded',
+    });
+  });
 });

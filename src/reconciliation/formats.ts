@@ -27,10 +27,16 @@ export interface ReportLine {
   paymentRef: string | null;
   /** The operation's own reference: Stripe `source_id` (re_, dp_, ch_…), Adyen Modification Reference. */
   operationRef: string | null;
+  /** The gross's currency: the payment's. */
   currency: string;
+  /** Signed minor units of `currency`. */
   gross: bigint;
+  /** Signed minor units of `netCurrency` (else `currency`). */
   fee: bigint;
+  /** Signed minor units of `netCurrency` (else `currency`). */
   net: bigint;
+  /** Adyen with currency conversion: the currency the fee and net are paid in; null when it is `currency`. */
+  netCurrency: string | null;
   occurredAt: Date | null;
   /** Stripe automatic_payout_id, Adyen Batch Number. */
   payoutRef: string | null;
@@ -60,7 +66,9 @@ const ADYEN_REQUIRED = [
   'Net Debit (NC)',
   'Net Credit (NC)',
 ] as const;
-const ADYEN_OPTIONAL = ['Creation Date', 'TimeZone', 'Batch Number'] as const;
+/** Adyen's fee columns, in the net currency: what a converted line's gross lost on the way to its net. */
+const ADYEN_FEE_COLUMNS = ['Commission (NC)', 'Markup (NC)', 'Scheme Fees (NC)', 'Interchange (NC)'] as const;
+const ADYEN_OPTIONAL = ['Creation Date', 'TimeZone', 'Batch Number', 'Exchange Rate', ...ADYEN_FEE_COLUMNS] as const;
 
 /** A recognised header: the format and the index of each column it uses (order free, unknown columns ignored). */
 export interface ReportHeader {
@@ -214,6 +222,7 @@ function stripeLine(row: readonly string[], header: ReportHeader, lineNo: number
       gross,
       fee,
       net,
+      netCurrency: null,
       occurredAt: readTime(created, 0),
       payoutRef: orNull(cell(row, header, 'automatic_payout_id')),
     };
@@ -239,6 +248,38 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
   const grossText = cell(row, header, 'Gross Currency');
   const currency = normalizeCurrency(netText || grossText);
   if (!currency) return fail(`Net Currency ${JSON.stringify(netText)} is not an ISO 4217 code`);
+  const category = ADYEN_TYPES[pspType] ?? 'other';
+  if (pspRef === '' && category !== 'payout' && category !== 'other' && category !== 'fee')
+    return fail(`a ${pspType} line has no Psp Reference`);
+  const zone = cell(row, header, 'TimeZone');
+  const line = (lineCurrency: string, gross: bigint, fee: bigint, net: bigint, netCurrency: string | null): ReportLine => ({
+    lineNo,
+    lineId,
+    category,
+    pspType,
+    paymentRef: orNull(pspRef),
+    operationRef: orNull(modRef),
+    currency: lineCurrency,
+    gross,
+    fee,
+    net,
+    netCurrency,
+    occurredAt: readTime(cell(row, header, 'Creation Date'), ZONE_OFFSETS[zone.toUpperCase()] ?? 0),
+    payoutRef: orNull(cell(row, header, 'Batch Number')),
+  });
+  // Currency conversion: the gross in the payment's currency, fee and net in the net currency. The fee is the four
+  // fee columns (NC), so gross converted = net + fee, at the PSP's own rate and rounding (never recomputed here).
+  const converted = (grossCurrency: string, netCurrency: string, net: bigint): ReportLine | LineError => {
+    if (category === 'fee') {
+      return fail(`a ${pspType} line with currency conversion (gross in ${grossCurrency}, net in ${netCurrency}) is not reconciled`);
+    }
+    const gross =
+      majorToMinor(cell(row, header, 'Gross Credit (GC)'), grossCurrency, 'Gross Credit (GC)') -
+      majorToMinor(cell(row, header, 'Gross Debit (GC)'), grossCurrency, 'Gross Debit (GC)');
+    let fee = 0n;
+    for (const column of ADYEN_FEE_COLUMNS) fee += majorToMinor(cell(row, header, column), netCurrency, column);
+    return line(grossCurrency, gross, fee, net, netCurrency);
+  };
   try {
     const net =
       majorToMinor(cell(row, header, 'Net Credit (NC)'), currency, 'Net Credit (NC)') -
@@ -247,32 +288,13 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
     if (grossText !== '') {
       const grossCurrency = normalizeCurrency(grossText);
       if (!grossCurrency) return fail(`Gross Currency ${JSON.stringify(grossText)} is not an ISO 4217 code`);
-      if (grossCurrency !== currency) {
-        return fail(`gross in ${grossCurrency}, net in ${currency}: settlements with currency conversion are not reconciled`);
-      }
+      if (grossCurrency !== currency) return converted(grossCurrency, currency, net);
       gross =
         majorToMinor(cell(row, header, 'Gross Credit (GC)'), currency, 'Gross Credit (GC)') -
         majorToMinor(cell(row, header, 'Gross Debit (GC)'), currency, 'Gross Debit (GC)');
     }
-    const category = ADYEN_TYPES[pspType] ?? 'other';
-    if (pspRef === '' && category !== 'payout' && category !== 'other' && category !== 'fee')
-      return fail(`a ${pspType} line has no Psp Reference`);
-    const zone = cell(row, header, 'TimeZone');
-    return {
-      lineNo,
-      lineId,
-      category,
-      pspType,
-      paymentRef: orNull(pspRef),
-      operationRef: orNull(modRef),
-      currency,
-      gross,
-      // Commission, Markup, Scheme Fees and Interchange together: what the gross lost on the way to the net
-      fee: gross - net,
-      net,
-      occurredAt: readTime(cell(row, header, 'Creation Date'), ZONE_OFFSETS[zone.toUpperCase()] ?? 0),
-      payoutRef: orNull(cell(row, header, 'Batch Number')),
-    };
+    // Commission, Markup, Scheme Fees and Interchange together: what the gross lost on the way to the net
+    return line(currency, gross, gross - net, net, null);
   } catch (e) {
     if (e instanceof LineProblem) return fail(e.message);
     throw e;

@@ -250,6 +250,7 @@ export async function loadSpooledReport(deps: Pick<Deps, 'sql'>, run: { id: stri
           null,
           'invalid',
           `line ${s.lineNo}: ${s.error}`,
+          null,
         ]);
       }
     };
@@ -279,6 +280,7 @@ export async function loadSpooledReport(deps: Pick<Deps, 'sql'>, run: { id: stri
             null,
             'invalid',
             `line ${line.lineNo}: ${line.error}`,
+            null,
           ]);
           continue;
         }
@@ -300,6 +302,7 @@ export async function loadSpooledReport(deps: Pick<Deps, 'sql'>, run: { id: stri
           line.payoutRef,
           null,
           null,
+          line.netCurrency,
         ]);
       }
     };

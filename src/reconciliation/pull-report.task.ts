@@ -1,11 +1,18 @@
 // (node) The `pull_settlement_report` job: fetch a settlement report the PSP said is ready and load it as a run
 // (README "Reconcile", pulled reports), through the PSP fetch the connectors use (Deps.pspFetch: SSRF-guarded).
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { Deps } from '../core/deps.js';
+import { AppError } from '../core/errors.js';
 import type { JobPayload } from '../core/jobs/catalog.js';
 import { formatMinor } from '../core/money.js';
 import { newId } from '../core/ids.js';
-import { spoolReport, type LoadOutcome } from './load-report.js';
+import { MAX_REPORT_BYTES, spoolReport, type LoadOutcome } from './load-report.js';
 import { failRun, getPullSource, insertRun, type PullSourceRow } from './reconciliation-store.js';
 
 /** Stripe's API base when the source has no `apiBaseUrl`. */
@@ -161,19 +168,26 @@ async function* stripeLines(
   }
 }
 
-/** Text chunks as a byte stream, pulled on demand. */
-function streamOf(chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
-    },
-    async cancel() {
-      await chunks.return(undefined);
+/**
+ * Writes the whole report (text chunks or the download's bytes) to `file` before anything is stored, so no database
+ * transaction waits on the PSP: disk holds it, not memory. Past `maxBytes` it stops and throws 413
+ * `payload_too_large` (spoolReport's refusal of an upload that size).
+ */
+async function fetchToFile(report: AsyncIterable<string | Uint8Array>, file: string, maxBytes: number): Promise<void> {
+  let bytes = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.byteLength;
+      if (bytes > maxBytes) done(new AppError('payload_too_large', 413, `The report exceeds ${maxBytes} bytes.`));
+      else done(null, chunk);
     },
   });
+  await pipeline(Readable.from(report, { objectMode: false }), cap, createWriteStream(file));
+}
+
+/** The temporary directory a pull fetches its report into; removed once the report is stored. */
+async function pullDirectory(): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'switchyard-pull-'));
 }
 
 /** Adyen report user credentials as stored (sealed JSON): basic authentication, or the report user's API key. */
@@ -197,7 +211,7 @@ function adyenReportHostAllowed(url: string, apiBaseUrl: string | null): boolean
   return apiBaseUrl !== null && new URL(apiBaseUrl).origin === u.origin;
 }
 
-/** Opens the Adyen report download (streamed: spoolReport stores it as it arrives). */
+/** Opens the Adyen report download (streamed to a file by {@link fetchToFile}, then stored). */
 async function adyenReport(
   deps: Pick<Deps, 'pspFetch' | 'config' | 'secretBox'>,
   source: PullSourceRow,
@@ -217,8 +231,9 @@ async function adyenReport(
 }
 
 /**
- * Pulls one report into the spool (load-report.ts `spoolReport`, which queues the job that reads and matches it), so
- * no load transaction stays open while the PSP is asked for pages: Stripe, the payout's balance
+ * Pulls one report into the spool (load-report.ts `spoolReport`, which queues the job that reads and matches it). The
+ * whole report is fetched into a temporary file first and stored after, so no database transaction is open while the
+ * PSP is asked for pages or the download runs: Stripe, the payout's balance
  * transactions written as the itemized payout reconciliation report (a source with an `apiKey` only); Adyen, the
  * settlement details CSV downloaded with the source's `reportCredentials` (from an adyen.com host or the source's
  * `apiBaseUrl` only). Pulling the same report again loads the same bytes: the earlier run answers, nothing posts twice.
@@ -233,19 +248,25 @@ export async function pullSettlementReport(
   const source = await getPullSource(deps.sql, job.merchantId, job.sourceId);
   if (!source) return { kind: 'skipped', reason: `source ${job.sourceId} is gone` };
   const name = job.report.kind === 'stripe_payout' ? `payout ${job.report.payoutId}` : `report ${job.report.fileName}`;
+  let dir: string | undefined;
   try {
-    let body: ReadableStream<Uint8Array>;
+    let report: AsyncIterable<string | Uint8Array>;
     if (job.report.kind === 'stripe_payout') {
       if (source.provider !== 'stripe') return { kind: 'skipped', reason: `source ${source.id} is not a Stripe source` };
       if (!source.apiKeyCiphertext) return { kind: 'skipped', reason: 'the source has no apiKey' };
       const apiKey = await deps.secretBox.decrypt(source.apiKeyCiphertext);
-      body = streamOf(stripeLines(deps, source, apiKey, job.report.payoutId));
+      report = stripeLines(deps, source, apiKey, job.report.payoutId);
     } else {
       if (source.provider !== 'adyen') return { kind: 'skipped', reason: `source ${source.id} is not an Adyen source` };
       const opened = await adyenReport(deps, source, job.report.url);
       if (typeof opened === 'string') return { kind: 'skipped', reason: opened };
-      body = opened;
+      report = opened as unknown as AsyncIterable<Uint8Array>;
     }
+    // fetch every page (or the whole download) first, then store: the spool transaction never waits on the network
+    dir = await pullDirectory();
+    const file = path.join(dir, 'report.csv');
+    await fetchToFile(report, file, MAX_REPORT_BYTES);
+    const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
     const outcome = await spoolReport(deps, { merchantId: source.merchantId, sourceId: source.id, provider: source.provider, body });
     return { kind: 'loaded', outcome };
   } catch (error) {
@@ -263,6 +284,8 @@ export async function pullSettlementReport(
       await failRun(tx, runId, `Pulling ${name} failed: ${refused}`, deps.clock());
     });
     return { kind: 'failed', runId };
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 }
 

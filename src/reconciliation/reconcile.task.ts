@@ -47,10 +47,16 @@ function mismatchEvent(run: { id: string; merchantId: string; sourceId: string }
  * (reconciliation-store.ts `matchItems`), claims and posts the settlements and emits one `reconciliation.mismatch` per
  * item that is not `matched` or `ignored`; it resumes after the last committed chunk. Then `missingInReport` items
  * (captures and refunds older than the source's settlement delay and than the report's last line, not settled by any
- * report), the counts, and `reconciliation.completed`. A run not `processing` is left as it is.
+ * report), the counts, and `reconciliation.completed`. A run not `processing` is left as it is. `options.phases`, when
+ * given, is filled with the wall-clock milliseconds of each phase ({@link PhaseTimes}; bench:recon prints them).
  */
-export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: string, options: { chunkLines?: number } = {}): Promise<void> {
+export async function reconcileRun(
+  deps: Pick<Deps, 'sql' | 'clock'>,
+  runId: string,
+  options: { chunkLines?: number; phases?: PhaseTimes } = {},
+): Promise<void> {
   const chunkLines = options.chunkLines ?? CHUNK_LINES;
+  const timed = phaseTimer(options.phases);
   const row = await getRun(deps.sql, null, runId);
   if (row?.status !== 'processing') return;
   const source = await getSourceForReconciliation(deps.sql, row.merchant_id, row.source_id);
@@ -58,7 +64,7 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
   const run = { id: row.id, merchantId: row.merchant_id, sourceId: row.source_id, provider: source.provider };
   if (await isSpooled(deps.sql, runId)) {
     try {
-      await loadSpooledReport(deps, run);
+      await timed('load', () => loadSpooledReport(deps, run));
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       await deps.sql.begin(async (tx) => {
@@ -68,25 +74,35 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
       return;
     }
   }
-  await analyzeItems(deps.sql);
+  await timed('analyze', () => analyzeItems(deps.sql));
   for (;;) {
+    let inside = 0;
+    const began = performance.now();
     const done = await deps.sql.begin(async (tx) => {
+      const entered = performance.now();
       const current = await getRun(tx, null, runId);
-      const chunk = await nextChunk(tx, runId, current!.position_done, chunkLines);
+      const chunk = await timed('chunk', () => nextChunk(tx, runId, current!.position_done, chunkLines));
       if (!chunk) return true;
-      await matchItems(tx, run, chunk.lo, chunk.hi);
-      await claimSettlements(tx, run, chunk.lo, chunk.hi);
-      await postSettlements(tx, run, chunk.lo, chunk.hi);
+      await timed('match', () => matchItems(tx, run, chunk.lo, chunk.hi));
+      await timed('claim', () => claimSettlements(tx, run, chunk.lo, chunk.hi));
+      await timed('post', () => postSettlements(tx, run, chunk.lo, chunk.hi));
       const at = deps.clock();
-      await emitEvents(
-        tx,
-        (await listNoticeItems(tx, runId, chunk.lo, chunk.hi)).map((item) => mismatchEvent(run, item, at)),
+      const notices = await timed('notices', () => listNoticeItems(tx, runId, chunk.lo, chunk.hi));
+      await timed('events', () =>
+        emitEvents(
+          tx,
+          notices.map((item) => mismatchEvent(run, item, at)),
+        ),
       );
       await setProgress(tx, runId, chunk.hi, chunk.lines);
+      inside = performance.now() - entered;
       return false;
     });
+    // begin and commit, where the deferred ledger checks run
+    if (options.phases && !done) options.phases.commit = (options.phases.commit ?? 0) + performance.now() - began - inside;
     if (done) break;
   }
+  const finishing = performance.now();
   await deps.sql.begin(async (tx) => {
     const current = (await getRun(tx, null, runId))!;
     if (current.status !== 'processing') return;
@@ -96,13 +112,13 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
     const lastLine = current.period_end && new Date(Math.floor(current.period_end.getTime() / 1000) * 1000 + 1000);
     const before = lastLine && lastLine < delayed ? lastLine : delayed;
     const after = current.position_done;
-    const added = await addMissingInReport(tx, run, after, before);
+    const added = await timed('missingInReport', () => addMissingInReport(tx, run, after, before));
     const notices = added > 0 ? await listNoticeItems(tx, runId, after + 1, after + added) : [];
     await emitEvents(
       tx,
       notices.map((item) => mismatchEvent(run, item, now)),
     );
-    const completed = await completeRun(tx, runId, now);
+    const completed = await timed('counts', () => completeRun(tx, runId, now));
     await emitEvents(tx, [
       {
         merchantId: run.merchantId,
@@ -114,6 +130,23 @@ export async function reconcileRun(deps: Pick<Deps, 'sql' | 'clock'>, runId: str
       },
     ]);
   });
+  if (options.phases) options.phases.finish = performance.now() - finishing;
+}
+
+/** Milliseconds spent per phase of {@link reconcileRun}, summed over its chunks (for bench:recon's breakdown). */
+export type PhaseTimes = Record<string, number>;
+
+/** Runs `fn`, adding its wall time (ms) to `phases[name]` when phases are asked for. */
+function phaseTimer(phases: PhaseTimes | undefined): <T>(name: string, fn: () => Promise<T>) => Promise<T> {
+  return async (name, fn) => {
+    if (!phases) return fn();
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      phases[name] = (phases[name] ?? 0) + performance.now() - t;
+    }
+  };
 }
 
 /** Marks a run whose job has failed for the last time as `failed`, with a reason the merchant may read. */

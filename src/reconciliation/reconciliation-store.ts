@@ -36,6 +36,8 @@ export interface RunRow {
   error: string | null;
   created_at: Date;
   completed_at: Date | null;
+  /** The report's bytes are still spooled: the job has not read them into items yet (queued, or being read). */
+  spooled: boolean;
 }
 
 /** Inserts a run being loaded (no hash yet: {@link finishLoad} sets it). */
@@ -51,7 +53,7 @@ export async function insertRun(
 /** The source's run of the report with this SHA-256, if any. */
 export async function findRunByHash(tx: Tx, sourceId: string, sha256: Uint8Array): Promise<RunRow | undefined> {
   const [row] = await tx<RunRow[]>`
-    select * from gw.reconciliation_runs where source_id = ${sourceId} and sha256 = ${Buffer.from(sha256)}`;
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r where r.source_id = ${sourceId} and r.sha256 = ${Buffer.from(sha256)}`;
   return row;
 }
 
@@ -99,7 +101,7 @@ export async function finishLoad(
 
 /** The columns COPY writes, in the order {@link copyRow} joins them. */
 const COPY_COLUMNS =
-  'run_id, position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, occurred_at, payout_ref, result, detail';
+  'run_id, position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, occurred_at, payout_ref, result, detail, net_currency';
 
 /** A COPY stream into the items table (text format, rows from {@link copyRow}); the caller's transaction. */
 export async function copyItems(tx: Tx): Promise<Writable> {
@@ -126,7 +128,7 @@ export function copyRow(fields: readonly (string | number | bigint | null)[]): s
 export async function matchItems(tx: Tx, run: { id: string; sourceId: string; provider: string }, lo: number, hi: number): Promise<void> {
   await tx`
     with lines as (
-      select i.position, i.category, i.currency, i.gross, i.payment_ref, i.operation_ref, i.psp_type
+      select i.position, i.category, i.currency, i.gross, i.fee, i.net, i.net_currency, i.payment_ref, i.operation_ref, i.psp_type
         from gw.reconciliation_items i
        where i.run_id = ${run.id} and i.position between ${lo} and ${hi} and i.result is null
     ), pays as (
@@ -151,8 +153,8 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
                  and status in ('succeeded', 'failed')) o
        group by o.payment_id, o.kind, o.psp_reference
     ), m as (
-      select l.position, p.id as payment_id, p.currency as payment_currency, l.currency, l.gross, l.category,
-             l.payment_ref, l.operation_ref, l.psp_type,
+      select l.position, p.id as payment_id, p.currency as payment_currency, l.currency, l.gross, l.fee, l.net, l.net_currency,
+             l.category, l.payment_ref, l.operation_ref, l.psp_type,
              case l.category
                when 'charge' then coalesce(
                  case when o.succeeded then o.amount end,
@@ -182,7 +184,7 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
                       when m.expected = m.gross then 'matched'
                       else 'amountMismatch'
                     end,
-           detail = case
+           detail = nullif(concat_ws('; ', case
                       when m.category in ('payout', 'other') then m.psp_type || ' moves no payment money'
                       when m.category = 'fee' then 'a fee billed on its own line: posted to psp_fees'
                       when m.payment_id is null then 'no payment ' || m.payment_ref || ' of this source in the ledger'
@@ -191,7 +193,10 @@ export async function matchItems(tx: Tx, run: { id: string; sourceId: string; pr
                                                    || ' to settle on payment ' || m.payment_id
                       when m.expected = m.gross then null
                       else 'reported ' || m.gross || ', the ledger expects ' || m.expected || ' (minor units)'
-                    end
+                    end,
+                    case when m.net_currency is not null
+                         then 'converted: fee ' || m.fee || ' and net ' || m.net || ' in ' || m.net_currency
+                              || ' (minor units), the conversion through fx_conversion' end), '')
       from m
      where i.run_id = ${run.id} and i.position = m.position`;
 }
@@ -228,11 +233,14 @@ export async function claimSettlements(tx: Tx, run: { id: string; sourceId: stri
 }
 
 /**
- * Posts one `settlement` ledger transaction per line this run claimed in positions [lo, hi], through
- * gw.post_transactions (sql/0009) with the JSON built in the database: `psp_receivable` credited the expected gross,
+ * Posts one `settlement` ledger transaction per line this run claimed in positions [lo, hi], through gw.post_legs
+ * (sql/0137) with the legs built in the database from the claimed items: `psp_receivable` credited the expected gross,
  * `psp_fees` debited the fee, `bank` debited the net, `settlement_differences` debited expected less reported gross
  * (signs flip for negative amounts; zero entries left out); a `fee` line (a fee billed alone) debits `psp_fees` what
- * it takes from `bank`. Cause `settlement:<source>:<line id>`. Returns the ids posted.
+ * it takes from `bank`. A line with currency conversion has its fee and net in `net_currency`, and `fx_conversion`
+ * takes the gross in the line's currency against net + fee in the net currency, so each currency balances.
+ * Cause `settlement:<source>:<line id>`. Returns the ids posted.
+ * @throws check_violation (23514) should a line's legs not balance (they always do: net = gross - fee is checked on read).
  */
 export async function postSettlements(
   tx: Tx,
@@ -241,24 +249,22 @@ export async function postSettlements(
   hi: number,
 ): Promise<string[]> {
   const [row] = await tx<{ ids: string[] }[]>`
-    select gw.post_transactions(${run.merchantId}, coalesce(jsonb_agg(s.t order by s.position), '[]'::jsonb)) as ids
-      from (select i.position,
-                   jsonb_build_object('paymentId', i.payment_id, 'cause', 'settlement:' || ${run.sourceId}::text || ':' || i.line_id,
-                                      'kind', 'settlement', 'entries', x.entries) as t
-              from gw.settlement_postings sp
-              join gw.reconciliation_items i on i.run_id = sp.run_id and i.position = sp.position
-             cross join lateral (
-                   select jsonb_agg(jsonb_build_object('account', v.account,
-                                                       'direction', case when v.amount > 0 then 'debit' else 'credit' end,
-                                                       'amount', abs(v.amount)::text, 'currency', i.currency) order by v.n) as entries
-                     from (values (1, 'psp_receivable', case when i.category = 'fee' then 0 else -i.expected end),
-                                  (2, 'psp_fees', case when i.category = 'fee' then i.fee - i.gross else i.fee end),
-                                  (3, 'bank', i.net),
-                                  (4, 'settlement_differences', case when i.category = 'fee' then 0 else i.expected - i.gross end))
-                          v(n, account, amount)
-                    where v.amount <> 0) x
-             where sp.source_id = ${run.sourceId} and sp.run_id = ${run.id} and sp.position between ${lo} and ${hi}
-               and x.entries is not null) s`;
+    select gw.post_legs(${run.merchantId}, coalesce(array_agg(
+             row(i.position, i.payment_id, 'settlement:' || ${run.sourceId}::text || ':' || i.line_id, 'settlement', v.account,
+                 case when v.amount > 0 then 'debit' else 'credit' end, abs(v.amount), v.currency)::gw.ledger_leg
+             order by i.position, v.n), '{}')) as ids
+      from gw.settlement_postings sp
+      join gw.reconciliation_items i on i.run_id = sp.run_id and i.position = sp.position
+     cross join lateral (
+           values (1, 'psp_receivable', case when i.category = 'fee' then 0 else -i.expected end, i.currency),
+                  (2, 'psp_fees', case when i.category = 'fee' then i.fee - i.gross else i.fee end, coalesce(i.net_currency, i.currency)),
+                  (3, 'bank', i.net, coalesce(i.net_currency, i.currency)),
+                  (4, 'settlement_differences', case when i.category = 'fee' then 0 else i.expected - i.gross end, i.currency),
+                  (5, 'fx_conversion', case when i.net_currency is not null then i.gross else 0 end, i.currency),
+                  (6, 'fx_conversion', case when i.net_currency is not null then -(i.net + i.fee) else 0 end, i.net_currency))
+           v(n, account, amount, currency)
+     where sp.source_id = ${run.sourceId} and sp.run_id = ${run.id} and sp.position between ${lo} and ${hi}
+       and v.amount <> 0`;
   return row?.ids ?? [];
 }
 
@@ -275,6 +281,8 @@ export interface ItemRow {
   gross: string | null;
   fee: string | null;
   net: string | null;
+  /** The fee's and net's currency when the line was converted (Adyen), else null. */
+  net_currency: string | null;
   result: string;
   payment_id: string | null;
   expected: string | null;
@@ -284,8 +292,8 @@ export interface ItemRow {
 /** Items of positions [lo, hi] that the merchant is told about: every result but `matched` and `ignored`. */
 export async function listNoticeItems(tx: Tx, runId: string, lo: number, hi: number): Promise<ItemRow[]> {
   return tx<ItemRow[]>`
-    select position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, result,
-           payment_id, expected, detail
+    select position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, net_currency,
+           result, payment_id, expected, detail
       from gw.reconciliation_items
      where run_id = ${runId} and position between ${lo} and ${hi} and result not in ('matched', 'ignored')
      order by position`;
@@ -369,12 +377,16 @@ export async function completeRun(tx: Tx, runId: string, at: Date): Promise<RunR
                        from (select result, count(*) as n from gw.reconciliation_items where run_id = ${runId} group by result) c),
            totals = (select coalesce(jsonb_agg(jsonb_build_object('currency', currency, 'gross', gross::text, 'fee', fee::text,
                                                                    'net', net::text) order by currency), '[]'::jsonb)
-                       from (select currency, sum(gross) as gross, sum(fee) as fee, sum(net) as net
-                               from gw.reconciliation_items
-                              where run_id = ${runId} and line_no is not null and result <> 'invalid'
-                              group by currency) t)
+                       -- a converted line's gross counts in its currency, its fee and net in the net currency
+                       from (select x.currency, sum(x.gross) as gross, sum(x.fee) as fee, sum(x.net) as net
+                               from gw.reconciliation_items i
+                              cross join lateral (values (i.currency, i.gross, 0::bigint, 0::bigint),
+                                                         (coalesce(i.net_currency, i.currency), 0::bigint, i.fee, i.net))
+                                   x(currency, gross, fee, net)
+                              where i.run_id = ${runId} and i.line_no is not null and i.result <> 'invalid'
+                              group by x.currency) t)
      where id = ${runId}
-    returning *`;
+    returning *, false as spooled`;
   return row!;
 }
 
@@ -383,27 +395,30 @@ export async function failRun(tx: Tx, runId: string, reason: string, at: Date): 
   await tx`update gw.reconciliation_runs set status = 'failed', error = ${reason}, completed_at = ${at} where id = ${runId} and status = 'processing'`;
 }
 
+/** RunRow's `spooled`, for a query of gw.reconciliation_runs aliased `r`. */
+const spooledColumn = (tx: Tx) => tx`exists (select 1 from gw.reconciliation_spool s where s.run_id = r.id) as spooled`;
+
 /** The run `id` (of any merchant when `merchantId` is null), or undefined. */
 export async function getRun(tx: Tx, merchantId: string | null, id: string): Promise<RunRow | undefined> {
   const [row] = await tx<RunRow[]>`
-    select * from gw.reconciliation_runs where id = ${id} ${merchantId === null ? tx`` : tx`and merchant_id = ${merchantId}`}`;
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r where r.id = ${id} ${merchantId === null ? tx`` : tx`and r.merchant_id = ${merchantId}`}`;
   return row;
 }
 
 /** The merchant's runs, newest first, `limit + 1` rows from before `startingAfter`. */
 export async function listRuns(tx: Tx, merchantId: string, limit: number, startingAfter?: string): Promise<RunRow[]> {
   return tx<RunRow[]>`
-    select * from gw.reconciliation_runs
-     where merchant_id = ${merchantId} ${startingAfter ? tx`and id < ${startingAfter}` : tx``}
-     order by id desc
+    select r.*, ${spooledColumn(tx)} from gw.reconciliation_runs r
+     where r.merchant_id = ${merchantId} ${startingAfter ? tx`and r.id < ${startingAfter}` : tx``}
+     order by r.id desc
      limit ${limit + 1}`;
 }
 
 /** A run's items in position order after `after`, `limit + 1` rows, optionally of one result. */
 export async function listItems(tx: Tx, runId: string, limit: number, after: number, result?: string): Promise<ItemRow[]> {
   return tx<ItemRow[]>`
-    select position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, result,
-           payment_id, expected, detail
+    select position, line_no, line_id, category, psp_type, payment_ref, operation_ref, currency, gross, fee, net, net_currency,
+           result, payment_id, expected, detail
       from gw.reconciliation_items
      where run_id = ${runId} and position > ${after} ${result ? tx`and result = ${result}` : tx``}
      order by position

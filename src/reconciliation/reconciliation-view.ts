@@ -50,10 +50,16 @@ export function itemView(i: ItemRow): z.infer<typeof ReconciliationItemData> {
     pspReference: i.operation_ref ?? i.payment_ref,
     paymentReference: i.payment_ref,
     paymentId: i.payment_id,
+    // a converted line's fee and net are in another currency: `detail` names them, `reported` keeps its gross's
     reported:
       i.currency === null || i.gross === null
         ? null
-        : { currency: i.currency, gross: toJsonAmount(i.gross), fee: amount(i.fee), net: amount(i.net) },
+        : {
+            currency: i.currency,
+            gross: toJsonAmount(i.gross),
+            fee: i.net_currency === null ? amount(i.fee) : null,
+            net: i.net_currency === null ? amount(i.net) : null,
+          },
     expected: i.expected === null ? null : { currency: i.currency, gross: toJsonAmount(i.expected) },
     detail: i.detail,
   };

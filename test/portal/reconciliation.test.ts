@@ -102,6 +102,9 @@ describe('portal reconciliation pages', () => {
     const rows = page.locator('#runs tr');
     expect(await rows.count()).toBe(2);
     expect(await rows.nth(0).textContent()).toContain('processing');
+    // its report is not read yet: no "0 / 0" lines
+    expect(await rows.nth(0).textContent()).toContain('report queued or being read');
+    expect(await rows.nth(0).textContent()).not.toContain('0 / 0');
     expect(await rows.nth(1).textContent()).toContain('amountMismatch 1');
     expect(await rows.nth(1).textContent()).toContain('missingInLedger 1');
     expect(await rows.nth(1).textContent()).toContain('po_test_1');

@@ -167,6 +167,9 @@ export interface AdyenRow {
   netCredit?: string;
   commission?: string;
   created?: string;
+  /** With currency conversion: the net's currency (`currency` is then the gross's) and Adyen's Exchange Rate. */
+  netCurrency?: string;
+  rate?: string;
 }
 
 /** An Adyen report's rows in {@link ADYEN_HEADER} order. */
@@ -186,8 +189,8 @@ export function adyenReport(rows: readonly AdyenRow[], batch = '42'): string {
       r.type === 'MerchantPayout' || r.type === 'Fee' ? '' : r.currency,
       r.grossDebit ?? '',
       r.grossCredit ?? '',
-      '1',
-      r.currency,
+      r.rate ?? '1',
+      r.netCurrency ?? r.currency,
       r.netDebit ?? '',
       r.netCredit ?? '',
       r.commission ?? '',

@@ -194,6 +194,37 @@ describe('Stripe: payout.paid → balance transactions → run completed', () =>
     expect(await settlementCount(shop.merchantId)).toBe(postings);
   });
 
+  it('fetches every page before storing anything: no database transaction is open while Stripe is asked for a page', async () => {
+    const { shop } = await stripeShop();
+    const openWhileFetching: number[] = [];
+    server.use(
+      http.get(`${STRIPE_BASE}/v1/balance_transactions`, async ({ request }) => {
+        const [open] = await db.sql<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`;
+        openWhileFetching.push(open!.n);
+        const second = new URL(request.url).searchParams.has('starting_after');
+        const id = second ? 'txn_fetch2' : 'txn_fetch1';
+        const txn = {
+          id,
+          amount: 1000,
+          currency: 'usd',
+          fee: 59,
+          net: 941,
+          reporting_category: 'charge',
+          created: 1_750_000_000,
+          source: { id: `ch_${id}`, object: 'charge', payment_intent: `pi_${id}` },
+        };
+        return HttpResponse.json({ object: 'list', has_more: !second, data: [txn] });
+      }),
+    );
+    const job = { merchantId: shop.merchantId, sourceId: shop.sourceId, report: { kind: 'stripe_payout' as const, payoutId: 'po_fetch' } };
+    const run = await pullAndReconcile(shop, job);
+    expect(openWhileFetching).toEqual([0, 0]);
+    expect(run).toMatchObject({ status: 'completed', payoutId: 'po_fetch' });
+    expect(run.counts).toMatchObject({ lines: 2, missingInLedger: 2 });
+  });
+
   it('throws for a retry and stores nothing when Stripe answers 500 after the first page', async () => {
     const { shop } = await stripeShop();
     server.use(

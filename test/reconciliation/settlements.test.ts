@@ -359,6 +359,91 @@ describe('an Adyen Settlement details report (KWD, partial captures, a refund, a
   });
 });
 
+describe('Adyen settlements with currency conversion', () => {
+  it('matches the gross in the payment’s currency, posts fee and net in the net currency, and balances each currency through fx_conversion', async () => {
+    const shop = await aShop(deps, app, 'adyen');
+    await adyenEvent(deps, app, shop, 'AUTHORISATION', { payment: 'AUTHEURFX0000001', amount: 10000, currency: 'EUR' });
+    await adyenEvent(deps, app, shop, 'CAPTURE', {
+      payment: 'AUTHEURFX0000001',
+      operation: 'CAPEURFX00000001',
+      amount: 10000,
+      currency: 'EUR',
+    });
+    await adyenEvent(deps, app, shop, 'REFUND', {
+      payment: 'AUTHEURFX0000001',
+      operation: 'REFEURFX00000001',
+      amount: 2000,
+      currency: 'EUR',
+    });
+    await adyenEvent(deps, app, shop, 'AUTHORISATION', { payment: 'AUTHEURFX0000002', amount: 2000, currency: 'EUR' });
+    await adyenEvent(deps, app, shop, 'CAPTURE', {
+      payment: 'AUTHEURFX0000002',
+      operation: 'CAPEURFX00000002',
+      amount: 2000,
+      currency: 'EUR',
+    });
+    const run = await reconcile(
+      deps,
+      app,
+      shop,
+      adyenReport([
+        {
+          psp: 'AUTHEURFX0000001',
+          type: 'Settled',
+          mod: 'CAPEURFX00000001',
+          currency: 'EUR',
+          grossCredit: '100.00',
+          rate: '1.0850',
+          netCurrency: 'USD',
+          netCredit: '106.00',
+          commission: '2.50',
+        },
+        {
+          psp: 'AUTHEURFX0000001',
+          type: 'Refunded',
+          mod: 'REFEURFX00000001',
+          currency: 'EUR',
+          grossDebit: '20.00',
+          rate: '1.0850',
+          netCurrency: 'USD',
+          netDebit: '21.70',
+        },
+        {
+          psp: 'AUTHEURFX0000002',
+          type: 'Settled',
+          mod: 'CAPEURFX00000002',
+          currency: 'EUR',
+          grossCredit: '20.00',
+          netCredit: '19.60',
+          commission: '0.40',
+        },
+      ]),
+    );
+    expect(run.counts).toMatchObject({ lines: 3, matched: 3, invalid: 0, amountMismatch: 0 });
+    expect(run.totals).toEqual([
+      { currency: 'EUR', gross: 10000, fee: 40, net: 1960 },
+      { currency: 'USD', gross: 0, fee: 250, net: 8430 },
+    ]);
+    const [settled] = await items(shop, run.id, 'matched');
+    expect(settled).toMatchObject({
+      reported: { currency: 'EUR', gross: 10000, fee: null, net: null },
+      detail: 'converted: fee 250 and net 10600 in USD (minor units), the conversion through fx_conversion',
+    });
+    // the payout in USD, the fees in USD; the EUR receivable settled; each currency of fx_conversion the conversions
+    expect(await balance(deps, shop, 'bank', 'USD')).toBe(10600n - 2170n);
+    expect(await balance(deps, shop, 'psp_fees', 'USD')).toBe(250n);
+    expect(await balance(deps, shop, 'bank', 'EUR')).toBe(1960n);
+    expect(await balance(deps, shop, 'psp_fees', 'EUR')).toBe(40n);
+    expect(await balance(deps, shop, 'fx_conversion', 'EUR')).toBe(10000n - 2000n);
+    expect(await balance(deps, shop, 'fx_conversion', 'USD')).toBe(-(10600n + 250n) + 2170n);
+    const receivable = await receivableByPayment(deps, shop);
+    expect(receivable.get('AUTHEURFX0000001')).toBe(0n);
+    expect(receivable.get('AUTHEURFX0000002')).toBe(0n);
+    const check = await checkLedger(db.sql, shop.merchantId);
+    expect(check.balanced).toBe(true);
+  });
+});
+
 describe('uploads that are refused', () => {
   it('answers 422 report_format_unknown naming the missing columns, and stores nothing', async () => {
     const shop = await aShop(deps, app, 'stripe');

@@ -17,8 +17,19 @@ const COUNTS = ['lines', 'matched', 'amountMismatch', 'missingInLedger', 'missin
 
 const blankToUndefined = (s: string | undefined) => (s ? s : undefined);
 
+/** Where a `processing` run is: its report not read yet (it has no lines to count), or lines matched out of the report's. */
+function Progress(props: { run: RunRow }) {
+  if (props.run.status !== 'processing') return null;
+  return (
+    <span class="muted">
+      {props.run.spooled ? ' report queued or being read' : ` ${props.run.lines_done} / ${props.run.lines} lines matched`}
+    </span>
+  );
+}
+
 /** A run's counts as `name n` pairs, the unmatched ones first-class (they are what the merchant resolves). */
 function Counts(props: { run: RunRow }) {
+  if (props.run.spooled) return <span class="muted">not read yet</span>;
   const counts = props.run.counts ?? {};
   return (
     <span>
@@ -47,7 +58,7 @@ function RunRows(props: { runs: RunRow[] }) {
           </td>
           <td>
             <Status value={r.status} />
-            {r.status === 'processing' && <span class="muted"> {`${r.lines_done} / ${r.lines}`}</span>}
+            <Progress run={r} />
           </td>
           <td>{r.format}</td>
           <td>{r.payout_id ?? r.batch_number ?? '—'}</td>
@@ -188,6 +199,7 @@ export function addReconciliationPages(app: Hono<PortalEnv>): void {
             <dt>Status</dt>
             <dd>
               <Status value={run.status} />
+              <Progress run={run} />
             </dd>
             <dt>Source</dt>
             <dd>

@@ -4,9 +4,11 @@ import type { JournalEntry } from './journal.js';
 import { toMinorText } from '../money.js';
 
 /**
- * Posts balanced ledger transactions of one merchant in ONE round trip via `gw.post_transactions` (sql/0009), which
- * creates accounts on first use and locks each once in id order; those already posted for their (payment, cause, kind)
- * are skipped. Returns the ids posted. Minor units; the database refuses an unbalanced transaction at commit.
+ * Posts balanced ledger transactions of one merchant in ONE round trip via `gw.post_transactions` (sql/0009, sql/0137),
+ * which creates accounts on first use and locks each once in id order; those already posted for their (payment, cause,
+ * kind) are skipped. Returns the ids posted. Minor units.
+ * @throws the database's check_violation (SQLSTATE 23514) for a transaction with fewer than two entries or unbalanced in
+ *   a currency, raised by the call itself (sql/0136).
  */
 export async function postTransactions(
   tx: Tx,
