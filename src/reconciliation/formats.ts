@@ -252,6 +252,10 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
   if (pspRef === '' && category !== 'payout' && category !== 'other' && category !== 'fee')
     return fail(`a ${pspType} line has no Psp Reference`);
   const zone = cell(row, header, 'TimeZone');
+  // credit less debit, signed minor units of `in`; throws LineProblem for a bad amount
+  const signed = (side: 'Gross' | 'Net', code: 'GC' | 'NC', inCurrency: string): bigint =>
+    majorToMinor(cell(row, header, `${side} Credit (${code})`), inCurrency, `${side} Credit (${code})`) -
+    majorToMinor(cell(row, header, `${side} Debit (${code})`), inCurrency, `${side} Debit (${code})`);
   const line = (lineCurrency: string, gross: bigint, fee: bigint, net: bigint, netCurrency: string | null): ReportLine => ({
     lineNo,
     lineId,
@@ -273,25 +277,19 @@ function adyenLine(row: readonly string[], header: ReportHeader, lineNo: number)
     if (category === 'fee') {
       return fail(`a ${pspType} line with currency conversion (gross in ${grossCurrency}, net in ${netCurrency}) is not reconciled`);
     }
-    const gross =
-      majorToMinor(cell(row, header, 'Gross Credit (GC)'), grossCurrency, 'Gross Credit (GC)') -
-      majorToMinor(cell(row, header, 'Gross Debit (GC)'), grossCurrency, 'Gross Debit (GC)');
+    const gross = signed('Gross', 'GC', grossCurrency);
     let fee = 0n;
     for (const column of ADYEN_FEE_COLUMNS) fee += majorToMinor(cell(row, header, column), netCurrency, column);
     return line(grossCurrency, gross, fee, net, netCurrency);
   };
   try {
-    const net =
-      majorToMinor(cell(row, header, 'Net Credit (NC)'), currency, 'Net Credit (NC)') -
-      majorToMinor(cell(row, header, 'Net Debit (NC)'), currency, 'Net Debit (NC)');
+    const net = signed('Net', 'NC', currency);
     let gross = net;
     if (grossText !== '') {
       const grossCurrency = normalizeCurrency(grossText);
       if (!grossCurrency) return fail(`Gross Currency ${JSON.stringify(grossText)} is not an ISO 4217 code`);
       if (grossCurrency !== currency) return converted(grossCurrency, currency, net);
-      gross =
-        majorToMinor(cell(row, header, 'Gross Credit (GC)'), currency, 'Gross Credit (GC)') -
-        majorToMinor(cell(row, header, 'Gross Debit (GC)'), currency, 'Gross Debit (GC)');
+      gross = signed('Gross', 'GC', currency);
     }
     // Commission, Markup, Scheme Fees and Interchange together: what the gross lost on the way to the net
     return line(currency, gross, gross - net, net, null);

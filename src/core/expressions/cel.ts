@@ -111,9 +111,11 @@ export function createExpressionEnvironment(
       if (source.length > MAX_EXPRESSION_LENGTH)
         return err({ position: MAX_EXPRESSION_LENGTH, reason: `longer than ${MAX_EXPRESSION_LENGTH} characters` });
       let parsed: ReturnType<Environment['parse']>;
+      // what is parsed: `source` with renamed attributes under their stand-ins (same offsets)
+      let text = source;
       try {
         parsed = env.parse(source);
-        const text = renameIdentifiers(source, parsed.ast as AstNode, renamed);
+        text = renameIdentifiers(source, parsed.ast as AstNode, renamed);
         if (text !== source) parsed = env.parse(text);
       } catch (e) {
         return err(problemOf(e, renamed));
@@ -136,7 +138,6 @@ export function createExpressionEnvironment(
       const operands = disjunctsOf(parsed.ast as AstNode);
       const split: Evaluator[] = [];
       if (operands) {
-        const text = renameIdentifiers(source, parsed.ast as AstNode, renamed);
         for (const node of operands) {
           const one = compileOperand(text.slice(node.start!, node.end!), node);
           if (!one) break;

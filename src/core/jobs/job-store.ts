@@ -8,7 +8,10 @@ export async function isJobExhausted(tx: Tx, jobId: string): Promise<boolean> {
   return row?.exhausted ?? false;
 }
 
-/** The payload job `jobId` holds now (runs may have taken attempts out of it: {@link dropAttemptsFromJobs}); undefined when it is gone. */
+/**
+ * The payload job `jobId` (graphile-worker's id, bigint as text) holds now, as stored JSON (runs may have taken attempts
+ * out of it: {@link dropAttemptsFromJobs}); undefined when it is gone. Throws the database's error.
+ */
 export async function jobPayload(tx: Tx, jobId: string): Promise<unknown> {
   const [row] = await tx<{ payload: unknown }[]>`select payload from graphile_worker._private_jobs where id = ${jobId}::bigint`;
   return row?.payload;
@@ -106,6 +109,8 @@ export interface DeliveryJobOwner {
  * Takes the attempts of `messageIds` out of the payloads of the jobs `owner` holds, in the transaction that hands
  * them to another job (a put-off, or a batch of leftovers), so a rerun of those jobs (after a failure, an unlock or
  * a retry) cannot send them a second time beside their new job. An object payload naming one of them becomes `[]`.
+ * Jobs `owner` no longer holds are left alone. Throws the database's error. Source: graphile-worker's job table
+ * (node_modules/graphile-worker/sql/000016.sql; a failed job keeps its row's payload, dist/sql/failJobs.js).
  */
 export async function dropAttemptsFromJobs(tx: Tx, owner: DeliveryJobOwner | undefined, messageIds: readonly string[]): Promise<void> {
   if (!owner || owner.jobIds.length === 0 || messageIds.length === 0) return;

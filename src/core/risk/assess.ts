@@ -267,35 +267,40 @@ export async function readInboundRiskAhead(
   reports: readonly InboundRiskReport[],
   now: Date,
 ): Promise<InboundRiskRead> {
-  const early = sets.cached && sets.cached.size > 0 ? readAhead(tx, sets.cached, reports, now) : undefined;
+  const facts = mergedRiskFacts(reports);
+  const early = sets.cached && sets.cached.size > 0 ? readAhead(tx, sets.cached, reports, facts, now) : undefined;
   early?.catch(() => undefined); // awaited below, after `sets`; a failure there fails the transaction
   const ruleSets = await sets;
-  const facts = new Map<string, PspRiskFacts>();
-  for (const r of reports) {
-    if (!ruleSets.has(r.merchantId) || !r.riskFacts) continue;
-    const k = paymentKey(r);
-    facts.set(k, { ...r.riskFacts, ...facts.get(k) });
-  }
   if (ruleSets.size === 0) return { sets: ruleSets, ahead: new Map(), facts, needs: new Set() };
-  const { ahead, needs } = await (early ?? readAhead(tx, ruleSets, reports, now));
+  const { ahead, needs } = await (early ?? readAhead(tx, ruleSets, reports, facts, now));
   return { sets: ruleSets, ahead, facts, needs };
 }
 
-/** {@link readInboundRiskAhead}'s statement, for the merchants of `sets`. */
+/** By payment: what all of `reports` on it say, the earlier report's value first where two give one. */
+function mergedRiskFacts(reports: readonly InboundRiskReport[]): Map<string, PspRiskFacts> {
+  const facts = new Map<string, PspRiskFacts>();
+  for (const r of reports) {
+    if (!r.riskFacts) continue;
+    const k = paymentKey(r);
+    facts.set(k, { ...r.riskFacts, ...facts.get(k) });
+  }
+  return facts;
+}
+
+/** {@link readInboundRiskAhead}'s statement, for the merchants of `sets`; `facts` as {@link mergedRiskFacts} gives them. */
 async function readAhead(
   tx: Tx,
   sets: ReadonlyMap<string, RuleSet>,
   reports: readonly InboundRiskReport[],
+  facts: ReadonlyMap<string, PspRiskFacts>,
   now: Date,
 ): Promise<Pick<InboundRiskRead, 'ahead' | 'needs'>> {
   const ahead = new Map<string, { key: FactsKey; read: ComputedRead }>();
-  const facts = new Map<string, PspRiskFacts>();
   const picked = new Map<string, InboundRiskReport>();
   const needs = new Set<keyof ComputedFacts>(['duplicates_24h']);
   for (const r of reports) {
     if (!sets.has(r.merchantId)) continue;
     const k = paymentKey(r);
-    if (r.riskFacts) facts.set(k, { ...r.riskFacts, ...facts.get(k) });
     if (r.amount === undefined) continue;
     // the payment's own report first: a first move's amount is the payment's for every provider
     const earlier = picked.get(k);
